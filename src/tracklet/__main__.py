@@ -1,0 +1,3 @@
+from tracklet.cli import cli
+
+cli()

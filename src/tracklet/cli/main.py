@@ -1,0 +1,157 @@
+"""``tracklet`` commands: parse options, build Settings, call the library."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tracklet.config import Settings
+from tracklet.errors import TrackletError
+
+
+def store_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--data-dir, --db and --blobs, shared by every command that opens the store."""
+
+    @click.option("--data-dir", type=click.Path(path_type=Path), default=None,
+                  help="Data folder (default ~/.tracklet, or TRACKLET_DATA_DIR).")
+    @click.option("--db", default=None, help="Database URL (default SQLite in the data folder).")
+    @click.option("--blobs", default=None, help="Blob store URL (default <data-dir>/blobs).")
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def _settings(**overrides: Any) -> Settings:
+    return Settings.from_env(**overrides)
+
+
+def _fail_cleanly(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except TrackletError as exc:
+            raise click.ClickException(exc.message) from exc
+
+    return wrapper
+
+
+@click.group()
+@click.version_option(package_name="tracklet")
+def cli() -> None:
+    """tracklet: a self-hosted, W&B-compatible experiment tracker."""
+
+
+@cli.command()
+@store_options
+@click.option("--host", default=None, help="Interface to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port to listen on (default 8080).")
+@click.option("--workers", type=int, default=1, show_default=True, help="Server processes.")
+@_fail_cleanly
+def server(data_dir: Path | None, db: str | None, blobs: str | None, host: str | None,
+           port: int | None, workers: int) -> None:
+    """Run the tracking server (migrations run first)."""
+    import uvicorn
+
+    from tracklet.server import create_app
+    from tracklet.storage import Storage
+
+    settings = _settings(data_dir=data_dir, db=db, blobs=blobs, host=host, port=port)
+    storage = Storage.open(settings)
+    try:
+        created = storage.bootstrap_admin(settings.admin_key or None)
+        if created is not None:
+            user, key = created
+            click.echo(
+                f"Created user {user.username!r} with API key:\n\n    {key}\n\n"
+                "Log in from a training script with:\n"
+                f"    wandb login --host http://{settings.host}:{settings.port} {key}\n"
+                "(shown once; `tracklet user key admin` issues a new one)\n"
+            )
+    finally:
+        storage.close()
+    click.echo(f"tracklet serving on http://{settings.host}:{settings.port} "
+               f"(db {settings.db_url.split('@')[-1]}, blobs {settings.blobs_url})")
+    if workers > 1:
+        click.echo("note: --workers > 1 needs PostgreSQL for concurrent writers", err=True)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=False,
+        timeout_keep_alive=75,
+    )
+
+
+@cli.group()
+def user() -> None:
+    """Manage users and API keys."""
+
+
+@user.command("create")
+@click.argument("name")
+@click.option("--admin", is_flag=True, help="Give the user admin rights.")
+@click.option("--key", default=None, help="Register this API key instead of generating one.")
+@click.option("--email", default=None, help="The user's e-mail address.")
+@store_options
+@_fail_cleanly
+def user_create(name: str, admin: bool, key: str | None, email: str | None,
+                data_dir: Path | None, db: str | None, blobs: str | None) -> None:
+    """Create user NAME (idempotent) and print an API key for it."""
+    from tracklet.storage import Storage
+
+    storage = Storage.open(_settings(data_dir=data_dir, db=db, blobs=blobs))
+    try:
+        _user, api_key = storage.create_user(name, admin=admin, key=key, email=email)
+    finally:
+        storage.close()
+    click.echo(api_key)
+
+
+@user.command("key")
+@click.argument("name")
+@store_options
+@_fail_cleanly
+def user_key(name: str, data_dir: Path | None, db: str | None, blobs: str | None) -> None:
+    """Issue a new API key for the existing user NAME."""
+    from tracklet.storage import Storage
+    from tracklet.storage.metadata import accounts
+
+    storage = Storage.open(_settings(data_dir=data_dir, db=db, blobs=blobs))
+    try:
+        with storage.db.read() as conn:
+            if accounts.get_user_by_name(conn, name) is None:
+                raise click.ClickException(f"no user called {name!r}")
+        _user, api_key = storage.create_user(name)
+    finally:
+        storage.close()
+    click.echo(api_key)
+
+
+@cli.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+@store_options
+@_fail_cleanly
+def db_upgrade(data_dir: Path | None, db: str | None, blobs: str | None) -> None:
+    """Apply schema migrations."""
+    from tracklet.storage import Storage
+
+    Storage.open(_settings(data_dir=data_dir, db=db, blobs=blobs)).close()
+    click.echo("database is up to date")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(cli())

@@ -1,0 +1,144 @@
+"""Settings: the one typed source of configuration, and the only reader of ``os.environ``.
+
+Every field is documented in its ``metadata["doc"]``; ``tests/test_config.py`` fails when a
+field lacks one, and ``tracklet server --help`` is built from the same fields.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "TRACKLET_"
+
+
+def _doc(text: str, env: bool = True) -> dict[str, Any]:
+    return {"doc": text, "env": env}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Configuration of a tracklet server process (and of the CLI commands that open its store)."""
+
+    data_dir: Path = field(
+        default=Path("~/.tracklet"),
+        metadata=_doc("Folder holding the SQLite database and the local blob store by default."),
+    )
+    db: str = field(
+        default="",
+        metadata=_doc(
+            "Metadata database URL (sqlite:///path or postgresql://...). "
+            "Empty means SQLite at <data_dir>/tracklet.db."
+        ),
+    )
+    blobs: str = field(
+        default="",
+        metadata=_doc(
+            "Blob store URL (file:///path, s3://bucket/prefix or memory://). "
+            "Empty means <data_dir>/blobs."
+        ),
+    )
+    host: str = field(default="127.0.0.1", metadata=_doc("Interface the server listens on."))
+    port: int = field(default=8080, metadata=_doc("TCP port the server listens on."))
+    public_url: str = field(
+        default="",
+        metadata=_doc(
+            "Base URL clients use to reach the server, for signed upload/download URLs. "
+            "Empty means derived from each request's Host header."
+        ),
+    )
+    admin_key: str = field(
+        default="",
+        metadata=_doc("API key given to the admin user created on first start (for automation)."),
+    )
+    max_body_bytes: int = field(
+        default=64 * 1024 * 1024,
+        metadata=_doc(
+            "Largest GraphQL or file_stream request body accepted; larger ones get 413. "
+            "The wandb SDK caps its own requests near 10 MiB."
+        ),
+    )
+    heartbeat_timeout_s: float = field(
+        default=300.0,
+        metadata=_doc(
+            "Seconds without any file_stream request (the SDK heartbeats every 30 s) "
+            "after which a running run is marked crashed."
+        ),
+    )
+    crash_check_interval_s: float = field(
+        default=15.0, metadata=_doc("Seconds between sweeps that mark silent runs crashed.")
+    )
+    signed_url_ttl_s: int = field(
+        default=7 * 24 * 3600,
+        metadata=_doc("Lifetime in seconds of signed upload and download URLs."),
+    )
+    db_busy_timeout_s: float = field(
+        default=10.0,
+        metadata=_doc(
+            "How long a write waits for the database lock before the request is answered "
+            "503 with Retry-After."
+        ),
+    )
+    s3_endpoint_url: str = field(
+        default="",
+        metadata=_doc("Endpoint of an S3-compatible object store (empty: AWS default)."),
+    )
+    s3_region: str = field(default="us-east-1", metadata=_doc("Region used to sign S3 requests."))
+    log_level: str = field(default="info", metadata=_doc("Server log level."))
+
+    @property
+    def resolved_data_dir(self) -> Path:
+        """The data folder with ``~`` expanded."""
+        return self.data_dir.expanduser()
+
+    @property
+    def db_url(self) -> str:
+        """The SQLAlchemy URL of the metadata database."""
+        if self.db:
+            if self.db.startswith("postgresql://"):
+                return "postgresql+psycopg://" + self.db[len("postgresql://") :]
+            return self.db
+        return f"sqlite:///{self.resolved_data_dir / 'tracklet.db'}"
+
+    @property
+    def blobs_url(self) -> str:
+        """The URL of the blob store."""
+        return self.blobs or f"file://{self.resolved_data_dir / 'blobs'}"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from ``TRACKLET_<FIELD>`` variables, then apply explicit overrides.
+
+        Overrides whose value is ``None`` are ignored, so CLI options that were not given fall
+        through to the environment and the defaults.
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is not None and f.metadata.get("env", True):
+                values[f.name] = _coerce(f.type, raw)
+        for name, value in overrides.items():
+            if value is not None:
+                values[name] = value
+        settings = cls(**values)
+        return replace(settings, data_dir=Path(settings.data_dir))
+
+    @classmethod
+    def documented_fields(cls) -> list[tuple[str, str]]:
+        """(name, doc) for every field, for help texts and the docs test."""
+        return [(f.name, str(f.metadata.get("doc", ""))) for f in fields(cls)]
+
+
+def _coerce(type_name: Any, raw: str) -> Any:
+    name = type_name if isinstance(type_name, str) else getattr(type_name, "__name__", "")
+    if name == "int":
+        return int(raw)
+    if name == "float":
+        return float(raw)
+    if name == "Path":
+        return Path(raw)
+    return raw

@@ -1,0 +1,42 @@
+"""API keys: the format the wandb SDK accepts, generation and hashing."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+
+from tracklet.errors import InvalidInput
+
+_BODY = re.compile(r"[A-Za-z0-9_-]{40,}")
+
+
+def is_valid_api_key(key: str) -> bool:
+    """True when the wandb SDK would accept ``key``: an optional prefix up to the first '-',
+    then 40 or more of ``[A-Za-z0-9_-]``."""
+    if not key or len(key) > 512:
+        return False
+    if _BODY.fullmatch(key):
+        return True
+    _, sep, body = key.partition("-")
+    return bool(sep) and bool(_BODY.fullmatch(body))
+
+
+def validate_api_key(key: str) -> str:
+    """Return ``key`` or raise InvalidInput explaining the accepted format."""
+    if not is_valid_api_key(key):
+        raise InvalidInput(
+            "API key must be an optional prefix ending in '-' followed by 40 or more "
+            "characters of [A-Za-z0-9_-]"
+        )
+    return key
+
+
+def new_api_key() -> str:
+    """A fresh random key in the SDK's accepted format (``tlk-`` + 48 characters)."""
+    return "tlk-" + secrets.token_urlsafe(36)
+
+
+def hash_api_key(key: str) -> str:
+    """The digest stored instead of the key itself."""
+    return hashlib.sha256(key.encode()).hexdigest()

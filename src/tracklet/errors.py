@@ -1,0 +1,60 @@
+"""The domain exception tree. Raised deep, mapped to HTTP and GraphQL in ``server/errors.py``.
+
+::
+
+    TrackletError
+     ├── InvalidInput          bad request data (400)
+     │    └── PayloadTooLarge  body over the configured limit (413)
+     ├── Unauthenticated       missing or unknown API key (401)
+     ├── PermissionDenied      the key's user may not touch this entity (403)
+     ├── NotFound              unknown entity, project, run, file or token target (404)
+     ├── Conflict              the request contradicts stored state (409)
+     ├── Unsupported           a W&B feature tracklet does not offer yet (400, clear message)
+     └── Unavailable           transient: database busy, overloaded (503 + Retry-After)
+"""
+
+from __future__ import annotations
+
+
+class TrackletError(Exception):
+    """Base of every error tracklet raises on purpose."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(TrackletError):
+    """The request is malformed or has values of the wrong type or shape."""
+
+
+class PayloadTooLarge(InvalidInput):
+    """The request body is larger than the configured limit."""
+
+
+class Unauthenticated(TrackletError):
+    """No API key, or one the server does not know."""
+
+
+class PermissionDenied(TrackletError):
+    """The caller is known but may not act on this object."""
+
+
+class NotFound(TrackletError):
+    """The named object does not exist (or is not visible to the caller)."""
+
+
+class Conflict(TrackletError):
+    """The request contradicts what is stored (e.g. resume='never' of an existing run)."""
+
+
+class Unsupported(TrackletError):
+    """A W&B feature that tracklet does not implement yet."""
+
+
+class Unavailable(TrackletError):
+    """A transient condition; the client should retry after ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

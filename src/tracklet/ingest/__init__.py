@@ -1,0 +1,1 @@
+"""Writes of client data: run upserts, file_stream payloads and uploaded files."""

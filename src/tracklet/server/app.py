@@ -1,0 +1,74 @@
+"""The application factory: ``create_app(settings)``; resources live in the lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+
+from anyio import to_thread
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
+
+from tracklet.config import Settings
+from tracklet.errors import TrackletError
+from tracklet.server.auth import Authenticator
+from tracklet.server.errors import tracklet_error_handler, unexpected_error_handler
+from tracklet.server.graphql import build_schema
+from tracklet.server.routes import ROUTES
+from tracklet.server.state import AppState
+from tracklet.storage import Storage
+from tracklet.storage.metadata import runs as run_repo
+
+log = logging.getLogger("tracklet.server")
+
+
+def create_app(settings: Settings, storage: Storage | None = None) -> Starlette:
+    """Build the ASGI app. Storage is opened (and migrated) at startup unless given."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        store = storage if storage is not None else await to_thread.run_sync(
+            Storage.open, settings
+        )
+        state = AppState(settings=settings, storage=store, auth=Authenticator(store),
+                         schema=build_schema())
+        app.state.tracklet = state
+        sweeper = asyncio.create_task(_crash_sweeper(state))
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            if storage is None:
+                store.close()
+
+    return Starlette(
+        routes=ROUTES,
+        lifespan=lifespan,
+        middleware=[Middleware(GZipMiddleware, minimum_size=4096)],
+        exception_handlers={TrackletError: tracklet_error_handler,
+                            Exception: unexpected_error_handler},
+    )
+
+
+async def _crash_sweeper(state: AppState) -> None:
+    """Mark runs crashed when their heartbeats stop; every server process may run this."""
+    while True:
+        await asyncio.sleep(state.settings.crash_check_interval_s)
+        cutoff = time.time() - state.settings.heartbeat_timeout_s
+        try:
+            n = await to_thread.run_sync(_mark_crashed, state, cutoff)
+            if n:
+                log.info("marked %d silent run(s) crashed", n)
+        except TrackletError as exc:
+            log.warning("crash sweep skipped: %s", exc.message)
+
+
+def _mark_crashed(state: AppState, cutoff: float) -> int:
+    with state.storage.db.write() as conn:
+        return run_repo.mark_crashed(conn, cutoff)

@@ -1,0 +1,106 @@
+"""Schema-first GraphQL: the SDL in ``schema/`` plus the resolvers in ``resolvers/``."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from ariadne import (
+    convert_camel_case_to_snake,
+    convert_schema_names,
+    format_error,
+    graphql_sync,
+    load_schema_from_path,
+    make_executable_schema,
+)
+from graphql import GraphQLError, GraphQLObjectType, GraphQLSchema
+
+from tracklet.errors import InvalidInput, TrackletError, Unavailable
+from tracklet.server.errors import graphql_message
+from tracklet.server.graphql.context import GraphQLContext
+from tracklet.server.graphql.resolvers import files, runs, viewer
+from tracklet.server.graphql.scalars import SCALARS
+
+log = logging.getLogger("tracklet.graphql")
+
+SCHEMA_DIR = Path(__file__).parent / "schema"
+
+
+def build_schema() -> GraphQLSchema:
+    """The executable schema: SDL files plus every resolver module's bindables."""
+    type_defs = load_schema_from_path(str(SCHEMA_DIR))
+    bindables: list[Any] = [*SCALARS, *viewer.BINDABLES, *runs.BINDABLES, *files.BINDABLES]
+    schema = make_executable_schema(type_defs, *bindables)
+    _bind_default_resolvers(schema)
+    # Arguments and input fields arrive in resolvers as snake_case keyword/dict keys.
+    convert_schema_names(schema, None)
+    return schema
+
+
+def _bind_default_resolvers(schema: GraphQLSchema) -> None:
+    """Fields without a resolver read ``camelCase`` dict keys or ``snake_case`` attributes.
+
+    Resolvers return either plain dicts shaped like the GraphQL response (camelCase keys) or
+    domain records (snake_case attributes); this one resolver serves both.
+    """
+    for type_name, gtype in schema.type_map.items():
+        if not isinstance(gtype, GraphQLObjectType) or type_name.startswith("__"):
+            continue
+        for field_name, gfield in gtype.fields.items():
+            if gfield.resolve is None:
+                gfield.resolve = _field_reader(field_name, convert_camel_case_to_snake(field_name))
+
+
+def _field_reader(name: str, snake: str) -> Any:
+    def resolve(source: Any, _info: Any, **_kwargs: Any) -> Any:
+        if isinstance(source, dict):
+            return source[name] if name in source else source.get(snake)
+        return getattr(source, snake, None)
+
+    return resolve
+
+
+def execute(schema: GraphQLSchema, body: Any, context: GraphQLContext) -> dict[str, Any]:
+    """Run one GraphQL request body; raises Unavailable when a resolver hit a transient error.
+
+    Domain errors inside resolvers become GraphQL errors with the domain message; a transient
+    one (Unavailable) is re-raised so the HTTP layer answers 503 and the SDK retries.
+    """
+    if not isinstance(body, dict):
+        raise InvalidInput("GraphQL request must be a JSON object")
+    query = body.get("query")
+    if not isinstance(query, str) or not query.strip():
+        raise InvalidInput("GraphQL request needs a 'query' string")
+    variables = body.get("variables")
+    if variables is not None and not isinstance(variables, dict):
+        raise InvalidInput("'variables' must be an object")
+    operation = body.get("operationName") or None
+    if operation is not None and not isinstance(operation, str):
+        raise InvalidInput("'operationName' must be a string")
+    transient: list[Unavailable] = []
+
+    def format_one(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
+        formatted: dict[str, Any] = format_error(error, debug)
+        original = error.original_error
+        if isinstance(original, Unavailable):
+            transient.append(original)
+        if original is not None:
+            formatted["message"] = graphql_message(original)
+            if not isinstance(original, TrackletError):
+                log.error("resolver error", exc_info=original)
+        return formatted
+
+    _ok, result = graphql_sync(
+        schema,
+        {"query": query, "variables": variables, "operationName": operation},
+        context_value=context,
+        error_formatter=format_one,
+        logger="tracklet.graphql",
+    )
+    if transient:
+        raise transient[0]
+    return result
+
+
+__all__ = ["GraphQLContext", "build_schema", "execute"]

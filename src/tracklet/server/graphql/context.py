@@ -1,0 +1,29 @@
+"""What every resolver receives as ``info.context``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from graphql import GraphQLResolveInfo
+
+from tracklet.config import Settings
+from tracklet.domain.records import User
+from tracklet.storage import Storage
+
+
+@dataclass
+class GraphQLContext:
+    """The caller, the stores and the URL the caller reached us on."""
+
+    user: User
+    storage: Storage
+    settings: Settings
+    base_url: str
+    cache: dict[str, Any] = field(default_factory=dict)
+
+
+if TYPE_CHECKING:
+    Info = GraphQLResolveInfo[GraphQLContext]
+else:
+    Info = GraphQLResolveInfo

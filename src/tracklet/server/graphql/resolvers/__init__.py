@@ -1,0 +1,1 @@
+"""Resolvers, one module per part of the schema; each exports ``BINDABLES``."""

@@ -1,0 +1,256 @@
+"""Projects and runs: UpsertBucket, resume status and the Run/Project object fields."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from ariadne import MutationType, ObjectType, QueryType
+
+from tracklet.domain.access import require_read, require_write
+from tracklet.domain.records import Entity, Project, Run, RunFields, User
+from tracklet.errors import InvalidInput, NotFound
+from tracklet.ingest.runs import UpsertRequest, upsert_run
+from tracklet.server.graphql.context import GraphQLContext, Info
+from tracklet.server.graphql.ids import decode_id, encode_id
+from tracklet.storage.history import live
+from tracklet.storage.history.jsonline import dumps, loads_object
+from tracklet.storage.metadata import accounts
+from tracklet.storage.metadata import runs as run_repo
+from tracklet.storage.metadata.tables import events, history
+
+query = QueryType()
+mutation = MutationType()
+project_type = ObjectType("Project")
+run_type = ObjectType("Run")
+
+
+def _ctx(info: Info) -> GraphQLContext:
+    ctx = info.context
+    assert isinstance(ctx, GraphQLContext)
+    return ctx
+
+
+def _opt_str(data: dict[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    if value is not None and not isinstance(value, str):
+        raise InvalidInput(f"{key} must be a string")
+    return value
+
+
+def _config_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    parsed = loads_object(value) if isinstance(value, str) else value
+    if not isinstance(parsed, dict):
+        raise InvalidInput("config must be a JSON object")
+    return value if isinstance(value, str) else dumps(value)
+
+
+@mutation.field("upsertBucket")
+def resolve_upsert_bucket(
+    _: Any, info: Info, input: dict[str, Any] | None = None  # noqa: A002
+) -> dict[str, Any]:
+    ctx = _ctx(info)
+    data = input or {}
+    tags = data.get("tags")
+    if tags is not None and (
+        not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)
+    ):
+        raise InvalidInput("tags must be a list of strings")
+    summary = data.get("summary_metrics")
+    if summary is not None and loads_object(summary) is None:
+        raise InvalidInput("summaryMetrics must be a JSON object")
+    fields = RunFields(
+        display_name=_opt_str(data, "display_name"),
+        config=_config_text(data.get("config")),
+        tags=None if tags is None else tuple(tags),
+        notes=_opt_str(data, "notes"),
+        description=_opt_str(data, "description"),
+        group=_opt_str(data, "group_name"),
+        job_type=_opt_str(data, "job_type"),
+        sweep_name=_opt_str(data, "sweep"),
+        host=_opt_str(data, "host"),
+        program=_opt_str(data, "job_program"),
+        repo=_opt_str(data, "job_repo"),
+        commit=_opt_str(data, "commit"),
+        summary=summary,
+    )
+    raw_id = data.get("id")
+    req = UpsertRequest(
+        run_id=decode_id("Run", raw_id) if raw_id else None,
+        name=_opt_str(data, "name"),
+        project=_opt_str(data, "model_name"),
+        entity=_opt_str(data, "entity_name"),
+        fields=fields,
+    )
+    run, inserted = upsert_run(ctx.storage, ctx.user, req)
+    return {"bucket": run, "inserted": inserted}
+
+
+def _project(ctx: GraphQLContext, entity: str | None, name: str | None) -> Project | None:
+    entity_name = entity or ctx.user.entity
+    require_read(ctx.user, entity_name)
+    with ctx.storage.db.read() as conn:
+        return accounts.find_project(conn, entity_name, name or "uncategorized")
+
+
+@query.field("project")
+@query.field("model")
+def resolve_project(
+    _: Any, info: Info, entity_name: str | None = None, name: str | None = None
+) -> Project | None:
+    return _project(_ctx(info), entity_name, name)
+
+
+@project_type.field("id")
+def resolve_project_id(project: Project, *_: Any) -> str:
+    return encode_id("Project", project.id)
+
+
+@project_type.field("internalId")
+def resolve_project_internal_id(project: Project, *_: Any) -> str:
+    return str(project.id)
+
+
+@project_type.field("entity")
+def resolve_project_entity(project: Project, *_: Any) -> Entity:
+    return Entity(id=project.entity_id, name=project.entity, is_team=False,
+                  created_at=project.created_at)
+
+
+@project_type.field("entityName")
+def resolve_project_entity_name(project: Project, *_: Any) -> str:
+    return project.entity
+
+
+@project_type.field("readOnly")
+def resolve_project_read_only(project: Project, info: Info) -> bool:
+    ctx = _ctx(info)
+    try:
+        require_write(ctx.user, project.entity)
+    except Exception:
+        return True
+    return False
+
+
+for _field, _value in {
+    "allowAllArtifactTypesInRegistry": False,
+    "isBenchmark": False,
+    "members": [],
+    "teamMembers": [],
+    "totalSweeps": 0,
+    "triggers": [],
+    "access": "PRIVATE",
+    "views": "{}",
+}.items():
+    project_type.set_field(_field, lambda *_a, _v=_value: _v)
+
+
+@project_type.field("run")
+@project_type.field("bucket")
+def resolve_project_run(
+    project: Project, info: Info, name: str | None = None,
+    missing_ok: bool | None = None,
+) -> Run | None:
+    if not name:
+        return None
+    with _ctx(info).storage.db.read() as conn:
+        return run_repo.find_run(conn, project.id, name)
+
+
+@project_type.field("runCount")
+def resolve_project_run_count(project: Project, info: Info, **_: Any) -> int:
+    with _ctx(info).storage.db.read() as conn:
+        return run_repo.count_runs(conn, project.id)
+
+
+# -- Run --------------------------------------------------------------------------------------
+
+
+@run_type.field("id")
+def resolve_run_id(run: Run, *_: Any) -> str:
+    return encode_id("Run", run.id)
+
+
+@run_type.field("projectId")
+def resolve_run_project_id(run: Run, *_: Any) -> str:
+    # The public API parses this as the project's internal (integer) id.
+    return str(run.project_id)
+
+
+@run_type.field("project")
+def resolve_run_project(run: Run, info: Info) -> Project:
+    with _ctx(info).storage.db.read() as conn:
+        return accounts.get_project_by_id(conn, run.project_id)
+
+
+@run_type.field("summaryMetrics")
+def resolve_run_summary(run: Run, *_: Any) -> str:
+    return run.summary
+
+
+@run_type.field("systemMetrics")
+def resolve_run_system_metrics(run: Run, *_: Any) -> str:
+    return run.system_metrics
+
+
+@run_type.field("user")
+def resolve_run_user(run: Run, *_: Any) -> User | None:
+    if run.username is None or run.user_id is None:
+        return None
+    return User(id=run.user_id, username=run.username, email=None, admin=False, entity_id=0,
+                entity=run.username, created_at=0.0)
+
+
+@run_type.field("readOnly")
+def resolve_run_read_only(run: Run, info: Info) -> bool:
+    return not (_ctx(info).user.admin or _ctx(info).user.entity == run.entity)
+
+
+@run_type.field("historyTail")
+def resolve_run_history_tail(run: Run, info: Info) -> str:
+    with _ctx(info).storage.db.read() as conn:
+        return orjson.dumps(live.tail(conn, history, run.id, 10)).decode()
+
+
+@run_type.field("eventsTail")
+def resolve_run_events_tail(run: Run, info: Info) -> str:
+    with _ctx(info).storage.db.read() as conn:
+        return orjson.dumps(live.tail(conn, events, run.id, 10)).decode()
+
+
+@run_type.field("wandbConfig")
+def resolve_run_wandb_config(run: Run, _info: Any, keys: list[str] | None = None) -> str:
+    config = loads_object(run.config) or {}
+    wandb = config.get("_wandb", {})
+    value = wandb.get("value", {}) if isinstance(wandb, dict) else {}
+    if not isinstance(value, dict):
+        value = {}
+    if keys:
+        value = {k: value[k] for k in keys if k in value}
+    return dumps(value)
+
+
+@run_type.field("fileCount")
+def resolve_run_file_count(run: Run, info: Info) -> int:
+    with _ctx(info).storage.db.read() as conn:
+        return run_repo.count_run_files(conn, run.id)
+
+
+@run_type.field("sweepName")
+def resolve_run_sweep_name(run: Run, *_: Any) -> str | None:
+    return run.sweep_name
+
+
+def load_run(ctx: GraphQLContext, entity: str, project: str, name: str) -> Run:
+    """The run at a path the caller may write to; NotFound or PermissionDenied otherwise."""
+    require_write(ctx.user, entity)
+    with ctx.storage.db.read() as conn:
+        run = run_repo.find_run_by_path(conn, entity, project, name)
+    if run is None:
+        raise NotFound(f"run {entity}/{project}/{name} not found")
+    return run
+
+
+BINDABLES = [query, mutation, project_type, run_type]

@@ -1,0 +1,107 @@
+"""Viewer, users, entities and server info."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ariadne import ObjectType, QueryType
+
+from tracklet.domain.access import require_read
+from tracklet.domain.records import User
+from tracklet.server.graphql.context import Info
+from tracklet.server.graphql.ids import encode_id
+from tracklet.storage.metadata import accounts
+
+query = QueryType()
+user_type = ObjectType("User")
+entity_type = ObjectType("Entity")
+
+# Flags this server answers true; everything else the SDK asks about is off (see PROTOCOL §4).
+ENABLED_FEATURES = ("LARGE_FILENAMES", "MARK_RUN_FILES_UPLOADED")
+
+
+@query.field("viewer")
+def resolve_viewer(_: Any, info: Info) -> User:
+    return info.context.user
+
+
+@query.field("serverInfo")
+def resolve_server_info(*_: Any) -> dict[str, Any]:
+    return {
+        "features": [{"name": n, "isEnabled": True} for n in ENABLED_FEATURES],
+        "latestLocalVersionInfo": None,
+        "cliVersionInfo": {},
+    }
+
+
+@query.field("entity")
+def resolve_entity(_: Any, info: Info, name: str | None = None) -> Any:
+    ctx = info.context
+    name = name or ctx.user.entity
+    require_read(ctx.user, name)
+    with ctx.storage.db.read() as conn:
+        return accounts.get_entity(conn, name)
+
+
+@user_type.field("id")
+def resolve_user_id(user: User, *_: Any) -> str:
+    return encode_id("User", user.id)
+
+
+@user_type.field("name")
+def resolve_user_name(user: User, *_: Any) -> str:
+    return user.username
+
+
+@user_type.field("flags")
+def resolve_user_flags(*_: Any) -> str:
+    return "{}"
+
+
+@user_type.field("teams")
+def resolve_user_teams(user: User, *_: Any) -> dict[str, Any]:
+    return {"edges": [{"node": {"name": user.entity, "id": encode_id("Entity", user.entity_id)}}]}
+
+
+@user_type.field("organizations")
+def resolve_user_orgs(*_: Any) -> list[Any]:
+    return []
+
+
+@user_type.field("apiKeys")
+def resolve_user_api_keys(*_: Any) -> dict[str, Any]:
+    return {"edges": []}
+
+
+@entity_type.field("id")
+def resolve_entity_id(entity: Any, *_: Any) -> str:
+    return encode_id("Entity", entity.id)
+
+
+@entity_type.field("organization")
+def resolve_entity_org(*_: Any) -> None:
+    return None
+
+
+@entity_type.field("isTeam")
+def resolve_entity_is_team(entity: Any, *_: Any) -> bool:
+    return bool(entity.is_team)
+
+
+@entity_type.field("members")
+def resolve_entity_members(*_: Any) -> list[Any]:
+    return []
+
+
+for _field, _value in {
+    "codeSavingEnabled": True,
+    "defaultAccess": "PRIVATE",
+    "privateOnly": False,
+    "readOnlyAdmin": False,
+    "storageBytes": 0,
+    "readOnly": False,
+    "isPaid": False,
+}.items():
+    entity_type.set_field(_field, lambda *_a, _v=_value: _v)
+
+BINDABLES = [query, user_type, entity_type]

@@ -1,0 +1,1 @@
+"""Plain HTTP endpoints: file_stream, file transfer, health."""

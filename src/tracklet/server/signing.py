@@ -1,0 +1,45 @@
+"""Signed, expiring tokens for upload and download URLs (the SDK sends no credentials there)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+from typing import Any
+
+import orjson
+
+from tracklet.errors import PermissionDenied
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def sign(secret: bytes, claims: dict[str, Any], ttl_s: int) -> str:
+    """A token carrying ``claims`` that verifies until ``ttl_s`` seconds from now."""
+    body = _b64(orjson.dumps({**claims, "exp": int(time.time()) + ttl_s}))
+    mac = _b64(hmac.new(secret, body.encode(), hashlib.sha256).digest()[:20])
+    return f"{body}.{mac}"
+
+
+def verify(secret: bytes, token: str, kind: str) -> dict[str, Any]:
+    """The claims of a valid, unexpired token of ``kind``; PermissionDenied otherwise."""
+    body, _, mac = token.partition(".")
+    expected = _b64(hmac.new(secret, body.encode(), hashlib.sha256).digest()[:20])
+    if not mac or not hmac.compare_digest(mac, expected):
+        raise PermissionDenied("invalid URL signature")
+    try:
+        claims = orjson.loads(_unb64(body))
+    except (ValueError, orjson.JSONDecodeError):
+        raise PermissionDenied("invalid URL signature") from None
+    if not isinstance(claims, dict) or claims.get("k") != kind:
+        raise PermissionDenied("URL signature is for another kind of request")
+    if int(claims.get("exp", 0)) < time.time():
+        raise PermissionDenied("signed URL has expired")
+    return claims

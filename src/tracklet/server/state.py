@@ -1,0 +1,21 @@
+"""The per-application resources, opened in the lifespan and kept on ``app.state.tracklet``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from graphql import GraphQLSchema
+
+from tracklet.config import Settings
+from tracklet.server.auth import Authenticator
+from tracklet.storage import Storage
+
+
+@dataclass
+class AppState:
+    """Everything a request handler needs."""
+
+    settings: Settings
+    storage: Storage
+    auth: Authenticator
+    schema: GraphQLSchema

@@ -1,0 +1,33 @@
+"""Signed URLs handed to clients for uploads and downloads."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from tracklet.config import Settings
+from tracklet.server.signing import sign
+from tracklet.storage import Storage
+
+UPLOAD_PATH = "/storage/upload"
+DOWNLOAD_PATH = "/storage/file"
+
+
+def run_file_upload_url(
+    storage: Storage, settings: Settings, base_url: str, run_id: int, name: str
+) -> str:
+    """Where the SDK PUTs the bytes of run file ``name``."""
+    token = sign(storage.signing_secret(), {"k": "up", "r": run_id, "n": name},
+                 settings.signed_url_ttl_s)
+    return f"{base_url}{UPLOAD_PATH}/{quote(name)}?t={token}"
+
+
+def blob_download_url(
+    storage: Storage, settings: Settings, base_url: str, blob_key: str, name: str
+) -> str:
+    """A signed GET URL for a stored blob, named ``name`` for the client's benefit."""
+    direct = storage.blobs.presigned_get(blob_key, settings.signed_url_ttl_s)
+    if direct is not None:
+        return direct
+    token = sign(storage.signing_secret(), {"k": "get", "b": blob_key},
+                 settings.signed_url_ttl_s)
+    return f"{base_url}{DOWNLOAD_PATH}/{quote(name)}?t={token}"

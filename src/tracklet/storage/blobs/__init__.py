@@ -1,0 +1,32 @@
+"""Blob stores, chosen by URL scheme."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlparse
+
+from tracklet.errors import InvalidInput
+from tracklet.storage.blobs.base import BlobStore
+from tracklet.storage.blobs.local import LocalBlobStore
+from tracklet.storage.blobs.memory import MemoryBlobStore
+
+__all__ = ["BlobStore", "LocalBlobStore", "MemoryBlobStore", "open_blob_store"]
+
+
+def open_blob_store(url: str, **options: str) -> BlobStore:
+    """Open the store named by ``url``: ``file:///path``, a plain path, ``memory://`` or ``s3://``."""
+    parsed = urlparse(url)
+    if parsed.scheme in ("", "file"):
+        return LocalBlobStore(Path(parsed.path if parsed.scheme else url))
+    if parsed.scheme == "memory":
+        return MemoryBlobStore()
+    if parsed.scheme == "s3":
+        from tracklet.storage.blobs.s3 import S3BlobStore
+
+        return S3BlobStore(
+            bucket=parsed.netloc,
+            prefix=parsed.path.lstrip("/"),
+            endpoint_url=options.get("endpoint_url") or None,
+            region=options.get("region") or "us-east-1",
+        )
+    raise InvalidInput(f"unsupported blob store URL {url!r}")

@@ -1,0 +1,57 @@
+"""The blob store seam: opaque keys to immutable byte streams.
+
+Contract (checked by ``tests/storage/test_blobs_contract.py`` against every backend):
+
+* ``put(key, source)`` stores the whole stream under ``key`` atomically: a reader sees either
+  the old bytes, or all of the new ones, never a partial object. It reads ``source`` in chunks
+  and never holds the whole object in memory. Returns the number of bytes written.
+* ``open(key)`` yields the stored bytes in chunks; a missing key raises ``NotFound``.
+* ``exists``, ``size`` and ``delete`` do what they say; deleting a missing key is not an error.
+* Keys are slash-separated relative paths built by tracklet itself (never user input).
+* ``presigned_get`` / ``presigned_put`` return a URL the client can use directly (object
+  stores), or ``None`` when the server itself must serve the bytes (local disk, memory).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from typing import BinaryIO
+
+CHUNK = 1024 * 1024
+
+
+class BlobStore(ABC):
+    """Where file bytes live."""
+
+    @abstractmethod
+    def put(self, key: str, source: BinaryIO) -> int:
+        """Store everything readable from ``source`` under ``key``; return the byte count."""
+
+    @abstractmethod
+    def open(self, key: str, chunk_size: int = CHUNK) -> Iterator[bytes]:
+        """Yield the bytes stored under ``key``."""
+
+    @abstractmethod
+    def exists(self, key: str) -> bool:
+        """Whether ``key`` holds an object."""
+
+    @abstractmethod
+    def size(self, key: str) -> int:
+        """Size in bytes of the object under ``key``; NotFound when missing."""
+
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove ``key`` if present."""
+
+    def presigned_get(self, key: str, expires_s: int) -> str | None:
+        """A URL that serves ``key`` without tracklet in the path, or None."""
+        return None
+
+    def presigned_put(self, key: str, expires_s: int) -> str | None:
+        """A URL that accepts the bytes of ``key`` without tracklet in the path, or None."""
+        return None
+
+    def close(self) -> None:
+        """Release connections; the default holds none."""
+        return None

@@ -1,0 +1,1 @@
+"""Run history, system-metric events and console lines."""

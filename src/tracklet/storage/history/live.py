@@ -1,0 +1,140 @@
+"""The live tier: history, events and console lines stored by line index in the metadata DB.
+
+Writes overwrite by index (``line[offset + i] = content[i]``), which is what makes a retried
+file_stream request harmless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from tracklet.domain.records import StreamChunk
+from tracklet.storage.history.jsonline import loads_object
+from tracklet.storage.metadata.tables import console, events, history
+from tracklet.storage.metadata.upsert import upsert_rows
+
+
+def step_of(line: str) -> int | None:
+    """The ``_step`` of a history line, or None when it has none (or is not an object)."""
+    row = loads_object(line)
+    if row is None:
+        return None
+    step = row.get("_step")
+    if isinstance(step, bool) or not isinstance(step, (int, float)):
+        return None
+    return int(step)
+
+
+def write_history(conn: Connection, run_id: int, chunk: StreamChunk) -> tuple[int, int | None]:
+    """Store history lines; returns (end line index, largest step written)."""
+    rows: list[dict[str, Any]] = []
+    last: int | None = None
+    for i, line in enumerate(chunk.lines):
+        step = step_of(line)
+        if step is not None and (last is None or step > last):
+            last = step
+        rows.append({"run_id": run_id, "line": chunk.offset + i, "step": step, "data": line})
+    upsert_rows(conn, history, rows, keys=("run_id", "line"), update=("step", "data"))
+    return chunk.offset + len(chunk.lines), last
+
+
+def write_events(conn: Connection, run_id: int, chunk: StreamChunk) -> int:
+    """Store system-metric lines; returns the end line index."""
+    rows = [
+        {"run_id": run_id, "line": chunk.offset + i, "data": line}
+        for i, line in enumerate(chunk.lines)
+    ]
+    upsert_rows(conn, events, rows, keys=("run_id", "line"), update=("data",))
+    return chunk.offset + len(chunk.lines)
+
+
+def write_console(conn: Connection, run_id: int, chunk: StreamChunk) -> int:
+    """Store console lines (rewrites of earlier lines included); returns the end line index."""
+    rows = [
+        {"run_id": run_id, "line": chunk.offset + i, "text": line}
+        for i, line in enumerate(chunk.lines)
+    ]
+    upsert_rows(conn, console, rows, keys=("run_id", "line"), update=("text",))
+    return chunk.offset + len(chunk.lines)
+
+
+def history_lines(
+    conn: Connection,
+    run_id: int,
+    min_step: int | None = None,
+    max_step: int | None = None,
+    limit: int | None = None,
+) -> list[str]:
+    """History lines in line order, optionally limited to ``min_step <= _step < max_step``."""
+    q = select(history.c.data).where(history.c.run_id == run_id)
+    if min_step is not None:
+        q = q.where(history.c.step >= min_step)
+    if max_step is not None:
+        q = q.where(history.c.step < max_step)
+    q = q.order_by(history.c.line)
+    if limit is not None:
+        q = q.limit(limit)
+    return list(conn.execute(q).scalars())
+
+
+def iter_history_lines(conn: Connection, run_id: int, batch: int = 5000) -> Iterator[str]:
+    """Every history line of a run, streamed in line order."""
+    after = -1
+    while True:
+        rows = conn.execute(
+            select(history.c.line, history.c.data)
+            .where(history.c.run_id == run_id, history.c.line > after)
+            .order_by(history.c.line)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return
+        for _, data in rows:
+            yield data
+        after = rows[-1][0]
+
+
+def tail(conn: Connection, table: Any, run_id: int, n: int) -> list[str]:
+    """The last ``n`` lines of ``history`` or ``events``, oldest first."""
+    rows = conn.execute(
+        select(table.c.data).where(table.c.run_id == run_id).order_by(table.c.line.desc()).limit(n)
+    ).scalars()
+    return list(reversed(list(rows)))
+
+
+def event_lines(conn: Connection, run_id: int) -> list[str]:
+    """Every system-metrics line of a run, in order."""
+    return list(
+        conn.execute(
+            select(events.c.data).where(events.c.run_id == run_id).order_by(events.c.line)
+        ).scalars()
+    )
+
+
+def console_lines(
+    conn: Connection, run_id: int, after: int = -1, limit: int | None = None
+) -> list[tuple[int, str]]:
+    """(line index, text) of console lines after index ``after``."""
+    q = (
+        select(console.c.line, console.c.text)
+        .where(console.c.run_id == run_id, console.c.line > after)
+        .order_by(console.c.line)
+    )
+    if limit is not None:
+        q = q.limit(limit)
+    return [(int(i), t) for i, t in conn.execute(q)]
+
+
+def count_lines(conn: Connection, table: Any, run_ids: Sequence[int]) -> dict[int, int]:
+    """Stored line counts per run (for integrity checks and tests)."""
+    from sqlalchemy import func
+
+    rows = conn.execute(
+        select(table.c.run_id, func.count())
+        .where(table.c.run_id.in_(list(run_ids)))
+        .group_by(table.c.run_id)
+    )
+    return {int(r): int(c) for r, c in rows}

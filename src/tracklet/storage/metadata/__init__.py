@@ -1,0 +1,1 @@
+"""The metadata database: engine, tables, migrations and the repository over them."""

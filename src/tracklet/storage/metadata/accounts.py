@@ -1,0 +1,201 @@
+"""Users, API keys, entities, projects and server-wide settings."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from tracklet.domain.records import Entity, Project, User
+from tracklet.errors import Conflict, NotFound
+from tracklet.storage.metadata.tables import (
+    api_keys,
+    entities,
+    projects,
+    server_settings,
+    users,
+)
+
+_USER_COLS = (
+    users.c.id,
+    users.c.username,
+    users.c.email,
+    users.c.admin,
+    users.c.entity_id,
+    entities.c.name.label("entity"),
+    users.c.created_at,
+)
+
+
+def _user(row: Any) -> User:
+    return User(**row._mapping)
+
+
+def get_setting(conn: Connection, key: str) -> str | None:
+    """A server-wide setting stored in the database (shared by every server process)."""
+    return conn.execute(
+        select(server_settings.c.value).where(server_settings.c.key == key)
+    ).scalar_one_or_none()
+
+
+def set_setting(conn: Connection, key: str, value: str) -> None:
+    """Store a server-wide setting, replacing any previous value."""
+    conn.execute(server_settings.delete().where(server_settings.c.key == key))
+    conn.execute(server_settings.insert().values(key=key, value=value))
+
+
+def count_users(conn: Connection) -> int:
+    """How many users exist."""
+    return int(conn.execute(select(func.count()).select_from(users)).scalar_one())
+
+
+def ensure_entity(conn: Connection, name: str, is_team: bool = False) -> Entity:
+    """The entity called ``name``, created when missing."""
+    row = conn.execute(select(entities).where(entities.c.name == name)).first()
+    if row is None:
+        now = time.time()
+        pk = conn.execute(
+            entities.insert().values(name=name, is_team=is_team, created_at=now)
+        ).inserted_primary_key
+        assert pk is not None
+        return Entity(id=int(pk[0]), name=name, is_team=is_team, created_at=now)
+    return Entity(**row._mapping)
+
+
+def get_entity(conn: Connection, name: str) -> Entity:
+    """The entity called ``name``; NotFound when missing."""
+    row = conn.execute(select(entities).where(entities.c.name == name)).first()
+    if row is None:
+        raise NotFound(f"entity {name!r} not found")
+    return Entity(**row._mapping)
+
+
+def create_user(
+    conn: Connection, username: str, admin: bool, email: str | None = None
+) -> User:
+    """A new user with an entity of the same name; Conflict if the username is taken."""
+    if conn.execute(select(users.c.id).where(users.c.username == username)).first():
+        raise Conflict(f"user {username!r} already exists")
+    entity = ensure_entity(conn, username)
+    now = time.time()
+    pk = conn.execute(
+        users.insert().values(
+            username=username, email=email, admin=admin, entity_id=entity.id, created_at=now
+        )
+    ).inserted_primary_key
+    assert pk is not None
+    return get_user(conn, int(pk[0]))
+
+
+def get_user(conn: Connection, user_id: int) -> User:
+    """The user with primary key ``user_id``."""
+    row = conn.execute(
+        select(*_USER_COLS)
+        .join(entities, entities.c.id == users.c.entity_id)
+        .where(users.c.id == user_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"user {user_id} not found")
+    return _user(row)
+
+
+def get_user_by_name(conn: Connection, username: str) -> User | None:
+    """The user called ``username``, or None."""
+    row = conn.execute(
+        select(*_USER_COLS)
+        .join(entities, entities.c.id == users.c.entity_id)
+        .where(users.c.username == username)
+    ).first()
+    return _user(row) if row else None
+
+
+def add_api_key(conn: Connection, user_id: int, key_hash: str) -> None:
+    """Register a key (by its hash) for a user; Conflict if another user holds it."""
+    owner = conn.execute(
+        select(api_keys.c.user_id).where(api_keys.c.key_hash == key_hash)
+    ).scalar_one_or_none()
+    if owner is not None:
+        if owner == user_id:
+            return
+        raise Conflict("that API key is already registered to another user")
+    conn.execute(
+        api_keys.insert().values(user_id=user_id, key_hash=key_hash, created_at=time.time())
+    )
+
+
+def user_by_key_hash(conn: Connection, key_hash: str) -> User | None:
+    """The user owning the key with this hash, or None."""
+    row = conn.execute(
+        select(*_USER_COLS)
+        .join(entities, entities.c.id == users.c.entity_id)
+        .join(api_keys, api_keys.c.user_id == users.c.id)
+        .where(api_keys.c.key_hash == key_hash)
+    ).first()
+    return _user(row) if row else None
+
+
+_PROJECT_COLS = (
+    projects.c.id,
+    projects.c.entity_id,
+    entities.c.name.label("entity"),
+    projects.c.name,
+    projects.c.description,
+    projects.c.created_at,
+    projects.c.updated_at,
+)
+
+
+def _project(row: Any) -> Project:
+    return Project(**row._mapping)
+
+
+def find_project(conn: Connection, entity: str, name: str) -> Project | None:
+    """The project ``entity/name``, or None."""
+    row = conn.execute(
+        select(*_PROJECT_COLS)
+        .join(entities, entities.c.id == projects.c.entity_id)
+        .where(entities.c.name == entity, projects.c.name == name)
+    ).first()
+    return _project(row) if row else None
+
+
+def get_project_by_id(conn: Connection, project_id: int) -> Project:
+    """The project with this primary key."""
+    row = conn.execute(
+        select(*_PROJECT_COLS)
+        .join(entities, entities.c.id == projects.c.entity_id)
+        .where(projects.c.id == project_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"project {project_id} not found")
+    return _project(row)
+
+
+def ensure_project(conn: Connection, entity: Entity, name: str) -> Project:
+    """The project ``entity/name``, created when missing."""
+    found = find_project(conn, entity.name, name)
+    if found is not None:
+        return found
+    now = time.time()
+    pk = conn.execute(
+        projects.insert().values(entity_id=entity.id, name=name, created_at=now, updated_at=now)
+    ).inserted_primary_key
+    assert pk is not None
+    return get_project_by_id(conn, int(pk[0]))
+
+
+def list_projects(
+    conn: Connection, entity: str, after_id: int | None = None, limit: int = 100
+) -> list[Project]:
+    """Projects of an entity, oldest first, paged by primary key."""
+    q = (
+        select(*_PROJECT_COLS)
+        .join(entities, entities.c.id == projects.c.entity_id)
+        .where(entities.c.name == entity)
+        .order_by(projects.c.id)
+        .limit(limit)
+    )
+    if after_id is not None:
+        q = q.where(projects.c.id > after_id)
+    return [_project(r) for r in conn.execute(q)]

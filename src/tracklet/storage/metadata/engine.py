@@ -1,0 +1,122 @@
+"""Database engine: SQLite (WAL, one writer) or PostgreSQL, with transient errors mapped.
+
+Every write goes through :meth:`Database.write`, which on SQLite holds a process-wide lock so
+that exactly one thread writes at a time (``BEGIN IMMEDIATE`` guards against other
+processes); a lock wait beyond the busy timeout raises :class:`Unavailable`, which the
+server answers with 503 + Retry-After so the SDK retries instead of losing data.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.pool import NullPool
+
+from tracklet.errors import Unavailable
+
+T = TypeVar("T")
+
+
+class Database:
+    """Owns the SQLAlchemy engine and hands out read and write transactions."""
+
+    def __init__(self, url: str, busy_timeout_s: float = 10.0) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        self.busy_timeout_s = busy_timeout_s
+        self._write_lock = threading.Lock()
+        self.engine: Engine = self._make_engine()
+
+    def _make_engine(self) -> Engine:
+        if self.is_sqlite:
+            path = self.url.removeprefix("sqlite:///")
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(
+                self.url,
+                connect_args={"check_same_thread": False, "timeout": self.busy_timeout_s},
+                pool_size=8,
+                max_overflow=8,
+            )
+            busy_ms = int(self.busy_timeout_s * 1000)
+
+            @event.listens_for(engine, "connect")
+            def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+                # pysqlite's own transaction handling is off so BEGIN IMMEDIATE is ours to send.
+                dbapi_conn.isolation_level = None
+                cur = dbapi_conn.cursor()
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA synchronous=NORMAL")
+                cur.execute("PRAGMA foreign_keys=ON")
+                cur.execute(f"PRAGMA busy_timeout={busy_ms}")
+                cur.close()
+
+            @event.listens_for(engine, "begin")
+            def _begin(conn: Connection) -> None:
+                mode = conn.info.pop("begin_mode", "")
+                conn.exec_driver_sql(f"BEGIN {mode}".strip())
+
+            return engine
+        if self.url.startswith("postgresql"):
+            return create_engine(self.url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+        return create_engine(self.url, poolclass=NullPool)
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read transaction (a consistent snapshot on both backends)."""
+        with self._translate(), self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction; committed when the block exits without an exception."""
+        with self._translate():
+            if self.is_sqlite:
+                if not self._write_lock.acquire(timeout=self.busy_timeout_s):
+                    raise Unavailable("database busy, retry shortly", retry_after=1.0)
+                try:
+                    with self.engine.connect() as conn:
+                        conn.info["begin_mode"] = "IMMEDIATE"
+                        with conn.begin():
+                            yield conn
+                finally:
+                    self._write_lock.release()
+            else:
+                with self.engine.connect() as conn, conn.begin():
+                    yield conn
+
+    def run_write(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn`` inside a write transaction and return its result."""
+        with self.write() as conn:
+            return fn(conn)
+
+    @contextmanager
+    def _translate(self) -> Iterator[None]:
+        try:
+            yield
+        except OperationalError as exc:
+            if _is_transient(exc):
+                raise Unavailable("database busy, retry shortly", retry_after=1.0) from exc
+            raise
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise Unavailable("database connection lost, retry", retry_after=1.0) from exc
+            raise
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def _is_transient(exc: OperationalError) -> bool:
+    text = str(exc.orig).lower()
+    return any(
+        s in text
+        for s in ("database is locked", "busy", "could not serialize", "deadlock", "too many")
+    )

@@ -1,0 +1,149 @@
+"""The metadata schema (SQLAlchemy Core). Alembic migrations under ``migrations/`` create it.
+
+JSON documents (config, summary, tags, history lines) are stored as the text the client sent,
+because the SDK writes extended JSON (NaN, Infinity, 64-bit ints) that a JSON column type
+would reject or round through float64.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+server_settings = Table(
+    "server_settings",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+entities = Table(
+    "entities",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("is_team", Boolean, nullable=False, default=False),
+    Column("created_at", Float, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(128), nullable=False, unique=True),
+    Column("email", String(256), nullable=True),
+    Column("admin", Boolean, nullable=False, default=False),
+    Column("entity_id", Integer, ForeignKey("entities.id"), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+)
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("entity_id", Integer, ForeignKey("entities.id"), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    UniqueConstraint("entity_id", "name", name="uq_projects_entity_name"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", Integer, ForeignKey("projects.id"), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=True),
+    Column("display_name", String(256), nullable=True),
+    Column("state", String(16), nullable=False),
+    Column("config", Text, nullable=False, default="{}"),
+    Column("summary", Text, nullable=False, default="{}"),
+    Column("system_metrics", Text, nullable=False, default="{}"),
+    Column("metadata", Text, nullable=True),
+    Column("tags", Text, nullable=False, default="[]"),
+    Column("notes", Text, nullable=True),
+    Column("description", Text, nullable=True),
+    Column("group_name", String(256), nullable=True),
+    Column("job_type", String(256), nullable=True),
+    Column("sweep_name", String(128), nullable=True),
+    Column("host", String(256), nullable=True),
+    Column("program", Text, nullable=True),
+    Column("repo", Text, nullable=True),
+    Column("commit_hash", String(64), nullable=True),
+    Column("exit_code", Integer, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("heartbeat_at", Float, nullable=False),
+    Column("history_line_count", BigInteger, nullable=False, default=0),
+    Column("events_line_count", BigInteger, nullable=False, default=0),
+    Column("log_line_count", BigInteger, nullable=False, default=0),
+    Column("last_step", BigInteger, nullable=True),
+    UniqueConstraint("project_id", "name", name="uq_runs_project_name"),
+)
+Index("ix_runs_project_created", runs.c.project_id, runs.c.created_at)
+Index("ix_runs_state_heartbeat", runs.c.state, runs.c.heartbeat_at)
+
+history = Table(
+    "history",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("line", BigInteger, primary_key=True, autoincrement=False),
+    Column("step", BigInteger, nullable=True),
+    Column("data", Text, nullable=False),
+)
+Index("ix_history_run_step", history.c.run_id, history.c.step)
+
+events = Table(
+    "events",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("line", BigInteger, primary_key=True, autoincrement=False),
+    Column("data", Text, nullable=False),
+)
+
+console = Table(
+    "console",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("line", BigInteger, primary_key=True, autoincrement=False),
+    Column("text", Text, nullable=False),
+)
+
+run_files = Table(
+    "run_files",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(1024), primary_key=True),
+    Column("blob_key", String(256), nullable=True),
+    Column("md5", String(32), nullable=True),
+    Column("size", BigInteger, nullable=False, default=0),
+    Column("mimetype", String(128), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("uploaded", Boolean, nullable=False, default=False),
+)
