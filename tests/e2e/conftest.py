@@ -1,0 +1,182 @@
+"""A live ``tracklet server`` process and the real wandb SDK pointed at it.
+
+Every e2e test talks to the server over HTTP exactly as a user's script would: training code
+runs in a subprocess (``run_sdk``), and results are read back through ``wandb.Api()`` in the
+test process and straight from storage (``live_server.storage()``).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tracklet.config import Settings
+from tracklet.storage import Storage
+
+ADMIN_KEY = "local-" + "e2e0" * 10 + "abcd"
+
+
+def free_port() -> int:
+    """An unused TCP port on loopback."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    """A running ``tracklet server`` subprocess on a fresh data dir."""
+
+    url: str
+    key: str
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def storage(self) -> Storage:
+        """The server's own store, opened read-side by the test (no migrations)."""
+        return Storage.open(Settings(data_dir=self.data_dir), migrate=False)
+
+    def log(self) -> str:
+        """Everything the server printed so far."""
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        """Terminate the process and wait for it."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_server(data_dir: Path, env: dict[str, str] | None = None,
+                 args: tuple[str, ...] = ()) -> LiveServer:
+    """Start ``python -m tracklet server`` on a free port and wait until it answers."""
+    port = free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir / "server.log"
+    full_env = {**os.environ, "TRACKLET_ADMIN_KEY": ADMIN_KEY, **(env or {})}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tracklet", "server", "--data-dir", str(data_dir),
+         "--port", str(port), *args],
+        stdout=log_path.open("wb"),
+        stderr=subprocess.STDOUT,
+        env=full_env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{log_path.read_text()}")
+        try:
+            if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
+                return LiveServer(url, ADMIN_KEY, data_dir, proc, log_path, env or {})
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"server did not become ready:\n{log_path.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One server per test session (per xdist worker); tests use their own projects."""
+    server = start_server(tmp_path_factory.mktemp("tracklet-data"))
+    yield server
+    server.stop()
+
+
+@dataclass
+class SdkEnv:
+    """Environment for running wandb SDK code against the live server."""
+
+    server: LiveServer
+    workdir: Path
+    env: dict[str, str]
+
+    def run(self, code: str, *, expect_rc: int | None = 0, timeout: float = 300,
+            extra_env: dict[str, str] | None = None,
+            args: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+        """Run ``code`` (dedented) as a script in a subprocess with this environment."""
+        script = self.workdir / f"script_{time.monotonic_ns()}.py"
+        script.write_text(textwrap.dedent(code))
+        proc = subprocess.run(
+            [sys.executable, str(script), *args],
+            cwd=self.workdir,
+            env={**self.env, **(extra_env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if expect_rc is not None and proc.returncode != expect_rc:
+            raise AssertionError(
+                f"script exited {proc.returncode}, expected {expect_rc}\n"
+                f"--- stdout\n{proc.stdout[-5000:]}\n--- stderr\n{proc.stderr[-8000:]}"
+            )
+        return proc
+
+    def cli(self, *args: str, expect_rc: int | None = 0,
+            timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        """Run the ``wandb`` command line with this environment."""
+        proc = subprocess.run(
+            [str(Path(sys.executable).parent / "wandb"), *args],
+            cwd=self.workdir, env=self.env, capture_output=True, text=True, timeout=timeout,
+        )
+        if expect_rc is not None and proc.returncode != expect_rc:
+            raise AssertionError(f"wandb {args} exited {proc.returncode}\n{proc.stdout}\n"
+                                 f"{proc.stderr}")
+        return proc
+
+
+def sdk_environment(server: LiveServer, workdir: Path) -> dict[str, str]:
+    """A clean WANDB_* environment pointing at ``server``, with private dirs under workdir."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
+    env.update({
+        "WANDB_BASE_URL": server.url,
+        "WANDB_API_KEY": server.key,
+        "WANDB_DIR": str(workdir),
+        "WANDB_CONFIG_DIR": str(workdir / ".config"),
+        "WANDB_CACHE_DIR": str(workdir / ".cache"),
+        "WANDB_DATA_DIR": str(workdir / ".data"),
+        "WANDB_ARTIFACT_DIR": str(workdir / "artifacts"),
+        "WANDB_ERROR_REPORTING": "false",
+        "WANDB_SILENT": "true",
+        "WANDB_DISABLE_GIT": "true",
+        "WANDB__DISABLE_STATS": "false",
+        "NETRC": str(workdir / ".netrc"),
+        "HOME": str(workdir),
+    })
+    return env
+
+
+@pytest.fixture
+def sdk(live_server: LiveServer, tmp_path: Path) -> SdkEnv:
+    """Run SDK scripts in subprocesses against the session's live server."""
+    return SdkEnv(live_server, tmp_path, sdk_environment(live_server, tmp_path))
+
+
+@pytest.fixture
+def api(live_server: LiveServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """A ``wandb.Api()`` in the test process, reading from the live server."""
+    import wandb
+
+    for k, v in sdk_environment(live_server, tmp_path / "api").items():
+        if k.startswith("WANDB_") or k in ("NETRC",):
+            monkeypatch.setenv(k, v)
+    (tmp_path / "api").mkdir(exist_ok=True)
+    return wandb.Api(api_key=live_server.key, overrides={"base_url": live_server.url},
+                     timeout=60)
