@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Run the wandb SDK's own system tests (../shared/conformance) against a fresh tracklet server.
+# Usage: scripts/conformance.sh [--quick | --files "..."] [extra run.sh args]
+# Needs a fetched wandb/wandb mirror: WANDB_GIT_DIR=/work/.mirror/wandb+wandb/repo by default.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+shared="${SHARED_DIR:-$root/../shared}"
+venv="$root/.venv"
+export WANDB_GIT_DIR="${WANDB_GIT_DIR:-/work/.mirror/wandb+wandb/repo}"
+data="$(mktemp -d)"
+port="${PORT:-$("$venv/bin/python" -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')}"
+"$venv/bin/tracklet" server --data-dir "$data" --port "$port" >"$data/server.log" 2>&1 &
+server=$!
+fixture_out="$data/fixture.port"
+"$venv/bin/python" "$shared/conformance/fixture_adapter.py" --data-dir "$data" --venv "$venv" >"$fixture_out" 2>"$data/fixture.log" &
+fixture=$!
+trap 'kill $server $fixture 2>/dev/null || true' EXIT
+for _ in $(seq 100); do
+  curl -fs "http://127.0.0.1:$port/ready" >/dev/null 2>&1 && [ -s "$fixture_out" ] && break
+  sleep 0.2
+done
+fport="$(head -1 "$fixture_out")"
+echo "tracklet on :$port (data $data), fixture service on :$fport"
+"$shared/conformance/run.sh" --fixture-url "http://127.0.0.1:$fport" "$@" "http://127.0.0.1:$port"
