@@ -82,6 +82,7 @@ class FileUpload:
     """The answer for one file: where it goes, and whether its bytes are still needed."""
 
     spec: FileSpec
+    artifact: Artifact
     md5_hex: str
     storage_path: str
     needs_upload: bool
@@ -193,26 +194,28 @@ def request_uploads(storage: Storage, user: User, specs: list[FileSpec]) -> list
     for spec in specs:
         if spec.artifact_id not in checked:
             checked[spec.artifact_id] = _pending(storage, user, spec.artifact_id)
+        artifact = checked[spec.artifact_id]
         validate_file_path(spec.name)
         md5_hex = md5_b64_to_hex(spec.md5_b64)
         key = cas_key(md5_hex)
         if storage.blobs.exists(key):
-            out.append(FileUpload(spec, md5_hex, key, needs_upload=False))
+            out.append(FileUpload(spec, artifact, md5_hex, key, needs_upload=False))
         elif spec.parts:
-            out.append(_start_multipart(storage, spec, md5_hex, key))
+            out.append(_start_multipart(storage, spec, artifact, md5_hex, key))
         else:
-            out.append(FileUpload(spec, md5_hex, key, needs_upload=True))
+            out.append(FileUpload(spec, artifact, md5_hex, key, needs_upload=True))
     return out
 
 
-def _start_multipart(storage: Storage, spec: FileSpec, md5_hex: str, key: str) -> FileUpload:
+def _start_multipart(storage: Storage, spec: FileSpec, artifact: Artifact, md5_hex: str,
+                     key: str) -> FileUpload:
     numbers = [n for n, _ in spec.parts]
     if sorted(numbers) != list(range(1, len(numbers) + 1)):
         raise InvalidInput(f"{spec.name}: multipart part numbers must be 1..{len(numbers)}")
     upload_id = secrets.token_hex(16)
     with storage.db.write() as conn:
         repo.start_multipart(conn, upload_id, spec.artifact_id, md5_hex, len(numbers))
-    return FileUpload(spec, md5_hex, key, needs_upload=True, upload_id=upload_id,
+    return FileUpload(spec, artifact, md5_hex, key, needs_upload=True, upload_id=upload_id,
                       part_numbers=tuple(numbers))
 
 

@@ -158,7 +158,7 @@ def resolve_create_artifact_files(_: Any, info: Info, input: dict[str, Any]  # n
             "__typename": "File", "id": gid + ":" + up.spec.name, "name": up.spec.name,
             "displayName": up.spec.name, "storagePath": up.storage_path, "uploadUrl": url,
             "uploadHeaders": [f"Content-MD5:{up.spec.md5_b64}"] if url else [],
-            "uploadMultipartUrls": multipart, "artifact": {"id": gid}, "directUrl": "",
+            "uploadMultipartUrls": multipart, "artifact": up.artifact, "directUrl": "",
             "sizeBytes": 0}, "cursor": up.spec.name})
     return {"files": {"edges": edges, "pageInfo": {"endCursor": None, "hasNextPage": False},
                       "totalCount": len(edges)}}
