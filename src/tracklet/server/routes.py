@@ -14,6 +14,7 @@ ROUTES = [
     Route("/storage/artifact/{name:path}", artifacts.upload_file, methods=["PUT"]),
     Route("/storage/artifact-part/{name:path}", artifacts.upload_part, methods=["PUT"]),
     Route("/storage/manifest/{name:path}", artifacts.upload_manifest, methods=["PUT"]),
+    Route("/storage/artifact-file/{name:path}", artifacts.download, methods=["GET"]),
     Route("/artifactsV2/{region}/{entity}/{project}/{collection}/{rest:path}",
           artifacts.download_v2, methods=["GET"]),
     Route("/artifacts/{entity}/{md5}", artifacts.download_v1, methods=["GET"]),

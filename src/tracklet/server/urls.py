@@ -61,3 +61,16 @@ def manifest_upload_url(storage: Storage, settings: Settings, base_url: str,
     """Where the SDK PUTs an artifact's ``wandb_manifest.json``."""
     token = _signed(storage, settings, {"k": "amf", "a": artifact_id, "m": digest_b64})
     return f"{base_url}{MANIFEST_UPLOAD_PATH}/wandb_manifest.json?t={token}"
+
+
+ARTIFACT_DOWNLOAD_PATH = "/storage/artifact-file"
+
+
+def artifact_download_url(storage: Storage, settings: Settings, base_url: str, blob_key: str,
+                          name: str) -> str:
+    """A signed GET URL for an artifact file or manifest (served without re-compression)."""
+    direct = storage.blobs.presigned_get(blob_key, settings.signed_url_ttl_s)
+    if direct is not None:
+        return direct
+    token = _signed(storage, settings, {"k": "get", "b": blob_key})
+    return f"{base_url}{ARTIFACT_DOWNLOAD_PATH}/{quote(name)}?t={token}"

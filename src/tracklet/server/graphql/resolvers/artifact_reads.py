@@ -31,7 +31,7 @@ from tracklet.errors import InvalidInput
 from tracklet.ingest.uploads import guess_mimetype
 from tracklet.server.graphql.context import GraphQLContext, Info
 from tracklet.server.graphql.ids import decode_id, encode_id
-from tracklet.server.urls import blob_download_url
+from tracklet.server.urls import artifact_download_url
 from tracklet.storage.metadata import accounts
 from tracklet.storage.metadata import artifacts as repo
 from tracklet.storage.metadata import runs as run_repo
@@ -347,7 +347,7 @@ def resolve_artifact_manifest(artifact: Artifact, info: Info) -> dict[str, Any] 
     if artifact.manifest_blob_key is None:
         return None
     ctx = _ctx(info)
-    url = blob_download_url(ctx.storage, ctx.settings, ctx.base_url, artifact.manifest_blob_key,
+    url = artifact_download_url(ctx.storage, ctx.settings, ctx.base_url, artifact.manifest_blob_key,
                             "wandb_manifest.json")
     return {"id": encode_id("ArtifactManifest", artifact.id), "file": {
         "id": encode_id("ArtifactManifestFile", artifact.id), "name": "wandb_manifest.json",
@@ -372,7 +372,7 @@ def resolve_artifact_files_by_entries(artifact: Artifact, info: Info,
 def file_node(ctx: GraphQLContext, artifact: Artifact, f: ArtifactFile) -> dict[str, Any]:
     """A File object (plain dict) for one artifact file; references point at themselves."""
     if f.blob_key is not None:
-        url = blob_download_url(ctx.storage, ctx.settings, ctx.base_url, f.blob_key, f.path)
+        url = artifact_download_url(ctx.storage, ctx.settings, ctx.base_url, f.blob_key, f.path)
     else:
         url = f.ref or ""
     return {
