@@ -237,3 +237,34 @@ def test_references_only_manifest_commits(live_server: LiveServer) -> None:
             p: (r, None) for p, r in refs.items()}
     finally:
         store.close()
+
+
+def test_client_id_mapping(live_server: LiveServer) -> None:
+    files = {"t.json": b"{}"}
+    entries = [ManifestEntry(p, md5_b64(d), len(d)) for p, d in files.items()]
+    client, sequence = "c" * 128, "s" * 128
+    body = gql(live_server, CREATE, {"input": {
+        "entityName": _entity(live_server), "projectName": "proto-ids",
+        "artifactTypeName": "run_table", "artifactCollectionName": "tbl",
+        "digest": manifest_digest(entries), "digestAlgorithm": "MANIFEST_MD5",
+        "enableDigestDeduplication": True, "clientID": client, "sequenceClientID": sequence}})
+    artifact_id = body["data"]["createArtifact"]["artifact"]["id"]
+    query = "query Q($c: ID!) { clientIDMapping(clientID: $c) { serverID } }"
+    assert gql(live_server, query, {"c": client})["data"]["clientIDMapping"] == {
+        "serverID": artifact_id}
+    # The sequence id names the latest committed version, so nothing before the commit.
+    assert gql(live_server, query, {"c": sequence})["data"]["clientIDMapping"] is None
+    node = _request_files(live_server, artifact_id, files)[0]
+    assert httpx.put(node["uploadUrl"], content=files["t.json"]).status_code == 200
+    _put_manifest(live_server, artifact_id, files)
+    assert "errors" not in gql(live_server, COMMIT, {"id": artifact_id})
+    assert gql(live_server, query, {"c": sequence})["data"]["clientIDMapping"] == {
+        "serverID": artifact_id}
+    assert gql(live_server, query, {"c": "unknown"})["data"]["clientIDMapping"] is None
+    # A retried CreateArtifact with the same client id returns the same version.
+    again = gql(live_server, CREATE, {"input": {
+        "entityName": _entity(live_server), "projectName": "proto-ids",
+        "artifactTypeName": "run_table", "artifactCollectionName": "tbl", "digest": "f" * 32,
+        "digestAlgorithm": "MANIFEST_MD5", "enableDigestDeduplication": True,
+        "clientID": client}})
+    assert again["data"]["createArtifact"]["artifact"]["id"] == artifact_id
