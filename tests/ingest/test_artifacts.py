@@ -111,3 +111,12 @@ def test_other_users_cannot_write(storage: Storage, user: User) -> None:
         ingest.create_artifact(storage, bob, ingest.CreateRequest(
             entity="alice", project="p", run_name=None, type_name="dataset",
             collection="data", digest="e" * 32))
+
+
+def test_expired_ttl_hides_the_version(storage: Storage, user: User) -> None:
+    art_id = _log(storage, user, {"a": b"short-lived"})
+    edits.update_artifact(storage, user, art_id, ttl_seconds=3600)
+    assert _alias(storage, "v0") == 0
+    with storage.db.write() as conn:
+        repo.update_artifact(conn, art_id, committed_at=1.0)
+    assert _alias(storage, "v0") is None and _alias(storage, "latest") is None
