@@ -13,6 +13,7 @@ import tempfile
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from tracklet.errors import InvalidInput
 from tracklet.storage import Storage
 from tracklet.storage.blobs.base import CHUNK
 
@@ -54,3 +55,53 @@ def new_spool() -> BinaryIO:
 def guess_mimetype(name: str) -> str:
     """The MIME type W&B would report for a file name."""
     return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+class HashingSpool:
+    """A temporary file that hashes (MD5) and counts what is written to it.
+
+    Bodies are appended in chunks as they arrive, so an upload of any size is hashed in the
+    same pass that spools it, and memory holds at most one chunk.
+    """
+
+    def __init__(self) -> None:
+        self.file: BinaryIO = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
+        self._md5 = hashlib.md5()
+        self.size = 0
+
+    def write(self, chunk: bytes) -> None:
+        """Append ``chunk``."""
+        self._md5.update(chunk)
+        self.file.write(chunk)
+        self.size += len(chunk)
+
+    @property
+    def md5_hex(self) -> str:
+        """Hex MD5 of everything written so far."""
+        return self._md5.hexdigest()
+
+    @property
+    def md5_b64(self) -> str:
+        """Base64 MD5 of everything written so far (the form W&B digests take)."""
+        return base64.b64encode(self._md5.digest()).decode()
+
+    def close(self) -> None:
+        """Delete the temporary file."""
+        self.file.close()
+
+
+def check_md5(actual_b64: str, declared_b64: str | None, what: str) -> None:
+    """InvalidInput unless ``declared_b64`` (when given) equals the MD5 of the bytes received."""
+    if declared_b64 and declared_b64.strip() != actual_b64:
+        raise InvalidInput(
+            f"{what}: the uploaded bytes have MD5 {actual_b64}, not the declared "
+            f"{declared_b64.strip()}; upload rejected")
+
+
+def store_spool(storage: Storage, spool: HashingSpool) -> StoredBlob:
+    """Put a hashed spool into the blob store under its content address (once per content)."""
+    key = cas_key(spool.md5_hex)
+    if not storage.blobs.exists(key):
+        spool.file.seek(0)
+        storage.blobs.put(key, spool.file)
+    return StoredBlob(key=key, md5_b64=spool.md5_b64, size=spool.size)

@@ -147,3 +147,127 @@ run_files = Table(
     Column("updated_at", Float, nullable=False),
     Column("uploaded", Boolean, nullable=False, default=False),
 )
+
+# -- artifacts (migration 0002) ---------------------------------------------------------------
+
+artifact_types = Table(
+    "artifact_types",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("project_id", "name", name="uq_artifact_types_project_name"),
+)
+
+artifact_collections = Table(
+    "artifact_collections",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("type_id", Integer, ForeignKey("artifact_types.id"), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("client_id", String(128), nullable=True, unique=True),
+    Column("next_version", Integer, nullable=False, default=0),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    UniqueConstraint("project_id", "name", name="uq_artifact_collections_project_name"),
+)
+
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sequence_id", Integer, ForeignKey("artifact_collections.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("type_id", Integer, ForeignKey("artifact_types.id"), nullable=False),
+    Column("version_index", Integer, nullable=True),
+    Column("digest", String(128), nullable=False),
+    Column("digest_algorithm", String(32), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("metadata", Text, nullable=True),
+    Column("tags", Text, nullable=False, default="[]"),
+    Column("pending_aliases", Text, nullable=False, default="[]"),
+    Column("size", BigInteger, nullable=False, default=0),
+    Column("file_count", Integer, nullable=False, default=0),
+    Column("history_step", BigInteger, nullable=True),
+    Column("ttl_seconds", BigInteger, nullable=True),
+    Column("ttl_inherited", Boolean, nullable=False, default=True),
+    Column("created_by_run_id", Integer, ForeignKey("runs.id", ondelete="SET NULL"),
+           nullable=True),
+    Column("client_id", String(128), nullable=True, unique=True),
+    Column("manifest_blob_key", String(256), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("committed_at", Float, nullable=True),
+)
+Index("ix_artifacts_sequence_digest", artifacts.c.sequence_id, artifacts.c.digest)
+Index("ix_artifacts_created_by", artifacts.c.created_by_run_id)
+
+artifact_memberships = Table(
+    "artifact_memberships",
+    metadata,
+    Column("collection_id", Integer, ForeignKey("artifact_collections.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("artifact_id", Integer, ForeignKey("artifacts.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("version_index", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("collection_id", "version_index", name="uq_artifact_memberships_version"),
+)
+Index("ix_artifact_memberships_artifact", artifact_memberships.c.artifact_id)
+
+artifact_aliases = Table(
+    "artifact_aliases",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("collection_id", Integer, ForeignKey("artifact_collections.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("artifact_id", Integer, ForeignKey("artifacts.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("alias", String(128), nullable=False),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("collection_id", "alias", name="uq_artifact_aliases_collection_alias"),
+)
+Index("ix_artifact_aliases_artifact", artifact_aliases.c.artifact_id)
+
+artifact_files = Table(
+    "artifact_files",
+    metadata,
+    Column("artifact_id", Integer, ForeignKey("artifacts.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("path", String(1024), primary_key=True),
+    Column("digest", String(128), nullable=False),
+    Column("size", BigInteger, nullable=False, default=0),
+    Column("blob_key", String(256), nullable=True),
+    Column("ref", Text, nullable=True),
+    Column("birth_artifact_id", String(64), nullable=True),
+    Column("extra", Text, nullable=True),
+)
+Index("ix_artifact_files_digest", artifact_files.c.digest)
+
+artifact_usages = Table(
+    "artifact_usages",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("artifact_id", Integer, ForeignKey("artifacts.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("used_as", String(256), nullable=True),
+    Column("created_at", Float, nullable=False),
+)
+Index("ix_artifact_usages_artifact", artifact_usages.c.artifact_id)
+
+artifact_multipart_uploads = Table(
+    "artifact_multipart_uploads",
+    metadata,
+    Column("upload_id", String(64), primary_key=True),
+    Column("artifact_id", Integer, ForeignKey("artifacts.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("md5_hex", String(32), nullable=False),
+    Column("part_count", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+)

@@ -1,0 +1,142 @@
+"""Artifact bytes over HTTP: signed PUTs of files, parts and manifests, and fallback GETs.
+
+Uploads are spooled to a temporary file while being hashed, chunk by chunk, so memory stays
+bounded whatever the file size; the bytes reach the blob store only once their MD5 matches
+what the client declared (400 otherwise).
+"""
+
+from __future__ import annotations
+
+from anyio import to_thread
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from tracklet.domain.access import require_read
+from tracklet.domain.artifacts import md5_hex_to_b64
+from tracklet.errors import InvalidInput, NotFound
+from tracklet.ingest import artifacts as ingest
+from tracklet.ingest.uploads import HashingSpool, guess_mimetype
+from tracklet.server.signing import verify
+from tracklet.server.state import AppState
+from tracklet.storage.metadata import accounts
+from tracklet.storage.metadata import artifacts as repo
+
+_BUFFER = 1024 * 1024
+
+
+def _state(request: Request) -> AppState:
+    state: AppState = request.app.state.tracklet
+    return state
+
+
+def _claims(request: Request, kind: str) -> dict[str, object]:
+    state = _state(request)
+    return verify(state.storage.signing_secret(), request.query_params.get("t", ""), kind)
+
+
+async def receive(request: Request) -> HashingSpool:
+    """The request body in a hashing spool; written in ~1 MiB slices off the event loop."""
+    spool = HashingSpool()
+    buffer = bytearray()
+    try:
+        async for chunk in request.stream():
+            buffer += chunk
+            if len(buffer) >= _BUFFER:
+                data, buffer = bytes(buffer), bytearray()
+                await to_thread.run_sync(spool.write, data)
+        if buffer:
+            await to_thread.run_sync(spool.write, bytes(buffer))
+    except BaseException:
+        spool.close()
+        raise
+    return spool
+
+
+async def upload_file(request: Request) -> Response:
+    """PUT of one artifact file to the URL CreateArtifactFiles handed out."""
+    claims = _claims(request, "aup")
+    spool = await receive(request)
+    try:
+        await to_thread.run_sync(ingest.store_file, _state(request).storage, spool,
+                                 str(claims["m"]), request.headers.get("content-md5"))
+    finally:
+        spool.close()
+    return Response(status_code=200)
+
+
+async def upload_part(request: Request) -> Response:
+    """PUT of one multipart part; answers the part's MD5 as its ETag."""
+    claims = _claims(request, "apt")
+    spool = await receive(request)
+    try:
+        etag = await to_thread.run_sync(
+            ingest.store_part, _state(request).storage, spool, str(claims["u"]),
+            int(str(claims["p"])), request.headers.get("content-md5"))
+    finally:
+        spool.close()
+    return Response(status_code=200, headers={"ETag": f'"{etag}"'})
+
+
+async def upload_manifest(request: Request) -> Response:
+    """PUT of an artifact's manifest to the URL CreateArtifactManifest handed out."""
+    claims = _claims(request, "amf")
+    spool = await receive(request)
+    try:
+        declared = str(claims.get("m") or "") or request.headers.get("content-md5")
+        await to_thread.run_sync(ingest.store_manifest, _state(request).storage,
+                                 int(str(claims["a"])), spool, declared)
+    finally:
+        spool.close()
+    return Response(status_code=200)
+
+
+def _find_blob(state: AppState, request: Request, entity: str, project: str | None,
+               md5_hex: str) -> str:
+    user = state.auth.authenticate(request)
+    require_read(user, entity)
+    digest = md5_hex_to_b64(md5_hex)
+    with state.storage.db.read() as conn:
+        if project is not None:
+            proj = accounts.find_project(conn, entity, project)
+            key = repo.blob_in_project(conn, proj.id, digest) if proj else None
+        else:
+            key = repo.blob_in_entity(conn, accounts.get_entity(conn, entity).id, digest)
+    if key is None:
+        raise NotFound(f"no artifact file with MD5 {md5_hex} in {entity}/{project or ''}")
+    return key
+
+
+async def _stream(request: Request, key: str, name: str) -> Response:
+    storage = _state(request).storage
+    size = await to_thread.run_sync(storage.blobs.size, key)
+    chunks = await to_thread.run_sync(storage.blobs.open, key)
+    # Stored bytes go out as they are: "identity" keeps the app's gzip middleware from
+    # recompressing every download on the fly (CPU-bound, and it drops Content-Length).
+    return StreamingResponse(chunks, media_type=guess_mimetype(name), headers={
+        "Content-Length": str(size), "Content-Encoding": "identity"})
+
+
+async def download(request: Request) -> Response:
+    """GET of an artifact file or manifest through a signed URL."""
+    claims = _claims(request, "get")
+    return await _stream(request, str(claims["b"]), str(request.path_params.get("name", "")))
+
+
+async def download_v2(request: Request) -> Response:
+    """GET /artifactsV2/<region>/<entity>/<project>/<collection>/[<id>/]<birth>/<md5>/<name>."""
+    params = request.path_params
+    parts = str(params["rest"]).split("/")
+    if len(parts) < 3:
+        raise InvalidInput("expected .../<birthArtifactID>/<md5 hex>/<file name>")
+    md5_hex, name = parts[-2], parts[-1]
+    key = await to_thread.run_sync(_find_blob, _state(request), request, str(params["entity"]),
+                                   str(params["project"]), md5_hex)
+    return await _stream(request, key, name)
+
+
+async def download_v1(request: Request) -> Response:
+    """GET /artifacts/<entity>/<md5 hex> (storage layout V1)."""
+    params = request.path_params
+    key = await to_thread.run_sync(_find_blob, _state(request), request, str(params["entity"]),
+                                   None, str(params["md5"]))
+    return await _stream(request, key, str(params["md5"]))
