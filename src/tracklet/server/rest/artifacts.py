@@ -110,10 +110,8 @@ async def _stream(request: Request, key: str, name: str) -> Response:
     storage = _state(request).storage
     size = await to_thread.run_sync(storage.blobs.size, key)
     chunks = await to_thread.run_sync(storage.blobs.open, key)
-    # Stored bytes go out as they are: "identity" keeps the app's gzip middleware from
-    # recompressing every download on the fly (CPU-bound, and it drops Content-Length).
     return StreamingResponse(chunks, media_type=guess_mimetype(name), headers={
-        "Content-Length": str(size), "Content-Encoding": "identity"})
+        "Content-Length": str(size)})
 
 
 async def download(request: Request) -> Response:
