@@ -42,8 +42,8 @@ class Storage:
             with self.db.write() as conn:
                 value = accounts.get_setting(conn, _SECRET_KEY)
                 if value is None:
-                    value = secrets.token_hex(32)
-                    accounts.set_setting(conn, _SECRET_KEY, value)
+                    # Another process may be creating it right now: the first one wins.
+                    value = accounts.setdefault_setting(conn, _SECRET_KEY, secrets.token_hex(32))
             self._secret = bytes.fromhex(value)
         return self._secret
 

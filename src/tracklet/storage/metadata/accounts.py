@@ -16,6 +16,7 @@ from tracklet.storage.metadata.tables import (
     server_settings,
     users,
 )
+from tracklet.storage.metadata.upsert import insert_missing
 
 _USER_COLS = (
     users.c.id,
@@ -45,6 +46,14 @@ def set_setting(conn: Connection, key: str, value: str) -> None:
     conn.execute(server_settings.insert().values(key=key, value=value))
 
 
+def setdefault_setting(conn: Connection, key: str, value: str) -> str:
+    """The stored value of ``key``, storing ``value`` first if there is none (race-free)."""
+    insert_missing(conn, server_settings, {"key": key, "value": value}, keys=("key",))
+    stored = get_setting(conn, key)
+    assert stored is not None
+    return stored
+
+
 def count_users(conn: Connection) -> int:
     """How many users exist."""
     return int(conn.execute(select(func.count()).select_from(users)).scalar_one())
@@ -54,12 +63,9 @@ def ensure_entity(conn: Connection, name: str, is_team: bool = False) -> Entity:
     """The entity called ``name``, created when missing."""
     row = conn.execute(select(entities).where(entities.c.name == name)).first()
     if row is None:
-        now = time.time()
-        pk = conn.execute(
-            entities.insert().values(name=name, is_team=is_team, created_at=now)
-        ).inserted_primary_key
-        assert pk is not None
-        return Entity(id=int(pk[0]), name=name, is_team=is_team, created_at=now)
+        insert_missing(conn, entities, {"name": name, "is_team": is_team,
+                                        "created_at": time.time()}, keys=("name",))
+        row = conn.execute(select(entities).where(entities.c.name == name)).one()
     return Entity(**row._mapping)
 
 
@@ -178,11 +184,11 @@ def ensure_project(conn: Connection, entity: Entity, name: str) -> Project:
     if found is not None:
         return found
     now = time.time()
-    pk = conn.execute(
-        projects.insert().values(entity_id=entity.id, name=name, created_at=now, updated_at=now)
-    ).inserted_primary_key
-    assert pk is not None
-    return get_project_by_id(conn, int(pk[0]))
+    insert_missing(conn, projects, {"entity_id": entity.id, "name": name, "created_at": now,
+                                    "updated_at": now}, keys=("entity_id", "name"))
+    found = find_project(conn, entity.name, name)
+    assert found is not None
+    return found
 
 
 def list_projects(
