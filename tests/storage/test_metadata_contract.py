@@ -20,6 +20,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect, select
 
 from tracklet.config import Settings
+from tracklet.domain.keys import hash_api_key
 from tracklet.domain.records import Project, RunFields, StreamChunk
 from tracklet.errors import Conflict, NotFound
 from tracklet.storage import Storage
@@ -28,6 +29,8 @@ from tracklet.storage.metadata import accounts
 from tracklet.storage.metadata import runs as run_repo
 from tracklet.storage.metadata.migrate import alembic_config, upgrade
 from tracklet.storage.metadata.tables import console, events, history, metadata, runs
+
+ADMIN_KEY = "local-" + "ab12" * 10 + "cdef"
 
 
 def _project(store: Storage, entity: str = "alice", name: str = "proj") -> Project:
@@ -151,10 +154,10 @@ def test_signing_secret_is_shared_by_every_process(storage_settings: Settings) -
         s.close()
 
 
-def test_concurrent_first_use_creates_one_project_and_one_secret(
+def test_concurrent_first_use_creates_one_project_user_and_secret(
     storage: Storage, storage_settings: Settings
 ) -> None:
-    """Two server processes racing to create the same project or secret both succeed."""
+    """Server processes racing to create the same project, admin or secret all succeed."""
     stores = [Storage.open(storage_settings, migrate=False) for _ in range(4)]
     results: list[Any] = []
     errors: list[BaseException] = []
@@ -166,7 +169,9 @@ def test_concurrent_first_use_creates_one_project_and_one_secret(
             with store.db.write() as conn:
                 project = accounts.ensure_project(
                     conn, accounts.ensure_entity(conn, "racer"), "shared")
-            results.append((project.id, store.signing_secret()))
+            barrier.wait()
+            user, _ = store.create_user("admin", admin=True, key=ADMIN_KEY)
+            results.append((project.id, store.signing_secret(), user.id))
         except BaseException as exc:
             errors.append(exc)
 
@@ -177,6 +182,9 @@ def test_concurrent_first_use_creates_one_project_and_one_secret(
         t.join(timeout=60)
     assert not errors, errors
     assert len(set(results)) == 1
+    with storage.db.read() as conn:
+        assert accounts.count_users(conn) == 1
+        assert accounts.user_by_key_hash(conn, hash_api_key(ADMIN_KEY)).username == "admin"  # type: ignore[union-attr]
     for s in stores:
         s.close()
 

@@ -84,14 +84,14 @@ def create_user(
     if conn.execute(select(users.c.id).where(users.c.username == username)).first():
         raise Conflict(f"user {username!r} already exists")
     entity = ensure_entity(conn, username)
-    now = time.time()
-    pk = conn.execute(
-        users.insert().values(
-            username=username, email=email, admin=admin, entity_id=entity.id, created_at=now
-        )
-    ).inserted_primary_key
-    assert pk is not None
-    return get_user(conn, int(pk[0]))
+    created = insert_missing(conn, users, {"username": username, "email": email, "admin": admin,
+                                           "entity_id": entity.id, "created_at": time.time()},
+                             keys=("username",))
+    if not created:  # a concurrent transaction created it first
+        raise Conflict(f"user {username!r} already exists")
+    user = get_user_by_name(conn, username)
+    assert user is not None
+    return user
 
 
 def get_user(conn: Connection, user_id: int) -> User:
@@ -121,13 +121,14 @@ def add_api_key(conn: Connection, user_id: int, key_hash: str) -> None:
     owner = conn.execute(
         select(api_keys.c.user_id).where(api_keys.c.key_hash == key_hash)
     ).scalar_one_or_none()
-    if owner is not None:
-        if owner == user_id:
-            return
+    if owner is None:
+        insert_missing(conn, api_keys, {"user_id": user_id, "key_hash": key_hash,
+                                        "created_at": time.time()}, keys=("key_hash",))
+        owner = conn.execute(
+            select(api_keys.c.user_id).where(api_keys.c.key_hash == key_hash)
+        ).scalar_one()
+    if owner != user_id:
         raise Conflict("that API key is already registered to another user")
-    conn.execute(
-        api_keys.insert().values(user_id=user_id, key_hash=key_hash, created_at=time.time())
-    )
 
 
 def user_by_key_hash(conn: Connection, key_hash: str) -> User | None:

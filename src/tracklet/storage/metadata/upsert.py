@@ -29,11 +29,14 @@ def upsert_rows(
 
 def insert_missing(
     conn: Connection, table: Table, row: dict[str, Any], keys: Sequence[str]
-) -> None:
-    """Insert ``row`` unless a row with the same ``keys`` exists (or is being inserted).
+) -> bool:
+    """Insert ``row`` unless a row with the same ``keys`` exists; True if it was inserted.
 
     The race-free "create if missing": on PostgreSQL a concurrent transaction inserting the
     same keys makes this wait for it, then do nothing, instead of failing on the unique index.
     """
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    conn.execute(insert(table).values(**row).on_conflict_do_nothing(index_elements=list(keys)))
+    result = conn.execute(
+        insert(table).values(**row).on_conflict_do_nothing(index_elements=list(keys))
+    )
+    return bool(result.rowcount)
