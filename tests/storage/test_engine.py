@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import Connection, text
 
 from tests.conftest import PostgresServer
-from tracklet.errors import Unavailable
+from tracklet.errors import InvalidInput, Unavailable
 from tracklet.storage.metadata.engine import Database
 
 
@@ -153,6 +153,25 @@ def test_non_transient_errors_are_not_masked(pg: Database) -> None:
         conn.execute(text("INSERT INTO t VALUES (1, 0)"))
     with pytest.raises(ProgrammingError), pg.read() as conn:
         conn.execute(text("SELECT busy FROM no_such_table"))
+    pg.dispose()
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("x" * 20, "too long"), ("nul\x00here", "NUL"), (2**40, "out of range")],
+)
+def test_unstorable_values_are_invalid_input_and_store_nothing(
+    pg: Database, value: object, message: str
+) -> None:
+    with pg.write() as conn:
+        conn.execute(text("CREATE TABLE small (s varchar(8), i int)"))
+    column = "i" if isinstance(value, int) else "s"
+    with pytest.raises(InvalidInput, match=message), pg.write() as conn:
+        conn.execute(text("INSERT INTO small (s) VALUES ('first')"))
+        conn.execute(text(f"INSERT INTO small ({column}) VALUES (:v)"), {"v": value})
+    with pg.read() as conn:
+        assert conn.execute(text("SELECT count(*) FROM small")).scalar_one() == 0
     pg.dispose()
 
 

@@ -407,3 +407,14 @@ def test_concurrent_writers_to_different_runs_all_land(storage: Storage) -> None
         assert live.count_lines(conn, history, rids) == dict.fromkeys(rids, 50)
         counts = conn.execute(select(runs.c.history_line_count).where(runs.c.id.in_(rids)))
         assert [c for (c,) in counts] == [50] * 4
+
+
+def test_nul_characters_are_stored_the_same_on_every_backend(storage: Storage) -> None:
+    """PostgreSQL text cannot hold U+0000; a program printing one must not break the run."""
+    rid = _new_run(storage)
+    with storage.db.write() as conn:
+        live.write_console(conn, rid, StreamChunk(0, ("before\x00after",)))
+        live.write_history(conn, rid, StreamChunk(0, ('{"_step": 0, "s": "a\x00b"}',)))
+    with storage.db.read() as conn:
+        assert live.console_lines(conn, rid) == [(0, "before\ufffdafter")]
+        assert live.history_lines(conn, rid) == ['{"_step": 0, "s": "a\ufffdb"}']

@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import NullPool
 
-from tracklet.errors import Unavailable
+from tracklet.errors import InvalidInput, Unavailable
 
 T = TypeVar("T")
 
@@ -112,6 +112,11 @@ class Database:
                 raise Unavailable("database connection lost, retry", retry_after=1.0) from exc
             if _is_transient(exc):
                 raise Unavailable("database busy, retry shortly", retry_after=1.0) from exc
+            if isinstance(exc, DataError):
+                # A value the database cannot hold (too long for its column, out of range,
+                # a NUL character on PostgreSQL): the client's input, not a server fault.
+                detail = str(exc.orig).strip().splitlines()[0] if str(exc.orig) else "bad value"
+                raise InvalidInput(f"value cannot be stored: {detail}") from exc
             raise
         except PoolTimeout as exc:
             raise Unavailable("database overloaded, retry shortly", retry_after=2.0) from exc
