@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8080
-PYTEST_ARGS ?= -n 2 --dist loadgroup
+PYTEST_ARGS ?= -n 2 --dist loadgroup tests
 
 .PHONY: run test install install-test system-deps lint typecheck pytest bench conformance clean
 
@@ -31,9 +31,9 @@ run: install
 	$(BIN)/tracklet server --host $(HOST) --port $(PORT)
 
 system-deps:
-	./scripts/system-deps.sh
+	PY=$(PY) ./scripts/system-deps.sh
 
-test: install-test system-deps lint pytest
+test: system-deps install-test lint pytest
 
 lint: install-test
 	$(BIN)/ruff check src tests
@@ -42,8 +42,8 @@ lint: install-test
 typecheck: lint
 
 # pytest exits 5 when it collected nothing; that is a failure here like any other non-zero.
-pytest: install-test system-deps
-	$(BIN)/pytest $(PYTEST_ARGS) tests
+pytest: system-deps install-test
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: install-test
 	$(BIN)/python -m benchmarks

@@ -2,9 +2,11 @@
 # System packages the test suite needs, from Debian's archive. Idempotent: installs only what
 # is missing. Needs root (as in CI) or sudo.
 #   postgresql: the real PostgreSQL server the tests start (scripts/pg-throwaway.sh)
+#   python3-venv: only when $PY is Debian's own python3, which ships without ensurepip
 set -euo pipefail
 need=()
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
+"${PY:-python3}" -c 'import ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 if [ ${#need[@]} -eq 0 ]; then
     exit 0
 fi
@@ -13,5 +15,5 @@ SUDO=""
 export DEBIAN_FRONTEND=noninteractive
 echo "installing system packages: ${need[*]}"
 $SUDO apt-get update -qq
+# Debian's postgresql package may start a system cluster on port 5432; the tests start their own.
 $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-# Debian's package starts a system cluster on port 5432; the tests run their own.

@@ -113,25 +113,17 @@ def test_exhausted_pool_is_unavailable(postgres_url: str) -> None:
 
 
 @pytest.mark.postgresql
-def test_lock_timeout_is_unavailable(pg: Database) -> None:
-    barrier = threading.Barrier(2, timeout=30)
-    release = threading.Event()
-
-    def holder(conn: Connection) -> None:
-        conn.execute(text("UPDATE t SET v = 5 WHERE id = 2"))
-        barrier.wait()
-        release.wait(30)
-
-    def waiter(conn: Connection) -> None:
-        barrier.wait()
-        conn.execute(text("SET LOCAL lock_timeout = '200ms'"))
-        try:
+def test_waiting_for_a_row_lock_past_the_busy_timeout_is_unavailable(
+    pg: Database, postgres_url: str
+) -> None:
+    impatient = _pg(postgres_url, busy_timeout_s=0.3)
+    with pg.write() as holder:
+        holder.execute(text("UPDATE t SET v = 5 WHERE id = 2"))
+        with pytest.raises(Unavailable), impatient.write() as conn:
             conn.execute(text("UPDATE t SET v = 6 WHERE id = 2"))
-        finally:
-            release.set()
-
-    outcomes = _race(pg, [holder, waiter])
-    assert outcomes[0] is None and isinstance(outcomes[1], Unavailable)
+    with pg.read() as conn:
+        assert conn.execute(text("SELECT v FROM t WHERE id = 2")).scalar_one() == 5
+    impatient.dispose()
     pg.dispose()
 
 

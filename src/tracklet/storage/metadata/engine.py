@@ -70,8 +70,11 @@ class Database:
 
             return engine
         if self.url.startswith("postgresql"):
+            # Waiting for a row lock or a pooled connection is bounded like SQLite's busy wait.
+            lock_ms = max(1, int(self.busy_timeout_s * 1000))
             return create_engine(self.url, pool_size=10, max_overflow=10, pool_pre_ping=True,
-                                 pool_timeout=self.busy_timeout_s)
+                                 pool_timeout=self.busy_timeout_s,
+                                 connect_args={"options": f"-c lock_timeout={lock_ms}"})
         return create_engine(self.url, poolclass=NullPool)
 
     @contextmanager

@@ -32,6 +32,8 @@ def upgrade(db: Database, revision: str = "head") -> None:
     """
     with db.write() as conn:
         if conn.dialect.name == "postgresql":
+            # Waiting for another process's migration may take longer than a request's wait.
+            conn.execute(text("SET LOCAL lock_timeout = 0"))
             conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
         cfg = alembic_config(db)
         cfg.attributes["connection"] = conn
