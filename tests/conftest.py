@@ -141,6 +141,16 @@ class S3Server:
         return name
 
 
+def start_s3_endpoint(directory: Path) -> str:
+    """Start moto's S3 server in the background (state and log in ``directory``); its URL."""
+    return _script("moto-s3.sh", "start", str(directory), env={"PYTHON": sys.executable})
+
+
+def stop_s3_endpoint(directory: Path) -> None:
+    """Stop the server :func:`start_s3_endpoint` started in ``directory``."""
+    _script("moto-s3.sh", "stop", str(directory))
+
+
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     """An S3 endpoint (moto) for this session, with dummy AWS credentials in the environment."""
@@ -150,11 +160,11 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
             mp.setenv(name, value)
         for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
             mp.delenv(name, raising=False)
-        url = _script("moto-s3.sh", "start", str(directory), env={"PYTHON": sys.executable})
+        url = start_s3_endpoint(directory)
         try:
             yield S3Server(endpoint_url=url)
         finally:
-            _script("moto-s3.sh", "stop", str(directory))
+            stop_s3_endpoint(directory)
 
 
 @pytest.fixture(params=METADATA_BACKENDS)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import io
 import socket
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tests.conftest import S3Server
-from tracklet.errors import InvalidInput, NotFound, Unavailable
+from tests.conftest import S3Server, start_s3_endpoint, stop_s3_endpoint
+from tracklet.errors import InvalidInput, Unavailable
 from tracklet.storage.blobs import open_blob_store
 from tracklet.storage.blobs.s3 import S3BlobStore
 
@@ -43,24 +44,32 @@ def test_a_bucketless_url_is_rejected() -> None:
         open_blob_store("s3:///just/a/prefix")
 
 
-def test_missing_bucket_reads_as_not_found(s3_server: S3Server) -> None:
-    store = S3BlobStore("no-such-bucket-here", endpoint_url=s3_server.endpoint_url)
-    with pytest.raises(NotFound):
-        store.size("k")
-    store.close()
+def test_a_missing_bucket_is_reported_when_the_store_opens(s3_server: S3Server) -> None:
+    with pytest.raises(InvalidInput, match="'no-such-bucket-here' does not exist"):
+        S3BlobStore("no-such-bucket-here", endpoint_url=s3_server.endpoint_url)
 
 
-def test_unreachable_endpoint_is_unavailable_not_a_crash() -> None:
+def test_an_unreachable_endpoint_is_unavailable_at_open() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{s.getsockname()[1]}"
-    store = S3BlobStore("b", endpoint_url=closed)
-    with pytest.raises(Unavailable):
+    with pytest.raises(Unavailable, match="unreachable"):
+        S3BlobStore("b", endpoint_url=closed)
+
+
+def test_an_object_store_going_away_is_unavailable_not_a_crash(tmp_path: Path) -> None:
+    endpoint = start_s3_endpoint(tmp_path)
+    try:
+        server = S3Server(endpoint)
+        store = S3BlobStore(server.create_bucket(), endpoint_url=endpoint)
         store.put("k", io.BytesIO(b"x"))
-    with pytest.raises(Unavailable):
-        store.open("k")
-    with pytest.raises(Unavailable):
-        store.exists("k")
+    finally:
+        stop_s3_endpoint(tmp_path)
+    for operation in (lambda: store.put("k2", io.BytesIO(b"y")), lambda: store.open("k"),
+                      lambda: store.exists("k"), lambda: store.size("k"),
+                      lambda: store.delete("k")):
+        with pytest.raises(Unavailable):
+            operation()
     store.close()
 
 

@@ -13,12 +13,14 @@ Credentials come from boto3's usual chain (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_AC
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, BinaryIO
 
 import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError, HTTPClientError, IncompleteReadError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from tracklet.errors import InvalidInput, NotFound, Unavailable
 from tracklet.storage.blobs.base import CHUNK, BlobStore
@@ -59,13 +61,24 @@ class S3BlobStore(BlobStore):
         self._transfer = TransferConfig(
             multipart_threshold=_PART, multipart_chunksize=_PART, max_concurrency=4
         )
+        self._check_bucket()
+
+    def _check_bucket(self) -> None:
+        # Fail at startup with a clear message rather than at the first upload.
+        try:
+            with _translate("", missing=False):
+                self._client.head_bucket(Bucket=self.bucket)
+        except ClientError as exc:
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            reason = "does not exist" if status == 404 else f"is not accessible ({status})"
+            raise InvalidInput(f"S3 bucket {self.bucket!r} {reason}") from exc
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def put(self, key: str, source: BinaryIO) -> int:
         counted = _CountingReader(source)
-        with _translate(key):
+        with _translate(key, missing=False):
             self._client.upload_fileobj(counted, self.bucket, self._key(key),
                                         Config=self._transfer)
         return counted.count
@@ -88,7 +101,7 @@ class S3BlobStore(BlobStore):
         return int(head["ContentLength"])
 
     def delete(self, key: str) -> None:
-        with _translate(key):
+        with _translate(key, missing=False):
             self._client.delete_object(Bucket=self.bucket, Key=self._key(key))
 
     def presigned_get(self, key: str, expires_s: int) -> str | None:
@@ -128,29 +141,23 @@ class _CountingReader:
         return data
 
 
-class _translate:
-    """Map S3 errors to domain errors: missing key → NotFound, outages → Unavailable."""
-
-    def __init__(self, key: str) -> None:
-        self.key = key
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, _type: Any, exc: BaseException | None, _tb: Any) -> None:
-        if exc is None:
-            return
-        if isinstance(exc, ClientError):
-            error = exc.response.get("Error", {})
-            code = str(error.get("Code", ""))
-            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
-            if code in _MISSING or status == 404:
-                raise NotFound(f"blob {self.key!r} not found") from exc
-            if status >= 500 or code in ("SlowDown", "RequestTimeout", "Throttling"):
-                raise Unavailable(f"object store unavailable ({code}), retry",
-                                  retry_after=2.0) from exc
-        elif isinstance(exc, BotoCoreError):
-            raise Unavailable(f"object store unreachable: {exc}", retry_after=2.0) from exc
+@contextmanager
+def _translate(key: str, missing: bool = True) -> Iterator[None]:
+    """Map S3 errors to domain errors: a missing key → NotFound (when ``missing``), an
+    unreachable or overloaded store → Unavailable, so clients retry instead of failing."""
+    try:
+        yield
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+        if missing and (code in _MISSING or status == 404):
+            raise NotFound(f"blob {key!r} not found") from exc
+        if status >= 500 or code in ("SlowDown", "RequestTimeout", "Throttling"):
+            raise Unavailable(f"object store unavailable ({code}), retry",
+                              retry_after=2.0) from exc
+        raise
+    except (BotoConnectionError, HTTPClientError, IncompleteReadError) as exc:
+        raise Unavailable(f"object store unreachable: {exc}", retry_after=2.0) from exc
 
 
 def _chunks(body: Any, chunk_size: int, key: str) -> Iterator[bytes]:
