@@ -46,6 +46,7 @@ start)
     mkdir -p "$dir"
     dir=$(cd "$dir" && pwd)
     [ -n "$owner" ] && chown "$owner" "$dir"
+    cd "$dir"  # the server's user may not be allowed into the caller's working directory
     if [ ! -f "$dir/data/PG_VERSION" ]; then
         "${run_as[@]}" "$bindir/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 \
             --locale=C --no-sync >"$dir/initdb.log" 2>&1 \
@@ -61,6 +62,8 @@ start)
     echo "postgresql://postgres@127.0.0.1:$port/postgres"
     ;;
 stop)
+    dir=$(cd "$dir" && pwd)
+    cd "$dir"
     if [ -f "$dir/data/postmaster.pid" ]; then
         "${run_as[@]}" "$bindir/pg_ctl" -D "$dir/data" -m fast -w -t 30 stop >/dev/null
     fi
