@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# System packages the tests need (PostgreSQL server, Chromium). Idempotent; needs root or sudo.
+# System packages the test suite needs, from Debian's archive. Idempotent: installs only what
+# is missing. Needs root (as in CI) or sudo.
+#   postgresql: the real PostgreSQL server the tests start (scripts/pg-throwaway.sh)
+#   python3-venv: only when $PY is Debian's own python3, which ships without ensurepip
 set -euo pipefail
 need=()
-command -v pg_ctlcluster >/dev/null 2>&1 || [ -x /usr/lib/postgresql/15/bin/postgres ] || ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
-[ ${#need[@]} -eq 0 ] && exit 0
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
+"${PY:-python3}" -c 'import ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+if [ ${#need[@]} -eq 0 ]; then
+    exit 0
+fi
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
+echo "installing system packages: ${need[*]}"
 $SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
+# Debian's postgresql package may start a system cluster on port 5432; the tests start their own.
+$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from tracklet.errors import InvalidInput
+
 ENV_PREFIX = "TRACKLET_"
 
 
@@ -120,7 +122,7 @@ class Settings:
         for f in fields(cls):
             raw = env.get(ENV_PREFIX + f.name.upper())
             if raw is not None and f.metadata.get("env", True):
-                values[f.name] = _coerce(f.type, raw)
+                values[f.name] = _coerce(f.type, raw, ENV_PREFIX + f.name.upper())
         for name, value in overrides.items():
             if value is not None:
                 values[name] = value
@@ -133,12 +135,23 @@ class Settings:
         return [(f.name, str(f.metadata.get("doc", ""))) for f in fields(cls)]
 
 
-def _coerce(type_name: Any, raw: str) -> Any:
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+
+
+def _coerce(type_name: Any, raw: str, var: str = "") -> Any:
     name = type_name if isinstance(type_name, str) else getattr(type_name, "__name__", "")
-    if name == "int":
-        return int(raw)
-    if name == "float":
-        return float(raw)
+    try:
+        if name == "int":
+            return int(raw)
+        if name == "float":
+            return float(raw)
+        if name == "bool":
+            if raw.strip().lower() not in _TRUE | _FALSE:
+                raise ValueError(raw)
+            return raw.strip().lower() in _TRUE
+    except ValueError:
+        raise InvalidInput(f"{var or 'setting'}: expected {name}, got {raw!r}") from None
     if name == "Path":
         return Path(raw)
     return raw

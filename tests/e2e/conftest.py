@@ -35,7 +35,7 @@ def free_port() -> int:
 
 @dataclass
 class LiveServer:
-    """A running ``tracklet server`` subprocess on a fresh data dir."""
+    """A running ``tracklet server`` subprocess on a fresh data dir (and maybe shared backends)."""
 
     url: str
     key: str
@@ -43,14 +43,36 @@ class LiveServer:
     process: subprocess.Popen[bytes]
     log_path: Path
     extra_env: dict[str, str] = field(default_factory=dict)
+    db: str = ""
+    blobs: str = ""
+
+    def settings(self) -> Settings:
+        """Settings naming the same stores the server uses."""
+        return Settings(data_dir=self.data_dir, db=self.db, blobs=self.blobs,
+                        s3_endpoint_url=self.extra_env.get("TRACKLET_S3_ENDPOINT_URL", ""))
 
     def storage(self) -> Storage:
         """The server's own store, opened read-side by the test (no migrations)."""
-        return Storage.open(Settings(data_dir=self.data_dir), migrate=False)
+        return Storage.open(self.settings(), migrate=False)
 
     def log(self) -> str:
         """Everything the server printed so far."""
         return self.log_path.read_text(errors="replace")
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        """Block until ``/ready`` answers 200; raise with the server's log if it never does."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.url}/ready", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        self.process.kill()
+        raise RuntimeError(f"server did not become ready:\n{self.log()}")
 
     def stop(self) -> None:
         """Terminate the process and wait for it."""
@@ -64,32 +86,36 @@ class LiveServer:
 
 
 def start_server(data_dir: Path, env: dict[str, str] | None = None,
-                 args: tuple[str, ...] = ()) -> LiveServer:
-    """Start ``python -m tracklet server`` on a free port and wait until it answers."""
+                 args: tuple[str, ...] = (), *, db: str = "", blobs: str = "",
+                 wait: bool = True) -> LiveServer:
+    """Start ``python -m tracklet server`` on a free port and (unless ``wait`` is False) wait
+    until it answers.
+
+    ``db`` and ``blobs`` become ``--db`` / ``--blobs`` (e.g. a PostgreSQL URL and
+    ``s3://bucket/prefix``); ``env`` adds variables such as ``TRACKLET_S3_ENDPOINT_URL`` and
+    the AWS credentials.
+    """
     port = free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / "server.log"
     full_env = {**os.environ, "TRACKLET_ADMIN_KEY": ADMIN_KEY, **(env or {})}
+    backend_args = (*(("--db", db) if db else ()), *(("--blobs", blobs) if blobs else ()))
     proc = subprocess.Popen(
         [sys.executable, "-m", "tracklet", "server", "--data-dir", str(data_dir),
-         "--port", str(port), *args],
+         "--port", str(port), *backend_args, *args],
         stdout=log_path.open("wb"),
         stderr=subprocess.STDOUT,
         env=full_env,
     )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{log_path.read_text()}")
+    server = LiveServer(f"http://127.0.0.1:{port}", ADMIN_KEY, data_dir, proc, log_path,
+                        env or {}, db=db, blobs=blobs)
+    if wait:
         try:
-            if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
-                return LiveServer(url, ADMIN_KEY, data_dir, proc, log_path, env or {})
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError(f"server did not become ready:\n{log_path.read_text()}")
+            server.wait_ready()
+        except BaseException:
+            server.stop()
+            raise
+    return server
 
 
 @pytest.fixture(scope="session")
@@ -169,14 +195,18 @@ def sdk(live_server: LiveServer, tmp_path: Path) -> SdkEnv:
     return SdkEnv(live_server, tmp_path, sdk_environment(live_server, tmp_path))
 
 
+def make_api(server: LiveServer, workdir: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """A ``wandb.Api()`` in the test process, reading from ``server``."""
+    import wandb
+
+    for k, v in sdk_environment(server, workdir).items():
+        if k.startswith("WANDB_") or k in ("NETRC",):
+            monkeypatch.setenv(k, v)
+    workdir.mkdir(parents=True, exist_ok=True)
+    return wandb.Api(api_key=server.key, overrides={"base_url": server.url}, timeout=60)
+
+
 @pytest.fixture
 def api(live_server: LiveServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """A ``wandb.Api()`` in the test process, reading from the live server."""
-    import wandb
-
-    for k, v in sdk_environment(live_server, tmp_path / "api").items():
-        if k.startswith("WANDB_") or k in ("NETRC",):
-            monkeypatch.setenv(k, v)
-    (tmp_path / "api").mkdir(exist_ok=True)
-    return wandb.Api(api_key=live_server.key, overrides={"base_url": live_server.url},
-                     timeout=60)
+    return make_api(live_server, tmp_path / "api", monkeypatch)

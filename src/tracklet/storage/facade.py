@@ -9,6 +9,7 @@ from tracklet.config import Settings
 from tracklet.domain.keys import hash_api_key, new_api_key, validate_api_key
 from tracklet.domain.names import validate_name
 from tracklet.domain.records import User
+from tracklet.errors import Conflict
 from tracklet.storage.blobs import BlobStore, open_blob_store
 from tracklet.storage.metadata import accounts
 from tracklet.storage.metadata.engine import Database
@@ -42,8 +43,8 @@ class Storage:
             with self.db.write() as conn:
                 value = accounts.get_setting(conn, _SECRET_KEY)
                 if value is None:
-                    value = secrets.token_hex(32)
-                    accounts.set_setting(conn, _SECRET_KEY, value)
+                    # Another process may be creating it right now: the first one wins.
+                    value = accounts.setdefault_setting(conn, _SECRET_KEY, secrets.token_hex(32))
             self._secret = bytes.fromhex(value)
         return self._secret
 
@@ -58,12 +59,19 @@ class Storage:
         """
         validate_name("user", username)
         key = validate_api_key(key) if key else new_api_key()
-        with self.db.write() as conn:
-            user = accounts.get_user_by_name(conn, username)
-            if user is None:
-                user = accounts.create_user(conn, username, admin=admin, email=email)
-            accounts.add_api_key(conn, user.id, hash_api_key(key))
-        return user, key
+        for attempt in (1, 2):
+            try:
+                with self.db.write() as conn:
+                    user = accounts.get_user_by_name(conn, username)
+                    if user is None:
+                        user = accounts.create_user(conn, username, admin=admin, email=email)
+                    accounts.add_api_key(conn, user.id, hash_api_key(key))
+                return user, key
+            except Conflict:
+                # Another process created the user at the same moment; now it is there.
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     def bootstrap_admin(self, key: str | None) -> tuple[User, str] | None:
         """On an empty database create the admin user; with ``key``, make sure it is registered.

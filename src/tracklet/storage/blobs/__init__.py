@@ -21,7 +21,12 @@ def open_blob_store(url: str, **options: str) -> BlobStore:
     if parsed.scheme == "memory":
         return MemoryBlobStore()
     if parsed.scheme == "s3":
-        from tracklet.storage.blobs.s3 import S3BlobStore
+        try:
+            from tracklet.storage.blobs.s3 import S3BlobStore
+        except ImportError as exc:
+            raise InvalidInput(
+                "s3:// blob stores need boto3: pip install 'tracklet[s3]'"
+            ) from exc
 
         return S3BlobStore(
             bucket=parsed.netloc,

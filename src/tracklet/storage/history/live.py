@@ -17,6 +17,12 @@ from tracklet.storage.metadata.tables import console, events, history
 from tracklet.storage.metadata.upsert import upsert_rows
 
 
+def storable(line: str) -> str:
+    """``line`` with NUL characters (which PostgreSQL text cannot hold) replaced by U+FFFD,
+    so a program printing one stores the same text on every backend instead of failing."""
+    return line.replace("\x00", "\ufffd") if "\x00" in line else line
+
+
 def step_of(line: str) -> int | None:
     """The ``_step`` of a history line, or None when it has none (or is not an object)."""
     row = loads_object(line)
@@ -36,7 +42,8 @@ def write_history(conn: Connection, run_id: int, chunk: StreamChunk) -> tuple[in
         step = step_of(line)
         if step is not None and (last is None or step > last):
             last = step
-        rows.append({"run_id": run_id, "line": chunk.offset + i, "step": step, "data": line})
+        rows.append({"run_id": run_id, "line": chunk.offset + i, "step": step,
+                     "data": storable(line)})
     upsert_rows(conn, history, rows, keys=("run_id", "line"), update=("step", "data"))
     return chunk.offset + len(chunk.lines), last
 
@@ -44,7 +51,7 @@ def write_history(conn: Connection, run_id: int, chunk: StreamChunk) -> tuple[in
 def write_events(conn: Connection, run_id: int, chunk: StreamChunk) -> int:
     """Store system-metric lines; returns the end line index."""
     rows = [
-        {"run_id": run_id, "line": chunk.offset + i, "data": line}
+        {"run_id": run_id, "line": chunk.offset + i, "data": storable(line)}
         for i, line in enumerate(chunk.lines)
     ]
     upsert_rows(conn, events, rows, keys=("run_id", "line"), update=("data",))
@@ -54,7 +61,7 @@ def write_events(conn: Connection, run_id: int, chunk: StreamChunk) -> int:
 def write_console(conn: Connection, run_id: int, chunk: StreamChunk) -> int:
     """Store console lines (rewrites of earlier lines included); returns the end line index."""
     rows = [
-        {"run_id": run_id, "line": chunk.offset + i, "text": line}
+        {"run_id": run_id, "line": chunk.offset + i, "text": storable(line)}
         for i, line in enumerate(chunk.lines)
     ]
     upsert_rows(conn, console, rows, keys=("run_id", "line"), update=("text",))

@@ -16,6 +16,7 @@ from tracklet.storage.metadata.tables import (
     server_settings,
     users,
 )
+from tracklet.storage.metadata.upsert import insert_missing
 
 _USER_COLS = (
     users.c.id,
@@ -45,6 +46,14 @@ def set_setting(conn: Connection, key: str, value: str) -> None:
     conn.execute(server_settings.insert().values(key=key, value=value))
 
 
+def setdefault_setting(conn: Connection, key: str, value: str) -> str:
+    """The stored value of ``key``, storing ``value`` first if there is none (race-free)."""
+    insert_missing(conn, server_settings, {"key": key, "value": value}, keys=("key",))
+    stored = get_setting(conn, key)
+    assert stored is not None
+    return stored
+
+
 def count_users(conn: Connection) -> int:
     """How many users exist."""
     return int(conn.execute(select(func.count()).select_from(users)).scalar_one())
@@ -54,12 +63,9 @@ def ensure_entity(conn: Connection, name: str, is_team: bool = False) -> Entity:
     """The entity called ``name``, created when missing."""
     row = conn.execute(select(entities).where(entities.c.name == name)).first()
     if row is None:
-        now = time.time()
-        pk = conn.execute(
-            entities.insert().values(name=name, is_team=is_team, created_at=now)
-        ).inserted_primary_key
-        assert pk is not None
-        return Entity(id=int(pk[0]), name=name, is_team=is_team, created_at=now)
+        insert_missing(conn, entities, {"name": name, "is_team": is_team,
+                                        "created_at": time.time()}, keys=("name",))
+        row = conn.execute(select(entities).where(entities.c.name == name)).one()
     return Entity(**row._mapping)
 
 
@@ -78,14 +84,14 @@ def create_user(
     if conn.execute(select(users.c.id).where(users.c.username == username)).first():
         raise Conflict(f"user {username!r} already exists")
     entity = ensure_entity(conn, username)
-    now = time.time()
-    pk = conn.execute(
-        users.insert().values(
-            username=username, email=email, admin=admin, entity_id=entity.id, created_at=now
-        )
-    ).inserted_primary_key
-    assert pk is not None
-    return get_user(conn, int(pk[0]))
+    created = insert_missing(conn, users, {"username": username, "email": email, "admin": admin,
+                                           "entity_id": entity.id, "created_at": time.time()},
+                             keys=("username",))
+    if not created:  # a concurrent transaction created it first
+        raise Conflict(f"user {username!r} already exists")
+    user = get_user_by_name(conn, username)
+    assert user is not None
+    return user
 
 
 def get_user(conn: Connection, user_id: int) -> User:
@@ -115,13 +121,14 @@ def add_api_key(conn: Connection, user_id: int, key_hash: str) -> None:
     owner = conn.execute(
         select(api_keys.c.user_id).where(api_keys.c.key_hash == key_hash)
     ).scalar_one_or_none()
-    if owner is not None:
-        if owner == user_id:
-            return
+    if owner is None:
+        insert_missing(conn, api_keys, {"user_id": user_id, "key_hash": key_hash,
+                                        "created_at": time.time()}, keys=("key_hash",))
+        owner = conn.execute(
+            select(api_keys.c.user_id).where(api_keys.c.key_hash == key_hash)
+        ).scalar_one()
+    if owner != user_id:
         raise Conflict("that API key is already registered to another user")
-    conn.execute(
-        api_keys.insert().values(user_id=user_id, key_hash=key_hash, created_at=time.time())
-    )
 
 
 def user_by_key_hash(conn: Connection, key_hash: str) -> User | None:
@@ -178,11 +185,11 @@ def ensure_project(conn: Connection, entity: Entity, name: str) -> Project:
     if found is not None:
         return found
     now = time.time()
-    pk = conn.execute(
-        projects.insert().values(entity_id=entity.id, name=name, created_at=now, updated_at=now)
-    ).inserted_primary_key
-    assert pk is not None
-    return get_project_by_id(conn, int(pk[0]))
+    insert_missing(conn, projects, {"entity_id": entity.id, "name": name, "created_at": now,
+                                    "updated_at": now}, keys=("entity_id", "name"))
+    found = find_project(conn, entity.name, name)
+    assert found is not None
+    return found
 
 
 def list_projects(

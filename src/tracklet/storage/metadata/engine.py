@@ -4,6 +4,11 @@ Every write goes through :meth:`Database.write`, which on SQLite holds a process
 that exactly one thread writes at a time (``BEGIN IMMEDIATE`` guards against other
 processes); a lock wait beyond the busy timeout raises :class:`Unavailable`, which the
 server answers with 503 + Retry-After so the SDK retries instead of losing data.
+
+On PostgreSQL the same goes for the errors a retry cures: serialization failures and
+deadlocks (the losing transaction is rolled back whole), lock timeouts, a server that is
+starting, shutting down or out of connection slots, a lost or refused connection, and a
+connection pool that stays exhausted beyond the busy timeout.
 """
 
 from __future__ import annotations
@@ -15,10 +20,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import NullPool
 
-from tracklet.errors import Unavailable
+from tracklet.errors import InvalidInput, Unavailable
 
 T = TypeVar("T")
 
@@ -64,7 +70,11 @@ class Database:
 
             return engine
         if self.url.startswith("postgresql"):
-            return create_engine(self.url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+            # Waiting for a row lock or a pooled connection is bounded like SQLite's busy wait.
+            lock_ms = max(1, int(self.busy_timeout_s * 1000))
+            return create_engine(self.url, pool_size=10, max_overflow=10, pool_pre_ping=True,
+                                 pool_timeout=self.busy_timeout_s,
+                                 connect_args={"options": f"-c lock_timeout={lock_ms}"})
         return create_engine(self.url, poolclass=NullPool)
 
     @contextmanager
@@ -100,23 +110,48 @@ class Database:
     def _translate(self) -> Iterator[None]:
         try:
             yield
-        except OperationalError as exc:
-            if _is_transient(exc):
-                raise Unavailable("database busy, retry shortly", retry_after=1.0) from exc
-            raise
         except DBAPIError as exc:
             if exc.connection_invalidated:
                 raise Unavailable("database connection lost, retry", retry_after=1.0) from exc
+            if _is_transient(exc):
+                raise Unavailable("database busy, retry shortly", retry_after=1.0) from exc
+            if isinstance(exc, DataError):
+                # A value the database cannot hold (too long for its column, out of range,
+                # a NUL character on PostgreSQL): the client's input, not a server fault.
+                detail = str(exc.orig).strip().splitlines()[0] if str(exc.orig) else "bad value"
+                raise InvalidInput(f"value cannot be stored: {detail}") from exc
             raise
+        except PoolTimeout as exc:
+            raise Unavailable("database overloaded, retry shortly", retry_after=2.0) from exc
 
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
 
 
-def _is_transient(exc: OperationalError) -> bool:
+# serialization_failure, deadlock_detected, lock_not_available, too_many_connections,
+# admin_shutdown, crash_shutdown, cannot_connect_now; class 08 is connection exceptions.
+_TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03", "53300", "57P01", "57P02", "57P03"})
+_TRANSIENT_TEXT = (
+    "database is locked",  # SQLite
+    "database table is locked",
+    "busy",
+    "could not serialize",
+    "deadlock",
+    "too many",
+    "connection refused",  # PostgreSQL down or restarting: no SQLSTATE on the client side
+    "connection failed",
+    "server closed the connection",
+    "terminating connection",
+    "the database system is",
+)
+
+
+def _is_transient(exc: DBAPIError) -> bool:
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if isinstance(sqlstate, str) and sqlstate:
+        return sqlstate in _TRANSIENT_SQLSTATES or sqlstate.startswith("08")
+    if not isinstance(exc, OperationalError):
+        return False
     text = str(exc.orig).lower()
-    return any(
-        s in text
-        for s in ("database is locked", "busy", "could not serialize", "deadlock", "too many")
-    )
+    return any(s in text for s in _TRANSIENT_TEXT)

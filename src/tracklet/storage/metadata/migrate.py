@@ -6,10 +6,13 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
 
 from tracklet.storage.metadata.engine import Database
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# Any constant works; it names the PostgreSQL advisory lock that serialises migrations.
+_MIGRATION_LOCK_ID = 0x7472_6B6C
 
 
 def alembic_config(db: Database) -> Config:
@@ -22,8 +25,16 @@ def alembic_config(db: Database) -> Config:
 
 
 def upgrade(db: Database, revision: str = "head") -> None:
-    """Bring the schema up to ``revision``; a no-op when it is already there."""
+    """Bring the schema up to ``revision``; a no-op when it is already there.
+
+    Safe when several server processes start at once: on SQLite the write transaction is
+    exclusive; on PostgreSQL an advisory lock makes the others wait, then find nothing to do.
+    """
     with db.write() as conn:
+        if conn.dialect.name == "postgresql":
+            # Waiting for another process's migration may take longer than a request's wait.
+            conn.execute(text("SET LOCAL lock_timeout = 0"))
+            conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
         cfg = alembic_config(db)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)

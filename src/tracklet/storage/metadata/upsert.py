@@ -1,4 +1,4 @@
-"""INSERT ... ON CONFLICT DO UPDATE for both SQLite and PostgreSQL."""
+"""INSERT ... ON CONFLICT DO UPDATE / DO NOTHING for both SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -25,3 +25,18 @@ def upsert_rows(
         index_elements=list(keys), set_={c: stmt.excluded[c] for c in update}
     )
     conn.execute(stmt, list(rows))
+
+
+def insert_missing(
+    conn: Connection, table: Table, row: dict[str, Any], keys: Sequence[str]
+) -> bool:
+    """Insert ``row`` unless a row with the same ``keys`` exists; True if it was inserted.
+
+    The race-free "create if missing": on PostgreSQL a concurrent transaction inserting the
+    same keys makes this wait for it, then do nothing, instead of failing on the unique index.
+    """
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    result = conn.execute(
+        insert(table).values(**row).on_conflict_do_nothing(index_elements=list(keys))
+    )
+    return bool(result.rowcount)

@@ -1,0 +1,209 @@
+"""Real backends for the whole suite, started by the tests themselves on loopback.
+
+* ``postgres_server``: a throwaway PostgreSQL cluster from Debian's packages
+  (``scripts/pg-throwaway.sh``; run as the ``postgres`` user when the tests run as root).
+  ``postgres_server.create_database()`` gives each test an empty database of its own.
+* ``s3_server``: an S3 API endpoint (moto in server mode, ``scripts/moto-s3.sh``);
+  ``s3_server.create_bucket()`` gives each test an empty bucket of its own.
+* ``storage``: a :class:`~tracklet.storage.Storage`, migrated from empty, once per metadata
+  backend (sqlite, postgresql).
+* ``blob_store``: a :class:`~tracklet.storage.blobs.BlobStore`, once per backend
+  (local, memory, s3).
+
+Both servers are session-scoped (one per xdist worker) and started only when a test asks for
+them. When PostgreSQL is not installed the PostgreSQL cases error with the command to fix it
+rather than skip, so a green run always means every backend was exercised.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tracklet.config import Settings
+from tracklet.storage import Storage
+from tracklet.storage.blobs import BlobStore, LocalBlobStore, MemoryBlobStore
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPTS = ROOT / "scripts"
+
+# moto accepts any credentials, but boto3 will not sign a request without some.
+S3_TEST_ENV = {
+    "AWS_ACCESS_KEY_ID": "tracklet-test",
+    "AWS_SECRET_ACCESS_KEY": "tracklet-test-secret",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+}
+
+METADATA_BACKENDS = [
+    "sqlite",
+    pytest.param("postgresql", marks=pytest.mark.postgresql),
+]
+BLOB_BACKENDS = ["local", "memory", pytest.param("s3", marks=pytest.mark.s3)]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "postgresql: runs against the test PostgreSQL server")
+    config.addinivalue_line("markers", "s3: runs against the test S3 endpoint (moto)")
+
+
+def _script(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> str:
+    proc = subprocess.run(
+        [str(SCRIPTS / args[0]), *args[1:]],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"{args[0]} {args[1]} failed ({proc.returncode}):\n{proc.stderr}")
+    return proc.stdout.strip()
+
+
+@dataclass
+class PostgresServer:
+    """A running PostgreSQL cluster; ``url`` points at its ``postgres`` maintenance DB."""
+
+    url: str
+    directory: Path
+
+    def _admin(self, sql: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(sql)
+
+    def create_database(self) -> str:
+        """A new empty database; returns its ``postgresql://`` URL."""
+        name = f"t_{uuid.uuid4().hex[:16]}"
+        self._admin(f'CREATE DATABASE "{name}"')
+        return self.url.rsplit("/", 1)[0] + "/" + name
+
+    def drop_database(self, url: str) -> None:
+        """Drop a database made by :meth:`create_database`, closing its connections."""
+        name = url.rsplit("/", 1)[1]
+        self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server for this session (this xdist worker)."""
+    # Under /tmp rather than pytest's 0700 tmp dirs: the server may run as another user.
+    directory = Path(tempfile.mkdtemp(prefix="tracklet-pg-"))
+    try:
+        url = _script("pg-throwaway.sh", "start", str(directory))
+    except RuntimeError as exc:
+        shutil.rmtree(directory, ignore_errors=True)
+        pytest.fail(f"could not start PostgreSQL ({exc}); `make system-deps` installs it",
+                    pytrace=False)
+    try:
+        yield PostgresServer(url=url, directory=directory)
+    finally:
+        _script("pg-throwaway.sh", "stop", str(directory))
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """An empty PostgreSQL database for one test."""
+    url = postgres_server.create_database()
+    yield url
+    postgres_server.drop_database(url)
+
+
+@dataclass
+class S3Server:
+    """A running S3 API endpoint on loopback."""
+
+    endpoint_url: str
+
+    def client(self) -> Any:
+        """A boto3 S3 client for the endpoint."""
+        import boto3
+
+        return boto3.client("s3", endpoint_url=self.endpoint_url, region_name="us-east-1")
+
+    def create_bucket(self) -> str:
+        """A new empty bucket; returns its name."""
+        name = f"tracklet-{uuid.uuid4().hex[:16]}"
+        self.client().create_bucket(Bucket=name)
+        return name
+
+
+def start_s3_endpoint(directory: Path) -> str:
+    """Start moto's S3 server in the background (state and log in ``directory``); its URL."""
+    return _script("moto-s3.sh", "start", str(directory), env={"PYTHON": sys.executable})
+
+
+def stop_s3_endpoint(directory: Path) -> None:
+    """Stop the server :func:`start_s3_endpoint` started in ``directory``."""
+    _script("moto-s3.sh", "stop", str(directory))
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """An S3 endpoint (moto) for this session, with dummy AWS credentials in the environment."""
+    directory = tmp_path_factory.mktemp("moto")
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in S3_TEST_ENV.items():
+            mp.setenv(name, value)
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+            mp.delenv(name, raising=False)
+        url = start_s3_endpoint(directory)
+        try:
+            yield S3Server(endpoint_url=url)
+        finally:
+            stop_s3_endpoint(directory)
+
+
+@pytest.fixture(params=METADATA_BACKENDS)
+def metadata_backend(request: pytest.FixtureRequest) -> str:
+    """The name of the metadata backend under test."""
+    return str(request.param)
+
+
+@pytest.fixture
+def storage_settings(metadata_backend: str, request: pytest.FixtureRequest,
+                     tmp_path: Path) -> Settings:
+    """Settings for an empty store on the metadata backend under test (blobs in memory)."""
+    db = ""
+    if metadata_backend == "postgresql":
+        db = str(request.getfixturevalue("postgres_url"))
+    return Settings(data_dir=tmp_path / "data", db=db, blobs="memory://")
+
+
+@pytest.fixture
+def storage(storage_settings: Settings) -> Iterator[Storage]:
+    """A migrated-from-empty Storage on each metadata backend (SQLite, PostgreSQL)."""
+    store = Storage.open(storage_settings)
+    yield store
+    store.close()
+
+
+@pytest.fixture(params=BLOB_BACKENDS)
+def blob_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BlobStore]:
+    """An empty blob store of each kind (local folder, memory, S3 bucket on moto)."""
+    store: BlobStore
+    if request.param == "local":
+        store = LocalBlobStore(tmp_path / "blobs")
+    elif request.param == "memory":
+        store = MemoryBlobStore()
+    else:
+        from tracklet.storage.blobs.s3 import S3BlobStore
+
+        server: S3Server = request.getfixturevalue("s3_server")
+        store = S3BlobStore(bucket=server.create_bucket(), prefix="pre/fix",
+                            endpoint_url=server.endpoint_url)
+    yield store
+    store.close()

@@ -1,0 +1,81 @@
+"""What is particular to the S3 blob store: URL parsing, prefixes, error mapping."""
+
+from __future__ import annotations
+
+import io
+import socket
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from tests.conftest import S3Server, start_s3_endpoint, stop_s3_endpoint
+from tracklet.errors import InvalidInput, Unavailable
+from tracklet.storage.blobs import open_blob_store
+from tracklet.storage.blobs.s3 import S3BlobStore
+
+pytestmark = pytest.mark.s3
+
+
+def test_open_blob_store_parses_bucket_and_prefix(s3_server: S3Server) -> None:
+    bucket = s3_server.create_bucket()
+    store = open_blob_store(f"s3://{bucket}/team/blobs/", endpoint_url=s3_server.endpoint_url)
+    assert isinstance(store, S3BlobStore)
+    store.put("cas/00/11/0011", io.BytesIO(b"bytes"))
+    listed = s3_server.client().list_objects_v2(Bucket=bucket)["Contents"]
+    assert [o["Key"] for o in listed] == ["team/blobs/cas/00/11/0011"]
+    store.close()
+
+
+def test_prefixes_isolate_stores_sharing_a_bucket(s3_server: S3Server) -> None:
+    bucket = s3_server.create_bucket()
+    a = S3BlobStore(bucket, "a", endpoint_url=s3_server.endpoint_url)
+    b = S3BlobStore(bucket, "b", endpoint_url=s3_server.endpoint_url)
+    bare = S3BlobStore(bucket, "", endpoint_url=s3_server.endpoint_url)
+    a.put("k", io.BytesIO(b"from a"))
+    assert not b.exists("k")
+    assert b"".join(bare.open("a/k")) == b"from a"
+    for s in (a, b, bare):
+        s.close()
+
+
+def test_a_bucketless_url_is_rejected() -> None:
+    with pytest.raises(InvalidInput, match="bucket"):
+        open_blob_store("s3:///just/a/prefix")
+
+
+def test_a_missing_bucket_is_reported_when_the_store_opens(s3_server: S3Server) -> None:
+    with pytest.raises(InvalidInput, match="'no-such-bucket-here' does not exist"):
+        S3BlobStore("no-such-bucket-here", endpoint_url=s3_server.endpoint_url)
+
+
+def test_an_unreachable_endpoint_is_unavailable_at_open() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+    with pytest.raises(Unavailable, match="unreachable"):
+        S3BlobStore("b", endpoint_url=closed)
+
+
+def test_an_object_store_going_away_is_unavailable_not_a_crash(tmp_path: Path) -> None:
+    endpoint = start_s3_endpoint(tmp_path)
+    try:
+        server = S3Server(endpoint)
+        store = S3BlobStore(server.create_bucket(), endpoint_url=endpoint)
+        store.put("k", io.BytesIO(b"x"))
+    finally:
+        stop_s3_endpoint(tmp_path)
+    for operation in (lambda: store.put("k2", io.BytesIO(b"y")), lambda: store.open("k"),
+                      lambda: store.exists("k"), lambda: store.size("k"),
+                      lambda: store.delete("k")):
+        with pytest.raises(Unavailable):
+            operation()
+    store.close()
+
+
+def test_presigned_lifetime_is_capped_at_the_sigv4_maximum(s3_server: S3Server) -> None:
+    store = S3BlobStore(s3_server.create_bucket(), endpoint_url=s3_server.endpoint_url)
+    url = store.presigned_get("k", 30 * 24 * 3600)
+    assert url is not None
+    assert parse_qs(urlparse(url).query)["X-Amz-Expires"] == [str(7 * 24 * 3600)]
+    store.close()
