@@ -17,9 +17,9 @@ from ariadne import (
 from graphql import GraphQLError, GraphQLObjectType, GraphQLSchema
 
 from tracklet.errors import InvalidInput, TrackletError, Unavailable
-from tracklet.server.errors import graphql_message
+from tracklet.server.errors import graphql_message, graphql_status
 from tracklet.server.graphql.context import GraphQLContext
-from tracklet.server.graphql.resolvers import files, runs, viewer
+from tracklet.server.graphql.resolvers import files, run_control, runs, viewer
 from tracklet.server.graphql.scalars import SCALARS
 
 log = logging.getLogger("tracklet.graphql")
@@ -30,7 +30,8 @@ SCHEMA_DIR = Path(__file__).parent / "schema"
 def build_schema() -> GraphQLSchema:
     """The executable schema: SDL files plus every resolver module's bindables."""
     type_defs = load_schema_from_path(str(SCHEMA_DIR))
-    bindables: list[Any] = [*SCALARS, *viewer.BINDABLES, *runs.BINDABLES, *files.BINDABLES]
+    bindables: list[Any] = [*SCALARS, *viewer.BINDABLES, *runs.BINDABLES, *files.BINDABLES,
+                            *run_control.BINDABLES]
     schema = make_executable_schema(type_defs, *bindables)
     _bind_default_resolvers(schema)
     # Arguments and input fields arrive in resolvers as snake_case keyword/dict keys.
@@ -61,11 +62,14 @@ def _field_reader(name: str, snake: str) -> Any:
     return resolve
 
 
-def execute(schema: GraphQLSchema, body: Any, context: GraphQLContext) -> dict[str, Any]:
-    """Run one GraphQL request body; raises Unavailable when a resolver hit a transient error.
+def execute(
+    schema: GraphQLSchema, body: Any, context: GraphQLContext
+) -> tuple[dict[str, Any], int]:
+    """Run one GraphQL request body; returns (response body, HTTP status).
 
     Domain errors inside resolvers become GraphQL errors with the domain message; a transient
-    one (Unavailable) is re-raised so the HTTP layer answers 503 and the SDK retries.
+    one (Unavailable) is re-raised so the HTTP layer answers 503 and the SDK retries. The
+    status is 200 unless the whole operation failed (see ``server.errors.graphql_status``).
     """
     if not isinstance(body, dict):
         raise InvalidInput("GraphQL request must be a JSON object")
@@ -79,10 +83,12 @@ def execute(schema: GraphQLSchema, body: Any, context: GraphQLContext) -> dict[s
     if operation is not None and not isinstance(operation, str):
         raise InvalidInput("'operationName' must be a string")
     transient: list[Unavailable] = []
+    originals: list[BaseException | None] = []
 
     def format_one(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
         formatted: dict[str, Any] = format_error(error, debug)
         original = error.original_error
+        originals.append(original)
         if isinstance(original, Unavailable):
             transient.append(original)
         if original is not None:
@@ -100,7 +106,7 @@ def execute(schema: GraphQLSchema, body: Any, context: GraphQLContext) -> dict[s
     )
     if transient:
         raise transient[0]
-    return result
+    return result, graphql_status(result, originals)
 
 
 __all__ = ["GraphQLContext", "build_schema", "execute"]

@@ -16,24 +16,41 @@ from tracklet.storage.history.jsonline import loads_object
 from tracklet.storage.metadata.tables import console, events, history
 from tracklet.storage.metadata.upsert import upsert_rows
 
+INT64_MAX = 2**63 - 1
+
+
+def step_value(row: dict[str, Any]) -> int | None:
+    """The ``_step`` of a parsed history row when it is a whole number that fits in 64 bits."""
+    step = row.get("_step")
+    if isinstance(step, bool) or not isinstance(step, (int, float)):
+        return None
+    if isinstance(step, float) and not step.is_integer():
+        return None
+    value = int(step)
+    return value if -INT64_MAX - 1 <= value <= INT64_MAX else None
+
 
 def step_of(line: str) -> int | None:
     """The ``_step`` of a history line, or None when it has none (or is not an object)."""
     row = loads_object(line)
-    if row is None:
-        return None
-    step = row.get("_step")
-    if isinstance(step, bool) or not isinstance(step, (int, float)):
-        return None
-    return int(step)
+    return None if row is None else step_value(row)
 
 
-def write_history(conn: Connection, run_id: int, chunk: StreamChunk) -> tuple[int, int | None]:
-    """Store history lines; returns (end line index, largest step written)."""
+def write_history(
+    conn: Connection,
+    run_id: int,
+    chunk: StreamChunk,
+    steps: Sequence[int | None] | None = None,
+) -> tuple[int, int | None]:
+    """Store history lines; returns (end line index, largest step written).
+
+    ``steps`` are the lines' ``_step`` values when the caller already parsed them.
+    """
+    if steps is None or len(steps) != len(chunk.lines):
+        steps = [step_of(line) for line in chunk.lines]
     rows: list[dict[str, Any]] = []
     last: int | None = None
-    for i, line in enumerate(chunk.lines):
-        step = step_of(line)
+    for i, (line, step) in enumerate(zip(chunk.lines, steps, strict=True)):
         if step is not None and (last is None or step > last):
             last = step
         rows.append({"run_id": run_id, "line": chunk.offset + i, "step": step, "data": line})
