@@ -16,13 +16,16 @@ branch_labels = None
 depends_on = None
 
 
+# Plain ALTER TABLE, never batch mode: on SQLite a batch rebuild drops and re-creates ``runs``,
+# and with foreign keys on, dropping it cascades into history, console and run_files.
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("runs", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("stop_requested", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
+    op.add_column(
+        "runs",
+        sa.Column("stop_requested", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("runs", schema=None) as batch_op:
-        batch_op.drop_column("stop_requested")
+    op.drop_column("runs", "stop_requested")
