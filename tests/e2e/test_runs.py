@@ -200,13 +200,13 @@ def test_console_output_with_carriage_return_progress(sdk: SdkEnv) -> None:
     proc = sdk.run(
         """
         import sys, time, wandb
-        settings = wandb.Settings(x_file_stream_transmit_interval=0.2)
+        settings = wandb.Settings(x_file_stream_transmit_interval=1)
         run = wandb.init(project="runs-console", settings=settings)
         print("epoch 1 starting")
-        for pct in range(0, 101, 20):
+        for pct in range(0, 101, 25):
             sys.stdout.write("\\rprogress %3d%%" % pct)
             sys.stdout.flush()
-            time.sleep(0.5)  # lets file_stream send the bar half-drawn, then rewrite it
+            time.sleep(1.2)  # file_stream sends the bar half-drawn, then rewrites that line
         print()
         print("problem here", file=sys.stderr)
         for i in range(50):
