@@ -57,9 +57,11 @@ def error_response(exc: TrackletError) -> Response:
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-async def tracklet_error_handler(_request: Request, exc: Exception) -> Response:
+async def tracklet_error_handler(request: Request, exc: Exception) -> Response:
     """Starlette exception handler for TrackletError."""
     assert isinstance(exc, TrackletError)
+    if isinstance(exc, Unavailable):
+        log.warning("%s %s: %s; answered 503", request.method, request.url.path, exc.message)
     return error_response(exc)
 
 
