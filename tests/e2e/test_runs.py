@@ -97,7 +97,8 @@ def test_run_metadata_and_updates_are_stored(sdk: SdkEnv, api) -> None:  # type:
     assert (project, run_id) == ("runs-meta", "meta0001")
     expected_config = {
         "lr": 0.01,
-        "model": {"layers": [64, 32], "act": "relu", "opt": {"name": "adam", "betas": [0.9, 0.999]}},
+        "model": {"layers": [64, 32], "act": "relu",
+                  "opt": {"name": "adam", "betas": [0.9, 0.999]}},
         "epochs": 3,
         "batch": 128,
     }

@@ -77,7 +77,9 @@ def parse_file_stream(payload: Any) -> FileStreamUpdate:
     """
     if not isinstance(payload, dict):
         raise InvalidInput("file_stream body must be a JSON object")
-    files = payload.get("files") or {}
+    files = payload.get("files")
+    if files is None:
+        files = {}
     if not isinstance(files, dict):
         raise InvalidInput("'files' must be an object")
     chunks = {name: _chunk(name, files[name]) for name in (HISTORY, EVENTS, SUMMARY, OUTPUT)
@@ -88,7 +90,9 @@ def parse_file_stream(payload: Any) -> FileStreamUpdate:
         if name in chunks:
             for i, line in enumerate(chunks[name].lines):
                 _json_object(name, i, line)
-    uploaded = payload.get("uploaded") or []
+    uploaded = payload.get("uploaded")
+    if uploaded is None:
+        uploaded = []
     if not isinstance(uploaded, list) or not all(isinstance(u, str) for u in uploaded):
         raise InvalidInput("'uploaded' must be a list of file names")
     exit_code = payload.get("exitcode")
