@@ -1,11 +1,17 @@
 """W1: what logging to a live tracklet server costs a training script, against offline mode.
 
-The same script (the wandb SDK logging 10 metrics x 10,000 steps, then ``finish()``) runs
-alternately with ``WANDB_MODE=offline`` (the floor: the SDK only writes its local log) and
-against a freshly started ``tracklet server``, in the same session. Reported:
+The same script (the wandb SDK logging 10 metrics x 10,000 steps, then ``finish()``) runs,
+interleaved, in three ways in the same session:
 
-* the median wall time of ``init -> log x 10,000 -> finish`` in each mode, and their ratio
-  (target <= 1.10);
+* ``WANDB_MODE=offline``: the floor, the SDK only writes its local log;
+* online against ``benchmarks/null_responder.py``, a peer that answers the protocol and stores
+  nothing: what the SDK itself spends on being online;
+* online against a freshly started ``tracklet server`` (SQLite, local blobs).
+
+Reported:
+
+* the median wall time of ``init -> log x 10,000 -> finish`` in each mode; tracklet over
+  offline (the W1 target: <= 1.10) and tracklet over the null responder (tracklet's own share);
 * the server's CPU seconds (utime + stime from ``/proc/<pid>/stat``) per online run;
 * the server's peak resident memory (``VmHWM`` in ``/proc/<pid>/status``).
 
@@ -84,13 +90,15 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(data_dir: Path) -> Server:
+def start_server(data_dir: Path, null: bool = False) -> Server:
+    """``tracklet server`` on a fresh data folder, or the null responder when ``null``."""
     port = _free_port()
     log = (data_dir / "server.log").open("wb")
+    cmd = ([sys.executable, "-m", "benchmarks.null_responder", str(port)] if null else
+           [sys.executable, "-m", "tracklet", "server", "--data-dir", str(data_dir),
+            "--port", str(port)])
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tracklet", "server", "--data-dir", str(data_dir),
-         "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT,
+        cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT.parent,
         env={**os.environ, "TRACKLET_ADMIN_KEY": KEY, "TRACKLET_LOG_LEVEL": "warning"},
     )
     url = f"http://127.0.0.1:{port}"
@@ -160,9 +168,12 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="tracklet-w1-") as tmp:
         base = Path(tmp)
         (base / "data").mkdir()
+        (base / "null").mkdir()
         server = start_server(base / "data")
+        null = start_server(base / "null", null=True)
         try:
             offline: list[float] = []
+            nulls: list[float] = []
             online: list[float] = []
             cpu_before = server.cpu_seconds()
             cpu_online = 0.0
@@ -170,11 +181,12 @@ def main(argv: list[str] | None = None) -> None:
                 work = base / f"work{i}"
                 work.mkdir()
                 offline.append(run_script(work, args.steps, None))
+                nulls.append(run_script(work, args.steps, null))
                 before = server.cpu_seconds()
                 online.append(run_script(work, args.steps, server))
                 cpu_online += server.cpu_seconds() - before
-                print(f"repeat {i + 1}: offline {offline[-1]:.2f}s  online {online[-1]:.2f}s",
-                      flush=True)
+                print(f"repeat {i + 1}: offline {offline[-1]:.2f}s  null {nulls[-1]:.2f}s  "
+                      f"tracklet {online[-1]:.2f}s", flush=True)
             counts = stored_rows(base / "data")
             if counts != [args.steps] * args.repeats:
                 raise RuntimeError(f"expected {args.repeats} runs of {args.steps} rows: {counts}")
@@ -182,16 +194,21 @@ def main(argv: list[str] | None = None) -> None:
             peak = server.peak_rss_mib()
         finally:
             server.stop()
+            null.stop()
 
-    off, on = statistics.median(offline), statistics.median(online)
+    off, nul, on = (statistics.median(x) for x in (offline, nulls, online))
     ratio = on / off
     rows = [
         ("wall time, offline (median)", f"{off:.2f} s", "floor"),
+        ("wall time, online against the null responder (median)", f"{nul:.2f} s",
+         "the SDK's own online cost"),
         ("wall time, online against tracklet (median)", f"{on:.2f} s", ""),
-        ("online / offline", f"{ratio:.3f}", "target <= 1.10: "
-         + ("met" if ratio <= 1.10 else "NOT met")),
+        ("tracklet / offline", f"{ratio:.3f}",
+         "W1 target <= 1.10: " + ("met" if ratio <= 1.10 else "NOT met")),
+        ("null responder / offline", f"{nul / off:.3f}", "SDK floor for any server"),
+        ("tracklet / null responder", f"{on / nul:.3f}", "what tracklet's storage adds"),
         ("server CPU per online run", f"{cpu_online / args.repeats:.2f} s",
-         f"{cpu_online / args.repeats / on:.2f} of one core during the run"),
+         f"{cpu_online / args.repeats / on:.2f} of one core over the run"),
         ("server CPU, whole session", f"{total_cpu:.2f} s", "incl. idle sweeps"),
         ("server peak RSS (VmHWM)", f"{peak:.0f} MiB", ""),
     ]
@@ -199,11 +216,11 @@ def main(argv: list[str] | None = None) -> None:
         f"| {a} | {b} | {c} |" for a, b, c in rows)
     print(table)
     if not args.no_readme:
-        _append_readme(table, args, offline, online)
+        _append_readme(table, args, {"offline": offline, "null": nulls, "tracklet": online})
 
 
-def _append_readme(table: str, args: argparse.Namespace, offline: list[float],
-                   online: list[float]) -> None:
+def _append_readme(table: str, args: argparse.Namespace,
+                   samples: dict[str, list[float]]) -> None:
     if not README.exists():
         README.write_text(
             "# Benchmarks\n\n"
@@ -217,9 +234,9 @@ def _append_readme(table: str, args: argparse.Namespace, offline: list[float],
         f"`python -m benchmarks.w1_sdk_online_vs_offline --repeats {args.repeats} "
         f"--steps {args.steps}`: 10 metrics x {args.steps} steps, SQLite + local blobs, "
         f"{os.cpu_count()} CPUs, load average {load[0]:.1f} at the end, Python "
-        f"{platform.python_version()}. Offline runs: "
-        f"{', '.join(f'{t:.2f}' for t in offline)} s; online: "
-        f"{', '.join(f'{t:.2f}' for t in online)} s.\n\n{table}\n"
+        f"{platform.python_version()}. Samples (s): "
+        + "; ".join(f"{k} {', '.join(f'{t:.2f}' for t in v)}" for k, v in samples.items())
+        + f".\n\n{table}\n"
     )
     with README.open("a") as fh:
         fh.write(section)
