@@ -181,3 +181,24 @@ def test_sdk_run_survives_a_locked_database(busy_server: LiveServer, tmp_path: P
     assert stored.console == ["some output"]
     assert (stored.run.state, stored.run.exit_code) == ("finished", 0)
     assert stored.summary["i"] == 299
+
+
+def test_gzip_file_stream_body_is_decoded(live_server: LiveServer) -> None:
+    import gzip
+
+    with _client(live_server) as client:
+        features = client.post("/graphql", json={
+            "query": "{ serverInfo { features { name isEnabled } } }"}).json()
+        assert {"name": "FILESTREAM_GZIP", "isEnabled": True} in (
+            features["data"]["serverInfo"]["features"])
+        _create_run(client, "durable", "gzip0001")
+        rows = [_row(i, text="z" * 50) for i in range(200)]
+        body = gzip.compress(orjson.dumps(
+            {"files": {"wandb-history.jsonl": {"offset": 0, "content": rows}}}))
+        for _ in range(2):
+            r = client.post("/files/admin/durable/gzip0001/file_stream", content=body,
+                            headers={"content-encoding": "gzip",
+                                     "content-type": "application/json"})
+            assert r.status_code == 200, r.text
+    stored = stored_run(live_server, "admin", "durable", "gzip0001")
+    assert stored.history_raw == rows

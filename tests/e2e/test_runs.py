@@ -294,3 +294,24 @@ def test_four_runs_at_once_from_separate_processes(sdk: SdkEnv) -> None:
         assert stored.history_steps == list(range(300))
         assert stored.console == [f"line from {k}"]
         assert stored.summary["v"] == k * 1000 + 299
+
+
+def test_gzip_file_stream_is_stored_like_plain(sdk: SdkEnv) -> None:
+    proc = sdk.run(
+        """
+        import wandb
+        run = wandb.init(project="runs-gzip",
+                         settings=wandb.Settings(x_file_stream_no_gzip=False))
+        for i in range(500):
+            run.log({"v": i, "text": "repetitive " * 20})
+        print("compressed output")
+        run.finish()
+        print("RUN", run.entity, run.project, run.id)
+        """
+    )
+    stored = stored_run(sdk.server, *run_path(proc))
+    assert [user_keys(r) for r in stored.history] == [
+        {"v": i, "text": "repetitive " * 20} for i in range(500)
+    ]
+    assert stored.console == ["compressed output"]
+    assert stored.summary["v"] == 499

@@ -17,7 +17,7 @@ user_type = ObjectType("User")
 entity_type = ObjectType("Entity")
 
 # Flags this server answers true; everything else the SDK asks about is off (see PROTOCOL §4).
-ENABLED_FEATURES = ("LARGE_FILENAMES", "MARK_RUN_FILES_UPLOADED")
+ENABLED_FEATURES = ("LARGE_FILENAMES", "MARK_RUN_FILES_UPLOADED", "FILESTREAM_GZIP")
 
 
 @query.field("viewer")
