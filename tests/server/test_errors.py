@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from graphql import GraphQLError
+from graphql import GraphQLError, graphql_sync
 
 from tracklet.errors import Conflict, NotFound, PermissionDenied, Unsupported
 from tracklet.server.errors import graphql_status
+from tracklet.server.graphql import build_schema
 
 
 @pytest.mark.parametrize(
@@ -30,3 +31,11 @@ from tracklet.server.errors import graphql_status
 )
 def test_graphql_status(result: dict[str, Any], originals: list[Any], status: int) -> None:
     assert graphql_status(result, originals) == status
+
+
+
+def test_unimplemented_mutation_is_a_clear_error() -> None:
+    # Launch queues are a W&B feature tracklet has no plans for; the client schema has them.
+    result = graphql_sync(build_schema(), "mutation { ackRunQueueItem { __typename } }")
+    assert result.errors
+    assert result.errors[0].message == "ackRunQueueItem is not supported by this tracklet server"

@@ -16,7 +16,7 @@ from ariadne import (
 )
 from graphql import GraphQLError, GraphQLObjectType, GraphQLSchema
 
-from tracklet.errors import InvalidInput, TrackletError, Unavailable
+from tracklet.errors import InvalidInput, TrackletError, Unavailable, Unsupported
 from tracklet.server.errors import graphql_message, graphql_status
 from tracklet.server.graphql.context import GraphQLContext
 from tracklet.server.graphql.resolvers import files, run_control, runs, viewer
@@ -44,13 +44,28 @@ def _bind_default_resolvers(schema: GraphQLSchema) -> None:
 
     Resolvers return either plain dicts shaped like the GraphQL response (camelCase keys) or
     domain records (snake_case attributes); this one resolver serves both.
+
+    A mutation nobody implemented answers a clear "not supported" error instead: a silent
+    null payload makes wandb-core dereference nil and crash the user's run.
     """
+    mutation_type = schema.mutation_type
     for type_name, gtype in schema.type_map.items():
         if not isinstance(gtype, GraphQLObjectType) or type_name.startswith("__"):
             continue
         for field_name, gfield in gtype.fields.items():
             if gfield.resolve is None:
-                gfield.resolve = _field_reader(field_name, convert_camel_case_to_snake(field_name))
+                if gtype is mutation_type:
+                    gfield.resolve = _unsupported(field_name)
+                else:
+                    gfield.resolve = _field_reader(
+                        field_name, convert_camel_case_to_snake(field_name))
+
+
+def _unsupported(name: str) -> Any:
+    def resolve(*_args: Any, **_kwargs: Any) -> Any:
+        raise Unsupported(f"{name} is not supported by this tracklet server")
+
+    return resolve
 
 
 def _field_reader(name: str, snake: str) -> Any:
