@@ -315,3 +315,38 @@ def test_gzip_file_stream_is_stored_like_plain(sdk: SdkEnv) -> None:
     ]
     assert stored.console == ["compressed output"]
     assert stored.summary["v"] == 499
+
+
+def test_public_api_edits_are_stored(sdk: SdkEnv, api, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    proc = sdk.run(
+        """
+        import wandb
+        run = wandb.init(project="runs-api-edit", config={"lr": 1}, tags=["a"])
+        run.log({"loss": 0.5})
+        run.finish()
+        print("RUN", run.entity, run.project, run.id)
+        """
+    )
+    entity, project, run_id = run_path(proc)
+    run = api.run(f"{entity}/{project}/{run_id}")
+    run.tags.append("reviewed")
+    run.notes = "looked at it"
+    run.group = "g-api"
+    run.job_type = "analysis"
+    run.display_name = "edited name"
+    run.config["lr"] = 2
+    run.summary["verdict"] = "good"
+    run.update()
+    (tmp_path / "report.txt").write_bytes(b"api upload \x00\xff")
+    run.upload_file(str(tmp_path / "report.txt"), root=str(tmp_path))
+
+    stored = stored_run(sdk.server, entity, project, run_id)
+    assert list(stored.run.tags) == ["a", "reviewed"]
+    assert (stored.run.notes, stored.run.group, stored.run.job_type, stored.run.display_name) == (
+        "looked at it", "g-api", "analysis", "edited name")
+    assert stored.config == {"lr": 2}
+    assert stored.summary["verdict"] == "good" and stored.summary["loss"] == 0.5
+    assert stored.blob_bytes["report.txt"] == b"api upload \x00\xff"
+    assert stored.run.state == "finished", "editing a finished run does not revive it"
+    again = api.run(f"{entity}/{project}/{run_id}")
+    assert again.tags == ["a", "reviewed"] and again.summary["verdict"] == "good"

@@ -343,7 +343,8 @@ def mark_crashed(conn: Connection, heartbeat_before: float) -> int:
         result = conn.execute(
             update(runs)
             .where(runs.c.state == live_state.value, runs.c.heartbeat_at < heartbeat_before)
-            .values(state=RunState.after_silence(live_state.value).value)
+            # A pending stop dies with the run; a later resume must not be stopped by it.
+            .values(state=RunState.after_silence(live_state.value).value, stop_requested=False)
         )
         changed += int(result.rowcount or 0)
     return changed
