@@ -11,11 +11,11 @@ from collections.abc import AsyncIterator
 from anyio import to_thread
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.gzip import GZipMiddleware
 
 from tracklet.config import Settings
 from tracklet.errors import TrackletError
 from tracklet.server.auth import Authenticator
+from tracklet.server.compression import ApiGZip
 from tracklet.server.errors import tracklet_error_handler, unexpected_error_handler
 from tracklet.server.graphql import build_schema
 from tracklet.server.limits import ConcurrencyLimit
@@ -53,7 +53,7 @@ def create_app(settings: Settings, storage: Storage | None = None) -> Starlette:
         lifespan=lifespan,
         middleware=[
             Middleware(ConcurrencyLimit, limit=settings.max_concurrent_requests),
-            Middleware(GZipMiddleware, minimum_size=4096),
+            Middleware(ApiGZip, minimum_size=4096),
         ],
         exception_handlers={TrackletError: tracklet_error_handler,
                             Exception: unexpected_error_handler},

@@ -1,0 +1,26 @@
+"""Response compression for API answers, never for stored file bytes.
+
+File downloads stream as they are stored: gzip over a large checkpoint costs a core per
+download, drops ``Content-Length`` and makes no sense for already-compressed media.
+"""
+
+from __future__ import annotations
+
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+
+class ApiGZip:
+    """GZip (level 6) for responses except those under ``skip_prefixes``."""
+
+    def __init__(self, app: ASGIApp, minimum_size: int = 4096,
+                 skip_prefixes: tuple[str, ...] = ("/storage/",)) -> None:
+        self.plain = app
+        self.gzip = GZipMiddleware(app, minimum_size=minimum_size, compresslevel=6)
+        self.skip_prefixes = skip_prefixes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and str(scope.get("path", "")).startswith(self.skip_prefixes):
+            await self.plain(scope, receive, send)
+        else:
+            await self.gzip(scope, receive, send)
