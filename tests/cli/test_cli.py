@@ -77,3 +77,9 @@ def test_db_upgrade_and_server_help(tmp_path: Path) -> None:
     help_text = runner.invoke(cli, ["server", "--help"]).output
     for option in ("--host", "--port", "--data-dir", "--db", "--blobs"):
         assert option in help_text
+
+
+def test_server_refuses_workers_it_cannot_start(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["server", "--workers", "2", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 2 and "--workers" in result.output
+    assert not (tmp_path / "tracklet.db").exists(), "refused before touching the store"
