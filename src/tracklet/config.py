@@ -63,6 +63,13 @@ class Settings:
             "The wandb SDK caps its own requests near 10 MiB."
         ),
     )
+    max_concurrent_requests: int = field(
+        default=64,
+        metadata=_doc(
+            "API requests handled at once; more are answered 429 with Retry-After (the SDK "
+            "retries them). 0 disables the limit."
+        ),
+    )
     heartbeat_timeout_s: float = field(
         default=300.0,
         metadata=_doc(

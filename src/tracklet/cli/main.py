@@ -63,6 +63,11 @@ def server(data_dir: Path | None, db: str | None, blobs: str | None, host: str |
     from tracklet.server import create_app
     from tracklet.storage import Storage
 
+    if workers != 1:
+        # uvicorn can only fork workers from an import string, which would hand the settings
+        # over through the environment; until that is designed, say so instead of ignoring it.
+        raise click.UsageError("--workers other than 1 is not supported yet; run several "
+                               "`tracklet server` processes on PostgreSQL behind a proxy")
     settings = _settings(data_dir=data_dir, db=db, blobs=blobs, host=host, port=port)
     storage = Storage.open(settings)
     try:
@@ -79,8 +84,6 @@ def server(data_dir: Path | None, db: str | None, blobs: str | None, host: str |
         storage.close()
     click.echo(f"tracklet serving on http://{settings.host}:{settings.port} "
                f"(db {settings.db_url.split('@')[-1]}, blobs {settings.blobs_url})")
-    if workers > 1:
-        click.echo("note: --workers > 1 needs PostgreSQL for concurrent writers", err=True)
     uvicorn.run(
         create_app(settings),
         host=settings.host,

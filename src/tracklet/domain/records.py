@@ -76,6 +76,7 @@ class Run:
     events_line_count: int
     log_line_count: int
     last_step: int | None
+    stop_requested: bool = False
 
 
 @dataclass(frozen=True)
@@ -123,9 +124,10 @@ class StreamChunk:
 
 @dataclass(frozen=True)
 class FileStreamUpdate:
-    """One parsed file_stream request."""
+    """One parsed file_stream request; ``history_steps`` holds each history line's ``_step``."""
 
     history: StreamChunk | None = None
+    history_steps: tuple[int | None, ...] = ()
     events: StreamChunk | None = None
     summary: StreamChunk | None = None
     output: StreamChunk | None = None

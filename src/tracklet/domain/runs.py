@@ -14,13 +14,39 @@ class RunState(str, enum.Enum):
     CRASHED = "crashed"
     PREEMPTING = "preempting"
     PREEMPTED = "preempted"
+    KILLED = "killed"
+    PENDING = "pending"
+
+    @classmethod
+    def on_complete(cls, exit_code: int | None, stop_requested: bool = False) -> RunState:
+        """The state a run ends in when the client reports it complete.
+
+        Exit code 0 (or none reported) is finished; a non-zero code is failed, or killed when
+        someone asked the run to stop (the SDK then interrupts the script, which exits non-zero).
+        """
+        if exit_code is None or exit_code == 0:
+            return cls.FINISHED
+        return cls.KILLED if stop_requested else cls.FAILED
 
     @classmethod
     def from_exit_code(cls, exit_code: int | None) -> RunState:
-        """finished for exit code 0, failed for anything else."""
-        return cls.FINISHED if exit_code == 0 else cls.FAILED
+        """finished for exit code 0 (or none), failed for anything else."""
+        return cls.on_complete(exit_code)
+
+    @classmethod
+    def after_silence(cls, state: str) -> RunState:
+        """What a live run becomes when its heartbeats stop: preempted if it said it was
+        being preempted, crashed otherwise."""
+        return cls.PREEMPTED if state == cls.PREEMPTING.value else cls.CRASHED
 
 
-TERMINAL_STATES = frozenset({RunState.FINISHED, RunState.FAILED})
+TERMINAL_STATES = frozenset(
+    {RunState.FINISHED, RunState.FAILED, RunState.KILLED, RunState.CRASHED, RunState.PREEMPTED}
+)
+
+LIVE_STATES = frozenset({RunState.RUNNING, RunState.PREEMPTING})
+
+#: States a client may set through UpsertBucket (``Api.create_run(state=...)``).
+CLIENT_SETTABLE_STATES = frozenset({RunState.RUNNING, RunState.PENDING})
 
 RUN_NAME_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"

@@ -15,9 +15,10 @@ from starlette.middleware import Middleware
 from tracklet.config import Settings
 from tracklet.errors import TrackletError
 from tracklet.server.auth import Authenticator
-from tracklet.server.compression import JsonGZipMiddleware
+from tracklet.server.compression import ApiGZip
 from tracklet.server.errors import tracklet_error_handler, unexpected_error_handler
 from tracklet.server.graphql import build_schema
+from tracklet.server.limits import ConcurrencyLimit
 from tracklet.server.routes import ROUTES
 from tracklet.server.state import AppState
 from tracklet.storage import Storage
@@ -50,7 +51,10 @@ def create_app(settings: Settings, storage: Storage | None = None) -> Starlette:
     return Starlette(
         routes=ROUTES,
         lifespan=lifespan,
-        middleware=[Middleware(JsonGZipMiddleware, minimum_size=4096)],
+        middleware=[
+            Middleware(ConcurrencyLimit, limit=settings.max_concurrent_requests),
+            Middleware(ApiGZip, minimum_size=4096),
+        ],
         exception_handlers={TrackletError: tracklet_error_handler,
                             Exception: unexpected_error_handler},
     )

@@ -1,7 +1,7 @@
-"""Response compression for JSON endpoints only.
+"""Response compression for API answers, never for stored file bytes.
 
-File bytes (``/storage/...``) go out exactly as stored: compressing them on the fly costs CPU
-for data that is usually already compressed and drops ``Content-Length``.
+File downloads stream as they are stored: gzip over a large checkpoint costs a core per
+download, drops ``Content-Length`` and makes no sense for already-compressed media.
 """
 
 from __future__ import annotations
@@ -9,20 +9,22 @@ from __future__ import annotations
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-UNCOMPRESSED_PREFIXES = ("/storage/", "/artifacts/", "/artifactsV2/")
 
+class ApiGZip:
+    """GZip (level 6) for responses except those under ``skip_prefixes``."""
 
-class JsonGZipMiddleware:
-    """gzip for GraphQL and API answers; a pass-through for file transfers."""
-
-    def __init__(self, app: ASGIApp, minimum_size: int = 4096) -> None:
-        self.app = app
-        self.gzip = GZipMiddleware(app, minimum_size=minimum_size)
+    def __init__(
+        self,
+        app: ASGIApp,
+        minimum_size: int = 4096,
+        skip_prefixes: tuple[str, ...] = ("/storage/", "/artifacts/", "/artifactsV2/"),
+    ) -> None:
+        self.plain = app
+        self.gzip = GZipMiddleware(app, minimum_size=minimum_size, compresslevel=6)
+        self.skip_prefixes = skip_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and str(scope.get("path", "")).startswith(
-            UNCOMPRESSED_PREFIXES
-        ):
-            await self.app(scope, receive, send)
+        if scope["type"] == "http" and str(scope.get("path", "")).startswith(self.skip_prefixes):
+            await self.plain(scope, receive, send)
         else:
             await self.gzip(scope, receive, send)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
+from typing import Any
 
+from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -54,9 +57,11 @@ def error_response(exc: TrackletError) -> Response:
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-async def tracklet_error_handler(_request: Request, exc: Exception) -> Response:
+async def tracklet_error_handler(request: Request, exc: Exception) -> Response:
     """Starlette exception handler for TrackletError."""
     assert isinstance(exc, TrackletError)
+    if isinstance(exc, Unavailable):
+        log.warning("%s %s: %s; answered 503", request.method, request.url.path, exc.message)
     return error_response(exc)
 
 
@@ -72,3 +77,32 @@ def graphql_message(exc: BaseException) -> str:
     if isinstance(exc, TrackletError):
         return exc.message
     return str(exc) or exc.__class__.__name__
+
+
+def graphql_status(result: dict[str, Any], originals: Sequence[BaseException | None]) -> int:
+    """The HTTP status of a GraphQL response.
+
+    * The request never executed (syntax error, unknown field, variables of the wrong type):
+      400, so clients and proxies see a client error and never a 200 without data.
+    * Every root field came back null because of domain errors (unknown run, bad file name,
+      permission denied): that error's status, so a failed operation is a clear 4xx.
+    * Anything else, including partial data: 200 with ``errors`` as GraphQL intends.
+
+    Conflict is answered 400 here rather than 409: wandb-core retries a 409 on UpsertBucket
+    for minutes, and a GraphQL-level conflict never goes away by retrying.
+    """
+    errors = result.get("errors")
+    if not errors:
+        return 200
+    data = result.get("data")
+    # graphql-core wraps variable-coercion failures around another GraphQLError.
+    raised = [o for o in originals if o is not None and not isinstance(o, GraphQLError)]
+    if data is None and not raised:
+        return 400
+    if isinstance(data, dict) and any(v is not None for v in data.values()):
+        return 200
+    domain = [o for o in originals if isinstance(o, TrackletError)]
+    if not domain or len(domain) != len(originals):
+        return 200
+    status = status_for(domain[0])
+    return 400 if status == 409 else status

@@ -29,17 +29,22 @@ def sign(secret: bytes, claims: dict[str, Any], ttl_s: int) -> str:
 
 
 def verify(secret: bytes, token: str, kind: str) -> dict[str, Any]:
-    """The claims of a valid, unexpired token of ``kind``; PermissionDenied otherwise."""
+    """The claims of a valid, unexpired token of ``kind``; PermissionDenied otherwise.
+
+    Any malformed token (wrong alphabet, bad padding, non-ASCII) is a forgery, never a 500.
+    """
     body, _, mac = token.partition(".")
-    expected = _b64(hmac.new(secret, body.encode(), hashlib.sha256).digest()[:20])
-    if not mac or not hmac.compare_digest(mac, expected):
+    # Compared as bytes: compare_digest refuses str with non-ASCII characters.
+    expected = _b64(hmac.new(secret, body.encode(), hashlib.sha256).digest()[:20]).encode()
+    if not mac or not hmac.compare_digest(mac.encode(), expected):
         raise PermissionDenied("invalid URL signature")
     try:
         claims = orjson.loads(_unb64(body))
-    except (ValueError, orjson.JSONDecodeError):
+    except ValueError:
         raise PermissionDenied("invalid URL signature") from None
     if not isinstance(claims, dict) or claims.get("k") != kind:
         raise PermissionDenied("URL signature is for another kind of request")
-    if int(claims.get("exp", 0)) < time.time():
+    exp = claims.get("exp")
+    if isinstance(exp, bool) or not isinstance(exp, int) or exp < time.time():
         raise PermissionDenied("signed URL has expired")
     return claims

@@ -16,10 +16,17 @@ from ariadne import (
 )
 from graphql import GraphQLError, GraphQLObjectType, GraphQLSchema
 
-from tracklet.errors import InvalidInput, TrackletError, Unavailable
-from tracklet.server.errors import graphql_message
+from tracklet.errors import InvalidInput, TrackletError, Unavailable, Unsupported
+from tracklet.server.errors import graphql_message, graphql_status
 from tracklet.server.graphql.context import GraphQLContext
-from tracklet.server.graphql.resolvers import artifact_reads, artifacts, files, runs, viewer
+from tracklet.server.graphql.resolvers import (
+    artifact_reads,
+    artifacts,
+    files,
+    run_control,
+    runs,
+    viewer,
+)
 from tracklet.server.graphql.scalars import SCALARS
 
 log = logging.getLogger("tracklet.graphql")
@@ -31,7 +38,8 @@ def build_schema() -> GraphQLSchema:
     """The executable schema: SDL files plus every resolver module's bindables."""
     type_defs = load_schema_from_path(str(SCHEMA_DIR))
     bindables: list[Any] = [*SCALARS, *viewer.BINDABLES, *runs.BINDABLES, *files.BINDABLES,
-                            *artifacts.BINDABLES, *artifact_reads.BINDABLES]
+                            *artifacts.BINDABLES, *artifact_reads.BINDABLES,
+                            *run_control.BINDABLES]
     schema = make_executable_schema(type_defs, *bindables)
     _bind_default_resolvers(schema)
     # Arguments and input fields arrive in resolvers as snake_case keyword/dict keys.
@@ -44,13 +52,28 @@ def _bind_default_resolvers(schema: GraphQLSchema) -> None:
 
     Resolvers return either plain dicts shaped like the GraphQL response (camelCase keys) or
     domain records (snake_case attributes); this one resolver serves both.
+
+    A mutation nobody implemented answers a clear "not supported" error instead: a silent
+    null payload makes wandb-core dereference nil and crash the user's run.
     """
+    mutation_type = schema.mutation_type
     for type_name, gtype in schema.type_map.items():
         if not isinstance(gtype, GraphQLObjectType) or type_name.startswith("__"):
             continue
         for field_name, gfield in gtype.fields.items():
             if gfield.resolve is None:
-                gfield.resolve = _field_reader(field_name, convert_camel_case_to_snake(field_name))
+                if gtype is mutation_type:
+                    gfield.resolve = _unsupported(field_name)
+                else:
+                    gfield.resolve = _field_reader(
+                        field_name, convert_camel_case_to_snake(field_name))
+
+
+def _unsupported(name: str) -> Any:
+    def resolve(*_args: Any, **_kwargs: Any) -> Any:
+        raise Unsupported(f"{name} is not supported by this tracklet server")
+
+    return resolve
 
 
 def _field_reader(name: str, snake: str) -> Any:
@@ -62,11 +85,14 @@ def _field_reader(name: str, snake: str) -> Any:
     return resolve
 
 
-def execute(schema: GraphQLSchema, body: Any, context: GraphQLContext) -> dict[str, Any]:
-    """Run one GraphQL request body; raises Unavailable when a resolver hit a transient error.
+def execute(
+    schema: GraphQLSchema, body: Any, context: GraphQLContext
+) -> tuple[dict[str, Any], int]:
+    """Run one GraphQL request body; returns (response body, HTTP status).
 
     Domain errors inside resolvers become GraphQL errors with the domain message; a transient
-    one (Unavailable) is re-raised so the HTTP layer answers 503 and the SDK retries.
+    one (Unavailable) is re-raised so the HTTP layer answers 503 and the SDK retries. The
+    status is 200 unless the whole operation failed (see ``server.errors.graphql_status``).
     """
     if not isinstance(body, dict):
         raise InvalidInput("GraphQL request must be a JSON object")
@@ -80,10 +106,12 @@ def execute(schema: GraphQLSchema, body: Any, context: GraphQLContext) -> dict[s
     if operation is not None and not isinstance(operation, str):
         raise InvalidInput("'operationName' must be a string")
     transient: list[Unavailable] = []
+    originals: list[BaseException | None] = []
 
     def format_one(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
         formatted: dict[str, Any] = format_error(error, debug)
         original = error.original_error
+        originals.append(original)
         if isinstance(original, Unavailable):
             transient.append(original)
         if original is not None:
@@ -101,7 +129,7 @@ def execute(schema: GraphQLSchema, body: Any, context: GraphQLContext) -> dict[s
     )
     if transient:
         raise transient[0]
-    return result
+    return result, graphql_status(result, originals)
 
 
 __all__ = ["GraphQLContext", "build_schema", "execute"]

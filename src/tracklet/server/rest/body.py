@@ -5,10 +5,14 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
+from anyio import to_thread
 from starlette.requests import Request
 
 from tracklet.errors import InvalidInput, PayloadTooLarge
 from tracklet.storage.history.jsonline import loads
+
+# Below this a JSON parse is quicker than the hop to a worker thread.
+_INLINE_PARSE_BYTES = 64 * 1024
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -33,12 +37,19 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(parts)
 
 
-async def read_json(request: Request, limit: int) -> Any:
-    """The body parsed as JSON (NaN/Infinity accepted); InvalidInput when it is not JSON."""
-    raw = await read_body(request, limit)
+def parse_json(raw: bytes) -> Any:
+    """``raw`` parsed as JSON (NaN/Infinity accepted); InvalidInput when it is not JSON."""
     if not raw.strip():
         raise InvalidInput("request body is empty; expected JSON")
     try:
         return loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidInput(f"request body is not valid JSON: {exc}") from None
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """The body parsed as JSON; large bodies are parsed off the event loop."""
+    raw = await read_body(request, limit)
+    if len(raw) < _INLINE_PARSE_BYTES:
+        return parse_json(raw)
+    return await to_thread.run_sync(parse_json, raw)

@@ -29,5 +29,5 @@ async def graphql(request: Request) -> Response:
         settings=state.settings,
         base_url=base_url(request, state.settings.public_url),
     )
-    result = await to_thread.run_sync(execute, state.schema, body, ctx)
-    return JSONResponse(result)
+    result, status = await to_thread.run_sync(execute, state.schema, body, ctx)
+    return JSONResponse(result, status_code=status)

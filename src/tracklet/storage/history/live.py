@@ -9,12 +9,25 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Table, select
 
 from tracklet.domain.records import StreamChunk
 from tracklet.storage.history.jsonline import loads_object
 from tracklet.storage.metadata.tables import console, events, history
 from tracklet.storage.metadata.upsert import upsert_rows
+
+INT64_MAX = 2**63 - 1
+
+
+def step_value(row: dict[str, Any]) -> int | None:
+    """The ``_step`` of a parsed history row when it is a whole number that fits in 64 bits."""
+    step = row.get("_step")
+    if isinstance(step, bool) or not isinstance(step, (int, float)):
+        return None
+    if isinstance(step, float) and not step.is_integer():
+        return None
+    value = int(step)
+    return value if -INT64_MAX - 1 <= value <= INT64_MAX else None
 
 
 def storable(line: str) -> str:
@@ -26,46 +39,72 @@ def storable(line: str) -> str:
 def step_of(line: str) -> int | None:
     """The ``_step`` of a history line, or None when it has none (or is not an object)."""
     row = loads_object(line)
-    if row is None:
-        return None
-    step = row.get("_step")
-    if isinstance(step, bool) or not isinstance(step, (int, float)):
-        return None
-    return int(step)
+    return None if row is None else step_value(row)
 
 
-def write_history(conn: Connection, run_id: int, chunk: StreamChunk) -> tuple[int, int | None]:
-    """Store history lines; returns (end line index, largest step written)."""
-    rows: list[dict[str, Any]] = []
-    last: int | None = None
-    for i, line in enumerate(chunk.lines):
-        step = step_of(line)
-        if step is not None and (last is None or step > last):
-            last = step
-        rows.append({"run_id": run_id, "line": chunk.offset + i, "step": step,
-                     "data": storable(line)})
-    upsert_rows(conn, history, rows, keys=("run_id", "line"), update=("step", "data"))
-    return chunk.offset + len(chunk.lines), last
+def write_history(
+    conn: Connection,
+    run_id: int,
+    chunk: StreamChunk,
+    steps: Sequence[int | None] | None = None,
+) -> tuple[int, int | None]:
+    """Store history lines; returns (end line index, largest step written).
+
+    ``steps`` are the lines' ``_step`` values when the caller already parsed them.
+    """
+    if steps is None or len(steps) != len(chunk.lines):
+        steps = [step_of(line) for line in chunk.lines]
+    known = [s for s in steps if s is not None]
+    rows = [
+        (run_id, chunk.offset + i, step, storable(line))
+        for i, (line, step) in enumerate(zip(chunk.lines, steps, strict=True))
+    ]
+    _upsert_lines(conn, history, ("run_id", "line", "step", "data"), rows)
+    return chunk.offset + len(chunk.lines), max(known) if known else None
 
 
 def write_events(conn: Connection, run_id: int, chunk: StreamChunk) -> int:
     """Store system-metric lines; returns the end line index."""
-    rows = [
-        {"run_id": run_id, "line": chunk.offset + i, "data": storable(line)}
-        for i, line in enumerate(chunk.lines)
-    ]
-    upsert_rows(conn, events, rows, keys=("run_id", "line"), update=("data",))
+    rows = [(run_id, chunk.offset + i, storable(line)) for i, line in enumerate(chunk.lines)]
+    _upsert_lines(conn, events, ("run_id", "line", "data"), rows)
     return chunk.offset + len(chunk.lines)
 
 
 def write_console(conn: Connection, run_id: int, chunk: StreamChunk) -> int:
     """Store console lines (rewrites of earlier lines included); returns the end line index."""
-    rows = [
-        {"run_id": run_id, "line": chunk.offset + i, "text": storable(line)}
-        for i, line in enumerate(chunk.lines)
-    ]
-    upsert_rows(conn, console, rows, keys=("run_id", "line"), update=("text",))
+    rows = [(run_id, chunk.offset + i, storable(line)) for i, line in enumerate(chunk.lines)]
+    _upsert_lines(conn, console, ("run_id", "line", "text"), rows)
     return chunk.offset + len(chunk.lines)
+
+
+_PLACEHOLDER = {"sqlite": "?", "postgresql": "%s"}
+
+
+def _upsert_lines(
+    conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """INSERT ... ON CONFLICT (run_id, line) DO UPDATE for many lines at once.
+
+    On SQLite and PostgreSQL this is one driver-level executemany: per-row statement
+    compilation in SQLAlchemy costs more than the database itself for a 10,000-line request.
+    Other databases take the portable path.
+    """
+    if not rows:
+        return
+    placeholder = _PLACEHOLDER.get(conn.dialect.name)
+    if placeholder is None:
+        upsert_rows(conn, table, [dict(zip(columns, r, strict=True)) for r in rows],
+                    keys=("run_id", "line"), update=columns[2:])
+        return
+    quote = conn.dialect.identifier_preparer.quote
+    names = ", ".join(quote(c) for c in columns)
+    updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in columns[2:])
+    sql = (
+        f"INSERT INTO {quote(table.name)} ({names}) "
+        f"VALUES ({', '.join([placeholder] * len(columns))}) "
+        f"ON CONFLICT ({quote('run_id')}, {quote('line')}) DO UPDATE SET {updates}"
+    )
+    conn.exec_driver_sql(sql, list(rows))
 
 
 def history_lines(

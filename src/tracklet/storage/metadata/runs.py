@@ -188,6 +188,7 @@ RUN_COLUMNS = (
     runs.c.events_line_count,
     runs.c.log_line_count,
     runs.c.last_step,
+    runs.c.stop_requested,
 )
 
 
@@ -335,16 +336,31 @@ def delete_run(conn: Connection, run_id: int) -> None:
 
 
 def mark_crashed(conn: Connection, heartbeat_before: float) -> int:
-    """Mark running runs whose last heartbeat is older than ``heartbeat_before`` crashed."""
+    """Runs still live whose last heartbeat is older than ``heartbeat_before`` become crashed
+    (or preempted, when they announced preemption). Returns how many changed."""
+    changed = 0
+    for live_state in (RunState.RUNNING, RunState.PREEMPTING):
+        result = conn.execute(
+            update(runs)
+            .where(runs.c.state == live_state.value, runs.c.heartbeat_at < heartbeat_before)
+            # A pending stop dies with the run; a later resume must not be stopped by it.
+            .values(state=RunState.after_silence(live_state.value).value, stop_requested=False)
+        )
+        changed += int(result.rowcount or 0)
+    return changed
+
+
+def request_stop(conn: Connection, run_id: int) -> bool:
+    """Flag a live run to stop; the SDK learns it from its next file_stream response.
+
+    Returns whether the run is live (a finished run has nothing to stop)."""
     result = conn.execute(
         update(runs)
-        .where(
-            runs.c.state.in_([RunState.RUNNING.value, RunState.PREEMPTING.value]),
-            runs.c.heartbeat_at < heartbeat_before,
-        )
-        .values(state=RunState.CRASHED.value)
+        .where(runs.c.id == run_id,
+               runs.c.state.in_([RunState.RUNNING.value, RunState.PREEMPTING.value]))
+        .values(stop_requested=True, updated_at=time.time())
     )
-    return int(result.rowcount or 0)
+    return bool(result.rowcount)
 
 
 def count_runs(conn: Connection, project_id: int) -> int:

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -103,6 +104,7 @@ runs = Table(
     Column("events_line_count", BigInteger, nullable=False, default=0),
     Column("log_line_count", BigInteger, nullable=False, default=0),
     Column("last_step", BigInteger, nullable=True),
+    Column("stop_requested", Boolean, nullable=False, default=False, server_default=false()),
     UniqueConstraint("project_id", "name", name="uq_runs_project_name"),
 )
 Index("ix_runs_project_created", runs.c.project_id, runs.c.created_at)

@@ -9,7 +9,8 @@ from ariadne import MutationType, ObjectType, QueryType
 
 from tracklet.domain.access import require_read, require_write
 from tracklet.domain.records import Entity, Project, Run, RunFields, User
-from tracklet.errors import InvalidInput, NotFound
+from tracklet.domain.runs import CLIENT_SETTABLE_STATES
+from tracklet.errors import InvalidInput, NotFound, Unsupported
 from tracklet.ingest.runs import UpsertRequest, upsert_run
 from tracklet.server.graphql.context import GraphQLContext, Info
 from tracklet.server.graphql.ids import decode_id, encode_id
@@ -44,13 +45,47 @@ def _config_text(value: Any) -> str | None:
     parsed = loads_object(value) if isinstance(value, str) else value
     if not isinstance(parsed, dict):
         raise InvalidInput("config must be a JSON object")
+    _refuse_branching(parsed)
     return value if isinstance(value, str) else dumps(value)
+
+
+# Telemetry feature numbers (wandb_telemetry.proto Feature) the SDK sets in config._wandb.t["3"].
+_FORK_MODE = 71
+_REWIND_MODE = 72
+
+
+def _refuse_branching(config: dict[str, Any]) -> None:
+    """Forked runs arrive as ordinary UpsertBuckets; only the SDK's telemetry tells them apart.
+
+    A fork would need the parent's history copied up to the branch step, which tracklet does
+    not do yet, so it is refused with a clear message rather than silently stored half-empty.
+    """
+    wandb = config.get("_wandb")
+    value = wandb.get("value") if isinstance(wandb, dict) else None
+    telemetry = value.get("t") if isinstance(value, dict) else None
+    features = telemetry.get("3") if isinstance(telemetry, dict) else None
+    if isinstance(features, list) and _FORK_MODE in features:
+        raise Unsupported(
+            "fork_from is not supported by this tracklet server: forked runs need the parent's "
+            "history copied, which tracklet does not do yet; start a new run instead"
+        )
+
+
+def _state(data: dict[str, Any]) -> str | None:
+    state = _opt_str(data, "state")
+    if state is None:
+        return None
+    allowed = sorted(s.value for s in CLIENT_SETTABLE_STATES)
+    if state not in allowed:
+        raise InvalidInput(f"state must be one of {', '.join(allowed)}, not {state!r}")
+    return state
 
 
 @mutation.field("upsertBucket")
 def resolve_upsert_bucket(
     _: Any, info: Info, input: dict[str, Any] | None = None  # noqa: A002
 ) -> dict[str, Any]:
+    """Create or partially update a run (null fields stay unchanged; config is replaced)."""
     ctx = _ctx(info)
     data = input or {}
     tags = data.get("tags")
@@ -59,7 +94,7 @@ def resolve_upsert_bucket(
     ):
         raise InvalidInput("tags must be a list of strings")
     summary = data.get("summary_metrics")
-    if summary is not None and loads_object(summary) is None:
+    if summary is not None and (not isinstance(summary, str) or loads_object(summary) is None):
         raise InvalidInput("summaryMetrics must be a JSON object")
     fields = RunFields(
         display_name=_opt_str(data, "display_name"),
@@ -74,9 +109,10 @@ def resolve_upsert_bucket(
         program=_opt_str(data, "job_program"),
         repo=_opt_str(data, "job_repo"),
         commit=_opt_str(data, "commit"),
+        state=_state(data),
         summary=summary,
     )
-    raw_id = data.get("id")
+    raw_id = _opt_str(data, "id")
     req = UpsertRequest(
         run_id=decode_id("Run", raw_id) if raw_id else None,
         name=_opt_str(data, "name"),

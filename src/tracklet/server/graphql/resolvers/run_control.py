@@ -1,0 +1,57 @@
+"""Stopping and branching runs: StopRun, Run.stopped (RunStoppedStatus) and RewindRun.
+
+The SDK's stop poll asks wandb-core, which answers from the ``stopped`` flag of the last
+file_stream response; ``Run.stopped`` serves the older RunStoppedStatus query of launch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ariadne import MutationType, ObjectType
+
+from tracklet.domain.access import require_write
+from tracklet.domain.records import Run
+from tracklet.errors import InvalidInput, NotFound, Unsupported
+from tracklet.server.graphql.context import GraphQLContext, Info
+from tracklet.server.graphql.ids import decode_id
+from tracklet.storage.metadata import runs as run_repo
+
+mutation = MutationType()
+run_type = ObjectType("Run")
+
+
+@mutation.field("stopRun")
+def resolve_stop_run(
+    _: Any, info: Info, input: dict[str, Any] | None = None  # noqa: A002
+) -> dict[str, Any]:
+    """Ask a live run to stop; a run that already ended is left as it is."""
+    ctx: GraphQLContext = info.context
+    raw_id = (input or {}).get("id")
+    if not isinstance(raw_id, str) or not raw_id:
+        raise InvalidInput("stopRun needs the run's id")
+    run_id = decode_id("Run", raw_id)
+    with ctx.storage.db.write() as conn:
+        run = run_repo.get_run_by_id(conn, run_id)
+        if run is None:
+            raise NotFound("run not found")
+        require_write(ctx.user, run.entity)
+        run_repo.request_stop(conn, run_id)
+    return {"success": True}
+
+
+@run_type.field("stopped")
+def resolve_run_stopped(run: Run, *_: Any) -> bool:
+    return run.stop_requested
+
+
+@mutation.field("rewindRun")
+def resolve_rewind_run(*_: Any, **__: Any) -> None:
+    """``wandb.init(resume_from=...)`` asks for this before anything else is sent."""
+    raise Unsupported(
+        "resume_from (rewinding a run to an earlier step) is not supported by this tracklet "
+        "server; resume the run with resume='allow' or start a new run"
+    )
+
+
+BINDABLES = [mutation, run_type]

@@ -1,0 +1,54 @@
+"""Load shedding: past a number of requests in flight, answer 429 + Retry-After at once.
+
+The wandb SDK retries 429 with the server's Retry-After, so shedding loses nothing, while
+queueing without bound would hold every request body in memory and time clients out.
+Health probes and static assets are never shed.
+"""
+
+from __future__ import annotations
+
+import orjson
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+_SHED_PREFIXES = ("/graphql", "/files/", "/storage/", "/api/")
+
+
+class ConcurrencyLimit:
+    """ASGI middleware admitting at most ``limit`` API requests at a time."""
+
+    def __init__(self, app: ASGIApp, limit: int, retry_after_s: int = 1) -> None:
+        self.app = app
+        self.limit = limit
+        self.retry_after_s = retry_after_s
+        self.in_flight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or self.limit <= 0
+            or not str(scope.get("path", "")).startswith(_SHED_PREFIXES)
+        ):
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.limit:
+            await self._shed(send)
+            return
+        self.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+
+    async def _shed(self, send: Send) -> None:
+        message = "server busy: too many requests in flight, retry shortly"
+        body = orjson.dumps({"error": message, "errors": [{"message": message}]})
+        await send({
+            "type": "http.response.start",
+            "status": 429,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"retry-after", str(self.retry_after_s).encode()),
+            ],
+        })
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,201 @@
+"""file_stream parsing and idempotent apply, against a real SQLite store."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tracklet.domain.records import RunFields, User
+from tracklet.errors import InvalidInput, NotFound
+from tracklet.ingest.filestream import apply_file_stream, parse_file_stream
+from tracklet.ingest.runs import UpsertRequest, upsert_run
+from tracklet.storage import Storage
+from tracklet.storage.history import live
+from tracklet.storage.metadata import runs as run_repo
+
+
+def _new_run(storage: Storage, user: User, name: str = "run00001") -> None:
+    upsert_run(storage, user, UpsertRequest(None, name, "proj", None, RunFields()))
+
+
+def _apply(storage: Storage, payload: dict[str, Any], name: str = "run00001") -> bool:
+    update = parse_file_stream(payload)
+    return apply_file_stream(storage, "alice", "proj", name, update).stopped
+
+
+def _history(storage: Storage) -> list[str]:
+    with storage.db.read() as conn:
+        run = run_repo.get_run_by_path(conn, "alice", "proj", "run00001")
+        return live.history_lines(conn, run.id)
+
+
+def _lines(n: int, start: int = 0) -> list[str]:
+    return [orjson.dumps({"_step": i, "v": i}).decode() for i in range(start, start + n)]
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ([], "must be a JSON object"),
+        ({"files": []}, "'files' must be an object"),
+        ({"files": {"output.log": []}}, "must be an object"),
+        ({"files": {"output.log": {"offset": True, "content": []}}}, "offset"),
+        ({"files": {"output.log": {"offset": 2**60, "content": []}}}, "offset"),
+        ({"files": {"output.log": {"offset": 0, "content": [1]}}}, "list of strings"),
+        ({"files": {"wandb-history.jsonl": {"offset": 0, "content": ["[1]"]}}}, "JSON object"),
+        ({"files": {"wandb-history.jsonl": {"offset": 0, "content": ['{"_step": 1.5}']}}},
+         "_step"),
+        ({"files": {"wandb-history.jsonl": {"offset": 0, "content": ['{"_step": 1e300}']}}},
+         "_step"),
+        ({"files": {"wandb-history.jsonl": {"offset": 0, "content": ['{"_step": NaN}']}}},
+         "_step"),
+        ({"files": {"wandb-events.jsonl": {"offset": 0, "content": ["nope"]}}}, "JSON object"),
+        ({"files": {"wandb-summary.json": {"offset": 0, "content": ["1"]}}}, "JSON object"),
+        ({"files": {"wandb-history.jsonl": {"offset": 0, "content": ["[" * 5000 + "]" * 5000]}}},
+         "JSON object"),
+        ({"uploaded": "a.txt"}, "uploaded"),
+        ({"exitcode": True}, "exitcode"),
+        ({"exitcode": 2**40}, "exitcode"),
+        ({"complete": "yes"}, "complete"),
+    ],
+)
+def test_parse_rejects_malformed_payloads(payload: Any, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        parse_file_stream(payload)
+
+
+def test_parse_accepts_sdk_extended_json_and_ignores_unknown_files() -> None:
+    update = parse_file_stream({
+        "files": {
+            "wandb-history.jsonl": {"offset": 3, "content": [
+                '{"_step": 4, "a": NaN, "b": Infinity, "c": -Infinity, "d": 9223372036854775807}',
+                '{"no_step": 1}', '{"_step": 5.0}']},
+            "some-future-file.jsonl": {"offset": 0, "content": [1, 2]},
+        },
+        "unknown_key": {"x": 1},
+    })
+    assert update.history is not None and update.history.offset == 3
+    assert update.history_steps == (4, None, 5)
+
+
+def test_replayed_request_changes_nothing(storage: Storage, user: User) -> None:
+    _new_run(storage, user)
+    payload = {"files": {
+        "wandb-history.jsonl": {"offset": 0, "content": _lines(5)},
+        "wandb-events.jsonl": {"offset": 0, "content": ['{"cpu": 1}']},
+        "output.log": {"offset": 0, "content": ["x", "y"]},
+        "wandb-summary.json": {"offset": 0, "content": ['{"v": 4}']},
+    }}
+    _apply(storage, payload)
+    with storage.db.read() as conn:
+        first = run_repo.get_run_by_path(conn, "alice", "proj", "run00001")
+    _apply(storage, payload)
+    _apply(storage, payload)
+    with storage.db.read() as conn:
+        again = run_repo.get_run_by_path(conn, "alice", "proj", "run00001")
+        assert live.console_lines(conn, again.id) == [(0, "x"), (1, "y")]
+        assert live.event_lines(conn, again.id) == ['{"cpu": 1}']
+    assert _history(storage) == _lines(5)
+    assert (again.history_line_count, again.events_line_count, again.log_line_count) == (5, 1, 2)
+    assert (again.summary, again.last_step) == ('{"v": 4}', 4)
+    assert again.heartbeat_at >= first.heartbeat_at
+
+
+def test_offsets_overwrite_and_extend(storage: Storage, user: User) -> None:
+    _new_run(storage, user)
+    _apply(storage, {"files": {"output.log": {"offset": 0, "content": ["a", "b 10%"]}}})
+    _apply(storage, {"files": {"output.log": {"offset": 1, "content": ["b 100%", "c"]}}})
+    _apply(storage, {"files": {"wandb-history.jsonl": {"offset": 0, "content": _lines(3)}}})
+    _apply(storage, {"files": {"wandb-history.jsonl": {"offset": 3,
+                                                       "content": _lines(2, start=10)}}})
+    with storage.db.read() as conn:
+        run = run_repo.get_run_by_path(conn, "alice", "proj", "run00001")
+        assert live.console_lines(conn, run.id) == [(0, "a"), (1, "b 100%"), (2, "c")]
+    assert _history(storage) == _lines(3) + _lines(2, start=10)
+    assert (run.log_line_count, run.history_line_count, run.last_step) == (3, 5, 11)
+
+
+def test_lifecycle_states(storage: Storage, user: User) -> None:
+    _new_run(storage, user)
+
+    def state() -> tuple[str, int | None]:
+        with storage.db.read() as conn:
+            run = run_repo.get_run_by_path(conn, "alice", "proj", "run00001")
+        return run.state, run.exit_code
+
+    _apply(storage, {"preempting": True})
+    assert state() == ("preempting", None)
+    _apply(storage, {})
+    assert state() == ("preempting", None), "a heartbeat does not undo preempting"
+    _apply(storage, {"complete": True, "exitcode": 1})
+    assert state() == ("failed", 1)
+    _apply(storage, {})
+    assert state() == ("running", None), "data after the end revives the run (resume)"
+    _apply(storage, {"complete": True, "exitcode": 0})
+    assert state() == ("finished", 0)
+    _apply(storage, {})
+    _apply(storage, {"complete": True})
+    assert state() == ("finished", None)
+
+
+def test_stop_request_is_reported_until_the_run_ends(storage: Storage, user: User) -> None:
+    _new_run(storage, user)
+    with storage.db.write() as conn:
+        run = run_repo.get_run_by_path(conn, "alice", "proj", "run00001")
+        assert run_repo.request_stop(conn, run.id)
+    assert _apply(storage, {}) is True
+    assert _apply(storage, {"complete": True, "exitcode": 255}) is False
+    with storage.db.write() as conn:
+        run = run_repo.get_run_by_path(conn, "alice", "proj", "run00001")
+        assert (run.state, run.stop_requested) == ("killed", False)
+        assert not run_repo.request_stop(conn, run.id), "an ended run has nothing to stop"
+
+
+def test_unknown_run_is_not_found(storage: Storage, user: User) -> None:
+    with pytest.raises(NotFound):
+        _apply(storage, {}, name="missing1")
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    chunks=st.lists(
+        st.tuples(st.integers(0, 30), st.lists(st.integers(-5, 5), min_size=1, max_size=8)),
+        min_size=1, max_size=12,
+    )
+)
+def test_any_sequence_of_writes_equals_line_array_semantics(
+    tmp_path_factory: pytest.TempPathFactory, chunks: list[tuple[int, list[int]]]
+) -> None:
+    """Whatever offsets arrive, in whatever order, each replayed, the stored console equals
+    ``line[offset + i] = content[i]`` applied to a plain list."""
+    from tracklet.config import Settings
+
+    store = Storage.open(Settings(data_dir=tmp_path_factory.mktemp("h"), blobs="memory://"))
+    try:
+        owner, _ = store.create_user("alice")
+        _new_run(store, owner)
+        model: dict[int, str] = {}
+        for offset, values in chunks:
+            lines = [f"v{v}" for v in values]
+            for _ in range(2):
+                _apply(store, {"files": {"output.log": {"offset": offset, "content": lines}}})
+            for i, line in enumerate(lines):
+                model[offset + i] = line
+        with store.db.read() as conn:
+            run = run_repo.get_run_by_path(conn, "alice", "proj", "run00001")
+            assert live.console_lines(conn, run.id) == sorted(model.items())
+            assert run.log_line_count == max(model) + 1
+    finally:
+        store.close()
+
+
+def test_non_finite_steps_are_not_steps() -> None:
+    assert live.step_value({"_step": math.nan}) is None
+    assert live.step_value({"_step": 2**64}) is None
+    assert live.step_value({"_step": True}) is None
+    assert live.step_value({"_step": 7.0}) == 7

@@ -1,0 +1,43 @@
+"""Migration 0002 adds runs.stop_requested in place: existing history and files survive."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from sqlalchemy import text
+
+from tracklet.storage.metadata.engine import Database
+from tracklet.storage.metadata.migrate import alembic_config, upgrade
+
+
+def test_upgrade_and_downgrade_keep_child_rows(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 't.db'}")
+    try:
+        upgrade(db, "0001")
+        with db.write() as c:
+            c.execute(text("INSERT INTO entities(id, name, is_team, created_at) "
+                           "VALUES (1, 'e', 0, 0)"))
+            c.execute(text("INSERT INTO projects(id, entity_id, name, created_at, updated_at) "
+                           "VALUES (1, 1, 'p', 0, 0)"))
+            c.execute(text(
+                "INSERT INTO runs(id, project_id, name, state, config, summary, system_metrics, "
+                "tags, created_at, updated_at, heartbeat_at, history_line_count, "
+                "events_line_count, log_line_count) "
+                "VALUES (1, 1, 'r', 'running', '{}', '{}', '{}', '[]', 0, 0, 0, 1, 0, 0)"))
+            c.execute(text("INSERT INTO history(run_id, line, step, data) VALUES (1, 0, 0, '{}')"))
+            c.execute(text("INSERT INTO run_files(run_id, name, size, created_at, updated_at, "
+                           "uploaded) VALUES (1, 'f', 0, 0, 0, 0)"))
+        upgrade(db)
+        with db.read() as c:
+            assert c.execute(text("SELECT stop_requested FROM runs")).scalar_one() in (0, False)
+            assert c.execute(text("SELECT count(*) FROM history")).scalar_one() == 1
+            assert c.execute(text("SELECT count(*) FROM run_files")).scalar_one() == 1
+        with db.write() as c:
+            cfg = alembic_config(db)
+            cfg.attributes["connection"] = c
+            command.downgrade(cfg, "0001")
+        with db.read() as c:
+            assert c.execute(text("SELECT count(*) FROM history")).scalar_one() == 1
+    finally:
+        db.dispose()
