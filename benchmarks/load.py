@@ -22,7 +22,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import orjson
 
@@ -321,7 +320,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "client CPU: the load generator's own CPU share (it shares the 2 cores with the server).",
         "Targets (issue): >= 500,000 points/s sustained and p99 < 250 ms at 64 runs on SQLite.",
     ]
-    harness.report("load", "load: ingest throughput and latency", [table],
+    harness.report(f"load-x{args.scale}",
+                   f"load: ingest throughput and latency, scale x{args.scale}", [table],
                    harness.command_line("benchmarks.load", argv), args)
     return 1 if failures else 0
 

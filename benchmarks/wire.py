@@ -190,8 +190,11 @@ class Wire:
         except Rejected as exc:
             raise GraphQLError(str(exc)) from exc
         doc = orjson.loads(resp.content)
-        if doc.get("errors") or doc.get("data") is None:
-            raise GraphQLError(str(doc.get("errors"))[:500])
+        errors = doc.get("errors")
+        if errors or doc.get("data") is None:
+            first = errors[0] if isinstance(errors, list) and errors else errors
+            message = first.get("message") if isinstance(first, dict) else first
+            raise GraphQLError(str(message)[:300])
         data: dict[str, Any] = doc["data"]
         return data
 
