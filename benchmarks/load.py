@@ -81,33 +81,51 @@ async def create_runs(wire: Wire, project: str, names: Sequence[str], parallel: 
     await asyncio.gather(*(one(n) for n in names))
 
 
-async def ingest(server: harness.Server, project: str, runs: int, lines_per_run: int,
-                 lpr: int = LINES_PER_REQUEST, *, first_run: int = 0, finish: bool = False,
-                 connections: int | None = None) -> IngestResult:
-    """Create ``runs`` runs and stream ``lines_per_run`` history lines into each."""
-    names = [run_name(first_run + i) for i in range(runs)]
-    wire = Wire(server.url, server.key, connections=connections or min(max(runs, 1), 256))
-    try:
-        await create_runs(wire, project, names)
-        wire.stats = Stats()
+def bodies(run: int, lines_per_run: int, lpr: int) -> list[bytes]:
+    """Every file_stream body of one run, encoded ahead of time."""
+    return [orjson.dumps(history_payload(
+                offset, data.history_lines(run, offset, min(offset + lpr, lines_per_run))))
+            for offset in range(0, lines_per_run, lpr)]
 
-        async def stream(idx: int, name: str) -> None:
-            run = first_run + idx
-            for offset in range(0, lines_per_run, lpr):
-                lines = data.history_lines(run, offset, min(offset + lpr, lines_per_run))
-                await wire.file_stream(harness.ENTITY, project, name,
-                                       history_payload(offset, lines))
+
+async def ingest(server: harness.Server, project: str, runs: int, lines_per_run: int,
+                 lpr: int = LINES_PER_REQUEST, *, first_run: int = 0,
+                 finish: bool = False) -> IngestResult:
+    """Create ``runs`` runs and stream ``lines_per_run`` history lines into each.
+
+    Bodies are encoded before the clock starts and every run has its own connection, so the
+    generator spends as little of the shared CPU as it can (httpx's pool bookkeeping grows
+    with the number of connections in one pool).
+    """
+    names = [run_name(first_run + i) for i in range(runs)]
+    admin = Wire(server.url, server.key, connections=8)
+    try:
+        await create_runs(admin, project, names)
+    finally:
+        await admin.close()
+    payloads = [bodies(first_run + i, lines_per_run, lpr) for i in range(runs)]
+    stats = Stats()
+    wires = [Wire(server.url, server.key, connections=1, stats=stats) for _ in names]
+    try:
+
+        async def stream(wire: Wire, name: str, run_bodies: list[bytes]) -> None:
+            for body in run_bodies:
+                await wire.file_stream(harness.ENTITY, project, name, body)
 
         cpu0, t0 = time.process_time(), time.perf_counter()
-        await asyncio.gather(*(stream(i, n) for i, n in enumerate(names)))
+        await asyncio.gather(*(stream(w, n, b)
+                               for w, n, b in zip(wires, names, payloads, strict=True)))
         seconds = time.perf_counter() - t0
         cpu = time.process_time() - cpu0
-        stats = wire.stats
         if finish:
-            await asyncio.gather(*(wire.file_stream(harness.ENTITY, project, n, finish_payload())
-                                   for n in names))
+            done = Stats()
+            for w in wires:
+                w.stats = done
+            await asyncio.gather(*(w.file_stream(harness.ENTITY, project, n, finish_payload())
+                                   for w, n in zip(wires, names, strict=True)))
     finally:
-        await wire.close()
+        for w in wires:
+            await w.close()
     return IngestResult(runs, lines_per_run, lpr, seconds, stats, cpu, names)
 
 
@@ -245,16 +263,17 @@ def measure_level(args: argparse.Namespace, base: Path, runs: int, total: int,
                   lpr: int) -> tuple[IngestResult, float, bool, str]:
     """One concurrency level on a fresh server: ingest, verify, floor."""
     per_run = plan(runs, total, lpr)
+    profile = getattr(args, "profile", None)
     with harness.running_server(args, base, f"server-{runs}") as server:
         prof = None
-        if args.profile and runs == args.profile_runs:
+        if profile and runs == args.profile_runs:
             # Profile only the streaming phase: start once the runs exist.
-            prof_out = Path(args.profile) / f"load-{runs}runs.raw.txt"
+            prof_out = Path(profile) / f"load-{runs}runs.raw.txt"
         result_box: list[IngestResult] = []
 
         async def go() -> None:
             nonlocal prof
-            if args.profile and runs == args.profile_runs:
+            if profile and runs == args.profile_runs:
                 prof = start_profile(server.pid, prof_out, args.profile_seconds)
             result_box.append(await ingest(server, PROJECT, runs, per_run, lpr))
 
@@ -265,13 +284,47 @@ def measure_level(args: argparse.Namespace, base: Path, runs: int, total: int,
             err = prof.stderr.read().decode() if prof.stderr else ""
             if prof_out.exists():
                 summary = summarize_profile(prof_out)
-                (Path(args.profile) / f"load-{runs}runs.summary.txt").write_text(summary)
+                (Path(profile) / f"load-{runs}runs.summary.txt").write_text(summary)
                 print(f"\npy-spy profile of the server at {runs} runs:\n{summary}\n")
             else:
                 print(f"py-spy failed: {err}", file=sys.stderr)
         ok, detail = verify(server, PROJECT, result.names, per_run)
     floor_s = floor(base / f"floor-{runs}", runs, per_run, lpr)
     return result, floor_s, ok, detail
+
+
+COLUMNS = ["runs", "points", "points/s", "vs floor", "floor points/s", "p50 ms", "p99 ms",
+           "max ms", "retries", "zero loss", "client CPU"]
+NOTES = [
+    "points/s: metric values per second of wall time, all runs together, closed loop "
+    "(each run sends its next request when the previous one is answered).",
+    "vs floor: tracklet over HTTP as a fraction of the same batches written straight "
+    "into the storage layer (live.write_history in Database.write, one thread).",
+    "zero loss: every row read back from the server's storage, every value compared.",
+    "client CPU: the load generator's own CPU share (it shares the 2 cores with the server).",
+    "Targets (issue): >= 500,000 points/s sustained and p99 < 250 ms at 64 runs on SQLite.",
+]
+
+
+def new_table(title: str, columns: Sequence[str] = ()) -> harness.Table:
+    """An empty load table (``columns`` go before the standard ones)."""
+    return harness.Table(title, [*columns, *COLUMNS], notes=list(NOTES))
+
+
+def add_row(table: harness.Table, res: IngestResult, floor_s: float, ok: bool, detail: str,
+            *lead: object) -> None:
+    """One level's figures as a table row (``lead`` cells first)."""
+    floor_pps = res.points / floor_s
+    lat = [x * 1000 for x in res.stats.latencies]
+    codes = ",".join(f"{k}x{v}" for k, v in sorted(res.stats.statuses.items()))
+    retries = f"{res.stats.retried} ({codes})" if res.stats.retried else 0
+    table.add(*lead, res.runs, res.points, res.points_per_s,
+              harness.ratio(res.points_per_s, floor_pps), floor_pps,
+              harness.percentile(lat, 50), harness.percentile(lat, 99), max(lat), retries,
+              "yes" if ok else f"NO: {detail}",
+              f"{100 * res.client_cpu_s / res.seconds:.0f}%")
+    print(f"  {res.runs} runs: {res.points_per_s:,.0f} points/s, floor {floor_pps:,.0f}; "
+          f"{detail}", flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -289,37 +342,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     levels = args.runs or ((1, 8) if args.quick else LEVELS)
     total = QUICK_LINES if args.quick else BASE_LINES * args.scale
-    table = harness.Table(
-        f"load: file_stream ingest, {args.lines} lines x {data.N_METRICS} metrics per request, "
-        f"~{total * data.N_METRICS:,} points per level (scale x{args.scale})",
-        ["runs", "points", "points/s", "vs floor", "floor points/s", "p50 ms", "p99 ms",
-         "max ms", "retries", "zero loss", "client CPU"])
+    table = new_table(f"load: file_stream ingest, {args.lines} lines x {data.N_METRICS} "
+                      f"metrics per request, ~{total * data.N_METRICS:,} points per level "
+                      f"(scale x{args.scale})")
     failures = 0
     with harness.workdir(args.keep) as base:
         for runs in levels:
             res, floor_s, ok, detail = measure_level(args, base, runs, total, args.lines)
-            floor_pps = res.points / floor_s
-            lat = [x * 1000 for x in res.stats.latencies]
-            retries = res.stats.retried
-            codes = ",".join(f"{k}x{v}" for k, v in sorted(res.stats.statuses.items()))
-            table.add(runs, res.points, res.points_per_s,
-                      harness.ratio(res.points_per_s, floor_pps), floor_pps,
-                      harness.percentile(lat, 50), harness.percentile(lat, 99), max(lat),
-                      f"{retries} ({codes})" if retries else 0,
-                      "yes" if ok else f"NO: {detail}",
-                      f"{100 * res.client_cpu_s / res.seconds:.0f}%")
+            add_row(table, res, floor_s, ok, detail)
             failures += not ok
-            print(f"  {runs} runs: {res.points_per_s:,.0f} points/s, floor "
-                  f"{floor_pps:,.0f}; {detail}", flush=True)
-    table.notes += [
-        "points/s: metric values per second of wall time, all runs together, closed loop "
-        "(each run sends its next request when the previous one is answered).",
-        "vs floor: tracklet over HTTP as a fraction of the same batches written straight "
-        "into the storage layer (live.write_history in Database.write, one thread).",
-        "zero loss: every row read back from the server's storage, every value compared.",
-        "client CPU: the load generator's own CPU share (it shares the 2 cores with the server).",
-        "Targets (issue): >= 500,000 points/s sustained and p99 < 250 ms at 64 runs on SQLite.",
-    ]
     harness.report(f"load-x{args.scale}",
                    f"load: ingest throughput and latency, scale x{args.scale}", [table],
                    harness.command_line("benchmarks.load", argv), args)

@@ -227,6 +227,7 @@ async def _scan_one(wire: Wire, project: str, run: str, steps: int) -> list[dict
 
 def measure_scan(args: argparse.Namespace, base: Path, steps: int, table: harness.Table) -> None:
     """Scan one metric and all metrics of a ``steps``-step run; floor from Parquet."""
+    base.mkdir(parents=True, exist_ok=True)
     path = base / "scan.parquet"
     data.write_parquet(path, [0], steps)
     cases = [
@@ -275,6 +276,7 @@ def measure_scan(args: argparse.Namespace, base: Path, steps: int, table: harnes
 def measure_chart(args: argparse.Namespace, base: Path, runs: int, steps: int,
                   table: harness.Table) -> None:
     """Downsample 10 metrics of ``runs`` runs to 1,000 buckets."""
+    base.mkdir(parents=True, exist_ok=True)
     path = base / "chart.parquet"
     data.write_parquet(path, list(range(runs)), steps)
     fl = floor_chart(path, data.METRICS, steps, CHART_BUCKETS)
@@ -316,6 +318,7 @@ def measure_runs(args: argparse.Namespace, base: Path, n: int, table: harness.Ta
 
     names = [load.run_name(i) for i in range(n)]
     accs = [acc_of(i) for i in range(n)]
+    base.mkdir(parents=True, exist_ok=True)
     path = base / "runs.parquet"
     pq.write_table(pa.table({"name": names, "acc": accs}), path)
     fl = floor_runs(path)

@@ -141,16 +141,18 @@ class Stats:
 class Wire:
     """An async wandb-protocol client for one server."""
 
-    def __init__(self, url: str, key: str, connections: int = 64, timeout: float = 120) -> None:
+    def __init__(self, url: str, key: str, connections: int = 64, timeout: float = 120,
+                 stats: Stats | None = None) -> None:
         self.client = httpx.AsyncClient(
             base_url=url,
             auth=("api", key),
             timeout=timeout,
+            verify=False,  # plain HTTP on loopback; skips loading CA certs per client
             limits=httpx.Limits(max_connections=connections,
                                 max_keepalive_connections=connections),
             headers={"User-Agent": "wandb-core", "Content-Type": "application/json"},
         )
-        self.stats = Stats()
+        self.stats = stats or Stats()
 
     async def close(self) -> None:
         """Close the connection pool."""
@@ -215,9 +217,10 @@ class Wire:
         return bucket
 
     async def file_stream(self, entity: str, project: str, run: str,
-                          payload: dict[str, Any]) -> None:
+                          payload: dict[str, Any] | bytes) -> None:
         """POST one file_stream request (retried like the SDK until it is stored)."""
-        await self.post(f"/files/{entity}/{project}/{run}/file_stream", orjson.dumps(payload))
+        body = payload if isinstance(payload, bytes) else orjson.dumps(payload)
+        await self.post(f"/files/{entity}/{project}/{run}/file_stream", body)
 
 
 def history_payload(offset: int, lines: list[str]) -> dict[str, Any]:
