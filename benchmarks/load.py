@@ -19,7 +19,7 @@ import asyncio
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,12 +90,14 @@ def bodies(run: int, lines_per_run: int, lpr: int) -> list[bytes]:
 
 async def ingest(server: harness.Server, project: str, runs: int, lines_per_run: int,
                  lpr: int = LINES_PER_REQUEST, *, first_run: int = 0,
-                 finish: bool = False) -> IngestResult:
+                 finish: bool = False,
+                 on_start: Callable[[], object] | None = None) -> IngestResult:
     """Create ``runs`` runs and stream ``lines_per_run`` history lines into each.
 
     Bodies are encoded before the clock starts and every run has its own connection, so the
     generator spends as little of the shared CPU as it can (httpx's pool bookkeeping grows
-    with the number of connections in one pool).
+    with the number of connections in one pool). ``on_start`` is called just before the
+    clock starts (the profiler hooks in there, so run creation is not in the profile).
     """
     names = [run_name(first_run + i) for i in range(runs)]
     admin = Wire(server.url, server.key, connections=8)
@@ -112,6 +114,8 @@ async def ingest(server: harness.Server, project: str, runs: int, lines_per_run:
             for body in run_bodies:
                 await wire.file_stream(harness.ENTITY, project, name, body)
 
+        if on_start is not None:
+            on_start()
         cpu0, t0 = time.process_time(), time.perf_counter()
         await asyncio.gather(*(stream(w, n, b)
                                for w, n, b in zip(wires, names, payloads, strict=True)))
@@ -214,7 +218,9 @@ def py_spy() -> str | None:
 
 
 def start_profile(pid: int, out: Path, seconds: float) -> subprocess.Popen[bytes] | None:
-    """Start ``py-spy record`` on the server (raw collapsed stacks + a flame graph)."""
+    """Start ``py-spy record --gil`` on the server: collapsed stacks of the thread holding
+    the GIL, i.e. where the server's Python CPU time goes (waits on locks, the event loop's
+    poll and idle worker threads are left out)."""
     exe = py_spy()
     if exe is None:
         print("py-spy not found: pip install py-spy", file=sys.stderr)
@@ -222,7 +228,7 @@ def start_profile(pid: int, out: Path, seconds: float) -> subprocess.Popen[bytes
     out.parent.mkdir(parents=True, exist_ok=True)
     return subprocess.Popen(
         [exe, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "200",
-         "--format", "raw", "--output", str(out), "--nonblocking"],
+         "--gil", "--format", "raw", "--output", str(out), "--nonblocking"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -271,11 +277,14 @@ def measure_level(args: argparse.Namespace, base: Path, runs: int, total: int,
             prof_out = Path(profile) / f"load-{runs}runs.raw.txt"
         result_box: list[IngestResult] = []
 
-        async def go() -> None:
+        def begin() -> None:
             nonlocal prof
             if profile and runs == args.profile_runs:
                 prof = start_profile(server.pid, prof_out, args.profile_seconds)
-            result_box.append(await ingest(server, PROJECT, runs, per_run, lpr))
+
+        async def go() -> None:
+            result_box.append(await ingest(server, PROJECT, runs, per_run, lpr,
+                                           on_start=begin))
 
         asyncio.run(go())
         result = result_box[0]

@@ -88,3 +88,25 @@ def test_readme_section_is_replaced_not_duplicated(tmp_path: Path) -> None:
     assert text.count("BEGIN load-x1") == 1
     assert "third" in text and "second" not in text and "other" in text
     assert text.startswith("# Benchmarks\n\nintro\n")
+
+
+def test_scan_check_accepts_exact_rows_and_rejects_gaps_and_wrong_values() -> None:
+    from benchmarks import read
+
+    rows = [{"_step": s, "m3": data.value(0, s, 3)} for s in range(50)]
+    assert read.check_scan(rows, 50, ["m3"]) is None
+    assert read.check_scan(rows[:49], 50, ["m3"]) == "49 rows, want 50"
+    assert "_step" in str(read.check_scan(rows[:10] + rows[11:] + rows[:1], 50, ["m3"]))
+    rows[20] = {"_step": 20, "m3": rows[20]["m3"] + 1 / 256}
+    assert "step 20 m3" in str(read.check_scan(rows, 50, ["m3"]))
+
+
+def test_profile_summary_shares_add_up(tmp_path: Path) -> None:
+    raw = tmp_path / "p.txt"
+    raw.write_text(
+        "process 1:\"python\";thread (0x1);handler (a/app.py:3);write (b/db.py:9) 30\n"
+        "process 1:\"python\";thread (0x1);handler (a/app.py:3);parse (c/js.py:1) 10\n")
+    text = load.summarize_profile(raw)
+    assert text.startswith("40 samples")
+    assert " 75.0%  write (db.py)" in text
+    assert "100.0%  handler (app.py)" in text
