@@ -229,8 +229,10 @@ def machine_line() -> str:
     """One line naming the machine, for the README."""
     import platform
 
-    return (f"{platform.node() or 'host'}: {os.cpu_count()} CPU, Python "
-            f"{platform.python_version()}, {platform.system()} {platform.release()}")
+    load1 = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (f"{os.cpu_count()} CPU, Python {platform.python_version()}, "
+            f"{platform.system()} {platform.release()}, load average {load1:.1f} at the end "
+            "(other jobs share this machine)")
 
 
 def update_readme(section: str, body: str, path: Path = README) -> None:
