@@ -121,13 +121,45 @@ def workdir(keep: bool = False, prefix: str = "tracklet-bench-") -> Iterator[Pat
 
 
 @contextmanager
-def running_server(args: argparse.Namespace, base: Path, name: str = "server") -> Iterator[Server]:
-    """A fresh server for one measurement, stopped afterwards."""
-    server = start_server(base / name, db=args.db, blobs=args.blobs)
+def fresh_store(db: str | None, blobs: str | None) -> Iterator[tuple[str | None, str | None]]:
+    """Per-measurement copies of passed-through stores, so every server starts empty.
+
+    SQLite needs nothing (each server has its own data dir). A PostgreSQL URL gets a new
+    database created beside the named one (dropped afterwards); a blob URL gets a unique
+    sub-prefix.
+    """
+    import uuid
+
+    tag = uuid.uuid4().hex[:10]
+    if blobs:
+        blobs = f"{blobs.rstrip('/')}/bench-{tag}"
+    if not db or not db.startswith("postgresql"):
+        yield db, blobs
+        return
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(db.replace("postgresql+psycopg://", "postgresql://", 1))
+    name = f"bench_{tag}"
+    admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield server
+        yield url.set(database=name).render_as_string(hide_password=False), blobs
     finally:
-        server.stop()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def running_server(args: argparse.Namespace, base: Path, name: str = "server") -> Iterator[Server]:
+    """A fresh server (fresh data dir, database and blob prefix) for one measurement."""
+    with fresh_store(args.db, args.blobs) as (db, blobs):
+        server = start_server(base / name, db=db, blobs=blobs)
+        try:
+            yield server
+        finally:
+            server.stop()
 
 
 # -- options ------------------------------------------------------------------------------
