@@ -34,6 +34,7 @@ BASE_LINES = 20_000
 QUICK_LINES = 2_000
 LINES_PER_REQUEST = 100
 MIN_REQUESTS_PER_RUN = 4
+PACED_TICKS = 20
 
 
 @dataclass
@@ -192,8 +193,12 @@ async def paced(server: harness.Server, project: str, runs: int, lines_per_run: 
 
 def measure_paced(args: argparse.Namespace, base: Path, runs: int, total: int, lpr: int,
                   rate_pps: float) -> tuple[IngestResult, bool, str]:
-    """One paced level on a fresh server: offered ``rate_pps``, then verify."""
-    per_run = plan(runs, total, lpr)
+    """One paced level on a fresh server: offered ``rate_pps``, then verify.
+
+    At least PACED_TICKS requests per run, so the staggered start and the last partial tick
+    do not dilute the achieved rate.
+    """
+    per_run = max(plan(runs, total, lpr), PACED_TICKS * lpr)
     with harness.running_server(args, base, f"paced-{runs}") as server:
         result = asyncio.run(paced(server, PROJECT, runs, per_run, rate_pps, lpr))
         ok, detail = verify(server, PROJECT, result.names, per_run)
