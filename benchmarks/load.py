@@ -345,33 +345,27 @@ def summarize_profile(raw: Path, top: int = 25) -> str:
 
 def measure_level(args: argparse.Namespace, base: Path, runs: int, total: int,
                   lpr: int) -> tuple[IngestResult, float, bool, str]:
-    """One concurrency level on a fresh server: ingest, verify, floor."""
+    """One concurrency level on a fresh server: ingest (profiled if asked), verify, floor."""
     per_run = plan(runs, total, lpr)
     profile = getattr(args, "profile", None)
+    prof_dir = Path(profile) if profile and runs == args.profile_runs else None
+    prof_out = prof_dir / f"load-{runs}runs.raw.txt" if prof_dir else None
+    prof: subprocess.Popen[bytes] | None = None
     with harness.running_server(args, base, f"server-{runs}") as server:
-        prof = None
-        if profile and runs == args.profile_runs:
-            # Profile only the streaming phase: start once the runs exist.
-            prof_out = Path(profile) / f"load-{runs}runs.raw.txt"
-        result_box: list[IngestResult] = []
 
         def begin() -> None:
+            # Profile only the streaming phase: called once the runs exist.
             nonlocal prof
-            if profile and runs == args.profile_runs:
+            if prof_out is not None:
                 prof = start_profile(server.pid, prof_out, args.profile_seconds)
 
-        async def go() -> None:
-            result_box.append(await ingest(server, PROJECT, runs, per_run, lpr,
-                                           on_start=begin))
-
-        asyncio.run(go())
-        result = result_box[0]
-        if prof is not None:
+        result = asyncio.run(ingest(server, PROJECT, runs, per_run, lpr, on_start=begin))
+        if prof is not None and prof_dir is not None and prof_out is not None:
             prof.wait(timeout=args.profile_seconds + 60)
             err = prof.stderr.read().decode() if prof.stderr else ""
             if prof_out.exists():
                 summary = summarize_profile(prof_out)
-                (Path(profile) / f"load-{runs}runs.summary.txt").write_text(summary)
+                (prof_dir / f"load-{runs}runs.summary.txt").write_text(summary)
                 print(f"\npy-spy profile of the server at {runs} runs:\n{summary}\n")
             else:
                 print(f"py-spy failed: {err}", file=sys.stderr)
