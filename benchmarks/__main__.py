@@ -1,0 +1,48 @@
+"""``python -m benchmarks``: list the workloads; ``--quick`` runs them all at tiny sizes."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+import time
+
+WORKLOADS = {
+    "load": "file_stream ingest at 1/8/64/256 concurrent runs: points/s, p50/p99, zero loss; "
+            "floor: straight storage-layer writes",
+    "peers": "same ingest + one metric's history read, against MLflow and Trackio",
+    "read": "1-metric scan, 100-run chart series, 10k-run filtered listing; floor: pyarrow",
+    "growth": "each workload at x1, x10, x100",
+    "w1_sdk_online_vs_offline": "the real wandb SDK, online vs offline (separate helper)",
+}
+
+
+def main(argv: list[str]) -> int:
+    """List the workloads, or with --quick run each one's quick mode."""
+    if "--quick" not in argv:
+        print("tracklet benchmarks (each figure is a ratio to a floor or peer, same run):\n")
+        for name, what in WORKLOADS.items():
+            print(f"  python -m benchmarks.{name:<26} {what}")
+        print("\nOptions: --scale 1|10|100, --quick, --db URL, --blobs URL, --no-readme.")
+        print("python -m benchmarks --quick    runs every workload at smoke-test size.")
+        return 0
+    failed = []
+    start = time.monotonic()
+    for name in WORKLOADS:
+        if importlib.util.find_spec(f"benchmarks.{name}") is None:
+            print(f"\n== {name}: not present, skipped")
+            continue
+        print(f"\n== {name} --quick", flush=True)
+        t0 = time.monotonic()
+        # A subprocess each, so one workload's state (or crash) cannot touch the next.
+        rc = subprocess.call([sys.executable, "-m", f"benchmarks.{name}", *argv])
+        print(f"== {name}: {time.monotonic() - t0:.0f} s", flush=True)
+        if rc:
+            failed.append(name)
+    print(f"\nall quick runs: {time.monotonic() - start:.0f} s"
+          + (f"; FAILED: {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

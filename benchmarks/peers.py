@@ -1,0 +1,269 @@
+"""tracklet against MLflow and Trackio: the same ingest and read, same machine, same run.
+
+Workload: ``--runs`` runs (8) logged concurrently, ``steps`` steps of 10 metrics each, 100
+steps per request; then one metric's full history read back.
+
+- tracklet: file_stream over HTTP from the load generator (runs created with UpsertBucket);
+  the metric read back as ``scan_history(keys=[m3])`` pages it (SampledHistoryPage).
+- MLflow: its tracking server (SQLite backend store, one worker) and its Python client,
+  ``MlflowClient.log_batch`` (1,000 metrics a call, MLflow's limit) from one thread per run;
+  read with ``get_metric_history``.
+- Trackio: local-first, no server: ``trackio.init`` / ``run.log`` / ``finish`` from one
+  thread per run (its background writer flushes to a SQLite file per project); read with its
+  storage layer's ``get_metric_values`` (what its dashboard uses).
+
+Each peer lives in its own virtualenv under benchmarks/.peers/ (created and filled from PyPI
+on first use) and is driven by the scripts in benchmarks/peer_drivers/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from benchmarks import data, harness, load, read
+from benchmarks.wire import GraphQLError, Wire
+
+RUNS = 8
+BASE_STEPS = 2_000
+QUICK_STEPS = 200
+BATCH = 100
+DRIVERS = harness.ROOT / "peer_drivers"
+PEER_PACKAGES = {"mlflow": ["mlflow"], "trackio": ["trackio"]}
+
+
+@dataclass
+class Outcome:
+    """One system's figures; ``error`` says why a figure is missing."""
+
+    name: str
+    ingest_pps: float | None = None
+    ingest_ok: str = "-"
+    read_pps: float | None = None
+    read_ok: str = "-"
+    error: str = ""
+
+
+def peer_python(peer: str) -> Path:
+    """The interpreter of a peer's venv, created and filled on first use."""
+    venv = harness.PEERS_DIR / peer
+    py = venv / "bin" / "python"
+    marker = venv / ".installed"
+    if not marker.exists():
+        harness.PEERS_DIR.mkdir(parents=True, exist_ok=True)
+        print(f"installing {peer} into {venv} (first use only)...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        log = harness.PEERS_DIR / f"{peer}.install.log"
+        with log.open("wb") as out:
+            proc = subprocess.run([str(py), "-m", "pip", "install", "-q",
+                                   *PEER_PACKAGES[peer]], stdout=out, stderr=subprocess.STDOUT)
+        if proc.returncode != 0:
+            tail = log.read_text(errors="replace").strip().splitlines()[-3:]
+            raise RuntimeError(f"pip install {peer} failed: {' / '.join(tail)}")
+        marker.write_text(time.strftime("%Y-%m-%d"))
+    return py
+
+
+def peer_version(py: Path, module: str) -> str:
+    """The installed version of a peer's package."""
+    out = subprocess.run([str(py), "-c", f"import importlib.metadata as m; "
+                          f"print(m.version('{module}'))"], capture_output=True, text=True)
+    return out.stdout.strip() or "?"
+
+
+def drive(py: Path, driver: str, args: list[str], env: dict[str, str],
+          timeout: float = 1800) -> dict[str, object]:
+    """Run a driver script in a peer's venv and parse the JSON it prints last."""
+    proc = subprocess.run([str(py), str(DRIVERS / driver), *args], capture_output=True,
+                          text=True, env={**os.environ, **env}, timeout=timeout,
+                          cwd=str(harness.ROOT.parent))
+    lines = [x for x in proc.stdout.strip().splitlines() if x.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"{driver} {args[0]} exited {proc.returncode}: "
+                           f"{(proc.stderr or proc.stdout).strip()[-400:]}")
+    result: dict[str, object] = json.loads(lines[-1])
+    return result
+
+
+# -- tracklet -----------------------------------------------------------------------------
+
+
+def run_tracklet(args: argparse.Namespace, base: Path, runs: int, steps: int) -> Outcome:
+    """tracklet: ingest over file_stream, verify, then scan one metric."""
+    out = Outcome("tracklet")
+    project = "peers"
+    with harness.running_server(args, base, "server-peers") as server:
+        res = asyncio.run(load.ingest(server, project, runs, steps, BATCH))
+        ok, detail = load.verify(server, project, res.names, steps)
+        out.ingest_pps = res.points_per_s
+        out.ingest_ok = "yes" if ok else f"NO: {detail}"
+
+        async def scan() -> tuple[float, list[dict[str, object]]]:
+            wire = Wire(server.url, server.key, connections=2)
+            try:
+                t0 = time.perf_counter()
+                rows = await read.scan_metric(wire, project, res.names[0], read.METRIC, steps)
+                return time.perf_counter() - t0, rows
+            finally:
+                await wire.close()
+
+        try:
+            secs, rows = asyncio.run(scan())
+            problem = read.check_scan(rows, steps, [read.METRIC])
+            out.read_pps = steps / secs
+            out.read_ok = "yes" if problem is None else f"NO: {problem}"
+        except (GraphQLError, KeyError, TypeError) as exc:
+            out.read_ok = f"{read.NOT_IMPLEMENTED} ({str(exc)[:80]})"
+    return out
+
+
+# -- MLflow -------------------------------------------------------------------------------
+
+
+def start_mlflow(py: Path, base: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """``mlflow server`` on SQLite, one worker, in its own process group."""
+    port = harness.free_port()
+    base.mkdir(parents=True, exist_ok=True)
+    log = (base / "mlflow-server.log").open("wb")
+    proc = subprocess.Popen(
+        [str(py.parent / "mlflow"), "server", "--backend-store-uri",
+         f"sqlite:///{base / 'mlflow.db'}", "--default-artifact-root", str(base / "artifacts"),
+         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("mlflow server exited: "
+                               + (base / "mlflow-server.log").read_text()[-400:])
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    stop_group(proc)
+    raise RuntimeError("mlflow server did not become ready")
+
+
+def stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a process started with its own session, and its workers."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def run_mlflow(base: Path, runs: int, steps: int) -> Outcome:
+    """MLflow tracking server + log_batch, then get_metric_history."""
+    out = Outcome("MLflow")
+    try:
+        py = peer_python("mlflow")
+        out.name = f"MLflow {peer_version(py, 'mlflow')}"
+        proc, url = start_mlflow(py, base / "mlflow")
+    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+        out.error = str(exc)
+        return out
+    try:
+        env = {"MLFLOW_TRACKING_URI": url}
+        ing = drive(py, "mlflow_driver.py", ["ingest", "--runs", str(runs), "--steps",
+                                             str(steps), "--batch", str(BATCH)], env)
+        out.ingest_pps = runs * steps * data.N_METRICS / float(ing["seconds"])  # type: ignore[arg-type]
+        out.ingest_ok = "yes" if not ing["errors"] else f"NO: {ing['errors']}"
+        run_ids = ",".join(ing["run_ids"])  # type: ignore[arg-type]
+        rd = drive(py, "mlflow_driver.py", ["read", "--runs", str(runs), "--steps", str(steps),
+                                            "--run-ids", run_ids], env)
+        out.read_pps = steps / float(rd["seconds"])  # type: ignore[arg-type]
+        out.read_ok = "yes" if rd["ok"] and rd["all_runs_complete"] else f"NO: {rd}"
+    except (RuntimeError, subprocess.SubprocessError) as exc:
+        out.error = str(exc)
+    finally:
+        stop_group(proc)
+    return out
+
+
+# -- Trackio ------------------------------------------------------------------------------
+
+
+def run_trackio(base: Path, runs: int, steps: int) -> Outcome:
+    """Trackio's log API into its local SQLite, then its metric-values read."""
+    out = Outcome("Trackio")
+    try:
+        py = peer_python("trackio")
+        out.name = f"Trackio {peer_version(py, 'trackio')}"
+        env = {"TRACKIO_DIR": str(base / "trackio"), "HF_HUB_OFFLINE": "1",
+               "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_DISABLE_TELEMETRY": "1"}
+        ing = drive(py, "trackio_driver.py", ["ingest", "--runs", str(runs), "--steps",
+                                              str(steps)], env)
+        out.ingest_pps = runs * steps * data.N_METRICS / float(ing["seconds"])  # type: ignore[arg-type]
+        out.ingest_ok = "yes" if not ing["errors"] else f"NO: {ing['errors']}"
+        rd = drive(py, "trackio_driver.py", ["read", "--runs", str(runs), "--steps",
+                                             str(steps)], env)
+        out.read_pps = steps / float(rd["seconds"])  # type: ignore[arg-type]
+        out.read_ok = "yes" if rd["ok"] and rd["all_runs_complete"] else f"NO: {rd}"
+    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+        out.error = str(exc)
+    return out
+
+
+# -- main ---------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m benchmarks.peers``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    p = harness.parser("benchmarks.peers", "tracklet vs MLflow and Trackio")
+    p.add_argument("--runs", type=int, default=RUNS, help="concurrent runs")
+    p.add_argument("--peers", nargs="*", choices=["mlflow", "trackio"],
+                   default=["mlflow", "trackio"])
+    args = p.parse_args(argv)
+    steps = QUICK_STEPS if args.quick else BASE_STEPS * args.scale
+    runs = args.runs
+    with harness.workdir(args.keep) as base:
+        mine = run_tracklet(args, base, runs, steps)
+        print(f"  tracklet: ingest {harness.fmt(mine.ingest_pps)} points/s, "
+              f"read {harness.fmt(mine.read_pps)} points/s ({mine.read_ok})", flush=True)
+        others = []
+        if "mlflow" in args.peers:
+            others.append(run_mlflow(base, runs, steps))
+        if "trackio" in args.peers:
+            others.append(run_trackio(base, runs, steps))
+    table = harness.Table(
+        f"peers: {runs} runs x {steps:,} steps x {data.N_METRICS} metrics "
+        f"({runs * steps * data.N_METRICS:,} points), {BATCH} steps a request; read: "
+        f"one metric's {steps:,} points",
+        ["system", "ingest points/s", "tracklet ingest is", "ingest verified",
+         "read points/s", "tracklet read is", "read verified"])
+    for o in [mine, *others]:
+        if o.error:
+            table.add(o.name, "-", "-", f"could not run: {o.error[:200]}", "-", "-", "-")
+            continue
+        table.add(o.name, o.ingest_pps, harness.ratio(mine.ingest_pps, o.ingest_pps),
+                  o.ingest_ok, o.read_pps, harness.ratio(mine.read_pps, o.read_pps), o.read_ok)
+    table.notes += [
+        "'tracklet ingest is' / 'tracklet read is': tracklet's rate as a multiple of that "
+        "system's, measured in this same invocation (1x = equal; '-' = a side could not run).",
+        "Trackio has no server: its figures are in-process writes to SQLite, no HTTP.",
+        "Target (issue): >= 20x MLflow on ingest and on reading a full metric history.",
+    ]
+    harness.report(f"peers-x{args.scale}", f"peers: scale x{args.scale}", [table],
+                   harness.command_line("benchmarks.peers", argv), args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

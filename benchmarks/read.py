@@ -1,0 +1,406 @@
+"""Reads: exact metric scans, downsampled charts and a filtered, sorted runs listing.
+
+- scan: one run with ``steps`` steps of 10 metrics (1,000,000 at --scale 100), read back the
+  way ``scan_history`` pages it: SampledHistoryPage (one key, 1,000 steps a page) and
+  HistoryPage (every key). Floor: pyarrow reading the same columns from a Parquet file.
+- chart: 100 runs x 10 metrics x ``steps`` steps (100,000 at --scale 100), downsampled to
+  1,000 buckets with per-bucket min/max/last by ``GET /api/v1/runs/series``. Floor: pyarrow
+  reading the columns and computing the same aggregates.
+- runs: ``n`` runs (10,000 at --scale 100) with summary metrics, listed with the Runs query
+  ``api.runs`` sends, filtered on ``summary_metrics.acc > 0.5`` and ordered by it, every page.
+  Floor: pyarrow reading name/acc from Parquet, filtering and sorting.
+
+Every answer is checked against the generated data; an endpoint or field that does not exist
+yet is reported as "not implemented" instead of failing the whole benchmark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from benchmarks import data, harness, load
+from benchmarks.wire import (
+    HISTORY_PAGE,
+    RUNS,
+    SAMPLED_HISTORY_PAGE,
+    GraphQLError,
+    Wire,
+    finish_payload,
+    history_payload,
+)
+
+PAGE = 1_000
+SCAN_STEPS = 10_000
+CHART_RUNS = 100
+CHART_STEPS = 1_000
+CHART_BUCKETS = 1_000
+LIST_RUNS = 100
+METRIC = "m3"
+NOT_IMPLEMENTED = "not implemented"
+
+
+class Unsupported(Exception):
+    """The server does not offer what this read needs (yet)."""
+
+
+# -- the reads themselves -----------------------------------------------------------------
+
+
+async def scan_metric(wire: Wire, project: str, run: str, key: str, steps: int,
+                      page: int = PAGE) -> list[dict[str, Any]]:
+    """One key of a run, paged like scan_history(keys=[key]): SampledHistoryPage per page."""
+    rows: list[dict[str, Any]] = []
+    for lo in range(0, steps, page):
+        hi = min(lo + page, steps)
+        spec = orjson.dumps({"keys": [key, "_step"], "minStep": lo, "samples": hi - lo,
+                             "maxStep": hi - 1}).decode()
+        d = await wire.graphql(SAMPLED_HISTORY_PAGE, {"entity": harness.ENTITY,
+                                                      "project": project, "run": run,
+                                                      "spec": spec})
+        for part in d["project"]["run"]["sampledHistory"]:
+            rows.extend(part)
+    return rows
+
+
+async def scan_rows(wire: Wire, project: str, run: str, steps: int,
+                    page: int = PAGE) -> list[dict[str, Any]]:
+    """Every key of a run, paged like scan_history(): HistoryPage per page."""
+    rows: list[dict[str, Any]] = []
+    for lo in range(0, steps, page):
+        hi = min(lo + page, steps)
+        d = await wire.graphql(HISTORY_PAGE, {"entity": harness.ENTITY, "project": project,
+                                              "run": run, "minStep": lo, "maxStep": hi,
+                                              "pageSize": hi - lo})
+        rows.extend(orjson.loads(line) for line in d["project"]["run"]["history"])
+    return rows
+
+
+async def chart(wire: Wire, project: str, runs: Sequence[str], keys: Sequence[str],
+                buckets: int) -> Any:
+    """The chart-series endpoint; Unsupported when it answers 404."""
+    paths = ",".join(f"{harness.ENTITY}/{project}/{r}" for r in runs)
+    resp = await wire.client.get("/api/v1/runs/series", params={
+        "runs": paths, "keys": ",".join(keys), "buckets": str(buckets)})
+    if resp.status_code == 404:
+        raise Unsupported(NOT_IMPLEMENTED)
+    if resp.status_code != 200:
+        raise Unsupported(f"HTTP {resp.status_code}: {resp.text[:200]}")
+    return orjson.loads(resp.content)
+
+
+async def list_runs(wire: Wire, project: str, filters: dict[str, Any], order: str,
+                    per_page: int = 50) -> list[str]:
+    """Every page of the Runs query as ``api.runs(filters=..., order=...)`` sends it."""
+    names: list[str] = []
+    cursor = None
+    while True:
+        d = await wire.graphql(RUNS, {"project": project, "entity": harness.ENTITY,
+                                      "cursor": cursor, "perPage": per_page, "order": order,
+                                      "filters": orjson.dumps(filters).decode()})
+        conn = (d.get("project") or {}).get("runs")
+        if conn is None:
+            raise GraphQLError("project.runs answered null")
+        names.extend(e["node"]["name"] for e in conn["edges"])
+        if not conn["pageInfo"]["hasNextPage"]:
+            return names
+        cursor = conn["pageInfo"]["endCursor"]
+
+
+# -- checks -------------------------------------------------------------------------------
+
+
+def check_scan(rows: list[dict[str, Any]], steps: int, keys: Sequence[str]) -> str | None:
+    """None when ``rows`` are exactly steps 0..steps-1 with the generated values."""
+    if len(rows) != steps:
+        return f"{len(rows)} rows, want {steps}"
+    for i, r in enumerate(rows):
+        if r.get("_step") != i:
+            return f"row {i} has _step {r.get('_step')}"
+        problem = data.check_row(0, r, keys)
+        if problem:
+            return problem
+    return None
+
+
+def check_chart(answer: Any, runs: int, keys: Sequence[str], steps: int,
+                buckets: int) -> str | None:
+    """Spot-check the series answer: every run and key present, bucket extremes right.
+
+    The expected shape (the endpoint is not written yet) is
+    ``{"runs": [{"run": path, "series": {key: [{"step", "min", "max", "last"}...]}}]}``;
+    any other shape is reported rather than guessed at.
+    """
+    try:
+        series = answer["runs"]
+        if len(series) != runs:
+            return f"{len(series)} runs in answer, want {runs}"
+        first = series[0]["series"][keys[0]]
+        width = max(1, -(-steps // buckets))
+        want = [data.value(0, s, int(keys[0][1:])) for s in range(min(width, steps))]
+        b0 = first[0]
+        if (b0["min"], b0["max"], b0["last"]) != (min(want), max(want), want[-1]):
+            return f"bucket 0 of {keys[0]}: got {b0}, want min {min(want)} max {max(want)}"
+    except (KeyError, IndexError, TypeError) as exc:
+        return f"unexpected answer shape ({exc!r})"
+    return None
+
+
+def acc_of(i: int) -> float:
+    """The summary metric the runs listing filters and sorts on (distinct per run)."""
+    return ((i * 7919) % 10_007) / 10_007
+
+
+# -- floors -------------------------------------------------------------------------------
+
+
+def best_of(fn: Any, tries: int = 3) -> float:
+    """The fastest of a few timings of ``fn()``."""
+    best = float("inf")
+    for _ in range(tries):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def floor_scan(path: Path, columns: list[str]) -> float:
+    """pyarrow reading ``columns`` of the file."""
+    import pyarrow.parquet as pq
+
+    return best_of(lambda: pq.read_table(path, columns=columns))
+
+
+def floor_chart(path: Path, keys: Sequence[str], steps: int, buckets: int) -> float:
+    """pyarrow reading the columns and computing per-bucket min/max/last per run and key."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    width = max(1, -(-steps // buckets))
+
+    def go() -> None:
+        t = pq.read_table(path, columns=["run", "_step", *keys])
+        t = t.append_column("bucket", pc.divide(t["_step"], pa.scalar(width, pa.int64())))
+        aggs = [(k, f) for k in keys for f in ("min", "max", "last")]
+        t.group_by(["run", "bucket"], use_threads=False).aggregate(aggs)
+
+    return best_of(go)
+
+
+def floor_runs(path: Path) -> float:
+    """pyarrow reading name/acc, filtering acc > 0.5 and sorting by acc descending."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    def go() -> None:
+        t = pq.read_table(path, columns=["name", "acc"])
+        t = t.filter(pc.greater(t["acc"], 0.5))
+        t.sort_by([("acc", "descending")])
+
+    return best_of(go)
+
+
+# -- workloads ----------------------------------------------------------------------------
+
+
+async def _probe(wire: Wire, project: str, fn: Any, keys: Sequence[str]) -> str | None:
+    """None when a history read answers correctly on a tiny run, else why not."""
+    try:
+        rows = await fn(wire, project, "probe", 5)
+    except (GraphQLError, KeyError, TypeError) as exc:
+        return f"{NOT_IMPLEMENTED} ({str(exc)[:100]})"
+    problem = check_scan(rows, 5, keys)
+    return None if problem is None else f"wrong answer: {problem}"
+
+
+async def _scan_one(wire: Wire, project: str, run: str, steps: int) -> list[dict[str, Any]]:
+    return await scan_metric(wire, project, run, METRIC, steps)
+
+
+def measure_scan(args: argparse.Namespace, base: Path, steps: int, table: harness.Table) -> None:
+    """Scan one metric and all metrics of a ``steps``-step run; floor from Parquet."""
+    base.mkdir(parents=True, exist_ok=True)
+    path = base / "scan.parquet"
+    data.write_parquet(path, [0], steps)
+    cases = [
+        (f"scan 1 metric ({steps:,} steps, SampledHistoryPage)", _scan_one, [METRIC],
+         floor_scan(path, ["_step", METRIC]), steps),
+        (f"scan all 10 metrics ({steps:,} steps, HistoryPage)", scan_rows, list(data.METRICS),
+         floor_scan(path, ["_step", *data.METRICS]), steps * data.N_METRICS),
+    ]
+    project = "scan"
+    with harness.running_server(args, base, "server-scan") as server:
+
+        async def go() -> list[tuple[float, str | None] | str]:
+            wire = Wire(server.url, server.key, connections=4)
+            try:
+                await wire.upsert_run(project, "probe")
+                await wire.file_stream(harness.ENTITY, project, "probe",
+                                       history_payload(0, data.history_lines(0, 0, 5)))
+                probes = [await _probe(wire, project, fn, keys) for _, fn, keys, _, _ in cases]
+                if all(probes):
+                    return [str(p) for p in probes]
+                await load.ingest(server, project, 1, steps, lpr=min(steps, 2_000))
+                await wire.file_stream(harness.ENTITY, project, load.run_name(0),
+                                       finish_payload())
+                out: list[tuple[float, str | None] | str] = []
+                for (_, fn, keys, _, _), probe in zip(cases, probes, strict=True):
+                    if probe:
+                        out.append(probe)
+                        continue
+                    t0 = time.perf_counter()
+                    rows = await fn(wire, project, load.run_name(0), steps)
+                    out.append((time.perf_counter() - t0, check_scan(rows, steps, keys)))
+                return out
+            finally:
+                await wire.close()
+
+        results = asyncio.run(go())
+    for (label, _, _, fl, n), res in zip(cases, results, strict=True):
+        if isinstance(res, str):
+            table.add(label, res, "-", fl * 1000, "-", "-")
+            continue
+        secs, problem = res
+        table.add(label, secs * 1000, n / secs, fl * 1000, harness.ratio(secs, fl),
+                  "yes" if problem is None else f"NO: {problem}")
+
+
+def measure_chart(args: argparse.Namespace, base: Path, runs: int, steps: int,
+                  table: harness.Table) -> None:
+    """Downsample 10 metrics of ``runs`` runs to 1,000 buckets."""
+    base.mkdir(parents=True, exist_ok=True)
+    path = base / "chart.parquet"
+    data.write_parquet(path, list(range(runs)), steps)
+    fl = floor_chart(path, data.METRICS, steps, CHART_BUCKETS)
+    label = f"chart {runs} runs x 10 metrics x {steps:,} steps -> {CHART_BUCKETS:,} buckets"
+    project = "chart"
+    with harness.running_server(args, base, "server-chart") as server:
+
+        async def go() -> tuple[float, str | None] | str:
+            wire = Wire(server.url, server.key, connections=4)
+            try:
+                await wire.upsert_run(project, "probe")
+                try:
+                    await chart(wire, project, ["probe"], ["m0"], 10)
+                except Unsupported as exc:
+                    return str(exc)
+                await load.ingest(server, project, runs, steps, lpr=min(steps, 1_000),
+                                  finish=True)
+                names = [load.run_name(i) for i in range(runs)]
+                t0 = time.perf_counter()
+                answer = await chart(wire, project, names, data.METRICS, CHART_BUCKETS)
+                secs = time.perf_counter() - t0
+                return secs, check_chart(answer, runs, data.METRICS, steps, CHART_BUCKETS)
+            finally:
+                await wire.close()
+
+        res = asyncio.run(go())
+    if isinstance(res, str):
+        table.add(label, res, "-", fl * 1000, "-", "-")
+        return
+    secs, problem = res
+    table.add(label, secs * 1000, runs * steps * data.N_METRICS / secs, fl * 1000,
+              harness.ratio(secs, fl), "yes" if problem is None else f"NO: {problem}")
+
+
+def measure_runs(args: argparse.Namespace, base: Path, n: int, table: harness.Table) -> None:
+    """List ``n`` runs filtered and ordered by a summary metric, every page."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    names = [load.run_name(i) for i in range(n)]
+    accs = [acc_of(i) for i in range(n)]
+    base.mkdir(parents=True, exist_ok=True)
+    path = base / "runs.parquet"
+    pq.write_table(pa.table({"name": names, "acc": accs}), path)
+    fl = floor_runs(path)
+    expected = [nm for nm, a in sorted(zip(names, accs, strict=True), key=lambda x: -x[1])
+                if a > 0.5]
+    label = f"runs listing: {n:,} runs, filter + sort on summary acc, 50 a page"
+    project = "listing"
+    filters = {"$and": [{"summary_metrics.acc": {"$gt": 0.5}}]}
+    order = "-summary_metrics.acc"
+    with harness.running_server(args, base, "server-runs") as server:
+
+        async def go() -> tuple[float, str | None] | str:
+            wire = Wire(server.url, server.key, connections=16)
+            try:
+                await wire.upsert_run(project, names[0], summary={"acc": accs[0], "loss": 1.0})
+                try:
+                    await list_runs(wire, project, filters, order)
+                except (GraphQLError, KeyError, TypeError) as exc:
+                    return f"{NOT_IMPLEMENTED} ({str(exc)[:120]})"
+                sem = asyncio.Semaphore(16)
+
+                async def one(i: int) -> None:
+                    async with sem:
+                        await wire.upsert_run(project, names[i],
+                                              summary={"acc": accs[i], "loss": 1 - accs[i]})
+
+                await asyncio.gather(*(one(i) for i in range(1, n)))
+                t0 = time.perf_counter()
+                got = await list_runs(wire, project, filters, order)
+                secs = time.perf_counter() - t0
+                problem = None if got == expected else (
+                    f"{len(got)} runs listed (want {len(expected)}), first {got[:3]}")
+                return secs, problem
+            finally:
+                await wire.close()
+
+        res = asyncio.run(go())
+    if isinstance(res, str):
+        table.add(label, res, "-", fl * 1000, "-", "-")
+        return
+    secs, problem = res
+    table.add(label, secs * 1000, len(expected) / secs, fl * 1000, harness.ratio(secs, fl),
+              "yes" if problem is None else f"NO: {problem}")
+
+
+def sizes(scale: int, quick: bool) -> tuple[int, int, int, int]:
+    """(scan steps, chart runs, chart steps, listed runs) for a scale."""
+    if quick:
+        return 2_000, 10, 200, 60
+    return SCAN_STEPS * scale, CHART_RUNS, CHART_STEPS * scale, LIST_RUNS * scale
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m benchmarks.read``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    p = harness.parser("benchmarks.read", "reads: scans, charts and runs listing vs pyarrow")
+    p.add_argument("--only", nargs="*", choices=["scan", "chart", "runs"], default=None)
+    args = p.parse_args(argv)
+    only = set(args.only or ["scan", "chart", "runs"])
+    scan_steps, chart_runs, chart_steps, n_runs = sizes(args.scale, args.quick)
+    table = harness.Table(f"read (scale x{args.scale})",
+                          ["query", "tracklet ms", "points/s", "floor ms", "vs floor",
+                           "exact"])
+    with harness.workdir(args.keep) as base:
+        if "scan" in only:
+            measure_scan(args, base, scan_steps, table)
+        if "chart" in only:
+            measure_chart(args, base, chart_runs, chart_steps, table)
+        if "runs" in only:
+            measure_runs(args, base, n_runs, table)
+    table.notes += [
+        "vs floor: tracklet's time over the floor's (pyarrow on a local Parquet file holding "
+        "the same columns; best of 3); lower is better, 1x would match the floor.",
+        "points/s for runs listing: matching runs returned per second.",
+        "exact: every returned value compared with the generated data (chart: bucket 0 "
+        "min/max/last of the first run; runs: names and order of every matching run).",
+        "Targets (issue): chart < 3x floor, scan within 2x of floor.",
+    ]
+    harness.report(f"read-x{args.scale}", f"read: scale x{args.scale}", [table],
+                   harness.command_line("benchmarks.read", argv), args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
