@@ -10,6 +10,7 @@ from tracklet.domain.runs import RunState
 from tracklet.errors import InvalidInput
 from tracklet.storage import Storage
 from tracklet.storage.history import live
+from tracklet.storage.metadata import compaction_queue
 from tracklet.storage.metadata import runs as run_repo
 from tracklet.storage.metadata.tables import run_files
 
@@ -94,6 +95,7 @@ def apply_file_stream(storage: Storage, run: Run, update: FileStreamUpdate) -> N
         if update.complete:
             values["state"] = RunState.from_exit_code(update.exit_code).value
             values["exit_code"] = update.exit_code
+            compaction_queue.request(conn, [run.id])
         elif update.preempting:
             values["state"] = RunState.PREEMPTING.value
         elif current.state != RunState.PREEMPTING.value:

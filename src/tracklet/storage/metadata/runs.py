@@ -13,6 +13,8 @@ from sqlalchemy import Connection, Select, func, select, update
 from tracklet.domain.records import Project, Run, RunFields, RunFile
 from tracklet.domain.runs import RUN_NAME_ALPHABET, RunState
 from tracklet.errors import NotFound
+from tracklet.storage.metadata import compaction_queue
+from tracklet.storage.metadata.strict_json import with_strict_shadows
 from tracklet.storage.metadata.tables import entities, projects, run_files, runs, users
 from tracklet.storage.metadata.upsert import upsert_rows
 
@@ -299,7 +301,7 @@ def create_run(
             history_line_count=0,
             events_line_count=0,
             log_line_count=0,
-            **values,
+            **with_strict_shadows(values),
         )
     ).inserted_primary_key
     assert pk is not None
@@ -313,7 +315,7 @@ def update_run(conn: Connection, run_id: int, fields: RunFields) -> Run:
     """Apply the non-None ``fields`` to a run and return it."""
     values = _field_values(fields)
     values["updated_at"] = time.time()
-    conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
+    conn.execute(update(runs).where(runs.c.id == run_id).values(**with_strict_shadows(values)))
     run = get_run_by_id(conn, run_id)
     if run is None:
         raise NotFound(f"run {run_id} not found")
@@ -322,7 +324,7 @@ def update_run(conn: Connection, run_id: int, fields: RunFields) -> Run:
 
 def set_run_columns(conn: Connection, run_id: int, **values: Any) -> None:
     """Low-level column update used by ingest (counts, state, heartbeat)."""
-    conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
+    conn.execute(update(runs).where(runs.c.id == run_id).values(**with_strict_shadows(values)))
 
 
 def delete_run(conn: Connection, run_id: int) -> None:
@@ -335,16 +337,21 @@ def delete_run(conn: Connection, run_id: int) -> None:
 
 
 def mark_crashed(conn: Connection, heartbeat_before: float) -> int:
-    """Mark running runs whose last heartbeat is older than ``heartbeat_before`` crashed."""
-    result = conn.execute(
-        update(runs)
-        .where(
-            runs.c.state.in_([RunState.RUNNING.value, RunState.PREEMPTING.value]),
-            runs.c.heartbeat_at < heartbeat_before,
-        )
-        .values(state=RunState.CRASHED.value)
+    """Mark running runs whose last heartbeat is older than ``heartbeat_before`` crashed.
+
+    Crashed runs are queued for history compaction like finished ones.
+    """
+    silent = (
+        runs.c.state.in_([RunState.RUNNING.value, RunState.PREEMPTING.value]),
+        runs.c.heartbeat_at < heartbeat_before,
     )
-    return int(result.rowcount or 0)
+    crashed = list(conn.execute(select(runs.c.id).where(*silent)).scalars())
+    if not crashed:
+        return 0
+    conn.execute(update(runs).where(runs.c.id.in_(crashed), *silent)
+                 .values(state=RunState.CRASHED.value))
+    compaction_queue.request(conn, crashed)
+    return len(crashed)
 
 
 def count_runs(conn: Connection, project_id: int) -> int:
