@@ -72,7 +72,7 @@ _FIELD_OPS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$regex
               "$options", "$exists", "$not")
 
 # Plain columns: filter name -> (column, kind). Kinds: "text" or "time" (Unix seconds).
-_COLUMNS: dict[str, tuple[Any, str]] = {}
+_COLUMNS: dict[str, tuple[ColumnElement[Any], str]] = {}
 for _names, _col, _kind in [
     (("name", "id", "run_id"), runs.c.name, "text"),
     (("displayName", "display_name"), runs.c.display_name, "text"),
@@ -111,7 +111,7 @@ class Field:
     """Where a filter or order key points: a plain column, the tags array or a JSON path."""
 
     name: str
-    column: Any = None
+    column: ColumnElement[Any] | None = None
     kind: str = "text"
     document: str | None = None
     path: tuple[str, ...] = ()
@@ -119,6 +119,12 @@ class Field:
     @property
     def is_json(self) -> bool:
         return self.document is not None
+
+    @property
+    def col(self) -> ColumnElement[Any]:
+        """The plain column (only for text and time fields)."""
+        assert self.col is not None
+        return self.col
 
 
 def resolve_field(name: str) -> Field:
@@ -269,11 +275,11 @@ class _Compiler:
         if field.is_json:
             return self.json_eq(field, value)
         if value is None:
-            return field.column.is_(None)
+            return field.col.is_(None)
         if field.kind == "time":
-            return field.column == _instant(field.name, value)
+            return field.col == _instant(field.name, value)
         if isinstance(value, str):
-            return field.column == value
+            return field.col == value
         if isinstance(value, (bool, int, float)):
             return false()  # a text field never equals a number or boolean
         raise InvalidInput(f"cannot compare {field.name!r} with {_show(value)}")
@@ -314,9 +320,9 @@ class _Compiler:
                 return fn(JsonNumber(doc, field.path), _number(value))
             return fn(JsonString(doc, field.path), value)
         if field.kind == "time":
-            return fn(field.column, _instant(field.name, value))
+            return fn(field.col, _instant(field.name, value))
         if isinstance(value, str):
-            return fn(field.column, value)
+            return fn(field.col, value)
         return false()
 
     def exists(self, field: Field) -> ColumnElement[bool]:
@@ -324,7 +330,7 @@ class _Compiler:
             return true()
         if field.is_json:
             return JsonKind(json_document(str(field.document)), field.path).is_not(None)
-        return field.column.is_not(None)
+        return field.col.is_not(None)
 
     def regex(self, field: Field, pattern: Any, options: Any) -> ColumnElement[Any]:
         if not isinstance(pattern, str):
@@ -344,7 +350,7 @@ class _Compiler:
         elif field.kind == "time":
             raise InvalidInput(f"$regex does not apply to {field.name!r}; use $gt/$lt")
         else:
-            target = field.column
+            target = field.col
         return regex_match(target, pattern, ignore_case, self.dialect)
 
 
@@ -412,9 +418,9 @@ class Order:
         if f.kind == "tags":
             return [(runs.c.tags, d), (runs.c.id, d)]
         if f.kind == "time":
-            return [(f.column, d), (runs.c.id, d)]
-        missing = case((f.column.is_(None), 1), else_=0)
-        return [(missing, False), (func.coalesce(f.column, ""), d), (runs.c.id, d)]
+            return [(f.col, d), (runs.c.id, d)]
+        missing = case((f.col.is_(None), 1), else_=0)
+        return [(missing, False), (func.coalesce(f.col, ""), d), (runs.c.id, d)]
 
     def order_by(self) -> list[ColumnElement[Any]]:
         """ORDER BY terms."""
