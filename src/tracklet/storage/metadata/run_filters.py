@@ -123,8 +123,8 @@ class Field:
     @property
     def col(self) -> ColumnElement[Any]:
         """The plain column (only for text and time fields)."""
-        assert self.col is not None
-        return self.col
+        assert self.column is not None
+        return self.column
 
 
 def resolve_field(name: str) -> Field:
