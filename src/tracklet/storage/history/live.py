@@ -138,3 +138,100 @@ def count_lines(conn: Connection, table: Any, run_ids: Sequence[int]) -> dict[in
         .group_by(table.c.run_id)
     )
     return {int(r): int(c) for r, c in rows}
+
+
+# -- reads for the history read path (step-ordered, streamed) ---------------------------------
+
+
+def iter_rows(
+    conn: Connection,
+    run_id: int,
+    min_step: int | None = None,
+    max_step: int | None = None,
+    batch: int = 2000,
+) -> Iterator[tuple[int, int, str]]:
+    """(step, line, text) of rows with ``min_step <= step < max_step``, by step then line.
+
+    Streams in keyset batches on ``conn``; lines without a ``_step`` are not history rows
+    for the read path and are skipped.
+    """
+    from sqlalchemy import and_, or_
+
+    last: tuple[int, int] | None = None
+    while True:
+        q = select(history.c.step, history.c.line, history.c.data).where(
+            history.c.run_id == run_id, history.c.step.is_not(None))
+        if min_step is not None:
+            q = q.where(history.c.step >= min_step)
+        if max_step is not None:
+            q = q.where(history.c.step < max_step)
+        if last is not None:
+            q = q.where(or_(history.c.step > last[0],
+                            and_(history.c.step == last[0], history.c.line > last[1])))
+        rows = conn.execute(q.order_by(history.c.step, history.c.line).limit(batch)).all()
+        for step, line, data in rows:
+            yield int(step), int(line), data
+        if len(rows) < batch:
+            return
+        last = (int(rows[-1][0]), int(rows[-1][1]))
+
+
+def step_stats(conn: Connection, run_id: int) -> tuple[int, int | None, int | None]:
+    """(row count, smallest step, largest step) of the run's live rows that have a step."""
+    from sqlalchemy import func
+
+    count, lo, hi = conn.execute(
+        select(func.count(), func.min(history.c.step), func.max(history.c.step))
+        .where(history.c.run_id == run_id, history.c.step.is_not(None))
+    ).one()
+    return int(count), None if lo is None else int(lo), None if hi is None else int(hi)
+
+
+def live_steps(conn: Connection, run_id: int, min_step: int | None = None,
+               max_step: int | None = None) -> set[int]:
+    """The distinct steps of live rows in ``[min_step, max_step)``."""
+    q = select(history.c.step).distinct().where(history.c.run_id == run_id,
+                                                history.c.step.is_not(None))
+    if min_step is not None:
+        q = q.where(history.c.step >= min_step)
+    if max_step is not None:
+        q = q.where(history.c.step < max_step)
+    return {int(s) for s in conn.execute(q).scalars()}
+
+
+def fingerprint(conn: Connection, run_id: int) -> tuple[int, int, int]:
+    """(count, largest line, total length) of stepped live rows: changes when they change."""
+    from sqlalchemy import func
+
+    count, top, size = conn.execute(
+        select(func.count(), func.coalesce(func.max(history.c.line), -1),
+               func.coalesce(func.sum(func.length(history.c.data)), 0))
+        .where(history.c.run_id == run_id, history.c.step.is_not(None))
+    ).one()
+    return int(count), int(top), int(size)
+
+
+def delete_stepped_rows(conn: Connection, run_id: int, lines_from: int, lines_to: int) -> int:
+    """Delete stepped live rows with ``lines_from <= line < lines_to``; returns how many."""
+    result = conn.execute(
+        history.delete().where(history.c.run_id == run_id, history.c.step.is_not(None),
+                               history.c.line >= lines_from, history.c.line < lines_to)
+    )
+    return int(result.rowcount or 0)
+
+
+def iter_lines_after(conn: Connection, run_id: int, after: int,
+                     batch: int = 5000) -> Iterator[tuple[int, int | None, str]]:
+    """(line, step, text) of every live history line after index ``after``, in line order."""
+    while True:
+        rows = conn.execute(
+            select(history.c.line, history.c.step, history.c.data)
+            .where(history.c.run_id == run_id, history.c.line > after)
+            .order_by(history.c.line)
+            .limit(batch)
+        ).all()
+        for line, step, data in rows:
+            yield int(line), None if step is None else int(step), data
+        if len(rows) < batch:
+            return
+        after = int(rows[-1][0])

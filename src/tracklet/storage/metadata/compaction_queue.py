@@ -59,6 +59,11 @@ def done(conn: Connection, run_id: int, requested_at: float) -> None:
     )
 
 
+def drop(conn: Connection, run_id: int) -> None:
+    """Remove the run's entry whatever its state."""
+    conn.execute(history_compaction.delete().where(history_compaction.c.run_id == run_id))
+
+
 def release(conn: Connection, run_id: int) -> None:
     """Give a claim back so another attempt can be made later."""
     conn.execute(update(history_compaction).where(history_compaction.c.run_id == run_id)

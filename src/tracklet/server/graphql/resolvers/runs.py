@@ -159,12 +159,6 @@ def resolve_project_run(
         return run_repo.find_run(conn, project.id, name)
 
 
-@project_type.field("runCount")
-def resolve_project_run_count(project: Project, info: Info, **_: Any) -> int:
-    with _ctx(info).storage.db.read() as conn:
-        return run_repo.count_runs(conn, project.id)
-
-
 # -- Run --------------------------------------------------------------------------------------
 
 
