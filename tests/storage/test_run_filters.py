@@ -18,6 +18,7 @@ import orjson
 import pytest
 
 from tests.storage import pg_server
+from tests.storage.filter_oracle import expected_order, match
 from tracklet.domain.records import Project, RunFields
 from tracklet.errors import InvalidInput
 from tracklet.storage.metadata import accounts
@@ -25,8 +26,6 @@ from tracklet.storage.metadata import runs as run_repo
 from tracklet.storage.metadata.engine import Database
 from tracklet.storage.metadata.migrate import upgrade
 from tracklet.storage.metadata.run_query import count_runs, list_runs
-
-MISSING = object()
 
 
 def _make_runs(n: int) -> list[dict[str, Any]]:
@@ -120,99 +119,6 @@ def store(request: pytest.FixtureRequest,
         db.dispose()
 
 
-# -- the oracle -------------------------------------------------------------------------------
-
-
-def _nan_to_null(v: Any) -> Any:
-    return None if isinstance(v, float) and math.isnan(v) else v
-
-
-def _lookup(run: dict[str, Any], key: str) -> Any:
-    plain = {"name": "name", "displayName": "display_name", "state": "state", "group": "group",
-             "jobType": "job_type", "display_name": "display_name", "job_type": "job_type"}
-    if key in plain:
-        v = run[plain[key]]
-        return MISSING if v is None else v
-    prefix, _, rest = key.partition(".")
-    doc = run["config"] if prefix == "config" else run["summary"]
-    parts = rest.split(".")
-    if prefix == "config" and len(parts) > 1 and parts[1] == "value":
-        del parts[1]  # config.<key>.value is W&B's spelling of config.<key>
-    value: Any = doc
-    for part in parts:
-        if not isinstance(value, dict) or part not in value:
-            return MISSING
-        value = value[part]
-    return _nan_to_null(value)
-
-
-def _is_num(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def _eq(v: Any, x: Any, tags: bool = False) -> bool:
-    if tags:
-        return x in v if isinstance(x, str) else (v == x if isinstance(x, list) else False)
-    if x is None:
-        return v is MISSING or v is None
-    if isinstance(x, bool):
-        return isinstance(v, bool) and v == x
-    if _is_num(x):
-        return _is_num(v) and v == x
-    return isinstance(v, str) and v == x
-
-
-def _cmp(v: Any, op: str, x: Any) -> bool:
-    if x is None:
-        return _eq(v, None) if op in ("$gte", "$lte") else False
-    same = (_is_num(v) and _is_num(x)) or (isinstance(v, str) and isinstance(x, str)) or (
-        isinstance(v, bool) and isinstance(x, bool))
-    if not same:
-        return False
-    return {"$gt": v > x, "$gte": v >= x, "$lt": v < x, "$lte": v <= x}[op]
-
-
-def _match_field(run: dict[str, Any], key: str, cond: Any) -> bool:
-    tags = key == "tags"
-    v = run["tags"] if tags else _lookup(run, key)
-    if not (isinstance(cond, dict) and any(k.startswith("$") for k in cond)):
-        return _eq(v, cond, tags)
-    ok = True
-    for op, arg in cond.items():
-        if op == "$eq":
-            ok &= _eq(v, arg, tags)
-        elif op == "$ne":
-            ok &= not _eq(v, arg, tags)
-        elif op == "$in":
-            ok &= any(_eq(v, a, tags) for a in arg)
-        elif op == "$nin":
-            ok &= not any(_eq(v, a, tags) for a in arg)
-        elif op in ("$gt", "$gte", "$lt", "$lte"):
-            ok &= _cmp(v, op, arg)
-        elif op == "$exists":
-            ok &= (tags or v is not MISSING) == arg
-        elif op == "$regex":
-            flags = re.I if "i" in cond.get("$options", "") else 0
-            values = v if tags else [v]
-            ok &= any(isinstance(s, str) and re.search(arg, s, flags) for s in values)
-        elif op == "$not":
-            ok &= not _match_field(run, key, arg)
-    return ok
-
-
-def _match(run: dict[str, Any], f: dict[str, Any]) -> bool:
-    for key, value in f.items():
-        if key == "$and" and not all(_match(run, g) for g in value):
-            return False
-        if key == "$or" and not any(_match(run, g) for g in value):
-            return False
-        if key == "$nor" and any(_match(run, g) for g in value):
-            return False
-        if not key.startswith("$") and not _match_field(run, key, value):
-            return False
-    return True
-
-
 FILTERS: list[dict[str, Any]] = [
     {},
     {"state": "finished"},
@@ -274,23 +180,12 @@ FILTERS: list[dict[str, Any]] = [
 def test_filter_matches_oracle(store: tuple[Database, Project, dict[str, int]],
                                f: dict[str, Any]) -> None:
     db, project, _ = store
-    expected = sorted(r["name"] for r in RUNS if _match(r, f))
+    expected = sorted(r["name"] for r in RUNS if match(r, f))
     with db.read() as conn:
         page = list_runs(conn, project.id, orjson.dumps(f).decode(), None, None, 1000)
         total = count_runs(conn, project.id, orjson.dumps(f).decode())
     assert sorted(r.name for r in page.runs) == expected
     assert total == len(expected)
-
-
-def _sort_key(run: dict[str, Any], key: str, ids: dict[str, int]) -> tuple[Any, ...]:
-    v = _lookup(run, key)
-    if _is_num(v):
-        return (0, v, "", ids[run["name"]])
-    if isinstance(v, str):
-        return (1, 0, v, ids[run["name"]])
-    if isinstance(v, bool):
-        return (2, int(v), "", ids[run["name"]])
-    return (3, 0, "", ids[run["name"]])
 
 
 @pytest.mark.parametrize("order", ["+config.lr", "-config.lr", "-summary_metrics.acc",
@@ -299,23 +194,7 @@ def _sort_key(run: dict[str, Any], key: str, ids: dict[str, int]) -> tuple[Any, 
 def test_order_pages_match_oracle(store: tuple[Database, Project, dict[str, int]],
                                   order: str) -> None:
     db, project, ids = store
-    desc = order.startswith("-")
-    key = order.lstrip("+-")
-    if key == "created_at":
-        expected = sorted(RUNS, key=lambda r: ids[r["name"]], reverse=desc)
-    elif key in ("displayName", "name"):
-        def plain(r: dict[str, Any]) -> tuple[Any, ...]:
-            v = _lookup(r, key)
-            return (v is MISSING, "" if v is MISSING else v, ids[r["name"]])
-        present = sorted((r for r in RUNS if _lookup(r, key) is not MISSING), key=plain,
-                         reverse=desc)
-        expected = present + sorted((r for r in RUNS if _lookup(r, key) is MISSING),
-                                    key=lambda r: ids[r["name"]], reverse=desc)
-    else:
-        expected = []
-        for rank in range(4):
-            group = [r for r in RUNS if _sort_key(r, key, ids)[0] == rank]
-            expected += sorted(group, key=lambda r: _sort_key(r, key, ids)[1:], reverse=desc)
+    expected = expected_order(RUNS, order, ids)
     names: list[str] = []
     after = None
     with db.read() as conn:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from tracklet.server.rest import file_stream, graphql, health, storage
+from tracklet.server.rest import exports, file_stream, graphql, health, storage
 
 ROUTES = [
     Route("/graphql", graphql.graphql, methods=["POST"]),
     Route("/files/{entity}/{project}/{run}/file_stream", file_stream.file_stream, methods=["POST"]),
     Route("/storage/upload/{name:path}", storage.upload, methods=["PUT"]),
     Route("/storage/file/{name:path}", storage.download, methods=["GET"]),
+    Route("/storage/export/{name:path}", exports.download, methods=["GET", "HEAD"]),
     Route("/health", health.health, methods=["GET"]),
     Route("/healthz", health.health, methods=["GET"]),
     Route("/ready", health.ready, methods=["GET"]),

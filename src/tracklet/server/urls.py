@@ -31,3 +31,18 @@ def blob_download_url(
     token = sign(storage.signing_secret(), {"k": "get", "b": blob_key},
                  settings.signed_url_ttl_s)
     return f"{base_url}{DOWNLOAD_PATH}/{quote(name)}?t={token}"
+
+
+EXPORT_PATH = "/storage/export"
+
+
+def history_export_url(
+    storage: Storage, settings: Settings, base_url: str, blob_key: str, name: str
+) -> str:
+    """A signed GET (and HEAD, and Range) URL of a run's Parquet history export."""
+    direct = storage.blobs.presigned_get(blob_key, settings.signed_url_ttl_s)
+    if direct is not None:
+        return direct
+    token = sign(storage.signing_secret(), {"k": "hist", "b": blob_key},
+                 settings.signed_url_ttl_s)
+    return f"{base_url}{EXPORT_PATH}/{quote(name)}?t={token}"

@@ -19,7 +19,7 @@ from graphql import GraphQLError, GraphQLObjectType, GraphQLSchema
 from tracklet.errors import InvalidInput, TrackletError, Unavailable
 from tracklet.server.errors import graphql_message
 from tracklet.server.graphql.context import GraphQLContext
-from tracklet.server.graphql.resolvers import files, runs, runs_query, viewer
+from tracklet.server.graphql.resolvers import files, history, run_delete, runs, runs_query, viewer
 from tracklet.server.graphql.scalars import SCALARS
 
 log = logging.getLogger("tracklet.graphql")
@@ -31,7 +31,7 @@ def build_schema() -> GraphQLSchema:
     """The executable schema: SDL files plus every resolver module's bindables."""
     type_defs = load_schema_from_path(str(SCHEMA_DIR))
     bindables: list[Any] = [*SCALARS, *viewer.BINDABLES, *runs.BINDABLES, *files.BINDABLES,
-                           *runs_query.BINDABLES]
+                           *runs_query.BINDABLES, *history.BINDABLES, *run_delete.BINDABLES]
     schema = make_executable_schema(type_defs, *bindables)
     _bind_default_resolvers(schema)
     # Arguments and input fields arrive in resolvers as snake_case keyword/dict keys.

@@ -17,7 +17,7 @@ from tracklet.storage.history import live
 from tracklet.storage.history.jsonline import dumps, loads_object
 from tracklet.storage.metadata import accounts
 from tracklet.storage.metadata import runs as run_repo
-from tracklet.storage.metadata.tables import events, history
+from tracklet.storage.metadata.tables import events
 
 query = QueryType()
 mutation = MutationType()
@@ -200,12 +200,6 @@ def resolve_run_user(run: Run, *_: Any) -> User | None:
 @run_type.field("readOnly")
 def resolve_run_read_only(run: Run, info: Info) -> bool:
     return not (_ctx(info).user.admin or _ctx(info).user.entity == run.entity)
-
-
-@run_type.field("historyTail")
-def resolve_run_history_tail(run: Run, info: Info) -> str:
-    with _ctx(info).storage.db.read() as conn:
-        return orjson.dumps(live.tail(conn, history, run.id, 10)).decode()
 
 
 @run_type.field("eventsTail")
