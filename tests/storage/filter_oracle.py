@@ -8,6 +8,7 @@ values, without W&B's ``{"value": ...}`` wrapper) and ``summary``.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from typing import Any
@@ -21,9 +22,10 @@ def nan_to_null(v: Any) -> Any:
 
 def lookup(run: dict[str, Any], key: str) -> Any:
     plain = {"name": "name", "displayName": "display_name", "state": "state", "group": "group",
-             "jobType": "job_type", "display_name": "display_name", "job_type": "job_type"}
+             "jobType": "job_type", "display_name": "display_name", "job_type": "job_type",
+             "username": "username", "createdAt": "created_at", "heartbeatAt": "heartbeat_at"}
     if key in plain:
-        v = run[plain[key]]
+        v = run.get(plain[key])
         return MISSING if v is None else v
     prefix, _, rest = key.partition(".")
     doc = run["config"] if prefix == "config" else run["summary"]
@@ -64,7 +66,24 @@ def cmp(v: Any, op: str, x: Any) -> bool:
     return {"$gt": v > x, "$gte": v >= x, "$lt": v < x, "$lte": v <= x}[op]
 
 
+def instant(value: Any) -> Any:
+    """Dates as Unix seconds: ISO-8601 text (UTC unless it says otherwise) or a number."""
+    if isinstance(value, str):
+        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.timezone.utc)
+        return when.timestamp()
+    if isinstance(value, list):
+        return [instant(v) for v in value]
+    if isinstance(value, dict):
+        return {k: v if k in ("$exists", "$regex", "$options") else instant(v)
+                for k, v in value.items()}
+    return value
+
+
 def match_field(run: dict[str, Any], key: str, cond: Any) -> bool:
+    if key in ("createdAt", "heartbeatAt"):
+        cond = instant(cond)
     tags = key == "tags"
     v = run["tags"] if tags else lookup(run, key)
     if not (isinstance(cond, dict) and any(k.startswith("$") for k in cond)):
