@@ -443,13 +443,18 @@ def list_run_files(
     after: str | None = None,
     limit: int | None = None,
     stored_only: bool = True,
+    pattern: str | None = None,
 ) -> list[RunFile]:
-    """A run's files ordered by name, optionally restricted to ``names``, paged by name."""
+    """A run's files ordered by name, optionally restricted to ``names`` or to names matching
+    the SQL LIKE ``pattern`` (``%`` any run, ``_`` one character, case-insensitive as in
+    W&B), paged by name."""
     q = select(run_files).where(run_files.c.run_id == run_id).order_by(run_files.c.name)
     if stored_only:
         q = q.where(run_files.c.blob_key.is_not(None))
     if names:
         q = q.where(run_files.c.name.in_(list(names)))
+    if pattern:
+        q = q.where(run_files.c.name.ilike(pattern, escape="\\"))
     if after is not None:
         q = q.where(run_files.c.name > after)
     if limit is not None:
