@@ -69,10 +69,13 @@ class HttpWriter:
 
     def log(self, entity: str, project: str, name: str, rows: list[dict[str, Any]],
             offset: int = 0, summary: dict[str, Any] | None = None,
-            finish: bool = False, exit_code: int = 0, batch: int = 2000) -> None:
-        """Send history rows (each gets ``_step``, ``_runtime``, ``_timestamp`` if missing),
-        a summary (default: last value of every key), and optionally the completion."""
+            finish: bool = False, exit_code: int = 0,
+            batch: int = 2000) -> list[dict[str, Any]]:
+        """Send history rows at line ``offset`` (each gets ``_step`` = its line index,
+        ``_runtime`` and ``_timestamp`` unless given), a summary (default: the last value of
+        every key), and optionally the completion. Returns the rows exactly as sent."""
         last: dict[str, Any] = {}
+        sent: list[dict[str, Any]] = []
         for i in range(0, len(rows), batch):
             lines = []
             for j, row in enumerate(rows[i:i + batch]):
@@ -80,6 +83,7 @@ class HttpWriter:
                 full = {"_step": step, "_runtime": step * 0.1, "_timestamp": 1.7e9 + step,
                         **row}
                 last.update(full)
+                sent.append(full)
                 lines.append(sdk_json(full))
             self.stream(entity, project, name, {
                 "wandb-history.jsonl": {"offset": offset + i, "content": lines}})
@@ -87,6 +91,11 @@ class HttpWriter:
         self.stream(entity, project, name,
                     {"wandb-summary.json": {"offset": 0, "content": [sdk_json(final)]}},
                     **({"complete": True, "exitcode": exit_code} if finish else {}))
+        return sent
+
+    def finish(self, entity: str, project: str, name: str, exit_code: int = 0) -> None:
+        """The final file_stream request of a run."""
+        self.stream(entity, project, name, {}, complete=True, exitcode=exit_code)
 
     def close(self) -> None:
         """Close the HTTP client."""

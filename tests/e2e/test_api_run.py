@@ -14,7 +14,7 @@ import pytest
 from tests.e2e.conftest import LiveServer, SdkEnv
 from tests.e2e.http_writer import same_value
 from tracklet.server.graphql.ids import decode_id
-from tracklet.storage.history.exports import get_export
+from tracklet.storage.history.exports import get_exports
 from tracklet.storage.history.jsonline import loads
 from tracklet.storage.history.tiers import open_history
 from tracklet.storage.metadata import runs as run_repo
@@ -171,20 +171,20 @@ def test_delete_removes_run_history_and_export(api: Any, live_server: LiveServer
     try:
         def exported() -> Any:
             with storage.db.read() as conn:
-                return get_export(conn, run_pk)
+                return get_exports(conn, run_pk)
 
-        export = _wait(exported)
-        assert storage.blobs.exists(export.blob_key)
+        parts = _wait(exported)
+        assert all(storage.blobs.exists(p.blob_key) for p in parts)
         run.delete()
         api.flush()
         with pytest.raises(Exception, match="Could not find run"):
             api.run(logged["path"])
         with storage.db.read() as conn:
             assert run_repo.get_run_by_id(conn, run_pk) is None
-            assert get_export(conn, run_pk) is None
+            assert get_exports(conn, run_pk) == []
         with open_history(storage, run_pk) as view:
             assert list(view.rows()) == []
-        assert not storage.blobs.exists(export.blob_key)
+        assert not any(storage.blobs.exists(p.blob_key) for p in parts)
         assert logged["id"] not in [r.id for r in api.runs(
             f"{logged['entity']}/{logged['project']}")]
     finally:

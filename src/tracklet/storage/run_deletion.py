@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tracklet.storage.facade import Storage
-from tracklet.storage.history.exports import delete_export
+from tracklet.storage.history.exports import delete_exports
 from tracklet.storage.history.keys import live_key_counts
 from tracklet.storage.metadata import compaction_queue
 from tracklet.storage.metadata import runs as run_repo
@@ -16,10 +16,10 @@ def delete_run(storage: Storage, run_id: int) -> None:
     stay; the export blob is the run's own and goes once the rows are gone.
     """
     with storage.db.write() as conn:
-        export_key = delete_export(conn, run_id)
+        export_keys = delete_exports(conn, run_id)
         compaction_queue.drop(conn, run_id)
         run_repo.delete_run(conn, run_id)
     live_key_counts(storage.memo).forget(run_id)
-    if export_key is not None:
-        storage.blobs.delete(export_key)
-        storage.files.forget(export_key)
+    for key in export_keys:
+        storage.blobs.delete(key)
+        storage.files.forget(key)

@@ -1,17 +1,21 @@
-"""Compaction: when a run ends, its live history rows become a Parquet export.
+"""Compaction: when a run ends, its live history rows become a Parquet export part.
 
-Steps for one run (claimed from the durable queue in :mod:`..metadata.compaction_queue`):
+Export parts are immutable and their step ranges increase (clients such as the SDK cache
+parts by position, so a part must never change). For one run, claimed from the durable
+queue (:mod:`..metadata.compaction_queue`):
 
-1. In one read snapshot, note the live tier's fingerprint and write every row of the merged
-   history (a previous export plus live rows) to a local Parquet file.
-2. Store the file as a new blob.
-3. In a write transaction, check that the run is still ended and its live rows unchanged,
-   record the export, and delete the live rows it now holds (in batches, so ingest of other
-   runs is never blocked for long). Only then is the previous export's blob deleted.
+1. In one read snapshot, note the live tier's fingerprint and sort its rows: rows after the
+   last exported step go into a new part, written to a local file; rows at exported steps
+   that equal the exported row (a re-sync) are redundant; rows at exported steps that
+   differ (a rewrite) stay live, where they override the exported row on every read.
+2. Store the new part as a blob.
+3. In a write transaction, check that the run is still ended, its live rows unchanged and
+   its parts the same, record the part, and delete the rows it now holds plus the redundant
+   ones (in batches of lines, so ingest of other runs waits only briefly).
 
-If anything changed in between (the run was resumed), the attempt is dropped and the blob
-deleted; the run is queued again when it ends again. Reads stay correct at every point:
-a row present in both tiers is served once (see :mod:`.tiers`).
+If anything changed in between (the run was resumed), the attempt is dropped with its blob;
+the run is queued again when it ends again. Reads are right at every point in between: a
+row present in both tiers is served once (see :mod:`.tiers`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import logging
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,12 +32,14 @@ import orjson
 
 from tracklet.domain.runs import RunState
 from tracklet.storage.history import live
-from tracklet.storage.history.exports import Export, get_export, new_blob_key, save_export
+from tracklet.storage.history.exports import Export, add_export, get_exports, new_blob_key
 from tracklet.storage.history.keys import live_key_counts
-from tracklet.storage.history.parquet import write_export
-from tracklet.storage.history.tiers import open_history
+from tracklet.storage.history.parquet import ExportSummary, write_export
+from tracklet.storage.history.rows import Row, same_json
+from tracklet.storage.history.tiers import RunHistory, open_history
 from tracklet.storage.metadata import compaction_queue
 from tracklet.storage.metadata.runs import get_run_by_id
+from tracklet.storage.metadata.tables import history
 
 if TYPE_CHECKING:
     from tracklet.storage.facade import Storage
@@ -55,54 +62,93 @@ def compact_run(storage: Storage, run_id: int) -> bool:
     fd, tmp_name = tempfile.mkstemp(suffix=".parquet", dir=storage.files.cache_dir())
     os.close(fd)
     tmp = Path(tmp_name)
+    summary: ExportSummary | None = None
     try:
         with open_history(storage, run_id) as view:
             if not view.has_live:
                 return True
             before = live.fingerprint(view.conn, run_id)
-            previous = view.export
-            summary = write_export(lambda: view.rows(), tmp)
-        key = new_blob_key(run_id)
-        with tmp.open("rb") as fh:
-            size = storage.blobs.put(key, fh)
+            parts = [e.blob_key for e in view.exports]
+            top = view.exported_max_step
+            redundant = _redundant_lines(view, top)
+            if view.live_max is not None and (top is None or view.live_max > top):
+                summary = write_export(lambda: _rows_after(view, top), tmp)
+        export = None
+        if summary is not None:
+            key = new_blob_key(run_id)
+            with tmp.open("rb") as fh:
+                size = storage.blobs.put(key, fh)
+            export = Export(
+                run_id=run_id, part=len(parts), blob_key=key, size_bytes=size,
+                row_count=summary.rows, min_step=summary.min_step, max_step=summary.max_step,
+                key_stats=orjson.dumps({k: s.to_json() for k, s in summary.keys.items()}
+                                       ).decode(),
+                created_at=time.time(),
+            )
     finally:
         tmp.unlink(missing_ok=True)
-    export = Export(
-        run_id=run_id, blob_key=key, size_bytes=size, row_count=summary.rows,
-        min_step=summary.min_step, max_step=summary.max_step,
-        key_stats=orjson.dumps({k: s.to_json() for k, s in summary.keys.items()}).decode(),
-        created_at=time.time(),
-    )
-    if not _commit(storage, export, previous, before):
-        storage.blobs.delete(key)
+    if not _commit(storage, run_id, export, parts, top, redundant, before):
+        if export is not None:
+            storage.blobs.delete(export.blob_key)
         return False
     live_key_counts(storage.memo).forget(run_id)
-    if previous is not None:
-        storage.blobs.delete(previous.blob_key)
-        storage.files.forget(previous.blob_key)
-    log.info("compacted history of run %d: %d rows, %d bytes", run_id, summary.rows, size)
+    if export is not None:
+        log.info("compacted history of run %d: part %d, %d rows, %d bytes", run_id,
+                 export.part, export.row_count, export.size_bytes)
     return True
 
 
-def _commit(storage: Storage, export: Export, previous: Export | None,
-            before: tuple[int, int, int]) -> bool:
+def _rows_after(view: RunHistory, top: int | None) -> Iterator[Row]:
+    start = None if top is None else top + 1
+    return (Row(step, text=text) for step, _line, text
+            in live.iter_rows(view.conn, view.run_id, start, None))
+
+
+def _redundant_lines(view: RunHistory, top: int | None) -> list[int]:
+    """Live lines at exported steps whose row equals the exported one."""
+    if top is None or view.live_min is None or view.live_min > top:
+        return []
+    exported = view.exported_rows(view.live_min, top + 1)
+    pending: list[Row] = []
+    redundant = []
+    for step, line, text in live.iter_rows(view.conn, view.run_id, None, top + 1):
+        pending = [r for r in pending if r.step >= step]
+        for row in exported:
+            if row.step >= step:
+                pending.append(row)
+            if row.step > step:
+                break
+        data = Row(step, text=text).data
+        if any(r.step == step and same_json(r.data, data) for r in pending):
+            redundant.append(line)
+    return redundant
+
+
+def _commit(storage: Storage, run_id: int, export: Export | None, parts: list[str],
+            top: int | None, redundant: list[int], before: tuple[int, int, int]) -> bool:
     _count, top_line, _size = before
     with storage.db.write() as conn:
-        run = get_run_by_id(conn, export.run_id)
-        current = get_export(conn, export.run_id)
+        run = get_run_by_id(conn, run_id)
         if (run is None or run.state not in ENDED
-                or live.fingerprint(conn, export.run_id) != before
-                or (current.blob_key if current else None)
-                != (previous.blob_key if previous else None)):
+                or live.fingerprint(conn, run_id) != before
+                or [e.blob_key for e in get_exports(conn, run_id)] != parts):
             return False
-        save_export(conn, export)
-        live.delete_stepped_rows(conn, export.run_id, 0, min(top_line + 1, DELETE_BATCH))
-    start = DELETE_BATCH
+        if export is not None:
+            add_export(conn, export)
+    # The export holds these rows now, so deleting them in later transactions never loses
+    # data; a reader in between sees each row once (a live row wins over its export copy).
+    start = 0
     while start <= top_line:
-        # The export already holds these rows, so deleting them in later transactions
-        # never loses data; a reader meanwhile sees them once (live rows win by step).
         with storage.db.write() as conn:
-            live.delete_stepped_rows(conn, export.run_id, start, start + DELETE_BATCH)
+            if export is not None:
+                conn.execute(history.delete().where(
+                    history.c.run_id == run_id, history.c.step.is_not(None),
+                    history.c.step > (-1 if top is None else top),
+                    history.c.line >= start, history.c.line < start + DELETE_BATCH))
+            batch = [n for n in redundant if start <= n < start + DELETE_BATCH]
+            if batch:
+                conn.execute(history.delete().where(history.c.run_id == run_id,
+                                                    history.c.line.in_(batch)))
         start += DELETE_BATCH
     return True
 

@@ -1,4 +1,4 @@
-"""Export records (which Parquet blob holds a run's compacted history) and local copies."""
+"""Export records (which Parquet blobs hold a run's compacted history) and local copies."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import orjson
 from sqlalchemy import Connection, select
@@ -17,14 +16,14 @@ from tracklet.errors import NotFound
 from tracklet.storage.blobs.base import BlobStore
 from tracklet.storage.history.parquet import ExportFile, KeyStats
 from tracklet.storage.metadata.tables import history_exports
-from tracklet.storage.metadata.upsert import upsert_rows
 
 
 @dataclass(frozen=True)
 class Export:
-    """The Parquet export of one run's history."""
+    """One immutable Parquet part of a run's compacted history."""
 
     run_id: int
+    part: int
     blob_key: str
     size_bytes: int
     row_count: int
@@ -34,30 +33,28 @@ class Export:
     created_at: float
 
     def stats(self) -> dict[str, KeyStats]:
-        """Per-key statistics gathered when the export was written."""
+        """Per-key statistics gathered when the part was written."""
         data = orjson.loads(self.key_stats or "{}")
         return {k: KeyStats.from_json(v) for k, v in data.items()}
 
 
-def get_export(conn: Connection, run_id: int) -> Export | None:
-    """The run's export, or None when its history was never compacted."""
-    row = conn.execute(select(history_exports).where(history_exports.c.run_id == run_id)).first()
-    return Export(**row._mapping) if row else None
+def get_exports(conn: Connection, run_id: int) -> list[Export]:
+    """The run's export parts in order (their step ranges increase); empty when none."""
+    rows = conn.execute(select(history_exports).where(history_exports.c.run_id == run_id)
+                        .order_by(history_exports.c.part)).all()
+    return [Export(**row._mapping) for row in rows]
 
 
-def save_export(conn: Connection, export: Export) -> None:
-    """Record ``export`` as the run's export, replacing any previous one."""
-    values: dict[str, Any] = dict(export.__dict__)
-    upsert_rows(conn, history_exports, [values], keys=("run_id",),
-                update=tuple(k for k in values if k != "run_id"))
+def add_export(conn: Connection, export: Export) -> None:
+    """Record a new part (its ``part`` number is the next one)."""
+    conn.execute(history_exports.insert().values(**export.__dict__))
 
 
-def delete_export(conn: Connection, run_id: int) -> str | None:
-    """Forget the run's export; returns its blob key so the caller can delete the blob."""
-    export = get_export(conn, run_id)
-    if export is not None:
-        conn.execute(history_exports.delete().where(history_exports.c.run_id == run_id))
-    return export.blob_key if export else None
+def delete_exports(conn: Connection, run_id: int) -> list[str]:
+    """Forget all of the run's parts; returns their blob keys for the caller to delete."""
+    keys = [e.blob_key for e in get_exports(conn, run_id)]
+    conn.execute(history_exports.delete().where(history_exports.c.run_id == run_id))
+    return keys
 
 
 def new_blob_key(run_id: int) -> str:
@@ -108,5 +105,5 @@ class LocalFiles:
             (self._cache_dir / key.replace("/", "_")).unlink(missing_ok=True)
 
     def open(self, export: Export) -> ExportFile:
-        """A reader of ``export`` with its explicit nulls restored."""
+        """A reader of one part with its explicit nulls restored."""
         return ExportFile(self.path(export.blob_key), export.stats())

@@ -25,7 +25,7 @@ _MAX_RUNS = 256
 
 @dataclass
 class _Counts:
-    generation: str
+    generation: tuple[str, ...]
     through_line: int = -1
     keys: dict[str, Counter[str]] = field(default_factory=dict)
 
@@ -39,7 +39,7 @@ class LiveKeyCounts:
 
     def counts(self, view: RunHistory) -> dict[str, Counter[str]]:
         """Type counts per key over the live rows of ``view``'s run."""
-        generation = view.export.blob_key if view.export else ""
+        generation = tuple(e.blob_key for e in view.exports)
         with self._lock:
             cached = self._runs.get(view.run_id)
         if cached is None or cached.generation != generation:
@@ -82,8 +82,8 @@ def history_keys(view: RunHistory) -> dict[str, Any]:
     ``lastStep`` is left out for an empty history: the SDK reads it with a default of -1.
     """
     totals: dict[str, Counter[str]] = {}
-    if view.export is not None:
-        for key, stats in view.export.stats().items():
+    for export in view.exports:
+        for key, stats in export.stats().items():
             totals.setdefault(key, Counter()).update(stats.types)
     if view.has_live:
         for key, counts in live_key_counts(view.storage.memo).counts(view).items():

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tracklet.storage.history.jsonline import loads
-from tracklet.storage.history.rows import Row, dumps_row
+from tracklet.storage.history.rows import Row, dumps_row, same_json
 
 STEP = "_step"
 ENCODING = b"tracklet.encoding"
@@ -189,7 +189,7 @@ class _ColumnPlan:
             if self.nested_type is None:
                 self.nested_type = array.type
             if array.type != self.nested_type or _has_null_type(array.type) or not all(
-                    _same(_strip_nulls(back), orig)
+                    same_json(_strip_nulls(back), orig)
                     for back, orig in zip(array.to_pylist(), self.pending, strict=True)):
                 self.nested_ok = False
         self.pending = []
@@ -307,17 +307,6 @@ def _strip_nulls(value: Any) -> Any:
     if isinstance(value, list):
         return [_strip_nulls(v) for v in value]
     return value
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Equal as JSON values: numbers by value (1 == 1.0), everything else by type and value."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    if is_number(a) and is_number(b):
-        return bool(a == b)
-    return type(a) is type(b) and bool(a == b)
 
 
 # -- reading ----------------------------------------------------------------------------------

@@ -87,3 +87,19 @@ def _has_special(value: Any) -> bool:
     if isinstance(value, list):
         return any(_has_special(v) for v in value)
     return False
+
+
+def same_json(a: Any, b: Any) -> bool:
+    """Equal as logged JSON values: numbers by value (1 == 1.0, NaN == NaN), bools only to
+    bools, containers element by element."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_json(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+            return True
+        return a == b
+    return type(a) is type(b) and bool(a == b)

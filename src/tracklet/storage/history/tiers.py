@@ -1,15 +1,16 @@
 """A run's history as one step-ordered sequence, merged from its two tiers.
 
-The live tier (rows in the metadata DB, :mod:`.live`) holds what arrived since the last
-compaction; the export (a Parquet blob, :mod:`.parquet`) holds what was compacted when the
-run last finished. Normally only one of them has rows. Both do after a finished run is
-resumed; then a live row replaces the exported row with the same ``_step`` (a re-sent or
-rewritten row), until the next compaction folds them together.
+The live tier (rows in the metadata DB, :mod:`.live`) holds what arrived since the run
+last ended; the export (immutable Parquet parts in the blob store, :mod:`.parquet`, with
+increasing step ranges) holds what was compacted each time it ended. Normally only one tier
+has rows. Both do while a finished run is resumed, and when a client rewrote rows that were
+already exported; then a live row replaces the exported row with the same ``_step``.
 """
 
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -18,7 +19,7 @@ from sqlalchemy import Connection
 
 from tracklet.errors import NotFound, Unavailable
 from tracklet.storage.history import live
-from tracklet.storage.history.exports import Export, get_export
+from tracklet.storage.history.exports import Export, get_exports
 from tracklet.storage.history.parquet import ExportFile
 from tracklet.storage.history.rows import Row
 from tracklet.storage.metadata.tables import history
@@ -53,9 +54,9 @@ class RunHistory:
         self.storage = storage
         self.conn = conn
         self.run_id = run_id
-        self.export: Export | None = get_export(conn, run_id)
+        self.exports: list[Export] = get_exports(conn, run_id)
         self.live_count, self.live_min, self.live_max = live.step_stats(conn, run_id)
-        self._file: ExportFile | None = None
+        self._files: dict[int, ExportFile] = {}
 
     @property
     def has_live(self) -> bool:
@@ -64,18 +65,36 @@ class RunHistory:
 
     @property
     def fully_exported(self) -> bool:
-        """Whether the export alone holds the whole history (so clients may read it)."""
-        return self.export is not None and self.live_count == 0
+        """Whether the export parts alone hold the whole history (clients may read them)."""
+        return bool(self.exports) and self.live_count == 0
 
-    def file(self) -> ExportFile:
-        """The export's reader; Unavailable if a compaction just replaced it (retry)."""
-        assert self.export is not None
-        if self._file is None:
+    @property
+    def exported_max_step(self) -> int | None:
+        """The largest exported step (parts are ordered, so the last part's)."""
+        steps = [e.max_step for e in self.exports if e.max_step is not None]
+        return max(steps) if steps else None
+
+    def file(self, export: Export) -> ExportFile:
+        """A part's reader; Unavailable if the blob vanished under us (retry)."""
+        reader = self._files.get(export.part)
+        if reader is None:
             try:
-                self._file = self.storage.files.open(self.export)
+                reader = self.storage.files.open(export)
             except NotFound:
                 raise Unavailable("run history is being compacted, retry shortly") from None
-        return self._file
+            self._files[export.part] = reader
+        return reader
+
+    def exported_rows(self, min_step: int | None = None, max_step: int | None = None,
+                      keys: Sequence[str] | None = None) -> Iterator[Row]:
+        """Rows of the export parts with ``min_step <= _step < max_step``, in step order."""
+        for export in self.exports:
+            if export.max_step is None or export.min_step is None:
+                continue
+            if (max_step is not None and export.min_step >= max_step) or (
+                    min_step is not None and export.max_step < min_step):
+                continue
+            yield from self.file(export).rows(min_step, max_step, keys)
 
     def rows(self, min_step: int | None = None, max_step: int | None = None,
              keys: Sequence[str] | None = None) -> Iterator[Row]:
@@ -86,12 +105,17 @@ class RunHistory:
         """
         live_rows = (Row(step, text=text) for step, _line, text
                      in live.iter_rows(self.conn, self.run_id, min_step, max_step))
-        if self.export is None:
+        if not self.exports:
             yield from live_rows
             return
-        exported = self.file().rows(min_step, max_step, keys)
+        exported = self.exported_rows(min_step, max_step, keys)
         if not self.has_live:
             yield from exported
+            return
+        top = self.exported_max_step
+        if self.live_min is not None and (top is None or self.live_min > top):
+            # Live rows only continue after the export (a resumed run): just chain.
+            yield from itertools.chain(exported, live_rows)
             return
         shadowed = live.live_steps(self.conn, self.run_id, min_step, max_step)
         kept = (r for r in exported if r.step not in shadowed)
@@ -99,36 +123,32 @@ class RunHistory:
 
     def first_step(self) -> int | None:
         """The smallest step in the history, or None when it is empty."""
-        candidates = [s for s in (self.live_min,
-                                  self.export.min_step if self.export else None)
+        candidates = [s for s in (self.live_min, *(e.min_step for e in self.exports))
                       if s is not None]
         return min(candidates) if candidates else None
 
     def last_step(self) -> int | None:
         """The largest step in the history, or None when it is empty."""
-        candidates = [s for s in (self.live_max,
-                                  self.export.max_step if self.export else None)
-                      if s is not None]
+        candidates = [s for s in (self.live_max, self.exported_max_step) if s is not None]
         return max(candidates) if candidates else None
 
     def tail(self, n: int) -> list[str]:
         """The last ``n`` rows as JSON text, oldest first (what resume reads)."""
-        if self.export is None:
+        if not self.exports:
             return live.tail(self.conn, history, self.run_id, n)
-        last = self.last_step()
-        if last is None:
+        first, last = self.first_step(), self.last_step()
+        if first is None or last is None:
             return []
-        start = max(self.first_step() or 0, last - 4 * n)
-        rows: list[Row] = []
+        span = 4 * n
         while True:
+            start = max(first, last - span)
             rows = list(self.rows(min_step=start))
-            if len(rows) >= n or start <= (self.first_step() or 0):
-                break
-            start = max(self.first_step() or 0, last - 16 * (last - start + 1))
-        return [r.text for r in rows[-n:]]
+            if len(rows) >= n or start == first:
+                return [r.text for r in rows[-n:]]
+            span *= 16
 
     def close(self) -> None:
-        """Release the export reader."""
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        """Release the export readers."""
+        for reader in self._files.values():
+            reader.close()
+        self._files.clear()

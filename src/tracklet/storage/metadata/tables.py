@@ -152,10 +152,13 @@ run_files = Table(
     Column("uploaded", Boolean, nullable=False, default=False),
 )
 
+# A run's compacted history: immutable Parquet parts with increasing, disjoint step ranges
+# (a resumed run that ends again gets another part; clients cache parts by position).
 history_exports = Table(
     "history_exports",
     metadata,
     Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("part", Integer, primary_key=True, autoincrement=False),
     Column("blob_key", String(256), nullable=False),
     Column("size_bytes", BigInteger, nullable=False),
     Column("row_count", BigInteger, nullable=False),

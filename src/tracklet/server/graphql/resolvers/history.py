@@ -109,10 +109,10 @@ def resolve_parquet_history(run: Run, info: Info,
     keys = list(dict.fromkeys(["_step", *(live_keys or [])]))
     with open_history(ctx.storage, run.id) as view:
         if view.fully_exported:
-            assert view.export is not None
-            url = history_export_url(ctx.storage, ctx.settings, ctx.base_url,
-                                     view.export.blob_key, f"{run.name}.history.parquet")
-            return {"parquetUrls": [url], "liveData": []}
+            urls = [history_export_url(ctx.storage, ctx.settings, ctx.base_url, e.blob_key,
+                                       f"{run.name}.history.{e.part}.parquet")
+                    for e in view.exports]
+            return {"parquetUrls": urls, "liveData": []}
         # Rows not (only) in an export are read live: all of them when both tiers hold rows,
         # so the client never gets a row twice.
         rows = islice(view.rows(), LIVE_DATA_LIMIT)

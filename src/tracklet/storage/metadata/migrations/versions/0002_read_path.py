@@ -27,6 +27,7 @@ def upgrade() -> None:
     op.create_table(
         "history_exports",
         sa.Column("run_id", sa.Integer(), nullable=False),
+        sa.Column("part", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("blob_key", sa.String(length=256), nullable=False),
         sa.Column("size_bytes", sa.BigInteger(), nullable=False),
         sa.Column("row_count", sa.BigInteger(), nullable=False),
@@ -35,7 +36,7 @@ def upgrade() -> None:
         sa.Column("key_stats", sa.Text(), nullable=False),
         sa.Column("created_at", sa.Float(), nullable=False),
         sa.ForeignKeyConstraint(["run_id"], ["runs.id"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("run_id"),
+        sa.PrimaryKeyConstraint("run_id", "part"),
     )
     op.create_table(
         "history_compaction",
