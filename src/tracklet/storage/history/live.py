@@ -148,32 +148,67 @@ def iter_rows(
     run_id: int,
     min_step: int | None = None,
     max_step: int | None = None,
-    batch: int = 2000,
+    batch: int = 5000,
 ) -> Iterator[tuple[int, int, str]]:
     """(step, line, text) of rows with ``min_step <= step < max_step``, by step then line.
 
-    Streams in keyset batches on ``conn``; lines without a ``_step`` are not history rows
-    for the read path and are skipped.
+    Streams in batches that walk the (run_id, step) index; rows sharing a step are read
+    together and ordered by line. Lines without a ``_step`` are not history rows for the
+    read path and are skipped.
     """
-    from sqlalchemy import and_, or_
-
-    last: tuple[int, int] | None = None
-    while True:
+    def select_rows() -> Any:
         q = select(history.c.step, history.c.line, history.c.data).where(
             history.c.run_id == run_id, history.c.step.is_not(None))
-        if min_step is not None:
-            q = q.where(history.c.step >= min_step)
         if max_step is not None:
             q = q.where(history.c.step < max_step)
-        if last is not None:
-            q = q.where(or_(history.c.step > last[0],
-                            and_(history.c.step == last[0], history.c.line > last[1])))
-        rows = conn.execute(q.order_by(history.c.step, history.c.line).limit(batch)).all()
+        return q
+
+    lower, inclusive = min_step, True
+    while True:
+        q = select_rows()
+        if lower is not None:
+            q = q.where(history.c.step >= lower if inclusive else history.c.step > lower)
+        rows = conn.execute(q.order_by(history.c.step).limit(batch)).all()
+        if not rows:
+            return
+        last = int(rows[-1][0])
+        full = len(rows) == batch
+        # The last step may continue past this batch: read that step on its own.
+        ready = [r for r in rows if int(r[0]) != last] if full else list(rows)
+        ready.sort(key=lambda r: (int(r[0]), int(r[1])))
+        for step, line, data in ready:
+            yield int(step), int(line), data
+        if not full:
+            return
+        for step, line, data in _rows_at_step(conn, run_id, last):
+            yield step, line, data
+        lower, inclusive = last, False
+
+
+def _rows_at_step(conn: Connection, run_id: int,
+                  step: int) -> Iterator[tuple[int, int, str]]:
+    # No ORDER BY line in SQL: it would steer the planner off the step index onto a scan.
+    rows = conn.execute(
+        select(history.c.line, history.c.data)
+        .where(history.c.run_id == run_id, history.c.step == step)
+    ).all()
+    for line, data in sorted(rows, key=lambda r: int(r[0])):
+        yield step, int(line), data
+
+
+def rows_at_steps(conn: Connection, run_id: int,
+                  steps: Sequence[int]) -> Iterator[tuple[int, int, str]]:
+    """(step, line, text) of the rows at ``steps``, by step then line."""
+    ordered = sorted(set(steps))
+    for i in range(0, len(ordered), 500):
+        chunk = ordered[i:i + 500]
+        rows = conn.execute(
+            select(history.c.step, history.c.line, history.c.data)
+            .where(history.c.run_id == run_id, history.c.step.in_(chunk))
+            .order_by(history.c.step, history.c.line)
+        ).all()
         for step, line, data in rows:
             yield int(step), int(line), data
-        if len(rows) < batch:
-            return
-        last = (int(rows[-1][0]), int(rows[-1][1]))
 
 
 def step_stats(conn: Connection, run_id: int) -> tuple[int, int | None, int | None]:

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tracklet.storage.history.jsonline import loads
@@ -356,6 +357,21 @@ class ExportFile:
                 continue
             part = table.slice(start, stop - start)
             yield from self._rows(part, wanted)
+
+    def rows_at(self, steps: Sequence[int], keys: Iterable[str] | None = None) -> list[Row]:
+        """Rows whose ``_step`` is in ``steps``, in step order."""
+        wanted = self.keys if keys is None else [k for k in dict.fromkeys(keys)
+                                                  if k in set(self.keys)]
+        targets = np.array(sorted(set(steps)), dtype=np.int64)
+        out: list[Row] = []
+        for index, lo, hi in self.groups:
+            inside = targets[(targets >= lo) & (targets <= hi)]
+            if inside.size == 0:
+                continue
+            table = self.file.read_row_group(index, columns=[STEP, *wanted])
+            mask = pc.is_in(table.column(STEP), value_set=pa.array(inside, type=pa.int64()))
+            out.extend(self._rows(table.filter(mask), wanted))
+        return out
 
     def _rows(self, table: pa.Table, keys: list[str]) -> Iterator[Row]:
         steps = table.column(STEP).to_pylist()

@@ -10,6 +10,7 @@ returned. The input is read twice as a stream, so memory stays proportional to t
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -55,15 +56,19 @@ def sample_rows(
     rows: Callable[[], Iterable[Row]],
     samples: int,
     keys: Sequence[str] | None = None,
+    fetch: Callable[[list[int]], Iterable[Row]] | None = None,
 ) -> list[Row]:
     """At most ``samples`` qualifying rows of ``rows()`` plus every key's extremes.
 
     With ``keys`` only rows holding all of them qualify, and extremes are tracked for those
-    keys; without, every row qualifies and every key's extremes are kept.
+    keys; without, every row qualifies and every key's extremes are kept. ``rows()`` is read
+    once to choose; the chosen rows are then read again, through ``fetch(steps)`` when
+    given (rows at those steps, in step order), else by reading ``rows()`` a second time.
     """
     wanted = list(dict.fromkeys(keys)) if keys else None
     extremes: dict[str, _Extremes] = {}
     kept: list[Row] = []
+    steps = array("q")
     n = 0
     for row in rows():
         data = row.data
@@ -80,6 +85,7 @@ def sample_rows(
             ext.see(n, value)
         if n < samples:
             kept.append(row)
+        steps.append(row.step)
         n += 1
     if n <= samples:
         return kept
@@ -87,6 +93,11 @@ def sample_rows(
     for ext in extremes.values():
         mandatory.update(ext.indices())
     chosen = mandatory | set(evenly_spaced(n, max(samples - len(mandatory), 0)))
+    del kept
+    if fetch is not None:
+        picked = sorted({steps[i] for i in chosen})
+        return [row for row in fetch(picked)
+                if wanted is None or all(k in row.data for k in wanted)]
     out: list[Row] = []
     i = 0
     for row in rows():

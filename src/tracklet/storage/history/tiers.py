@@ -121,6 +121,16 @@ class RunHistory:
         kept = (r for r in exported if r.step not in shadowed)
         yield from heapq.merge(kept, live_rows, key=lambda r: r.step)
 
+    def rows_at(self, steps: Sequence[int], keys: Sequence[str] | None = None) -> list[Row]:
+        """The rows at ``steps`` (few, e.g. chosen by sampling), in step order."""
+        wanted = sorted(set(steps))
+        live_rows = [Row(step, text=text) for step, _line, text
+                     in live.rows_at_steps(self.conn, self.run_id, wanted)] if self.has_live else []
+        shadowed = {r.step for r in live_rows}
+        exported = [r for e in self.exports for r in self.file(e).rows_at(wanted, keys)
+                    if r.step not in shadowed]
+        return sorted([*exported, *live_rows], key=lambda r: r.step)
+
     def first_step(self) -> int | None:
         """The smallest step in the history, or None when it is empty."""
         candidates = [s for s in (self.live_min, *(e.min_step for e in self.exports))

@@ -17,7 +17,7 @@ from tracklet.errors import InvalidInput
 from tracklet.server.graphql.context import GraphQLContext, Info
 from tracklet.server.urls import history_export_url
 from tracklet.storage.history import live
-from tracklet.storage.history.jsonline import loads
+from tracklet.storage.history.jsonline import loads_object
 from tracklet.storage.history.keys import history_keys
 from tracklet.storage.history.rows import Row, json_safe
 from tracklet.storage.history.sampling import project, sample_rows
@@ -62,11 +62,12 @@ def resolve_history(run: Run, info: Info, samples: int | None = None,
     if n == 0 or (lo is not None and hi is not None and hi <= lo):
         return []
     with open_history(ctx.storage, run.id) as view:
-        return [row.text for row in sample_rows(lambda: view.rows(lo, hi), n)]
+        return [row.text for row in sample_rows(lambda: view.rows(lo, hi), n,
+                                                fetch=view.rows_at)]
 
 
 def _spec(text: Any) -> tuple[list[str], int, int | None, int | None]:
-    spec = loads(text) if isinstance(text, str) else text
+    spec = loads_object(text) if isinstance(text, str) else text
     if not isinstance(spec, dict):
         raise InvalidInput("each sampledHistory spec must be a JSON object with 'keys'")
     keys = spec.get("keys")
@@ -90,7 +91,8 @@ def resolve_sampled_history(run: Run, info: Info,
                 out.append([])
                 continue
             rows = sample_rows(lambda k=keys, a=lo, b=hi: view.rows(a, b, keys=k),  # type: ignore[misc]
-                               samples, keys)
+                               samples, keys,
+                               fetch=lambda steps, k=keys: view.rows_at(steps, k))  # type: ignore[misc]
             out.append([json_safe(project(r, keys)) for r in rows])
     return out
 
