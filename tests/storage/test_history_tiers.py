@@ -173,17 +173,25 @@ def test_history_keys_merge_tiers_and_count_new_lines_only(storage: Storage,
         keys = history_keys(view)
     assert keys["lastStep"] == 1
     assert keys["keys"]["a"]["typeCounts"] == [{"type": "number", "count": 2}]
-    assert keys["keys"]["s"]["typeCounts"] == [{"type": "string", "count": 1}]
+    assert keys["keys"]["m"]["typeCounts"] == [{"type": "nil", "count": 1}]
+    _log(storage, run, [{"_step": 2, "a": float("nan"), "m": None, "s": "y", "b": [1],
+                         "c": True, "d": {"k": 1}}], 2)
+    with open_history(storage, run) as view:
+        keys = history_keys(view)
+    assert keys["keys"]["a"]["typeCounts"] == [{"type": "number", "count": 3}]
+    assert [t["type"] for k in "bcd" for t in keys["keys"][k]["typeCounts"]] == [
+        "list", "boolean", "map"]
+    assert keys["keys"]["s"]["typeCounts"] == [{"type": "string", "count": 2}]
     _set_state(storage, run, "finished")
     compaction.compact_now(storage, run)
     _set_state(storage, run, "running")
-    _log(storage, run, [{"_step": 2, "a": {"_type": "histogram", "bins": [1]}}], 2)
+    _log(storage, run, [{"_step": 3, "a": {"_type": "histogram", "bins": [1]}}], 3)
     with open_history(storage, run) as view:
         keys = history_keys(view)
-    assert keys["lastStep"] == 2
+    assert keys["lastStep"] == 3
     assert sorted((t["type"], t["count"]) for t in keys["keys"]["a"]["typeCounts"]) == [
-        ("histogram", 1), ("number", 2)]
-    assert keys["keys"]["_step"]["typeCounts"] == [{"type": "number", "count": 3}]
+        ("histogram", 1), ("number", 3)]
+    assert keys["keys"]["_step"]["typeCounts"] == [{"type": "number", "count": 4}]
     empty = _new_run(storage, project, "empty")
     with open_history(storage, empty) as view:
         assert history_keys(view) == {"keys": {}}

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tracklet.storage.history import live
-from tracklet.storage.history.jsonline import loads_object
-from tracklet.storage.history.parquet import STEP, type_name
+from tracklet.storage.history.live_stats import count_types
+from tracklet.storage.history.parquet import STEP
 
 if TYPE_CHECKING:
     from tracklet.storage.history.tiers import RunHistory
@@ -45,16 +45,11 @@ class LiveKeyCounts:
         if cached is None or cached.generation != generation:
             cached = _Counts(generation)
         merged = {k: Counter(v) for k, v in cached.keys.items()}
-        through = cached.through_line
-        for line, step, text in live.iter_lines_after(view.conn, view.run_id, through):
-            through = line
-            if step is None:
-                continue
-            row = loads_object(text)
-            if row is None:
-                continue
-            for key, value in row.items():
-                merged.setdefault(key, Counter())[type_name(value)] += 1
+        through = max(cached.through_line, live.top_line(view.conn, view.run_id))
+        if through > cached.through_line:
+            new = count_types(view.conn, view.run_id, cached.through_line, through)
+            for key, counts in new.items():
+                merged.setdefault(key, Counter()).update(counts)
         with self._lock:
             if len(self._runs) >= _MAX_RUNS and view.run_id not in self._runs:
                 self._runs.pop(next(iter(self._runs)))

@@ -222,6 +222,28 @@ def step_stats(conn: Connection, run_id: int) -> tuple[int, int | None, int | No
     return int(count), None if lo is None else int(lo), None if hi is None else int(hi)
 
 
+def top_line(conn: Connection, run_id: int) -> int:
+    """The largest history line index of the run, -1 when it has none."""
+    from sqlalchemy import func
+
+    value = conn.execute(select(func.max(history.c.line))
+                         .where(history.c.run_id == run_id)).scalar_one()
+    return -1 if value is None else int(value)
+
+
+def count_rows(conn: Connection, run_id: int, min_step: int | None = None,
+               max_step: int | None = None) -> int:
+    """How many stepped live rows have ``min_step <= step < max_step``."""
+    from sqlalchemy import func
+
+    q = select(func.count()).where(history.c.run_id == run_id, history.c.step.is_not(None))
+    if min_step is not None:
+        q = q.where(history.c.step >= min_step)
+    if max_step is not None:
+        q = q.where(history.c.step < max_step)
+    return int(conn.execute(q).scalar_one())
+
+
 def live_steps(conn: Connection, run_id: int, min_step: int | None = None,
                max_step: int | None = None) -> set[int]:
     """The distinct steps of live rows in ``[min_step, max_step)``."""

@@ -358,6 +358,24 @@ class ExportFile:
             part = table.slice(start, stop - start)
             yield from self._rows(part, wanted)
 
+    def count(self, min_step: int | None = None, max_step: int | None = None) -> int:
+        """How many rows have ``min_step <= _step < max_step`` (reads only ``_step``)."""
+        total = 0
+        for index, lo, hi in self.groups:
+            if (max_step is not None and lo >= max_step) or (min_step is not None
+                                                              and hi < min_step):
+                continue
+            rows = self.file.metadata.row_group(index).num_rows
+            if (min_step is None or lo >= min_step) and (max_step is None or hi < max_step):
+                total += rows
+                continue
+            steps = self.file.read_row_group(index, columns=[STEP]).column(STEP).to_numpy()
+            start = 0 if min_step is None else int(np.searchsorted(steps, min_step, "left"))
+            stop = len(steps) if max_step is None else int(np.searchsorted(steps, max_step,
+                                                                           "left"))
+            total += max(0, stop - start)
+        return total
+
     def rows_at(self, steps: Sequence[int], keys: Iterable[str] | None = None) -> list[Row]:
         """Rows whose ``_step`` is in ``steps``, in step order."""
         wanted = self.keys if keys is None else [k for k in dict.fromkeys(keys)

@@ -121,6 +121,18 @@ class RunHistory:
         kept = (r for r in exported if r.step not in shadowed)
         yield from heapq.merge(kept, live_rows, key=lambda r: r.step)
 
+    def count(self, min_step: int | None = None, max_step: int | None = None) -> int | None:
+        """How many rows are in ``[min_step, max_step)``; None while both tiers hold rows
+        (a live row may replace an exported one, so the sum would over-count)."""
+        if not self.exports:
+            return live.count_rows(self.conn, self.run_id, min_step, max_step)
+        if self.has_live:
+            return None
+        return sum(self.file(e).count(min_step, max_step) for e in self.exports
+                   if e.min_step is not None and e.max_step is not None
+                   and not (max_step is not None and e.min_step >= max_step)
+                   and not (min_step is not None and e.max_step < min_step))
+
     def rows_at(self, steps: Sequence[int], keys: Sequence[str] | None = None) -> list[Row]:
         """The rows at ``steps`` (few, e.g. chosen by sampling), in step order."""
         wanted = sorted(set(steps))

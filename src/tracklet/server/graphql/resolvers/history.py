@@ -62,6 +62,10 @@ def resolve_history(run: Run, info: Info, samples: int | None = None,
     if n == 0 or (lo is not None and hi is not None and hi <= lo):
         return []
     with open_history(ctx.storage, run.id) as view:
+        count = view.count(lo, hi)
+        if count is not None and count <= n:
+            # Every row fits (always so for the SDK's HistoryPage): no need to look inside.
+            return [row.text for row in view.rows(lo, hi)]
         return [row.text for row in sample_rows(lambda: view.rows(lo, hi), n,
                                                 fetch=view.rows_at)]
 
