@@ -19,6 +19,7 @@ from sqlalchemy import (
     Boolean,
     ColumnElement,
     Float,
+    Integer,
     String,
     Text,
     and_,
@@ -102,6 +103,33 @@ class JsonBool(_JsonOp):
     name = "json_bool"
 
 
+class JsonSortRank(_JsonOp):
+    """Sort group of the value: 0 number, 1 string, 2 boolean, 3 anything else/missing."""
+
+    inherit_cache = False
+
+    type = Integer()
+    name = "json_sort_rank"
+
+
+class JsonSortNumber(_JsonOp):
+    """Sort value for numbers (and booleans as 0/1); 0 otherwise. Never NULL."""
+
+    inherit_cache = False
+
+    type = Float()
+    name = "json_sort_number"
+
+
+class JsonSortText(_JsonOp):
+    """Sort value for strings; ``''`` otherwise. Never NULL."""
+
+    inherit_cache = False
+
+    type = Text()
+    name = "json_sort_text"
+
+
 class JsonArrayHas(_JsonOp):
     """True when the value at ``path`` is an array holding the string ``value``."""
 
@@ -149,34 +177,54 @@ def _sqlite_extract(op: _JsonOp) -> ColumnElement[Any]:
     return func.json_extract(op.doc, bindparam(None, _sqlite_path(op.path), String()))
 
 
+# "CASE x WHEN ..." evaluates x once; each json_* call costs a lookup in the document.
+
+
 @compiles(JsonKind, "sqlite")
 def _kind_sqlite(op: JsonKind, compiler: SQLCompiler, **kw: Any) -> str:
-    t = _sqlite_type(op)
-    expr = case(
-        (t.in_(["integer", "real"]), "number"),
-        (t == "text", "string"),
-        (t.in_(["true", "false"]), "boolean"),
-        else_=t,
-    )
+    expr = case({"integer": "number", "real": "number", "text": "string", "true": "boolean",
+                 "false": "boolean", "null": "null", "array": "array", "object": "object"},
+                value=_sqlite_type(op))
     return compiler.process(expr, **kw)
 
 
 @compiles(JsonNumber, "sqlite")
 def _number_sqlite(op: JsonNumber, compiler: SQLCompiler, **kw: Any) -> str:
-    expr = case((_sqlite_type(op).in_(["integer", "real"]), _sqlite_extract(op)))
+    extract = _sqlite_extract(op)
+    expr = case({"integer": extract, "real": extract}, value=_sqlite_type(op))
     return compiler.process(expr, **kw)
 
 
 @compiles(JsonString, "sqlite")
 def _string_sqlite(op: JsonString, compiler: SQLCompiler, **kw: Any) -> str:
-    expr = case((_sqlite_type(op) == "text", _sqlite_extract(op)))
+    expr = case({"text": _sqlite_extract(op)}, value=_sqlite_type(op))
     return compiler.process(expr, **kw)
 
 
 @compiles(JsonBool, "sqlite")
 def _bool_sqlite(op: JsonBool, compiler: SQLCompiler, **kw: Any) -> str:
-    t = _sqlite_type(op)
-    return compiler.process(case((t == "true", 1), (t == "false", 0)), **kw)
+    return compiler.process(case({"true": 1, "false": 0}, value=_sqlite_type(op)), **kw)
+
+
+@compiles(JsonSortRank, "sqlite")
+def _rank_sqlite(op: JsonSortRank, compiler: SQLCompiler, **kw: Any) -> str:
+    expr = case({"integer": 0, "real": 0, "text": 1, "true": 2, "false": 2},
+                value=_sqlite_type(op), else_=3)
+    return compiler.process(expr, **kw)
+
+
+@compiles(JsonSortNumber, "sqlite")
+def _sort_number_sqlite(op: JsonSortNumber, compiler: SQLCompiler, **kw: Any) -> str:
+    extract = _sqlite_extract(op)
+    expr = case({"integer": extract, "real": extract, "true": 1}, value=_sqlite_type(op),
+                else_=0)
+    return compiler.process(expr, **kw)
+
+
+@compiles(JsonSortText, "sqlite")
+def _sort_text_sqlite(op: JsonSortText, compiler: SQLCompiler, **kw: Any) -> str:
+    expr = case({"text": _sqlite_extract(op)}, value=_sqlite_type(op), else_="")
+    return compiler.process(expr, **kw)
 
 
 def _sqlite_each(op: _JsonOp) -> Any:
@@ -239,6 +287,27 @@ def _number_pg(op: JsonNumber, compiler: SQLCompiler, **kw: Any) -> str:
 @compiles(JsonString, "postgresql")
 def _string_pg(op: JsonString, compiler: SQLCompiler, **kw: Any) -> str:
     return compiler.process(case((_pg_type(op) == "string", _pg_text(op))), **kw)
+
+
+@compiles(JsonSortRank, "postgresql")
+def _rank_pg(op: JsonSortRank, compiler: SQLCompiler, **kw: Any) -> str:
+    expr = case({"number": 0, "string": 1, "boolean": 2}, value=_pg_type(op), else_=3)
+    return compiler.process(expr, **kw)
+
+
+@compiles(JsonSortNumber, "postgresql")
+def _sort_number_pg(op: JsonSortNumber, compiler: SQLCompiler, **kw: Any) -> str:
+    text_value = _pg_text(op)
+    expr = case({"number": cast(text_value, Float()),
+                 "boolean": case((text_value == "true", 1.0), else_=0.0)},
+                value=_pg_type(op), else_=0.0)
+    return compiler.process(expr, **kw)
+
+
+@compiles(JsonSortText, "postgresql")
+def _sort_text_pg(op: JsonSortText, compiler: SQLCompiler, **kw: Any) -> str:
+    expr = case({"string": _pg_text(op)}, value=_pg_type(op), else_="")
+    return compiler.process(expr, **kw)
 
 
 @compiles(JsonBool, "postgresql")

@@ -57,6 +57,9 @@ from tracklet.storage.metadata.jsonsql import (
     JsonBool,
     JsonKind,
     JsonNumber,
+    JsonSortNumber,
+    JsonSortRank,
+    JsonSortText,
     JsonString,
     check_path,
     definite,
@@ -407,14 +410,8 @@ class Order:
         f = self.field
         if f.is_json:
             doc = json_document(str(f.document))
-            kind = JsonKind(doc, f.path)
-            rank = case((kind == "number", 0), (kind == "string", 1), (kind == "boolean", 2),
-                        else_=3)
-            number = case((kind == "number", JsonNumber(doc, f.path)),
-                          (kind == "boolean", case((JsonBool(doc, f.path), 1), else_=0)),
-                          else_=0)
-            text = func.coalesce(JsonString(doc, f.path), "")
-            return [(rank, False), (number, d), (text, d), (runs.c.id, d)]
+            return [(JsonSortRank(doc, f.path), False), (JsonSortNumber(doc, f.path), d),
+                    (JsonSortText(doc, f.path), d), (runs.c.id, d)]
         if f.kind == "tags":
             return [(runs.c.tags, d), (runs.c.id, d)]
         if f.kind == "time":

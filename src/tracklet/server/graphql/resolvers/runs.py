@@ -190,9 +190,12 @@ def resolve_run_system_metrics(run: Run, *_: Any) -> str:
 
 
 @run_type.field("user")
-def resolve_run_user(run: Run, *_: Any) -> User | None:
+def resolve_run_user(run: Run, *_: Any) -> User:
+    # The public API builds a User from this for every run and fails on null, so a run
+    # without a recorded creator is attributed to its entity.
     if run.username is None or run.user_id is None:
-        return None
+        return User(id=0, username=run.entity, email=None, admin=False, entity_id=0,
+                    entity=run.entity, created_at=0.0)
     return User(id=run.user_id, username=run.username, email=None, admin=False, entity_id=0,
                 entity=run.username, created_at=0.0)
 
