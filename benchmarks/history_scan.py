@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
+from tests.e2e.http_writer import HttpWriter
 
 from benchmarks._harness import append_section, server, timed, wandb_api
-from tests.e2e.http_writer import HttpWriter
 from tracklet.config import Settings
 from tracklet.storage import Storage
 from tracklet.storage.history.tiers import open_history

@@ -114,6 +114,8 @@ def check_reads(api: Any, path: str, expected: list[dict[str, Any]], exported: b
     assert same_rows(sampled, want)
     frame = run.history(keys=["loss"], samples=len(expected))
     assert list(frame["_step"]) == steps
+    by_acc = run.history(keys=["loss"], x_axis="acc", samples=len(expected), pandas=False)
+    assert same_rows(by_acc, project_rows(expected, ["acc", "loss"]))
 
 
 def _rows(n: int, spike_at: int, dip_at: int) -> list[dict[str, Any]]:

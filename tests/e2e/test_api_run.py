@@ -14,6 +14,7 @@ import pytest
 from tests.e2e.conftest import LiveServer, SdkEnv
 from tests.e2e.http_writer import same_value
 from tracklet.server.graphql.ids import decode_id
+from tracklet.storage.history import live
 from tracklet.storage.history.exports import get_exports
 from tracklet.storage.history.jsonline import loads
 from tracklet.storage.history.tiers import open_history
@@ -87,6 +88,10 @@ def test_run_fields_match_what_was_logged(api: Any, live_server: LiveServer,
         assert abs(created.timestamp() - stored.created_at) < 1
         beat = dt.datetime.fromisoformat(run.heartbeat_at).replace(tzinfo=dt.timezone.utc)
         assert abs(beat.timestamp() - stored.heartbeat_at) < 1
+        with storage.db.read() as conn:
+            events = live.event_lines(conn, stored.id)
+        system = run.history(stream="system", pandas=False)
+        assert events and same_value(system, [loads(e) for e in events])
         metadata = run.metadata
         assert metadata is not None and metadata == json.loads(stored.metadata or "null")
         assert metadata["python"] and metadata["os"]
@@ -189,3 +194,33 @@ def test_delete_removes_run_history_and_export(api: Any, live_server: LiveServer
             f"{logged['entity']}/{logged['project']}")]
     finally:
         storage.close()
+
+
+DELETE = "mutation D($id: ID!) { deleteRun(input: {id: $id}) { clientMutationId } }"
+
+
+def test_bad_deletes_are_refused_and_change_nothing(api: Any, live_server: LiveServer,
+                                                    logged: dict[str, str]) -> None:
+    import httpx
+
+    run = api.run(logged["path"])
+    other_key = "local-" + "mal0" * 11
+    storage = live_server.storage()
+    try:
+        storage.create_user("mallory", key=other_key)
+    finally:
+        storage.close()
+    cases = [
+        (live_server.key, "not-base64!", "invalid Run id"),
+        (live_server.key, "UHJvamVjdDox", "invalid Run id"),  # a Project id
+        (live_server.key, "UnVuOjk5OTk5OQ==", "run not found"),
+        (other_key, run.storage_id, "may not write to entity 'admin'"),
+    ]
+    for key, run_id, message in cases:
+        response = httpx.post(f"{live_server.url}/graphql", auth=("api", key), timeout=30,
+                              json={"query": DELETE, "variables": {"id": run_id}})
+        assert response.status_code == 200
+        assert message in response.json()["errors"][0]["message"]
+    api.flush()
+    again = api.run(logged["path"])
+    assert again.config == CONFIG and again.lastHistoryStep == 19

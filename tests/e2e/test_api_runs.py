@@ -300,3 +300,26 @@ def test_viewer_default_entity_and_projects(api: Any, project: dict[str, Any]) -
     assert proj.entity == ENTITY and proj.name == project["name"]
     assert proj.created_at.startswith("20")
     assert proj.owner.username == ENTITY
+
+
+def test_other_users_see_nothing(live_server: LiveServer, project: dict[str, Any],
+                                 tmp_path: Any) -> None:
+    import wandb
+
+    key = "local-" + "eve0" * 11
+    storage = live_server.storage()
+    try:
+        storage.create_user("eve", key=key)
+    finally:
+        storage.close()
+    eve = wandb.Api(api_key=key, overrides={"base_url": live_server.url}, timeout=60)
+    path = f"{ENTITY}/{project['name']}"
+    with pytest.raises(Exception, match="may not read entity 'admin'"):
+        list(eve.runs(path))
+    with pytest.raises(Exception, match="may not read entity 'admin'"):
+        eve.run(f"{path}/h000")
+    response = httpx.post(f"{live_server.url}/graphql", auth=("api", key), json={
+        "query": RUNS_QUERY, "variables": {"project": project["name"], "entity": ENTITY}},
+        timeout=30)
+    assert response.status_code == 200 and "may not read" in response.json()["errors"][0][
+        "message"]

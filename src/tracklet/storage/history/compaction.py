@@ -155,6 +155,9 @@ def _commit(storage: Storage, run_id: int, export: Export | None, parts: list[st
 
 def run_pending(storage: Storage, limit: int = 10) -> int:
     """Compact queued runs (claimed so other processes skip them); returns how many."""
+    with storage.db.read() as conn:
+        if not compaction_queue.has_claimable(conn):
+            return 0
     with storage.db.write() as conn:
         claimed = compaction_queue.claim(conn, limit)
     done = 0

@@ -30,20 +30,22 @@ def request(conn: Connection, run_ids: Iterable[int]) -> None:
 def claim(conn: Connection, limit: int = 10, max_attempts: int = 5) -> list[tuple[int, float]]:
     """Claim up to ``limit`` queued runs; returns (run_id, requested_at) of each claim."""
     now = time.time()
+    claimable = (or_(history_compaction.c.claimed_at.is_(None),
+                     history_compaction.c.claimed_at < now - LEASE_S),
+                 history_compaction.c.attempts < max_attempts)
     rows = conn.execute(
         select(history_compaction.c.run_id, history_compaction.c.requested_at)
-        .where(or_(history_compaction.c.claimed_at.is_(None),
-                   history_compaction.c.claimed_at < now - LEASE_S),
-               history_compaction.c.attempts < max_attempts)
+        .where(*claimable)
         .order_by(history_compaction.c.requested_at)
         .limit(limit)
     ).all()
     claimed = []
     for run_id, requested_at in rows:
+        # Re-checked in the UPDATE so two processes never both claim an entry.
         result = conn.execute(
             update(history_compaction)
             .where(history_compaction.c.run_id == run_id,
-                   history_compaction.c.requested_at == requested_at)
+                   history_compaction.c.requested_at == requested_at, *claimable)
             .values(claimed_at=now, attempts=history_compaction.c.attempts + 1)
         )
         if result.rowcount:
@@ -68,6 +70,19 @@ def release(conn: Connection, run_id: int) -> None:
     """Give a claim back so another attempt can be made later."""
     conn.execute(update(history_compaction).where(history_compaction.c.run_id == run_id)
                  .values(claimed_at=None))
+
+
+def has_claimable(conn: Connection, max_attempts: int = 5) -> bool:
+    """Whether any entry could be claimed now (a cheap read before taking a write lock)."""
+    now = time.time()
+    row = conn.execute(
+        select(history_compaction.c.run_id)
+        .where(or_(history_compaction.c.claimed_at.is_(None),
+                   history_compaction.c.claimed_at < now - LEASE_S),
+               history_compaction.c.attempts < max_attempts)
+        .limit(1)
+    ).first()
+    return row is not None
 
 
 def pending(conn: Connection) -> list[int]:
