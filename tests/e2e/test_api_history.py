@@ -60,6 +60,17 @@ def wait_for_export(live_server: LiveServer, project: str, name: str, rows: int,
     raise AssertionError(f"history of {project}/{name} was not compacted in {timeout}s")
 
 
+def stored_rows(live_server: LiveServer, project: str, name: str) -> list[dict[str, Any]]:
+    """The run's history as the server's store holds it (both tiers merged)."""
+    run_pk = _run_pk(live_server, project, name)
+    storage = live_server.storage()
+    try:
+        with open_history(storage, run_pk) as view:
+            return [row.data for row in view.rows()]
+    finally:
+        storage.close()
+
+
 def drop_none(row: dict[str, Any]) -> dict[str, Any]:
     """A row without None values (exports hold a column for every key)."""
     return {k: v for k, v in row.items() if v is not None}
@@ -147,6 +158,7 @@ def test_history_on_both_tiers_and_across_resume(api: Any, live_server: LiveServ
     sent = writer.log(ENTITY, project, name, _rows(1500, spike_at=733, dip_at=1111))
 
     # Live tier: the run is still running.
+    assert same_rows(stored_rows(live_server, project, name), sent)
     check_reads(api, path, sent, exported=False, sparse_key="val_loss")
     run = api.run(path)
     from wandb.apis.public.runhistory import IncompleteRunHistoryError
@@ -159,6 +171,7 @@ def test_history_on_both_tiers_and_across_resume(api: Any, live_server: LiveServ
     # Finished: compacted to Parquet, which the SDK reads itself.
     writer.finish(ENTITY, project, name)
     wait_for_export(live_server, project, name, len(sent))
+    assert same_rows(stored_rows(live_server, project, name), sent)
     check_reads(api, path, sent, exported=True, sparse_key="val_loss")
     downloaded = api.run(path).download_history_exports(tmp_path / "exports")
     assert not downloaded.contains_live_data and len(downloaded.paths) == 1
@@ -176,6 +189,7 @@ def test_history_on_both_tiers_and_across_resume(api: Any, live_server: LiveServ
     check_reads(api, path, sent + more, exported=False, sparse_key="val_loss")
     writer.finish(ENTITY, project, name)
     wait_for_export(live_server, project, name, len(sent) + len(more))
+    assert same_rows(stored_rows(live_server, project, name), sent + more)
     check_reads(api, path, sent + more, exported=True, sparse_key="val_loss")
     writer.close()
 

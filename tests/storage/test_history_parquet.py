@@ -117,7 +117,9 @@ def test_many_row_groups_and_keys(tmp_path: Path) -> None:
     assert last == [{"_step": 19_998, "k299": 20_297}, {"_step": 19_999, "k299": 20_298}]
 
 
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70),
+# Integers span what the SDK's JSON can carry and the server's parser keeps exact (int64 and
+# uint64); larger ones are read as floats on every tier alike.
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2**63), 2**64 - 1),
                     st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=5))
 values = st.recursive(scalars, lambda inner: st.one_of(
     st.lists(inner, max_size=3), st.dictionaries(st.text("abc", min_size=1, max_size=2),

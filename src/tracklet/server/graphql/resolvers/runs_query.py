@@ -45,7 +45,8 @@ def resolve_project_runs(
     ctx = _ctx(info)
     limit = _first(first, 50)
     if limit == 0:
-        return {"edges": [], "pageInfo": {"endCursor": after, "hasNextPage": True}}
+        # No page can make progress; saying "more" would send a client round forever.
+        return {"edges": [], "pageInfo": {"endCursor": after, "hasNextPage": False}}
     with ctx.storage.db.read() as conn:
         page = list_runs(conn, project.id, filters, order, after, limit)
     edges = [{"node": run, "cursor": cursor} for run, cursor in zip(page.runs, page.cursors,
