@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from tracklet.domain.records import StreamChunk
 from tracklet.storage.history.jsonline import loads_object
@@ -130,8 +130,6 @@ def console_lines(
 
 def count_lines(conn: Connection, table: Any, run_ids: Sequence[int]) -> dict[int, int]:
     """Stored line counts per run (for integrity checks and tests)."""
-    from sqlalchemy import func
-
     rows = conn.execute(
         select(table.c.run_id, func.count())
         .where(table.c.run_id.in_(list(run_ids)))
@@ -213,8 +211,6 @@ def rows_at_steps(conn: Connection, run_id: int,
 
 def step_stats(conn: Connection, run_id: int) -> tuple[int, int | None, int | None]:
     """(row count, smallest step, largest step) of the run's live rows that have a step."""
-    from sqlalchemy import func
-
     count, lo, hi = conn.execute(
         select(func.count(), func.min(history.c.step), func.max(history.c.step))
         .where(history.c.run_id == run_id, history.c.step.is_not(None))
@@ -224,8 +220,6 @@ def step_stats(conn: Connection, run_id: int) -> tuple[int, int | None, int | No
 
 def top_line(conn: Connection, run_id: int) -> int:
     """The largest history line index of the run, -1 when it has none."""
-    from sqlalchemy import func
-
     value = conn.execute(select(func.max(history.c.line))
                          .where(history.c.run_id == run_id)).scalar_one()
     return -1 if value is None else int(value)
@@ -234,8 +228,6 @@ def top_line(conn: Connection, run_id: int) -> int:
 def count_rows(conn: Connection, run_id: int, min_step: int | None = None,
                max_step: int | None = None) -> int:
     """How many stepped live rows have ``min_step <= step < max_step``."""
-    from sqlalchemy import func
-
     q = select(func.count()).where(history.c.run_id == run_id, history.c.step.is_not(None))
     if min_step is not None:
         q = q.where(history.c.step >= min_step)
@@ -258,37 +250,9 @@ def live_steps(conn: Connection, run_id: int, min_step: int | None = None,
 
 def fingerprint(conn: Connection, run_id: int) -> tuple[int, int, int]:
     """(count, largest line, total length) of stepped live rows: changes when they change."""
-    from sqlalchemy import func
-
     count, top, size = conn.execute(
         select(func.count(), func.coalesce(func.max(history.c.line), -1),
                func.coalesce(func.sum(func.length(history.c.data)), 0))
         .where(history.c.run_id == run_id, history.c.step.is_not(None))
     ).one()
     return int(count), int(top), int(size)
-
-
-def delete_stepped_rows(conn: Connection, run_id: int, lines_from: int, lines_to: int) -> int:
-    """Delete stepped live rows with ``lines_from <= line < lines_to``; returns how many."""
-    result = conn.execute(
-        history.delete().where(history.c.run_id == run_id, history.c.step.is_not(None),
-                               history.c.line >= lines_from, history.c.line < lines_to)
-    )
-    return int(result.rowcount or 0)
-
-
-def iter_lines_after(conn: Connection, run_id: int, after: int,
-                     batch: int = 5000) -> Iterator[tuple[int, int | None, str]]:
-    """(line, step, text) of every live history line after index ``after``, in line order."""
-    while True:
-        rows = conn.execute(
-            select(history.c.line, history.c.step, history.c.data)
-            .where(history.c.run_id == run_id, history.c.line > after)
-            .order_by(history.c.line)
-            .limit(batch)
-        ).all()
-        for line, step, data in rows:
-            yield int(line), None if step is None else int(step), data
-        if len(rows) < batch:
-            return
-        after = int(rows[-1][0])
