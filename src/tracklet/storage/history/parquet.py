@@ -52,7 +52,8 @@ class KeyStats:
     """What an export knows about one key without reading the file."""
 
     count: int = 0
-    types: Counter[str] = field(default_factory=Counter)
+    numbers: int = 0
+    other_types: Counter[str] = field(default_factory=Counter)
     first_step: int | None = None
     last_step: int | None = None
     min: tuple[float, int] | None = None
@@ -60,23 +61,35 @@ class KeyStats:
     null_steps: list[int] = field(default_factory=list)
     nulls_truncated: bool = False
 
+    @property
+    def types(self) -> Counter[str]:
+        """Values per type name (see :func:`type_name`)."""
+        counts = Counter(self.other_types)
+        if self.numbers:
+            counts["number"] += self.numbers
+        return counts
+
     def add(self, step: int, value: Any) -> None:
         """Account for ``value`` logged at ``step`` (rows arrive in step order)."""
         self.count += 1
-        self.types[type_name(value)] += 1
         if self.first_step is None:
             self.first_step = step
         self.last_step = step
+        kind = type(value)
+        if kind is float or kind is int:
+            self.numbers += 1
+            if value - value == 0:  # finite: NaN - NaN and inf - inf are NaN
+                if self.min is None or value < self.min[0]:
+                    self.min = (value, step)
+                if self.max is None or value > self.max[0]:
+                    self.max = (value, step)
+            return
+        self.other_types[type_name(value)] += 1
         if value is None:
             if len(self.null_steps) < MAX_NULL_STEPS:
                 self.null_steps.append(step)
             else:
                 self.nulls_truncated = True
-        elif is_number(value) and math.isfinite(value):
-            if self.min is None or value < self.min[0]:
-                self.min = (value, step)
-            if self.max is None or value > self.max[0]:
-                self.max = (value, step)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (non-finite values never occur in it)."""
@@ -95,7 +108,9 @@ class KeyStats:
     def from_json(cls, data: dict[str, Any]) -> KeyStats:
         """Inverse of :meth:`to_json`."""
         stats = cls(count=int(data.get("count", 0)))
-        stats.types = Counter({t["type"]: int(t["count"]) for t in data.get("typeCounts", [])})
+        types = Counter({t["type"]: int(t["count"]) for t in data.get("typeCounts", [])})
+        stats.numbers = types.pop("number", 0)
+        stats.other_types = types
         stats.first_step = data.get("firstStep")
         stats.last_step = data.get("lastStep")
         stats.min = (data["min"][0], data["min"][1]) if data.get("min") else None
@@ -153,14 +168,13 @@ class _ColumnPlan:
         self.pending: list[Any] = []
 
     def see(self, value: Any) -> None:
-        if value is None:
-            return
-        if isinstance(value, bool):
-            self.kinds.add("bool")
-        elif isinstance(value, int):
+        kind = type(value)
+        if kind is float:
+            self.kinds.add("float")
+        elif kind is int:
             if _INT64[0] <= value < _INT64[1]:
                 self.kinds.add("int")
-                if abs(value) > _EXACT_FLOAT_INT:
+                if value > _EXACT_FLOAT_INT or value < -_EXACT_FLOAT_INT:
                     self.big_int = True
                 if value < 0:
                     self.negative = True
@@ -168,11 +182,11 @@ class _ColumnPlan:
                 self.kinds.add("uint")
             else:
                 self.kinds.add("huge")
-        elif isinstance(value, float):
-            self.kinds.add("float")
-        elif isinstance(value, str):
+        elif kind is str:
             self.kinds.add("str")
-        else:
+        elif kind is bool:
+            self.kinds.add("bool")
+        elif value is not None:
             self.kinds.add("nested")
             if self.nested_ok:
                 self.pending.append(value)
