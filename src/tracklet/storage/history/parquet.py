@@ -16,7 +16,6 @@ Explicit ``null`` values are recorded per key in the export's statistics (see
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
