@@ -96,6 +96,13 @@ class Settings:
         metadata=_doc("Endpoint of an S3-compatible object store (empty: AWS default)."),
     )
     s3_region: str = field(default="us-east-1", metadata=_doc("Region used to sign S3 requests."))
+    history_compaction_interval_s: float = field(
+        default=1.0,
+        metadata=_doc(
+            "Seconds between checks for ended runs whose live history rows should be "
+            "compacted into a Parquet export in the blob store; 0 turns compaction off."
+        ),
+    )
     log_level: str = field(default="info", metadata=_doc("Server log level."))
 
     @property

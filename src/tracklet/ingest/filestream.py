@@ -17,6 +17,7 @@ from tracklet.errors import InvalidInput, NotFound
 from tracklet.storage import Storage
 from tracklet.storage.history import live
 from tracklet.storage.history.jsonline import loads
+from tracklet.storage.metadata import compaction_queue
 from tracklet.storage.metadata import runs as run_repo
 from tracklet.storage.metadata.tables import run_files
 
@@ -159,6 +160,7 @@ def apply_file_stream(
             values["state"] = RunState.on_complete(update.exit_code, current.stop_requested).value
             values["exit_code"] = update.exit_code
             values["stop_requested"] = False
+            compaction_queue.request(conn, [run_id])
         elif update.preempting:
             values["state"] = RunState.PREEMPTING.value
         elif current.state != RunState.PREEMPTING.value:

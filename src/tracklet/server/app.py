@@ -22,6 +22,7 @@ from tracklet.server.limits import ConcurrencyLimit
 from tracklet.server.routes import ROUTES
 from tracklet.server.state import AppState
 from tracklet.storage import Storage
+from tracklet.storage.history import compaction
 from tracklet.storage.metadata import runs as run_repo
 
 log = logging.getLogger("tracklet.server")
@@ -38,13 +39,16 @@ def create_app(settings: Settings, storage: Storage | None = None) -> Starlette:
         state = AppState(settings=settings, storage=store, auth=Authenticator(store),
                          schema=build_schema())
         app.state.tracklet = state
-        sweeper = asyncio.create_task(_crash_sweeper(state))
+        tasks = [asyncio.create_task(_crash_sweeper(state))]
+        if settings.history_compaction_interval_s > 0:
+            tasks.append(asyncio.create_task(_history_compactor(state)))
         try:
             yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             if storage is None:
                 store.close()
 
@@ -71,6 +75,18 @@ async def _crash_sweeper(state: AppState) -> None:
                 log.info("marked %d silent run(s) crashed", n)
         except TrackletError as exc:
             log.warning("crash sweep skipped: %s", exc.message)
+
+
+async def _history_compactor(state: AppState) -> None:
+    """Compact the history of ended runs into Parquet exports (queued by ingest)."""
+    while True:
+        await asyncio.sleep(state.settings.history_compaction_interval_s)
+        try:
+            await to_thread.run_sync(compaction.run_pending, state.storage)
+        except TrackletError as exc:
+            log.warning("history compaction skipped: %s", exc.message)
+        except Exception:
+            log.exception("history compaction failed")
 
 
 def _mark_crashed(state: AppState, cutoff: float) -> int:

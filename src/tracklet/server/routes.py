@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from tracklet.server.rest import artifacts, file_stream, graphql, health, storage
+from tracklet.server.rest import artifacts, exports, file_stream, graphql, health, storage
 
 ROUTES = [
     Route("/graphql", graphql.graphql, methods=["POST"]),
@@ -18,6 +18,7 @@ ROUTES = [
     Route("/artifactsV2/{region}/{entity}/{project}/{collection}/{rest:path}",
           artifacts.download_v2, methods=["GET"]),
     Route("/artifacts/{entity}/{md5}", artifacts.download_v1, methods=["GET"]),
+    Route("/storage/export/{name:path}", exports.download, methods=["GET", "HEAD"]),
     Route("/health", health.health, methods=["GET"]),
     Route("/healthz", health.health, methods=["GET"]),
     Route("/ready", health.ready, methods=["GET"]),

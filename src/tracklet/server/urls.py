@@ -74,3 +74,19 @@ def artifact_download_url(storage: Storage, settings: Settings, base_url: str, b
         return direct
     token = _signed(storage, settings, {"k": "get", "b": blob_key})
     return f"{base_url}{ARTIFACT_DOWNLOAD_PATH}/{quote(name)}?t={token}"
+
+
+EXPORT_PATH = "/storage/export"
+
+
+def history_export_url(
+    storage: Storage, settings: Settings, base_url: str, blob_key: str, name: str
+) -> str:
+    """A signed GET (and HEAD, and Range) URL of a run's Parquet history export.
+
+    Always served by tracklet, even over object storage: the SDK's reader asks for the size
+    with HEAD, which a presigned GET URL does not authorise on S3.
+    """
+    token = sign(storage.signing_secret(), {"k": "hist", "b": blob_key},
+                 settings.signed_url_ttl_s)
+    return f"{base_url}{EXPORT_PATH}/{quote(name)}?t={token}"

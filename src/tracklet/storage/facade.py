@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from tracklet.config import Settings
 from tracklet.domain.keys import hash_api_key, new_api_key, validate_api_key
@@ -11,6 +13,7 @@ from tracklet.domain.names import validate_name
 from tracklet.domain.records import User
 from tracklet.errors import Conflict
 from tracklet.storage.blobs import BlobStore, open_blob_store
+from tracklet.storage.history.exports import LocalFiles
 from tracklet.storage.metadata import accounts
 from tracklet.storage.metadata.engine import Database
 from tracklet.storage.metadata.migrate import upgrade
@@ -24,7 +27,14 @@ class Storage:
 
     db: Database
     blobs: BlobStore
+    cache_dir: Path | None = None
     _secret: bytes | None = field(default=None, repr=False)
+    # Derived data this process keeps between requests (history key statistics).
+    memo: dict[str, Any] = field(default_factory=dict, repr=False)
+    files: LocalFiles = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.files = LocalFiles(self.blobs, self.cache_dir)
 
     @classmethod
     def open(cls, settings: Settings, migrate: bool = True) -> Storage:
@@ -35,7 +45,7 @@ class Storage:
         blobs = open_blob_store(
             settings.blobs_url, endpoint_url=settings.s3_endpoint_url, region=settings.s3_region
         )
-        return cls(db=db, blobs=blobs)
+        return cls(db=db, blobs=blobs, cache_dir=settings.resolved_data_dir / "cache")
 
     def signing_secret(self) -> bytes:
         """The HMAC key for signed URLs, shared by every server process through the DB."""

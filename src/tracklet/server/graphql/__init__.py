@@ -23,8 +23,11 @@ from tracklet.server.graphql.resolvers import (
     artifact_reads,
     artifacts,
     files,
+    history,
     run_control,
+    run_delete,
     runs,
+    runs_query,
     viewer,
 )
 from tracklet.server.graphql.scalars import SCALARS
@@ -39,7 +42,8 @@ def build_schema() -> GraphQLSchema:
     type_defs = load_schema_from_path(str(SCHEMA_DIR))
     bindables: list[Any] = [*SCALARS, *viewer.BINDABLES, *runs.BINDABLES, *files.BINDABLES,
                             *artifacts.BINDABLES, *artifact_reads.BINDABLES,
-                            *run_control.BINDABLES]
+                            *run_control.BINDABLES, *runs_query.BINDABLES,
+                            *history.BINDABLES, *run_delete.BINDABLES]
     schema = make_executable_schema(type_defs, *bindables)
     _bind_default_resolvers(schema)
     # Arguments and input fields arrive in resolvers as snake_case keyword/dict keys.

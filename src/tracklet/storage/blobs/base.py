@@ -8,6 +8,7 @@ Contract (checked by ``tests/storage/test_blobs_contract.py`` against every back
 * ``open(key)`` yields the stored bytes in chunks; a missing key raises ``NotFound``.
 * ``exists``, ``size`` and ``delete`` do what they say; deleting a missing key is not an error.
 * Keys are slash-separated relative paths built by tracklet itself (never user input).
+* ``local_path(key)`` is a readable local file with the bytes (local disk) or None.
 * ``presigned_get`` / ``presigned_put`` return a URL the client can use directly (object
   stores), or ``None`` when the server itself must serve the bytes (local disk, memory).
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from pathlib import Path
 from typing import BinaryIO
 
 CHUNK = 1024 * 1024
@@ -43,6 +45,13 @@ class BlobStore(ABC):
     @abstractmethod
     def delete(self, key: str) -> None:
         """Remove ``key`` if present."""
+
+    def local_path(self, key: str) -> Path | None:
+        """A file on this machine holding ``key``'s bytes, or None for remote stores.
+
+        Callers only read it (Parquet readers need random access); it may not exist yet.
+        """
+        return None
 
     def presigned_get(self, key: str, expires_s: int) -> str | None:
         """A URL that serves ``key`` without tracklet in the path, or None."""

@@ -63,6 +63,9 @@ class LocalBlobStore(BlobStore):
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 
+    def local_path(self, key: str) -> Path | None:
+        return self._path(key)
+
 
 def _chunks(fh: BinaryIO, chunk_size: int) -> Iterator[bytes]:
     with fh:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, Table, func, select
 
 from tracklet.domain.records import StreamChunk
 from tracklet.storage.history.jsonline import loads_object
@@ -176,11 +176,129 @@ def console_lines(
 
 def count_lines(conn: Connection, table: Any, run_ids: Sequence[int]) -> dict[int, int]:
     """Stored line counts per run (for integrity checks and tests)."""
-    from sqlalchemy import func
-
     rows = conn.execute(
         select(table.c.run_id, func.count())
         .where(table.c.run_id.in_(list(run_ids)))
         .group_by(table.c.run_id)
     )
     return {int(r): int(c) for r, c in rows}
+
+
+# -- reads for the history read path (step-ordered, streamed) ---------------------------------
+
+
+def iter_rows(
+    conn: Connection,
+    run_id: int,
+    min_step: int | None = None,
+    max_step: int | None = None,
+    batch: int = 5000,
+) -> Iterator[tuple[int, int, str]]:
+    """(step, line, text) of rows with ``min_step <= step < max_step``, by step then line.
+
+    Streams in batches that walk the (run_id, step) index; rows sharing a step are read
+    together and ordered by line. Lines without a ``_step`` are not history rows for the
+    read path and are skipped.
+    """
+    def select_rows() -> Any:
+        q = select(history.c.step, history.c.line, history.c.data).where(
+            history.c.run_id == run_id, history.c.step.is_not(None))
+        if max_step is not None:
+            q = q.where(history.c.step < max_step)
+        return q
+
+    lower, inclusive = min_step, True
+    while True:
+        q = select_rows()
+        if lower is not None:
+            q = q.where(history.c.step >= lower if inclusive else history.c.step > lower)
+        rows = conn.execute(q.order_by(history.c.step).limit(batch)).all()
+        if not rows:
+            return
+        last = int(rows[-1][0])
+        full = len(rows) == batch
+        # The last step may continue past this batch: read that step on its own.
+        ready = [r for r in rows if int(r[0]) != last] if full else list(rows)
+        ready.sort(key=lambda r: (int(r[0]), int(r[1])))
+        for step, line, data in ready:
+            yield int(step), int(line), data
+        if not full:
+            return
+        for step, line, data in _rows_at_step(conn, run_id, last):
+            yield step, line, data
+        lower, inclusive = last, False
+
+
+def _rows_at_step(conn: Connection, run_id: int,
+                  step: int) -> Iterator[tuple[int, int, str]]:
+    # No ORDER BY line in SQL: it would steer the planner off the step index onto a scan.
+    rows = conn.execute(
+        select(history.c.line, history.c.data)
+        .where(history.c.run_id == run_id, history.c.step == step)
+    ).all()
+    for line, data in sorted(rows, key=lambda r: int(r[0])):
+        yield step, int(line), data
+
+
+def rows_at_steps(conn: Connection, run_id: int,
+                  steps: Sequence[int]) -> Iterator[tuple[int, int, str]]:
+    """(step, line, text) of the rows at ``steps``, by step then line."""
+    ordered = sorted(set(steps))
+    for i in range(0, len(ordered), 500):
+        chunk = ordered[i:i + 500]
+        rows = conn.execute(
+            select(history.c.step, history.c.line, history.c.data)
+            .where(history.c.run_id == run_id, history.c.step.in_(chunk))
+            .order_by(history.c.step, history.c.line)
+        ).all()
+        for step, line, data in rows:
+            yield int(step), int(line), data
+
+
+def step_stats(conn: Connection, run_id: int) -> tuple[int, int | None, int | None]:
+    """(row count, smallest step, largest step) of the run's live rows that have a step."""
+    count, lo, hi = conn.execute(
+        select(func.count(), func.min(history.c.step), func.max(history.c.step))
+        .where(history.c.run_id == run_id, history.c.step.is_not(None))
+    ).one()
+    return int(count), None if lo is None else int(lo), None if hi is None else int(hi)
+
+
+def top_line(conn: Connection, run_id: int) -> int:
+    """The largest history line index of the run, -1 when it has none."""
+    value = conn.execute(select(func.max(history.c.line))
+                         .where(history.c.run_id == run_id)).scalar_one()
+    return -1 if value is None else int(value)
+
+
+def count_rows(conn: Connection, run_id: int, min_step: int | None = None,
+               max_step: int | None = None) -> int:
+    """How many stepped live rows have ``min_step <= step < max_step``."""
+    q = select(func.count()).where(history.c.run_id == run_id, history.c.step.is_not(None))
+    if min_step is not None:
+        q = q.where(history.c.step >= min_step)
+    if max_step is not None:
+        q = q.where(history.c.step < max_step)
+    return int(conn.execute(q).scalar_one())
+
+
+def live_steps(conn: Connection, run_id: int, min_step: int | None = None,
+               max_step: int | None = None) -> set[int]:
+    """The distinct steps of live rows in ``[min_step, max_step)``."""
+    q = select(history.c.step).distinct().where(history.c.run_id == run_id,
+                                                history.c.step.is_not(None))
+    if min_step is not None:
+        q = q.where(history.c.step >= min_step)
+    if max_step is not None:
+        q = q.where(history.c.step < max_step)
+    return {int(s) for s in conn.execute(q).scalars()}
+
+
+def fingerprint(conn: Connection, run_id: int) -> tuple[int, int, int]:
+    """(count, largest line, total length) of stepped live rows: changes when they change."""
+    count, top, size = conn.execute(
+        select(func.count(), func.coalesce(func.max(history.c.line), -1),
+               func.coalesce(func.sum(func.length(history.c.data)), 0))
+        .where(history.c.run_id == run_id, history.c.step.is_not(None))
+    ).one()
+    return int(count), int(top), int(size)

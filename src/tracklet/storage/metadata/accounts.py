@@ -116,6 +116,18 @@ def get_user_by_name(conn: Connection, username: str) -> User | None:
     return _user(row) if row else None
 
 
+def user_of_entity(conn: Connection, entity_id: int) -> User | None:
+    """The user whose own entity this is (None for team entities)."""
+    row = conn.execute(
+        select(*_USER_COLS)
+        .join(entities, entities.c.id == users.c.entity_id)
+        .where(users.c.entity_id == entity_id)
+        .order_by(users.c.id)
+        .limit(1)
+    ).first()
+    return _user(row) if row else None
+
+
 def add_api_key(conn: Connection, user_id: int, key_hash: str) -> None:
     """Register a key (by its hash) for a user; Conflict if another user holds it."""
     owner = conn.execute(

@@ -13,6 +13,8 @@ from sqlalchemy import Connection, Select, func, select, update
 from tracklet.domain.records import Project, Run, RunFields, RunFile
 from tracklet.domain.runs import RUN_NAME_ALPHABET, RunState
 from tracklet.errors import NotFound
+from tracklet.storage.metadata import compaction_queue
+from tracklet.storage.metadata.strict_json import with_strict_shadows
 from tracklet.storage.metadata.tables import entities, projects, run_files, runs, users
 from tracklet.storage.metadata.upsert import upsert_rows
 
@@ -300,7 +302,7 @@ def create_run(
             history_line_count=0,
             events_line_count=0,
             log_line_count=0,
-            **values,
+            **with_strict_shadows(values),
         )
     ).inserted_primary_key
     assert pk is not None
@@ -314,7 +316,7 @@ def update_run(conn: Connection, run_id: int, fields: RunFields) -> Run:
     """Apply the non-None ``fields`` to a run and return it."""
     values = _field_values(fields)
     values["updated_at"] = time.time()
-    conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
+    conn.execute(update(runs).where(runs.c.id == run_id).values(**with_strict_shadows(values)))
     run = get_run_by_id(conn, run_id)
     if run is None:
         raise NotFound(f"run {run_id} not found")
@@ -323,7 +325,7 @@ def update_run(conn: Connection, run_id: int, fields: RunFields) -> Run:
 
 def set_run_columns(conn: Connection, run_id: int, **values: Any) -> None:
     """Low-level column update used by ingest (counts, state, heartbeat)."""
-    conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
+    conn.execute(update(runs).where(runs.c.id == run_id).values(**with_strict_shadows(values)))
 
 
 def delete_run(conn: Connection, run_id: int) -> None:
@@ -337,17 +339,26 @@ def delete_run(conn: Connection, run_id: int) -> None:
 
 def mark_crashed(conn: Connection, heartbeat_before: float) -> int:
     """Runs still live whose last heartbeat is older than ``heartbeat_before`` become crashed
-    (or preempted, when they announced preemption). Returns how many changed."""
-    changed = 0
+    (or preempted, when they announced preemption). Returns how many changed.
+
+    Those runs are queued for history compaction like finished ones.
+    """
+    changed: list[int] = []
     for live_state in (RunState.RUNNING, RunState.PREEMPTING):
-        result = conn.execute(
+        silent = (runs.c.state == live_state.value, runs.c.heartbeat_at < heartbeat_before)
+        ids = list(conn.execute(select(runs.c.id).where(*silent)).scalars())
+        if not ids:
+            continue
+        conn.execute(
             update(runs)
-            .where(runs.c.state == live_state.value, runs.c.heartbeat_at < heartbeat_before)
+            .where(runs.c.id.in_(ids), *silent)
             # A pending stop dies with the run; a later resume must not be stopped by it.
             .values(state=RunState.after_silence(live_state.value).value, stop_requested=False)
         )
-        changed += int(result.rowcount or 0)
-    return changed
+        changed.extend(ids)
+    if changed:
+        compaction_queue.request(conn, changed)
+    return len(changed)
 
 
 def request_stop(conn: Connection, run_id: int) -> bool:
@@ -452,13 +463,18 @@ def list_run_files(
     after: str | None = None,
     limit: int | None = None,
     stored_only: bool = True,
+    pattern: str | None = None,
 ) -> list[RunFile]:
-    """A run's files ordered by name, optionally restricted to ``names``, paged by name."""
+    """A run's files ordered by name, optionally restricted to ``names`` or to names matching
+    the SQL LIKE ``pattern`` (``%`` any run, ``_`` one character, case-insensitive as in
+    W&B), paged by name."""
     q = select(run_files).where(run_files.c.run_id == run_id).order_by(run_files.c.name)
     if stored_only:
         q = q.where(run_files.c.blob_key.is_not(None))
     if names:
         q = q.where(run_files.c.name.in_(list(names)))
+    if pattern:
+        q = q.where(run_files.c.name.ilike(pattern, escape="\\"))
     if after is not None:
         q = q.where(run_files.c.name > after)
     if limit is not None:

@@ -84,6 +84,10 @@ runs = Table(
     Column("state", String(16), nullable=False),
     Column("config", Text, nullable=False, default="{}"),
     Column("summary", Text, nullable=False, default="{}"),
+    # Strict-JSON copies for SQL filtering, only where the text above is not strict JSON
+    # (NaN, Infinity, garbage); NULL means "query the column above" (see strict_json.py).
+    Column("config_strict", Text, nullable=True),
+    Column("summary_strict", Text, nullable=True),
     Column("system_metrics", Text, nullable=False, default="{}"),
     Column("metadata", Text, nullable=True),
     Column("tags", Text, nullable=False, default="[]"),
@@ -272,4 +276,31 @@ artifact_multipart_uploads = Table(
     Column("md5_hex", String(32), nullable=False),
     Column("part_count", Integer, nullable=False),
     Column("created_at", Float, nullable=False),
+)
+
+# -- history tiers (migration 0004) ----------------------------------------------------------
+
+# A run's compacted history: immutable Parquet parts with increasing, disjoint step ranges
+# (a resumed run that ends again gets another part; clients cache parts by position).
+history_exports = Table(
+    "history_exports",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("part", Integer, primary_key=True, autoincrement=False),
+    Column("blob_key", String(256), nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("row_count", BigInteger, nullable=False),
+    Column("min_step", BigInteger, nullable=True),
+    Column("max_step", BigInteger, nullable=True),
+    Column("key_stats", Text, nullable=False, default="{}"),
+    Column("created_at", Float, nullable=False),
+)
+
+history_compaction = Table(
+    "history_compaction",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("requested_at", Float, nullable=False),
+    Column("claimed_at", Float, nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
 )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,14 +90,10 @@ def resolve_run_files(
     limit = min(max(first or 50, 1), 10_000)
     wanted = [n for n in (names or []) if n]
     with ctx.storage.db.read() as conn:
-        if pattern:
-            rows = [f for f in run_repo.list_run_files(conn, run.id, wanted or None, after)
-                    if fnmatch.fnmatchcase(f.name, pattern)]
-            page = rows[:limit]
-            more = len(rows) > limit
-        else:
-            rows = run_repo.list_run_files(conn, run.id, wanted or None, after, limit + 1)
-            page, more = rows[:limit], len(rows) > limit
+        # The SDK documents `pattern` as SQL LIKE syntax ("%.json"); names win over it.
+        rows = run_repo.list_run_files(conn, run.id, wanted or None, after, limit + 1,
+                                       pattern=None if wanted else pattern)
+        page, more = rows[:limit], len(rows) > limit
     edges = [{"node": FileNode(run, f.name, f), "cursor": f.name} for f in page]
     return {
         "edges": edges,

@@ -18,7 +18,7 @@ from tracklet.storage.history import live
 from tracklet.storage.history.jsonline import dumps, loads_object
 from tracklet.storage.metadata import accounts
 from tracklet.storage.metadata import runs as run_repo
-from tracklet.storage.metadata.tables import events, history
+from tracklet.storage.metadata.tables import events
 
 query = QueryType()
 mutation = MutationType()
@@ -195,12 +195,6 @@ def resolve_project_run(
         return run_repo.find_run(conn, project.id, name)
 
 
-@project_type.field("runCount")
-def resolve_project_run_count(project: Project, info: Info, **_: Any) -> int:
-    with _ctx(info).storage.db.read() as conn:
-        return run_repo.count_runs(conn, project.id)
-
-
 # -- Run --------------------------------------------------------------------------------------
 
 
@@ -232,9 +226,12 @@ def resolve_run_system_metrics(run: Run, *_: Any) -> str:
 
 
 @run_type.field("user")
-def resolve_run_user(run: Run, *_: Any) -> User | None:
+def resolve_run_user(run: Run, *_: Any) -> User:
+    # The public API builds a User from this for every run and fails on null, so a run
+    # without a recorded creator is attributed to its entity.
     if run.username is None or run.user_id is None:
-        return None
+        return User(id=0, username=run.entity, email=None, admin=False, entity_id=0,
+                    entity=run.entity, created_at=0.0)
     return User(id=run.user_id, username=run.username, email=None, admin=False, entity_id=0,
                 entity=run.username, created_at=0.0)
 
@@ -242,12 +239,6 @@ def resolve_run_user(run: Run, *_: Any) -> User | None:
 @run_type.field("readOnly")
 def resolve_run_read_only(run: Run, info: Info) -> bool:
     return not (_ctx(info).user.admin or _ctx(info).user.entity == run.entity)
-
-
-@run_type.field("historyTail")
-def resolve_run_history_tail(run: Run, info: Info) -> str:
-    with _ctx(info).storage.db.read() as conn:
-        return orjson.dumps(live.tail(conn, history, run.id, 10)).decode()
 
 
 @run_type.field("eventsTail")

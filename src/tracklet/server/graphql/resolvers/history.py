@@ -1,0 +1,152 @@
+"""Run history reads: ``history``, ``sampledHistory``, ``historyKeys``, ``parquetHistory``,
+``events``. Conventions (PROTOCOL §2.7): ``history(minStep, maxStep)`` treats ``maxStep``
+as exclusive, a ``sampledHistory`` spec's ``maxStep`` is inclusive."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from itertools import islice
+from typing import Any
+
+import orjson
+from ariadne import ObjectType
+
+from tracklet.domain.access import require_read
+from tracklet.domain.records import Run
+from tracklet.errors import InvalidInput
+from tracklet.server.graphql.context import GraphQLContext, Info
+from tracklet.server.urls import history_export_url
+from tracklet.storage.history import live
+from tracklet.storage.history.jsonline import loads_object
+from tracklet.storage.history.keys import history_keys
+from tracklet.storage.history.rows import Row, json_safe
+from tracklet.storage.history.sampling import project, sample_rows
+from tracklet.storage.history.tiers import open_history
+
+run_type = ObjectType("Run")
+
+DEFAULT_SAMPLES = 500
+# liveData only tells the client where un-exported rows start; the SDK reads its minimum.
+LIVE_DATA_LIMIT = 10_000
+
+
+def _ctx(info: Info, run: Run) -> GraphQLContext:
+    ctx = info.context
+    assert isinstance(ctx, GraphQLContext)
+    require_read(ctx.user, run.entity)
+    return ctx
+
+
+def _samples(value: Any, default: int = DEFAULT_SAMPLES) -> int:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidInput("samples must be a non-negative integer")
+    return value
+
+
+def _step(value: Any, name: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(f"{name} must be an integer")
+    return value
+
+
+@run_type.field("history")
+def resolve_history(run: Run, info: Info, samples: int | None = None,
+                    min_step: int | None = None, max_step: int | None = None) -> list[str]:
+    ctx = _ctx(info, run)
+    n = _samples(samples)
+    lo, hi = _step(min_step, "minStep"), _step(max_step, "maxStep")
+    if n == 0 or (lo is not None and hi is not None and hi <= lo):
+        return []
+    with open_history(ctx.storage, run.id) as view:
+        count = view.count(lo, hi)
+        if count is not None and count <= n:
+            # Every row fits (always so for the SDK's HistoryPage): no need to look inside.
+            return [row.text for row in view.rows(lo, hi)]
+        return [row.text for row in sample_rows(lambda: view.rows(lo, hi), n,
+                                                fetch=view.rows_at)]
+
+
+def _spec(text: Any) -> tuple[list[str], int, int | None, int | None]:
+    spec = loads_object(text) if isinstance(text, str) else text
+    if not isinstance(spec, dict):
+        raise InvalidInput("each sampledHistory spec must be a JSON object with 'keys'")
+    keys = spec.get("keys")
+    if not isinstance(keys, list) or not keys or not all(isinstance(k, str) for k in keys):
+        raise InvalidInput("sampledHistory spec 'keys' must be a non-empty list of strings")
+    samples = _samples(spec.get("samples"))
+    lo = _step(spec.get("minStep"), "minStep")
+    hi = _step(spec.get("maxStep"), "maxStep")
+    return list(dict.fromkeys(keys)), samples, lo, None if hi is None else hi + 1
+
+
+@run_type.field("sampledHistory")
+def resolve_sampled_history(run: Run, info: Info,
+                            specs: list[Any] | None = None) -> list[list[dict[str, Any]]]:
+    ctx = _ctx(info, run)
+    parsed = [_spec(s) for s in specs or []]
+    out: list[list[dict[str, Any]]] = []
+    with open_history(ctx.storage, run.id) as view:
+        for keys, samples, lo, hi in parsed:
+            if samples == 0 or (lo is not None and hi is not None and hi <= lo):
+                out.append([])
+                continue
+            rows = sample_rows(lambda k=keys, a=lo, b=hi: view.rows(a, b, keys=k),  # type: ignore[misc]
+                               samples, keys,
+                               fetch=lambda steps, k=keys: view.rows_at(steps, k))  # type: ignore[misc]
+            out.append([json_safe(project(r, keys)) for r in rows])
+    return out
+
+
+@run_type.field("historyKeys")
+def resolve_history_keys(run: Run, info: Info) -> dict[str, Any]:
+    ctx = _ctx(info, run)
+    with open_history(ctx.storage, run.id) as view:
+        return json_safe(history_keys(view))  # type: ignore[no-any-return]
+
+
+@run_type.field("parquetHistory")
+def resolve_parquet_history(run: Run, info: Info,
+                            live_keys: list[str] | None = None) -> dict[str, Any]:
+    ctx = _ctx(info, run)
+    keys = list(dict.fromkeys(["_step", *(live_keys or [])]))
+    with open_history(ctx.storage, run.id) as view:
+        if view.fully_exported:
+            urls = [history_export_url(ctx.storage, ctx.settings, ctx.base_url, e.blob_key,
+                                       f"{run.name}.history.{e.part}.parquet")
+                    for e in view.exports]
+            return {"parquetUrls": urls, "liveData": []}
+        # Rows not (only) in an export are read live: all of them when both tiers hold rows,
+        # so the client never gets a row twice.
+        rows = islice(view.rows(), LIVE_DATA_LIMIT)
+        if keys == ["_step"]:
+            live_data = [{"_step": r.step} for r in rows]
+        else:
+            live_data = [json_safe({**project(r, keys), "_step": r.step}) for r in rows]
+        return {"parquetUrls": [], "liveData": live_data}
+
+
+@run_type.field("historyTail")
+def resolve_history_tail(run: Run, info: Info) -> str:
+    ctx = _ctx(info, run)
+    with open_history(ctx.storage, run.id) as view:
+        return orjson.dumps(view.tail(10)).decode()
+
+
+@run_type.field("events")
+def resolve_events(run: Run, info: Info, samples: int | None = None) -> list[str]:
+    ctx = _ctx(info, run)
+    n = _samples(samples)
+    with ctx.storage.db.read() as conn:
+        lines = live.event_lines(conn, run.id)
+
+    def rows() -> Iterator[Row]:
+        return (Row(i, text=line) for i, line in enumerate(lines))
+
+    return [row.text for row in sample_rows(rows, n)] if n else []
+
+
+BINDABLES = [run_type]

@@ -1,0 +1,35 @@
+"""``deleteRun`` (``run.delete()`` in the public API)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ariadne import MutationType
+
+from tracklet.domain.access import require_write
+from tracklet.errors import NotFound
+from tracklet.server.graphql.context import GraphQLContext, Info
+from tracklet.server.graphql.ids import decode_id
+from tracklet.storage.metadata import runs as run_repo
+from tracklet.storage.run_deletion import delete_run
+
+mutation = MutationType()
+
+
+@mutation.field("deleteRun")
+def resolve_delete_run(
+    _: Any, info: Info, input: dict[str, Any]  # noqa: A002
+) -> dict[str, Any]:
+    ctx = info.context
+    assert isinstance(ctx, GraphQLContext)
+    run_id = decode_id("Run", str(input.get("id") or ""))
+    with ctx.storage.db.read() as conn:
+        run = run_repo.get_run_by_id(conn, run_id)
+    if run is None:
+        raise NotFound("run not found")
+    require_write(ctx.user, run.entity)
+    delete_run(ctx.storage, run.id)
+    return {"clientMutationId": input.get("client_mutation_id")}
+
+
+BINDABLES = [mutation]

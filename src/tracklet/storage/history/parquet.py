@@ -1,0 +1,428 @@
+"""History exports: a run's rows as one Parquet file, one column per metric key.
+
+Layout (what the SDK's own reader, ``beta_scan_history`` / ``download_history_exports``,
+expects): an ``int64`` column ``_step`` first, rows sorted by it, then one column per key.
+Row groups carry ``_step`` statistics, so a step range reads only the groups it overlaps.
+
+A key's column is typed by what was logged under it: ``int64`` for integers, ``double``
+for floats (and for integers mixed with floats, when they fit 2^53), ``bool``, ``string``,
+``uint64``, or a struct/list type inferred by Arrow for dicts and lists (media
+descriptors, histograms), kept only when it reads back equal. Anything else (mixed kinds,
+objects Arrow cannot type) is stored as JSON text and marked with the field metadata
+``tracklet.encoding=json`` so tracklet decodes it exactly. A missing value is a null.
+Explicit ``null`` values are recorded per key in the export's statistics (see
+:class:`KeyStats`) and restored by :class:`ExportFile`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from tracklet.storage.history.jsonline import loads
+from tracklet.storage.history.rows import Row, dumps_row, same_json
+
+STEP = "_step"
+ENCODING = b"tracklet.encoding"
+JSON = b"json"
+SCHEMA_MARK = {b"tracklet.history": b"1"}
+
+MAX_NULL_STEPS = 10_000
+_MISSING = object()
+_INT64 = (-(2**63), 2**63)
+_EXACT_FLOAT_INT = 2**53
+
+
+def chunk_rows(nkeys: int) -> int:
+    """Rows per row group: about a million cells, between 1,024 and 32,768 rows."""
+    return max(1024, min(32768, 1_000_000 // max(1, nkeys)))
+
+
+@dataclass
+class KeyStats:
+    """What an export knows about one key without reading the file."""
+
+    count: int = 0
+    numbers: int = 0
+    other_types: Counter[str] = field(default_factory=Counter)
+    first_step: int | None = None
+    last_step: int | None = None
+    min: tuple[float, int] | None = None
+    max: tuple[float, int] | None = None
+    null_steps: list[int] = field(default_factory=list)
+    nulls_truncated: bool = False
+
+    @property
+    def types(self) -> Counter[str]:
+        """Values per type name (see :func:`type_name`)."""
+        counts = Counter(self.other_types)
+        if self.numbers:
+            counts["number"] += self.numbers
+        return counts
+
+    def add(self, step: int, value: Any) -> None:
+        """Account for ``value`` logged at ``step`` (rows arrive in step order)."""
+        self.count += 1
+        if self.first_step is None:
+            self.first_step = step
+        self.last_step = step
+        kind = type(value)
+        if kind is float or kind is int:
+            self.numbers += 1
+            if value - value == 0:  # finite: NaN - NaN and inf - inf are NaN
+                if self.min is None or value < self.min[0]:
+                    self.min = (value, step)
+                if self.max is None or value > self.max[0]:
+                    self.max = (value, step)
+            return
+        self.other_types[type_name(value)] += 1
+        if value is None:
+            if len(self.null_steps) < MAX_NULL_STEPS:
+                self.null_steps.append(step)
+            else:
+                self.nulls_truncated = True
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (non-finite values never occur in it)."""
+        return {
+            "count": self.count,
+            "typeCounts": [{"type": t, "count": c} for t, c in self.types.most_common()],
+            "firstStep": self.first_step,
+            "lastStep": self.last_step,
+            "min": list(self.min) if self.min else None,
+            "max": list(self.max) if self.max else None,
+            "nullSteps": self.null_steps,
+            "nullsTruncated": self.nulls_truncated,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> KeyStats:
+        """Inverse of :meth:`to_json`."""
+        stats = cls(count=int(data.get("count", 0)))
+        types = Counter({t["type"]: int(t["count"]) for t in data.get("typeCounts", [])})
+        stats.numbers = types.pop("number", 0)
+        stats.other_types = types
+        stats.first_step = data.get("firstStep")
+        stats.last_step = data.get("lastStep")
+        stats.min = (data["min"][0], data["min"][1]) if data.get("min") else None
+        stats.max = (data["max"][0], data["max"][1]) if data.get("max") else None
+        stats.null_steps = list(data.get("nullSteps", []))
+        stats.nulls_truncated = bool(data.get("nullsTruncated", False))
+        return stats
+
+
+def is_number(value: Any) -> bool:
+    """A JSON number (bools are not numbers here)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def type_name(value: Any) -> str:
+    """The W&B-style type name of a logged value (``number``, ``string``, media ``_type``...)."""
+    if value is None:
+        return "nil"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        kind = value.get("_type")
+        return kind if isinstance(kind, str) else "map"
+    return "unknown"
+
+
+@dataclass(frozen=True)
+class ExportSummary:
+    """What writing an export produced."""
+
+    rows: int
+    min_step: int | None
+    max_step: int | None
+    keys: dict[str, KeyStats]
+
+
+# -- writing ----------------------------------------------------------------------------------
+
+
+class _ColumnPlan:
+    """Pass-1 state for one key: kinds of values seen and the nested type, if any."""
+
+    def __init__(self) -> None:
+        self.kinds: set[str] = set()
+        self.big_int = False
+        self.negative = False
+        self.nested_type: pa.DataType | None = None
+        self.nested_ok = True
+        self.pending: list[Any] = []
+
+    def see(self, value: Any) -> None:
+        kind = type(value)
+        if kind is float:
+            self.kinds.add("float")
+        elif kind is int:
+            if _INT64[0] <= value < _INT64[1]:
+                self.kinds.add("int")
+                if value > _EXACT_FLOAT_INT or value < -_EXACT_FLOAT_INT:
+                    self.big_int = True
+                if value < 0:
+                    self.negative = True
+            elif 0 <= value < 2**64:
+                self.kinds.add("uint")
+            else:
+                self.kinds.add("huge")
+        elif kind is str:
+            self.kinds.add("str")
+        elif kind is bool:
+            self.kinds.add("bool")
+        elif value is not None:
+            self.kinds.add("nested")
+            if self.nested_ok:
+                self.pending.append(value)
+
+    def flush_nested(self) -> None:
+        """Infer an Arrow type for this chunk's nested values; give up unless it round-trips."""
+        if not self.pending or not self.nested_ok:
+            self.pending = []
+            return
+        try:
+            array = pa.array(self.pending)
+        except (pa.ArrowException, TypeError, ValueError, OverflowError):
+            self.nested_ok = False
+        else:
+            if self.nested_type is None:
+                self.nested_type = array.type
+            if array.type != self.nested_type or _has_null_type(array.type) or not all(
+                    same_json(_strip_nulls(back), orig)
+                    for back, orig in zip(array.to_pylist(), self.pending, strict=True)):
+                self.nested_ok = False
+        self.pending = []
+
+    def arrow_type(self) -> tuple[pa.DataType, bool]:
+        """(type, stored-as-JSON-text) for the column."""
+        kinds = self.kinds
+        if kinds == {"int"}:
+            return pa.int64(), False
+        if kinds <= {"int", "uint"} and kinds and not self.negative:
+            return pa.uint64(), False
+        if kinds <= {"int", "float"} and "float" in kinds and not self.big_int:
+            return pa.float64(), False
+        if kinds == {"bool"}:
+            return pa.bool_(), False
+        if kinds == {"str"}:
+            return pa.string(), False
+        if kinds == {"nested"} and self.nested_ok and self.nested_type is not None:
+            return self.nested_type, False
+        return pa.string(), True
+
+
+def write_export(rows: Callable[[], Iterable[Row]], path: Path) -> ExportSummary:
+    """Write the rows (given twice, in step order, by ``rows()``) to ``path`` as Parquet.
+
+    Two streaming passes keep memory to one row group: the first decides each column's type
+    and gathers per-key statistics, the second writes.
+    """
+    plans: dict[str, _ColumnPlan] = {}
+    stats: dict[str, KeyStats] = {}
+    count, lo, hi = 0, None, None
+    for row in rows():
+        data = row.data
+        count += 1
+        lo = row.step if lo is None else lo
+        hi = row.step
+        for key, value in data.items():
+            if key == STEP:
+                continue
+            plan = plans.get(key)
+            if plan is None:
+                plan = plans[key] = _ColumnPlan()
+                stats[key] = KeyStats()
+            plan.see(value)
+            stats[key].add(row.step, value)
+        if count % chunk_rows(len(plans) + 1) == 0:
+            for plan in plans.values():
+                plan.flush_nested()
+    for plan in plans.values():
+        plan.flush_nested()
+    step_stats = KeyStats()
+    types = {key: plan.arrow_type() for key, plan in plans.items()}
+    fields = [pa.field(STEP, pa.int64(), nullable=False)]
+    fields += [pa.field(key, t, metadata={ENCODING: JSON} if as_json else None)
+               for key, (t, as_json) in types.items()]
+    schema = pa.schema(fields, metadata=SCHEMA_MARK)
+    size = chunk_rows(len(fields))
+    with pq.ParquetWriter(str(path), schema, compression="zstd") as writer:
+        for steps, columns in _chunks(rows(), list(types), size):
+            for s in steps:
+                step_stats.add(s, s)
+            arrays = [pa.array(steps, type=pa.int64())]
+            for key, (t, as_json) in types.items():
+                arrays.append(_to_array(columns[key], t, as_json))
+            writer.write_table(pa.Table.from_arrays(arrays, schema=schema), row_group_size=size)
+    if step_stats.count:
+        stats[STEP] = step_stats
+    return ExportSummary(rows=count, min_step=lo, max_step=hi, keys=stats)
+
+
+def _chunks(rows: Iterable[Row], keys: list[str],
+            size: int) -> Iterator[tuple[list[int], dict[str, list[Any]]]]:
+    steps: list[int] = []
+    columns: dict[str, list[Any]] = {k: [] for k in keys}
+    for row in rows:
+        i = len(steps)
+        steps.append(row.step)
+        for column in columns.values():
+            column.append(_MISSING)
+        for key, value in row.data.items():
+            target = columns.get(key)
+            if target is not None:
+                target[i] = value
+        if len(steps) == size:
+            yield steps, columns
+            steps, columns = [], {k: [] for k in keys}
+    if steps:
+        yield steps, columns
+
+
+def _to_array(values: list[Any], arrow_type: pa.DataType, as_json: bool) -> pa.Array:
+    if as_json:
+        return pa.array([None if v is _MISSING else dumps_row(v) for v in values],
+                        type=pa.string())
+    return pa.array([None if v is _MISSING else v for v in values], type=arrow_type)
+
+
+def _has_null_type(t: pa.DataType) -> bool:
+    """Types Parquet or the SDK's reader cannot hold: null, empty structs, maps, large."""
+    if pa.types.is_null(t):
+        return True
+    if pa.types.is_struct(t):
+        return t.num_fields == 0 or any(_has_null_type(t.field(i).type)
+                                        for i in range(t.num_fields))
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return _has_null_type(t.value_type)
+    return bool(pa.types.is_map(t) or pa.types.is_large_string(t)
+                or pa.types.is_large_binary(t))
+
+
+def _strip_nulls(value: Any) -> Any:
+    """Struct values read back with every field; drop the ones the row did not have."""
+    if isinstance(value, dict):
+        return {k: _strip_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_strip_nulls(v) for v in value]
+    return value
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+class ExportFile:
+    """Server-side reader of an export: step ranges, key projection, exact values."""
+
+    def __init__(self, path: Path, stats: dict[str, KeyStats] | None = None) -> None:
+        self.file = pq.ParquetFile(str(path), memory_map=True)
+        schema = self.file.schema_arrow
+        self.keys = [name for name in schema.names if name != STEP]
+        self.json_keys = {f.name for f in schema
+                          if f.metadata and f.metadata.get(ENCODING) == JSON}
+        self.nested_keys = {f.name for f in schema
+                            if pa.types.is_struct(f.type) or pa.types.is_list(f.type)}
+        self.nulls = {k: set(s.null_steps) for k, s in (stats or {}).items() if s.null_steps}
+        meta = self.file.metadata
+        step_index = schema.get_field_index(STEP)
+        self.groups: list[tuple[int, int, int]] = []
+        for i in range(meta.num_row_groups):
+            column = meta.row_group(i).column(step_index)
+            st = column.statistics
+            if meta.row_group(i).num_rows == 0:
+                continue
+            if st is not None and st.has_min_max:
+                self.groups.append((i, int(st.min), int(st.max)))
+            else:
+                self.groups.append((i, -(2**63), 2**63 - 1))
+
+    def rows(self, min_step: int | None = None, max_step: int | None = None,
+             keys: Iterable[str] | None = None) -> Iterator[Row]:
+        """Rows with ``min_step <= _step < max_step`` in step order, with only ``keys``
+        (all keys when None; ``_step`` is always included)."""
+        wanted = self.keys if keys is None else [k for k in dict.fromkeys(keys)
+                                                  if k in set(self.keys)]
+        for index, lo, hi in self.groups:
+            if (max_step is not None and lo >= max_step) or (min_step is not None
+                                                              and hi < min_step):
+                continue
+            table = self.file.read_row_group(index, columns=[STEP, *wanted])
+            steps = table.column(STEP).to_numpy()
+            start = 0 if min_step is None else int(np.searchsorted(steps, min_step, "left"))
+            stop = len(steps) if max_step is None else int(np.searchsorted(steps, max_step,
+                                                                           "left"))
+            if start >= stop:
+                continue
+            part = table.slice(start, stop - start)
+            yield from self._rows(part, wanted)
+
+    def count(self, min_step: int | None = None, max_step: int | None = None) -> int:
+        """How many rows have ``min_step <= _step < max_step`` (reads only ``_step``)."""
+        total = 0
+        for index, lo, hi in self.groups:
+            if (max_step is not None and lo >= max_step) or (min_step is not None
+                                                              and hi < min_step):
+                continue
+            rows = self.file.metadata.row_group(index).num_rows
+            if (min_step is None or lo >= min_step) and (max_step is None or hi < max_step):
+                total += rows
+                continue
+            steps = self.file.read_row_group(index, columns=[STEP]).column(STEP).to_numpy()
+            start = 0 if min_step is None else int(np.searchsorted(steps, min_step, "left"))
+            stop = len(steps) if max_step is None else int(np.searchsorted(steps, max_step,
+                                                                           "left"))
+            total += max(0, stop - start)
+        return total
+
+    def rows_at(self, steps: Sequence[int], keys: Iterable[str] | None = None) -> list[Row]:
+        """Rows whose ``_step`` is in ``steps``, in step order."""
+        wanted = self.keys if keys is None else [k for k in dict.fromkeys(keys)
+                                                  if k in set(self.keys)]
+        targets = np.array(sorted(set(steps)), dtype=np.int64)
+        out: list[Row] = []
+        for index, lo, hi in self.groups:
+            inside = targets[(targets >= lo) & (targets <= hi)]
+            if inside.size == 0:
+                continue
+            table = self.file.read_row_group(index, columns=[STEP, *wanted])
+            mask = pc.is_in(table.column(STEP), value_set=pa.array(inside, type=pa.int64()))
+            out.extend(self._rows(table.filter(mask), wanted))
+        return out
+
+    def _rows(self, table: pa.Table, keys: list[str]) -> Iterator[Row]:
+        steps = table.column(STEP).to_pylist()
+        columns = [(k, table.column(k).to_pylist(), k in self.json_keys,
+                    k in self.nested_keys, self.nulls.get(k)) for k in keys]
+        for i, step in enumerate(steps):
+            data: dict[str, Any] = {STEP: step}
+            for key, values, as_json, nested, nulls in columns:
+                value = values[i]
+                if value is None:
+                    if nulls is not None and step in nulls:
+                        data[key] = None
+                    continue
+                if as_json:
+                    value = loads(value)
+                elif nested:
+                    value = _strip_nulls(value)
+                data[key] = value
+            yield Row(int(step), data=data)
+
+    def close(self) -> None:
+        """Release the file."""
+        self.file.close()

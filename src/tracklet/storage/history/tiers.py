@@ -1,0 +1,176 @@
+"""A run's history as one step-ordered sequence, merged from its two tiers.
+
+The live tier (rows in the metadata DB, :mod:`.live`) holds what arrived since the run
+last ended; the export (immutable Parquet parts in the blob store, :mod:`.parquet`, with
+increasing step ranges) holds what was compacted each time it ended. Normally only one tier
+has rows. Both do while a finished run is resumed, and when a client rewrote rows that were
+already exported; then a live row replaces the exported row with the same ``_step``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Connection
+
+from tracklet.errors import NotFound, Unavailable
+from tracklet.storage.history import live
+from tracklet.storage.history.exports import Export, get_exports
+from tracklet.storage.history.parquet import ExportFile
+from tracklet.storage.history.rows import Row
+from tracklet.storage.metadata.tables import history
+
+if TYPE_CHECKING:
+    from tracklet.storage.facade import Storage
+
+
+def begin_snapshot(conn: Connection) -> None:
+    """Make the rest of this read transaction see one snapshot (PostgreSQL needs asking;
+    SQLite's WAL read transactions are snapshots already)."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+
+
+@contextmanager
+def open_history(storage: Storage, run_id: int) -> Iterator[RunHistory]:
+    """A consistent read view of ``run_id``'s history for the duration of the block."""
+    with storage.db.read() as conn:
+        begin_snapshot(conn)
+        view = RunHistory(storage, conn, run_id)
+        try:
+            yield view
+        finally:
+            view.close()
+
+
+class RunHistory:
+    """Reads of one run's merged history, inside one read transaction."""
+
+    def __init__(self, storage: Storage, conn: Connection, run_id: int) -> None:
+        self.storage = storage
+        self.conn = conn
+        self.run_id = run_id
+        self.exports: list[Export] = get_exports(conn, run_id)
+        self.live_count, self.live_min, self.live_max = live.step_stats(conn, run_id)
+        self._files: dict[int, ExportFile] = {}
+
+    @property
+    def has_live(self) -> bool:
+        """Whether rows are waiting in the live tier."""
+        return self.live_count > 0
+
+    @property
+    def fully_exported(self) -> bool:
+        """Whether the export parts alone hold the whole history (clients may read them)."""
+        return bool(self.exports) and self.live_count == 0
+
+    @property
+    def exported_max_step(self) -> int | None:
+        """The largest exported step (parts are ordered, so the last part's)."""
+        steps = [e.max_step for e in self.exports if e.max_step is not None]
+        return max(steps) if steps else None
+
+    def file(self, export: Export) -> ExportFile:
+        """A part's reader; Unavailable if the blob vanished under us (retry)."""
+        reader = self._files.get(export.part)
+        if reader is None:
+            try:
+                reader = self.storage.files.open(export)
+            except NotFound:
+                raise Unavailable("run history is being compacted, retry shortly") from None
+            self._files[export.part] = reader
+        return reader
+
+    def exported_rows(self, min_step: int | None = None, max_step: int | None = None,
+                      keys: Sequence[str] | None = None) -> Iterator[Row]:
+        """Rows of the export parts with ``min_step <= _step < max_step``, in step order."""
+        for export in self.exports:
+            if export.max_step is None or export.min_step is None:
+                continue
+            if (max_step is not None and export.min_step >= max_step) or (
+                    min_step is not None and export.max_step < min_step):
+                continue
+            yield from self.file(export).rows(min_step, max_step, keys)
+
+    def rows(self, min_step: int | None = None, max_step: int | None = None,
+             keys: Sequence[str] | None = None) -> Iterator[Row]:
+        """Rows with ``min_step <= _step < max_step`` in step order.
+
+        With ``keys``, exported rows hold only those keys (plus ``_step``); live rows are
+        always whole, so callers project them.
+        """
+        live_rows = (Row(step, text=text) for step, _line, text
+                     in live.iter_rows(self.conn, self.run_id, min_step, max_step))
+        if not self.exports:
+            yield from live_rows
+            return
+        exported = self.exported_rows(min_step, max_step, keys)
+        if not self.has_live:
+            yield from exported
+            return
+        top = self.exported_max_step
+        if self.live_min is not None and (top is None or self.live_min > top):
+            # Live rows only continue after the export (a resumed run): just chain.
+            yield from itertools.chain(exported, live_rows)
+            return
+        shadowed = live.live_steps(self.conn, self.run_id, min_step, max_step)
+        kept = (r for r in exported if r.step not in shadowed)
+        yield from heapq.merge(kept, live_rows, key=lambda r: r.step)
+
+    def count(self, min_step: int | None = None, max_step: int | None = None) -> int | None:
+        """How many rows are in ``[min_step, max_step)``; None while both tiers hold rows
+        (a live row may replace an exported one, so the sum would over-count)."""
+        if not self.exports:
+            return live.count_rows(self.conn, self.run_id, min_step, max_step)
+        if self.has_live:
+            return None
+        return sum(self.file(e).count(min_step, max_step) for e in self.exports
+                   if e.min_step is not None and e.max_step is not None
+                   and not (max_step is not None and e.min_step >= max_step)
+                   and not (min_step is not None and e.max_step < min_step))
+
+    def rows_at(self, steps: Sequence[int], keys: Sequence[str] | None = None) -> list[Row]:
+        """The rows at ``steps`` (few, e.g. chosen by sampling), in step order."""
+        wanted = sorted(set(steps))
+        live_rows = [Row(step, text=text) for step, _line, text
+                     in live.rows_at_steps(self.conn, self.run_id, wanted)] if self.has_live else []
+        shadowed = {r.step for r in live_rows}
+        exported = [r for e in self.exports for r in self.file(e).rows_at(wanted, keys)
+                    if r.step not in shadowed]
+        return sorted([*exported, *live_rows], key=lambda r: r.step)
+
+    def first_step(self) -> int | None:
+        """The smallest step in the history, or None when it is empty."""
+        candidates = [s for s in (self.live_min, *(e.min_step for e in self.exports))
+                      if s is not None]
+        return min(candidates) if candidates else None
+
+    def last_step(self) -> int | None:
+        """The largest step in the history, or None when it is empty."""
+        candidates = [s for s in (self.live_max, self.exported_max_step) if s is not None]
+        return max(candidates) if candidates else None
+
+    def tail(self, n: int) -> list[str]:
+        """The last ``n`` rows as JSON text, oldest first (what resume reads)."""
+        if not self.exports:
+            return live.tail(self.conn, history, self.run_id, n)
+        first, last = self.first_step(), self.last_step()
+        if first is None or last is None:
+            return []
+        span = 4 * n
+        while True:
+            start = max(first, last - span)
+            rows = list(self.rows(min_step=start))
+            if len(rows) >= n or start == first:
+                return [r.text for r in rows[-n:]]
+            span *= 16
+
+    def close(self) -> None:
+        """Release the export readers."""
+        for reader in self._files.values():
+            reader.close()
+        self._files.clear()

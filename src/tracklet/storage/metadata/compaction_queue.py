@@ -1,0 +1,90 @@
+"""The durable queue of runs whose live history should be compacted to Parquet.
+
+A run is queued in the same transaction that makes it finished, failed or crashed, so the
+request survives a restart; workers in any server process claim entries with a lease.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from sqlalchemy import Connection, or_, select, update
+
+from tracklet.storage.metadata.tables import history_compaction
+from tracklet.storage.metadata.upsert import upsert_rows
+
+# A claim older than this is presumed dead (its process stopped) and may be taken over.
+LEASE_S = 600.0
+
+
+def request(conn: Connection, run_ids: Iterable[int]) -> None:
+    """Queue ``run_ids`` for compaction (again, if they were queued or claimed before)."""
+    now = time.time()
+    rows = [{"run_id": int(r), "requested_at": now, "claimed_at": None, "attempts": 0}
+            for r in dict.fromkeys(run_ids)]
+    upsert_rows(conn, history_compaction, rows, keys=("run_id",),
+                update=("requested_at", "claimed_at", "attempts"))
+
+
+def claim(conn: Connection, limit: int = 10, max_attempts: int = 5) -> list[tuple[int, float]]:
+    """Claim up to ``limit`` queued runs; returns (run_id, requested_at) of each claim."""
+    now = time.time()
+    claimable = (or_(history_compaction.c.claimed_at.is_(None),
+                     history_compaction.c.claimed_at < now - LEASE_S),
+                 history_compaction.c.attempts < max_attempts)
+    rows = conn.execute(
+        select(history_compaction.c.run_id, history_compaction.c.requested_at)
+        .where(*claimable)
+        .order_by(history_compaction.c.requested_at)
+        .limit(limit)
+    ).all()
+    claimed = []
+    for run_id, requested_at in rows:
+        # Re-checked in the UPDATE so two processes never both claim an entry.
+        result = conn.execute(
+            update(history_compaction)
+            .where(history_compaction.c.run_id == run_id,
+                   history_compaction.c.requested_at == requested_at, *claimable)
+            .values(claimed_at=now, attempts=history_compaction.c.attempts + 1)
+        )
+        if result.rowcount:
+            claimed.append((int(run_id), float(requested_at)))
+    return claimed
+
+
+def done(conn: Connection, run_id: int, requested_at: float) -> None:
+    """Remove the entry, unless the run was queued again after it was claimed."""
+    conn.execute(
+        history_compaction.delete().where(history_compaction.c.run_id == run_id,
+                                          history_compaction.c.requested_at == requested_at)
+    )
+
+
+def drop(conn: Connection, run_id: int) -> None:
+    """Remove the run's entry whatever its state."""
+    conn.execute(history_compaction.delete().where(history_compaction.c.run_id == run_id))
+
+
+def release(conn: Connection, run_id: int) -> None:
+    """Give a claim back so another attempt can be made later."""
+    conn.execute(update(history_compaction).where(history_compaction.c.run_id == run_id)
+                 .values(claimed_at=None))
+
+
+def has_claimable(conn: Connection, max_attempts: int = 5) -> bool:
+    """Whether any entry could be claimed now (a cheap read before taking a write lock)."""
+    now = time.time()
+    row = conn.execute(
+        select(history_compaction.c.run_id)
+        .where(or_(history_compaction.c.claimed_at.is_(None),
+                   history_compaction.c.claimed_at < now - LEASE_S),
+               history_compaction.c.attempts < max_attempts)
+        .limit(1)
+    ).first()
+    return row is not None
+
+
+def pending(conn: Connection) -> list[int]:
+    """Run ids still queued (for tests and diagnostics)."""
+    return [int(r) for r in conn.execute(select(history_compaction.c.run_id)).scalars()]

@@ -1,0 +1,275 @@
+"""The two history tiers: live rows, compaction to immutable Parquet parts, merged reads,
+key statistics, sampling that keeps extremes, and the compaction queue."""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy import create_engine
+
+from tests.storage import pg_server
+from tracklet.config import Settings
+from tracklet.domain.records import Project, RunFields, StreamChunk
+from tracklet.storage import Storage
+from tracklet.storage.history import compaction, live
+from tracklet.storage.history.keys import history_keys
+from tracklet.storage.history.rows import Row, dumps_row, same_json
+from tracklet.storage.history.sampling import evenly_spaced, sample_rows
+from tracklet.storage.history.tiers import open_history
+from tracklet.storage.metadata import accounts, compaction_queue
+from tracklet.storage.metadata import runs as run_repo
+from tracklet.storage.metadata.strict_json import strict_json_text
+from tracklet.storage.run_deletion import delete_run
+
+
+@pytest.fixture(scope="module")
+def pg_cluster() -> Iterator[str | None]:
+    if not pg_server.available():
+        yield None
+        return
+    with pg_server.postgres_url() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def storage(request: pytest.FixtureRequest, tmp_path: Path,
+            pg_cluster: str | None) -> Iterator[Storage]:
+    db = ""
+    if request.param == "postgresql":
+        if pg_cluster is None:
+            pytest.skip("PostgreSQL binaries are not installed")
+        name = f"t{uuid.uuid4().hex[:12]}"
+        admin = create_engine(pg_cluster, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE {name}")
+        admin.dispose()
+        db = pg_cluster.rsplit("/", 1)[0] + f"/{name}"
+    store = Storage.open(Settings(data_dir=tmp_path, db=db))
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def project(storage: Storage) -> Project:
+    with storage.db.write() as conn:
+        accounts.create_user(conn, "alice", admin=False)
+        entity = accounts.ensure_entity(conn, "alice")
+        return accounts.ensure_project(conn, entity, "p")
+
+
+def _new_run(storage: Storage, project: Project, name: str = "r") -> int:
+    with storage.db.write() as conn:
+        return run_repo.create_run(conn, project, name, None, RunFields()).id
+
+
+def _log(storage: Storage, run_id: int, rows: list[dict[str, Any]], offset: int) -> None:
+    with storage.db.write() as conn:
+        live.write_history(conn, run_id, StreamChunk(offset, tuple(dumps_row(r) for r in rows)))
+
+
+def _set_state(storage: Storage, run_id: int, state: str) -> None:
+    with storage.db.write() as conn:
+        run_repo.set_run_columns(conn, run_id, state=state)
+
+
+def _read(storage: Storage, run_id: int, **kw: Any) -> list[dict[str, Any]]:
+    with open_history(storage, run_id) as view:
+        return [r.data for r in view.rows(**kw)]
+
+
+def _rows(start: int, stop: int) -> list[dict[str, Any]]:
+    return [{"_step": s, "loss": 1.0 / (s + 1), "acc": s % 7} for s in range(start, stop)]
+
+
+def _same(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
+    return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b, strict=True))
+
+
+def test_compaction_moves_rows_to_an_immutable_part(storage: Storage, project: Project) -> None:
+    run = _new_run(storage, project)
+    rows = _rows(0, 500)
+    _log(storage, run, rows, 0)
+    assert compaction.compact_now(storage, run)  # still running: nothing to do
+    with open_history(storage, run) as view:
+        assert view.exports == [] and view.live_count == 500
+    _set_state(storage, run, "finished")
+    assert compaction.compact_now(storage, run)
+    with open_history(storage, run) as view:
+        assert view.fully_exported and view.live_count == 0 and len(view.exports) == 1
+        part = view.exports[0]
+        assert storage.blobs.exists(part.blob_key)
+        assert view.last_step() == 499 and view.first_step() == 0
+        assert [orjson.loads(t) for t in view.tail(3)] == rows[-3:]
+    assert _same(_read(storage, run), rows)
+    assert _same(_read(storage, run, min_step=100, max_step=103), rows[100:103])
+
+    # Resumed, then ended again: a second part after the first, which never changes.
+    _set_state(storage, run, "running")
+    more = _rows(500, 540)
+    _log(storage, run, more, 500)
+    with open_history(storage, run) as view:
+        assert not view.fully_exported and view.has_live
+    assert _same(_read(storage, run), rows + more)
+    _set_state(storage, run, "failed")
+    assert compaction.compact_now(storage, run)
+    with open_history(storage, run) as view:
+        assert view.fully_exported and view.exports[0].blob_key == part.blob_key
+        assert [e.part for e in view.exports] == [0, 1]
+        assert [(e.min_step, e.max_step) for e in view.exports] == [(0, 499), (500, 539)]
+    assert _same(_read(storage, run), rows + more)
+
+
+def test_resent_and_rewritten_rows(storage: Storage, project: Project) -> None:
+    run = _new_run(storage, project)
+    rows = _rows(0, 100)
+    _log(storage, run, rows, 0)
+    _set_state(storage, run, "finished")
+    compaction.compact_now(storage, run)
+
+    # A re-sync sends the same lines again: they are dropped as redundant.
+    _log(storage, run, rows[10:20], 10)
+    assert _same(_read(storage, run), rows)
+    compaction.compact_now(storage, run)
+    with open_history(storage, run) as view:
+        assert view.fully_exported and len(view.exports) == 1
+
+    # A rewrite with other values stays live and wins over the exported row.
+    changed = {**rows[42], "loss": -1.0}
+    _log(storage, run, [changed], 42)
+    expected = [*rows[:42], changed, *rows[43:]]
+    assert _same(_read(storage, run), expected)
+    compaction.compact_now(storage, run)
+    with open_history(storage, run) as view:
+        assert view.live_count == 1 and not view.fully_exported and len(view.exports) == 1
+        assert [r.data["loss"] for r in view.rows_at([41, 42])] == [rows[41]["loss"], -1.0]
+    assert _same(_read(storage, run), expected)
+
+
+def test_compaction_gives_way_to_concurrent_writes(storage: Storage,
+                                                   project: Project) -> None:
+    run = _new_run(storage, project)
+    _log(storage, run, _rows(0, 50), 0)
+    _set_state(storage, run, "finished")
+    with storage.db.read() as conn:
+        stale = live.fingerprint(conn, run)
+    _log(storage, run, _rows(50, 51), 50)  # a row arrives after the snapshot
+    assert not compaction._commit(storage, run, None, [], None, [], stale)
+    with open_history(storage, run) as view:
+        assert view.live_count == 51 and view.exports == []
+
+
+def test_history_keys_merge_tiers_and_count_new_lines_only(storage: Storage,
+                                                           project: Project) -> None:
+    run = _new_run(storage, project)
+    _log(storage, run, [{"_step": 0, "a": 1, "s": "x"}, {"_step": 1, "a": 2.5, "m": None}], 0)
+    with open_history(storage, run) as view:
+        keys = history_keys(view)
+    assert keys["lastStep"] == 1
+    assert keys["keys"]["a"]["typeCounts"] == [{"type": "number", "count": 2}]
+    assert keys["keys"]["m"]["typeCounts"] == [{"type": "nil", "count": 1}]
+    _log(storage, run, [{"_step": 2, "a": float("nan"), "m": None, "s": "y", "b": [1],
+                         "c": True, "d": {"k": 1}}], 2)
+    with open_history(storage, run) as view:
+        keys = history_keys(view)
+    assert keys["keys"]["a"]["typeCounts"] == [{"type": "number", "count": 3}]
+    assert [t["type"] for k in "bcd" for t in keys["keys"][k]["typeCounts"]] == [
+        "list", "boolean", "map"]
+    assert keys["keys"]["s"]["typeCounts"] == [{"type": "string", "count": 2}]
+    _set_state(storage, run, "finished")
+    compaction.compact_now(storage, run)
+    _set_state(storage, run, "running")
+    _log(storage, run, [{"_step": 3, "a": {"_type": "histogram", "bins": [1]}}], 3)
+    with open_history(storage, run) as view:
+        keys = history_keys(view)
+    assert keys["lastStep"] == 3
+    assert sorted((t["type"], t["count"]) for t in keys["keys"]["a"]["typeCounts"]) == [
+        ("histogram", 1), ("number", 3)]
+    assert keys["keys"]["_step"]["typeCounts"] == [{"type": "number", "count": 4}]
+    empty = _new_run(storage, project, "empty")
+    with open_history(storage, empty) as view:
+        assert history_keys(view) == {"keys": {}}
+
+
+def test_crashed_and_finished_runs_are_queued_and_compacted(storage: Storage,
+                                                            project: Project) -> None:
+    quiet, done = _new_run(storage, project, "quiet"), _new_run(storage, project, "done")
+    for run in (quiet, done):
+        _log(storage, run, _rows(0, 10), 0)
+    with storage.db.write() as conn:
+        run_repo.set_run_columns(conn, quiet, heartbeat_at=time.time() - 3600)
+        assert run_repo.mark_crashed(conn, time.time() - 60) == 1
+        run_repo.set_run_columns(conn, done, state="finished")
+        compaction_queue.request(conn, [done])
+        assert sorted(compaction_queue.pending(conn)) == sorted([quiet, done])
+    assert compaction.run_pending(storage) == 2
+    with storage.db.read() as conn:
+        assert compaction_queue.pending(conn) == []
+    for run in (quiet, done):
+        with open_history(storage, run) as view:
+            assert view.fully_exported
+
+
+def test_delete_run_removes_both_tiers(storage: Storage, project: Project) -> None:
+    run = _new_run(storage, project)
+    _log(storage, run, _rows(0, 20), 0)
+    _set_state(storage, run, "finished")
+    compaction.compact_now(storage, run)
+    _log(storage, run, [{"_step": 30, "x": 1}], 20)
+    with open_history(storage, run) as view:
+        keys = [e.blob_key for e in view.exports]
+    delete_run(storage, run)
+    assert not any(storage.blobs.exists(k) for k in keys)
+    with open_history(storage, run) as view:
+        assert view.exports == [] and not view.has_live
+
+
+def test_sampling_keeps_every_keys_extremes() -> None:
+    rows = [Row(s, data={"_step": s, "loss": 1.0 / (s + 1), "acc": s / 1000})
+            for s in range(1000)]
+    rows[613].data["loss"] = 99.0
+    rows[377].data["acc"] = -5.0
+    rows[100].data["loss"] = float("nan")
+    for s in range(0, 1000, 50):
+        rows[s].data["val"] = s
+    picked = sample_rows(lambda: rows, 40, ["_step", "loss"])
+    steps = [r.step for r in picked]
+    assert len(picked) <= 40 and steps == sorted(steps) and {0, 613, 999} <= set(steps)
+    picked = sample_rows(lambda: rows, 40)
+    assert {0, 377, 613, 999, 950} <= {r.step for r in picked} and len(picked) <= 40
+    sparse = sample_rows(lambda: rows, 5, ["val"])
+    assert sparse[0].step == 0 and sparse[-1].step == 950
+    assert all("val" in r.data for r in sparse)
+    by_step = {r.step: r for r in rows}
+    fetched = sample_rows(lambda: rows, 40, ["_step", "loss"],
+                          fetch=lambda steps: [by_step[s] for s in steps])
+    assert [r.step for r in fetched] == [r.step for r in sample_rows(
+        lambda: rows, 40, ["_step", "loss"])]
+    assert sample_rows(lambda: rows[:30], 40) == rows[:30]
+
+
+def test_evenly_spaced() -> None:
+    assert evenly_spaced(10, 3) == [0, 4, 9] or evenly_spaced(10, 3) == [0, 5, 9]
+    assert evenly_spaced(5, 10) == [0, 1, 2, 3, 4]
+    assert evenly_spaced(100, 1) == [0] and evenly_spaced(0, 5) == []
+
+
+def test_strict_json_shadows() -> None:
+    assert strict_json_text('{"a": 1}') is None
+    assert orjson.loads(strict_json_text('{"a": NaN, "b": [Infinity, 2]}') or "") == {
+        "a": None, "b": [None, 2]}
+    assert strict_json_text("not json at all") == "{}"
+    assert strict_json_text(None) is None
+
+
+def test_rows_render_the_sdks_tokens() -> None:
+    text = dumps_row({"a": float("nan"), "b": float("-inf"), "c": 2**70, "d": 1.5})
+    assert text == '{"a":NaN,"b":-Infinity,"c":1180591620717411303424,"d":1.5}'
+    back = Row(0, text=text).data
+    assert math.isnan(back["a"]) and back["c"] == 2**70
