@@ -14,13 +14,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-
 from tests.e2e.conftest import LiveServer
 from tracklet.domain.records import Run, RunFile
 from tracklet.storage import Storage
 from tracklet.storage.history import live
 from tracklet.storage.history.jsonline import loads
+from tracklet.storage.history.tiers import open_history
 from tracklet.storage.metadata import runs as run_repo
 from tracklet.storage.metadata.tables import events, history
 
@@ -84,23 +83,20 @@ def stored_run(server: LiveServer, entity: str, project: str, name: str) -> Stor
     with opened(server) as storage:
         with storage.db.read() as conn:
             run = run_repo.get_run_by_path(conn, entity, project, name)
-            rows = conn.execute(
-                select(history.c.line, history.c.step, history.c.data)
-                .where(history.c.run_id == run.id).order_by(history.c.line)
-            ).all()
             event_rows = live.event_lines(conn, run.id)
             console = live.console_lines(conn, run.id)
             files = {f.name: f for f in run_repo.list_run_files(conn, run.id)}
-        assert [r.line for r in rows] == list(range(len(rows))), "history lines have gaps"
+        # Both tiers: a finished run's rows move from the database to Parquet exports.
+        with open_history(storage, run.id) as view:
+            rows = list(view.rows())
         blobs = {}
         for name_, f in files.items():
             assert f.blob_key is not None
             blobs[name_] = b"".join(storage.blobs.open(f.blob_key))
-    parsed = [loads(r.data) for r in rows]
     return StoredRun(
         run=run,
-        history_raw=[r.data for r in rows],
-        history=parsed,
+        history_raw=[r.text for r in rows],
+        history=[r.data for r in rows],
         history_steps=[r.step for r in rows],
         events=[loads(e) for e in event_rows],
         console_raw=console,

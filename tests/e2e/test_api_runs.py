@@ -321,5 +321,5 @@ def test_other_users_see_nothing(live_server: LiveServer, project: dict[str, Any
     response = httpx.post(f"{live_server.url}/graphql", auth=("api", key), json={
         "query": RUNS_QUERY, "variables": {"project": project["name"], "entity": ENTITY}},
         timeout=30)
-    assert response.status_code == 200 and "may not read" in response.json()["errors"][0][
+    assert response.status_code == 403 and "may not read" in response.json()["errors"][0][
         "message"]

@@ -12,9 +12,8 @@ from typing import Any
 
 from tests.e2e.artifact_helpers import read_tree, result
 from tests.e2e.conftest import LiveServer, SdkEnv
+from tests.e2e.storage_view import stored_run
 from tracklet.storage.history.jsonline import loads
-from tracklet.storage.metadata import runs as run_repo
-from tracklet.storage.metadata.tables import history
 
 LOG_MEDIA = """
 import json, math, struct, wave, wandb
@@ -54,16 +53,8 @@ print("RESULT", json.dumps({"id": run.id, "entity": run.entity, "dir": run.dir})
 
 
 def _history(server: LiveServer, entity: str, project: str, run_id: str) -> list[dict[str, Any]]:
-    store = server.storage()
-    try:
-        with store.db.read() as conn:
-            run = run_repo.get_run_by_path(conn, entity, project, run_id)
-            rows = conn.execute(history.select().where(history.c.run_id == run.id)
-                                .order_by(history.c.line)).all()
-            summary = loads(run.summary)
-    finally:
-        store.close()
-    return [loads(r.data) for r in rows] + [summary]
+    stored = stored_run(server, entity, project, run_id)
+    return [*stored.history, loads(stored.run.summary)]
 
 
 def _media_values(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

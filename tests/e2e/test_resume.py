@@ -48,7 +48,7 @@ def _check_resumed(sdk: SdkEnv, run_id: str, mode: str, api) -> None:  # type: i
     assert [user_keys(r) for r in stored.history] == (
         [{"loss": 100 - i} for i in range(100)] + [{"loss": -i} for i in range(10)]
     )
-    assert stored.history_raw[:100] == first.history_raw, "first process' rows untouched"
+    assert stored.history[:100] == first.history, "first process' rows untouched"
     assert stored.config == {"lr": 0.1, "nested": {"a": 1}, "extra": True}
     assert list(stored.run.tags) == ["first"]
     assert stored.run.notes == "first notes"
@@ -92,7 +92,7 @@ def test_resume_never_of_existing_run_fails_and_keeps_it(sdk: SdkEnv) -> None:
     assert proc.returncode != 0
     assert "never" in proc.stderr
     after = stored_run(sdk.server, "admin", "resume", "resnever1")
-    assert after.history_raw == before.history_raw
+    assert after.history == before.history
     assert after.run.config == before.run.config
     assert (after.run.state, after.run.summary) == (before.run.state, before.run.summary)
 
@@ -156,5 +156,5 @@ def test_resume_from_is_refused_with_a_clear_error(sdk: SdkEnv) -> None:
     assert proc.returncode != 0
     assert "resume_from" in proc.stderr and "not supported" in proc.stderr
     after = stored_run(sdk.server, "admin", "resume", "rewind001")
-    assert after.history_raw == before.history_raw
+    assert after.history == before.history
     assert after.run.state == "finished"
