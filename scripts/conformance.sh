@@ -4,7 +4,14 @@
 # Needs a fetched wandb/wandb mirror: WANDB_GIT_DIR=/work/.mirror/wandb+wandb/repo by default.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-shared="${SHARED_DIR:-$root/../shared}"
+shared="${SHARED_DIR:-}"
+if [ -z "$shared" ]; then
+  # The harness sits beside the main checkout (../shared) or beside the worktree parent (../../shared).
+  for d in "$root/../shared" "$root/../../shared"; do
+    [ -d "$d/conformance" ] && shared="$(cd "$d" && pwd)" && break
+  done
+fi
+[ -n "$shared" ] || { echo "conformance.sh: no shared/conformance found; set SHARED_DIR" >&2; exit 2; }
 venv="$root/.venv"
 export WANDB_GIT_DIR="${WANDB_GIT_DIR:-/work/.mirror/wandb+wandb/repo}"
 data="$(mktemp -d)"
@@ -21,4 +28,4 @@ for _ in $(seq 100); do
 done
 fport="$(head -1 "$fixture_out")"
 echo "tracklet on :$port (data $data), fixture service on :$fport"
-"$shared/conformance/run.sh" --fixture-url "http://127.0.0.1:$fport" "$@" "http://127.0.0.1:$port"
+"$shared/conformance/run.sh" --fixture-url "http://127.0.0.1:$fport" "http://127.0.0.1:$port" "$@"

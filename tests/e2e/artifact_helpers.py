@@ -45,6 +45,10 @@ def gql(server: LiveServer, query: str, variables: dict[str, Any] | None = None,
     """POST one GraphQL document as the SDK would (Basic auth ``api:<key>``)."""
     resp = httpx.post(f"{server.url}/graphql", json={"query": query, "variables": variables},
                       auth=("api", key or server.key), timeout=60)
-    assert resp.status_code == 200, resp.text
     body: dict[str, Any] = resp.json()
+    if body.get("errors") and not any((body.get("data") or {}).values()):
+        # A failed operation is a clear client error, never a 200 or a 500.
+        assert 400 <= resp.status_code < 500, resp.text
+    else:
+        assert resp.status_code == 200, resp.text
     return body
