@@ -16,7 +16,10 @@ venv="$root/.venv"
 export WANDB_GIT_DIR="${WANDB_GIT_DIR:-/work/.mirror/wandb+wandb/repo}"
 data="$(mktemp -d)"
 port="${PORT:-$("$venv/bin/python" -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')}"
-"$venv/bin/tracklet" server --data-dir "$data" --port "$port" >"$data/server.log" 2>&1 &
+# The upstream test container is configured with a "minio-local" artifact storage region
+# (test_storage_policy_storage_region); tracklet accepts configured names as aliases of its store.
+TRACKLET_STORAGE_REGIONS="${TRACKLET_STORAGE_REGIONS:-minio-local}" \
+  "$venv/bin/tracklet" server --data-dir "$data" --port "$port" >"$data/server.log" 2>&1 &
 server=$!
 fixture_out="$data/fixture.port"
 "$venv/bin/python" "$shared/conformance/fixture_adapter.py" --data-dir "$data" --venv "$venv" >"$fixture_out" 2>"$data/fixture.log" &

@@ -9,12 +9,13 @@ Everything is driven by the real SDK and read back through ``wandb.Api()`` and t
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 import wandb
 
 from tests.e2e.artifact_helpers import md5_b64, read_tree, result
-from tests.e2e.conftest import LiveServer, SdkEnv
+from tests.e2e.conftest import LiveServer, SdkEnv, make_api, sdk_environment, start_server
 from tracklet.domain.artifacts import ArtifactState, ManifestEntry, manifest_digest
 from tracklet.server.graphql.ids import decode_id
 from tracklet.storage.metadata import accounts
@@ -223,3 +224,36 @@ def test_missing_project_reads_as_not_found(sdk: SdkEnv, api) -> None:  # type: 
         api.artifact("no-such-entity/nope/thing:v0")
     with pytest.raises(wandb.errors.CommError, match="project 'nope' not found"):
         api.artifact(f"{api.viewer.entity}/nope/thing:v0")
+
+
+REGION = """
+import json, sys, wandb
+with wandb.init(project="art-region") as run:
+    art = wandb.Artifact("regional", type="dataset", storage_region=sys.argv[1])
+    with art.new_file("a.txt") as f:
+        f.write("in a region")
+    run.log_artifact(art)
+    art.wait()
+print("RESULT", json.dumps({"entity": run.entity, "id": art.id}))
+"""
+
+
+def test_configured_storage_region_is_accepted(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    server = start_server(tmp_path / "data", env={"TRACKLET_STORAGE_REGIONS": "eu-local"})
+    try:
+        sdk = SdkEnv(server, tmp_path, sdk_environment(server, tmp_path))
+        out = result(sdk.run(REGION, args=("eu-local",)))
+        api = make_api(server, tmp_path / "api", monkeypatch)
+        art = api.artifact(f"{out['entity']}/art-region/regional:v0")
+        assert art.manifest.to_manifest_json()["storagePolicyConfig"]["storageRegion"] == (
+            "eu-local")
+        dl = tmp_path / "dl"
+        art.download(root=str(dl))
+        assert read_tree(dl) == {"a.txt": b"in a region"}
+        assert _stored_files(server, out["id"]) == {"a.txt": b"in a region"}
+        # A region the operator did not list is still refused.
+        proc = sdk.run(REGION, args=("elsewhere",), expect_rc=None)
+        assert proc.returncode != 0 and "'elsewhere'" in proc.stderr
+    finally:
+        server.stop()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import orjson
@@ -44,8 +45,6 @@ from tracklet.storage.metadata import artifacts as repo
 from tracklet.storage.metadata import runs as run_repo
 
 _MAX_TAGS = 100
-# Regions an artifact may ask to be stored in (Artifact(storage_region=...)); None is default.
-STORAGE_REGIONS = (None, "default")
 
 
 @dataclass(frozen=True)
@@ -137,11 +136,14 @@ def get_artifact(storage: Storage, user: User, artifact_id: int, write: bool = F
     return artifact
 
 
-def create_artifact(storage: Storage, user: User, req: CreateRequest) -> Artifact:
+def create_artifact(storage: Storage, user: User, req: CreateRequest,
+                    regions: Collection[str] = ("default",)) -> Artifact:
     """A new PENDING version, or the existing COMMITTED one with the same digest.
 
     Retries are safe: a second request with the same client id returns the first version.
-    On a deduplication hit the requested aliases move to the existing version.
+    On a deduplication hit the requested aliases move to the existing version. A version of
+    a distributed artifact (``distributed_id``) joins the pending one other runs started.
+    ``regions`` are the storage regions the server accepts (all stored alike).
     """
     validate_name("entity", req.entity)
     validate_name("project", req.project)
@@ -155,10 +157,10 @@ def create_artifact(storage: Storage, user: User, req: CreateRequest) -> Artifac
         raise InvalidInput("artifact digest must be a non-empty string")
     if req.digest_algorithm not in ("MANIFEST_MD5", "MANIFEST_XXH128"):
         raise InvalidInput(f"unsupported digest algorithm {req.digest_algorithm!r}")
-    if req.storage_region not in STORAGE_REGIONS:
+    if req.storage_region is not None and req.storage_region not in regions:
         raise InvalidInput(
-            f"invalid storageRegion {req.storage_region!r}: this server stores artifacts in "
-            "one place, the 'default' region")
+            f"invalid storageRegion {req.storage_region!r}: this server accepts "
+            f"{', '.join(repr(r) for r in regions)}")
     if req.distributed_id is not None and not 0 < len(req.distributed_id) <= 128:
         raise InvalidInput("distributedID must be 1-128 characters")
     require_write(user, req.entity)

@@ -89,7 +89,8 @@ def resolve_create_artifact(_: Any, info: Info, input: dict[str, Any]) -> dict[s
         distributed_id=_str(input, "distributed_id"),
         storage_region=_str(input, "storage_region"),
     )
-    return {"artifact": ingest.create_artifact(ctx.storage, ctx.user, req)}
+    return {"artifact": ingest.create_artifact(ctx.storage, ctx.user, req,
+                                               ctx.settings.storage_region_names)}
 
 
 def _manifest_payload(ctx: GraphQLContext, artifact: Artifact, digest: str | None
