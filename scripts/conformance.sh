@@ -4,12 +4,22 @@
 # Needs a fetched wandb/wandb mirror: WANDB_GIT_DIR=/work/.mirror/wandb+wandb/repo by default.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-shared="${SHARED_DIR:-$root/../shared}"
+shared="${SHARED_DIR:-}"
+if [ -z "$shared" ]; then
+  # The harness sits beside the main checkout (../shared) or beside the worktree parent (../../shared).
+  for d in "$root/../shared" "$root/../../shared"; do
+    [ -d "$d/conformance" ] && shared="$(cd "$d" && pwd)" && break
+  done
+fi
+[ -n "$shared" ] || { echo "conformance.sh: no shared/conformance found; set SHARED_DIR" >&2; exit 2; }
 venv="$root/.venv"
 export WANDB_GIT_DIR="${WANDB_GIT_DIR:-/work/.mirror/wandb+wandb/repo}"
 data="$(mktemp -d)"
 port="${PORT:-$("$venv/bin/python" -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')}"
-"$venv/bin/tracklet" server --data-dir "$data" --port "$port" >"$data/server.log" 2>&1 &
+# The upstream test container is configured with a "minio-local" artifact storage region
+# (test_storage_policy_storage_region); tracklet accepts configured names as aliases of its store.
+TRACKLET_STORAGE_REGIONS="${TRACKLET_STORAGE_REGIONS:-minio-local}" \
+  "$venv/bin/tracklet" server --data-dir "$data" --port "$port" >"$data/server.log" 2>&1 &
 server=$!
 fixture_out="$data/fixture.port"
 "$venv/bin/python" "$shared/conformance/fixture_adapter.py" --data-dir "$data" --venv "$venv" >"$fixture_out" 2>"$data/fixture.log" &
@@ -21,4 +31,4 @@ for _ in $(seq 100); do
 done
 fport="$(head -1 "$fixture_out")"
 echo "tracklet on :$port (data $data), fixture service on :$fport"
-"$shared/conformance/run.sh" --fixture-url "http://127.0.0.1:$fport" "$@" "http://127.0.0.1:$port"
+"$shared/conformance/run.sh" --fixture-url "http://127.0.0.1:$fport" "http://127.0.0.1:$port" "$@"

@@ -104,6 +104,14 @@ class Settings:
         ),
     )
     log_level: str = field(default="info", metadata=_doc("Server log level."))
+    storage_regions: str = field(
+        default="default",
+        metadata=_doc(
+            "Comma-separated region names an artifact may ask for "
+            "(wandb.Artifact(storage_region=...)); every region is kept in the one blob store. "
+            "Other names are refused."
+        ),
+    )
 
     @property
     def resolved_data_dir(self) -> Path:
@@ -123,6 +131,12 @@ class Settings:
     def blobs_url(self) -> str:
         """The URL of the blob store."""
         return self.blobs or f"file://{self.resolved_data_dir / 'blobs'}"
+
+    @property
+    def storage_region_names(self) -> tuple[str, ...]:
+        """The accepted artifact storage regions, ``default`` always among them."""
+        names = [n.strip() for n in self.storage_regions.split(",") if n.strip()]
+        return tuple(dict.fromkeys(["default", *names]))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

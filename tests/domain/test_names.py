@@ -9,7 +9,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tracklet.domain.keys import is_valid_api_key, new_api_key
-from tracklet.domain.names import validate_file_path, validate_name
+from tracklet.domain.names import (
+    validate_file_path,
+    validate_name,
+    validate_run_name,
+    validate_tag,
+)
 from tracklet.errors import InvalidInput
 
 
@@ -43,6 +48,30 @@ def test_accepted_paths_never_escape(path: str) -> None:
 def test_bad_names(name: str) -> None:
     with pytest.raises(InvalidInput):
         validate_name("run", name)
+
+
+@pytest.mark.parametrize("name", ["", ".", "..", "a/b", "a:b", "a;b", "a,b", "a#b", "a?b",
+                                  "a'b", "a%b", "a\\b", " a", "a ", "a\nb", "a\x00b", "x" * 129])
+def test_bad_run_names(name: str) -> None:
+    with pytest.raises(InvalidInput):
+        validate_run_name(name)
+
+
+@pytest.mark.parametrize("name", ["abc123", "random-run-id-=1234567-seed-0", "lr=0.1 bs=32",
+                                  "run(1)[2]{3}", "x" * 128, "über"])
+def test_good_run_names(name: str) -> None:
+    assert validate_run_name(name) == name
+
+
+@pytest.mark.parametrize("tag", ["orig-TAG 1", "a", "under_score", "x" * 128, "two words here"])
+def test_good_tags(tag: str) -> None:
+    assert validate_tag(tag) == tag
+
+
+@pytest.mark.parametrize("tag", ["", " a", "a ", "a/b", "a:b", "a.b", "x" * 129])
+def test_bad_tags(tag: str) -> None:
+    with pytest.raises(InvalidInput):
+        validate_tag(tag)
 
 
 def test_generated_keys_are_accepted_by_the_sdk_rule() -> None:

@@ -12,6 +12,7 @@ from tracklet.domain.artifacts import ArtifactState, ManifestEntry, manifest_dig
 from tracklet.domain.records import User
 from tracklet.errors import Conflict, InvalidInput, PermissionDenied
 from tracklet.ingest import artifact_edits as edits
+from tracklet.ingest import artifact_manifests as manifests
 from tracklet.ingest import artifacts as ingest
 from tracklet.ingest.uploads import HashingSpool, cas_key
 from tracklet.storage import Storage
@@ -59,7 +60,7 @@ def _log(storage: Storage, user: User, files: dict[str, bytes], aliases: tuple[s
     doc = json.dumps({"version": 1, "contents": {
         e.path: {"digest": e.digest, "size": e.size} for e in entries}}).encode()
     manifest = _spool(doc)
-    ingest.store_manifest(storage, art.id, manifest, manifest.md5_b64)
+    manifests.store_manifest(storage, art.id, manifest, manifest.md5_b64)
     return ingest.commit_artifact(storage, user, art.id).id
 
 
@@ -97,7 +98,7 @@ def test_upload_digest_mismatch_and_missing_files(storage: Storage, user: User) 
         digest="d" * 32))
     doc = json.dumps({"version": 1, "contents": {"x": {"digest": _spool(b"x").md5_b64}}}
                      ).encode()
-    ingest.store_manifest(storage, art.id, _spool(doc), None)
+    manifests.store_manifest(storage, art.id, _spool(doc), None)
     with pytest.raises(InvalidInput, match="never uploaded: x"):
         ingest.commit_artifact(storage, user, art.id)
 

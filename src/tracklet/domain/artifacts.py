@@ -106,6 +106,9 @@ class Artifact:
     manifest_blob_key: str | None
     created_at: float
     updated_at: float
+    manifest_type: str | None = None
+    base_artifact_id: int | None = None
+    distributed_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -261,6 +264,17 @@ def manifest_digest(entries: list[ManifestEntry]) -> str:
     for entry in sorted(entries, key=lambda e: e.path):
         md5.update(f"{entry.path}:{entry.digest}\n".encode())
     return md5.hexdigest()
+
+
+def commit_hash(artifact: Artifact) -> str | None:
+    """A 20-hex-digit name for a committed version (W&B's ``commitHash``); None while pending.
+
+    Derived from the version's id and content digest, so it is stable across reads.
+    """
+    if artifact.state is not ArtifactState.COMMITTED:
+        return None
+    seed = f"tracklet-commit:{artifact.id}:{artifact.digest}".encode()
+    return hashlib.sha256(seed).hexdigest()[:20]
 
 
 def _json_text(value: Any) -> str:

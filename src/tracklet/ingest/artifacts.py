@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import orjson
@@ -25,23 +26,24 @@ from tracklet.domain.artifacts import (
     ArtifactState,
     CollectionKind,
     ManifestEntry,
+    manifest_digest,
     md5_b64_to_hex,
-    parse_manifest,
     validate_alias,
     validate_artifact_name,
     validate_type_name,
 )
-from tracklet.domain.names import validate_file_path, validate_name
+from tracklet.domain.names import validate_file_path, validate_name, validate_tag
 from tracklet.domain.records import Run, User
 from tracklet.errors import InvalidInput, NotFound
+from tracklet.ingest.artifact_manifests import MERGED_TYPES, read_manifest
 from tracklet.ingest.uploads import HashingSpool, StoredBlob, cas_key, check_md5, store_spool
 from tracklet.storage import Storage
 from tracklet.storage.history.jsonline import loads
 from tracklet.storage.metadata import accounts
+from tracklet.storage.metadata import artifact_lineage as lineage
 from tracklet.storage.metadata import artifacts as repo
 from tracklet.storage.metadata import runs as run_repo
 
-MAX_MANIFEST_BYTES = 512 * 1024 * 1024
 _MAX_TAGS = 100
 
 
@@ -65,6 +67,8 @@ class CreateRequest:
     history_step: int | None = None
     ttl_seconds: int | None = None
     tags: tuple[str, ...] = ()
+    distributed_id: str | None = None
+    storage_region: str | None = None
 
 
 @dataclass(frozen=True)
@@ -118,7 +122,7 @@ def ttl_values(value: int | None) -> tuple[int | None, bool]:
 def validate_tags(values: tuple[str, ...]) -> list[str]:
     if len(values) > _MAX_TAGS:
         raise InvalidInput(f"at most {_MAX_TAGS} tags per artifact")
-    return [validate_name("tag", t) for t in dict.fromkeys(values)]
+    return [validate_tag(t) for t in dict.fromkeys(values)]
 
 
 def get_artifact(storage: Storage, user: User, artifact_id: int, write: bool = False
@@ -132,11 +136,14 @@ def get_artifact(storage: Storage, user: User, artifact_id: int, write: bool = F
     return artifact
 
 
-def create_artifact(storage: Storage, user: User, req: CreateRequest) -> Artifact:
+def create_artifact(storage: Storage, user: User, req: CreateRequest,
+                    regions: Collection[str] = ("default",)) -> Artifact:
     """A new PENDING version, or the existing COMMITTED one with the same digest.
 
     Retries are safe: a second request with the same client id returns the first version.
-    On a deduplication hit the requested aliases move to the existing version.
+    On a deduplication hit the requested aliases move to the existing version. A version of
+    a distributed artifact (``distributed_id``) joins the pending one other runs started.
+    ``regions`` are the storage regions the server accepts (all stored alike).
     """
     validate_name("entity", req.entity)
     validate_name("project", req.project)
@@ -150,6 +157,12 @@ def create_artifact(storage: Storage, user: User, req: CreateRequest) -> Artifac
         raise InvalidInput("artifact digest must be a non-empty string")
     if req.digest_algorithm not in ("MANIFEST_MD5", "MANIFEST_XXH128"):
         raise InvalidInput(f"unsupported digest algorithm {req.digest_algorithm!r}")
+    if req.storage_region is not None and req.storage_region not in regions:
+        raise InvalidInput(
+            f"invalid storageRegion {req.storage_region!r}: this server accepts "
+            f"{', '.join(repr(r) for r in regions)}")
+    if req.distributed_id is not None and not 0 < len(req.distributed_id) <= 128:
+        raise InvalidInput("distributedID must be 1-128 characters")
     require_write(user, req.entity)
     with storage.db.write() as conn:
         if req.client_id:
@@ -161,11 +174,21 @@ def create_artifact(storage: Storage, user: User, req: CreateRequest) -> Artifac
         run = _run(conn, req.entity, req.project, req.run_name) if req.run_name else None
         sequence = repo.ensure_collection(conn, project, req.collection, req.type_name,
                                           CollectionKind.SEQUENCE, req.sequence_client_id)
-        if req.deduplicate:
+        if req.distributed_id:
+            joined = repo.pending_distributed(conn, sequence.id, req.distributed_id)
+            if joined is not None:
+                # Another run of the same distributed artifact: add to its pending version.
+                repo.add_pending_aliases(conn, joined.id, aliases)
+                if run is not None:
+                    lineage.add_output(conn, run.id, joined.id)
+                return joined
+        elif req.deduplicate:
             same = repo.committed_by_digest(conn, sequence.id, req.digest)
             if same is not None:
                 for alias in ["latest", *aliases]:
                     repo.set_alias(conn, sequence.id, same.id, alias)
+                if run is not None:
+                    lineage.add_output(conn, run.id, same.id)
                 return same
         artifact_id = repo.insert_artifact(
             conn, sequence_id=sequence.id, type_id=sequence.type_id, digest=req.digest,
@@ -174,7 +197,7 @@ def create_artifact(storage: Storage, user: User, req: CreateRequest) -> Artifac
             tags=orjson.dumps(tags).decode(), pending_aliases=orjson.dumps(aliases).decode(),
             size=0, file_count=0, history_step=req.history_step, ttl_seconds=ttl_seconds,
             ttl_inherited=ttl_inherited, created_by_run_id=run.id if run else None,
-            client_id=req.client_id or None)
+            client_id=req.client_id or None, distributed_id=req.distributed_id or None)
         created = repo.get_artifact(conn, artifact_id)
     assert created is not None
     return created
@@ -280,34 +303,6 @@ def complete_multipart(storage: Storage, user: User, artifact_id: int, upload_id
     return upload.md5_hex
 
 
-def store_manifest(storage: Storage, artifact_id: int, spool: HashingSpool,
-                   declared_b64: str | None) -> None:
-    """Keep an uploaded manifest for a pending artifact, checked against its digest."""
-    check_md5(spool.md5_b64, declared_b64, "artifact manifest")
-    if spool.size > MAX_MANIFEST_BYTES:
-        raise InvalidInput(f"artifact manifest is larger than {MAX_MANIFEST_BYTES} bytes")
-    blob = store_spool(storage, spool)
-    with storage.db.write() as conn:
-        artifact = repo.get_artifact(conn, artifact_id)
-        if artifact is None:
-            raise NotFound(f"artifact {artifact_id} not found")
-        if artifact.state is ArtifactState.PENDING:
-            repo.update_artifact(conn, artifact_id, manifest_blob_key=blob.key)
-
-
-def read_manifest(storage: Storage, blob_key: str) -> list[ManifestEntry]:
-    """The parsed entries of a stored manifest."""
-    size = storage.blobs.size(blob_key)
-    if size > MAX_MANIFEST_BYTES:
-        raise InvalidInput(f"artifact manifest is larger than {MAX_MANIFEST_BYTES} bytes")
-    data = b"".join(storage.blobs.open(blob_key))
-    try:
-        doc = loads(data)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInput("artifact manifest is not valid JSON") from None
-    return parse_manifest(doc)
-
-
 def commit_artifact(storage: Storage, user: User, artifact_id: int) -> Artifact:
     """Make a pending version visible: files recorded, next version index, aliases moved.
 
@@ -342,10 +337,14 @@ def commit_artifact(storage: Storage, user: User, artifact_id: int) -> Artifact:
             return current
         version = repo.next_version(conn, artifact.sequence_id)
         repo.insert_files(conn, artifact_id, stored)
+        combined: dict[str, str] = {}
+        if artifact.manifest_type in MERGED_TYPES and artifact.digest_algorithm == "MANIFEST_MD5":
+            # The client hashed only its part; the version's digest covers all of it.
+            combined["digest"] = manifest_digest(entries)
         repo.update_artifact(
             conn, artifact_id, state=ArtifactState.COMMITTED.value, version_index=version,
             size=sum(e.size for e in entries), file_count=len(entries),
-            committed_at=time.time())
+            committed_at=time.time(), **combined)
         repo.add_membership(conn, artifact.sequence_id, artifact_id, version)
         for alias in ["latest", *repo.pending_aliases(conn, artifact_id)]:
             repo.set_alias(conn, artifact.sequence_id, artifact_id, alias)
@@ -361,5 +360,5 @@ def use_artifact(storage: Storage, user: User, entity: str, project: str, run_na
     require_write(user, entity)
     with storage.db.write() as conn:
         run = _run(conn, entity, project, run_name)
-        repo.add_usage(conn, run.id, artifact.id, used_as)
+        lineage.add_usage(conn, run.id, artifact.id, used_as)
     return artifact

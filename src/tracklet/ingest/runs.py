@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tracklet.domain.access import require_write
-from tracklet.domain.names import validate_name
+from tracklet.domain.names import validate_name, validate_run_name
 from tracklet.domain.records import Run, RunFields, User
 from tracklet.errors import NotFound
 from tracklet.storage import Storage
@@ -40,7 +40,7 @@ def upsert_run(storage: Storage, user: User, req: UpsertRequest) -> tuple[Run, b
         entity_name = validate_name("entity", req.entity or user.entity)
         project_name = validate_name("project", req.project or "uncategorized")
         if req.name is not None:
-            validate_name("run", req.name)
+            validate_run_name(req.name)
         require_write(user, entity_name)
         entity = accounts.ensure_entity(conn, entity_name)
         project = accounts.ensure_project(conn, entity, project_name)

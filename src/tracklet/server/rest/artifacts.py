@@ -14,6 +14,7 @@ from starlette.responses import Response, StreamingResponse
 from tracklet.domain.access import require_read
 from tracklet.domain.artifacts import md5_hex_to_b64
 from tracklet.errors import InvalidInput, NotFound
+from tracklet.ingest import artifact_manifests as manifests
 from tracklet.ingest import artifacts as ingest
 from tracklet.ingest.uploads import HashingSpool, guess_mimetype
 from tracklet.server.signing import verify
@@ -83,7 +84,7 @@ async def upload_manifest(request: Request) -> Response:
     spool = await receive(request)
     try:
         declared = str(claims.get("m") or "") or request.headers.get("content-md5")
-        await to_thread.run_sync(ingest.store_manifest, _state(request).storage,
+        await to_thread.run_sync(manifests.store_manifest, _state(request).storage,
                                  int(str(claims["a"])), spool, declared)
     finally:
         spool.close()

@@ -36,7 +36,6 @@ from tracklet.storage.metadata.tables import (
     artifact_memberships,
     artifact_multipart_uploads,
     artifact_types,
-    artifact_usages,
     artifacts,
     entities,
     projects,
@@ -199,7 +198,7 @@ _seq = artifact_collections.alias("seq")
 _seq_type = artifact_types.alias("seq_type")
 
 
-def _artifact_select() -> Select[Any]:
+def artifact_select() -> Select[Any]:
     return (
         select(
             artifacts.c.id, _seq.c.project_id, entities.c.name.label("entity"),
@@ -210,7 +209,8 @@ def _artifact_select() -> Select[Any]:
             artifacts.c.size, artifacts.c.file_count, artifacts.c.history_step,
             artifacts.c.ttl_seconds, artifacts.c.ttl_inherited, artifacts.c.created_by_run_id,
             artifacts.c.client_id, artifacts.c.manifest_blob_key, artifacts.c.created_at,
-            artifacts.c.updated_at,
+            artifacts.c.updated_at, artifacts.c.manifest_type, artifacts.c.base_artifact_id,
+            artifacts.c.distributed_id,
         )
         .select_from(artifacts)
         .join(_seq, _seq.c.id == artifacts.c.sequence_id)
@@ -220,7 +220,7 @@ def _artifact_select() -> Select[Any]:
     )
 
 
-def _artifact(row: Any) -> Artifact:
+def to_artifact(row: Any) -> Artifact:
     m = {k: v for k, v in row._mapping.items() if not k.startswith("m_")}
     m["state"] = ArtifactState(m["state"])
     m["tags"] = tuple(orjson.loads(m["tags"] or "[]"))
@@ -228,7 +228,7 @@ def _artifact(row: Any) -> Artifact:
     return Artifact(**m)
 
 
-def _live() -> Any:
+def live_clause() -> Any:
     """Committed and not past its TTL."""
     return and_(
         artifacts.c.state == ArtifactState.COMMITTED.value,
@@ -239,28 +239,37 @@ def _live() -> Any:
 
 def get_artifact(conn: Connection, artifact_id: int) -> Artifact | None:
     """The artifact with this primary key in any state, or None."""
-    row = conn.execute(_artifact_select().where(artifacts.c.id == artifact_id)).first()
-    return _artifact(row) if row else None
+    row = conn.execute(artifact_select().where(artifacts.c.id == artifact_id)).first()
+    return to_artifact(row) if row else None
 
 
 def is_live(conn: Connection, artifact_id: int) -> bool:
     """Whether the artifact is committed and not expired."""
-    return conn.execute(select(artifacts.c.id).where(artifacts.c.id == artifact_id, _live())
+    return conn.execute(select(artifacts.c.id).where(artifacts.c.id == artifact_id, live_clause())
                         ).first() is not None
 
 
 def artifact_by_client_id(conn: Connection, client_id: str) -> Artifact | None:
     """The artifact created with this client id, or None."""
-    row = conn.execute(_artifact_select().where(artifacts.c.client_id == client_id)).first()
-    return _artifact(row) if row else None
+    row = conn.execute(artifact_select().where(artifacts.c.client_id == client_id)).first()
+    return to_artifact(row) if row else None
 
 
 def committed_by_digest(conn: Connection, sequence_id: int, digest: str) -> Artifact | None:
     """The newest live version of a sequence with this content digest, or None."""
-    row = conn.execute(_artifact_select().where(
-        artifacts.c.sequence_id == sequence_id, artifacts.c.digest == digest, _live())
+    row = conn.execute(artifact_select().where(
+        artifacts.c.sequence_id == sequence_id, artifacts.c.digest == digest, live_clause())
         .order_by(artifacts.c.version_index.desc())).first()
-    return _artifact(row) if row else None
+    return to_artifact(row) if row else None
+
+
+def pending_distributed(conn: Connection, sequence_id: int, distributed_id: str
+                        ) -> Artifact | None:
+    """The pending version that runs of one distributed artifact are adding files to."""
+    row = conn.execute(artifact_select().where(
+        artifacts.c.sequence_id == sequence_id, artifacts.c.distributed_id == distributed_id,
+        artifacts.c.state == ArtifactState.PENDING.value).order_by(artifacts.c.id)).first()
+    return to_artifact(row) if row else None
 
 
 def insert_artifact(conn: Connection, **values: Any) -> int:
@@ -278,6 +287,16 @@ def update_artifact(conn: Connection, artifact_id: int, **values: Any) -> None:
                  .values(updated_at=time.time(), **values))
 
 
+def swap_manifest(conn: Connection, artifact_id: int, key: str, expected: str | None) -> bool:
+    """Set a pending artifact's manifest blob, atomically; with ``expected`` only while the
+    current one is that ("" for none). True when the row changed."""
+    q = update(artifacts).where(artifacts.c.id == artifact_id,
+                                artifacts.c.state == ArtifactState.PENDING.value)
+    if expected is not None:
+        q = q.where(func.coalesce(artifacts.c.manifest_blob_key, "") == expected)
+    return conn.execute(q.values(manifest_blob_key=key, updated_at=time.time())).rowcount == 1
+
+
 def pending_aliases(conn: Connection, artifact_id: int) -> list[str]:
     """Aliases asked for at creation, applied when the artifact is committed."""
     text = conn.execute(select(artifacts.c.pending_aliases).where(
@@ -286,14 +305,22 @@ def pending_aliases(conn: Connection, artifact_id: int) -> list[str]:
     return [a for a in value if isinstance(a, str)]
 
 
+def add_pending_aliases(conn: Connection, artifact_id: int, aliases: Sequence[str]) -> None:
+    """Add to the aliases a pending artifact will get when it is committed."""
+    current = pending_aliases(conn, artifact_id)
+    merged = current + [a for a in aliases if a not in current]
+    if merged != current:
+        update_artifact(conn, artifact_id, pending_aliases=orjson.dumps(merged).decode())
+
+
 def latest_live(conn: Connection, collection_id: int) -> Artifact | None:
     """The live member of a collection with the highest version index."""
-    row = conn.execute(_artifact_select()
+    row = conn.execute(artifact_select()
                        .join(artifact_memberships,
                              artifact_memberships.c.artifact_id == artifacts.c.id)
-                       .where(artifact_memberships.c.collection_id == collection_id, _live())
+                       .where(artifact_memberships.c.collection_id == collection_id, live_clause())
                        .order_by(artifact_memberships.c.version_index.desc())).first()
-    return _artifact(row) if row else None
+    return to_artifact(row) if row else None
 
 
 # -- memberships and aliases --------------------------------------------------------------------
@@ -376,7 +403,7 @@ def collection_aliases(conn: Connection, collection_id: int, after_id: int | Non
 
 
 def _members_select() -> Select[Any]:
-    return (_artifact_select().add_columns(
+    return (artifact_select().add_columns(
         artifact_memberships.c.collection_id.label("m_collection_id"),
         artifact_memberships.c.version_index.label("m_version"),
         artifact_memberships.c.created_at.label("m_created_at"))
@@ -394,7 +421,7 @@ def _memberships(conn: Connection, rows: Sequence[Any],
             found = get_collection(conn, cid)
             assert found is not None
             cache[cid] = found
-        artifact = _artifact(row)
+        artifact = to_artifact(row)
         out.append(Membership(
             collection=cache[cid], artifact=artifact, version_index=int(row.m_version),
             created_at=float(row.m_created_at),
@@ -404,7 +431,8 @@ def _memberships(conn: Connection, rows: Sequence[Any],
 
 def find_membership(conn: Connection, collection: Collection, alias: str) -> Membership | None:
     """The live member of a collection named by ``vN``, an alias or a content digest."""
-    q = _members_select().where(artifact_memberships.c.collection_id == collection.id, _live())
+    q = _members_select().where(artifact_memberships.c.collection_id == collection.id,
+                                live_clause())
     version = parse_version(alias)
     if version is not None:
         q = q.where(artifact_memberships.c.version_index == version)
@@ -438,7 +466,8 @@ def list_members(conn: Connection, collection: Collection, after_version: int | 
                  limit: int, newest_first: bool = True) -> list[Membership]:
     """A collection's live members, newest first by default, paged by version index."""
     idx = artifact_memberships.c.version_index
-    q = _members_select().where(artifact_memberships.c.collection_id == collection.id, _live())
+    q = _members_select().where(artifact_memberships.c.collection_id == collection.id,
+                                live_clause())
     if after_version is not None:
         q = q.where(idx < after_version if newest_first else idx > after_version)
     q = q.order_by(idx.desc() if newest_first else idx).limit(limit)
@@ -450,7 +479,7 @@ def count_members(conn: Connection, collection_id: int) -> int:
     return int(conn.execute(
         select(func.count()).select_from(artifacts)
         .join(artifact_memberships, artifact_memberships.c.artifact_id == artifacts.c.id)
-        .where(artifact_memberships.c.collection_id == collection_id, _live())).scalar_one())
+        .where(artifact_memberships.c.collection_id == collection_id, live_clause())).scalar_one())
 
 
 # -- files --------------------------------------------------------------------------------------
@@ -501,7 +530,7 @@ def blob_in_project(conn: Connection, project_id: int, digest_b64: str) -> str |
         .join(artifacts, artifacts.c.id == artifact_files.c.artifact_id)
         .join(artifact_collections, artifact_collections.c.id == artifacts.c.sequence_id)
         .where(artifact_files.c.digest == digest_b64, artifact_files.c.blob_key.is_not(None),
-               artifact_collections.c.project_id == project_id, _live())
+               artifact_collections.c.project_id == project_id, live_clause())
         .limit(1)).scalar_one_or_none()
 
 
@@ -513,7 +542,7 @@ def blob_in_entity(conn: Connection, entity_id: int, digest_b64: str) -> str | N
         .join(artifact_collections, artifact_collections.c.id == artifacts.c.sequence_id)
         .join(projects, projects.c.id == artifact_collections.c.project_id)
         .where(artifact_files.c.digest == digest_b64, artifact_files.c.blob_key.is_not(None),
-               projects.c.entity_id == entity_id, _live())
+               projects.c.entity_id == entity_id, live_clause())
         .limit(1)).scalar_one_or_none()
 
 
@@ -552,55 +581,6 @@ def finish_multipart(conn: Connection, upload_id: str) -> None:
     """Forget a completed multipart upload."""
     conn.execute(artifact_multipart_uploads.delete().where(
         artifact_multipart_uploads.c.upload_id == upload_id))
-
-
-# -- lineage ------------------------------------------------------------------------------------
-
-
-def add_usage(conn: Connection, run_id: int, artifact_id: int, used_as: str | None) -> None:
-    """Record that a run used an artifact (idempotent)."""
-    exists = conn.execute(select(artifact_usages.c.run_id).where(
-        artifact_usages.c.run_id == run_id, artifact_usages.c.artifact_id == artifact_id)
-    ).first()
-    if exists is None:
-        conn.execute(artifact_usages.insert().values(run_id=run_id, artifact_id=artifact_id,
-                                                     used_as=used_as, created_at=time.time()))
-
-
-def users_of(conn: Connection, artifact_id: int) -> list[int]:
-    """Ids of the runs that used an artifact, in order of first use."""
-    return [int(r) for r in conn.execute(select(artifact_usages.c.run_id).where(
-        artifact_usages.c.artifact_id == artifact_id).order_by(artifact_usages.c.created_at)
-    ).scalars()]
-
-
-def run_inputs(conn: Connection, run_id: int, offset: int, limit: int) -> list[Artifact]:
-    """Live artifacts a run used, in order of use."""
-    q = (_artifact_select().join(artifact_usages, artifact_usages.c.artifact_id == artifacts.c.id)
-         .where(artifact_usages.c.run_id == run_id, _live())
-         .order_by(artifact_usages.c.created_at, artifacts.c.id).offset(offset).limit(limit))
-    return [_artifact(r) for r in conn.execute(q)]
-
-
-def count_run_inputs(conn: Connection, run_id: int) -> int:
-    """How many live artifacts a run used."""
-    return int(conn.execute(
-        select(func.count()).select_from(artifact_usages)
-        .join(artifacts, artifacts.c.id == artifact_usages.c.artifact_id)
-        .where(artifact_usages.c.run_id == run_id, _live())).scalar_one())
-
-
-def run_outputs(conn: Connection, run_id: int, offset: int, limit: int) -> list[Artifact]:
-    """Live artifacts a run logged, oldest first."""
-    q = (_artifact_select().where(artifacts.c.created_by_run_id == run_id, _live())
-         .order_by(artifacts.c.id).offset(offset).limit(limit))
-    return [_artifact(r) for r in conn.execute(q)]
-
-
-def count_run_outputs(conn: Connection, run_id: int) -> int:
-    """How many live artifacts a run logged."""
-    return int(conn.execute(select(func.count()).select_from(artifacts).where(
-        artifacts.c.created_by_run_id == run_id, _live())).scalar_one())
 
 
 def require_member_free_name(conn: Connection, project_id: int, name: str) -> None:

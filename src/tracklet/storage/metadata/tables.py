@@ -210,9 +210,15 @@ artifacts = Table(
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Column("committed_at", Float, nullable=True),
+    # Migration 0004: how the uploaded manifest combines with earlier ones (FULL, INCREMENTAL
+    # onto base_artifact_id, PATCH onto the patches other runs sent for the same distributed_id).
+    Column("manifest_type", String(16), nullable=True),
+    Column("base_artifact_id", Integer, nullable=True),
+    Column("distributed_id", String(128), nullable=True),
 )
 Index("ix_artifacts_sequence_digest", artifacts.c.sequence_id, artifacts.c.digest)
 Index("ix_artifacts_created_by", artifacts.c.created_by_run_id)
+Index("ix_artifacts_sequence_distributed", artifacts.c.sequence_id, artifacts.c.distributed_id)
 
 artifact_memberships = Table(
     "artifact_memberships",
@@ -266,6 +272,17 @@ artifact_usages = Table(
     Column("created_at", Float, nullable=False),
 )
 Index("ix_artifact_usages_artifact", artifact_usages.c.artifact_id)
+
+# Migration 0004: runs that logged a version (a deduplicated log adds its run here too).
+artifact_outputs = Table(
+    "artifact_outputs",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("artifact_id", Integer, ForeignKey("artifacts.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("created_at", Float, nullable=False),
+)
+Index("ix_artifact_outputs_artifact", artifact_outputs.c.artifact_id)
 
 artifact_multipart_uploads = Table(
     "artifact_multipart_uploads",

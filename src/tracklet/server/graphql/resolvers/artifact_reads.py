@@ -24,6 +24,7 @@ from tracklet.domain.artifacts import (
     Collection,
     CollectionKind,
     Membership,
+    commit_hash,
     split_name,
 )
 from tracklet.domain.records import Project, Run
@@ -33,6 +34,7 @@ from tracklet.server.graphql.context import GraphQLContext, Info
 from tracklet.server.graphql.ids import decode_id, encode_id
 from tracklet.server.urls import artifact_download_url
 from tracklet.storage.metadata import accounts
+from tracklet.storage.metadata import artifact_lineage as lineage
 from tracklet.storage.metadata import artifacts as repo
 from tracklet.storage.metadata import runs as run_repo
 
@@ -234,11 +236,11 @@ def _run_artifacts(ctx: GraphQLContext, run: Run, after: str | None, first: int 
     limit, offset = page_size(first), int_cursor(after) or 0
     with ctx.storage.db.read() as conn:
         if inputs:
-            rows = repo.run_inputs(conn, run.id, offset, limit + 1)
-            total = repo.count_run_inputs(conn, run.id)
+            rows = lineage.run_inputs(conn, run.id, offset, limit + 1)
+            total = lineage.count_run_inputs(conn, run.id)
         else:
-            rows = repo.run_outputs(conn, run.id, offset, limit + 1)
-            total = repo.count_run_outputs(conn, run.id)
+            rows = lineage.run_outputs(conn, run.id, offset, limit + 1)
+            total = lineage.count_run_outputs(conn, run.id)
     page = rows[:limit]
     cursors = [str(offset + i + 1) for i in range(len(page))]
     return connection(page, cursors, len(rows) > limit, total)
@@ -309,8 +311,8 @@ def resolve_artifact_digest_algorithm(artifact: Artifact, *_: Any) -> str:
 
 
 @artifact_type.field("commitHash")
-def resolve_artifact_commit_hash(*_: Any) -> None:
-    return None
+def resolve_artifact_commit_hash(artifact: Artifact, *_: Any) -> str | None:
+    return commit_hash(artifact)
 
 
 @artifact_type.field("aliases")
@@ -331,7 +333,7 @@ def resolve_artifact_created_by(artifact: Artifact, info: Info) -> Run | None:
 def resolve_artifact_used_by(artifact: Artifact, info: Info, **_: Any) -> dict[str, Any]:
     with _ctx(info).storage.db.read() as conn:
         runs = [r for r in (run_repo.get_run_by_id(conn, i)
-                            for i in repo.users_of(conn, artifact.id)) if r is not None]
+                            for i in lineage.users_of(conn, artifact.id)) if r is not None]
     return connection(runs, [str(r.id) for r in runs], False)
 
 

@@ -9,6 +9,7 @@ from ariadne import MutationType, QueryType
 from tracklet.domain.artifacts import Artifact, Collection, md5_b64_to_hex
 from tracklet.errors import InvalidInput, NotFound
 from tracklet.ingest import artifact_edits as edits
+from tracklet.ingest import artifact_manifests as manifests
 from tracklet.ingest import artifacts as ingest
 from tracklet.ingest.uploads import HashingSpool
 from tracklet.server.graphql.context import GraphQLContext, Info
@@ -85,8 +86,11 @@ def resolve_create_artifact(_: Any, info: Info, input: dict[str, Any]) -> dict[s
         history_step=_int(input, "history_step"),
         ttl_seconds=_int(input, "ttl_duration_seconds"),
         tags=_tag_names(input.get("tags")),
+        distributed_id=_str(input, "distributed_id"),
+        storage_region=_str(input, "storage_region"),
     )
-    return {"artifact": ingest.create_artifact(ctx.storage, ctx.user, req)}
+    return {"artifact": ingest.create_artifact(ctx.storage, ctx.user, req,
+                                               ctx.settings.storage_region_names)}
 
 
 def _manifest_payload(ctx: GraphQLContext, artifact: Artifact, digest: str | None
@@ -104,11 +108,14 @@ def _manifest_payload(ctx: GraphQLContext, artifact: Artifact, digest: str | Non
 @mutation.field("createArtifactManifest")
 def resolve_create_manifest(_: Any, info: Info, input: dict[str, Any]) -> dict[str, Any]:  # noqa: A002
     ctx = _ctx(info)
-    artifact = ingest.get_artifact(ctx.storage, ctx.user, artifact_id(input.get("artifact_id")),
-                                   write=True)
+    pk = artifact_id(input.get("artifact_id"))
     digest = _str(input, "digest")
     if digest:
         md5_b64_to_hex(digest)
+    base = input.get("base_artifact_id")
+    artifact = manifests.set_manifest_kind(
+        ctx.storage, ctx.user, pk, _str(input, "type") or "FULL",
+        artifact_id(base) if base else None)
     return _manifest_payload(ctx, artifact, digest)
 
 

@@ -126,9 +126,13 @@ def resolve_upsert_bucket(
 
 def _project(ctx: GraphQLContext, entity: str | None, name: str | None) -> Project | None:
     entity_name = entity or ctx.user.entity
-    require_read(ctx.user, entity_name)
     with ctx.storage.db.read() as conn:
-        return accounts.find_project(conn, entity_name, name or "uncategorized")
+        project = accounts.find_project(conn, entity_name, name or "uncategorized")
+    # A project that does not exist is null for everyone (the SDK then says "project ... not
+    # found"); one that exists in an entity the caller may not read is refused.
+    if project is not None:
+        require_read(ctx.user, entity_name)
+    return project
 
 
 @query.field("project")
