@@ -210,7 +210,7 @@ artifacts = Table(
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Column("committed_at", Float, nullable=True),
-    # Migration 0004: how the uploaded manifest combines with earlier ones (FULL, INCREMENTAL
+    # Migration 0005: how the uploaded manifest combines with earlier ones (FULL, INCREMENTAL
     # onto base_artifact_id, PATCH onto the patches other runs sent for the same distributed_id).
     Column("manifest_type", String(16), nullable=True),
     Column("base_artifact_id", Integer, nullable=True),
@@ -273,7 +273,7 @@ artifact_usages = Table(
 )
 Index("ix_artifact_usages_artifact", artifact_usages.c.artifact_id)
 
-# Migration 0004: runs that logged a version (a deduplicated log adds its run here too).
+# Migration 0005: runs that logged a version (a deduplicated log adds its run here too).
 artifact_outputs = Table(
     "artifact_outputs",
     metadata,
