@@ -59,6 +59,8 @@ api_keys = Table(
     Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
     Column("key_hash", String(64), nullable=False, unique=True),
     Column("created_at", Float, nullable=False),
+    # Migration 0006: a non-secret prefix of the key (``domain.keys.key_name``).
+    Column("name", String(64), nullable=True),
 )
 
 projects = Table(
