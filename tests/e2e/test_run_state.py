@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 import wandb
 
@@ -39,3 +40,29 @@ def test_update_state_moves_a_run_and_refuses_bad_transitions(api: Any,
     # Refused changes left the stored state alone.
     assert _stored_state(live_server, path) == "pending"
     assert start in ("running", "pending")
+
+
+DELETE = "mutation D($id: ID!) { deleteRun(input: {id: $id}) { clientMutationId } }"
+
+
+def test_deleting_again_succeeds_and_ids_are_not_reused(api: Any,
+                                                       live_server: LiveServer) -> None:
+    seed = api.create_run(project="deletes")
+    path = f"{seed.entity}/{seed.project}/{seed.id}"
+    run = api.run(path)
+    gone_id = run.storage_id
+    run.delete()
+    run.delete(delete_artifacts=True)  # a retry or a stale object: answered like the first
+    newer = api.create_run(project="deletes")
+    newer_run = api.run(f"{newer.entity}/{newer.project}/{newer.id}")
+    assert newer_run.storage_id != gone_id
+    # The stale id still names the deleted run, never the new one.
+    run.delete()
+    assert api.run(f"{newer.entity}/{newer.project}/{newer.id}").id == newer.id
+    other_key = "local-" + "del0" * 11
+    with opened(live_server) as storage:
+        storage.create_user("deleter", key=other_key)
+    response = httpx.post(f"{live_server.url}/graphql", auth=("api", other_key), timeout=30,
+                          json={"query": DELETE, "variables": {"id": gone_id}})
+    assert response.status_code == 403
+    assert "may not write to entity" in response.json()["errors"][0]["message"]

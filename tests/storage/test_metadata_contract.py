@@ -29,6 +29,7 @@ from tracklet.storage.metadata import accounts
 from tracklet.storage.metadata import runs as run_repo
 from tracklet.storage.metadata.migrate import alembic_config, upgrade
 from tracklet.storage.metadata.tables import console, events, history, metadata, runs
+from tracklet.storage.run_deletion import delete_run, deleted_run_entity
 
 ADMIN_KEY = "local-" + "ab12" * 10 + "cdef"
 
@@ -418,3 +419,15 @@ def test_nul_characters_are_stored_the_same_on_every_backend(storage: Storage) -
     with storage.db.read() as conn:
         assert live.console_lines(conn, rid) == [(0, "before\ufffdafter")]
         assert live.history_lines(conn, rid) == ['{"_step": 0, "s": "a\ufffdb"}']
+
+
+def test_a_deleted_runs_id_is_never_given_out_again(storage: Storage) -> None:
+    first = _new_run(storage, name="a")
+    last = _new_run(storage, name="b")
+    delete_run(storage, last)
+    assert deleted_run_entity(storage, last) == "alice"
+    assert deleted_run_entity(storage, first) is None
+    newer = _new_run(storage, name="c")
+    assert newer > last
+    with storage.db.read() as conn:
+        assert run_repo.get_run_by_id(conn, last) is None

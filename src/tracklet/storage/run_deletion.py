@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import time
+
+from sqlalchemy import select
+
 from tracklet.storage.facade import Storage
 from tracklet.storage.history.exports import delete_exports
 from tracklet.storage.history.keys import live_key_counts
 from tracklet.storage.metadata import compaction_queue
 from tracklet.storage.metadata import runs as run_repo
+from tracklet.storage.metadata.tables import deleted_runs, entities, projects, runs
+from tracklet.storage.metadata.upsert import insert_missing
 
 
 def delete_run(storage: Storage, run_id: int) -> None:
@@ -16,6 +22,12 @@ def delete_run(storage: Storage, run_id: int) -> None:
     stay; the export blob is the run's own and goes once the rows are gone.
     """
     with storage.db.write() as conn:
+        entity_id = conn.execute(
+            select(projects.c.entity_id).join(runs, runs.c.project_id == projects.c.id)
+            .where(runs.c.id == run_id)).scalar_one_or_none()
+        if entity_id is not None:
+            insert_missing(conn, deleted_runs, {"id": run_id, "entity_id": entity_id,
+                                                "deleted_at": time.time()}, keys=("id",))
         export_keys = delete_exports(conn, run_id)
         compaction_queue.drop(conn, run_id)
         run_repo.delete_run(conn, run_id)
@@ -23,3 +35,12 @@ def delete_run(storage: Storage, run_id: int) -> None:
     for key in export_keys:
         storage.blobs.delete(key)
         storage.files.forget(key)
+
+
+def deleted_run_entity(storage: Storage, run_id: int) -> str | None:
+    """The entity a deleted run belonged to, or None when no run with that id was deleted."""
+    with storage.db.read() as conn:
+        name = conn.execute(
+            select(entities.c.name).join(deleted_runs, deleted_runs.c.entity_id == entities.c.id)
+            .where(deleted_runs.c.id == run_id)).scalar_one_or_none()
+    return None if name is None else str(name)

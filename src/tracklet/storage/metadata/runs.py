@@ -15,7 +15,14 @@ from tracklet.domain.runs import RUN_NAME_ALPHABET, RunState
 from tracklet.errors import NotFound
 from tracklet.storage.metadata import compaction_queue
 from tracklet.storage.metadata.strict_json import with_strict_shadows
-from tracklet.storage.metadata.tables import entities, projects, run_files, runs, users
+from tracklet.storage.metadata.tables import (
+    deleted_runs,
+    entities,
+    projects,
+    run_files,
+    runs,
+    users,
+)
 from tracklet.storage.metadata.upsert import upsert_rows
 
 _ADJECTIVES = [
@@ -291,6 +298,8 @@ def create_run(
     values.update(_field_values(fields))
     if not values.get("display_name"):
         values["display_name"] = _display_name(conn, project.id)
+    if conn.dialect.name == "sqlite":
+        values["id"] = _next_sqlite_id(conn)
     pk = conn.execute(
         runs.insert().values(
             project_id=project.id,
@@ -310,6 +319,13 @@ def create_run(
     run = get_run_by_id(conn, int(pk[0]))
     assert run is not None
     return run
+
+
+def _next_sqlite_id(conn: Connection) -> int:
+    """One past every id a run ever had, deleted ones included (writes are serialised)."""
+    live = conn.execute(select(func.max(runs.c.id))).scalar_one() or 0
+    gone = conn.execute(select(func.max(deleted_runs.c.id))).scalar_one() or 0
+    return int(max(live, gone)) + 1
 
 
 def update_run(conn: Connection, run_id: int, fields: RunFields) -> Run:

@@ -156,6 +156,16 @@ run_files = Table(
     Column("uploaded", Boolean, nullable=False, default=False),
 )
 
+# Migration 0007: tombstones of deleted runs. SQLite gives a new row the largest id plus one,
+# so without them the next run could take a deleted run's id (and its stale GraphQL id).
+deleted_runs = Table(
+    "deleted_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("entity_id", Integer, ForeignKey("entities.id", ondelete="CASCADE"), nullable=False),
+    Column("deleted_at", Float, nullable=False),
+)
+
 # -- artifacts (migration 0002) ---------------------------------------------------------------
 
 artifact_types = Table(

@@ -11,7 +11,7 @@ from tracklet.errors import NotFound
 from tracklet.server.graphql.context import GraphQLContext, Info
 from tracklet.server.graphql.ids import decode_id
 from tracklet.storage.metadata import runs as run_repo
-from tracklet.storage.run_deletion import delete_run
+from tracklet.storage.run_deletion import delete_run, deleted_run_entity
 
 mutation = MutationType()
 
@@ -26,7 +26,12 @@ def resolve_delete_run(
     with ctx.storage.db.read() as conn:
         run = run_repo.get_run_by_id(conn, run_id)
     if run is None:
-        raise NotFound("run not found")
+        # Deleting again (a retry, a stale Run object) answers like the first time did.
+        entity = deleted_run_entity(ctx.storage, run_id)
+        if entity is None:
+            raise NotFound("run not found")
+        require_write(ctx.user, entity)
+        return {"clientMutationId": input.get("client_mutation_id")}
     require_write(ctx.user, run.entity)
     delete_run(ctx.storage, run.id)
     return {"clientMutationId": input.get("client_mutation_id")}
