@@ -1,8 +1,8 @@
 """artifacts: manifest kind, base and distributed id (incremental and distributed artifacts);
 artifact_outputs: every run that logged an artifact version, not only the one that created it
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-22 04:00:00
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
