@@ -8,12 +8,15 @@ carriage-return progress bar replace the earlier text instead of piling up.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tracklet.domain.records import FileStreamUpdate, StreamChunk
+from sqlalchemy import Connection
+
+from tracklet.domain.records import FileStreamUpdate, Run, StreamChunk
 from tracklet.domain.runs import RunState
-from tracklet.errors import InvalidInput, NotFound
+from tracklet.errors import InvalidInput, NotFound, TrackletError
 from tracklet.storage import Storage
 from tracklet.storage.history import live
 from tracklet.storage.history.jsonline import loads
@@ -119,6 +122,45 @@ def parse_file_stream(payload: Any) -> FileStreamUpdate:
     )
 
 
+@dataclass(frozen=True)
+class StreamRequest:
+    """One parsed file_stream request for the run ``entity/project/name``."""
+
+    entity: str
+    project: str
+    name: str
+    update: FileStreamUpdate
+
+
+class _Staged:
+    """A run's counters as a batch of requests changes them, and the columns to write."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self.history_line_count = run.history_line_count
+        self.last_step = run.last_step
+        self.events_line_count = run.events_line_count
+        self.log_line_count = run.log_line_count
+        self.state = run.state
+        self.stop_requested = run.stop_requested
+        self.values: dict[str, Any] = {}
+
+
+class _Lines:
+    """Rows of one batch, written with one executemany per table in request order, so a
+    later request's line replaces an earlier one's at the same index."""
+
+    def __init__(self) -> None:
+        self.history: list[tuple[Any, ...]] = []
+        self.events: list[tuple[Any, ...]] = []
+        self.console: list[tuple[Any, ...]] = []
+
+    def flush(self, conn: Connection) -> None:
+        live.write_history_rows(conn, self.history)
+        live.write_event_rows(conn, self.events)
+        live.write_console_rows(conn, self.console)
+
+
 def apply_file_stream(
     storage: Storage, entity: str, project: str, name: str, update: FileStreamUpdate
 ) -> StreamResult:
@@ -127,45 +169,84 @@ def apply_file_stream(
     Any request, even an empty heartbeat, refreshes the run's heartbeat and makes it live
     again (a resumed run, or one wrongly presumed crashed); ``complete`` ends it.
     """
+    result = apply_batch(storage, [StreamRequest(entity, project, name, update)])[0]
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
+def apply_batch(
+    storage: Storage, requests: Sequence[StreamRequest]
+) -> list[StreamResult | TrackletError]:
+    """Store many requests in one write transaction (group commit), in order.
+
+    Each request's outcome is its result or the domain error it alone caused (a run that does
+    not exist); nothing is returned before the transaction committed. Any other failure
+    rolls the whole transaction back and raises, storing nothing of any request.
+    """
+    outcomes: list[StreamResult | TrackletError] = []
     with storage.db.write() as conn:
-        current = run_repo.find_run_by_path(conn, entity, project, name)
-        if current is None:
-            raise NotFound(f"run {entity}/{project}/{name} not found")
-        run_id = current.id
+        staged: dict[tuple[str, str, str], _Staged] = {}
+        lines = _Lines()
         now = time.time()
-        values: dict[str, Any] = {"heartbeat_at": now, "updated_at": now}
-        if update.history and update.history.lines:
-            end, last = live.write_history(conn, run_id, update.history, update.history_steps)
-            values["history_line_count"] = max(current.history_line_count, end)
-            if last is not None and (current.last_step is None or last > current.last_step):
-                values["last_step"] = last
-        if update.events and update.events.lines:
-            end = live.write_events(conn, run_id, update.events)
-            values["events_line_count"] = max(current.events_line_count, end)
-            if end >= current.events_line_count:
-                values["system_metrics"] = update.events.lines[-1]
-        if update.output and update.output.lines:
-            end = live.write_console(conn, run_id, update.output)
-            values["log_line_count"] = max(current.log_line_count, end)
-        if update.summary and update.summary.lines:
-            values["summary"] = update.summary.lines[-1]
-        if update.uploaded:
-            conn.execute(
-                run_files.update()
-                .where(run_files.c.run_id == run_id, run_files.c.name.in_(list(update.uploaded)),
-                       run_files.c.blob_key.is_not(None))
-                .values(uploaded=True)
-            )
-        if update.complete:
-            values["state"] = RunState.on_complete(update.exit_code, current.stop_requested).value
-            values["exit_code"] = update.exit_code
-            values["stop_requested"] = False
-            compaction_queue.request(conn, [run_id])
-        elif update.preempting:
-            values["state"] = RunState.PREEMPTING.value
-        elif current.state != RunState.PREEMPTING.value:
-            values["state"] = RunState.RUNNING.value
-            if current.state != RunState.RUNNING.value:
-                values["exit_code"] = None
-        run_repo.set_run_columns(conn, run_id, **values)
-        return StreamResult(stopped=current.stop_requested and not update.complete)
+        for req in requests:
+            key = (req.entity, req.project, req.name)
+            run = staged.get(key)
+            if run is None:
+                found = run_repo.find_run_by_path(conn, *key)
+                if found is None:
+                    outcomes.append(NotFound(f"run {'/'.join(key)} not found"))
+                    continue
+                run = staged[key] = _Staged(found)
+            outcomes.append(_stage(conn, run, req.update, lines, now))
+        lines.flush(conn)
+        for run in staged.values():
+            run_repo.set_run_columns(conn, run.run.id, **run.values)
+    return outcomes
+
+
+def _stage(conn: Connection, cur: _Staged, update: FileStreamUpdate, lines: _Lines,
+           now: float) -> StreamResult:
+    run_id = cur.run.id
+    values = cur.values
+    values["heartbeat_at"] = now
+    values["updated_at"] = now
+    if update.history and update.history.lines:
+        end, last = live.history_rows(lines.history, run_id, update.history,
+                                      update.history_steps)
+        if end > cur.history_line_count:
+            cur.history_line_count = values["history_line_count"] = end
+        if last is not None and (cur.last_step is None or last > cur.last_step):
+            cur.last_step = values["last_step"] = last
+    if update.events and update.events.lines:
+        end = live.line_rows(lines.events, run_id, update.events)
+        if end >= cur.events_line_count:
+            values["system_metrics"] = update.events.lines[-1]
+            cur.events_line_count = values["events_line_count"] = end
+    if update.output and update.output.lines:
+        end = live.line_rows(lines.console, run_id, update.output)
+        if end > cur.log_line_count:
+            cur.log_line_count = values["log_line_count"] = end
+    if update.summary and update.summary.lines:
+        values["summary"] = update.summary.lines[-1]
+    if update.uploaded:
+        conn.execute(
+            run_files.update()
+            .where(run_files.c.run_id == run_id, run_files.c.name.in_(list(update.uploaded)),
+                   run_files.c.blob_key.is_not(None))
+            .values(uploaded=True)
+        )
+    stopped = cur.stop_requested and not update.complete
+    if update.complete:
+        cur.state = values["state"] = RunState.on_complete(
+            update.exit_code, cur.stop_requested).value
+        values["exit_code"] = update.exit_code
+        cur.stop_requested = values["stop_requested"] = False
+        compaction_queue.request(conn, [run_id])
+    elif update.preempting:
+        cur.state = values["state"] = RunState.PREEMPTING.value
+    elif cur.state != RunState.PREEMPTING.value:
+        if cur.state != RunState.RUNNING.value:
+            values["exit_code"] = None
+        cur.state = values["state"] = RunState.RUNNING.value
+    return StreamResult(stopped=stopped)
