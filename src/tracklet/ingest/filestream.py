@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from tracklet.domain.records import FileStreamUpdate, Run, StreamChunk
+from tracklet.domain.records import FileStreamUpdate, StreamChunk
 from tracklet.domain.runs import RunState
 from tracklet.errors import InvalidInput, NotFound, TrackletError
 from tracklet.storage import Storage
@@ -22,6 +22,7 @@ from tracklet.storage.history import live
 from tracklet.storage.history.jsonline import loads
 from tracklet.storage.metadata import compaction_queue
 from tracklet.storage.metadata import runs as run_repo
+from tracklet.storage.metadata.strict_json import with_strict_shadows
 from tracklet.storage.metadata.tables import run_files
 
 HISTORY = "wandb-history.jsonl"
@@ -135,15 +136,57 @@ class StreamRequest:
 class _Staged:
     """A run's counters as a batch of requests changes them, and the columns to write."""
 
-    def __init__(self, run: Run) -> None:
-        self.run = run
-        self.history_line_count = run.history_line_count
-        self.last_step = run.last_step
-        self.events_line_count = run.events_line_count
-        self.log_line_count = run.log_line_count
-        self.state = run.state
-        self.stop_requested = run.stop_requested
+    def __init__(self, row: Sequence[Any]) -> None:
+        (self.id, self.history_line_count, self.last_step, self.events_line_count,
+         self.log_line_count, self.state, stop) = row
+        self.stop_requested = bool(stop)
         self.values: dict[str, Any] = {}
+
+
+#: The run columns a file_stream request reads, for runs looked up by id, with their path
+#: so a cached id is only used while it still names the same run.
+_STAGE_SQL = (
+    "SELECT r.id, r.history_line_count, r.last_step, r.events_line_count, r.log_line_count, "
+    "r.state, r.stop_requested, e.name, p.name, r.name FROM runs r "
+    "JOIN projects p ON p.id = r.project_id JOIN entities e ON e.id = p.entity_id "
+    "WHERE r.id IN ({})"
+)
+_PLACEHOLDER = {"postgresql": "%s"}
+
+
+def _load_runs(conn: Connection, keys: set[tuple[str, str, str]],
+               ids: dict[tuple[str, str, str], int]) -> dict[tuple[str, str, str], _Staged]:
+    """The staged state of every run in ``keys`` that exists, via the ``ids`` cache."""
+    staged: dict[tuple[str, str, str], _Staged] = {}
+    known = [ids[k] for k in keys if k in ids]
+    if known:
+        mark = _PLACEHOLDER.get(conn.dialect.name, "?")
+        sql = _STAGE_SQL.format(", ".join([mark] * len(known)))
+        for row in conn.exec_driver_sql(sql, tuple(known)):
+            key = (row[7], row[8], row[9])
+            if key in keys and ids.get(key) == row[0]:
+                staged[key] = _Staged(row[:7])
+    for key in keys - staged.keys():
+        ids.pop(key, None)
+        run = run_repo.find_run_by_path(conn, *key)
+        if run is not None:
+            ids[key] = run.id
+            staged[key] = _Staged((run.id, run.history_line_count, run.last_step,
+                                   run.events_line_count, run.log_line_count, run.state,
+                                   run.stop_requested))
+    return staged
+
+
+def _update_run(conn: Connection, run_id: int, values: dict[str, Any]) -> None:
+    values = with_strict_shadows(values)
+    if conn.dialect.name not in ("sqlite", "postgresql"):
+        run_repo.set_run_columns(conn, run_id, **values)
+        return
+    mark = _PLACEHOLDER.get(conn.dialect.name, "?")
+    quote = conn.dialect.identifier_preparer.quote
+    sets = ", ".join(f"{quote(c)} = {mark}" for c in values)
+    conn.exec_driver_sql(f"UPDATE runs SET {sets} WHERE id = {mark}",
+                         (*values.values(), run_id))
 
 
 class _Lines:
@@ -176,38 +219,39 @@ def apply_file_stream(
 
 
 def apply_batch(
-    storage: Storage, requests: Sequence[StreamRequest]
+    storage: Storage, requests: Sequence[StreamRequest],
+    ids: dict[tuple[str, str, str], int] | None = None,
 ) -> list[StreamResult | TrackletError]:
     """Store many requests in one write transaction (group commit), in order.
 
     Each request's outcome is its result or the domain error it alone caused (a run that does
     not exist); nothing is returned before the transaction committed. Any other failure
-    rolls the whole transaction back and raises, storing nothing of any request.
+    rolls the whole transaction back and raises, storing nothing of any request. ``ids``
+    caches run paths to ids across batches (each use is checked against the run's path).
     """
     outcomes: list[StreamResult | TrackletError] = []
+    cache: dict[tuple[str, str, str], int] = {} if ids is None else ids
     with storage.db.write() as conn:
-        staged: dict[tuple[str, str, str], _Staged] = {}
+        staged = _load_runs(conn, {(r.entity, r.project, r.name) for r in requests}, cache)
         lines = _Lines()
         now = time.time()
         for req in requests:
             key = (req.entity, req.project, req.name)
             run = staged.get(key)
             if run is None:
-                found = run_repo.find_run_by_path(conn, *key)
-                if found is None:
-                    outcomes.append(NotFound(f"run {'/'.join(key)} not found"))
-                    continue
-                run = staged[key] = _Staged(found)
+                outcomes.append(NotFound(f"run {'/'.join(key)} not found"))
+                continue
             outcomes.append(_stage(conn, run, req.update, lines, now))
         lines.flush(conn)
         for run in staged.values():
-            run_repo.set_run_columns(conn, run.run.id, **run.values)
+            if run.values:
+                _update_run(conn, run.id, run.values)
     return outcomes
 
 
 def _stage(conn: Connection, cur: _Staged, update: FileStreamUpdate, lines: _Lines,
            now: float) -> StreamResult:
-    run_id = cur.run.id
+    run_id = cur.id
     values = cur.values
     values["heartbeat_at"] = now
     values["updated_at"] = now

@@ -57,6 +57,7 @@ class GroupWriter:
         self._pending = 0
         self._pending_lines = 0
         self.batches = 0
+        self._ids: dict[tuple[str, str, str], int] = {}
         self._thread = threading.Thread(target=self._run, name="tracklet-writer", daemon=True)
         self._thread.start()
 
@@ -106,8 +107,10 @@ class GroupWriter:
 
     def _apply(self, items: list[_Item]) -> list[_Outcome]:
         self.batches += 1
+        if len(self._ids) > 100_000:  # bounded memory: a miss only costs one lookup
+            self._ids.clear()
         try:
-            return list(apply_batch(self.storage, [i.request for i in items]))
+            return list(apply_batch(self.storage, [i.request for i in items], self._ids))
         except BaseException as exc:  # every caller must get an answer, whatever happened
             if len(items) == 1:
                 if not isinstance(exc, TrackletError):
