@@ -4,11 +4,13 @@ each acknowledged only once committed, failures isolated, the queue bounded."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
+from tracklet.config import Settings
 from tracklet.domain.records import RunFields, User
 from tracklet.errors import NotFound, Unavailable
 from tracklet.ingest.filestream import StreamRequest, parse_file_stream
@@ -147,3 +149,14 @@ def test_full_queue_answers_unavailable_instead_of_queueing(storage: Storage, us
         writer.close()
     assert not any(isinstance(o, BaseException) for o in outcomes)
     assert _stored(storage, "queued01")[1:] == (10, 9)
+
+
+def test_group_commit_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
+    storage = Storage.open(Settings(data_dir=tmp_path, db=postgres_url, blobs="memory://"))
+    try:
+        user, _key = storage.create_user("alice")
+        test_concurrent_requests_are_grouped_and_all_stored(storage, user)
+        test_missing_run_fails_alone(storage, user)
+        test_retried_request_is_stored_once(storage, user)
+    finally:
+        storage.close()
