@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection
 
 from tracklet.domain.records import FileStreamUpdate, StreamChunk
@@ -64,6 +65,17 @@ def _json_object(name: str, index: int, line: str) -> dict[str, Any]:
 
 
 def _history_steps(chunk: StreamChunk) -> tuple[int | None, ...]:
+    # Fast path for the common case (plain JSON objects with an int _step): one C parse per
+    # line and no per-line Python helpers; anything else takes the checked path below.
+    try:
+        rows = [orjson.loads(line) for line in chunk.lines]
+        fast = [row["_step"] if type(row) is dict else None for row in rows]
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        fast = []
+    if len(fast) == len(chunk.lines) and all(
+        type(s) is int and -(2**63) <= s <= live.INT64_MAX for s in fast
+    ):
+        return tuple(fast)
     steps: list[int | None] = []
     for i, line in enumerate(chunk.lines):
         row = _json_object(HISTORY, i, line)
