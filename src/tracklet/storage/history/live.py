@@ -7,6 +7,7 @@ file_stream request harmless.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from itertools import repeat
 from typing import Any
 
 from sqlalchemy import Connection, Table, func, select
@@ -80,14 +81,18 @@ def write_console(conn: Connection, run_id: int, chunk: StreamChunk) -> int:
 def history_rows(rows: list[tuple[Any, ...]], run_id: int, chunk: StreamChunk,
                  steps: Sequence[int | None] | None = None) -> tuple[int, int | None]:
     """Append ``chunk``'s history rows to ``rows`` for :func:`write_history_rows`; returns
-    (end line index, largest step)."""
+    (end line index, largest step).
+
+    The lines must have been validated as JSON (which cannot hold a raw NUL character), so
+    they are stored as they are.
+    """
     if steps is None or len(steps) != len(chunk.lines):
         steps = [step_of(line) for line in chunk.lines]
-    offset = chunk.offset
-    rows.extend((run_id, offset + i, step, storable(line))
-                for i, (line, step) in enumerate(zip(chunk.lines, steps, strict=True)))
+    offset, n = chunk.offset, len(chunk.lines)
+    rows.extend(zip(repeat(run_id, n), range(offset, offset + n), steps, chunk.lines,
+                    strict=True))
     known = [s for s in steps if s is not None]
-    return offset + len(chunk.lines), max(known) if known else None
+    return offset + n, max(known) if known else None
 
 
 def line_rows(rows: list[tuple[Any, ...]], run_id: int, chunk: StreamChunk) -> int:
