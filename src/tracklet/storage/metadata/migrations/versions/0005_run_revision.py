@@ -1,0 +1,31 @@
+"""runs.revision: bumped by every update of a run, so cached listings know when to refresh
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-11-22 03:00:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+# Plain ALTER TABLE, never batch mode: on SQLite a batch rebuild drops and re-creates ``runs``,
+# and with foreign keys on, dropping it cascades into history, console and run_files.
+
+
+def upgrade() -> None:
+    op.add_column(
+        "runs",
+        sa.Column("revision", sa.BigInteger(), nullable=False, server_default=sa.text("0")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_column("runs", "revision")
