@@ -116,6 +116,8 @@ runs = Table(
 )
 Index("ix_runs_project_created", runs.c.project_id, runs.c.created_at)
 Index("ix_runs_state_heartbeat", runs.c.state, runs.c.heartbeat_at)
+Index("ix_runs_project_revision", runs.c.project_id, runs.c.revision, runs.c.created_at,
+      runs.c.id)
 
 history = Table(
     "history",

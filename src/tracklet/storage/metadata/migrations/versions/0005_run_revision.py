@@ -25,7 +25,12 @@ def upgrade() -> None:
         "runs",
         sa.Column("revision", sa.BigInteger(), nullable=False, server_default=sa.text("0")),
     )
+    # Covers the listing fingerprint (count, sums of id/revision/created_at per project),
+    # so checking whether a cached listing is current never reads the wide run rows.
+    op.create_index("ix_runs_project_revision", "runs",
+                    ["project_id", "revision", "created_at", "id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_runs_project_revision", table_name="runs")
     op.drop_column("runs", "revision")
