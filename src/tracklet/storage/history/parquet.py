@@ -412,6 +412,46 @@ class ExportFile:
             part = table.slice(start, stop - start)
             yield from self._rows(part, wanted)
 
+    def records(self, min_step: int | None, max_step: int | None,
+                keys: Sequence[str]) -> list[dict[str, Any]] | None:
+        """Rows in ``[min_step, max_step)`` holding every key, as strict-JSON-ready
+        ``{key: value}`` dicts built column-wise; None when a key needs the exact
+        row-by-row decoding (JSON-encoded, nested, explicit nulls, non-finite floats)."""
+        wanted = list(dict.fromkeys(keys))
+        if any(k in self.json_keys or k in self.nested_keys or k in self.nulls for k in wanted):
+            return None
+        present = [k for k in wanted if k in set(self.keys) and k != STEP]
+        if len(present) != len([k for k in wanted if k != STEP]):
+            return []
+        out: list[dict[str, Any]] = []
+        for index, lo, hi in self.groups:
+            if (max_step is not None and lo >= max_step) or (min_step is not None
+                                                              and hi < min_step):
+                continue
+            table = self.read_group(index, [STEP, *present])
+            steps = table.column(STEP).to_numpy()
+            start = 0 if min_step is None else int(np.searchsorted(steps, min_step, "left"))
+            stop = len(steps) if max_step is None else int(np.searchsorted(steps, max_step,
+                                                                           "left"))
+            if start >= stop:
+                continue
+            part = table.slice(start, stop - start)
+            mask = None
+            for key in present:
+                column = part.column(key)
+                if pa.types.is_floating(column.type) and not pc.all(
+                        pc.or_kleene(pc.is_finite(column), pc.is_null(column))).as_py():
+                    return None
+                if column.null_count:
+                    valid = pc.is_valid(column)
+                    mask = valid if mask is None else pc.and_(mask, valid)
+            if mask is not None:
+                part = part.filter(mask)
+            columns = [part.column(n).to_pylist() for n in wanted]
+            out.extend(dict(zip(wanted, values, strict=True))
+                       for values in zip(*columns, strict=True))
+        return out
+
     def read_group(self, index: int, columns: list[str]) -> pa.Table:
         """Row group ``index`` with ``columns`` (decoded once, then from the cache)."""
         key = (self.path, index, tuple(columns))
