@@ -88,7 +88,7 @@ def to_json(runs: Sequence[str], axis: Axis, series: list[dict[str, Series]]) ->
         "x": "_step", "start": axis.start, "bucketWidth": axis.width, "buckets": axis.buckets,
         "runs": [{"run": path, "series": {k: s.to_json() for k, s in per_key.items()}}
                  for path, per_key in zip(runs, series, strict=True)]}
-    return orjson.dumps(body)
+    return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 def to_arrow(runs: Sequence[str], axis: Axis, series: list[dict[str, Series]]) -> bytes:
@@ -102,12 +102,12 @@ def to_arrow(runs: Sequence[str], axis: Axis, series: list[dict[str, Series]]) -
             n = len(s.bucket)
             cols["run"].extend([path] * n)
             cols["key"].extend([key] * n)
-            cols["bucket"].extend(s.bucket)
-            cols["count"].extend(s.count)
-            cols["firstStep"].extend(s.first_step)
-            cols["lastStep"].extend(s.last_step)
+            cols["bucket"].extend(s.bucket.tolist())
+            cols["count"].extend(s.count.tolist())
+            cols["firstStep"].extend(s.first_step.tolist())
+            cols["lastStep"].extend(s.last_step.tolist())
             for name, values in (("min", s.min), ("max", s.max), ("last", s.last)):
-                cols[name].extend(float(v) for v in values)
+                cols[name].extend(float(v) for v in values.tolist())
     types = {"run": pa.string(), "key": pa.string(), "bucket": pa.int64(), "count": pa.int64(),
              "firstStep": pa.int64(), "lastStep": pa.int64(), "min": pa.float64(),
              "max": pa.float64(), "last": pa.float64()}

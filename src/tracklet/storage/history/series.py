@@ -54,28 +54,29 @@ class Axis:
 
 @dataclass
 class Series:
-    """One key's reduced series: parallel lists, one entry per non-empty bucket."""
+    """One key's reduced series: parallel arrays, one entry per non-empty bucket."""
 
-    bucket: list[int]
-    count: list[int]
-    first_step: list[int]
-    last_step: list[int]
-    min: list[Any]
-    max: list[Any]
-    last: list[Any]
+    bucket: np.ndarray
+    count: np.ndarray
+    first_step: np.ndarray
+    last_step: np.ndarray
+    min: np.ndarray
+    max: np.ndarray
+    last: np.ndarray
 
-    def to_json(self) -> dict[str, list[Any]]:
-        """Columns for a strict JSON answer (non-finite floats as ``"NaN"``/``"Infinity"``)."""
+    def to_json(self) -> dict[str, Any]:
+        """Columns for a strict JSON answer (non-finite floats as ``"NaN"``/``"Infinity"``);
+        numpy arrays where orjson can write them directly (``OPT_SERIALIZE_NUMPY``)."""
         return {"bucket": self.bucket, "count": self.count, "firstStep": self.first_step,
                 "lastStep": self.last_step, "min": _strict(self.min),
                 "max": _strict(self.max), "last": _strict(self.last)}
 
 
-def _strict(values: list[Any]) -> list[Any]:
-    if not any(isinstance(v, float) and not math.isfinite(v) for v in values):
+def _strict(values: np.ndarray) -> np.ndarray | list[Any]:
+    if values.dtype == np.int64 or (values.dtype == np.float64 and np.isfinite(values).all()):
         return values
     out: list[Any] = []
-    for v in values:
+    for v in values.tolist():
         if isinstance(v, float) and not math.isfinite(v):
             v = "NaN" if math.isnan(v) else ("Infinity" if v > 0 else "-Infinity")
         out.append(v)
@@ -207,7 +208,8 @@ def _merge(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.n
 def reduce_series(steps: np.ndarray, values: np.ndarray, axis: Axis) -> Series:
     """Per-bucket count, first/last step, min, max and last of step-sorted ``values``."""
     if steps.size == 0:
-        return Series([], [], [], [], [], [], [])
+        empty = np.empty(0, dtype=np.int64)
+        return Series(empty, empty, empty, empty, empty, empty, empty)
     buckets = (steps - axis.start) // axis.width
     starts = np.flatnonzero(np.concatenate(([True], buckets[1:] != buckets[:-1])))
     ends = np.append(starts[1:], steps.size) - 1
@@ -220,11 +222,8 @@ def reduce_series(steps: np.ndarray, values: np.ndarray, axis: Axis) -> Series:
     else:
         lows, highs = _object_extremes(values, starts, ends)
     return Series(
-        bucket=buckets[starts].tolist(),
-        count=(ends - starts + 1).tolist(),
-        first_step=steps[starts].tolist(),
-        last_step=steps[ends].tolist(),
-        min=lows.tolist(), max=highs.tolist(), last=values[ends].tolist())
+        bucket=buckets[starts], count=ends - starts + 1, first_step=steps[starts],
+        last_step=steps[ends], min=lows, max=highs, last=values[ends])
 
 
 def _object_extremes(values: np.ndarray, starts: np.ndarray,
