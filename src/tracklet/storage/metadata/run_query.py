@@ -103,10 +103,23 @@ def _cache_key(conn: Connection, project_id: int, parsed: dict[str, Any],
             orjson.dumps(parsed, option=orjson.OPT_SORT_KEYS), sort.spec)
 
 
+def _memo_fingerprint(conn: Connection, project_id: int,
+                      memo: dict[str, Any] | None) -> tuple[Any, ...]:
+    """The fingerprint, computed once per ``memo`` (one GraphQL request asks for both a
+    page and ``runCount``: one logical read)."""
+    if memo is None:
+        return _fingerprint(conn, project_id)
+    key = f"runs-fingerprint:{id(conn.engine)}:{project_id}"
+    value = memo.get(key)
+    if value is None:
+        value = memo[key] = _fingerprint(conn, project_id)
+    return value
+
+
 def _listing(conn: Connection, project_id: int, parsed: dict[str, Any],
-             sort: Order) -> _Listing:
+             sort: Order, memo: dict[str, Any] | None = None) -> _Listing:
     """The cached listing of this query, rebuilt when the project's runs changed."""
-    fingerprint = _fingerprint(conn, project_id)
+    fingerprint = _memo_fingerprint(conn, project_id, memo)
     key = _cache_key(conn, project_id, parsed, sort)
     entry = _CACHE.get(key, fingerprint)
     if entry is not None:
@@ -133,20 +146,22 @@ def list_runs(
     order: str | None = None,
     after: str | None = None,
     limit: int = 50,
+    memo: dict[str, Any] | None = None,
 ) -> RunPage:
     """Runs of a project matching ``filters`` in ``order``, after the cursor ``after``.
 
     Pagination is by keyset (the sort-key values of the last row), so runs created while a
     client pages through a listing never shift or repeat earlier rows. The whole ordered
     match list is cached while the project's runs stay unchanged; a page is then a slice of
-    it after the cursor's position (the same rows the keyset condition selects).
+    it after the cursor's position (the same rows the keyset condition selects). ``memo``
+    (a per-request dict) lets the page and its ``count_runs`` share one fingerprint.
     """
     parsed = parse_filters(filters)
     sort = parse_order(order)
     limit = max(1, min(int(limit), MAX_PAGE))
     if after:
         decode_cursor(sort, after)  # InvalidInput for a cursor that is not ours
-    listing = _listing(conn, project_id, parsed, sort)
+    listing = _listing(conn, project_id, parsed, sort, memo)
     start = 0
     if after:
         position = listing.positions.get(after)
@@ -185,12 +200,13 @@ def _list_by_keyset(conn: Connection, project_id: int, parsed: dict[str, Any], s
 
 
 def count_runs(conn: Connection, project_id: int,
-               filters: str | dict[str, Any] | None = None) -> int:
+               filters: str | dict[str, Any] | None = None,
+               memo: dict[str, Any] | None = None) -> int:
     """How many runs of a project match ``filters`` (from a cached listing when one is
     current)."""
     parsed = parse_filters(filters)
     cached = _CACHE.count(_cache_key(conn, project_id, parsed, parse_order(None)),
-                          _fingerprint(conn, project_id))
+                          _memo_fingerprint(conn, project_id, memo))
     if cached is not None:
         return cached
     query = (
