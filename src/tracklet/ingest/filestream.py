@@ -197,7 +197,8 @@ def _update_run(conn: Connection, run_id: int, values: dict[str, Any]) -> None:
     mark = _PLACEHOLDER.get(conn.dialect.name, "?")
     quote = conn.dialect.identifier_preparer.quote
     sets = ", ".join(f"{quote(c)} = {mark}" for c in values)
-    conn.exec_driver_sql(f"UPDATE runs SET {sets} WHERE id = {mark}",
+    # Bumping the revision invalidates cached run listings (summary and state change here).
+    conn.exec_driver_sql(f"UPDATE runs SET {sets}, revision = revision + 1 WHERE id = {mark}",
                          (*values.values(), run_id))
 
 
