@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tracklet.domain.keys import is_valid_api_key, new_api_key
+from tracklet.domain.keys import is_valid_api_key, key_name, new_api_key
 from tracklet.domain.names import (
     validate_file_path,
     validate_name,
@@ -79,3 +79,12 @@ def test_generated_keys_are_accepted_by_the_sdk_rule() -> None:
     assert is_valid_api_key("local-" + "a" * 40)
     assert not is_valid_api_key("a" * 39)
     assert not is_valid_api_key("")
+
+
+@pytest.mark.parametrize(("key", "name"), [
+    ("user_gw0-" + "ab" * 20, "user_gw0-abab"),
+    ("tlk-" + "x" * 48, "tlk-xxxx"),
+    ("y" * 40, "yyyyyyyy"),
+])
+def test_key_names_are_short_prefixes(key: str, name: str) -> None:
+    assert key_name(key) == name and key.startswith(name)

@@ -7,14 +7,17 @@ import base64
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
 import orjson
+import pytest
 
-from tests.e2e.conftest import LiveServer, SdkEnv, sdk_environment, start_server
+from tests.e2e.conftest import LiveServer, SdkEnv, make_api, sdk_environment, start_server
 from tests.e2e.storage_view import opened, run_path, stored_run
 from tracklet.server.signing import sign
+from tracklet.storage.metadata import accounts
 from tracklet.storage.metadata import runs as run_repo
 
 VIEWER = {"query": "query Viewer { viewer { id entity username } }"}
@@ -156,3 +159,29 @@ def test_signed_urls_authorise_themselves_and_expire(sdk: SdkEnv) -> None:
     assert r.status_code == 403 and "another kind" in r.json()["errors"][0]["message"]
     assert stored_run(sdk.server, entity, project, run_id).blob_bytes["secret.txt"] == (
         b"top secret bytes\n")
+
+
+def test_viewer_lists_key_names_and_entity_members(live_server: LiveServer,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    key = "frank-" + "f1" * 22
+    second = "frank-" + "f2" * 22
+    for k in (key, second):
+        made = _tracklet("user", "create", "frank", "--key", k,
+                         "--data-dir", str(live_server.data_dir))
+        assert made.returncode == 0, made.stderr
+    api = make_api(replace(live_server, key=key), live_server.data_dir / "frank-api", monkeypatch)
+    viewer = api.viewer
+    assert viewer.username == "frank" and viewer.teams == ["frank"]
+    # Names are non-secret prefixes of each key, in the order the keys were added.
+    assert viewer.api_keys == ["frank-f1f1", "frank-f2f2"]
+    assert all(k.startswith(n) for k, n in zip((key, second), viewer.api_keys, strict=True))
+    with opened(live_server) as storage, storage.db.read() as conn:
+        user = accounts.get_user_by_name(conn, "frank")
+        assert user is not None
+        assert [n for _, n in accounts.list_api_keys(conn, user.id)] == viewer.api_keys
+    team = api.team("frank")
+    assert [(m.username, m.account_type) for m in team.members] == [("frank", "USER")]
+    # A user's key list holds only their own keys.
+    admin_api = make_api(live_server, live_server.data_dir / "admin-api", monkeypatch)
+    assert admin_api.viewer.username == "admin"
+    assert "frank-f1f1" not in admin_api.viewer.api_keys

@@ -40,3 +40,18 @@ def new_api_key() -> str:
 def hash_api_key(key: str) -> str:
     """The digest stored instead of the key itself."""
     return hashlib.sha256(key.encode()).hexdigest()
+
+
+_NAME_BODY_CHARS = 4
+
+
+def key_name(key: str) -> str:
+    """A short prefix that names a key without giving it away (shown as ``User.apiKeys``).
+
+    ``prefix-`` plus the first four characters after it, or the first eight characters of a
+    key without a prefix: at most 24 bits of a 240-bit or longer secret.
+    """
+    prefix, sep, body = key.partition("-")
+    if sep and len(prefix) <= 32 and _BODY.fullmatch(body):
+        return f"{prefix}-{body[:_NAME_BODY_CHARS]}"
+    return key[:2 * _NAME_BODY_CHARS]

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tracklet.config import Settings
-from tracklet.domain.keys import hash_api_key, new_api_key, validate_api_key
+from tracklet.domain.keys import hash_api_key, key_name, new_api_key, validate_api_key
 from tracklet.domain.names import validate_name
 from tracklet.domain.records import User
 from tracklet.errors import Conflict
@@ -75,7 +75,7 @@ class Storage:
                     user = accounts.get_user_by_name(conn, username)
                     if user is None:
                         user = accounts.create_user(conn, username, admin=admin, email=email)
-                    accounts.add_api_key(conn, user.id, hash_api_key(key))
+                    accounts.add_api_key(conn, user.id, hash_api_key(key), key_name(key))
                 return user, key
             except Conflict:
                 # Another process created the user at the same moment; now it is there.

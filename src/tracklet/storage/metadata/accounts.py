@@ -128,19 +128,28 @@ def user_of_entity(conn: Connection, entity_id: int) -> User | None:
     return _user(row) if row else None
 
 
-def add_api_key(conn: Connection, user_id: int, key_hash: str) -> None:
-    """Register a key (by its hash) for a user; Conflict if another user holds it."""
+def add_api_key(conn: Connection, user_id: int, key_hash: str, name: str | None = None) -> None:
+    """Register a key (by its hash, with a display ``name``) for a user; Conflict if another
+    user holds it."""
     owner = conn.execute(
         select(api_keys.c.user_id).where(api_keys.c.key_hash == key_hash)
     ).scalar_one_or_none()
     if owner is None:
         insert_missing(conn, api_keys, {"user_id": user_id, "key_hash": key_hash,
-                                        "created_at": time.time()}, keys=("key_hash",))
+                                        "created_at": time.time(), "name": name},
+                       keys=("key_hash",))
         owner = conn.execute(
             select(api_keys.c.user_id).where(api_keys.c.key_hash == key_hash)
         ).scalar_one()
     if owner != user_id:
         raise Conflict("that API key is already registered to another user")
+
+
+def list_api_keys(conn: Connection, user_id: int) -> list[tuple[int, str]]:
+    """(id, display name) of a user's keys, oldest first; unnamed ones are ``key-<id>``."""
+    rows = conn.execute(select(api_keys.c.id, api_keys.c.name)
+                        .where(api_keys.c.user_id == user_id).order_by(api_keys.c.id))
+    return [(int(r.id), r.name or f"key-{r.id}") for r in rows]
 
 
 def user_by_key_hash(conn: Connection, key_hash: str) -> User | None:

@@ -60,6 +60,8 @@ api_keys = Table(
     Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
     Column("key_hash", String(64), nullable=False, unique=True),
     Column("created_at", Float, nullable=False),
+    # Migration 0006: a non-secret prefix of the key (``domain.keys.key_name``).
+    Column("name", String(64), nullable=True),
 )
 
 projects = Table(
@@ -215,7 +217,7 @@ artifacts = Table(
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Column("committed_at", Float, nullable=True),
-    # Migration 0004: how the uploaded manifest combines with earlier ones (FULL, INCREMENTAL
+    # Migration 0005: how the uploaded manifest combines with earlier ones (FULL, INCREMENTAL
     # onto base_artifact_id, PATCH onto the patches other runs sent for the same distributed_id).
     Column("manifest_type", String(16), nullable=True),
     Column("base_artifact_id", Integer, nullable=True),
@@ -278,7 +280,7 @@ artifact_usages = Table(
 )
 Index("ix_artifact_usages_artifact", artifact_usages.c.artifact_id)
 
-# Migration 0004: runs that logged a version (a deduplicated log adds its run here too).
+# Migration 0005: runs that logged a version (a deduplicated log adds its run here too).
 artifact_outputs = Table(
     "artifact_outputs",
     metadata,

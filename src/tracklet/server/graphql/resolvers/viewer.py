@@ -69,8 +69,15 @@ def resolve_user_orgs(*_: Any) -> list[Any]:
 
 
 @user_type.field("apiKeys")
-def resolve_user_api_keys(*_: Any) -> dict[str, Any]:
-    return {"edges": []}
+def resolve_user_api_keys(user: User, info: Info) -> dict[str, Any]:
+    ctx = info.context
+    # Only the caller's own keys (or an admin looking at anyone's) are listed.
+    if not (ctx.user.admin or ctx.user.id == user.id):
+        return {"edges": []}
+    with ctx.storage.db.read() as conn:
+        keys = accounts.list_api_keys(conn, user.id)
+    return {"edges": [{"node": {"id": encode_id("ApiKey", pk), "name": name,
+                                "description": None}} for pk, name in keys]}
 
 
 @entity_type.field("id")
@@ -89,8 +96,15 @@ def resolve_entity_is_team(entity: Any, *_: Any) -> bool:
 
 
 @entity_type.field("members")
-def resolve_entity_members(*_: Any) -> list[Any]:
-    return []
+def resolve_entity_members(entity: Any, info: Info) -> list[dict[str, Any]]:
+    """A personal entity's one member is its user (teams are not implemented yet)."""
+    with info.context.storage.db.read() as conn:
+        owner = accounts.user_of_entity(conn, entity.id)
+    if owner is None:
+        return []
+    return [{"id": encode_id("User", owner.id), "admin": owner.admin, "pending": False,
+             "email": owner.email, "username": owner.username, "name": owner.username,
+             "photoUrl": None, "accountType": "USER", "apiKey": None, "role": "admin"}]
 
 
 for _field, _value in {
