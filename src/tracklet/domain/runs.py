@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import enum
 
+from tracklet.errors import InvalidInput
+
 
 class RunState(str, enum.Enum):
     """The states the public API reports verbatim."""
@@ -48,5 +50,31 @@ LIVE_STATES = frozenset({RunState.RUNNING, RunState.PREEMPTING})
 
 #: States a client may set through UpsertBucket (``Api.create_run(state=...)``).
 CLIENT_SETTABLE_STATES = frozenset({RunState.RUNNING, RunState.PENDING})
+
+#: Public-API state changes (``Run.update_state``): target state -> states it may come from.
+#: Requeue (pending) a run that is running or ended badly; give up on (fail) a live or
+#: queued one.
+STATE_TRANSITIONS: dict[RunState, frozenset[RunState]] = {
+    RunState.PENDING: frozenset({RunState.RUNNING, RunState.FAILED, RunState.CRASHED,
+                                 RunState.PREEMPTED}),
+    RunState.FAILED: frozenset({RunState.PENDING, RunState.RUNNING}),
+}
+
+
+def check_transition(current: str, target: str) -> RunState:
+    """The target state when ``Run.update_state`` may move a run there from ``current``;
+    InvalidInput (naming both states) otherwise."""
+    allowed = ", ".join(sorted(s.value for s in STATE_TRANSITIONS))
+    try:
+        goal = RunState(target)
+    except ValueError:
+        raise InvalidInput(f"invalid state {target!r}: use one of {allowed}") from None
+    sources = STATE_TRANSITIONS.get(goal)
+    if sources is None:
+        raise InvalidInput(f"invalid state {target!r}: use one of {allowed}")
+    if current not in {s.value for s in sources}:
+        raise InvalidInput(f"invalid state transition from {current!r} to {target!r}")
+    return goal
+
 
 RUN_NAME_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"

@@ -12,6 +12,7 @@ from ariadne import MutationType, ObjectType
 
 from tracklet.domain.access import require_write
 from tracklet.domain.records import Run
+from tracklet.domain.runs import check_transition
 from tracklet.errors import InvalidInput, NotFound, Unsupported
 from tracklet.server.graphql.context import GraphQLContext, Info
 from tracklet.server.graphql.ids import decode_id
@@ -37,6 +38,29 @@ def resolve_stop_run(
             raise NotFound("run not found")
         require_write(ctx.user, run.entity)
         run_repo.request_stop(conn, run_id)
+    return {"success": True}
+
+
+@mutation.field("updateRunState")
+def resolve_update_run_state(
+    _: Any, info: Info, input: dict[str, Any] | None = None  # noqa: A002
+) -> dict[str, Any]:
+    """``Run.update_state``: requeue a run (pending) or mark it failed; sweep runs excepted."""
+    ctx: GraphQLContext = info.context
+    data = input or {}
+    raw_id, target = data.get("id"), data.get("state")
+    if not isinstance(raw_id, str) or not raw_id or not isinstance(target, str):
+        raise InvalidInput("updateRunState needs the run's id and a state")
+    run_id = decode_id("Run", raw_id)
+    with ctx.storage.db.write() as conn:
+        run = run_repo.get_run_by_id(conn, run_id)
+        if run is None:
+            raise NotFound("run not found")
+        require_write(ctx.user, run.entity)
+        if run.sweep_name:
+            raise InvalidInput("the state of a sweep run cannot be changed")
+        goal = check_transition(run.state, target)
+        run_repo.set_run_columns(conn, run_id, state=goal.value)
     return {"success": True}
 
 

@@ -17,7 +17,8 @@ user_type = ObjectType("User")
 entity_type = ObjectType("Entity")
 
 # Flags this server answers true; everything else the SDK asks about is off (see PROTOCOL §4).
-ENABLED_FEATURES = ("LARGE_FILENAMES", "MARK_RUN_FILES_UPLOADED", "FILESTREAM_GZIP")
+ENABLED_FEATURES = ("LARGE_FILENAMES", "MARK_RUN_FILES_UPLOADED", "FILESTREAM_GZIP",
+                    "UPDATE_RUN_STATE")
 
 
 @query.field("viewer")
