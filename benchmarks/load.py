@@ -25,7 +25,7 @@ from pathlib import Path
 
 import orjson
 
-from benchmarks import data, harness
+from benchmarks import data, harness, soak
 from benchmarks.wire import Stats, Wire, finish_payload, history_payload
 
 PROJECT = "load"
@@ -423,6 +423,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="record the server with py-spy into DIR during one level")
     p.add_argument("--profile-runs", type=int, default=64, help="level to profile")
     p.add_argument("--profile-seconds", type=float, default=20)
+    p.add_argument("--soak", type=float, default=0, metavar="SECONDS",
+                   help="also stream for SECONDS at --soak-runs on one server, sampling "
+                        "its VmRSS (start/end/max)")
+    p.add_argument("--soak-runs", type=int, default=64)
     args = p.parse_args(argv)
     levels = args.runs or ((1, 8) if args.quick else LEVELS)
     total = QUICK_LINES if args.quick else BASE_LINES * args.scale
@@ -457,7 +461,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                 failures += not pok
                 print(f"  paced {runs} runs at {rate:,.0f} points/s: p99 "
                       f"{harness.percentile(lat, 99):.0f} ms; {pdetail}", flush=True)
+        if args.soak > 0:
+            res_soak = soak.soak(args, base / "soak", args.soak_runs, args.soak, args.lines)
+            soak_table = soak.table(res_soak)
+            failures += not res_soak.ok
+            rss = [r for _, r in res_soak.rss]
+            print(f"  soak {args.soak_runs} runs {res_soak.seconds:.0f} s: RSS "
+                  f"{rss[0]:.0f} -> {rss[-1]:.0f} MiB (max {max(rss):.0f}); "
+                  f"{res_soak.detail}", flush=True)
     tables = [table] + ([paced_table] if paced_table.rows else [])
+    if args.soak > 0:
+        tables.append(soak_table)
     harness.report(f"load-x{args.scale}",
                    f"load: ingest throughput and latency, scale x{args.scale}", tables,
                    harness.command_line("benchmarks.load", argv), args)

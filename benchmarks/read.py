@@ -134,20 +134,26 @@ def check_chart(answer: Any, runs: int, keys: Sequence[str], steps: int,
                 buckets: int) -> str | None:
     """Spot-check the series answer: every run and key present, bucket extremes right.
 
-    The expected shape (the endpoint is not written yet) is
-    ``{"runs": [{"run": path, "series": {key: [{"step", "min", "max", "last"}...]}}]}``;
-    any other shape is reported rather than guessed at.
+    The shape is ``{"start", "bucketWidth", "runs": [{"run": path, "series": {key:
+    {"bucket": [...], "count": [...], "min": [...], "max": [...], "last": [...]}}}]}``.
     """
     try:
         series = answer["runs"]
         if len(series) != runs:
             return f"{len(series)} runs in answer, want {runs}"
-        first = series[0]["series"][keys[0]]
         width = max(1, -(-steps // buckets))
-        want = [data.value(0, s, int(keys[0][1:])) for s in range(min(width, steps))]
-        b0 = first[0]
-        if (b0["min"], b0["max"], b0["last"]) != (min(want), max(want), want[-1]):
-            return f"bucket 0 of {keys[0]}: got {b0}, want min {min(want)} max {max(want)}"
+        if answer["bucketWidth"] != width or answer["start"] != 0:
+            return f"axis start {answer['start']} width {answer['bucketWidth']}, want 0 {width}"
+        for key in keys:
+            col = series[0]["series"][key]
+            if len(col["bucket"]) != -(-steps // width):
+                return f"{key}: {len(col['bucket'])} buckets, want {-(-steps // width)}"
+            for b in (0, len(col["bucket"]) - 1):
+                lo, hi = b * width, min(steps, (b + 1) * width)
+                want = [data.value(0, s, int(key[1:])) for s in range(lo, hi)]
+                got = (col["min"][b], col["max"][b], col["last"][b], col["count"][b])
+                if got != (min(want), max(want), want[-1], len(want)):
+                    return f"bucket {b} of {key}: got {got}, want min {min(want)} max {max(want)}"
     except (KeyError, IndexError, TypeError) as exc:
         return f"unexpected answer shape ({exc!r})"
     return None
@@ -251,6 +257,8 @@ def measure_scan(args: argparse.Namespace, base: Path, steps: int, table: harnes
                 await load.ingest(server, project, 1, steps, lpr=min(steps, 2_000))
                 await wire.file_stream(harness.ENTITY, project, load.run_name(0),
                                        finish_payload())
+                await asyncio.to_thread(wait_exported, server, project, [load.run_name(0)],
+                                        steps)
                 out: list[tuple[float, str | None] | str] = []
                 for (_, fn, keys, _, _), probe in zip(cases, probes, strict=True):
                     if probe:
@@ -271,6 +279,30 @@ def measure_scan(args: argparse.Namespace, base: Path, steps: int, table: harnes
         secs, problem = res
         table.add(label, secs * 1000, n / secs, fl * 1000, harness.ratio(secs, fl),
                   "yes" if problem is None else f"NO: {problem}")
+
+
+def wait_exported(server: harness.Server, project: str, names: Sequence[str], rows: int,
+                  timeout: float = 1800) -> None:
+    """Wait until every run's history sits in its Parquet export (the tier finished runs
+    are read from), so a measurement does not race the compaction."""
+    from tracklet.storage.history.tiers import open_history
+    from tracklet.storage.metadata import runs as run_repo
+
+    storage = server.storage()
+    try:
+        with storage.db.read() as conn:
+            ids = [run_repo.get_run_by_path(conn, harness.ENTITY, project, n).id for n in names]
+        deadline = time.monotonic() + timeout
+        for run_id in ids:
+            while True:
+                with open_history(storage, run_id) as view:
+                    if view.fully_exported and sum(e.row_count for e in view.exports) == rows:
+                        break
+                if time.monotonic() > deadline:
+                    raise RuntimeError("compaction did not finish")
+                time.sleep(0.5)
+    finally:
+        storage.close()
 
 
 def measure_chart(args: argparse.Namespace, base: Path, runs: int, steps: int,
@@ -295,6 +327,7 @@ def measure_chart(args: argparse.Namespace, base: Path, runs: int, steps: int,
                 await load.ingest(server, project, runs, steps, lpr=min(steps, 1_000),
                                   finish=True)
                 names = [load.run_name(i) for i in range(runs)]
+                await asyncio.to_thread(wait_exported, server, project, names, steps)
                 t0 = time.perf_counter()
                 answer = await chart(wire, project, names, data.METRICS, CHART_BUCKETS)
                 secs = time.perf_counter() - t0

@@ -103,10 +103,14 @@ def main() -> None:
     ]
     notes = [
         "",
-        "Each page re-evaluates the filter and the JSON sort key over the whole project "
-        "(keyset paging, no per-key index) and the SDK asks for `runCount` on every page, so "
-        "a page costs about one floor query and listing every match grows with project size "
-        "times pages; the first page grows linearly.",
+        "The server evaluates each query's filter and sort once and keeps the ordered "
+        "matches while the project's runs are unchanged (a fingerprint over a covering "
+        "index of `runs.revision`, which every update bumps); each page is then a slice "
+        "after the cursor plus one fetch of 50 runs by id, and `runCount` comes from the "
+        "same cached listing. What remains per page is the fingerprint check and the SDK's "
+        "own parsing of 50 runs. Before this cache (main at `5f8e4a4`) every page re-ran the "
+        "JSON filter and sort over the whole project: all matches took 0.03 s, 0.47 s and "
+        "17.64 s at 100, 1,000 and 10,000 runs (growth 1x, 16.5x, 620x).",
     ]
     for n, matching, t_first, t_all, t_floor in rows:
         lines.append(

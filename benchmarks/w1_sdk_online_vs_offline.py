@@ -99,7 +99,10 @@ def start_server(data_dir: Path, null: bool = False) -> Server:
             "--port", str(port)])
     proc = subprocess.Popen(
         cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT.parent,
-        env={**os.environ, "TRACKLET_ADMIN_KEY": KEY, "TRACKLET_LOG_LEVEL": "warning"},
+        # Compaction off: the row count below reads the live tier, which compaction of
+        # finished runs empties into Parquet exports.
+        env={**os.environ, "TRACKLET_ADMIN_KEY": KEY, "TRACKLET_LOG_LEVEL": "warning",
+             "TRACKLET_HISTORY_COMPACTION_INTERVAL_S": "0"},
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

@@ -8,17 +8,22 @@ carriage-return progress bar replace the earlier text instead of piling up.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+from sqlalchemy import Connection
+
 from tracklet.domain.records import FileStreamUpdate, StreamChunk
 from tracklet.domain.runs import RunState
-from tracklet.errors import InvalidInput, NotFound
+from tracklet.errors import InvalidInput, NotFound, TrackletError
 from tracklet.storage import Storage
 from tracklet.storage.history import live
 from tracklet.storage.history.jsonline import loads
 from tracklet.storage.metadata import compaction_queue
 from tracklet.storage.metadata import runs as run_repo
+from tracklet.storage.metadata.strict_json import with_strict_shadows
 from tracklet.storage.metadata.tables import run_files
 
 HISTORY = "wandb-history.jsonl"
@@ -60,6 +65,17 @@ def _json_object(name: str, index: int, line: str) -> dict[str, Any]:
 
 
 def _history_steps(chunk: StreamChunk) -> tuple[int | None, ...]:
+    # Fast path for the common case (plain JSON objects with an int _step): one C parse per
+    # line and no per-line Python helpers; anything else takes the checked path below.
+    try:
+        rows = [orjson.loads(line) for line in chunk.lines]
+        fast = [row["_step"] if type(row) is dict else None for row in rows]
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        fast = []
+    if len(fast) == len(chunk.lines) and all(
+        type(s) is int and -(2**63) <= s <= live.INT64_MAX for s in fast
+    ):
+        return tuple(fast)
     steps: list[int | None] = []
     for i, line in enumerate(chunk.lines):
         row = _json_object(HISTORY, i, line)
@@ -119,6 +135,88 @@ def parse_file_stream(payload: Any) -> FileStreamUpdate:
     )
 
 
+@dataclass(frozen=True)
+class StreamRequest:
+    """One parsed file_stream request for the run ``entity/project/name``."""
+
+    entity: str
+    project: str
+    name: str
+    update: FileStreamUpdate
+
+
+class _Staged:
+    """A run's counters as a batch of requests changes them, and the columns to write."""
+
+    def __init__(self, row: Sequence[Any]) -> None:
+        (self.id, self.history_line_count, self.last_step, self.events_line_count,
+         self.log_line_count, self.state, stop) = row
+        self.stop_requested = bool(stop)
+        self.values: dict[str, Any] = {}
+
+
+#: The run columns a file_stream request reads, for runs looked up by id, with their path
+#: so a cached id is only used while it still names the same run.
+_STAGE_SQL = (
+    "SELECT r.id, r.history_line_count, r.last_step, r.events_line_count, r.log_line_count, "
+    "r.state, r.stop_requested, e.name, p.name, r.name FROM runs r "
+    "JOIN projects p ON p.id = r.project_id JOIN entities e ON e.id = p.entity_id "
+    "WHERE r.id IN ({})"
+)
+_PLACEHOLDER = {"postgresql": "%s"}
+
+
+def _load_runs(conn: Connection, keys: set[tuple[str, str, str]],
+               ids: dict[tuple[str, str, str], int]) -> dict[tuple[str, str, str], _Staged]:
+    """The staged state of every run in ``keys`` that exists, via the ``ids`` cache."""
+    staged: dict[tuple[str, str, str], _Staged] = {}
+    known = [ids[k] for k in keys if k in ids]
+    if known:
+        mark = _PLACEHOLDER.get(conn.dialect.name, "?")
+        sql = _STAGE_SQL.format(", ".join([mark] * len(known)))
+        for row in conn.exec_driver_sql(sql, tuple(known)):
+            key = (row[7], row[8], row[9])
+            if key in keys and ids.get(key) == row[0]:
+                staged[key] = _Staged(row[:7])
+    for key in keys - staged.keys():
+        ids.pop(key, None)
+        run = run_repo.find_run_by_path(conn, *key)
+        if run is not None:
+            ids[key] = run.id
+            staged[key] = _Staged((run.id, run.history_line_count, run.last_step,
+                                   run.events_line_count, run.log_line_count, run.state,
+                                   run.stop_requested))
+    return staged
+
+
+def _update_run(conn: Connection, run_id: int, values: dict[str, Any]) -> None:
+    values = with_strict_shadows(values)
+    if conn.dialect.name not in ("sqlite", "postgresql"):
+        run_repo.set_run_columns(conn, run_id, **values)
+        return
+    mark = _PLACEHOLDER.get(conn.dialect.name, "?")
+    quote = conn.dialect.identifier_preparer.quote
+    sets = ", ".join(f"{quote(c)} = {mark}" for c in values)
+    # Bumping the revision invalidates cached run listings (summary and state change here).
+    conn.exec_driver_sql(f"UPDATE runs SET {sets}, revision = revision + 1 WHERE id = {mark}",
+                         (*values.values(), run_id))
+
+
+class _Lines:
+    """Rows of one batch, written with one executemany per table in request order, so a
+    later request's line replaces an earlier one's at the same index."""
+
+    def __init__(self) -> None:
+        self.history: list[tuple[Any, ...]] = []
+        self.events: list[tuple[Any, ...]] = []
+        self.console: list[tuple[Any, ...]] = []
+
+    def flush(self, conn: Connection) -> None:
+        live.write_history_rows(conn, self.history)
+        live.write_event_rows(conn, self.events)
+        live.write_console_rows(conn, self.console)
+
+
 def apply_file_stream(
     storage: Storage, entity: str, project: str, name: str, update: FileStreamUpdate
 ) -> StreamResult:
@@ -127,45 +225,85 @@ def apply_file_stream(
     Any request, even an empty heartbeat, refreshes the run's heartbeat and makes it live
     again (a resumed run, or one wrongly presumed crashed); ``complete`` ends it.
     """
+    result = apply_batch(storage, [StreamRequest(entity, project, name, update)])[0]
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
+def apply_batch(
+    storage: Storage, requests: Sequence[StreamRequest],
+    ids: dict[tuple[str, str, str], int] | None = None,
+) -> list[StreamResult | TrackletError]:
+    """Store many requests in one write transaction (group commit), in order.
+
+    Each request's outcome is its result or the domain error it alone caused (a run that does
+    not exist); nothing is returned before the transaction committed. Any other failure
+    rolls the whole transaction back and raises, storing nothing of any request. ``ids``
+    caches run paths to ids across batches (each use is checked against the run's path).
+    """
+    outcomes: list[StreamResult | TrackletError] = []
+    cache: dict[tuple[str, str, str], int] = {} if ids is None else ids
     with storage.db.write() as conn:
-        current = run_repo.find_run_by_path(conn, entity, project, name)
-        if current is None:
-            raise NotFound(f"run {entity}/{project}/{name} not found")
-        run_id = current.id
+        staged = _load_runs(conn, {(r.entity, r.project, r.name) for r in requests}, cache)
+        lines = _Lines()
         now = time.time()
-        values: dict[str, Any] = {"heartbeat_at": now, "updated_at": now}
-        if update.history and update.history.lines:
-            end, last = live.write_history(conn, run_id, update.history, update.history_steps)
-            values["history_line_count"] = max(current.history_line_count, end)
-            if last is not None and (current.last_step is None or last > current.last_step):
-                values["last_step"] = last
-        if update.events and update.events.lines:
-            end = live.write_events(conn, run_id, update.events)
-            values["events_line_count"] = max(current.events_line_count, end)
-            if end >= current.events_line_count:
-                values["system_metrics"] = update.events.lines[-1]
-        if update.output and update.output.lines:
-            end = live.write_console(conn, run_id, update.output)
-            values["log_line_count"] = max(current.log_line_count, end)
-        if update.summary and update.summary.lines:
-            values["summary"] = update.summary.lines[-1]
-        if update.uploaded:
-            conn.execute(
-                run_files.update()
-                .where(run_files.c.run_id == run_id, run_files.c.name.in_(list(update.uploaded)),
-                       run_files.c.blob_key.is_not(None))
-                .values(uploaded=True)
-            )
-        if update.complete:
-            values["state"] = RunState.on_complete(update.exit_code, current.stop_requested).value
-            values["exit_code"] = update.exit_code
-            values["stop_requested"] = False
-            compaction_queue.request(conn, [run_id])
-        elif update.preempting:
-            values["state"] = RunState.PREEMPTING.value
-        elif current.state != RunState.PREEMPTING.value:
-            values["state"] = RunState.RUNNING.value
-            if current.state != RunState.RUNNING.value:
-                values["exit_code"] = None
-        run_repo.set_run_columns(conn, run_id, **values)
-        return StreamResult(stopped=current.stop_requested and not update.complete)
+        for req in requests:
+            key = (req.entity, req.project, req.name)
+            run = staged.get(key)
+            if run is None:
+                outcomes.append(NotFound(f"run {'/'.join(key)} not found"))
+                continue
+            outcomes.append(_stage(conn, run, req.update, lines, now))
+        lines.flush(conn)
+        for run in staged.values():
+            if run.values:
+                _update_run(conn, run.id, run.values)
+    return outcomes
+
+
+def _stage(conn: Connection, cur: _Staged, update: FileStreamUpdate, lines: _Lines,
+           now: float) -> StreamResult:
+    run_id = cur.id
+    values = cur.values
+    values["heartbeat_at"] = now
+    values["updated_at"] = now
+    if update.history and update.history.lines:
+        end, last = live.history_rows(lines.history, run_id, update.history,
+                                      update.history_steps)
+        if end > cur.history_line_count:
+            cur.history_line_count = values["history_line_count"] = end
+        if last is not None and (cur.last_step is None or last > cur.last_step):
+            cur.last_step = values["last_step"] = last
+    if update.events and update.events.lines:
+        end = live.line_rows(lines.events, run_id, update.events)
+        if end >= cur.events_line_count:
+            values["system_metrics"] = update.events.lines[-1]
+            cur.events_line_count = values["events_line_count"] = end
+    if update.output and update.output.lines:
+        end = live.line_rows(lines.console, run_id, update.output)
+        if end > cur.log_line_count:
+            cur.log_line_count = values["log_line_count"] = end
+    if update.summary and update.summary.lines:
+        values["summary"] = update.summary.lines[-1]
+    if update.uploaded:
+        conn.execute(
+            run_files.update()
+            .where(run_files.c.run_id == run_id, run_files.c.name.in_(list(update.uploaded)),
+                   run_files.c.blob_key.is_not(None))
+            .values(uploaded=True)
+        )
+    stopped = cur.stop_requested and not update.complete
+    if update.complete:
+        cur.state = values["state"] = RunState.on_complete(
+            update.exit_code, cur.stop_requested).value
+        values["exit_code"] = update.exit_code
+        cur.stop_requested = values["stop_requested"] = False
+        compaction_queue.request(conn, [run_id])
+    elif update.preempting:
+        cur.state = values["state"] = RunState.PREEMPTING.value
+    elif cur.state != RunState.PREEMPTING.value:
+        if cur.state != RunState.RUNNING.value:
+            values["exit_code"] = None
+        cur.state = values["state"] = RunState.RUNNING.value
+    return StreamResult(stopped=stopped)

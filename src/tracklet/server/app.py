@@ -14,6 +14,7 @@ from starlette.middleware import Middleware
 
 from tracklet.config import Settings
 from tracklet.errors import TrackletError
+from tracklet.ingest.writer import GroupWriter
 from tracklet.server.auth import Authenticator
 from tracklet.server.compression import ApiGZip
 from tracklet.server.errors import tracklet_error_handler, unexpected_error_handler
@@ -37,7 +38,7 @@ def create_app(settings: Settings, storage: Storage | None = None) -> Starlette:
             Storage.open, settings
         )
         state = AppState(settings=settings, storage=store, auth=Authenticator(store),
-                         schema=build_schema())
+                         schema=build_schema(), writer=GroupWriter(store))
         app.state.tracklet = state
         tasks = [asyncio.create_task(_crash_sweeper(state))]
         if settings.history_compaction_interval_s > 0:
@@ -49,6 +50,7 @@ def create_app(settings: Settings, storage: Storage | None = None) -> Starlette:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await to_thread.run_sync(state.writer.close)
             if storage is None:
                 store.close()
 

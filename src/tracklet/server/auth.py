@@ -58,6 +58,16 @@ class Authenticator:
             self._cache[digest] = (now + _CACHE_TTL_S, user)
         return user
 
+    def cached_user(self, conn: HTTPConnection) -> User | None:
+        """The user behind a request's credentials when the cache knows them (no DB read,
+        so callable on the event loop); None means call :meth:`authenticate`."""
+        key = key_from_header(conn.headers.get("authorization"))
+        if key is None:
+            return None
+        with self._lock:
+            hit = self._cache.get(hash_api_key(key))
+        return hit[1] if hit is not None and hit[0] > time.monotonic() else None
+
     def authenticate(self, conn: HTTPConnection) -> User:
         """The user behind a request's credentials; Unauthenticated when missing or wrong."""
         key = key_from_header(conn.headers.get("authorization"))

@@ -17,7 +17,10 @@ class ApiGZip:
         self,
         app: ASGIApp,
         minimum_size: int = 4096,
-        skip_prefixes: tuple[str, ...] = ("/storage/", "/artifacts/", "/artifactsV2/"),
+        # /files/: file_stream answers are a few bytes, so the gzip wrapper is pure overhead
+        # on the hottest route.
+        skip_prefixes: tuple[str, ...] = ("/storage/", "/artifacts/", "/artifactsV2/",
+                                          "/files/"),
     ) -> None:
         self.plain = app
         self.gzip = GZipMiddleware(app, minimum_size=minimum_size, compresslevel=6)

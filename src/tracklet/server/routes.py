@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from tracklet.server.rest import artifacts, exports, file_stream, graphql, health, storage
+from tracklet.server.rest import (
+    artifacts,
+    exports,
+    file_stream,
+    graphql,
+    health,
+    series,
+    storage,
+)
 
 ROUTES = [
     Route("/graphql", graphql.graphql, methods=["POST"]),
@@ -19,6 +27,7 @@ ROUTES = [
           artifacts.download_v2, methods=["GET"]),
     Route("/artifacts/{entity}/{md5}", artifacts.download_v1, methods=["GET"]),
     Route("/storage/export/{name:path}", exports.download, methods=["GET", "HEAD"]),
+    Route("/api/v1/runs/series", series.runs_series, methods=["GET"]),
     Route("/health", health.health, methods=["GET"]),
     Route("/healthz", health.health, methods=["GET"]),
     Route("/ready", health.ready, methods=["GET"]),

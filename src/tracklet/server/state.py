@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from graphql import GraphQLSchema
 
 from tracklet.config import Settings
+from tracklet.ingest.writer import GroupWriter
 from tracklet.server.auth import Authenticator
 from tracklet.storage import Storage
 
@@ -19,3 +20,4 @@ class AppState:
     storage: Storage
     auth: Authenticator
     schema: GraphQLSchema
+    writer: GroupWriter

@@ -7,6 +7,7 @@ file_stream request harmless.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from itertools import repeat
 from typing import Any
 
 from sqlalchemy import Connection, Table, func, select
@@ -75,6 +76,45 @@ def write_console(conn: Connection, run_id: int, chunk: StreamChunk) -> int:
     rows = [(run_id, chunk.offset + i, storable(line)) for i, line in enumerate(chunk.lines)]
     _upsert_lines(conn, console, ("run_id", "line", "text"), rows)
     return chunk.offset + len(chunk.lines)
+
+
+def history_rows(rows: list[tuple[Any, ...]], run_id: int, chunk: StreamChunk,
+                 steps: Sequence[int | None] | None = None) -> tuple[int, int | None]:
+    """Append ``chunk``'s history rows to ``rows`` for :func:`write_history_rows`; returns
+    (end line index, largest step).
+
+    The lines must have been validated as JSON (which cannot hold a raw NUL character), so
+    they are stored as they are.
+    """
+    if steps is None or len(steps) != len(chunk.lines):
+        steps = [step_of(line) for line in chunk.lines]
+    offset, n = chunk.offset, len(chunk.lines)
+    rows.extend(zip(repeat(run_id, n), range(offset, offset + n), steps, chunk.lines,
+                    strict=True))
+    known = [s for s in steps if s is not None]
+    return offset + n, max(known) if known else None
+
+
+def line_rows(rows: list[tuple[Any, ...]], run_id: int, chunk: StreamChunk) -> int:
+    """Append ``chunk``'s event or console rows to ``rows``; returns the end line index."""
+    offset = chunk.offset
+    rows.extend((run_id, offset + i, storable(line)) for i, line in enumerate(chunk.lines))
+    return offset + len(chunk.lines)
+
+
+def write_history_rows(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Upsert (run_id, line, step, data) rows, later rows winning at the same index."""
+    _upsert_lines(conn, history, ("run_id", "line", "step", "data"), rows)
+
+
+def write_event_rows(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Upsert (run_id, line, data) system-metric rows."""
+    _upsert_lines(conn, events, ("run_id", "line", "data"), rows)
+
+
+def write_console_rows(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Upsert (run_id, line, text) console rows (rewritten lines replace earlier text)."""
+    _upsert_lines(conn, console, ("run_id", "line", "text"), rows)
 
 
 _PLACEHOLDER = {"sqlite": "?", "postgresql": "%s"}

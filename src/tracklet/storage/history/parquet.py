@@ -16,7 +16,8 @@ Explicit ``null`` values are recorded per key in the export's statistics (see
 
 from __future__ import annotations
 
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -326,10 +327,50 @@ def _strip_nulls(value: Any) -> Any:
 # -- reading ----------------------------------------------------------------------------------
 
 
+class _GroupCache:
+    """Recently decoded row groups of export files, shared by every reader in the process.
+
+    A client scanning a history pages through it 1,000 steps a request, and a row group
+    holds up to 32,768 rows: without this each page would decode its whole group again.
+    Exports are immutable files (a rebuild writes a new one), so (path, group, columns) is
+    a safe key.
+    """
+
+    def __init__(self, max_cells: int = 4_000_000) -> None:
+        self._entries: OrderedDict[tuple[str, int, tuple[str, ...]], pa.Table] = OrderedDict()
+        self._cells = 0
+        self._max_cells = max_cells
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, int, tuple[str, ...]]) -> pa.Table | None:
+        with self._lock:
+            table = self._entries.get(key)
+            if table is not None:
+                self._entries.move_to_end(key)
+            return table
+
+    def put(self, key: tuple[str, int, tuple[str, ...]], table: pa.Table) -> None:
+        cells = table.num_rows * table.num_columns
+        if cells > self._max_cells:
+            return
+        with self._lock:
+            if key in self._entries:
+                return
+            self._entries[key] = table
+            self._cells += cells
+            while self._cells > self._max_cells:
+                _, old = self._entries.popitem(last=False)
+                self._cells -= old.num_rows * old.num_columns
+
+
+_GROUPS = _GroupCache()
+
+
 class ExportFile:
     """Server-side reader of an export: step ranges, key projection, exact values."""
 
     def __init__(self, path: Path, stats: dict[str, KeyStats] | None = None) -> None:
+        self.path = str(path)
         self.file = pq.ParquetFile(str(path), memory_map=True)
         schema = self.file.schema_arrow
         self.keys = [name for name in schema.names if name != STEP]
@@ -361,7 +402,7 @@ class ExportFile:
             if (max_step is not None and lo >= max_step) or (min_step is not None
                                                               and hi < min_step):
                 continue
-            table = self.file.read_row_group(index, columns=[STEP, *wanted])
+            table = self.read_group(index, [STEP, *wanted])
             steps = table.column(STEP).to_numpy()
             start = 0 if min_step is None else int(np.searchsorted(steps, min_step, "left"))
             stop = len(steps) if max_step is None else int(np.searchsorted(steps, max_step,
@@ -370,6 +411,55 @@ class ExportFile:
                 continue
             part = table.slice(start, stop - start)
             yield from self._rows(part, wanted)
+
+    def records(self, min_step: int | None, max_step: int | None,
+                keys: Sequence[str]) -> list[dict[str, Any]] | None:
+        """Rows in ``[min_step, max_step)`` holding every key, as strict-JSON-ready
+        ``{key: value}`` dicts built column-wise; None when a key needs the exact
+        row-by-row decoding (JSON-encoded, nested, explicit nulls, non-finite floats)."""
+        wanted = list(dict.fromkeys(keys))
+        if any(k in self.json_keys or k in self.nested_keys or k in self.nulls for k in wanted):
+            return None
+        present = [k for k in wanted if k in set(self.keys) and k != STEP]
+        if len(present) != len([k for k in wanted if k != STEP]):
+            return []
+        out: list[dict[str, Any]] = []
+        for index, lo, hi in self.groups:
+            if (max_step is not None and lo >= max_step) or (min_step is not None
+                                                              and hi < min_step):
+                continue
+            table = self.read_group(index, [STEP, *present])
+            steps = table.column(STEP).to_numpy()
+            start = 0 if min_step is None else int(np.searchsorted(steps, min_step, "left"))
+            stop = len(steps) if max_step is None else int(np.searchsorted(steps, max_step,
+                                                                           "left"))
+            if start >= stop:
+                continue
+            part = table.slice(start, stop - start)
+            mask = None
+            for key in present:
+                column = part.column(key)
+                if pa.types.is_floating(column.type) and not pc.all(
+                        pc.or_kleene(pc.is_finite(column), pc.is_null(column))).as_py():
+                    return None
+                if column.null_count:
+                    valid = pc.is_valid(column)
+                    mask = valid if mask is None else pc.and_(mask, valid)
+            if mask is not None:
+                part = part.filter(mask)
+            columns = [part.column(n).to_pylist() for n in wanted]
+            out.extend(dict(zip(wanted, values, strict=True))
+                       for values in zip(*columns, strict=True))
+        return out
+
+    def read_group(self, index: int, columns: list[str]) -> pa.Table:
+        """Row group ``index`` with ``columns`` (decoded once, then from the cache)."""
+        key = (self.path, index, tuple(columns))
+        table = _GROUPS.get(key)
+        if table is None:
+            table = self.file.read_row_group(index, columns=columns, use_threads=False)
+            _GROUPS.put(key, table)
+        return table
 
     def count(self, min_step: int | None = None, max_step: int | None = None) -> int:
         """How many rows have ``min_step <= _step < max_step`` (reads only ``_step``)."""
@@ -382,7 +472,7 @@ class ExportFile:
             if (min_step is None or lo >= min_step) and (max_step is None or hi < max_step):
                 total += rows
                 continue
-            steps = self.file.read_row_group(index, columns=[STEP]).column(STEP).to_numpy()
+            steps = self.read_group(index, [STEP]).column(STEP).to_numpy()
             start = 0 if min_step is None else int(np.searchsorted(steps, min_step, "left"))
             stop = len(steps) if max_step is None else int(np.searchsorted(steps, max_step,
                                                                            "left"))

@@ -13,7 +13,7 @@ import heapq
 import itertools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
@@ -120,6 +120,26 @@ class RunHistory:
         shadowed = live.live_steps(self.conn, self.run_id, min_step, max_step)
         kept = (r for r in exported if r.step not in shadowed)
         yield from heapq.merge(kept, live_rows, key=lambda r: r.step)
+
+    def exported_records(self, min_step: int | None, max_step: int | None,
+                         keys: Sequence[str]) -> list[dict[str, Any]] | None:
+        """Every row in ``[min_step, max_step)`` holding all ``keys``, projected to them,
+        read column-wise from the exports; None unless the exports hold the whole history
+        and their columns allow it (see :meth:`ExportFile.records`)."""
+        if not self.fully_exported:
+            return None
+        out: list[dict[str, Any]] = []
+        for export in self.exports:
+            if export.max_step is None or export.min_step is None:
+                continue
+            if (max_step is not None and export.min_step >= max_step) or (
+                    min_step is not None and export.max_step < min_step):
+                continue
+            part = self.file(export).records(min_step, max_step, keys)
+            if part is None:
+                return None
+            out.extend(part)
+        return out
 
     def count(self, min_step: int | None = None, max_step: int | None = None) -> int | None:
         """How many rows are in ``[min_step, max_step)``; None while both tiers hold rows

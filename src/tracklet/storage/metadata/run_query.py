@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, func, select
 
 from tracklet.domain.records import Run
@@ -21,6 +24,8 @@ from tracklet.storage.metadata.runs import run_select, to_run
 from tracklet.storage.metadata.tables import runs, users
 
 MAX_PAGE = 1000
+# Listings kept per process: enough for a few clients paging through a few queries each.
+CACHE_ENTRIES = 32
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,108 @@ class RunPage:
     has_next: bool
 
 
+@dataclass(frozen=True)
+class _Listing:
+    """Every match of one query in order, as of one state of the project's runs."""
+
+    fingerprint: tuple[Any, ...]
+    ids: list[int]
+    cursors: list[str]
+    positions: dict[str, int]
+
+
+class _ListingCache:
+    """Recent listings, so paging through N matches evaluates the filter and sort once
+    instead of once per page (which made listing every match quadratic)."""
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict[tuple[Any, ...], _Listing] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...], fingerprint: tuple[Any, ...]) -> _Listing | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry.fingerprint != fingerprint:
+                return None
+            self._entries.move_to_end(key)
+            return entry
+
+    def put(self, key: tuple[Any, ...], entry: _Listing) -> None:
+        with self._lock:
+            self._entries[key] = entry
+            self._entries.move_to_end(key)
+            while len(self._entries) > CACHE_ENTRIES:
+                self._entries.popitem(last=False)
+
+    def count(self, key: tuple[Any, ...], fingerprint: tuple[Any, ...]) -> int | None:
+        """The number of matches of any cached listing of the same filter."""
+        with self._lock:
+            for k, entry in reversed(self._entries.items()):
+                if k[:3] == key[:3] and entry.fingerprint == fingerprint:
+                    return len(entry.ids)
+        return None
+
+
+_CACHE = _ListingCache()
+
+
+def _fingerprint(conn: Connection, project_id: int) -> tuple[Any, ...]:
+    """Changes whenever a run of the project is created, updated or deleted: every update
+    bumps ``runs.revision`` and an id or creation time never comes back with the same sum.
+    Users are part of it because a filter may name a user."""
+    row = conn.execute(
+        select(func.count(), func.coalesce(func.max(runs.c.id), 0),
+               func.coalesce(func.sum(runs.c.revision), 0),
+               func.coalesce(func.sum(runs.c.id), 0),
+               func.coalesce(func.sum(runs.c.created_at), 0))
+        .where(runs.c.project_id == project_id)
+    ).one()
+    user_row = conn.execute(select(func.count(), func.max(users.c.id))).one()
+    return (*(str(v) for v in row), *(str(v) for v in user_row))
+
+
+def _cache_key(conn: Connection, project_id: int, parsed: dict[str, Any],
+               sort: Order) -> tuple[Any, ...]:
+    return (f"{id(conn.engine)}:{conn.engine.url}", project_id,
+            orjson.dumps(parsed, option=orjson.OPT_SORT_KEYS), sort.spec)
+
+
+def _memo_fingerprint(conn: Connection, project_id: int,
+                      memo: dict[str, Any] | None) -> tuple[Any, ...]:
+    """The fingerprint, computed once per ``memo`` (one GraphQL request asks for both a
+    page and ``runCount``: one logical read)."""
+    if memo is None:
+        return _fingerprint(conn, project_id)
+    key = f"runs-fingerprint:{id(conn.engine)}:{project_id}"
+    value = memo.get(key)
+    if value is None:
+        value = memo[key] = _fingerprint(conn, project_id)
+    return value
+
+
+def _listing(conn: Connection, project_id: int, parsed: dict[str, Any],
+             sort: Order, memo: dict[str, Any] | None = None) -> _Listing:
+    """The cached listing of this query, rebuilt when the project's runs changed."""
+    fingerprint = _memo_fingerprint(conn, project_id, memo)
+    key = _cache_key(conn, project_id, parsed, sort)
+    entry = _CACHE.get(key, fingerprint)
+    if entry is not None:
+        return entry
+    keys = sort.keys()
+    query = (
+        select(runs.c.id, *[expr.label(f"_k{i}") for i, (expr, _) in enumerate(keys)])
+        .select_from(runs.outerjoin(users, users.c.id == runs.c.user_id))
+        .where(runs.c.project_id == project_id, filter_clause(parsed, conn.dialect.name))
+        .order_by(*sort.order_by())
+    )
+    rows = conn.execute(query).all()
+    cursors = [_cursor(sort, r, len(keys)) for r in rows]
+    entry = _Listing(fingerprint, [int(r[0]) for r in rows], cursors,
+                     {c: i for i, c in enumerate(cursors)})
+    _CACHE.put(key, entry)
+    return entry
+
+
 def list_runs(
     conn: Connection,
     project_id: int,
@@ -39,26 +146,50 @@ def list_runs(
     order: str | None = None,
     after: str | None = None,
     limit: int = 50,
+    memo: dict[str, Any] | None = None,
 ) -> RunPage:
     """Runs of a project matching ``filters`` in ``order``, after the cursor ``after``.
 
     Pagination is by keyset (the sort-key values of the last row), so runs created while a
-    client pages through a listing never shift or repeat earlier rows.
+    client pages through a listing never shift or repeat earlier rows. The whole ordered
+    match list is cached while the project's runs stay unchanged; a page is then a slice of
+    it after the cursor's position (the same rows the keyset condition selects). ``memo``
+    (a per-request dict) lets the page and its ``count_runs`` share one fingerprint.
     """
     parsed = parse_filters(filters)
     sort = parse_order(order)
     limit = max(1, min(int(limit), MAX_PAGE))
+    if after:
+        decode_cursor(sort, after)  # InvalidInput for a cursor that is not ours
+    listing = _listing(conn, project_id, parsed, sort, memo)
+    start = 0
+    if after:
+        position = listing.positions.get(after)
+        if position is None:
+            # The cursor's run changed or left since: the keyset query finds the spot.
+            return _list_by_keyset(conn, project_id, parsed, sort, after, limit)
+        start = position + 1
+    ids = listing.ids[start:start + limit]
+    found = {run.id: run for run in (to_run(r) for r in conn.execute(
+        run_select().where(runs.c.id.in_(ids))).all())} if ids else {}
+    page = [(found[i], c) for i, c in zip(ids, listing.cursors[start:start + limit],
+                                          strict=True) if i in found]
+    return RunPage(runs=[r for r, _ in page], cursors=[c for _, c in page],
+                   has_next=start + limit < len(listing.ids))
+
+
+def _list_by_keyset(conn: Connection, project_id: int, parsed: dict[str, Any], sort: Order,
+                    after: str, limit: int) -> RunPage:
     keys = sort.keys()
     query = (
         run_select()
         .add_columns(*[expr.label(f"_k{i}") for i, (expr, _) in enumerate(keys)])
         .where(runs.c.project_id == project_id,
                filter_clause(parsed, conn.dialect.name))
+        .where(keyset_after(sort, decode_cursor(sort, after)))
         .order_by(*sort.order_by())
         .limit(limit + 1)
     )
-    if after:
-        query = query.where(keyset_after(sort, decode_cursor(sort, after)))
     rows = conn.execute(query).all()
     page = rows[:limit]
     return RunPage(
@@ -69,9 +200,15 @@ def list_runs(
 
 
 def count_runs(conn: Connection, project_id: int,
-               filters: str | dict[str, Any] | None = None) -> int:
-    """How many runs of a project match ``filters``."""
+               filters: str | dict[str, Any] | None = None,
+               memo: dict[str, Any] | None = None) -> int:
+    """How many runs of a project match ``filters`` (from a cached listing when one is
+    current)."""
     parsed = parse_filters(filters)
+    cached = _CACHE.count(_cache_key(conn, project_id, parsed, parse_order(None)),
+                          _memo_fingerprint(conn, project_id, memo))
+    if cached is not None:
+        return cached
     query = (
         select(func.count())
         .select_from(runs.outerjoin(users, users.c.id == runs.c.user_id))

@@ -332,6 +332,7 @@ def update_run(conn: Connection, run_id: int, fields: RunFields) -> Run:
     """Apply the non-None ``fields`` to a run and return it."""
     values = _field_values(fields)
     values["updated_at"] = time.time()
+    values["revision"] = runs.c.revision + 1
     conn.execute(update(runs).where(runs.c.id == run_id).values(**with_strict_shadows(values)))
     run = get_run_by_id(conn, run_id)
     if run is None:
@@ -341,7 +342,8 @@ def update_run(conn: Connection, run_id: int, fields: RunFields) -> Run:
 
 def set_run_columns(conn: Connection, run_id: int, **values: Any) -> None:
     """Low-level column update used by ingest (counts, state, heartbeat)."""
-    conn.execute(update(runs).where(runs.c.id == run_id).values(**with_strict_shadows(values)))
+    conn.execute(update(runs).where(runs.c.id == run_id).values(
+        revision=runs.c.revision + 1, **with_strict_shadows(values)))
 
 
 def delete_run(conn: Connection, run_id: int) -> None:
@@ -369,7 +371,8 @@ def mark_crashed(conn: Connection, heartbeat_before: float) -> int:
             update(runs)
             .where(runs.c.id.in_(ids), *silent)
             # A pending stop dies with the run; a later resume must not be stopped by it.
-            .values(state=RunState.after_silence(live_state.value).value, stop_requested=False)
+            .values(state=RunState.after_silence(live_state.value).value, stop_requested=False,
+                    revision=runs.c.revision + 1)
         )
         changed.extend(ids)
     if changed:
@@ -385,7 +388,7 @@ def request_stop(conn: Connection, run_id: int) -> bool:
         update(runs)
         .where(runs.c.id == run_id,
                runs.c.state.in_([RunState.RUNNING.value, RunState.PREEMPTING.value]))
-        .values(stop_requested=True, updated_at=time.time())
+        .values(stop_requested=True, updated_at=time.time(), revision=runs.c.revision + 1)
     )
     return bool(result.rowcount)
 

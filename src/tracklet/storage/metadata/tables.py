@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 
 metadata = MetaData()
@@ -111,10 +112,14 @@ runs = Table(
     Column("log_line_count", BigInteger, nullable=False, default=0),
     Column("last_step", BigInteger, nullable=True),
     Column("stop_requested", Boolean, nullable=False, default=False, server_default=false()),
+    # Bumped by every update (storage.metadata.runs): cached run listings compare it.
+    Column("revision", BigInteger, nullable=False, default=0, server_default=text("0")),
     UniqueConstraint("project_id", "name", name="uq_runs_project_name"),
 )
 Index("ix_runs_project_created", runs.c.project_id, runs.c.created_at)
 Index("ix_runs_state_heartbeat", runs.c.state, runs.c.heartbeat_at)
+Index("ix_runs_project_revision", runs.c.project_id, runs.c.revision, runs.c.created_at,
+      runs.c.id)
 
 history = Table(
     "history",

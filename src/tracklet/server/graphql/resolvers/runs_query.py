@@ -48,7 +48,7 @@ def resolve_project_runs(
         # No page can make progress; saying "more" would send a client round forever.
         return {"edges": [], "pageInfo": {"endCursor": after, "hasNextPage": False}}
     with ctx.storage.db.read() as conn:
-        page = list_runs(conn, project.id, filters, order, after, limit)
+        page = list_runs(conn, project.id, filters, order, after, limit, memo=ctx.cache)
     edges = [{"node": run, "cursor": cursor} for run, cursor in zip(page.runs, page.cursors,
                                                                      strict=True)]
     return {
@@ -60,8 +60,9 @@ def resolve_project_runs(
 
 @project_type.field("runCount")
 def resolve_project_run_count(project: Project, info: Info, filters: str | None = None) -> int:
-    with _ctx(info).storage.db.read() as conn:
-        return count_runs(conn, project.id, filters)
+    ctx = _ctx(info)
+    with ctx.storage.db.read() as conn:
+        return count_runs(conn, project.id, filters, memo=ctx.cache)
 
 
 @project_type.field("user")

@@ -1,0 +1,160 @@
+"""Sustained load with the server's memory watched: ``python -m benchmarks.load --soak S``.
+
+N runs stream history back to back (closed loop, 100 lines a request, contiguous offsets,
+bodies generated as they go) for S seconds against one server while its VmRSS is sampled
+every few seconds from /proc. A server that holds what it ingests (an unbounded queue, a
+cache that only grows) shows as RSS rising with the data; a flat RSS is the goal. Every run's
+stored row count is then compared with what it was acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+from benchmarks import data, harness
+from benchmarks.wire import Stats, Wire, history_payload
+
+PROJECT = "soak"
+
+
+def vm_rss_mib(pid: int) -> float | None:
+    """The process's resident set size in MiB, None when it cannot be read."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+@dataclass
+class RssSampler:
+    """Samples a process's VmRSS every ``interval`` seconds in a background thread."""
+
+    pid: int
+    interval: float = 3.0
+    samples: list[tuple[float, float]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> RssSampler:
+        self._t0 = time.perf_counter()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    def _sample(self) -> None:
+        rss = vm_rss_mib(self.pid)
+        if rss is not None:
+            self.samples.append((time.perf_counter() - self._t0, rss))
+
+    def _run(self) -> None:
+        while True:
+            self._sample()
+            if self._stop.wait(self.interval):
+                return
+
+
+@dataclass
+class SoakResult:
+    """What a soak did: points stored, rate, latencies, RSS samples, verification."""
+
+    runs: int
+    seconds: float
+    lines: int
+    stats: Stats
+    rss: list[tuple[float, float]]
+    ok: bool
+    detail: str
+
+
+async def _stream(server: harness.Server, runs: int, seconds: float, lpr: int,
+                  acked: list[int], stats: Stats) -> None:
+    from benchmarks.load import create_runs, run_name
+
+    names = [run_name(i) for i in range(runs)]
+    admin = Wire(server.url, server.key, connections=8)
+    try:
+        await create_runs(admin, PROJECT, names)
+    finally:
+        await admin.close()
+    wires = [Wire(server.url, server.key, connections=1, stats=stats) for _ in names]
+    deadline = time.perf_counter() + seconds
+
+    async def one(i: int) -> None:
+        while time.perf_counter() < deadline:
+            off = acked[i]
+            body = orjson.dumps(history_payload(off, data.history_lines(i, off, off + lpr)))
+            await wires[i].file_stream(harness.ENTITY, PROJECT, names[i], body)
+            acked[i] = off + lpr
+
+    try:
+        await asyncio.gather(*(one(i) for i in range(runs)))
+    finally:
+        for w in wires:
+            await w.close()
+
+
+def soak(args: object, base: Path, runs: int, seconds: float, lpr: int,
+         interval: float = 3.0) -> SoakResult:
+    """Run the soak on a fresh server and verify every acknowledged row is stored."""
+    from benchmarks.load import run_name
+    from tracklet.storage.history import live
+    from tracklet.storage.metadata import runs as run_repo
+    from tracklet.storage.metadata.tables import history
+
+    acked = [0] * runs
+    stats = Stats()
+    with harness.running_server(args, base, f"soak-{runs}") as server:  # type: ignore[arg-type]
+        with RssSampler(server.pid, interval) as sampler:
+            t0 = time.perf_counter()
+            asyncio.run(_stream(server, runs, seconds, lpr, acked, stats))
+            took = time.perf_counter() - t0
+        storage = server.storage()
+        try:
+            with storage.db.read() as conn:
+                ids = [run_repo.get_run_by_path(conn, harness.ENTITY, PROJECT, run_name(i)).id
+                       for i in range(runs)]
+                counts = live.count_lines(conn, history, ids)
+        finally:
+            storage.close()
+    wrong = [(i, counts.get(rid, 0), acked[i]) for i, rid in enumerate(ids)
+             if counts.get(rid, 0) != acked[i]]
+    ok = not wrong
+    detail = (f"{sum(acked):,} rows, every acknowledged row counted" if ok
+              else f"{len(wrong)} runs short, e.g. {wrong[:3]}")
+    return SoakResult(runs, took, sum(acked), stats, sampler.samples, ok, detail)
+
+
+def table(res: SoakResult) -> harness.Table:
+    """The soak's figures: rate, latency, and the server's RSS start/end/max."""
+    t = harness.Table(
+        f"load, soak: {res.runs} runs streaming closed loop for {res.seconds:.0f} s, "
+        "server RSS sampled",
+        ["runs", "seconds", "points", "points/s", "p99 ms", "retries", "zero loss",
+         "RSS samples", "RSS start MiB", "RSS end MiB", "RSS max MiB"],
+        notes=["RSS: the server process's VmRSS from /proc, sampled every few seconds "
+               "from when the server is up (runs not yet created) to the end of the soak.",
+               "zero loss here: each run's stored row count equals the lines it was "
+               "acknowledged."])
+    lat = [x * 1000 for x in res.stats.latencies]
+    rss = [r for _, r in res.rss]
+    points = res.lines * data.N_METRICS
+    t.add(res.runs, res.seconds, points, points / res.seconds,
+          harness.percentile(lat, 99) if lat else 0, res.stats.retried,
+          "yes" if res.ok else f"NO: {res.detail}", len(rss),
+          rss[0] if rss else 0, rss[-1] if rss else 0, max(rss) if rss else 0)
+    return t

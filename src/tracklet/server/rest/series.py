@@ -1,0 +1,141 @@
+"""GET /api/v1/runs/series: chart series of many runs, min/max/last per bucket of steps.
+
+``runs`` is a comma-separated list of ``entity/project/run`` paths, ``keys`` a
+comma-separated list of metric keys, ``buckets`` how many buckets the step axis (``x``,
+only ``_step`` for now) is cut into. The answer is strict JSON::
+
+    {"x": "_step", "start": 0, "bucketWidth": 100, "buckets": 1000,
+     "runs": [{"run": "e/p/r", "series": {"loss": {"bucket": [...], "count": [...],
+              "firstStep": [...], "lastStep": [...], "min": [...], "max": [...],
+              "last": [...]}}}]}
+
+one entry per non-empty bucket; bucket ``i`` covers steps ``[start + i*bucketWidth,
+start + (i+1)*bucketWidth)`` on an axis shared by every run. With ``Accept:
+application/vnd.apache.arrow.stream`` the same data comes as one Arrow IPC stream of rows
+(run, key, bucket, count, firstStep, lastStep, min, max, last), values as float64.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from anyio import to_thread
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tracklet.domain.access import require_read
+from tracklet.domain.records import User
+from tracklet.errors import InvalidInput
+from tracklet.server.state import AppState
+from tracklet.storage import Storage
+from tracklet.storage.history.series import Axis, Series, chart_series
+from tracklet.storage.metadata.runs import get_run_by_path
+
+MAX_RUNS = 1000
+MAX_KEYS = 100
+MAX_BUCKETS = 10_000
+DEFAULT_BUCKETS = 1000
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
+
+
+def _list(value: str | None, name: str, limit: int) -> list[str]:
+    items = [v.strip() for v in (value or "").split(",") if v.strip()]
+    if not items:
+        raise InvalidInput(f"{name} is required: a comma-separated list")
+    if len(items) > limit:
+        raise InvalidInput(f"at most {limit} {name} per request, got {len(items)}")
+    return list(dict.fromkeys(items))
+
+
+def _buckets(value: str | None) -> int:
+    if value is None or value == "":
+        return DEFAULT_BUCKETS
+    try:
+        n = int(value)
+    except ValueError:
+        raise InvalidInput(f"buckets must be an integer, got {value!r}") from None
+    if not 1 <= n <= MAX_BUCKETS:
+        raise InvalidInput(f"buckets must be between 1 and {MAX_BUCKETS}, got {n}")
+    return n
+
+
+def _paths(runs: Sequence[str]) -> list[tuple[str, str, str]]:
+    out = []
+    for path in runs:
+        parts = path.split("/")
+        if len(parts) != 3 or not all(parts):
+            raise InvalidInput(f"run {path!r} is not entity/project/run")
+        out.append((parts[0], parts[1], parts[2]))
+    return out
+
+
+def load(storage: Storage, user: User, runs: Sequence[str], keys: Sequence[str],
+         buckets: int) -> tuple[Axis, list[dict[str, Series]]]:
+    """Resolve and authorise the runs, then reduce their series."""
+    paths = _paths(runs)
+    for entity, _, _ in paths:
+        require_read(user, entity)
+    with storage.db.read() as conn:
+        ids = [get_run_by_path(conn, *p).id for p in paths]
+    return chart_series(storage, ids, keys, buckets)
+
+
+def to_json(runs: Sequence[str], axis: Axis, series: list[dict[str, Series]]) -> bytes:
+    """The JSON answer."""
+    body: dict[str, Any] = {
+        "x": "_step", "start": axis.start, "bucketWidth": axis.width, "buckets": axis.buckets,
+        "runs": [{"run": path, "series": {k: s.to_json() for k, s in per_key.items()}}
+                 for path, per_key in zip(runs, series, strict=True)]}
+    return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def to_arrow(runs: Sequence[str], axis: Axis, series: list[dict[str, Series]]) -> bytes:
+    """The Arrow IPC stream answer (one record batch)."""
+    import pyarrow as pa
+
+    cols: dict[str, list[Any]] = {n: [] for n in (
+        "run", "key", "bucket", "count", "firstStep", "lastStep", "min", "max", "last")}
+    for path, per_key in zip(runs, series, strict=True):
+        for key, s in per_key.items():
+            n = len(s.bucket)
+            cols["run"].extend([path] * n)
+            cols["key"].extend([key] * n)
+            cols["bucket"].extend(s.bucket.tolist())
+            cols["count"].extend(s.count.tolist())
+            cols["firstStep"].extend(s.first_step.tolist())
+            cols["lastStep"].extend(s.last_step.tolist())
+            for name, values in (("min", s.min), ("max", s.max), ("last", s.last)):
+                cols[name].extend(float(v) for v in values.tolist())
+    types = {"run": pa.string(), "key": pa.string(), "bucket": pa.int64(), "count": pa.int64(),
+             "firstStep": pa.int64(), "lastStep": pa.int64(), "min": pa.float64(),
+             "max": pa.float64(), "last": pa.float64()}
+    meta = {b"x": b"_step", b"start": str(axis.start).encode(),
+            b"bucketWidth": str(axis.width).encode(), b"buckets": str(axis.buckets).encode()}
+    schema = pa.schema([pa.field(n, t) for n, t in types.items()], metadata=meta)
+    batch = pa.record_batch([pa.array(cols[n], type=t) for n, t in types.items()],
+                            schema=schema)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, schema) as writer:
+        writer.write_batch(batch)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+async def runs_series(request: Request) -> Response:
+    """Answer one chart-series request."""
+    state: AppState = request.app.state.tracklet
+    user = await to_thread.run_sync(state.auth.authenticate, request)
+    q = request.query_params
+    x = q.get("x") or "_step"
+    if x != "_step":
+        raise InvalidInput(f"x must be _step (other axes are not supported), got {x!r}")
+    runs = _list(q.get("runs"), "runs", MAX_RUNS)
+    keys = _list(q.get("keys"), "keys", MAX_KEYS)
+    buckets = _buckets(q.get("buckets"))
+    axis, series = await to_thread.run_sync(load, state.storage, user, runs, keys, buckets)
+    if ARROW_STREAM in request.headers.get("accept", ""):
+        body = await to_thread.run_sync(to_arrow, runs, axis, series)
+        return Response(body, media_type=ARROW_STREAM)
+    body = await to_thread.run_sync(to_json, runs, axis, series)
+    return Response(body, media_type="application/json")
