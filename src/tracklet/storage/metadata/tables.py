@@ -60,7 +60,7 @@ api_keys = Table(
     Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
     Column("key_hash", String(64), nullable=False, unique=True),
     Column("created_at", Float, nullable=False),
-    # Migration 0006: a non-secret prefix of the key (``domain.keys.key_name``).
+    # Migration 0007: a non-secret prefix of the key (``domain.keys.key_name``).
     Column("name", String(64), nullable=True),
 )
 
@@ -161,7 +161,7 @@ run_files = Table(
     Column("uploaded", Boolean, nullable=False, default=False),
 )
 
-# Migration 0007: tombstones of deleted runs. SQLite gives a new row the largest id plus one,
+# Migration 0008: tombstones of deleted runs. SQLite gives a new row the largest id plus one,
 # so without them the next run could take a deleted run's id (and its stale GraphQL id).
 deleted_runs = Table(
     "deleted_runs",
