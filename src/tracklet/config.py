@@ -66,8 +66,16 @@ class Settings:
     max_concurrent_requests: int = field(
         default=64,
         metadata=_doc(
-            "API requests handled at once; more are answered 429 with Retry-After (the SDK "
-            "retries them). 0 disables the limit."
+            "API requests handled at once, file_stream aside; more are answered 429 with "
+            "Retry-After (the SDK retries them). 0 disables the limit."
+        ),
+    )
+    max_concurrent_streams: int = field(
+        default=2048,
+        metadata=_doc(
+            "Requests to file_stream handled at once (the SDK sends one at a time per live run, "
+            "so this is how many runs may stream together without retrying); more get 429. "
+            "0 disables the limit."
         ),
     )
     heartbeat_timeout_s: float = field(

@@ -41,7 +41,7 @@ async def test_requests_past_the_limit_are_shed_and_health_is_not() -> None:
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(call, "/graphql")
-            tg.start_soon(call, "/files/e/p/r/file_stream")
+            tg.start_soon(call, "/storage/x")
             await anyio.wait_all_tasks_blocked()
             assert app.in_flight == 2
             shed = await client.post("/graphql")
@@ -55,3 +55,30 @@ async def test_requests_past_the_limit_are_shed_and_health_is_not() -> None:
     assert sorted(r.status_code for r in results) == [200, 200]
     assert after.status_code == 200
     assert app.in_flight == 0
+
+
+async def test_file_stream_has_its_own_pool() -> None:
+    """Many live runs streaming at once are not shed by the general limit, and do not
+    crowd out the other API requests; past their own limit they are shed too."""
+    gate = anyio.Event()
+    app = ConcurrencyLimit(_app(gate), limit=1, stream_limit=3)
+    results: list[httpx.Response] = []
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://t") as client:
+
+        async def call(path: str) -> None:
+            results.append(await client.post(path))
+
+        async with anyio.create_task_group() as tg:
+            for i in range(3):
+                tg.start_soon(call, f"/files/e/p/r{i}/file_stream")
+            tg.start_soon(call, "/graphql")
+            await anyio.wait_all_tasks_blocked()
+            assert (app.streams_in_flight, app.in_flight) == (3, 1)
+            shed_stream = await client.post("/files/e/p/r9/file_stream")
+            shed_api = await client.post("/files/e/p/r9/upload")
+            gate.set()
+    assert shed_stream.status_code == 429
+    assert shed_api.status_code == 429
+    assert [r.status_code for r in results] == [200] * 4
+    assert (app.streams_in_flight, app.in_flight) == (0, 0)

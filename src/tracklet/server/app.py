@@ -58,7 +58,8 @@ def create_app(settings: Settings, storage: Storage | None = None) -> Starlette:
         routes=ROUTES,
         lifespan=lifespan,
         middleware=[
-            Middleware(ConcurrencyLimit, limit=settings.max_concurrent_requests),
+            Middleware(ConcurrencyLimit, limit=settings.max_concurrent_requests,
+                       stream_limit=settings.max_concurrent_streams),
             Middleware(ApiGZip, minimum_size=4096),
         ],
         exception_handlers={TrackletError: tracklet_error_handler,

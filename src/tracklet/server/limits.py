@@ -3,6 +3,11 @@
 The wandb SDK retries 429 with the server's Retry-After, so shedding loses nothing, while
 queueing without bound would hold every request body in memory and time clients out.
 Health probes and static assets are never shed.
+
+``file_stream`` requests have a pool of their own: the SDK keeps exactly one in flight per
+live run, so their number is the number of runs training right now, and the group-commit
+writer already bounds what they queue (503 past its limit). Sharing the general pool would
+make a team with more live runs than that pool retry every history write a second later.
 """
 
 from __future__ import annotations
@@ -11,23 +16,31 @@ import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 _SHED_PREFIXES = ("/graphql", "/files/", "/storage/", "/api/")
+_STREAM_SUFFIX = "/file_stream"
 
 
 class ConcurrencyLimit:
-    """ASGI middleware admitting at most ``limit`` API requests at a time."""
+    """ASGI middleware admitting at most ``limit`` API requests at a time, plus at most
+    ``stream_limit`` file_stream requests (0 disables either limit)."""
 
-    def __init__(self, app: ASGIApp, limit: int, retry_after_s: int = 1) -> None:
+    def __init__(self, app: ASGIApp, limit: int, stream_limit: int = 0,
+                 retry_after_s: int = 1) -> None:
         self.app = app
         self.limit = limit
+        self.stream_limit = stream_limit
         self.retry_after_s = retry_after_s
         self.in_flight = 0
+        self.streams_in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or self.limit <= 0
-            or not str(scope.get("path", "")).startswith(_SHED_PREFIXES)
-        ):
+        path = str(scope.get("path", ""))
+        if scope["type"] != "http" or not path.startswith(_SHED_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        if path.startswith("/files/") and path.endswith(_STREAM_SUFFIX):
+            await self._stream(scope, receive, send)
+            return
+        if self.limit <= 0:
             await self.app(scope, receive, send)
             return
         if self.in_flight >= self.limit:
@@ -38,6 +51,19 @@ class ConcurrencyLimit:
             await self.app(scope, receive, send)
         finally:
             self.in_flight -= 1
+
+    async def _stream(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.stream_limit <= 0:
+            await self.app(scope, receive, send)
+            return
+        if self.streams_in_flight >= self.stream_limit:
+            await self._shed(send)
+            return
+        self.streams_in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.streams_in_flight -= 1
 
     async def _shed(self, send: Send) -> None:
         message = "server busy: too many requests in flight, retry shortly"
