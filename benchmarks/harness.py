@@ -16,11 +16,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -30,6 +30,7 @@ PEERS_DIR = ROOT / ".peers"
 ADMIN_KEY = "local-" + "bench0" * 7 + "xyz"
 ENTITY = "admin"
 SCALES = (1, 10, 100)
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -160,6 +161,52 @@ def running_server(args: argparse.Namespace, base: Path, name: str = "server") -
             yield server
         finally:
             server.stop()
+
+
+@contextmanager
+def throwaway_server() -> Iterator[Server]:
+    """A server on SQLite + local blobs in a scratch folder, removed afterwards."""
+    with workdir() as base:
+        server = start_server(base / "server")
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+def wandb_api(server: Server, workdir: Path) -> Any:
+    """A ``wandb.Api()`` for ``server`` with private dirs under ``workdir``."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    for key in [k for k in os.environ if k.startswith("WANDB_")]:
+        del os.environ[key]
+    os.environ.update({
+        "WANDB_BASE_URL": server.url, "WANDB_API_KEY": server.key, "WANDB_DIR": str(workdir),
+        "WANDB_CONFIG_DIR": str(workdir / ".config"), "WANDB_CACHE_DIR": str(workdir / "cache"),
+        "WANDB_DATA_DIR": str(workdir / "data"), "WANDB_ERROR_REPORTING": "false",
+        "WANDB_SILENT": "true", "NETRC": str(workdir / ".netrc"),
+    })
+    import wandb
+
+    return wandb.Api(api_key=server.key, overrides={"base_url": server.url}, timeout=120)
+
+
+def timed(fn: Callable[[], T]) -> tuple[float, T]:
+    """(seconds, result) of calling ``fn()``."""
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def replace_section(title: str, body: str) -> None:
+    """Replace (or add at the end) the ``## title`` section of benchmarks/README.md."""
+    text = README.read_text()
+    header = f"## {title}\n"
+    if header in text:
+        start = text.index(header)
+        rest = text[start + len(header):]
+        end = rest.find("\n## ")
+        text = text[:start] + (rest[end + 1:] if end >= 0 else "")
+    README.write_text(text.rstrip() + "\n\n" + header + "\n" + body.strip() + "\n")
 
 
 # -- options ------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from tests.e2e.http_writer import HttpWriter
 
-from benchmarks._harness import append_section, server, timed, wandb_api
+from benchmarks.harness import replace_section, throwaway_server, timed, wandb_api
 from tracklet.config import Settings
 from tracklet.storage import Storage
 from tracklet.storage.history.tiers import open_history
@@ -47,7 +47,7 @@ def main() -> None:
     n, k = args.rows, args.keys
     work = Path(tempfile.mkdtemp(prefix="bench-scan-"))
     results: list[tuple[str, float, float, str]] = []
-    with server() as srv:
+    with throwaway_server() as srv:
         writer = HttpWriter(srv.url, srv.key)
         writer.create_run(ENTITY, PROJECT, RUN)
         t_write, _ = timed(lambda: writer.log(
@@ -127,7 +127,7 @@ def main() -> None:
     ]
     body = "\n".join(lines)
     print(body)
-    append_section("History scans (`python -m benchmarks.history_scan`)", body)
+    replace_section("History scans (`python -m benchmarks.history_scan`)", body)
 
 
 if __name__ == "__main__":
