@@ -16,7 +16,7 @@ Reported:
 * the server's peak resident memory (``VmHWM`` in ``/proc/<pid>/status``).
 
 Run: ``python -m benchmarks.w1_sdk_online_vs_offline [--repeats N] [--steps N]``. The result
-table is appended to ``benchmarks/README.md``.
+table replaces the latest W1 block of ``benchmarks/README.md``.
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parent
-README = ROOT / "README.md"
 KEY = "bench-" + "b" * 44
 
 SCRIPT = textwrap.dedent(
@@ -224,16 +223,13 @@ def main(argv: list[str] | None = None) -> None:
 
 def _append_readme(table: str, args: argparse.Namespace,
                    samples: dict[str, list[float]]) -> None:
-    if not README.exists():
-        README.write_text(
-            "# Benchmarks\n\n"
-            "Each figure is a ratio against a floor or peer measured in the same run; none is a "
-            "timed test. Results are appended by the scripts themselves.\n"
-        )
+    """Rewrite the README's latest-W1 block (the earlier ones stay as they were)."""
+    from benchmarks.harness import update_readme
+
     load = os.getloadavg()
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     section = (
-        f"\n## W1: SDK online vs offline ({stamp})\n\n"
+        f"### W1: SDK online vs offline, latest ({stamp})\n\n"
         f"`python -m benchmarks.w1_sdk_online_vs_offline --repeats {args.repeats} "
         f"--steps {args.steps}`: 10 metrics x {args.steps} steps, SQLite + local blobs, "
         f"{os.cpu_count()} CPUs, load average {load[0]:.1f} at the end, Python "
@@ -241,8 +237,7 @@ def _append_readme(table: str, args: argparse.Namespace,
         + "; ".join(f"{k} {', '.join(f'{t:.2f}' for t in v)}" for k, v in samples.items())
         + f".\n\n{table}\n"
     )
-    with README.open("a") as fh:
-        fh.write(section)
+    update_readme("w1", section)
 
 
 if __name__ == "__main__":
