@@ -26,7 +26,7 @@ from pathlib import Path
 import orjson
 
 from benchmarks import data, harness, soak
-from benchmarks.wire import Stats, Wire, finish_payload, history_payload
+from benchmarks.wire import Stats, StreamWire, Wire, finish_payload, history_payload
 
 PROJECT = "load"
 LEVELS = (1, 8, 64, 256)
@@ -117,10 +117,10 @@ async def ingest(server: harness.Server, project: str, runs: int, lines_per_run:
         await admin.close()
     payloads = [bodies(first_run + i, lines_per_run, lpr) for i in range(runs)]
     stats = Stats()
-    wires = [Wire(server.url, server.key, connections=1, stats=stats) for _ in names]
+    wires = [StreamWire(server.url, server.key, stats=stats) for _ in names]
     try:
 
-        async def stream(wire: Wire, name: str, run_bodies: list[bytes]) -> None:
+        async def stream(wire: StreamWire, name: str, run_bodies: list[bytes]) -> None:
             for body in run_bodies:
                 await wire.file_stream(harness.ENTITY, project, name, body)
 
@@ -164,12 +164,12 @@ async def paced(server: harness.Server, project: str, runs: int, lines_per_run: 
     tick = lpr / lines_per_s
     produced_lines = [data.history_lines(i, 0, lines_per_run) for i in range(runs)]
     stats = Stats()
-    wires = [Wire(server.url, server.key, connections=1, stats=stats) for _ in names]
+    wires = [StreamWire(server.url, server.key, stats=stats) for _ in names]
     loop = asyncio.get_running_loop()
     try:
         t0 = loop.time()
 
-        async def stream(idx: int, wire: Wire, name: str) -> None:
+        async def stream(idx: int, wire: StreamWire, name: str) -> None:
             start = t0 + tick * idx / runs
             sent = 0
             k = 1

@@ -19,7 +19,7 @@ from pathlib import Path
 import orjson
 
 from benchmarks import data, harness
-from benchmarks.wire import Stats, Wire, history_payload
+from benchmarks.wire import Stats, StreamWire, Wire, history_payload
 
 PROJECT = "soak"
 
@@ -92,7 +92,7 @@ async def _stream(server: harness.Server, runs: int, seconds: float, lpr: int,
         await create_runs(admin, PROJECT, names)
     finally:
         await admin.close()
-    wires = [Wire(server.url, server.key, connections=1, stats=stats) for _ in names]
+    wires = [StreamWire(server.url, server.key, stats=stats) for _ in names]
     deadline = time.perf_counter() + seconds
     # Each run's metric values are those of its step 0 line; only _step changes per line.
     tails = [data.history_lines(i, 0, 1)[0].split(",", 1)[1] for i in range(runs)]
