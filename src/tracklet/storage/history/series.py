@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tracklet.storage.history import live
+from tracklet.storage.history import live, live_columns
 from tracklet.storage.history.jsonline import loads_object
 from tracklet.storage.history.parquet import STEP
 from tracklet.storage.history.tiers import RunHistory, begin_snapshot
@@ -259,7 +259,17 @@ def _live_then_exports(view: RunHistory, keys: Sequence[str],
     lo = axis.start if axis.buckets else None
     hi = axis.start + axis.width * axis.buckets - 1 if axis.buckets else None
     live_cols = _Columns(keys)
-    shadowed = _read_live(view, keys, lo, hi, live_cols) if view.has_live else None
+    shadowed: np.ndarray | None = None
+    if view.has_live and live_columns.supported(view.conn):
+        fast = live_columns.read(view.conn, view.run_id, keys, lo, hi,
+                                 (view.live_count, view.live_min, view.live_max))
+        for key in keys:
+            part = fast.column(key)
+            if part is not None:
+                live_cols.add(key, *part)
+        shadowed = fast.steps()
+    elif view.has_live:
+        shadowed = _read_live(view, keys, lo, hi, live_cols)
 
     def finish() -> dict[str, Series]:
         cols = _Columns(keys)
