@@ -86,11 +86,11 @@ async def scan_rows(wire: Wire, project: str, run: str, steps: int,
 
 
 async def chart(wire: Wire, project: str, runs: Sequence[str], keys: Sequence[str],
-                buckets: int) -> Any:
+                buckets: int, timeout: float = 1800) -> Any:
     """The chart-series endpoint; Unsupported when it answers 404."""
     paths = ",".join(f"{harness.ENTITY}/{project}/{r}" for r in runs)
     resp = await wire.client.get("/api/v1/runs/series", params={
-        "runs": paths, "keys": ",".join(keys), "buckets": str(buckets)})
+        "runs": paths, "keys": ",".join(keys), "buckets": str(buckets)}, timeout=timeout)
     if resp.status_code == 404:
         raise Unsupported(NOT_IMPLEMENTED)
     if resp.status_code != 200:
