@@ -4,8 +4,10 @@
   way ``scan_history`` pages it: SampledHistoryPage (one key, 1,000 steps a page) and
   HistoryPage (every key). Floor: pyarrow reading the same columns from a Parquet file.
 - chart: 100 runs x 10 metrics x ``steps`` steps (100,000 at --scale 100), downsampled to
-  1,000 buckets with per-bucket min/max/last by ``GET /api/v1/runs/series``. Floor: pyarrow
-  reading the columns and computing the same aggregates.
+  1,000 buckets with per-bucket min/max/last by ``GET /api/v1/runs/series``, once while the
+  runs are still running (rows in the live tier) and once after they finished and were
+  compacted to Parquet. Floor: pyarrow reading the columns and computing the same
+  aggregates.
 - runs: ``n`` runs (10,000 at --scale 100) with summary metrics, listed with the Runs query
   ``api.runs`` sends, filtered on ``summary_metrics.acc > 0.5`` and ordered by it, every page.
   Floor: pyarrow reading name/acc from Parquet, filtering and sorting.
@@ -84,11 +86,11 @@ async def scan_rows(wire: Wire, project: str, run: str, steps: int,
 
 
 async def chart(wire: Wire, project: str, runs: Sequence[str], keys: Sequence[str],
-                buckets: int) -> Any:
+                buckets: int, timeout: float = 1800) -> Any:
     """The chart-series endpoint; Unsupported when it answers 404."""
     paths = ",".join(f"{harness.ENTITY}/{project}/{r}" for r in runs)
     resp = await wire.client.get("/api/v1/runs/series", params={
-        "runs": paths, "keys": ",".join(keys), "buckets": str(buckets)})
+        "runs": paths, "keys": ",".join(keys), "buckets": str(buckets)}, timeout=timeout)
     if resp.status_code == 404:
         raise Unsupported(NOT_IMPLEMENTED)
     if resp.status_code != 200:
@@ -307,16 +309,19 @@ def wait_exported(server: harness.Server, project: str, names: Sequence[str], ro
 
 def measure_chart(args: argparse.Namespace, base: Path, runs: int, steps: int,
                   table: harness.Table) -> None:
-    """Downsample 10 metrics of ``runs`` runs to 1,000 buckets."""
+    """Downsample 10 metrics of ``runs`` runs to 1,000 buckets: first while the runs are
+    still running (every row in the live tier), then once they finished and were compacted
+    to Parquet."""
     base.mkdir(parents=True, exist_ok=True)
     path = base / "chart.parquet"
     data.write_parquet(path, list(range(runs)), steps)
     fl = floor_chart(path, data.METRICS, steps, CHART_BUCKETS)
     label = f"chart {runs} runs x 10 metrics x {steps:,} steps -> {CHART_BUCKETS:,} buckets"
+    labels = [f"{label}, live runs (before compaction)", label]
     project = "chart"
     with harness.running_server(args, base, "server-chart") as server:
 
-        async def go() -> tuple[float, str | None] | str:
+        async def go() -> list[tuple[float, str | None]] | str:
             wire = Wire(server.url, server.key, connections=4)
             try:
                 await wire.upsert_run(project, "probe")
@@ -324,24 +329,35 @@ def measure_chart(args: argparse.Namespace, base: Path, runs: int, steps: int,
                     await chart(wire, project, ["probe"], ["m0"], 10)
                 except Unsupported as exc:
                     return str(exc)
-                await load.ingest(server, project, runs, steps, lpr=min(steps, 1_000),
-                                  finish=True)
+                await load.ingest(server, project, runs, steps, lpr=min(steps, 1_000))
                 names = [load.run_name(i) for i in range(runs)]
+                out: list[tuple[float, str | None]] = []
+                t0 = time.perf_counter()
+                answer = await chart(wire, project, names, data.METRICS, CHART_BUCKETS)
+                secs = time.perf_counter() - t0
+                out.append((secs, check_chart(answer, runs, data.METRICS, steps,
+                                              CHART_BUCKETS)))
+                del answer
+                for name in names:
+                    await wire.file_stream(harness.ENTITY, project, name, finish_payload())
                 await asyncio.to_thread(wait_exported, server, project, names, steps)
                 t0 = time.perf_counter()
                 answer = await chart(wire, project, names, data.METRICS, CHART_BUCKETS)
                 secs = time.perf_counter() - t0
-                return secs, check_chart(answer, runs, data.METRICS, steps, CHART_BUCKETS)
+                out.append((secs, check_chart(answer, runs, data.METRICS, steps,
+                                              CHART_BUCKETS)))
+                return out
             finally:
                 await wire.close()
 
         res = asyncio.run(go())
     if isinstance(res, str):
-        table.add(label, res, "-", fl * 1000, "-", "-")
+        for lab in labels:
+            table.add(lab, res, "-", fl * 1000, "-", "-")
         return
-    secs, problem = res
-    table.add(label, secs * 1000, runs * steps * data.N_METRICS / secs, fl * 1000,
-              harness.ratio(secs, fl), "yes" if problem is None else f"NO: {problem}")
+    for lab, (secs, problem) in zip(labels, res, strict=True):
+        table.add(lab, secs * 1000, runs * steps * data.N_METRICS / secs, fl * 1000,
+                  harness.ratio(secs, fl), "yes" if problem is None else f"NO: {problem}")
 
 
 def measure_runs(args: argparse.Namespace, base: Path, n: int, table: harness.Table) -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
+import os
+import zlib
+
 import httpx
 import pytest
 from starlette.applications import Starlette
@@ -9,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tracklet.server.compression import ApiGZip
+from tracklet.server.compression import ApiGZip, accepts_gzip, gzip_large
 
 pytestmark = pytest.mark.anyio
 BIG = b"{" + b'"k": "v", ' * 2000 + b"}"
@@ -34,3 +38,22 @@ async def test_only_api_answers_are_compressed(path: str, encoded: bool) -> None
     assert (r.headers.get("content-encoding") == "gzip") is encoded
     if not encoded:
         assert r.headers["content-length"] == str(len(BIG))
+
+
+@pytest.mark.parametrize("size", [0, 1, (1 << 22) - 1, 1 << 22, (3 << 22) + 12345])
+def test_gzip_large_is_one_standard_gzip_member(size: int) -> None:
+    """Pieces deflated in parallel make one stream any gzip reader decodes to the input."""
+    body = (os.urandom(size // 4) + b'{"loss": 0.125, ' * (size // 16))[:size]
+    body += b"x" * (size - len(body))
+    encoded = gzip_large(body)
+    assert gzip.decompress(encoded) == body
+    reader = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    assert reader.decompress(encoded) == body and reader.eof and reader.unused_data == b""
+
+
+@pytest.mark.parametrize(("header", "accepted"), [
+    ("gzip", True), ("gzip, deflate, br", True), ("br;q=1.0, gzip;q=0.5", True), ("*", True),
+    ("identity", False), ("", False), ("gzip;q=0", False), ("GZIP", True),
+    ("deflate, gzip;q=0.0", False)])
+def test_accepts_gzip(header: str, accepted: bool) -> None:
+    assert accepts_gzip(header) is accepted

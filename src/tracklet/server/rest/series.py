@@ -28,6 +28,7 @@ from starlette.responses import Response
 from tracklet.domain.access import require_read
 from tracklet.domain.records import User
 from tracklet.errors import InvalidInput
+from tracklet.server.compression import LARGE_BODY, accepts_gzip, gzip_large
 from tracklet.server.state import AppState
 from tracklet.storage import Storage
 from tracklet.storage.history.series import Axis, Series, chart_series
@@ -92,30 +93,41 @@ def to_json(runs: Sequence[str], axis: Axis, series: list[dict[str, Series]]) ->
 
 
 def to_arrow(runs: Sequence[str], axis: Axis, series: list[dict[str, Series]]) -> bytes:
-    """The Arrow IPC stream answer (one record batch)."""
+    """The Arrow IPC stream answer (one record batch), built column-wise."""
+    import numpy as np
     import pyarrow as pa
+    import pyarrow.compute as pc
 
-    cols: dict[str, list[Any]] = {n: [] for n in (
-        "run", "key", "bucket", "count", "firstStep", "lastStep", "min", "max", "last")}
-    for path, per_key in zip(runs, series, strict=True):
+    names = ("bucket", "count", "firstStep", "lastStep", "min", "max", "last")
+    parts: dict[str, list[Any]] = {n: [] for n in ("run", "key", *names)}
+    key_names: list[str] = []
+    for i, per_key in enumerate(series):
         for key, s in per_key.items():
             n = len(s.bucket)
-            cols["run"].extend([path] * n)
-            cols["key"].extend([key] * n)
-            cols["bucket"].extend(s.bucket.tolist())
-            cols["count"].extend(s.count.tolist())
-            cols["firstStep"].extend(s.first_step.tolist())
-            cols["lastStep"].extend(s.last_step.tolist())
-            for name, values in (("min", s.min), ("max", s.max), ("last", s.last)):
-                cols[name].extend(float(v) for v in values.tolist())
+            parts["run"].append(np.full(n, i, dtype=np.int64))
+            parts["key"].append(np.full(n, len(key_names), dtype=np.int64))
+            key_names.append(key)
+            for name, values in zip(names, (s.bucket, s.count, s.first_step, s.last_step,
+                                            s.min, s.max, s.last), strict=True):
+                parts[name].append(values)
+    ints = {"bucket", "count", "firstStep", "lastStep"}
+
+    def column(name: str) -> np.ndarray:
+        dtype = np.int64 if name in ints or name in ("run", "key") else np.float64
+        if not parts[name]:
+            return np.empty(0, dtype=dtype)
+        return np.concatenate([np.asarray(p, dtype=dtype) for p in parts[name]])
+
     types = {"run": pa.string(), "key": pa.string(), "bucket": pa.int64(), "count": pa.int64(),
              "firstStep": pa.int64(), "lastStep": pa.int64(), "min": pa.float64(),
              "max": pa.float64(), "last": pa.float64()}
+    arrays = [pc.take(pa.array(list(runs), pa.string()), pa.array(column("run"))),
+              pc.take(pa.array(key_names, pa.string()), pa.array(column("key"))),
+              *(pa.array(column(n), type=types[n]) for n in names)]
     meta = {b"x": b"_step", b"start": str(axis.start).encode(),
             b"bucketWidth": str(axis.width).encode(), b"buckets": str(axis.buckets).encode()}
     schema = pa.schema([pa.field(n, t) for n, t in types.items()], metadata=meta)
-    batch = pa.record_batch([pa.array(cols[n], type=t) for n, t in types.items()],
-                            schema=schema)
+    batch = pa.record_batch(arrays, schema=schema)
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, schema) as writer:
         writer.write_batch(batch)
@@ -134,8 +146,22 @@ async def runs_series(request: Request) -> Response:
     keys = _list(q.get("keys"), "keys", MAX_KEYS)
     buckets = _buckets(q.get("buckets"))
     axis, series = await to_thread.run_sync(load, state.storage, user, runs, keys, buckets)
-    if ARROW_STREAM in request.headers.get("accept", ""):
-        body = await to_thread.run_sync(to_arrow, runs, axis, series)
-        return Response(body, media_type=ARROW_STREAM)
-    body = await to_thread.run_sync(to_json, runs, axis, series)
-    return Response(body, media_type="application/json")
+    arrow = ARROW_STREAM in request.headers.get("accept", "")
+    gzip = accepts_gzip(request.headers.get("accept-encoding", ""))
+    body, encoded = await to_thread.run_sync(encode, runs, axis, series, arrow, gzip)
+    headers = {"Vary": "Accept-Encoding"}
+    if encoded:
+        # Set here, the API's gzip middleware passes the body through untouched.
+        headers["Content-Encoding"] = "gzip"
+    return Response(body, media_type=ARROW_STREAM if arrow else "application/json",
+                    headers=headers)
+
+
+def encode(runs: Sequence[str], axis: Axis, series: list[dict[str, Series]], arrow: bool,
+           gzip: bool) -> tuple[bytes, bool]:
+    """The answer's bytes and whether they are gzip-encoded (large answers only: smaller
+    ones are left to the API's gzip middleware)."""
+    body = to_arrow(runs, axis, series) if arrow else to_json(runs, axis, series)
+    if gzip and len(body) >= LARGE_BODY:
+        return gzip_large(body), True
+    return body, False

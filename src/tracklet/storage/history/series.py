@@ -14,7 +14,10 @@ with the same ``_step``, as in :mod:`.tiers`.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tracklet.storage.history import live
+from tracklet.storage.history import live, live_columns
 from tracklet.storage.history.jsonline import loads_object
 from tracklet.storage.history.parquet import STEP
 from tracklet.storage.history.tiers import RunHistory, begin_snapshot
@@ -87,8 +90,11 @@ def _numeric(array: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray] | None:
     """(validity mask, values) of a numeric Parquet column; None for other types."""
     t = array.type
     if pa.types.is_int64(t) or pa.types.is_int32(t) or pa.types.is_floating(t):
-        valid = pc.is_valid(array).to_numpy(zero_copy_only=False)
         dtype = np.float64 if pa.types.is_floating(t) else np.int64
+        if array.null_count == 0:
+            values = array.to_numpy().astype(dtype, copy=False)
+            return np.ones(values.size, dtype=bool), values
+        valid = pc.is_valid(array).to_numpy(zero_copy_only=False)
         values = pc.fill_null(array, 0).to_numpy(zero_copy_only=False).astype(dtype, copy=False)
         return valid, values
     if pa.types.is_uint64(t):
@@ -156,7 +162,10 @@ def _read_exports(view: RunHistory, keys: Sequence[str], lo: int | None, hi: int
             numeric = None if key in reader.json_keys else _numeric(column)
             valid, values = numeric or _python_numbers(column, key in reader.json_keys)
             mask = valid if keep is None else valid & keep
-            cols.add(key, steps[mask], values[mask])
+            if mask.all():
+                cols.add(key, steps, values)
+            else:
+                cols.add(key, steps[mask], values[mask])
 
 
 def _read_live(view: RunHistory, keys: Sequence[str], lo: int | None, hi: int | None,
@@ -239,30 +248,69 @@ def _object_extremes(values: np.ndarray, starts: np.ndarray,
 
 def run_series(view: RunHistory, keys: Sequence[str], axis: Axis) -> dict[str, Series]:
     """Each of ``keys`` of one run reduced over ``axis`` (keys never logged: no buckets)."""
-    cols = _Columns(keys)
+    return _live_then_exports(view, keys, axis)()
+
+
+def _live_then_exports(view: RunHistory, keys: Sequence[str],
+                       axis: Axis) -> Callable[[], dict[str, Series]]:
+    """Read the live tier now (it needs the view's connection, which stays on this thread)
+    and return the rest of the work: reading the exports and reducing, which touches no
+    connection and may run on another thread."""
     lo = axis.start if axis.buckets else None
     hi = axis.start + axis.width * axis.buckets - 1 if axis.buckets else None
-    shadowed = _read_live(view, keys, lo, hi, cols) if view.has_live else None
-    live_parts = {k: list(v) for k, v in cols.parts.items()}
-    cols.parts = {k: [] for k in keys}
-    _read_exports(view, keys, lo, hi, cols, shadowed)
-    for key in keys:
-        cols.parts[key].extend(live_parts[key])
-    out: dict[str, Series] = {}
-    for key in keys:
-        parts = cols.parts[key]
-        if not parts:
-            out[key] = reduce_series(np.empty(0, np.int64), np.empty(0), axis)
-            continue
-        steps, values = _merge(parts)
-        out[key] = reduce_series(steps, values, axis)
-    return out
+    live_cols = _Columns(keys)
+    shadowed: np.ndarray | None = None
+    if view.has_live and live_columns.supported(view.conn):
+        fast = live_columns.read(view.conn, view.run_id, keys, lo, hi,
+                                 (view.live_count, view.live_min, view.live_max))
+        for key in keys:
+            part = fast.column(key)
+            if part is not None:
+                live_cols.add(key, *part)
+        shadowed = fast.steps()
+    elif view.has_live:
+        shadowed = _read_live(view, keys, lo, hi, live_cols)
+
+    def finish() -> dict[str, Series]:
+        cols = _Columns(keys)
+        _read_exports(view, keys, lo, hi, cols, shadowed)
+        out: dict[str, Series] = {}
+        for key in keys:
+            # Exports first, live rows after: _merge's stable sort lets live rows win.
+            parts = cols.parts[key] + live_cols.parts[key]
+            if not parts:
+                out[key] = reduce_series(np.empty(0, np.int64), np.empty(0), axis)
+                continue
+            steps, values = _merge(parts)
+            out[key] = reduce_series(steps, values, axis)
+        return out
+
+    return finish
+
+
+_POOL_SIZE = max(1, min(4, os.cpu_count() or 1))
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _reader_pool() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=_POOL_SIZE,
+                                       thread_name_prefix="tracklet-series")
+        return _pool
 
 
 def chart_series(storage: Storage, run_ids: Sequence[int], keys: Sequence[str],
                  buckets: int) -> tuple[Axis, list[dict[str, Series]]]:
     """``keys`` of each run reduced over one shared axis spanning every run's steps, all
-    read in one snapshot."""
+    read in one snapshot.
+
+    Live rows are read on this thread (the snapshot's connection); the exports of the runs
+    are decoded and reduced by a small shared pool of threads (Parquet decoding and numpy
+    release the GIL).
+    """
     with storage.db.read() as conn:
         begin_snapshot(conn)
         views = [RunHistory(storage, conn, run_id) for run_id in run_ids]
@@ -270,7 +318,15 @@ def chart_series(storage: Storage, run_ids: Sequence[int], keys: Sequence[str],
             firsts = [s for s in (v.first_step() for v in views) if s is not None]
             lasts = [s for s in (v.last_step() for v in views) if s is not None]
             axis = Axis.spanning(min(firsts, default=None), max(lasts, default=None), buckets)
-            return axis, [run_series(view, keys, axis) for view in views]
+            pool = _reader_pool()
+            futures = []
+            try:
+                for view in views:
+                    futures.append(pool.submit(_live_then_exports(view, keys, axis)))
+                return axis, [f.result() for f in futures]
+            finally:
+                # Never close a view a worker may still be reading.
+                wait(futures)
         finally:
             for view in views:
                 view.close()
