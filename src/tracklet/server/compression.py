@@ -6,12 +6,14 @@ download, drops ``Content-Length`` and makes no sense for already-compressed med
 
 from __future__ import annotations
 
-from starlette.middleware.gzip import GZipMiddleware
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
 
 
 class ApiGZip:
-    """GZip (level 6) for responses except those under ``skip_prefixes``."""
+    """GZip (level 6) for responses except those under ``skip_prefixes`` and Arrow streams."""
 
     def __init__(
         self,
@@ -23,7 +25,11 @@ class ApiGZip:
                                           "/files/"),
     ) -> None:
         self.plain = app
-        self.gzip = GZipMiddleware(app, minimum_size=minimum_size, compresslevel=6)
+        # Arrow IPC answers are binary columns read by a client that wants them at memory
+        # speed: gzip would cost more CPU on both sides than the bytes it saves.
+        self.gzip = GZipMiddleware(app, minimum_size=minimum_size, compresslevel=6,
+                                   exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES,
+                                                          ARROW_STREAM))
         self.skip_prefixes = skip_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
