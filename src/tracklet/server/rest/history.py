@@ -107,39 +107,17 @@ def resolve(storage: Storage, user: User, query: Query) -> int:
 # -- encodings ----------------------------------------------------------------------------
 
 
-class _Sink:
-    """A file-like target for the Arrow IPC writer that hands its bytes out on demand."""
-
-    def __init__(self) -> None:
-        self.parts: list[bytes] = []
-        self.closed = False
-
-    def write(self, data: Any) -> int:
-        chunk = bytes(data)
-        self.parts.append(chunk)
-        return len(chunk)
-
-    def flush(self) -> None:
-        pass
-
-    def close(self) -> None:
-        self.closed = True
-
-    def take(self) -> bytes:
-        out = b"".join(self.parts)
-        self.parts.clear()
-        return out
+_EOS = b"\xff\xff\xff\xff\x00\x00\x00\x00"
 
 
-def arrow_chunks(scan: ColumnScan) -> Iterator[bytes]:
-    """The scan as one Arrow IPC stream, a chunk per table."""
-    sink = _Sink()
-    with pa.ipc.new_stream(pa.PythonFile(sink, mode="w"), scan.schema) as writer:
-        yield sink.take()
-        for table in scan.tables():
-            writer.write_table(table)
-            yield sink.take()
-    yield sink.take()
+def arrow_chunks(scan: ColumnScan) -> Iterator[bytes | memoryview]:
+    """The scan as one Arrow IPC stream: the schema, a message per record batch (handed
+    out without copying), then the end-of-stream marker."""
+    yield scan.schema.serialize().to_pybytes()
+    for table in scan.tables():
+        for batch in table.to_batches():
+            yield memoryview(batch.serialize())
+    yield _EOS
 
 
 def json_chunks(scan: ColumnScan, run: str) -> Iterator[bytes]:
@@ -206,14 +184,18 @@ class _Producer:
 
     async def next(self) -> object:
         """The next chunk, ``_DONE``, or the exception that ended the scan."""
-        return await to_thread.run_sync(self.chunks.get)
+        try:
+            return self.chunks.get_nowait()
+        except queue.Empty:
+            return await to_thread.run_sync(self.chunks.get)
 
     def stop(self) -> None:
         """Let the thread end (client gone): it stops at its next chunk."""
         self.stopped.set()
 
 
-async def _body(producer: _Producer, first: bytes) -> AsyncIterator[bytes]:
+async def _body(producer: _Producer, first: bytes | memoryview
+                ) -> AsyncIterator[bytes | memoryview]:
     try:
         yield first
         while True:
@@ -222,7 +204,7 @@ async def _body(producer: _Producer, first: bytes) -> AsyncIterator[bytes]:
                 return
             if isinstance(item, BaseException):
                 raise item
-            assert isinstance(item, bytes)
+            assert isinstance(item, (bytes, memoryview))
             yield item
     finally:
         producer.stop()
@@ -243,6 +225,6 @@ async def runs_history(request: Request) -> Response:
         raise first
     if first is _DONE:
         first = b""
-    assert isinstance(first, bytes)
+    assert isinstance(first, (bytes, memoryview))
     media = ARROW_STREAM if query.format == "arrow" else "application/json"
     return StreamingResponse(_body(producer, first), media_type=media)

@@ -43,6 +43,7 @@ from tracklet.storage.history.rows import dumps_row
 from tracklet.storage.history.tiers import RunHistory
 
 BATCH_ROWS = 32_768
+GROUPS_PER_READ = 4
 STEP_FIELD = pa.field(STEP, pa.int64(), nullable=False)
 
 _LIVE_KINDS = {"number": "number", "boolean": "bool", "string": "str"}
@@ -174,11 +175,14 @@ class ColumnScan:
             if not present:
                 continue
             names = [STEP, *(c.key for c in present)]
-            for index, lo, hi in file.groups:
-                if (hi_step is not None and lo >= hi_step) or (lo_step is not None
-                                                                and hi < lo_step):
-                    continue
-                table = file.file.read_row_group(index, columns=names, use_threads=False)
+            groups = [index for index, lo, hi in file.groups
+                      if not ((hi_step is not None and lo >= hi_step)
+                              or (lo_step is not None and hi < lo_step))]
+            for i in range(0, len(groups), GROUPS_PER_READ):
+                # A few row groups at a time, columns decoded in parallel (what a plain
+                # pyarrow read does), memory still bounded by GROUPS_PER_READ groups.
+                table = file.file.read_row_groups(groups[i:i + GROUPS_PER_READ],
+                                                  columns=names, use_threads=True)
                 steps = table.column(STEP).to_numpy()
                 start = 0 if lo_step is None else int(np.searchsorted(steps, lo_step, "left"))
                 stop = len(steps) if hi_step is None else int(
