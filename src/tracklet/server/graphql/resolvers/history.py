@@ -65,6 +65,9 @@ def resolve_history(run: Run, info: Info, samples: int | None = None,
         count = view.count(lo, hi)
         if count is not None and count <= n:
             # Every row fits (always so for the SDK's HistoryPage): no need to look inside.
+            texts = view.exported_texts(lo, hi)
+            if texts is not None:
+                return texts
             return [row.text for row in view.rows(lo, hi)]
         return [row.text for row in sample_rows(lambda: view.rows(lo, hi), n,
                                                 fetch=view.rows_at)]
@@ -94,12 +97,17 @@ def resolve_sampled_history(run: Run, info: Info,
             if samples == 0 or (lo is not None and hi is not None and hi <= lo):
                 out.append([])
                 continue
-            if view.fully_exported and (view.count(lo, hi) or 0) <= samples:
-                # Every row fits the page (the SDK's scan_history pages): column-wise.
-                records = view.exported_records(lo, hi, keys)
-                if records is not None:
-                    out.append(records)
-                    continue
+            count = view.count(lo, hi)
+            if count is not None and count <= samples:
+                # Every row fits the page (the SDK's scan_history pages): nothing to choose.
+                if view.fully_exported:
+                    records = view.exported_records(lo, hi, keys)  # column-wise
+                    if records is not None:
+                        out.append(records)
+                        continue
+                out.append([json_safe(project(r, keys)) for r in view.rows(lo, hi, keys=keys)
+                            if all(k in r.data for k in keys)])
+                continue
             rows = sample_rows(lambda k=keys, a=lo, b=hi: view.rows(a, b, keys=k),  # type: ignore[misc]
                                samples, keys,
                                fetch=lambda steps, k=keys: view.rows_at(steps, k))  # type: ignore[misc]
