@@ -144,6 +144,7 @@ def test_history_scan_on_live_exported_and_resumed_runs(live_server: LiveServer)
     assert live.schema.field("loss").type == pa.float64()
     assert live.schema.field("shape").metadata == {b"tracklet.encoding": b"json"}
     assert live.schema.field("note").type == pa.string()
+    assert live.schema.field("epoch").type == pa.int64()  # typed by the rows themselves
 
     # Finished: compacted to Parquet (typed columns: integers stay int64).
     writer.finish(ENTITY, project, "tiers")
@@ -162,7 +163,7 @@ def test_history_scan_on_live_exported_and_resumed_runs(live_server: LiveServer)
     assert all(same_value(a, b) for a, b in zip(stored_rows(live_server, project, "tiers"),
                                                   merged, strict=True))
     both = _check_all(live_server, path, merged)
-    assert both.schema.field("epoch").type == pa.float64()  # live numbers join the column
+    assert both.schema.field("epoch").type == pa.int64()
     assert both.column("loss").to_pylist()[1000 - 1000 // 50] < 0  # the rewritten value
     writer.close()
 
@@ -172,10 +173,14 @@ def test_live_only_run_streams_past_one_batch(live_server: LiveServer) -> None:
     writer = HttpWriter(live_server.url, live_server.key)
     writer.create_run(ENTITY, project, "long")
     n = 70_000
-    sent = writer.log(ENTITY, project, "long", [{"x": i * 0.5} for i in range(n)], batch=10_000)
-    table = _arrow(live_server, f"{ENTITY}/{project}/long", ["x"])
+    sent = writer.log(ENTITY, project, "long", [{"x": i * 0.5, "i": i} for i in range(n)],
+                      batch=10_000)
+    table = _arrow(live_server, f"{ENTITY}/{project}/long", ["x", "i"])
     assert table.column("_step").to_pylist() == list(range(n))
     assert table.column("x").to_pylist() == [r["x"] for r in sent]
+    # Past one batch of live rows the tier's type counts decide: numbers, so float64.
+    assert table.schema.field("i").type == pa.float64()
+    assert table.column("i").to_pylist() == [float(r["i"]) for r in sent]
     writer.close()
 
 

@@ -12,10 +12,12 @@ costs; live rows are parsed from their JSON text. Output is a stream of tables o
 :data:`BATCH_ROWS` rows, so memory stays bounded for any history length.
 
 Column types are decided before the first row (a stream has one schema), from the export
-parts' column types and the live tier's per-key type counts:
+parts' column types and the live rows' values: read ahead when they fit one batch (as for a
+short or resumed run), else from the live tier's per-key type counts, which tell numbers
+but not integers from floats:
 
-- ``int64`` / ``uint64`` when every value is known to be one (exported integer columns, no
-  live numbers); ``float64`` for any other mix of numbers. A live integer beyond 2**53 in a
+- ``int64`` / ``uint64`` when every value is known to be one; ``float64`` for any other mix
+  of numbers (and for live numbers past one batch). A live integer beyond 2**53 in a
   ``float64`` column comes as the nearest double;
 - ``bool`` and ``string`` when every value is one;
 - anything else (dicts, lists, mixed kinds) as ``string`` holding each value's JSON text (as
@@ -26,6 +28,7 @@ parts' column types and the live tier's per-key type counts:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -47,6 +50,7 @@ GROUPS_PER_READ = 4
 STEP_FIELD = pa.field(STEP, pa.int64(), nullable=False)
 
 _LIVE_KINDS = {"number": "number", "boolean": "bool", "string": "str"}
+_INT64 = (-(2**63), 2**63)
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,22 @@ def output_type(kinds: set[str]) -> tuple[pa.DataType, bool]:
     if kinds == {"str"}:
         return pa.string(), False
     return pa.string(), True
+
+
+def value_kind(value: Any) -> str:
+    """The kind (as :func:`output_type` takes it) of one logged value."""
+    kind = type(value)
+    if kind is float:
+        return "float"
+    if kind is bool:
+        return "bool"
+    if kind is int:
+        if _INT64[0] <= value < _INT64[1]:
+            return "int"
+        return "uint" if 0 <= value < 2**64 else "other"
+    if kind is str:
+        return "str"
+    return "other"
 
 
 def _export_kind(file: ExportFile, key: str) -> str:
@@ -114,6 +134,10 @@ class ColumnScan:
         self.max_step = max_step
         self.batch_rows = batch_rows
         self.exports = [e for e in view.exports if _overlaps(e, min_step, max_step)]
+        # Live rows are read ahead up to one batch: when that is all of them (a short or
+        # resumed run), their own values type the columns and no tier-wide count is needed.
+        self._live = self._live_rows() if view.has_live else iter(())
+        self._ahead = list(itertools.islice(self._live, batch_rows + 1))
         self.columns = self._plan()
         self.schema = pa.schema([STEP_FIELD, *(c.field() for c in self.columns)],
                                 metadata={b"tracklet.history": b"1"})
@@ -125,7 +149,12 @@ class ColumnScan:
             for key in self.keys:
                 if key in file.keys:
                     kinds[key].add(_export_kind(file, key))
-        if self.view.has_live:
+        for _, data in self._ahead:
+            for key in self.keys:
+                value = data.get(key)
+                if value is not None:
+                    kinds[key].add(value_kind(value))
+        if len(self._ahead) > self.batch_rows:
             counts = live_key_counts(self.view.storage.memo).counts(self.view)
             for key in self.keys:
                 for name, n in counts.get(key, {}).items():
@@ -144,7 +173,7 @@ class ColumnScan:
                 top is not None and view.live_min <= top):
             steps = live.live_steps(view.conn, view.run_id, self.min_step, self.max_step)
             shadow = np.fromiter(sorted(steps), dtype=np.int64, count=len(steps))
-        pending = _Peek(self._live_rows()) if view.has_live else _Peek(iter(()))
+        pending = _Peek(itertools.chain(self._ahead, self._live))
         for exported in self._exported_tables(shadow):
             steps_col = exported.column(STEP)
             lo, hi = steps_col[0].as_py(), steps_col[-1].as_py()
