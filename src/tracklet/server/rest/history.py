@@ -97,11 +97,6 @@ def _step(value: str | None, name: str) -> int | None:
     return step
 
 
-def resolve(storage: Storage, user: User, query: Query) -> int:
-    """The run's id, once ``user`` may read it; NotFound / PermissionDenied otherwise."""
-    require_read(user, query.entity)
-    with storage.db.read() as conn:
-        return get_run_by_path(conn, query.entity, query.project, query.name).id
 
 
 # -- encodings ----------------------------------------------------------------------------
@@ -151,9 +146,9 @@ class _Producer:
     """Runs the scan in its own thread (one read transaction from start to end) and hands
     the encoded chunks to the response through a small queue."""
 
-    def __init__(self, storage: Storage, run_id: int, query: Query) -> None:
+    def __init__(self, storage: Storage, user: User, query: Query) -> None:
         self.storage = storage
-        self.run_id = run_id
+        self.user = user
         self.query = query
         self.chunks: queue.Queue[object] = queue.Queue(maxsize=4)
         self.stopped = threading.Event()
@@ -172,7 +167,10 @@ class _Producer:
     def _run(self) -> None:
         q = self.query
         try:
-            with open_history(self.storage, self.run_id) as view:
+            require_read(self.user, q.entity)
+            with self.storage.db.read() as conn:
+                run_id = get_run_by_path(conn, q.entity, q.project, q.name).id
+            with open_history(self.storage, run_id) as view:
                 scan = ColumnScan(view, q.keys, q.min_step, q.max_step)
                 chunks = arrow_chunks(scan) if q.format == "arrow" else json_chunks(scan, q.run)
                 for chunk in chunks:
@@ -215,10 +213,10 @@ async def runs_history(request: Request) -> Response:
     state: AppState = request.app.state.tracklet
     user = await to_thread.run_sync(state.auth.authenticate, request)
     query = parse_query(request.query_params)
-    run_id = await to_thread.run_sync(resolve, state.storage, user, query)
-    producer = _Producer(state.storage, run_id, query)
-    # The first chunk (the schema or the JSON head) comes after the view opened and the
-    # columns were planned, so errors up to there still get their own status.
+    producer = _Producer(state.storage, user, query)
+    # The first chunk (the schema or the JSON head) comes once the run was found and its
+    # access checked, the view opened and the columns planned: errors up to there (unknown
+    # run, no access) still get their own status.
     first = await producer.next()
     if isinstance(first, BaseException):
         producer.stop()
