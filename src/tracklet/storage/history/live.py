@@ -6,11 +6,12 @@ file_stream request harmless.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from itertools import repeat
 from typing import Any
 
-from sqlalchemy import Connection, Table, func, select
+from sqlalchemy import Connection, Table, bindparam, func, select
 
 from tracklet.domain.records import StreamChunk
 from tracklet.storage.history.jsonline import loads_object
@@ -240,19 +241,11 @@ def iter_rows(
     together and ordered by line. Lines without a ``_step`` are not history rows for the
     read path and are skipped.
     """
-    def select_rows() -> Any:
-        q = select(history.c.step, history.c.line, history.c.data).where(
-            history.c.run_id == run_id, history.c.step.is_not(None))
-        if max_step is not None:
-            q = q.where(history.c.step < max_step)
-        return q
-
     lower, inclusive = min_step, True
     while True:
-        q = select_rows()
-        if lower is not None:
-            q = q.where(history.c.step >= lower if inclusive else history.c.step > lower)
-        rows = conn.execute(q.order_by(history.c.step).limit(batch)).all()
+        mode = "" if lower is None else ">=" if inclusive else ">"
+        q = _rows_query(max_step is not None, mode, batch)
+        rows = conn.execute(q, {"run": run_id, "lo": lower, "hi": max_step}).all()
         if not rows:
             return
         last = int(rows[-1][0])
@@ -267,6 +260,21 @@ def iter_rows(
         for step, line, data in _rows_at_step(conn, run_id, last):
             yield step, line, data
         lower, inclusive = last, False
+
+
+@functools.lru_cache(maxsize=64)
+def _rows_query(upper: bool, lower: str, batch: int) -> Any:
+    """:func:`iter_rows`'s statement, built once per shape: history pages run it on every
+    request, and building and keying a fresh select costs more than SQLite's part."""
+    q = select(history.c.step, history.c.line, history.c.data).where(
+        history.c.run_id == bindparam("run"), history.c.step.is_not(None))
+    if upper:
+        q = q.where(history.c.step < bindparam("hi"))
+    if lower == ">=":
+        q = q.where(history.c.step >= bindparam("lo"))
+    elif lower == ">":
+        q = q.where(history.c.step > bindparam("lo"))
+    return q.order_by(history.c.step).limit(batch)
 
 
 def _rows_at_step(conn: Connection, run_id: int,

@@ -4,7 +4,7 @@ as exclusive, a ``sampledHistory`` spec's ``maxStep`` is inclusive."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import Any
 
@@ -105,13 +105,32 @@ def resolve_sampled_history(run: Run, info: Info,
                     if records is not None:
                         out.append(records)
                         continue
-                out.append([json_safe(project(r, keys)) for r in view.rows(lo, hi, keys=keys)
-                            if all(k in r.data for k in keys)])
+                out.append(_records(view.rows(lo, hi, keys=keys), keys))
                 continue
             rows = sample_rows(lambda k=keys, a=lo, b=hi: view.rows(a, b, keys=k),  # type: ignore[misc]
                                samples, keys,
                                fetch=lambda steps, k=keys: view.rows_at(steps, k))  # type: ignore[misc]
             out.append([json_safe(project(r, keys)) for r in rows])
+    return out
+
+
+def _records(rows: Iterable[Row], keys: list[str]) -> list[dict[str, Any]]:
+    """Every row holding all ``keys``, projected to them, strict-JSON-ready: what
+    ``json_safe(project(row, keys))`` gives, walking only records that may need it (a
+    non-finite float, or a container that may hold one)."""
+    out: list[dict[str, Any]] = []
+    for row in rows:
+        data = row.data
+        try:
+            record = {k: data[k] for k in keys}
+        except KeyError:
+            continue
+        for value in record.values():
+            kind = type(value)
+            if (kind is float and value - value != 0) or kind is dict or kind is list:
+                record = json_safe(record)
+                break
+        out.append(record)
     return out
 
 
