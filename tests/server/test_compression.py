@@ -34,3 +34,14 @@ async def test_only_api_answers_are_compressed(path: str, encoded: bool) -> None
     assert (r.headers.get("content-encoding") == "gzip") is encoded
     if not encoded:
         assert r.headers["content-length"] == str(len(BIG))
+
+
+async def test_arrow_streams_are_not_compressed() -> None:
+    async def arrow(_request: Request) -> Response:
+        return Response(BIG, media_type="application/vnd.apache.arrow.stream")
+
+    app = ApiGZip(Starlette(routes=[Route("/api/v1/runs/history", arrow)]))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://t") as client:
+        r = await client.get("/api/v1/runs/history", headers={"accept-encoding": "gzip"})
+    assert r.content == BIG and "content-encoding" not in r.headers
