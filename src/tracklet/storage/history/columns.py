@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -253,11 +254,19 @@ class ColumnScan:
 
     def _live_rows(self) -> Iterator[tuple[int, dict[str, Any]]]:
         keys = self.keys
+        parse = orjson.loads
         for step, _line, text in live.iter_rows(self.view.conn, self.view.run_id,
                                                 self.min_step, self.max_step):
-            data = loads_object(text)
-            if data is not None and any(data.get(k) is not None for k in keys):
-                yield step, data
+            try:
+                data = parse(text)
+            except orjson.JSONDecodeError:  # NaN/Infinity tokens: the lenient reader
+                data = loads_object(text)
+            if type(data) is not dict:
+                continue
+            for key in keys:
+                if data.get(key) is not None:
+                    yield step, data
+                    break
 
     def _live_table(self, rows: list[tuple[int, dict[str, Any]]]) -> pa.Table:
         arrays = [pa.array([s for s, _ in rows], type=pa.int64())]

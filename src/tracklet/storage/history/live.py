@@ -7,6 +7,7 @@ file_stream request harmless.
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Iterator, Sequence
 from itertools import repeat
 from typing import Any
@@ -19,6 +20,7 @@ from tracklet.storage.metadata.tables import console, events, history
 from tracklet.storage.metadata.upsert import upsert_rows
 
 INT64_MAX = 2**63 - 1
+_STEP_LINE = operator.itemgetter(0, 1)  # (step, line): both integer columns
 
 
 def step_value(row: dict[str, Any]) -> int | None:
@@ -252,7 +254,7 @@ def iter_rows(
         full = len(rows) == batch
         # The last step may continue past this batch: read that step on its own.
         ready = [r for r in rows if int(r[0]) != last] if full else list(rows)
-        ready.sort(key=lambda r: (int(r[0]), int(r[1])))
+        ready.sort(key=_STEP_LINE)
         for step, line, data in ready:
             yield int(step), int(line), data
         if not full:
