@@ -2,7 +2,9 @@
 
 - scan: one run with ``steps`` steps of 10 metrics (1,000,000 at --scale 100), read back the
   way ``scan_history`` pages it: SampledHistoryPage (one key, 1,000 steps a page) and
-  HistoryPage (every key). Floor: pyarrow reading the same columns from a Parquet file.
+  HistoryPage (every key); and one key through tracklet's columnar endpoint
+  (``GET /api/v1/runs/history``, an Arrow IPC stream read by pyarrow). Floor: pyarrow
+  reading the same columns from a Parquet file.
 - chart: 100 runs x 10 metrics x ``steps`` steps (100,000 at --scale 100), downsampled to
   1,000 buckets with per-bucket min/max/last by ``GET /api/v1/runs/series``, once while the
   runs are still running (rows in the live tier) and once after they finished and were
@@ -70,6 +72,44 @@ async def scan_metric(wire: Wire, project: str, run: str, key: str, steps: int,
         for part in d["project"]["run"]["sampledHistory"]:
             rows.extend(part)
     return rows
+
+
+def scan_columnar(url: str, key: str, path: str, keys: Sequence[str]) -> dict[str, list[Any]]:
+    """``keys`` of the run at ``path`` from ``GET /api/v1/runs/history`` (one Arrow IPC
+    stream, decoded by pyarrow as it arrives): what a Python client of tracklet does."""
+    import base64
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    import pyarrow as pa
+
+    query = urllib.parse.urlencode({"run": path, "keys": ",".join(keys)})
+    token = base64.b64encode(f"api:{key}".encode()).decode()
+    request = urllib.request.Request(f"{url}/api/v1/runs/history?{query}",
+                                     headers={"Authorization": f"Basic {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=600) as resp:
+            table = pa.ipc.open_stream(resp).read_all()
+    except urllib.error.HTTPError as exc:
+        raise Unsupported(NOT_IMPLEMENTED if exc.code == 404 else f"HTTP {exc.code}") from None
+    return {name: table.column(name).to_numpy() for name in table.column_names}  # type: ignore[misc]
+
+
+def check_columns(columns: dict[str, Any], steps: int, key: str) -> str | None:
+    """None when the columns hold exactly steps 0..steps-1 and ``key``'s generated values."""
+    import numpy as np
+
+    got_steps, values = columns.get("_step"), columns.get(key)
+    if got_steps is None or values is None:
+        return f"columns {sorted(columns)}, want _step and {key}"
+    if len(got_steps) != steps or not np.array_equal(got_steps, np.arange(steps)):
+        return f"{len(got_steps)} steps, not 0..{steps - 1}"
+    want = np.array([data.value(0, s, int(key[1:])) for s in range(steps)])
+    if not np.array_equal(values, want):
+        bad = int(np.flatnonzero(values != want)[0])
+        return f"step {bad}: {key} = {values[bad]}, want {want[bad]}"
+    return None
 
 
 async def scan_rows(wire: Wire, project: str, run: str, steps: int,
@@ -269,18 +309,40 @@ def measure_scan(args: argparse.Namespace, base: Path, steps: int, table: harnes
                     t0 = time.perf_counter()
                     rows = await fn(wire, project, load.run_name(0), steps)
                     out.append((time.perf_counter() - t0, check_scan(rows, steps, keys)))
+                out.append(await asyncio.to_thread(measure_columnar, server, project, steps))
                 return out
             finally:
                 await wire.close()
 
         results = asyncio.run(go())
-    for (label, _, _, fl, n), res in zip(cases, results, strict=True):
+    columnar = (f"scan 1 metric ({steps:,} steps, columnar endpoint, Arrow IPC)", None,
+                [METRIC], cases[0][3], steps)
+    if len(results) == len(cases):
+        results.append("not measured: the paged reads failed")
+    for (label, _, _, fl, n), res in zip([*cases, columnar], results, strict=True):
         if isinstance(res, str):
             table.add(label, res, "-", fl * 1000, "-", "-")
             continue
         secs, problem = res
         table.add(label, secs * 1000, n / secs, fl * 1000, harness.ratio(secs, fl),
                   "yes" if problem is None else f"NO: {problem}")
+
+
+def measure_columnar(server: harness.Server, project: str, steps: int,
+                     tries: int = 3) -> tuple[float, str | None] | str:
+    """Best of ``tries`` reads of one metric through the columnar endpoint (the floor is a
+    best of 3 too), each timed from the request to the decoded Arrow table."""
+    path = f"{harness.ENTITY}/{project}/{load.run_name(0)}"
+    best, problem = float("inf"), None
+    for _ in range(tries):
+        t0 = time.perf_counter()
+        try:
+            columns = scan_columnar(server.url, server.key, path, [METRIC])
+        except Unsupported as exc:
+            return str(exc)
+        best = min(best, time.perf_counter() - t0)
+        problem = problem or check_columns(columns, steps, METRIC)
+    return best, problem
 
 
 def wait_exported(server: harness.Server, project: str, names: Sequence[str], rows: int,
@@ -441,6 +503,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     table.notes += [
         "vs floor: tracklet's time over the floor's (pyarrow on a local Parquet file holding "
         "the same columns; best of 3); lower is better, 1x would match the floor.",
+        "columnar endpoint: GET /api/v1/runs/history read with urllib + pyarrow "
+        "(pa.ipc.open_stream on the response), timed from the request to the decoded table, "
+        "best of 3 like the floor.",
         "points/s for runs listing: matching runs returned per second.",
         "exact: every returned value compared with the generated data (chart: bucket 0 "
         "min/max/last of the first run; runs: names and order of every matching run).",

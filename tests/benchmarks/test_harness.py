@@ -101,6 +101,21 @@ def test_scan_check_accepts_exact_rows_and_rejects_gaps_and_wrong_values() -> No
     assert "step 20 m3" in str(read.check_scan(rows, 50, ["m3"]))
 
 
+def test_columnar_check_accepts_exact_columns_and_rejects_gaps_and_wrong_values() -> None:
+    import numpy as np
+
+    from benchmarks import read
+
+    steps = np.arange(50)
+    values = np.array([data.value(0, s, 3) for s in range(50)])
+    assert read.check_columns({"_step": steps, "m3": values}, 50, "m3") is None
+    assert "steps" in str(read.check_columns({"_step": steps[1:], "m3": values[1:]}, 50, "m3"))
+    assert "want _step and m3" in str(read.check_columns({"_step": steps}, 50, "m3"))
+    wrong = values.copy()
+    wrong[20] += 1 / 256
+    assert "step 20" in str(read.check_columns({"_step": steps, "m3": wrong}, 50, "m3"))
+
+
 def test_profile_summary_shares_add_up(tmp_path: Path) -> None:
     raw = tmp_path / "p.txt"
     raw.write_text(

@@ -57,3 +57,14 @@ def test_gzip_large_is_one_standard_gzip_member(size: int) -> None:
     ("deflate, gzip;q=0.0", False)])
 def test_accepts_gzip(header: str, accepted: bool) -> None:
     assert accepts_gzip(header) is accepted
+
+
+async def test_arrow_streams_are_not_compressed() -> None:
+    async def arrow(_request: Request) -> Response:
+        return Response(BIG, media_type="application/vnd.apache.arrow.stream")
+
+    app = ApiGZip(Starlette(routes=[Route("/api/v1/runs/history", arrow)]))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://t") as client:
+        r = await client.get("/api/v1/runs/history", headers={"accept-encoding": "gzip"})
+    assert r.content == BIG and "content-encoding" not in r.headers

@@ -137,3 +137,43 @@ def test_any_logged_values_round_trip(tmp_path_factory: pytest.TempPathFactory,
     assert len(back) == len(rows)
     for got, want in zip(back, rows, strict=True):
         assert same_json(got, want), (got, want)
+
+
+def _texts_match(reader: ExportFile, lo: int | None, hi: int | None) -> bool:
+    """``texts()`` is ``rows()``'s text exactly, or None; says whether it answered."""
+    texts = reader.texts(lo, hi)
+    if texts is None:
+        return False
+    assert texts == [r.text for r in reader.rows(lo, hi)]
+    return True
+
+
+def test_texts_are_the_rows_text_column_wise(tmp_path: Path) -> None:
+    rows = [{"_step": s, "loss": 1.0 / (s + 1), "count": s, "big": 2**62 + s,
+             "name": f"n{s}", "flag": s % 3 == 0, **({"val": s * 0.5} if s % 7 == 0 else {})}
+            for s in range(40_000)]
+    path, summary = _write(tmp_path, rows)
+    reader = ExportFile(path, summary.keys)
+    assert len(reader.groups) > 1
+    for lo, hi in ((None, None), (0, 1_000), (32_000, 33_500), (39_999, None), (50, 50)):
+        assert _texts_match(reader, lo, hi)
+    # Non-finite floats, explicit nulls, nested or JSON-text columns: the row-by-row path.
+    (tmp_path / "nan").mkdir()
+    nan, _ = _write(tmp_path / "nan", [{"_step": 0, "x": 1.0}, {"_step": 1, "x": math.nan}])
+    assert ExportFile(nan).texts() is None
+    assert ExportFile(nan).texts(0, 1) == ['{"_step":0,"x":1.0}']
+    (tmp_path / "odd").mkdir()
+    odd, odd_summary = _write(tmp_path / "odd", _rows(30))
+    assert ExportFile(odd, odd_summary.keys).texts(0, 10) is None
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.dictionaries(st.sampled_from(["a", "b", "c", "d"]), scalars, max_size=4),
+                min_size=1, max_size=12))
+def test_texts_of_any_scalars(tmp_path_factory: pytest.TempPathFactory,
+                              logged: list[dict[str, Any]]) -> None:
+    rows = [{"_step": i, **row} for i, row in enumerate(logged)]
+    path, summary = _write(tmp_path_factory.mktemp("h"), rows)
+    reader = ExportFile(path, summary.keys)
+    _texts_match(reader, None, None)
+    _texts_match(reader, 1, len(rows) - 1)

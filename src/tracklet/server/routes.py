@@ -10,6 +10,7 @@ from tracklet.server.rest import (
     file_stream,
     graphql,
     health,
+    history,
     series,
     storage,
 )
@@ -28,6 +29,7 @@ ROUTES = [
     Route("/artifacts/{entity}/{md5}", artifacts.download_v1, methods=["GET"]),
     Route("/storage/export/{name:path}", exports.download, methods=["GET", "HEAD"]),
     Route("/api/v1/runs/series", series.runs_series, methods=["GET"]),
+    Route("/api/v1/runs/history", history.runs_history, methods=["GET"]),
     Route("/health", health.health, methods=["GET"]),
     Route("/healthz", health.health, methods=["GET"]),
     Route("/ready", health.ready, methods=["GET"]),

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+import orjson
 from anyio import to_thread
+from graphql import GraphQLSchema
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from tracklet.server.graphql import GraphQLContext, execute
 from tracklet.server.rest.body import read_json
@@ -29,5 +34,23 @@ async def graphql(request: Request) -> Response:
         settings=state.settings,
         base_url=base_url(request, state.settings.public_url),
     )
-    result, status = await to_thread.run_sync(execute, state.schema, body, ctx)
-    return JSONResponse(result, status_code=status)
+    content, status = await to_thread.run_sync(_execute, state.schema, body, ctx)
+    return Response(content, status_code=status, media_type="application/json")
+
+
+def _execute(schema: GraphQLSchema, body: Any, ctx: GraphQLContext) -> tuple[bytes, int]:
+    """Execute and render the answer in the worker thread: a 1,000-row history page is
+    hundreds of kilobytes of JSON, which must not be encoded on the event loop."""
+    result, status = execute(schema, body, ctx)
+    return render(result), status
+
+
+def render(result: Any) -> bytes:
+    """The answer as compact JSON: orjson, or the standard library for what orjson refuses
+    (integers beyond 64 bits). Non-finite floats never reach here: GraphQL's Float rejects
+    them and the JSON scalars carry them as strings (see ``rows.json_safe``)."""
+    try:
+        return orjson.dumps(result)
+    except TypeError:
+        return json.dumps(result, ensure_ascii=False, allow_nan=False, indent=None,
+                          separators=(",", ":")).encode("utf-8")

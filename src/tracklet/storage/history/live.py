@@ -6,11 +6,13 @@ file_stream request harmless.
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Iterator, Sequence
 from itertools import repeat
 from typing import Any
 
-from sqlalchemy import Connection, Table, func, select
+from sqlalchemy import Connection, Table, bindparam, func, select
 
 from tracklet.domain.records import StreamChunk
 from tracklet.storage.history.jsonline import loads_object
@@ -18,6 +20,7 @@ from tracklet.storage.metadata.tables import console, events, history
 from tracklet.storage.metadata.upsert import upsert_rows
 
 INT64_MAX = 2**63 - 1
+_STEP_LINE = operator.itemgetter(0, 1)  # (step, line): both integer columns
 
 
 def step_value(row: dict[str, Any]) -> int | None:
@@ -240,26 +243,18 @@ def iter_rows(
     together and ordered by line. Lines without a ``_step`` are not history rows for the
     read path and are skipped.
     """
-    def select_rows() -> Any:
-        q = select(history.c.step, history.c.line, history.c.data).where(
-            history.c.run_id == run_id, history.c.step.is_not(None))
-        if max_step is not None:
-            q = q.where(history.c.step < max_step)
-        return q
-
     lower, inclusive = min_step, True
     while True:
-        q = select_rows()
-        if lower is not None:
-            q = q.where(history.c.step >= lower if inclusive else history.c.step > lower)
-        rows = conn.execute(q.order_by(history.c.step).limit(batch)).all()
+        mode = "" if lower is None else ">=" if inclusive else ">"
+        q = _rows_query(max_step is not None, mode, batch)
+        rows = conn.execute(q, {"run": run_id, "lo": lower, "hi": max_step}).all()
         if not rows:
             return
         last = int(rows[-1][0])
         full = len(rows) == batch
         # The last step may continue past this batch: read that step on its own.
         ready = [r for r in rows if int(r[0]) != last] if full else list(rows)
-        ready.sort(key=lambda r: (int(r[0]), int(r[1])))
+        ready.sort(key=_STEP_LINE)
         for step, line, data in ready:
             yield int(step), int(line), data
         if not full:
@@ -267,6 +262,21 @@ def iter_rows(
         for step, line, data in _rows_at_step(conn, run_id, last):
             yield step, line, data
         lower, inclusive = last, False
+
+
+@functools.lru_cache(maxsize=64)
+def _rows_query(upper: bool, lower: str, batch: int) -> Any:
+    """:func:`iter_rows`'s statement, built once per shape: history pages run it on every
+    request, and building and keying a fresh select costs more than SQLite's part."""
+    q = select(history.c.step, history.c.line, history.c.data).where(
+        history.c.run_id == bindparam("run"), history.c.step.is_not(None))
+    if upper:
+        q = q.where(history.c.step < bindparam("hi"))
+    if lower == ">=":
+        q = q.where(history.c.step >= bindparam("lo"))
+    elif lower == ">":
+        q = q.where(history.c.step > bindparam("lo"))
+    return q.order_by(history.c.step).limit(batch)
 
 
 def _rows_at_step(conn: Connection, run_id: int,

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -450,6 +451,44 @@ class ExportFile:
             columns = [part.column(n).to_pylist() for n in wanted]
             out.extend(dict(zip(wanted, values, strict=True))
                        for values in zip(*columns, strict=True))
+        return out
+
+    def texts(self, min_step: int | None = None,
+              max_step: int | None = None) -> list[str] | None:
+        """Every row in ``[min_step, max_step)`` as the JSON text :meth:`rows` would give
+        (``Row.text``), built column-wise; None when a column needs the exact row-by-row
+        decoding (JSON-encoded, nested, explicit nulls, non-finite floats)."""
+        if self.json_keys or self.nested_keys or self.nulls:
+            return None
+        out: list[str] = []
+        names = [STEP, *self.keys]
+        for index, lo, hi in self.groups:
+            if (max_step is not None and lo >= max_step) or (min_step is not None
+                                                              and hi < min_step):
+                continue
+            table = self.read_group(index, names)
+            steps = table.column(STEP).to_numpy()
+            start = 0 if min_step is None else int(np.searchsorted(steps, min_step, "left"))
+            stop = len(steps) if max_step is None else int(np.searchsorted(steps, max_step,
+                                                                           "left"))
+            if start >= stop:
+                continue
+            part = table.slice(start, stop - start)
+            for key in self.keys:
+                column = part.column(key)
+                if pa.types.is_floating(column.type) and not pc.all(
+                        pc.or_kleene(pc.is_finite(column), pc.is_null(column))).as_py():
+                    return None
+            columns = [(n, part.column(n).to_pylist(), part.column(n).null_count > 0)
+                       for n in names]
+            dumps = orjson.dumps
+            if not any(nulls for _, _, nulls in columns):
+                out.extend(dumps(dict(zip(names, values, strict=True))).decode()
+                           for values in zip(*(c for _, c, _ in columns), strict=True))
+                continue
+            for i in range(part.num_rows):
+                out.append(dumps({n: c[i] for n, c, nulls in columns
+                                  if not nulls or c[i] is not None}).decode())
         return out
 
     def read_group(self, index: int, columns: list[str]) -> pa.Table:

@@ -141,6 +141,26 @@ class RunHistory:
             out.extend(part)
         return out
 
+    def exported_texts(self, min_step: int | None = None,
+                       max_step: int | None = None) -> list[str] | None:
+        """Every row in ``[min_step, max_step)`` as JSON text (what ``row.text`` of
+        :meth:`rows` gives), built column-wise from the exports; None unless the exports
+        hold the whole history and their columns allow it (see :meth:`ExportFile.texts`)."""
+        if not self.fully_exported:
+            return None
+        out: list[str] = []
+        for export in self.exports:
+            if export.max_step is None or export.min_step is None:
+                continue
+            if (max_step is not None and export.min_step >= max_step) or (
+                    min_step is not None and export.max_step < min_step):
+                continue
+            part = self.file(export).texts(min_step, max_step)
+            if part is None:
+                return None
+            out.extend(part)
+        return out
+
     def count(self, min_step: int | None = None, max_step: int | None = None) -> int | None:
         """How many rows are in ``[min_step, max_step)``; None while both tiers hold rows
         (a live row may replace an exported one, so the sum would over-count)."""

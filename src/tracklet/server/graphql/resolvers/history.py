@@ -4,7 +4,7 @@ as exclusive, a ``sampledHistory`` spec's ``maxStep`` is inclusive."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import Any
 
@@ -65,6 +65,9 @@ def resolve_history(run: Run, info: Info, samples: int | None = None,
         count = view.count(lo, hi)
         if count is not None and count <= n:
             # Every row fits (always so for the SDK's HistoryPage): no need to look inside.
+            texts = view.exported_texts(lo, hi)
+            if texts is not None:
+                return texts
             return [row.text for row in view.rows(lo, hi)]
         return [row.text for row in sample_rows(lambda: view.rows(lo, hi), n,
                                                 fetch=view.rows_at)]
@@ -94,16 +97,40 @@ def resolve_sampled_history(run: Run, info: Info,
             if samples == 0 or (lo is not None and hi is not None and hi <= lo):
                 out.append([])
                 continue
-            if view.fully_exported and (view.count(lo, hi) or 0) <= samples:
-                # Every row fits the page (the SDK's scan_history pages): column-wise.
-                records = view.exported_records(lo, hi, keys)
-                if records is not None:
-                    out.append(records)
-                    continue
+            count = view.count(lo, hi)
+            if count is not None and count <= samples:
+                # Every row fits the page (the SDK's scan_history pages): nothing to choose.
+                if view.fully_exported:
+                    records = view.exported_records(lo, hi, keys)  # column-wise
+                    if records is not None:
+                        out.append(records)
+                        continue
+                out.append(_records(view.rows(lo, hi, keys=keys), keys))
+                continue
             rows = sample_rows(lambda k=keys, a=lo, b=hi: view.rows(a, b, keys=k),  # type: ignore[misc]
                                samples, keys,
                                fetch=lambda steps, k=keys: view.rows_at(steps, k))  # type: ignore[misc]
             out.append([json_safe(project(r, keys)) for r in rows])
+    return out
+
+
+def _records(rows: Iterable[Row], keys: list[str]) -> list[dict[str, Any]]:
+    """Every row holding all ``keys``, projected to them, strict-JSON-ready: what
+    ``json_safe(project(row, keys))`` gives, walking only records that may need it (a
+    non-finite float, or a container that may hold one)."""
+    out: list[dict[str, Any]] = []
+    for row in rows:
+        data = row.data
+        try:
+            record = {k: data[k] for k in keys}
+        except KeyError:
+            continue
+        for value in record.values():
+            kind = type(value)
+            if (kind is float and value - value != 0) or kind is dict or kind is list:
+                record = json_safe(record)
+                break
+        out.append(record)
     return out
 
 

@@ -1,0 +1,315 @@
+"""Exact columnar scans of a run's history: ``_step`` plus chosen keys, as Arrow tables.
+
+What the history endpoint (``GET /api/v1/runs/history``) streams. Both tiers are read the
+way :meth:`.tiers.RunHistory.rows` merges them: rows in step order, a live row replacing
+the exported rows of its step. Nothing is sampled. A row is returned when at least one
+requested key has a non-null value in it; a null cell means the key is missing from that
+row (or was logged as ``null``).
+
+Exported row groups are read column-wise straight from Parquet (only the groups the step
+range overlaps), so an exported run's scan costs about what reading its Parquet columns
+costs; live rows are parsed from their JSON text. Output is a stream of tables of at most
+:data:`BATCH_ROWS` rows, so memory stays bounded for any history length.
+
+Column types are decided before the first row (a stream has one schema), from the export
+parts' column types and the live rows' values: read ahead when they fit one batch (as for a
+short or resumed run), else from the live tier's per-key type counts, which tell numbers
+but not integers from floats:
+
+- ``int64`` / ``uint64`` when every value is known to be one; ``float64`` for any other mix
+  of numbers (and for live numbers past one batch). A live integer beyond 2**53 in a
+  ``float64`` column comes as the nearest double;
+- ``bool`` and ``string`` when every value is one;
+- anything else (dicts, lists, mixed kinds) as ``string`` holding each value's JSON text (as
+  the SDK writes it, ``NaN``/``Infinity`` included), marked with the field metadata
+  ``tracklet.encoding=json`` like the export's own JSON columns;
+- ``null`` for a key the run never logged.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tracklet.storage.history import live
+from tracklet.storage.history.exports import Export
+from tracklet.storage.history.jsonline import loads_object
+from tracklet.storage.history.keys import live_key_counts
+from tracklet.storage.history.parquet import ENCODING, JSON, STEP, ExportFile, _strip_nulls
+from tracklet.storage.history.rows import dumps_row
+from tracklet.storage.history.tiers import RunHistory
+
+BATCH_ROWS = 32_768
+GROUPS_PER_READ = 4
+STEP_FIELD = pa.field(STEP, pa.int64(), nullable=False)
+
+_LIVE_KINDS = {"number": "number", "boolean": "bool", "string": "str"}
+_INT64 = (-(2**63), 2**63)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One requested key: its output type and whether values are JSON text."""
+
+    key: str
+    type: pa.DataType
+    as_json: bool
+
+    def field(self) -> pa.Field:
+        """The key's Arrow field."""
+        return pa.field(self.key, self.type, metadata={ENCODING: JSON} if self.as_json else None)
+
+
+def output_type(kinds: set[str]) -> tuple[pa.DataType, bool]:
+    """(Arrow type, as JSON text) for a key whose values are of ``kinds``."""
+    if not kinds:
+        return pa.null(), False
+    if kinds == {"int"}:
+        return pa.int64(), False
+    if kinds == {"uint"}:
+        return pa.uint64(), False
+    if kinds <= {"int", "float", "number"}:
+        return pa.float64(), False
+    if kinds == {"bool"}:
+        return pa.bool_(), False
+    if kinds == {"str"}:
+        return pa.string(), False
+    return pa.string(), True
+
+
+def value_kind(value: Any) -> str:
+    """The kind (as :func:`output_type` takes it) of one logged value."""
+    kind = type(value)
+    if kind is float:
+        return "float"
+    if kind is bool:
+        return "bool"
+    if kind is int:
+        if _INT64[0] <= value < _INT64[1]:
+            return "int"
+        return "uint" if 0 <= value < 2**64 else "other"
+    if kind is str:
+        return "str"
+    return "other"
+
+
+def _export_kind(file: ExportFile, key: str) -> str:
+    if key in file.json_keys or key in file.nested_keys:
+        return "other"
+    t = file.file.schema_arrow.field(key).type
+    if pa.types.is_int64(t):
+        return "int"
+    if pa.types.is_uint64(t):
+        return "uint"
+    if pa.types.is_floating(t):
+        return "float"
+    if pa.types.is_boolean(t):
+        return "bool"
+    if pa.types.is_string(t):
+        return "str"
+    return "other"
+
+
+def _overlaps(export: Export, min_step: int | None, max_step: int | None) -> bool:
+    if export.min_step is None or export.max_step is None:
+        return False
+    return not ((max_step is not None and export.min_step >= max_step)
+                or (min_step is not None and export.max_step < min_step))
+
+
+class ColumnScan:
+    """One scan of ``keys`` over ``[min_step, max_step)`` of ``view``'s run."""
+
+    def __init__(self, view: RunHistory, keys: Sequence[str], min_step: int | None = None,
+                 max_step: int | None = None, batch_rows: int = BATCH_ROWS) -> None:
+        self.view = view
+        self.keys = [k for k in dict.fromkeys(keys) if k != STEP]
+        self.min_step = min_step
+        self.max_step = max_step
+        self.batch_rows = batch_rows
+        self.exports = [e for e in view.exports if _overlaps(e, min_step, max_step)]
+        # Live rows are read ahead up to one batch: when that is all of them (a short or
+        # resumed run), their own values type the columns and no tier-wide count is needed.
+        self._live = self._live_rows() if view.has_live else iter(())
+        self._ahead = list(itertools.islice(self._live, batch_rows + 1))
+        self.columns = self._plan()
+        self.schema = pa.schema([STEP_FIELD, *(c.field() for c in self.columns)],
+                                metadata={b"tracklet.history": b"1"})
+
+    def _plan(self) -> list[Column]:
+        kinds: dict[str, set[str]] = {k: set() for k in self.keys}
+        for export in self.exports:
+            file = self.view.file(export)
+            for key in self.keys:
+                if key in file.keys:
+                    kinds[key].add(_export_kind(file, key))
+        for _, data in self._ahead:
+            for key in self.keys:
+                value = data.get(key)
+                if value is not None:
+                    kinds[key].add(value_kind(value))
+        if len(self._ahead) > self.batch_rows:
+            counts = live_key_counts(self.view.storage.memo).counts(self.view)
+            for key in self.keys:
+                for name, n in counts.get(key, {}).items():
+                    if n and name != "nil":
+                        kinds[key].add(_LIVE_KINDS.get(name, "other"))
+        return [Column(k, *output_type(kinds[k])) for k in self.keys]
+
+    # -- the merged stream -------------------------------------------------------------
+
+    def tables(self) -> Iterator[pa.Table]:
+        """The rows as tables with :attr:`schema`, in step order, none of them empty."""
+        view = self.view
+        shadow: np.ndarray[Any, np.dtype[np.int64]] | None = None
+        top = view.exported_max_step
+        if view.has_live and self.exports and view.live_min is not None and (
+                top is not None and view.live_min <= top):
+            steps = live.live_steps(view.conn, view.run_id, self.min_step, self.max_step)
+            shadow = np.fromiter(sorted(steps), dtype=np.int64, count=len(steps))
+        pending = _Peek(itertools.chain(self._ahead, self._live))
+        for exported in self._exported_tables(shadow):
+            steps_col = exported.column(STEP)
+            lo, hi = steps_col[0].as_py(), steps_col[-1].as_py()
+            yield from self._live_tables(pending, lambda s, lo=lo: s < lo)
+            inside = pending.take_while(lambda s, hi=hi: s <= hi)
+            if inside:
+                merged = pa.concat_tables([exported, self._live_table(inside)])
+                yield merged.sort_by(STEP)
+            else:
+                yield exported
+        yield from self._live_tables(pending, lambda s: True)
+
+    def _live_tables(self, pending: _Peek, before: Any) -> Iterator[pa.Table]:
+        while True:
+            rows = pending.take_while(before, self.batch_rows)
+            if not rows:
+                return
+            yield self._live_table(rows)
+
+    # -- exported tier -----------------------------------------------------------------
+
+    def _exported_tables(self, shadow: np.ndarray[Any, np.dtype[np.int64]] | None
+                         ) -> Iterator[pa.Table]:
+        lo_step, hi_step = self.min_step, self.max_step
+        for export in self.exports:
+            file = self.view.file(export)
+            present = [c for c in self.columns if c.key in file.keys]
+            if not present:
+                continue
+            names = [STEP, *(c.key for c in present)]
+            groups = [index for index, lo, hi in file.groups
+                      if not ((hi_step is not None and lo >= hi_step)
+                              or (lo_step is not None and hi < lo_step))]
+            for i in range(0, len(groups), GROUPS_PER_READ):
+                # A few row groups at a time, columns decoded in parallel (what a plain
+                # pyarrow read does), memory still bounded by GROUPS_PER_READ groups.
+                table = file.file.read_row_groups(groups[i:i + GROUPS_PER_READ],
+                                                  columns=names, use_threads=True)
+                steps = table.column(STEP).to_numpy()
+                start = 0 if lo_step is None else int(np.searchsorted(steps, lo_step, "left"))
+                stop = len(steps) if hi_step is None else int(
+                    np.searchsorted(steps, hi_step, "left"))
+                if start >= stop:
+                    continue
+                if start or stop < len(steps):
+                    table = table.slice(start, stop - start)
+                if shadow is not None and shadow.size:
+                    keep = pc.invert(pc.is_in(table.column(STEP),
+                                              value_set=pa.array(shadow, type=pa.int64())))
+                    table = table.filter(keep)
+                out = self._from_export(file, table)
+                if out.num_rows:
+                    yield out
+
+    def _from_export(self, file: ExportFile, table: pa.Table) -> pa.Table:
+        n = table.num_rows
+        arrays: list[pa.Array | pa.ChunkedArray] = [table.column(STEP)]
+        mask: pa.ChunkedArray | pa.Array | None = None
+        all_valid = False
+        for column in self.columns:
+            if column.key not in file.keys:
+                arrays.append(pa.nulls(n, type=column.type))
+                continue
+            values = _convert(file, column, table.column(column.key))
+            arrays.append(values)
+            if values.null_count == 0:
+                all_valid = True
+            elif not all_valid:
+                valid = pc.is_valid(values)
+                mask = valid if mask is None else pc.or_(mask, valid)
+        out = pa.Table.from_arrays(arrays, schema=self.schema)
+        if not all_valid:
+            out = out.filter(mask) if mask is not None else out.slice(0, 0)
+        return out
+
+    # -- live tier ---------------------------------------------------------------------
+
+    def _live_rows(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        keys = self.keys
+        parse = orjson.loads
+        for step, _line, text in live.iter_rows(self.view.conn, self.view.run_id,
+                                                self.min_step, self.max_step):
+            try:
+                data = parse(text)
+            except orjson.JSONDecodeError:  # NaN/Infinity tokens: the lenient reader
+                data = loads_object(text)
+            if type(data) is not dict:
+                continue
+            for key in keys:
+                if data.get(key) is not None:
+                    yield step, data
+                    break
+
+    def _live_table(self, rows: list[tuple[int, dict[str, Any]]]) -> pa.Table:
+        arrays = [pa.array([s for s, _ in rows], type=pa.int64())]
+        for column in self.columns:
+            values = [d.get(column.key) for _, d in rows]
+            if column.as_json:
+                arrays.append(pa.array([None if v is None else dumps_row(v) for v in values],
+                                       type=pa.string()))
+            elif pa.types.is_floating(column.type):
+                arrays.append(pa.array([None if v is None else float(v) for v in values],
+                                       type=pa.float64()))
+            else:
+                arrays.append(pa.array(values, type=column.type))
+        return pa.Table.from_arrays(arrays, schema=self.schema)
+
+
+def _convert(file: ExportFile, column: Column,
+             values: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
+    """An export column as ``column``'s output type, values unchanged."""
+    if column.as_json:
+        if column.key in file.json_keys:
+            return values
+        items = values.to_pylist()
+        if column.key in file.nested_keys:
+            items = [None if v is None else _strip_nulls(v) for v in items]
+        return pa.array([None if v is None else dumps_row(v) for v in items], type=pa.string())
+    if values.type == column.type:
+        return values
+    return pc.cast(values, column.type, safe=False)
+
+
+class _Peek:
+    """An iterator of (step, row) that can hand out a prefix by step."""
+
+    def __init__(self, rows: Iterator[tuple[int, dict[str, Any]]]) -> None:
+        self._rows = rows
+        self._head: tuple[int, dict[str, Any]] | None = next(rows, None)
+
+    def take_while(self, ok: Any, limit: int | None = None) -> list[tuple[int, dict[str, Any]]]:
+        """The next rows whose step passes ``ok`` (at most ``limit``)."""
+        out: list[tuple[int, dict[str, Any]]] = []
+        while self._head is not None and ok(self._head[0]) and (
+                limit is None or len(out) < limit):
+            out.append(self._head)
+            self._head = next(self._rows, None)
+        return out
