@@ -85,15 +85,17 @@ class RunHistory:
             self._files[export.part] = reader
         return reader
 
+    def overlapping(self, min_step: int | None, max_step: int | None) -> list[Export]:
+        """The export parts holding rows with ``min_step <= _step < max_step``."""
+        return [e for e in self.exports
+                if e.min_step is not None and e.max_step is not None
+                and not (max_step is not None and e.min_step >= max_step)
+                and not (min_step is not None and e.max_step < min_step)]
+
     def exported_rows(self, min_step: int | None = None, max_step: int | None = None,
                       keys: Sequence[str] | None = None) -> Iterator[Row]:
         """Rows of the export parts with ``min_step <= _step < max_step``, in step order."""
-        for export in self.exports:
-            if export.max_step is None or export.min_step is None:
-                continue
-            if (max_step is not None and export.min_step >= max_step) or (
-                    min_step is not None and export.max_step < min_step):
-                continue
+        for export in self.overlapping(min_step, max_step):
             yield from self.file(export).rows(min_step, max_step, keys)
 
     def rows(self, min_step: int | None = None, max_step: int | None = None,
@@ -129,12 +131,7 @@ class RunHistory:
         if not self.fully_exported:
             return None
         out: list[dict[str, Any]] = []
-        for export in self.exports:
-            if export.max_step is None or export.min_step is None:
-                continue
-            if (max_step is not None and export.min_step >= max_step) or (
-                    min_step is not None and export.max_step < min_step):
-                continue
+        for export in self.overlapping(min_step, max_step):
             part = self.file(export).records(min_step, max_step, keys)
             if part is None:
                 return None
@@ -149,12 +146,7 @@ class RunHistory:
         if not self.fully_exported:
             return None
         out: list[str] = []
-        for export in self.exports:
-            if export.max_step is None or export.min_step is None:
-                continue
-            if (max_step is not None and export.min_step >= max_step) or (
-                    min_step is not None and export.max_step < min_step):
-                continue
+        for export in self.overlapping(min_step, max_step):
             part = self.file(export).texts(min_step, max_step)
             if part is None:
                 return None
@@ -168,10 +160,8 @@ class RunHistory:
             return live.count_rows(self.conn, self.run_id, min_step, max_step)
         if self.has_live:
             return None
-        return sum(self.file(e).count(min_step, max_step) for e in self.exports
-                   if e.min_step is not None and e.max_step is not None
-                   and not (max_step is not None and e.min_step >= max_step)
-                   and not (min_step is not None and e.max_step < min_step))
+        return sum(self.file(e).count(min_step, max_step)
+                   for e in self.overlapping(min_step, max_step))
 
     def rows_at(self, steps: Sequence[int], keys: Sequence[str] | None = None) -> list[Row]:
         """The rows at ``steps`` (few, e.g. chosen by sampling), in step order."""
