@@ -42,7 +42,14 @@ from tracklet.storage.history import live
 from tracklet.storage.history.exports import Export
 from tracklet.storage.history.jsonline import loads_object
 from tracklet.storage.history.keys import live_key_counts
-from tracklet.storage.history.parquet import ENCODING, JSON, STEP, ExportFile, _strip_nulls
+from tracklet.storage.history.parquet import (
+    ENCODING,
+    JSON,
+    STEP,
+    ExportFile,
+    _strip_nulls,
+    step_bounds,
+)
 from tracklet.storage.history.rows import dumps_row
 from tracklet.storage.history.tiers import RunHistory
 
@@ -205,18 +212,14 @@ class ColumnScan:
             if not present:
                 continue
             names = [STEP, *(c.key for c in present)]
-            groups = [index for index, lo, hi in file.groups
-                      if not ((hi_step is not None and lo >= hi_step)
-                              or (lo_step is not None and hi < lo_step))]
+            groups = [index for index, _lo, _hi in file.overlapping_groups(lo_step, hi_step)]
             for i in range(0, len(groups), GROUPS_PER_READ):
                 # A few row groups at a time, columns decoded in parallel (what a plain
                 # pyarrow read does), memory still bounded by GROUPS_PER_READ groups.
                 table = file.file.read_row_groups(groups[i:i + GROUPS_PER_READ],
                                                   columns=names, use_threads=True)
                 steps = table.column(STEP).to_numpy()
-                start = 0 if lo_step is None else int(np.searchsorted(steps, lo_step, "left"))
-                stop = len(steps) if hi_step is None else int(
-                    np.searchsorted(steps, hi_step, "left"))
+                start, stop = step_bounds(steps, lo_step, hi_step)
                 if start >= stop:
                     continue
                 if start or stop < len(steps):

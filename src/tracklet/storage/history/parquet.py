@@ -399,18 +399,7 @@ class ExportFile:
         (all keys when None; ``_step`` is always included)."""
         wanted = self.keys if keys is None else [k for k in dict.fromkeys(keys)
                                                   if k in set(self.keys)]
-        for index, lo, hi in self.groups:
-            if (max_step is not None and lo >= max_step) or (min_step is not None
-                                                              and hi < min_step):
-                continue
-            table = self.read_group(index, [STEP, *wanted])
-            steps = table.column(STEP).to_numpy()
-            start = 0 if min_step is None else int(np.searchsorted(steps, min_step, "left"))
-            stop = len(steps) if max_step is None else int(np.searchsorted(steps, max_step,
-                                                                           "left"))
-            if start >= stop:
-                continue
-            part = table.slice(start, stop - start)
+        for part in self._slices(min_step, max_step, [STEP, *wanted]):
             yield from self._rows(part, wanted)
 
     def records(self, min_step: int | None, max_step: int | None,
@@ -425,18 +414,7 @@ class ExportFile:
         if len(present) != len([k for k in wanted if k != STEP]):
             return []
         out: list[dict[str, Any]] = []
-        for index, lo, hi in self.groups:
-            if (max_step is not None and lo >= max_step) or (min_step is not None
-                                                              and hi < min_step):
-                continue
-            table = self.read_group(index, [STEP, *present])
-            steps = table.column(STEP).to_numpy()
-            start = 0 if min_step is None else int(np.searchsorted(steps, min_step, "left"))
-            stop = len(steps) if max_step is None else int(np.searchsorted(steps, max_step,
-                                                                           "left"))
-            if start >= stop:
-                continue
-            part = table.slice(start, stop - start)
+        for part in self._slices(min_step, max_step, [STEP, *present]):
             mask = None
             for key in present:
                 column = part.column(key)
@@ -462,18 +440,7 @@ class ExportFile:
             return None
         out: list[str] = []
         names = [STEP, *self.keys]
-        for index, lo, hi in self.groups:
-            if (max_step is not None and lo >= max_step) or (min_step is not None
-                                                              and hi < min_step):
-                continue
-            table = self.read_group(index, names)
-            steps = table.column(STEP).to_numpy()
-            start = 0 if min_step is None else int(np.searchsorted(steps, min_step, "left"))
-            stop = len(steps) if max_step is None else int(np.searchsorted(steps, max_step,
-                                                                           "left"))
-            if start >= stop:
-                continue
-            part = table.slice(start, stop - start)
+        for part in self._slices(min_step, max_step, names):
             for key in self.keys:
                 column = part.column(key)
                 if pa.types.is_floating(column.type) and not pc.all(
@@ -491,6 +458,24 @@ class ExportFile:
                                   if not nulls or c[i] is not None}).decode())
         return out
 
+    def overlapping_groups(self, min_step: int | None,
+                     max_step: int | None) -> Iterator[tuple[int, int, int]]:
+        """(index, smallest step, largest step) of the row groups the range may touch."""
+        for index, lo, hi in self.groups:
+            if not ((max_step is not None and lo >= max_step)
+                    or (min_step is not None and hi < min_step)):
+                yield index, lo, hi
+
+    def _slices(self, min_step: int | None, max_step: int | None,
+                columns: list[str]) -> Iterator[pa.Table]:
+        """``columns`` (``_step`` first) of each row group, cut to ``[min_step, max_step)``;
+        empty cuts are skipped."""
+        for index, _lo, _hi in self.overlapping_groups(min_step, max_step):
+            table = self.read_group(index, columns)
+            start, stop = step_bounds(table.column(STEP).to_numpy(), min_step, max_step)
+            if start < stop:
+                yield table.slice(start, stop - start)
+
     def read_group(self, index: int, columns: list[str]) -> pa.Table:
         """Row group ``index`` with ``columns`` (decoded once, then from the cache)."""
         key = (self.path, index, tuple(columns))
@@ -503,18 +488,12 @@ class ExportFile:
     def count(self, min_step: int | None = None, max_step: int | None = None) -> int:
         """How many rows have ``min_step <= _step < max_step`` (reads only ``_step``)."""
         total = 0
-        for index, lo, hi in self.groups:
-            if (max_step is not None and lo >= max_step) or (min_step is not None
-                                                              and hi < min_step):
-                continue
-            rows = self.file.metadata.row_group(index).num_rows
+        for index, lo, hi in self.overlapping_groups(min_step, max_step):
             if (min_step is None or lo >= min_step) and (max_step is None or hi < max_step):
-                total += rows
+                total += self.file.metadata.row_group(index).num_rows
                 continue
             steps = self.read_group(index, [STEP]).column(STEP).to_numpy()
-            start = 0 if min_step is None else int(np.searchsorted(steps, min_step, "left"))
-            stop = len(steps) if max_step is None else int(np.searchsorted(steps, max_step,
-                                                                           "left"))
+            start, stop = step_bounds(steps, min_step, max_step)
             total += max(0, stop - start)
         return total
 
@@ -555,3 +534,10 @@ class ExportFile:
     def close(self) -> None:
         """Release the file."""
         self.file.close()
+
+
+def step_bounds(steps: np.ndarray, min_step: int | None, max_step: int | None) -> tuple[int, int]:
+    """The slice of sorted ``steps`` with ``min_step <= step < max_step``."""
+    start = 0 if min_step is None else int(np.searchsorted(steps, min_step, "left"))
+    stop = len(steps) if max_step is None else int(np.searchsorted(steps, max_step, "left"))
+    return start, stop
