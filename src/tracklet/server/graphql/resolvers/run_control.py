@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ariadne import MutationType, ObjectType
+from sqlalchemy import Connection
 
 from tracklet.domain.access import require_write
 from tracklet.domain.records import Run
@@ -33,12 +34,18 @@ def resolve_stop_run(
         raise InvalidInput("stopRun needs the run's id")
     run_id = decode_id("Run", raw_id)
     with ctx.storage.db.write() as conn:
-        run = run_repo.get_run_by_id(conn, run_id)
-        if run is None:
-            raise NotFound("run not found")
-        require_write(ctx.user, run.entity)
+        _writable_run(conn, ctx, run_id)
         run_repo.request_stop(conn, run_id)
     return {"success": True}
+
+
+def _writable_run(conn: Connection, ctx: GraphQLContext, run_id: int) -> Run:
+    """The run with ``run_id``; NotFound, or PermissionDenied unless the caller may write it."""
+    run = run_repo.get_run_by_id(conn, run_id)
+    if run is None:
+        raise NotFound("run not found")
+    require_write(ctx.user, run.entity)
+    return run
 
 
 @mutation.field("updateRunState")
@@ -53,10 +60,7 @@ def resolve_update_run_state(
         raise InvalidInput("updateRunState needs the run's id and a state")
     run_id = decode_id("Run", raw_id)
     with ctx.storage.db.write() as conn:
-        run = run_repo.get_run_by_id(conn, run_id)
-        if run is None:
-            raise NotFound("run not found")
-        require_write(ctx.user, run.entity)
+        run = _writable_run(conn, ctx, run_id)
         if run.sweep_name:
             raise InvalidInput("the state of a sweep run cannot be changed")
         goal = check_transition(run.state, target)
