@@ -217,7 +217,6 @@ def verify(server: harness.Server, project: str, names: Sequence[str], lines_per
     try:
         from tracklet.storage.history import live
         from tracklet.storage.metadata import runs as run_repo
-        from tracklet.storage.metadata.tables import history
     except ImportError as exc:
         return False, f"storage API changed ({exc}); update benchmarks/load.py verify()"
     storage = server.storage()
@@ -229,7 +228,7 @@ def verify(server: harness.Server, project: str, names: Sequence[str], lines_per
                 if run is None:
                     return False, f"run {n} missing"
                 ids.append(run.id)
-            counts = live.count_lines(conn, history, ids)
+            counts = live.history_counts(conn, ids)
             short = [(n, counts.get(i, 0)) for n, i in zip(names, ids, strict=True)
                      if counts.get(i, 0) != lines_per_run]
             if short:

@@ -119,7 +119,6 @@ def soak(args: object, base: Path, runs: int, seconds: float, lpr: int,
     from benchmarks.load import run_name
     from tracklet.storage.history import live
     from tracklet.storage.metadata import runs as run_repo
-    from tracklet.storage.metadata.tables import history
 
     acked = [0] * runs
     stats = Stats()
@@ -133,7 +132,7 @@ def soak(args: object, base: Path, runs: int, seconds: float, lpr: int,
             with storage.db.read() as conn:
                 ids = [run_repo.get_run_by_path(conn, harness.ENTITY, PROJECT, run_name(i)).id
                        for i in range(runs)]
-                counts = live.count_lines(conn, history, ids)
+                counts = live.history_counts(conn, ids)
         finally:
             storage.close()
     wrong = [(i, counts.get(rid, 0), acked[i]) for i, rid in enumerate(ids)

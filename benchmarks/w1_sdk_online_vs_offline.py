@@ -142,20 +142,20 @@ def run_script(workdir: Path, steps: int, server: Server | None) -> float:
 
 def stored_rows(data_dir: Path) -> list[int]:
     """History rows stored per run of project w1: the check that nothing was lost."""
-    from sqlalchemy import func, select
-
     from tracklet.config import Settings
     from tracklet.storage import Storage
-    from tracklet.storage.metadata.tables import history, projects, runs
+    from tracklet.storage.history import live
+    from tracklet.storage.metadata.tables import projects, runs
 
     storage = Storage.open(Settings(data_dir=data_dir), migrate=False)
     try:
         with storage.db.read() as conn:
-            q = (select(func.count(history.c.line))
-                 .select_from(runs.join(projects, projects.c.id == runs.c.project_id)
-                              .outerjoin(history, history.c.run_id == runs.c.id))
-                 .where(projects.c.name == "w1").group_by(runs.c.id))
-            return [int(n) for n in conn.execute(q).scalars()]
+            ids = list(conn.execute(
+                runs.select().with_only_columns(runs.c.id)
+                .join_from(runs, projects, projects.c.id == runs.c.project_id)
+                .where(projects.c.name == "w1")).scalars())
+            counts = live.history_counts(conn, ids)
+            return [counts.get(i, 0) for i in ids]
     finally:
         storage.close()
 

@@ -21,7 +21,7 @@ from tracklet.storage.history import live
 from tracklet.storage.history.jsonline import loads
 from tracklet.storage.history.tiers import open_history
 from tracklet.storage.metadata import runs as run_repo
-from tracklet.storage.metadata.tables import events, history
+from tracklet.storage.metadata.tables import events
 
 _CONSOLE_PREFIX = re.compile(r"^(ERROR )?\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)? ")
 
@@ -106,14 +106,15 @@ def stored_run(server: LiveServer, entity: str, project: str, name: str) -> Stor
 
 
 def line_count(server: LiveServer, table: Any, run_id: int) -> int:
-    """Stored rows of ``history``/``events``/``console`` for one run."""
+    """Stored rows of ``events``/``console`` for one run."""
     with opened(server) as storage, storage.db.read() as conn:
         return live.count_lines(conn, table, [run_id]).get(run_id, 0)
 
 
 def history_count(server: LiveServer, run_id: int) -> int:
     """Stored history rows of one run."""
-    return line_count(server, history, run_id)
+    with opened(server) as storage, storage.db.read() as conn:
+        return live.history_counts(conn, [run_id]).get(run_id, 0)
 
 
 def events_count(server: LiveServer, run_id: int) -> int:

@@ -81,7 +81,7 @@ def test_database_failure_in_one_member_keeps_the_others(storage: Storage, user:
     # A real database-side refusal of one request's rows (no mocking of the writer).
     with storage.db.write() as conn:
         conn.exec_driver_sql(
-            "CREATE TRIGGER poison BEFORE INSERT ON history WHEN NEW.data LIKE '%poison%' "
+            "CREATE TRIGGER poison BEFORE INSERT ON history_chunks WHEN NEW.data LIKE '%poison%' "
             "BEGIN SELECT RAISE(ABORT, 'poisoned row'); END")
     writer = GroupWriter(storage)
     loop = asyncio.new_event_loop()
@@ -123,7 +123,7 @@ def test_retried_request_is_stored_once(storage: Storage, user: User) -> None:
     assert (count, last) == (25, 24)
     with storage.db.read() as conn:
         run = run_repo.get_run_by_path(conn, "alice", "proj", "retried1")
-        assert live.count_lines(conn, live.history, [run.id]) == {run.id: 25}
+        assert live.history_counts(conn, [run.id]) == {run.id: 25}
 
 
 def test_full_queue_answers_unavailable_instead_of_queueing(storage: Storage, user: User) -> None:

@@ -28,7 +28,7 @@ from tracklet.storage.history import live
 from tracklet.storage.metadata import accounts
 from tracklet.storage.metadata import runs as run_repo
 from tracklet.storage.metadata.migrate import alembic_config, upgrade
-from tracklet.storage.metadata.tables import console, events, history, metadata, runs
+from tracklet.storage.metadata.tables import console, events, history_chunks, metadata, runs
 from tracklet.storage.run_deletion import delete_run, deleted_run_entity
 
 ADMIN_KEY = "local-" + "ab12" * 10 + "cdef"
@@ -278,7 +278,8 @@ def test_delete_run_removes_its_rows(storage: Storage) -> None:
         run_repo.delete_run(conn, rid)
     with storage.db.read() as conn:
         assert run_repo.get_run_by_id(conn, rid) is None
-        for table in (history, events, console):
+        assert live.history_counts(conn, [rid, keep]) == {keep: 1}
+        for table in (events, console):
             assert live.count_lines(conn, table, [rid, keep]) == {keep: 1}
         assert run_repo.count_run_files(conn, rid) == 0
         assert run_repo.count_run_files(conn, keep) == 1
@@ -305,9 +306,9 @@ def test_history_upserts_by_offset(storage: Storage) -> None:
         assert lines == list(_lines(range(0, 3)) + _lines(range(3, 8), "v2"))
         assert live.history_lines(conn, rid, min_step=2, max_step=4) == lines[2:4]
         assert live.history_lines(conn, rid, limit=2) == lines[:2]
-        assert list(live.iter_history_lines(conn, rid, batch=3)) == lines
-        assert live.tail(conn, history, rid, 2) == lines[-2:]
-        assert live.count_lines(conn, history, [rid]) == {rid: 8}
+        assert list(live.iter_history_lines(conn, rid)) == lines
+        assert live.history_tail(conn, rid, 2) == lines[-2:]
+        assert live.history_counts(conn, [rid]) == {rid: 8}
 
 
 def test_history_keeps_extended_json_and_64_bit_steps(storage: Storage) -> None:
@@ -318,10 +319,12 @@ def test_history_keeps_extended_json_and_64_bit_steps(storage: Storage) -> None:
             2**33 + 3, 4611686018427387904)
     with storage.db.read() as conn:
         assert live.history_lines(conn, rid) == list(lines)
-        stored = conn.execute(select(history.c.line, history.c.step)
-                              .where(history.c.run_id == rid).order_by(history.c.line)).all()
-    assert [tuple(r) for r in stored] == [(2**33, 4611686018427387904), (2**33 + 1, None),
-                                          (2**33 + 2, None)]
+        stored = [(s, ln) for s, ln, _ in live.iter_rows(conn, rid)]
+        top = conn.execute(select(history_chunks.c.last_line)
+                           .where(history_chunks.c.run_id == rid)).scalar_one()
+    # Only the first line has a step: the others are kept but are not rows of the read path.
+    assert stored == [(4611686018427387904, 2**33)]
+    assert top == 2**33 + 2
 
 
 def test_events_and_console_upsert_by_offset(storage: Storage) -> None:
@@ -405,7 +408,7 @@ def test_concurrent_writers_to_different_runs_all_land(storage: Storage) -> None
         t.join(timeout=120)
     assert not errors, errors
     with storage.db.read() as conn:
-        assert live.count_lines(conn, history, rids) == dict.fromkeys(rids, 50)
+        assert live.history_counts(conn, rids) == dict.fromkeys(rids, 50)
         counts = conn.execute(select(runs.c.history_line_count).where(runs.c.id.in_(rids)))
         assert [c for (c,) in counts] == [50] * 4
 

@@ -207,12 +207,12 @@ class _Lines:
     later request's line replaces an earlier one's at the same index."""
 
     def __init__(self) -> None:
-        self.history: list[tuple[Any, ...]] = []
+        self.history = live.HistoryWrites()
         self.events: list[tuple[Any, ...]] = []
         self.console: list[tuple[Any, ...]] = []
 
     def flush(self, conn: Connection) -> None:
-        live.write_history_rows(conn, self.history)
+        self.history.flush(conn)
         live.write_event_rows(conn, self.events)
         live.write_console_rows(conn, self.console)
 
@@ -269,8 +269,8 @@ def _stage(conn: Connection, cur: _Staged, update: FileStreamUpdate, lines: _Lin
     values["heartbeat_at"] = now
     values["updated_at"] = now
     if update.history and update.history.lines:
-        end, last = live.history_rows(lines.history, run_id, update.history,
-                                      update.history_steps)
+        end, last = lines.history.add(run_id, update.history, update.history_steps,
+                                      known_end=cur.history_line_count)
         if end > cur.history_line_count:
             cur.history_line_count = values["history_line_count"] = end
         if last is not None and (cur.last_step is None or last > cur.last_step):

@@ -31,7 +31,8 @@ def test_upgrade_and_downgrade_keep_child_rows(tmp_path: Path) -> None:
         upgrade(db)
         with db.read() as c:
             assert c.execute(text("SELECT stop_requested FROM runs")).scalar_one() in (0, False)
-            assert c.execute(text("SELECT count(*) FROM history")).scalar_one() == 1
+            assert c.execute(text("SELECT sum(line_count) FROM history_chunks")
+                             ).scalar_one() == 1
             assert c.execute(text("SELECT count(*) FROM run_files")).scalar_one() == 1
         with db.write() as c:
             cfg = alembic_config(db)

@@ -39,7 +39,6 @@ from tracklet.storage.history.rows import Row, same_json
 from tracklet.storage.history.tiers import RunHistory, open_history
 from tracklet.storage.metadata import compaction_queue
 from tracklet.storage.metadata.runs import get_run_by_id
-from tracklet.storage.metadata.tables import history
 
 if TYPE_CHECKING:
     from tracklet.storage.facade import Storage
@@ -137,19 +136,13 @@ def _commit(storage: Storage, run_id: int, export: Export | None, parts: list[st
             add_export(conn, export)
     # The export holds these rows now, so deleting them in later transactions never loses
     # data; a reader in between sees each row once (a live row wins over its export copy).
-    start = 0
-    while start <= top_line:
+    # Lines past ``top_line`` arrived after the export was written and stay.
+    start: int | None = 0
+    while start is not None:
         with storage.db.write() as conn:
-            if export is not None:
-                conn.execute(history.delete().where(
-                    history.c.run_id == run_id, history.c.step.is_not(None),
-                    history.c.step > (-1 if top is None else top),
-                    history.c.line >= start, history.c.line < start + DELETE_BATCH))
-            batch = [n for n in redundant if start <= n < start + DELETE_BATCH]
-            if batch:
-                conn.execute(history.delete().where(history.c.run_id == run_id,
-                                                    history.c.line.in_(batch)))
-        start += DELETE_BATCH
+            start = live.remove_lines(conn, run_id, through_line=top_line, start=start,
+                                      drop_stepped=export is not None, above_step=top,
+                                      lines=redundant, max_lines=DELETE_BATCH)
     return True
 
 

@@ -1,26 +1,30 @@
 """The live tier: history, events and console lines stored by line index in the metadata DB.
 
 Writes overwrite by index (``line[offset + i] = content[i]``), which is what makes a retried
-file_stream request harmless.
+file_stream request harmless. History lines are packed into chunks (:mod:`.chunks`), events
+and console lines are one row each.
 """
 
 from __future__ import annotations
 
-import functools
-import operator
-from collections.abc import Iterator, Sequence
-from itertools import repeat
+import bisect
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, func, select
+import numpy as np
+from sqlalchemy import Connection, Table, func, select
 
 from tracklet.domain.records import StreamChunk
+from tracklet.storage.history.chunks import Chunk, build, decode
 from tracklet.storage.history.jsonline import loads_object
-from tracklet.storage.metadata.tables import console, events, history
+from tracklet.storage.metadata.tables import console, events, history_chunks
 from tracklet.storage.metadata.upsert import upsert_rows
 
 INT64_MAX = 2**63 - 1
-_STEP_LINE = operator.itemgetter(0, 1)  # (step, line): both integer columns
+_H = history_chunks.c
+#: Chunks fetched per query while streaming a run's history.
+_FETCH = 16
 
 
 def step_value(row: dict[str, Any]) -> int | None:
@@ -46,6 +50,47 @@ def step_of(line: str) -> int | None:
     return None if row is None else step_value(row)
 
 
+# -- history writes -----------------------------------------------------------------------
+
+
+@dataclass
+class HistoryWrites:
+    """History lines of a batch of requests, written in request order by :meth:`flush` so a
+    later request's line replaces an earlier one's at the same index."""
+
+    _pending: list[tuple[int, int, Sequence[int | None], Sequence[str], bool]] = field(
+        default_factory=list)
+
+    def add(self, run_id: int, chunk: StreamChunk, steps: Sequence[int | None] | None = None,
+            *, known_end: int | None = None) -> tuple[int, int | None]:
+        """Queue ``chunk``'s lines; returns (end line index, largest step).
+
+        ``known_end`` is the run's stored line count when the caller keeps it (every stored
+        line is below it): a chunk starting there cannot overlap stored lines, which saves
+        the lookup. The lines must be valid JSON when ``steps`` are given.
+        """
+        if steps is None or len(steps) != len(chunk.lines):
+            steps = [step_of(line) for line in chunk.lines]
+        fresh = known_end is not None and chunk.offset >= known_end
+        self._pending.append((run_id, chunk.offset, steps, chunk.lines, not fresh))
+        known = [s for s in steps if s is not None]
+        return chunk.offset + len(chunk.lines), max(known) if known else None
+
+    def flush(self, conn: Connection) -> None:
+        """Write every queued request, in order."""
+        rows: list[dict[str, Any]] = []
+        for run_id, offset, steps, texts, check in self._pending:
+            if not texts:
+                continue
+            if check:
+                _insert(conn, rows)
+                rows = []
+                _clear_lines(conn, run_id, offset, offset + len(texts) - 1)
+            rows.extend(_row(run_id, c) for c in build(offset, steps, texts))
+        _insert(conn, rows)
+        self._pending.clear()
+
+
 def write_history(
     conn: Connection,
     run_id: int,
@@ -56,15 +101,83 @@ def write_history(
 
     ``steps`` are the lines' ``_step`` values when the caller already parsed them.
     """
-    if steps is None or len(steps) != len(chunk.lines):
-        steps = [step_of(line) for line in chunk.lines]
-    known = [s for s in steps if s is not None]
-    rows = [
-        (run_id, chunk.offset + i, step, storable(line))
-        for i, (line, step) in enumerate(zip(chunk.lines, steps, strict=True))
-    ]
-    _upsert_lines(conn, history, ("run_id", "line", "step", "data"), rows)
-    return chunk.offset + len(chunk.lines), max(known) if known else None
+    writes = HistoryWrites()
+    result = writes.add(run_id, chunk, steps)
+    writes.flush(conn)
+    return result
+
+
+def _row(run_id: int, chunk: Chunk) -> dict[str, Any]:
+    stepped, lo, hi = chunk.step_range()
+    return {"run_id": run_id, "first_line": chunk.first_line, "last_line": chunk.last_line,
+            "line_count": len(chunk), "stepped": stepped, "min_step": lo, "max_step": hi,
+            "layout": chunk.layout(), "data": chunk.data}
+
+
+def _insert(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(history_chunks.insert(), rows)
+
+
+def _clear_lines(conn: Connection, run_id: int, first: int, last: int) -> None:
+    """Remove lines ``first..last`` of the run, keeping the rest of the chunks they are in."""
+    overlapping = conn.execute(
+        select(_H.first_line, _H.layout, _H.data)
+        .where(_H.run_id == run_id, _H.first_line <= last, _H.last_line >= first)
+    ).all()
+    for first_line, layout, data in overlapping:
+        chunk = decode(layout, data)
+        _replace(conn, run_id, int(first_line), chunk,
+                 (chunk.lines < first, chunk.lines > last))
+
+
+def _replace(conn: Connection, run_id: int, first_line: int, chunk: Chunk,
+             keeps: Iterable[np.ndarray]) -> None:
+    """Replace the chunk at ``first_line`` by its lines under each mask of ``keeps`` (one
+    chunk per non-empty mask; masks must select disjoint line ranges)."""
+    conn.execute(history_chunks.delete().where(_H.run_id == run_id,
+                                               _H.first_line == first_line))
+    _insert(conn, [_row(run_id, chunk.select(keep)) for keep in keeps if keep.any()])
+
+
+def remove_lines(conn: Connection, run_id: int, *, through_line: int, start: int = 0,
+                 drop_stepped: bool = False, above_step: int | None = None,
+                 lines: Sequence[int] = (), max_lines: int = 20_000) -> int | None:
+    """Remove, among lines ``start..through_line``, the ones listed in ``lines`` and, with
+    ``drop_stepped``, every stepped line whose step is above ``above_step`` (every stepped
+    line when it is None). Chunks holding about ``max_lines`` lines are rewritten per call;
+    returns the line to continue from (pass it as ``start``), None when done.
+
+    Compaction calls it once per transaction, so no transaction grows with the run."""
+    listed = np.array(sorted(lines), dtype=np.int64)
+    meta = conn.execute(
+        select(_H.first_line, _H.line_count)
+        .where(_H.run_id == run_id, _H.last_line >= start, _H.first_line <= through_line)
+        .order_by(_H.first_line)
+    ).all()
+    done = 0
+    for first_line, count in meta:
+        if done >= max_lines:
+            return int(first_line)
+        done += int(count)
+        layout = conn.execute(select(_H.layout).where(
+            _H.run_id == run_id, _H.first_line == first_line)).scalar_one()
+        index = decode(layout)
+        drop = np.isin(index.lines, listed)
+        if drop_stepped:
+            stepped = index.has_step.copy()
+            if above_step is not None:
+                stepped &= index.steps > above_step
+            drop |= stepped
+        drop &= (index.lines >= start) & (index.lines <= through_line)
+        if drop.any():
+            data = conn.execute(select(_H.data).where(
+                _H.run_id == run_id, _H.first_line == first_line)).scalar_one()
+            _replace(conn, run_id, int(first_line), decode(layout, data), (~drop,))
+    return None
+
+
+# -- events and console -------------------------------------------------------------------
 
 
 def write_events(conn: Connection, run_id: int, chunk: StreamChunk) -> int:
@@ -81,33 +194,11 @@ def write_console(conn: Connection, run_id: int, chunk: StreamChunk) -> int:
     return chunk.offset + len(chunk.lines)
 
 
-def history_rows(rows: list[tuple[Any, ...]], run_id: int, chunk: StreamChunk,
-                 steps: Sequence[int | None] | None = None) -> tuple[int, int | None]:
-    """Append ``chunk``'s history rows to ``rows`` for :func:`write_history_rows`; returns
-    (end line index, largest step).
-
-    The lines must have been validated as JSON (which cannot hold a raw NUL character), so
-    they are stored as they are.
-    """
-    if steps is None or len(steps) != len(chunk.lines):
-        steps = [step_of(line) for line in chunk.lines]
-    offset, n = chunk.offset, len(chunk.lines)
-    rows.extend(zip(repeat(run_id, n), range(offset, offset + n), steps, chunk.lines,
-                    strict=True))
-    known = [s for s in steps if s is not None]
-    return offset + n, max(known) if known else None
-
-
 def line_rows(rows: list[tuple[Any, ...]], run_id: int, chunk: StreamChunk) -> int:
     """Append ``chunk``'s event or console rows to ``rows``; returns the end line index."""
     offset = chunk.offset
     rows.extend((run_id, offset + i, storable(line)) for i, line in enumerate(chunk.lines))
     return offset + len(chunk.lines)
-
-
-def write_history_rows(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Upsert (run_id, line, step, data) rows, later rows winning at the same index."""
-    _upsert_lines(conn, history, ("run_id", "line", "step", "data"), rows)
 
 
 def write_event_rows(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
@@ -150,44 +241,8 @@ def _upsert_lines(
     conn.exec_driver_sql(sql, list(rows))
 
 
-def history_lines(
-    conn: Connection,
-    run_id: int,
-    min_step: int | None = None,
-    max_step: int | None = None,
-    limit: int | None = None,
-) -> list[str]:
-    """History lines in line order, optionally limited to ``min_step <= _step < max_step``."""
-    q = select(history.c.data).where(history.c.run_id == run_id)
-    if min_step is not None:
-        q = q.where(history.c.step >= min_step)
-    if max_step is not None:
-        q = q.where(history.c.step < max_step)
-    q = q.order_by(history.c.line)
-    if limit is not None:
-        q = q.limit(limit)
-    return list(conn.execute(q).scalars())
-
-
-def iter_history_lines(conn: Connection, run_id: int, batch: int = 5000) -> Iterator[str]:
-    """Every history line of a run, streamed in line order."""
-    after = -1
-    while True:
-        rows = conn.execute(
-            select(history.c.line, history.c.data)
-            .where(history.c.run_id == run_id, history.c.line > after)
-            .order_by(history.c.line)
-            .limit(batch)
-        ).all()
-        if not rows:
-            return
-        for _, data in rows:
-            yield data
-        after = rows[-1][0]
-
-
 def tail(conn: Connection, table: Any, run_id: int, n: int) -> list[str]:
-    """The last ``n`` lines of ``history`` or ``events``, oldest first."""
+    """The last ``n`` lines of ``events``, oldest first."""
     rows = conn.execute(
         select(table.c.data).where(table.c.run_id == run_id).order_by(table.c.line.desc()).limit(n)
     ).scalars()
@@ -218,7 +273,7 @@ def console_lines(
 
 
 def count_lines(conn: Connection, table: Any, run_ids: Sequence[int]) -> dict[int, int]:
-    """Stored line counts per run (for integrity checks and tests)."""
+    """Stored line counts per run of ``events`` or ``console`` (integrity checks, tests)."""
     rows = conn.execute(
         select(table.c.run_id, func.count())
         .where(table.c.run_id.in_(list(run_ids)))
@@ -227,7 +282,190 @@ def count_lines(conn: Connection, table: Any, run_ids: Sequence[int]) -> dict[in
     return {int(r): int(c) for r, c in rows}
 
 
-# -- reads for the history read path (step-ordered, streamed) ---------------------------------
+# -- history reads in line order ----------------------------------------------------------
+
+
+def history_counts(conn: Connection, run_ids: Sequence[int]) -> dict[int, int]:
+    """Stored history line counts per run (integrity checks and tests)."""
+    rows = conn.execute(
+        select(_H.run_id, func.sum(_H.line_count))
+        .where(_H.run_id.in_(list(run_ids)))
+        .group_by(_H.run_id)
+    )
+    return {int(r): int(c) for r, c in rows}
+
+
+def _chunks_by_line(conn: Connection, run_id: int, descending: bool = False,
+                    first: int | None = None, last: int | None = None) -> Iterator[Chunk]:
+    """The run's chunks holding lines in ``first..last``, in line order (or reverse),
+    fetched a few at a time."""
+    q = select(_H.first_line, _H.layout, _H.data).where(_H.run_id == run_id)
+    if first is not None:
+        q = q.where(_H.last_line >= first)
+    if last is not None:
+        q = q.where(_H.first_line <= last)
+    order = _H.first_line.desc() if descending else _H.first_line
+    bound: int | None = None
+    while True:
+        page = q
+        if bound is not None:
+            page = q.where(_H.first_line < bound if descending else _H.first_line > bound)
+        rows = conn.execute(page.order_by(order).limit(_FETCH)).all()
+        for _, layout, data in rows:
+            yield decode(layout, data)
+        if len(rows) < _FETCH:
+            return
+        bound = int(rows[-1][0])
+
+
+def iter_history_lines(conn: Connection, run_id: int) -> Iterator[str]:
+    """Every history line of a run, streamed in line order."""
+    for chunk in _chunks_by_line(conn, run_id):
+        yield from chunk.texts()
+
+
+def history_lines(
+    conn: Connection,
+    run_id: int,
+    min_step: int | None = None,
+    max_step: int | None = None,
+    limit: int | None = None,
+) -> list[str]:
+    """History lines in line order, optionally limited to ``min_step <= _step < max_step``."""
+    out: list[str] = []
+    for chunk in _chunks_by_line(conn, run_id):
+        keep = np.ones(len(chunk), dtype=bool)
+        if min_step is not None:
+            keep &= chunk.has_step & (chunk.steps >= min_step)
+        if max_step is not None:
+            keep &= chunk.has_step & (chunk.steps < max_step)
+        out.extend(chunk.texts(np.flatnonzero(keep)))
+        if limit is not None and len(out) >= limit:
+            return out[:limit]
+    return out
+
+
+def stepped_lines(conn: Connection, run_id: int, first: int, last: int) -> Iterator[str]:
+    """The text of the stepped lines ``first..last``, in line order."""
+    for chunk in _chunks_by_line(conn, run_id, first=first, last=last):
+        keep = chunk.has_step & (chunk.lines >= first) & (chunk.lines <= last)
+        yield from chunk.texts(np.flatnonzero(keep))
+
+
+def history_tail(conn: Connection, run_id: int, n: int) -> list[str]:
+    """The last ``n`` history lines, oldest first."""
+    parts: list[list[str]] = []
+    have = 0
+    for chunk in _chunks_by_line(conn, run_id, descending=True):
+        if have >= n:
+            break
+        parts.append(chunk.texts())
+        have += len(chunk)
+    lines = [t for part in reversed(parts) for t in part]
+    return lines[-n:] if n > 0 else []
+
+
+def top_line(conn: Connection, run_id: int) -> int:
+    """The largest history line index of the run, -1 when it has none."""
+    value = conn.execute(select(func.max(_H.last_line))
+                         .where(_H.run_id == run_id)).scalar_one()
+    return -1 if value is None else int(value)
+
+
+# -- history reads in step order ----------------------------------------------------------
+
+
+def _overlapping(lo: int | None, hi: int | None) -> list[Any]:
+    """Conditions picking chunks with a stepped line in ``[lo, hi)``."""
+    where = [_H.stepped > 0]
+    if lo is not None:
+        where.append(_H.max_step >= lo)
+    if hi is not None:
+        where.append(_H.min_step < hi)
+    return where
+
+
+def _chunks_by_step(conn: Connection, run_id: int, lo: int | None, hi: int | None,
+                    ) -> Iterator[tuple[int, Chunk]]:
+    """(smallest step, chunk) of the chunks with a stepped line in ``[lo, hi)``, by
+    smallest step."""
+    meta = conn.execute(
+        select(_H.first_line, _H.min_step)
+        .where(_H.run_id == run_id, *_overlapping(lo, hi))
+        .order_by(_H.min_step, _H.first_line)
+    ).all()
+    for i in range(0, len(meta), _FETCH):
+        part = meta[i:i + _FETCH]
+        loaded = {int(f): (layout, data) for f, layout, data in conn.execute(
+            select(_H.first_line, _H.layout, _H.data)
+            .where(_H.run_id == run_id, _H.first_line.in_([int(m[0]) for m in part])))}
+        for first_line, min_step in part:
+            found = loaded.get(int(first_line))
+            if found is not None:
+                yield int(min_step), decode(*found)
+
+
+def _step_mask(chunk: Chunk, lo: int | None, hi: int | None) -> np.ndarray:
+    mask = chunk.has_step.copy()
+    if lo is not None:
+        mask &= chunk.steps >= lo
+    if hi is not None:
+        mask &= chunk.steps < hi
+    return mask
+
+
+def iter_batches(conn: Connection, run_id: int, min_step: int | None = None,
+                 max_step: int | None = None, batch: int = 5000,
+                 ) -> Iterator[tuple[np.ndarray, np.ndarray, list[str]]]:
+    """(steps, lines, texts) of the stepped lines with ``min_step <= step < max_step``, in
+    batches of about ``batch`` rows ordered by step then line.
+
+    Chunks are read in order of their smallest step, so a row is final (no later chunk can
+    sort before it) once its step is below the next chunk's smallest step; memory holds about
+    one batch plus one chunk.
+    """
+    steps: list[np.ndarray] = []
+    lines: list[np.ndarray] = []
+    texts: list[str] = []
+    held = 0
+    for floor, chunk in _chunks_by_step(conn, run_id, min_step, max_step):
+        if held >= batch:
+            yield from _release(steps, lines, texts, floor)
+            held = len(texts)
+        index = np.flatnonzero(_step_mask(chunk, min_step, max_step))
+        if len(index):
+            steps.append(chunk.steps[index])
+            lines.append(chunk.lines[index])
+            texts.extend(chunk.texts(index))
+            held += len(index)
+    yield from _release(steps, lines, texts, None)
+
+
+def _release(steps: list[np.ndarray], lines: list[np.ndarray], texts: list[str],
+             below: int | None) -> Iterator[tuple[np.ndarray, np.ndarray, list[str]]]:
+    """Yield the held rows with a step below ``below`` (all when None) in (step, line)
+    order and keep the rest in the lists."""
+    if not texts:
+        return
+    s = np.concatenate(steps)
+    ln = np.concatenate(lines)
+    if len(s) > 1 and not bool(np.all((s[1:] > s[:-1]) | ((s[1:] == s[:-1])
+                                                          & (ln[1:] > ln[:-1])))):
+        order = np.lexsort((ln, s))
+        s, ln = s[order], ln[order]
+        ordered = [texts[i] for i in order.tolist()]
+    else:
+        ordered = list(texts)
+    cut = len(s) if below is None else int(np.searchsorted(s, below, side="left"))
+    steps.clear()
+    lines.clear()
+    texts.clear()
+    if cut < len(s):
+        steps.append(s[cut:])
+        lines.append(ln[cut:])
+        texts.extend(ordered[cut:])
+    if cut:
+        yield s[:cut], ln[:cut], ordered[:cut]
 
 
 def iter_rows(
@@ -239,116 +477,84 @@ def iter_rows(
 ) -> Iterator[tuple[int, int, str]]:
     """(step, line, text) of rows with ``min_step <= step < max_step``, by step then line.
 
-    Streams in batches that walk the (run_id, step) index; rows sharing a step are read
-    together and ordered by line. Lines without a ``_step`` are not history rows for the
-    read path and are skipped.
+    Lines without a ``_step`` are not history rows for the read path and are skipped.
     """
-    lower, inclusive = min_step, True
-    while True:
-        mode = "" if lower is None else ">=" if inclusive else ">"
-        q = _rows_query(max_step is not None, mode, batch)
-        rows = conn.execute(q, {"run": run_id, "lo": lower, "hi": max_step}).all()
-        if not rows:
-            return
-        last = int(rows[-1][0])
-        full = len(rows) == batch
-        # The last step may continue past this batch: read that step on its own.
-        ready = [r for r in rows if int(r[0]) != last] if full else list(rows)
-        ready.sort(key=_STEP_LINE)
-        for step, line, data in ready:
-            yield int(step), int(line), data
-        if not full:
-            return
-        for step, line, data in _rows_at_step(conn, run_id, last):
-            yield step, line, data
-        lower, inclusive = last, False
-
-
-@functools.lru_cache(maxsize=64)
-def _rows_query(upper: bool, lower: str, batch: int) -> Any:
-    """:func:`iter_rows`'s statement, built once per shape: history pages run it on every
-    request, and building and keying a fresh select costs more than SQLite's part."""
-    q = select(history.c.step, history.c.line, history.c.data).where(
-        history.c.run_id == bindparam("run"), history.c.step.is_not(None))
-    if upper:
-        q = q.where(history.c.step < bindparam("hi"))
-    if lower == ">=":
-        q = q.where(history.c.step >= bindparam("lo"))
-    elif lower == ">":
-        q = q.where(history.c.step > bindparam("lo"))
-    return q.order_by(history.c.step).limit(batch)
-
-
-def _rows_at_step(conn: Connection, run_id: int,
-                  step: int) -> Iterator[tuple[int, int, str]]:
-    # No ORDER BY line in SQL: it would steer the planner off the step index onto a scan.
-    rows = conn.execute(
-        select(history.c.line, history.c.data)
-        .where(history.c.run_id == run_id, history.c.step == step)
-    ).all()
-    for line, data in sorted(rows, key=lambda r: int(r[0])):
-        yield step, int(line), data
+    for steps, lines, texts in iter_batches(conn, run_id, min_step, max_step, batch):
+        yield from zip(steps.tolist(), lines.tolist(), texts, strict=True)
 
 
 def rows_at_steps(conn: Connection, run_id: int,
                   steps: Sequence[int]) -> Iterator[tuple[int, int, str]]:
     """(step, line, text) of the rows at ``steps``, by step then line."""
-    ordered = sorted(set(steps))
-    for i in range(0, len(ordered), 500):
-        chunk = ordered[i:i + 500]
-        rows = conn.execute(
-            select(history.c.step, history.c.line, history.c.data)
-            .where(history.c.run_id == run_id, history.c.step.in_(chunk))
-            .order_by(history.c.step, history.c.line)
-        ).all()
-        for step, line, data in rows:
-            yield int(step), int(line), data
+    wanted = sorted(set(steps))
+    if not wanted:
+        return
+    meta = conn.execute(
+        select(_H.first_line, _H.min_step, _H.max_step)
+        .where(_H.run_id == run_id, *_overlapping(wanted[0], wanted[-1] + 1))
+    ).all()
+    # Only chunks whose step range holds a wanted step are opened.
+    firsts = [int(f) for f, lo, hi in meta
+              if bisect.bisect_right(wanted, int(hi)) > bisect.bisect_left(wanted, int(lo))]
+    target = np.array(wanted, dtype=np.int64)
+    found: list[tuple[int, int, str]] = []
+    for i in range(0, len(firsts), _FETCH):
+        for layout, data in conn.execute(
+            select(_H.layout, _H.data)
+            .where(_H.run_id == run_id, _H.first_line.in_(firsts[i:i + _FETCH]))
+        ):
+            chunk = decode(layout, data)
+            index = np.flatnonzero(chunk.has_step & np.isin(chunk.steps, target))
+            found.extend(zip(chunk.steps[index].tolist(), chunk.lines[index].tolist(),
+                             chunk.texts(index), strict=True))
+    found.sort(key=lambda r: (r[0], r[1]))
+    yield from found
 
 
 def step_stats(conn: Connection, run_id: int) -> tuple[int, int | None, int | None]:
     """(row count, smallest step, largest step) of the run's live rows that have a step."""
     count, lo, hi = conn.execute(
-        select(func.count(), func.min(history.c.step), func.max(history.c.step))
-        .where(history.c.run_id == run_id, history.c.step.is_not(None))
+        select(func.coalesce(func.sum(_H.stepped), 0), func.min(_H.min_step),
+               func.max(_H.max_step))
+        .where(_H.run_id == run_id, _H.stepped > 0)
     ).one()
     return int(count), None if lo is None else int(lo), None if hi is None else int(hi)
 
 
-def top_line(conn: Connection, run_id: int) -> int:
-    """The largest history line index of the run, -1 when it has none."""
-    value = conn.execute(select(func.max(history.c.line))
-                         .where(history.c.run_id == run_id)).scalar_one()
-    return -1 if value is None else int(value)
+def _layouts(conn: Connection, run_id: int, lo: int | None,
+             hi: int | None) -> Iterator[Chunk]:
+    """The line indexes and steps (no text) of chunks with a stepped line in ``[lo, hi)``."""
+    for (layout,) in conn.execute(
+        select(_H.layout).where(_H.run_id == run_id, *_overlapping(lo, hi))
+    ):
+        yield decode(layout)
 
 
 def count_rows(conn: Connection, run_id: int, min_step: int | None = None,
                max_step: int | None = None) -> int:
     """How many stepped live rows have ``min_step <= step < max_step``."""
-    q = select(func.count()).where(history.c.run_id == run_id, history.c.step.is_not(None))
-    if min_step is not None:
-        q = q.where(history.c.step >= min_step)
-    if max_step is not None:
-        q = q.where(history.c.step < max_step)
-    return int(conn.execute(q).scalar_one())
+    if min_step is None and max_step is None:
+        return step_stats(conn, run_id)[0]
+    return sum(int(_step_mask(c, min_step, max_step).sum())
+               for c in _layouts(conn, run_id, min_step, max_step))
 
 
 def live_steps(conn: Connection, run_id: int, min_step: int | None = None,
                max_step: int | None = None) -> set[int]:
     """The distinct steps of live rows in ``[min_step, max_step)``."""
-    q = select(history.c.step).distinct().where(history.c.run_id == run_id,
-                                                history.c.step.is_not(None))
-    if min_step is not None:
-        q = q.where(history.c.step >= min_step)
-    if max_step is not None:
-        q = q.where(history.c.step < max_step)
-    return {int(s) for s in conn.execute(q).scalars()}
+    out: set[int] = set()
+    for chunk in _layouts(conn, run_id, min_step, max_step):
+        out.update(chunk.steps[_step_mask(chunk, min_step, max_step)].tolist())
+    return out
 
 
 def fingerprint(conn: Connection, run_id: int) -> tuple[int, int, int]:
-    """(count, largest line, total length) of stepped live rows: changes when they change."""
+    """(line count, largest line, total length) of the live history: changes when it
+    changes."""
     count, top, size = conn.execute(
-        select(func.count(), func.coalesce(func.max(history.c.line), -1),
-               func.coalesce(func.sum(func.length(history.c.data)), 0))
-        .where(history.c.run_id == run_id, history.c.step.is_not(None))
+        select(func.coalesce(func.sum(_H.line_count), 0),
+               func.coalesce(func.max(_H.last_line), -1),
+               func.coalesce(func.sum(func.length(_H.data)), 0))
+        .where(_H.run_id == run_id)
     ).one()
     return int(count), int(top), int(size)

@@ -1,8 +1,8 @@
 """A run's live rows as numeric columns, for chart series.
 
 Live rows are JSON text in the metadata DB. A chart over running runs reads all of them, so
-this reads them in bounded step-range batches straight from the DB driver (no per-row ORM
-objects), parses each line once with orjson and pulls every wanted key out with list
+this reads them in bounded batches of whole chunks (:func:`.live.iter_batches`), parses each
+line once with orjson and pulls every wanted key out with list
 comprehensions, turning numbers into numpy arrays batch by batch. The values are exactly
 those of a row-by-row read: numbers only (bools, strings, nulls and nested values are not
 numbers), integers kept as integers, a key mixing integers and floats kept as the Python
@@ -11,7 +11,7 @@ numbers that were logged, rows ordered by step and then line.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from itertools import repeat
 from typing import Any
 
@@ -19,16 +19,11 @@ import numpy as np
 import orjson
 from sqlalchemy import Connection
 
+from tracklet.storage.history import live
 from tracklet.storage.history.jsonline import loads
 
 BATCH_ROWS = 20_000
-_PLACEHOLDER = {"sqlite": "?", "postgresql": "%s"}
 _NUMBER = (int, float)
-
-
-def supported(conn: Connection) -> bool:
-    """Whether the driver-level read works on this database (else use :mod:`.live`)."""
-    return conn.dialect.name in _PLACEHOLDER
 
 
 class LiveColumns:
@@ -112,52 +107,11 @@ def _ints(values: list[int]) -> np.ndarray:
         return out
 
 
-def read(conn: Connection, run_id: int, keys: Sequence[str], lo: int | None, hi: int | None,
-         stats: tuple[int, int | None, int | None]) -> LiveColumns:
-    """The live rows of ``run_id`` with ``lo <= step <= hi`` as columns of ``keys``.
-
-    ``stats`` is the run's (live row count, smallest step, largest step), used to cut the
-    step range into batches of about :data:`BATCH_ROWS` rows each.
-    """
+def read(conn: Connection, run_id: int, keys: Sequence[str], lo: int | None,
+         hi: int | None) -> LiveColumns:
+    """The live rows of ``run_id`` with ``lo <= step <= hi`` as columns of ``keys``."""
     cols = LiveColumns(keys)
-    for steps, texts in _batches(conn, run_id, lo, hi, stats):
+    upper = None if hi is None or hi >= live.INT64_MAX else hi + 1
+    for steps, _lines, texts in live.iter_batches(conn, run_id, lo, upper, BATCH_ROWS):
         cols.add_batch(steps, texts)
     return cols
-
-
-def _batches(conn: Connection, run_id: int, lo: int | None, hi: int | None,
-             stats: tuple[int, int | None, int | None]) -> Iterator[tuple[np.ndarray, list[str]]]:
-    count, first, last = stats
-    if count == 0 or first is None or last is None:
-        return
-    start = first if lo is None else max(lo, first)
-    stop = last if hi is None else min(hi, last)
-    if start > stop:
-        return
-    # Steps are usually dense, so a range of the span proportional to the batch size holds
-    # about that many rows (every query walks the (run_id, step) index).
-    width = max(1, (last - first + 1) * BATCH_ROWS // count)
-    p = _PLACEHOLDER[conn.dialect.name]
-    sql = (f"SELECT step, line, data FROM history WHERE run_id = {p} "
-           f"AND step >= {p} AND step <= {p}")
-    cursor = conn.connection.cursor()
-    try:
-        a = start
-        while a <= stop:
-            b = min(stop, a + width - 1)
-            cursor.execute(sql, (run_id, a, b))
-            rows = cursor.fetchall()
-            a = b + 1
-            if not rows:
-                continue
-            n = len(rows)
-            steps = np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)
-            lines = np.fromiter((r[1] for r in rows), dtype=np.int64, count=n)
-            texts = [r[2] for r in rows]
-            if n > 1 and not (np.all(steps[1:] > steps[:-1])):
-                order = np.lexsort((lines, steps))
-                steps = steps[order]
-                texts = [texts[i] for i in order.tolist()]
-            yield steps, texts
-    finally:
-        cursor.close()

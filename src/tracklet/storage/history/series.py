@@ -25,8 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tracklet.storage.history import live, live_columns
-from tracklet.storage.history.jsonline import loads_object
+from tracklet.storage.history import live_columns
 from tracklet.storage.history.parquet import STEP
 from tracklet.storage.history.tiers import RunHistory, begin_snapshot
 
@@ -168,29 +167,6 @@ def _read_exports(view: RunHistory, keys: Sequence[str], lo: int | None, hi: int
                 cols.add(key, steps[mask], values[mask])
 
 
-def _read_live(view: RunHistory, keys: Sequence[str], lo: int | None, hi: int | None,
-               cols: _Columns) -> np.ndarray:
-    """Gather live values; returns every live step (they shadow exported rows)."""
-    all_steps: list[int] = []
-    per_key: dict[str, tuple[list[int], list[Any]]] = {k: ([], []) for k in keys}
-    upper = None if hi is None else hi + 1
-    for step, _line, text in live.iter_rows(view.conn, view.run_id, lo, upper):
-        all_steps.append(step)
-        row = loads_object(text)
-        if row is None:
-            continue
-        for key in keys:
-            v = row.get(key)
-            if isinstance(v, (int, float)) and not isinstance(v, bool):
-                s, vals = per_key[key]
-                s.append(step)
-                vals.append(v)
-    for key, (s, vals) in per_key.items():
-        if s:
-            cols.add(key, np.array(s, dtype=np.int64), _as_array(vals))
-    return np.unique(np.array(all_steps, dtype=np.int64))
-
-
 def _as_array(values: list[Any]) -> np.ndarray:
     if all(type(v) is float for v in values):
         return np.array(values, dtype=np.float64)
@@ -260,16 +236,13 @@ def _live_then_exports(view: RunHistory, keys: Sequence[str],
     hi = axis.start + axis.width * axis.buckets - 1 if axis.buckets else None
     live_cols = _Columns(keys)
     shadowed: np.ndarray | None = None
-    if view.has_live and live_columns.supported(view.conn):
-        fast = live_columns.read(view.conn, view.run_id, keys, lo, hi,
-                                 (view.live_count, view.live_min, view.live_max))
+    if view.has_live:
+        fast = live_columns.read(view.conn, view.run_id, keys, lo, hi)
         for key in keys:
             part = fast.column(key)
             if part is not None:
                 live_cols.add(key, *part)
         shadowed = fast.steps()
-    elif view.has_live:
-        shadowed = _read_live(view, keys, lo, hi, live_cols)
 
     def finish() -> dict[str, Series]:
         cols = _Columns(keys)

@@ -22,7 +22,6 @@ from tracklet.storage.history import live
 from tracklet.storage.history.exports import Export, get_exports
 from tracklet.storage.history.parquet import ExportFile
 from tracklet.storage.history.rows import Row
-from tracklet.storage.metadata.tables import history
 
 if TYPE_CHECKING:
     from tracklet.storage.facade import Storage
@@ -187,7 +186,7 @@ class RunHistory:
     def tail(self, n: int) -> list[str]:
         """The last ``n`` rows as JSON text, oldest first (what resume reads)."""
         if not self.exports:
-            return live.tail(self.conn, history, self.run_id, n)
+            return live.history_tail(self.conn, self.run_id, n)
         first, last = self.first_step(), self.last_step()
         if first is None or last is None:
             return []

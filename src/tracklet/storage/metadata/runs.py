@@ -348,9 +348,9 @@ def set_run_columns(conn: Connection, run_id: int, **values: Any) -> None:
 
 def delete_run(conn: Connection, run_id: int) -> None:
     """Delete a run and (by cascade) its history, events, console and files."""
-    from tracklet.storage.metadata.tables import console, events, history
+    from tracklet.storage.metadata.tables import console, events, history_chunks
 
-    for table in (history, events, console, run_files):
+    for table in (history_chunks, events, console, run_files):
         conn.execute(table.delete().where(table.c.run_id == run_id))
     conn.execute(runs.delete().where(runs.c.id == run_id))
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -121,15 +122,21 @@ Index("ix_runs_state_heartbeat", runs.c.state, runs.c.heartbeat_at)
 Index("ix_runs_project_revision", runs.c.project_id, runs.c.revision, runs.c.created_at,
       runs.c.id)
 
-history = Table(
-    "history",
+history_chunks = Table(
+    "history_chunks",
     metadata,
     Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
-    Column("line", BigInteger, primary_key=True, autoincrement=False),
-    Column("step", BigInteger, nullable=True),
+    Column("first_line", BigInteger, primary_key=True, autoincrement=False),
+    Column("last_line", BigInteger, nullable=False),
+    Column("line_count", Integer, nullable=False),
+    Column("stepped", Integer, nullable=False),
+    Column("min_step", BigInteger, nullable=True),
+    Column("max_step", BigInteger, nullable=True),
+    Column("layout", LargeBinary, nullable=False),
     Column("data", Text, nullable=False),
 )
-Index("ix_history_run_step", history.c.run_id, history.c.step)
+Index("ix_history_chunks_run_steps", history_chunks.c.run_id, history_chunks.c.max_step,
+      history_chunks.c.min_step)
 
 events = Table(
     "events",

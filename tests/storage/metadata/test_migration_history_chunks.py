@@ -1,0 +1,65 @@
+"""Migration 0009 packs the per-line ``history`` rows into chunks and back, losing nothing:
+lines with and without a step, gaps in line numbers, several runs, more than one chunk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from sqlalchemy import text
+
+from tracklet.storage.history import live
+from tracklet.storage.metadata.engine import Database
+from tracklet.storage.metadata.migrate import alembic_config, upgrade
+
+
+def _rows(run_id: int) -> list[tuple[int, int | None, str]]:
+    rows: list[tuple[int, int | None, str]] = []
+    for i in range(2500):
+        line = i if i < 1200 else i + 40  # a gap in line numbers
+        step = None if i % 97 == 5 else (i // 2 if run_id == 1 else 2500 - i)
+        data = f'{{"_step": {step}, "x": {i}, "s": "é"}}' if step is not None else f'{{"x": {i}}}'
+        rows.append((line, step, data))
+    return rows
+
+
+def test_history_rows_survive_upgrade_and_downgrade(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 't.db'}")
+    try:
+        upgrade(db, "0008")
+        with db.write() as c:
+            c.execute(text("INSERT INTO entities(id, name, is_team, created_at) "
+                           "VALUES (1, 'e', 0, 0)"))
+            c.execute(text("INSERT INTO projects(id, entity_id, name, created_at, updated_at) "
+                           "VALUES (1, 1, 'p', 0, 0)"))
+            for run_id in (1, 2):
+                c.execute(text(
+                    "INSERT INTO runs(id, project_id, name, state, config, summary, "
+                    "system_metrics, tags, created_at, updated_at, heartbeat_at, "
+                    "history_line_count, events_line_count, log_line_count) "
+                    f"VALUES ({run_id}, 1, 'r{run_id}', 'running', '{{}}', '{{}}', '{{}}', "
+                    "'[]', 0, 0, 0, 2540, 0, 0)"))
+                c.execute(text("INSERT INTO history(run_id, line, step, data) "
+                               "VALUES (:r, :l, :s, :d)"),
+                          [{"r": run_id, "l": ln, "s": s, "d": d} for ln, s, d in _rows(run_id)])
+        upgrade(db)
+        with db.read() as c:
+            for run_id in (1, 2):
+                want = _rows(run_id)
+                assert live.history_lines(c, run_id) == [d for _, _, d in want]
+                stepped = sorted((s, ln, d) for ln, s, d in want if s is not None)
+                assert list(live.iter_rows(c, run_id)) == stepped
+                assert live.top_line(c, run_id) == want[-1][0]
+            assert live.history_counts(c, [1, 2]) == {1: 2500, 2: 2500}
+            assert c.execute(text("SELECT count(*) FROM history_chunks")).scalar_one() == 6
+        with db.write() as c:
+            cfg = alembic_config(db)
+            cfg.attributes["connection"] = c
+            command.downgrade(cfg, "0008")
+        with db.read() as c:
+            for run_id in (1, 2):
+                got = c.execute(text("SELECT line, step, data FROM history WHERE run_id = :r "
+                                     "ORDER BY line"), {"r": run_id}).all()
+                assert [tuple(r) for r in got] == _rows(run_id)
+    finally:
+        db.dispose()
