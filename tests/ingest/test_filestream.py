@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -12,10 +13,11 @@ from hypothesis import strategies as st
 
 from tracklet.domain.records import RunFields, User
 from tracklet.errors import InvalidInput, NotFound
-from tracklet.ingest.filestream import apply_file_stream, parse_file_stream
+from tracklet.ingest.filestream import HISTORY, apply_file_stream, parse_file_stream
 from tracklet.ingest.runs import UpsertRequest, upsert_run
 from tracklet.storage import Storage
 from tracklet.storage.history import live
+from tracklet.storage.history.jsonline import loads
 from tracklet.storage.metadata import runs as run_repo
 
 
@@ -199,3 +201,92 @@ def test_non_finite_steps_are_not_steps() -> None:
     assert live.step_value({"_step": 2**64}) is None
     assert live.step_value({"_step": True}) is None
     assert live.step_value({"_step": 7.0}) == 7
+
+
+def _checked_steps(name: str, lines: list[str]) -> tuple[int | None, ...] | str:
+    """The plain checked parse of content lines, line by line with the lenient parser: the
+    steps, or the message of the first line it rejects."""
+    steps: list[int | None] = []
+    for i, line in enumerate(lines):
+        try:
+            row = loads(line)
+        except (ValueError, RecursionError):
+            row = None
+        if not isinstance(row, dict):
+            return f"files.{name}.content[{i}] is not a JSON object"
+        step = live.step_value(row)
+        if name == HISTORY and step is None and "_step" in row:
+            return f"files.{name}.content[{i}] has a _step that is not an integer"
+        steps.append(step)
+    return tuple(steps)
+
+
+_SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(), st.text(max_size=8),
+)
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner,
+                                                                 max_size=3),
+    max_leaves=8,
+)
+_STEPS = st.one_of(
+    st.integers(-(2**63), 2**63 - 1), st.integers(-(2**70), 2**70),
+    st.sampled_from([2**63 - 1, 2**63, -(2**63), -(2**63) - 1, 0, -0.0, 5.0, 2.0**63]),
+    _VALUES,
+)
+
+
+@st.composite
+def _content_line(draw: st.DrawFn) -> str:
+    row = draw(st.dictionaries(st.text(max_size=6), _VALUES, max_size=4))
+    if draw(st.booleans()):
+        row["_step"] = draw(_STEPS)
+    # json.dumps writes NaN/Infinity and exact big ints the way the SDK's lines carry them.
+    text = json.dumps(row)
+    kind = draw(st.integers(0, 9))
+    if kind == 0:
+        return json.dumps(draw(_VALUES))
+    if kind == 1:
+        return draw(st.text(alphabet='{}[]":,0123456789.-eE _steptruefalsnNaIfiy\\u\t\x00',
+                            max_size=20))
+    if kind == 2:
+        cut = draw(st.integers(0, len(text)))
+        return text[:cut] + draw(st.text(max_size=2)) + text[cut + draw(st.integers(0, 2)):]
+    return text
+
+
+@settings(max_examples=400, deadline=None)
+@given(lines=st.lists(_content_line(), max_size=6),
+       name=st.sampled_from([HISTORY, "wandb-events.jsonl", "wandb-summary.json"]))
+def test_fast_line_parse_equals_the_checked_parse(lines: list[str], name: str) -> None:
+    """Whatever the lines (NaN, float, bool, null, huge or missing steps, non-objects, broken
+    text), parsing accepts and rejects exactly as the plain checked parse, same message."""
+    expected = _checked_steps(name, lines)
+    try:
+        update = parse_file_stream({"files": {name: {"offset": 0, "content": lines}}})
+    except InvalidInput as exc:
+        assert str(exc) == expected
+        return
+    assert not isinstance(expected, str), expected
+    if name == HISTORY:
+        assert update.history_steps == expected
+
+
+@pytest.mark.parametrize("line", [
+    '{"_step": 1, "_step": "x"}', '{"_step": "x", "_step": 1}', '{"_step": 1, "_step": 2}',
+    '{"\\u005fstep": 7}', '{"_step": 3, "a": "\\ud800"}', '{"_step": 3, "a": "\ud800"}',
+    '{"_step": 3, "a": 1e999, "b": 100000000000000000000000}', '{"_step": null}',
+    '{"_step": 3, "a": "\x01"}', ' {"_step": 3}\n', '\ufeff{"_step": 3}', '{"_step": 3}{}',
+    '{"_step": 3, "a": ' + "[" * 990 + "]" * 990 + "}",
+    '{"_step": 3, "a": ' + "[" * 1100 + "]" * 1100 + "}",
+])
+def test_fast_line_parse_edge_cases_match_the_checked_parse(line: str) -> None:
+    lines = [line, '{"_step": 9}']
+    expected = _checked_steps(HISTORY, lines)
+    try:
+        got: tuple[int | None, ...] | str = parse_file_stream(
+            {"files": {HISTORY: {"offset": 0, "content": lines}}}).history_steps
+    except InvalidInput as exc:
+        got = str(exc)
+    assert got == expected

@@ -10,9 +10,9 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-import orjson
+import msgspec
 from sqlalchemy import Connection
 
 from tracklet.domain.records import FileStreamUpdate, StreamChunk
@@ -64,26 +64,60 @@ def _json_object(name: str, index: int, line: str) -> dict[str, Any]:
     return value
 
 
+class _StepOnly(msgspec.Struct, gc=False):
+    """A history line read for its ``_step`` alone: the other keys are checked and skipped,
+    so no Python objects are built for the metric values."""
+
+    step: Annotated[int, msgspec.Meta(ge=-live.INT64_MAX - 1, le=live.INT64_MAX)] | (
+        msgspec.UnsetType) = msgspec.field(name="_step", default=msgspec.UNSET)
+
+
+class _AnyObject(msgspec.Struct, gc=False):
+    """A line that must be a JSON object; every key is checked and skipped."""
+
+
+_STEP_ONLY = msgspec.json.Decoder(_StepOnly)
+_ANY_OBJECT = msgspec.json.Decoder(_AnyObject)
+
+#: What the fast decoders raise for a line they do not take: anything strict JSON, a plain
+#: int ``_step`` or the shallower msgspec nesting limit rules out, and lone surrogates.
+_NOT_FAST = (msgspec.DecodeError, UnicodeEncodeError, RecursionError)
+
+
+def _checked_step(index: int, line: str) -> int | None:
+    row = _json_object(HISTORY, index, line)
+    step = live.step_value(row)
+    if step is None and "_step" in row:
+        raise InvalidInput(f"files.{HISTORY}.content[{index}] has a _step that is not an integer")
+    return step
+
+
 def _history_steps(chunk: StreamChunk) -> tuple[int | None, ...]:
-    # Fast path for the common case (plain JSON objects with an int _step): one C parse per
-    # line and no per-line Python helpers; anything else takes the checked path below.
-    try:
-        rows = [orjson.loads(line) for line in chunk.lines]
-        fast = [row["_step"] if type(row) is dict else None for row in rows]
-    except (orjson.JSONDecodeError, KeyError, TypeError):
-        fast = []
-    if len(fast) == len(chunk.lines) and all(
-        type(s) is int and -(2**63) <= s <= live.INT64_MAX for s in fast
-    ):
-        return tuple(fast)
+    # Fast path per line: strict JSON objects whose _step is absent or an int64. Everything it
+    # does not take (NaN, float or huge steps, malformed text) goes through the checked path,
+    # which decides acceptance and the error message exactly as the lenient parser does; the
+    # fast path only ever accepts lines the checked path accepts, with the same step.
+    decode = _STEP_ONLY.decode
+    unset = msgspec.UNSET
     steps: list[int | None] = []
+    append = steps.append
     for i, line in enumerate(chunk.lines):
-        row = _json_object(HISTORY, i, line)
-        step = live.step_value(row)
-        if step is None and "_step" in row:
-            raise InvalidInput(f"files.{HISTORY}.content[{i}] has a _step that is not an integer")
-        steps.append(step)
+        try:
+            step = decode(line).step
+        except _NOT_FAST:
+            append(_checked_step(i, line))
+        else:
+            append(None if step is unset else step)
     return tuple(steps)
+
+
+def _check_objects(name: str, chunk: StreamChunk) -> None:
+    decode = _ANY_OBJECT.decode
+    for i, line in enumerate(chunk.lines):
+        try:
+            decode(line)
+        except _NOT_FAST:
+            _json_object(name, i, line)
 
 
 def parse_file_stream(payload: Any) -> FileStreamUpdate:
@@ -105,8 +139,7 @@ def parse_file_stream(payload: Any) -> FileStreamUpdate:
     steps = _history_steps(history) if history else ()
     for name in (EVENTS, SUMMARY):
         if name in chunks:
-            for i, line in enumerate(chunks[name].lines):
-                _json_object(name, i, line)
+            _check_objects(name, chunks[name])
     uploaded = payload.get("uploaded")
     if uploaded is None:
         uploaded = []
