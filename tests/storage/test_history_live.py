@@ -55,12 +55,13 @@ def _check(conn: Any, run_id: int, model: dict[int, str]) -> None:
     assert live.step_stats(conn, run_id) == (
         len(rows), min((r[0] for r in rows), default=None),
         max((r[0] for r in rows), default=None))
-    for lo, hi in ((0, 10), (5, 6), (-3, 1), (30, None), (None, 2**62)):
+    for lo, hi in ((0, 10), (5, 6), (-3, 1), (30, None), (None, 2**62), (None, 2**64),
+                   (-(2**64), 3), (2**63, None)):
         part = _stepped(model, lo, hi)
         assert list(live.iter_rows(conn, run_id, lo, hi, batch=3)) == part
         assert live.count_rows(conn, run_id, lo, hi) == len(part)
         assert live.live_steps(conn, run_id, lo, hi) == {r[0] for r in part}
-    wanted = [0, 7, 8, 39, 2**62]
+    wanted = [0, 7, 8, 39, 2**62, 2**63 - 1]
     assert list(live.rows_at_steps(conn, run_id, wanted)) == [r for r in rows
                                                               if r[0] in wanted]
 

@@ -378,10 +378,11 @@ def top_line(conn: Connection, run_id: int) -> int:
 def _overlapping(lo: int | None, hi: int | None) -> list[Any]:
     """Conditions picking chunks with a stepped line in ``[lo, hi)``."""
     where = [_H.stepped > 0]
-    if lo is not None:
-        where.append(_H.max_step >= lo)
-    if hi is not None:
-        where.append(_H.min_step < hi)
+    # Bounds past the 64-bit range hold every step (and would not fit a SQL parameter).
+    if lo is not None and lo > -INT64_MAX - 1:
+        where.append(_H.max_step >= min(lo, INT64_MAX))
+    if hi is not None and hi <= INT64_MAX:
+        where.append(_H.min_step < max(hi, -INT64_MAX - 1))
     return where
 
 
