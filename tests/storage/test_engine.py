@@ -215,3 +215,32 @@ def test_postgres_server_fixture_is_real(postgres_server: PostgresServer) -> Non
     with db.read() as conn:
         assert "PostgreSQL" in conn.execute(text("SELECT version()")).scalar_one()
     db.dispose()
+
+
+def test_sqlite_commits_leave_the_wal_to_the_background_checkpoint(tmp_path: Path) -> None:
+    """Megabytes of commits stay in the WAL (no checkpoint inside a commit) until
+    ``checkpoint()`` copies them all, while a writer may keep going; PostgreSQL has none."""
+    db = Database(f"sqlite:///{tmp_path / 'x.db'}")
+    with db.write() as conn:
+        conn.execute(text("CREATE TABLE t (v text)"))
+    for _ in range(3):  # 6 MB, past SQLite's default autocheckpoint of 1,000 pages
+        with db.write() as conn:
+            conn.execute(text("INSERT INTO t VALUES (:v)"), {"v": "x" * 2_000_000})
+    wal = tmp_path / "x.db-wal"
+    assert wal.stat().st_size > 6_000_000
+    with db.read() as conn:
+        assert conn.execute(text("SELECT count(*) FROM t")).scalar_one() == 3
+    result = db.checkpoint()
+    assert result is not None
+    frames, done = result
+    assert frames > 1000 and done == frames
+    with db.write() as conn:  # the next writer restarts the WAL from its beginning
+        conn.execute(text("INSERT INTO t VALUES ('y')"))
+    again = db.checkpoint()
+    assert again is not None and again[0] < 10 and again[1] == again[0]
+    db.dispose()
+    assert sqlite3.connect(tmp_path / "x.db").execute("SELECT count(*) FROM t").fetchone() == (4,)
+
+
+def test_postgresql_has_no_checkpoint_to_do(pg: Database) -> None:
+    assert pg.checkpoint() is None

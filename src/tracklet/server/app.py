@@ -27,6 +27,8 @@ from tracklet.storage.history import compaction
 from tracklet.storage.metadata import runs as run_repo
 
 log = logging.getLogger("tracklet.server")
+#: How often the server checkpoints an SQLite WAL (a few MB a second at full ingest rate).
+WAL_CHECKPOINT_INTERVAL_S = 1.0
 
 
 def create_app(settings: Settings, storage: Storage | None = None) -> Starlette:
@@ -41,6 +43,8 @@ def create_app(settings: Settings, storage: Storage | None = None) -> Starlette:
                          schema=build_schema(), writer=GroupWriter(store))
         app.state.tracklet = state
         tasks = [asyncio.create_task(_crash_sweeper(state))]
+        if store.db.is_sqlite:
+            tasks.append(asyncio.create_task(_wal_checkpointer(state)))
         if settings.history_compaction_interval_s > 0:
             tasks.append(asyncio.create_task(_history_compactor(state)))
         try:
@@ -78,6 +82,18 @@ async def _crash_sweeper(state: AppState) -> None:
                 log.info("marked %d silent run(s) crashed", n)
         except TrackletError as exc:
             log.warning("crash sweep skipped: %s", exc.message)
+
+
+async def _wal_checkpointer(state: AppState) -> None:
+    """Checkpoint SQLite's WAL in the background, off the path of any request's commit."""
+    while True:
+        await asyncio.sleep(WAL_CHECKPOINT_INTERVAL_S)
+        try:
+            await to_thread.run_sync(state.storage.db.checkpoint)
+        except TrackletError as exc:
+            log.warning("WAL checkpoint skipped: %s", exc.message)
+        except Exception:
+            log.exception("WAL checkpoint failed")
 
 
 async def _history_compactor(state: AppState) -> None:

@@ -28,6 +28,12 @@ from tracklet.errors import InvalidInput, Unavailable
 
 T = TypeVar("T")
 
+#: SQLite checkpoints the WAL inside a commit once it holds this many pages (4 KiB each). A
+#: server checkpoints in the background (:meth:`Database.checkpoint`) long before that: at
+#: SQLite's default of 1,000 pages, a 3 MB file_stream request paid a checkpoint (copy
+#: into the database file and fsync) inside its own commit, 13 ms of its 22.
+WAL_AUTOCHECKPOINT_PAGES = 25_000
+
 
 class Database:
     """Owns the SQLAlchemy engine and hands out read and write transactions."""
@@ -60,6 +66,7 @@ class Database:
                 cur.execute("PRAGMA journal_mode=WAL")
                 cur.execute("PRAGMA synchronous=NORMAL")
                 cur.execute("PRAGMA foreign_keys=ON")
+                cur.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
                 cur.execute(f"PRAGMA busy_timeout={busy_ms}")
                 cur.close()
 
@@ -100,6 +107,22 @@ class Database:
             else:
                 with self.engine.connect() as conn, conn.begin():
                     yield conn
+
+    def checkpoint(self) -> tuple[int, int] | None:
+        """Copy what the SQLite WAL holds into the database file without waiting for
+        readers or writers (``PRAGMA wal_checkpoint(PASSIVE)``), so commits do not have to;
+        returns (frames in the WAL, frames checkpointed), None on other databases."""
+        if not self.is_sqlite:
+            return None
+        with self._translate():
+            raw = self.engine.raw_connection()
+            try:
+                cur = raw.cursor()
+                _busy, frames, done = cur.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                cur.close()
+            finally:
+                raw.close()
+        return int(frames), int(done)
 
     def run_write(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn`` inside a write transaction and return its result."""
