@@ -335,24 +335,25 @@ class _GroupCache:
 
     A client scanning a history pages through it 1,000 steps a request, and a row group
     holds up to 32,768 rows: without this each page would decode its whole group again.
-    Exports are immutable files (a rebuild writes a new one), so (path, group, columns) is
-    a safe key.
+    Exports are immutable files (a rebuild writes a new one); the key is the file's identity
+    (path, inode, size, modification time), group and columns, so even a file rewritten in
+    place is never answered from its old groups.
     """
 
     def __init__(self, max_cells: int = 4_000_000) -> None:
-        self._entries: OrderedDict[tuple[str, int, tuple[str, ...]], pa.Table] = OrderedDict()
+        self._entries: OrderedDict[tuple[Any, int, tuple[str, ...]], pa.Table] = OrderedDict()
         self._cells = 0
         self._max_cells = max_cells
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[str, int, tuple[str, ...]]) -> pa.Table | None:
+    def get(self, key: tuple[Any, int, tuple[str, ...]]) -> pa.Table | None:
         with self._lock:
             table = self._entries.get(key)
             if table is not None:
                 self._entries.move_to_end(key)
             return table
 
-    def put(self, key: tuple[str, int, tuple[str, ...]], table: pa.Table) -> None:
+    def put(self, key: tuple[Any, int, tuple[str, ...]], table: pa.Table) -> None:
         cells = table.num_rows * table.num_columns
         if cells > self._max_cells:
             return
@@ -447,6 +448,7 @@ class ExportFile:
         self.path = str(path)
         st = os.stat(self.path)
         identity = (self.path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        self._identity = identity
         self._file: pq.ParquetFile | None = None
         index = _INDEXES.get(identity)
         if index is None:
@@ -554,7 +556,7 @@ class ExportFile:
 
     def read_group(self, index: int, columns: list[str]) -> pa.Table:
         """Row group ``index`` with ``columns`` (decoded once, then from the cache)."""
-        key = (self.path, index, tuple(columns))
+        key = (self._identity, index, tuple(columns))
         table = _GROUPS.get(key)
         if table is None:
             table = self.file.read_row_group(index, columns=columns, use_threads=False)
