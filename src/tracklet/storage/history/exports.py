@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from tracklet.errors import NotFound
 from tracklet.storage.blobs.base import BlobStore
@@ -41,10 +41,15 @@ class Export:
         return {k: KeyStats.from_json(v) for k, v in data.items()}
 
 
+# Built once: every history read lists the run's parts first.
+_EXPORTS_OF_RUN = (select(history_exports)
+                   .where(history_exports.c.run_id == bindparam("run_id"))
+                   .order_by(history_exports.c.part))
+
+
 def get_exports(conn: Connection, run_id: int) -> list[Export]:
     """The run's export parts in order (their step ranges increase); empty when none."""
-    rows = conn.execute(select(history_exports).where(history_exports.c.run_id == run_id)
-                        .order_by(history_exports.c.part)).all()
+    rows = conn.execute(_EXPORTS_OF_RUN, {"run_id": run_id}).all()
     return [Export(**row._mapping) for row in rows]
 
 
