@@ -103,7 +103,7 @@ def resolve_sampled_history(run: Run, info: Info,
                 # answer, without counting them first.
                 texts = list(islice(view.live_texts(lo, hi), samples + 1))
                 if len(texts) <= samples:
-                    out.append(_records(_objects(texts), keys))
+                    out.append(_live_records(texts, keys))
                     continue
             else:
                 count = view.count(lo, hi)
@@ -123,20 +123,32 @@ def resolve_sampled_history(run: Run, info: Info,
     return out
 
 
-def _objects(texts: Iterable[str]) -> Iterator[dict[str, Any]]:
-    """Each row text parsed as ``Row.data`` parses it: text that is not a JSON object
-    gives ``{}`` (skipped by :func:`_records`, which always asks for some key)."""
-    fast = orjson.loads
+def _live_records(texts: Iterable[str], keys: list[str]) -> list[dict[str, Any]]:
+    """:func:`_records` of live row texts, parsed as ``Row.data`` parses them (text that is
+    not a JSON object holds no key). orjson refuses NaN, Infinity and numbers beyond a
+    double, so only a row it could not parse may need :func:`json_safe`."""
+    out: list[dict[str, Any]] = []
+    fast, invalid = orjson.loads, orjson.JSONDecodeError
+    pair = len(keys) == 2
+    k0, k1 = (keys[0], keys[1]) if pair else ("", "")
     for text in texts:
+        special = False
         try:
-            value = fast(text)
-        except orjson.JSONDecodeError:
+            data = fast(text)
+        except invalid:
             try:
-                value = loads(text)  # NaN / Infinity, as the SDK writes them
+                data = loads(text)  # NaN / Infinity, as the SDK writes them
             except ValueError:
                 continue
-        if isinstance(value, dict):
-            yield value
+            special = True
+        if type(data) is not dict:
+            continue
+        try:
+            record = {k0: data[k0], k1: data[k1]} if pair else {k: data[k] for k in keys}
+        except KeyError:
+            continue
+        out.append(json_safe(record) if special else record)
+    return out
 
 
 def _records(rows: Iterable[dict[str, Any]], keys: list[str]) -> list[dict[str, Any]]:
