@@ -377,7 +377,7 @@ class _FileIndex:
     keys: tuple[str, ...]
     json_keys: frozenset[str]
     nested_keys: frozenset[str]
-    groups: list[tuple[int, int, int]]
+    groups: tuple[tuple[int, int, int], ...]
     group_rows: dict[int, int]
 
     @classmethod
@@ -403,7 +403,7 @@ class _FileIndex:
                                 if f.metadata and f.metadata.get(ENCODING) == JSON),
             nested_keys=frozenset(f.name for f in schema
                                   if pa.types.is_struct(f.type) or pa.types.is_list(f.type)),
-            groups=groups,
+            groups=tuple(groups),
             group_rows=group_rows,
         )
 
