@@ -177,3 +177,34 @@ def test_texts_of_any_scalars(tmp_path_factory: pytest.TempPathFactory,
     reader = ExportFile(path, summary.keys)
     _texts_match(reader, None, None)
     _texts_match(reader, 1, len(rows) - 1)
+
+
+def test_a_file_rewritten_in_place_is_never_read_from_the_caches(tmp_path: Path) -> None:
+    # The footer index and decoded row groups are cached per file: a new file at the same
+    # path (other rows, other columns) must be read as itself.
+    first = [{"_step": s, "a": float(s)} for s in range(50)]
+    path, _ = _write(tmp_path, first)
+    assert ExportFile(path).records(0, 50, ["a", "_step"]) == first
+    assert ExportFile(path).count(0, 1000) == 50
+    second = [{"_step": s, "b": s * 3, "a": -1.5} for s in range(10, 90)]
+    path2, _ = _write(tmp_path, second)
+    assert path2 == path
+    reader = ExportFile(path)
+    assert reader.keys == ["b", "a"] and reader.count(0, 1000) == 80
+    assert reader.records(0, 1000, ["a", "_step"]) == [{"a": -1.5, "_step": s}
+                                                       for s in range(10, 90)]
+    assert [r.data for r in reader.rows(10, 12)] == second[:2]
+
+
+def test_a_reader_opens_the_file_only_when_its_groups_are_not_cached(tmp_path: Path) -> None:
+    rows = [{"_step": s, "x": s / 7} for s in range(40)]
+    path, _ = _write(tmp_path, rows)
+    first = ExportFile(path)
+    assert first.records(0, 40, ["x"]) == [{"x": r["x"]} for r in rows]
+    first.close()
+    again = ExportFile(path)
+    assert again.records(5, 9, ["x"]) == [{"x": r["x"]} for r in rows[5:9]]
+    assert again._file is None  # footer and group both came from the caches
+    path.unlink()
+    with pytest.raises(FileNotFoundError):
+        ExportFile(path)

@@ -6,16 +6,19 @@ import os
 import tempfile
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from tracklet.errors import NotFound
 from tracklet.storage.blobs.base import BlobStore
 from tracklet.storage.history.parquet import ExportFile, KeyStats
 from tracklet.storage.metadata.tables import history_exports
+
+KNOWN_EXPORTS = 1024
 
 
 @dataclass(frozen=True)
@@ -38,10 +41,15 @@ class Export:
         return {k: KeyStats.from_json(v) for k, v in data.items()}
 
 
+# Built once: every history read lists the run's parts first.
+_EXPORTS_OF_RUN = (select(history_exports)
+                   .where(history_exports.c.run_id == bindparam("run_id"))
+                   .order_by(history_exports.c.part))
+
+
 def get_exports(conn: Connection, run_id: int) -> list[Export]:
     """The run's export parts in order (their step ranges increase); empty when none."""
-    rows = conn.execute(select(history_exports).where(history_exports.c.run_id == run_id)
-                        .order_by(history_exports.c.part)).all()
+    rows = conn.execute(_EXPORTS_OF_RUN, {"run_id": run_id}).all()
     return [Export(**row._mapping) for row in rows]
 
 
@@ -69,6 +77,10 @@ class LocalFiles:
         self.blobs = blobs
         self._cache_dir = cache_dir
         self._lock = threading.Lock()
+        # blob key -> (local path, key_stats text, parsed stats): every page of a scan
+        # opens the same parts, and resolving the path and parsing the statistics cost
+        # more than the page's own read. Blob keys are never reused for other bytes.
+        self._known: OrderedDict[str, tuple[Path, str, dict[str, KeyStats]]] = OrderedDict()
 
     def cache_dir(self) -> Path:
         """Where copies of remote blobs are kept (created on first use)."""
@@ -101,9 +113,31 @@ class LocalFiles:
 
     def forget(self, key: str) -> None:
         """Drop the cached copy of ``key`` (after the blob was deleted)."""
+        with self._lock:
+            self._known.pop(key, None)
         if self._cache_dir is not None:
             (self._cache_dir / key.replace("/", "_")).unlink(missing_ok=True)
 
     def open(self, export: Export) -> ExportFile:
-        """A reader of one part with its explicit nulls restored."""
-        return ExportFile(self.path(export.blob_key), export.stats())
+        """A reader of one part with its explicit nulls restored; NotFound when the blob
+        is gone."""
+        key = export.blob_key
+        with self._lock:
+            known = self._known.get(key)
+            if known is not None:
+                self._known.move_to_end(key)
+        if known is not None and known[1] == export.key_stats:
+            try:
+                return ExportFile(known[0], known[2])
+            except FileNotFoundError:
+                pass  # a cached copy was removed: fetch it again below
+        path, stats = self.path(key), export.stats()
+        try:
+            reader = ExportFile(path, stats)
+        except FileNotFoundError:
+            raise NotFound(f"blob {key!r} not found") from None
+        with self._lock:
+            self._known[key] = (path, export.key_stats, stats)
+            while len(self._known) > KNOWN_EXPORTS:
+                self._known.popitem(last=False)
+        return reader

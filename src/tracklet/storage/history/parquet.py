@@ -16,6 +16,7 @@ Explicit ``null`` values are recorded per key in the export's statistics (see
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -29,8 +30,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from tracklet.errors import Unavailable
 from tracklet.storage.history.jsonline import loads
-from tracklet.storage.history.rows import Row, dumps_row, same_json
+from tracklet.storage.history.rows import Row, dumps_row, same_json, zip_records
 
 STEP = "_step"
 ENCODING = b"tracklet.encoding"
@@ -333,24 +335,25 @@ class _GroupCache:
 
     A client scanning a history pages through it 1,000 steps a request, and a row group
     holds up to 32,768 rows: without this each page would decode its whole group again.
-    Exports are immutable files (a rebuild writes a new one), so (path, group, columns) is
-    a safe key.
+    Exports are immutable files (a rebuild writes a new one); the key is the file's identity
+    (path, inode, size, modification time), group and columns, so even a file rewritten in
+    place is never answered from its old groups.
     """
 
     def __init__(self, max_cells: int = 4_000_000) -> None:
-        self._entries: OrderedDict[tuple[str, int, tuple[str, ...]], pa.Table] = OrderedDict()
+        self._entries: OrderedDict[tuple[Any, int, tuple[str, ...]], pa.Table] = OrderedDict()
         self._cells = 0
         self._max_cells = max_cells
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[str, int, tuple[str, ...]]) -> pa.Table | None:
+    def get(self, key: tuple[Any, int, tuple[str, ...]]) -> pa.Table | None:
         with self._lock:
             table = self._entries.get(key)
             if table is not None:
                 self._entries.move_to_end(key)
             return table
 
-    def put(self, key: tuple[str, int, tuple[str, ...]], table: pa.Table) -> None:
+    def put(self, key: tuple[Any, int, tuple[str, ...]], table: pa.Table) -> None:
         cells = table.num_rows * table.num_columns
         if cells > self._max_cells:
             return
@@ -367,38 +370,115 @@ class _GroupCache:
 _GROUPS = _GroupCache()
 
 
+@dataclass(frozen=True)
+class _FileIndex:
+    """What a reader needs from an export's footer: its columns and row-group step ranges."""
+
+    keys: tuple[str, ...]
+    json_keys: frozenset[str]
+    nested_keys: frozenset[str]
+    groups: tuple[tuple[int, int, int], ...]
+    group_rows: dict[int, int]
+
+    @classmethod
+    def of(cls, file: pq.ParquetFile) -> _FileIndex:
+        schema = file.schema_arrow
+        meta = file.metadata
+        step_index = schema.get_field_index(STEP)
+        groups: list[tuple[int, int, int]] = []
+        group_rows: dict[int, int] = {}
+        for i in range(meta.num_row_groups):
+            group = meta.row_group(i)
+            if group.num_rows == 0:
+                continue
+            group_rows[i] = group.num_rows
+            st = group.column(step_index).statistics
+            if st is not None and st.has_min_max:
+                groups.append((i, int(st.min), int(st.max)))
+            else:
+                groups.append((i, -(2**63), 2**63 - 1))
+        return cls(
+            keys=tuple(name for name in schema.names if name != STEP),
+            json_keys=frozenset(f.name for f in schema
+                                if f.metadata and f.metadata.get(ENCODING) == JSON),
+            nested_keys=frozenset(f.name for f in schema
+                                  if pa.types.is_struct(f.type) or pa.types.is_list(f.type)),
+            groups=tuple(groups),
+            group_rows=group_rows,
+        )
+
+
+class _IndexCache:
+    """Footers of recently read export files, keyed by the file's identity (path, inode,
+    size, modification time), so a page of a scan neither opens nor parses the file when
+    its row groups are already decoded. A file rewritten in place gets a new key."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self._entries: OrderedDict[tuple[Any, ...], _FileIndex] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> _FileIndex | None:
+        with self._lock:
+            index = self._entries.get(key)
+            if index is not None:
+                self._entries.move_to_end(key)
+            return index
+
+    def put(self, key: tuple[Any, ...], index: _FileIndex) -> None:
+        with self._lock:
+            self._entries[key] = index
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+
+_INDEXES = _IndexCache()
+
+
 class ExportFile:
-    """Server-side reader of an export: step ranges, key projection, exact values."""
+    """Server-side reader of an export: step ranges, key projection, exact values.
+
+    The file itself is opened on first need (a row group not in the shared cache, or a
+    caller using :attr:`file`); its footer comes from a shared cache. ``FileNotFoundError``
+    when ``path`` does not exist.
+    """
 
     def __init__(self, path: Path, stats: dict[str, KeyStats] | None = None) -> None:
         self.path = str(path)
-        self.file = pq.ParquetFile(str(path), memory_map=True)
-        schema = self.file.schema_arrow
-        self.keys = [name for name in schema.names if name != STEP]
-        self.json_keys = {f.name for f in schema
-                          if f.metadata and f.metadata.get(ENCODING) == JSON}
-        self.nested_keys = {f.name for f in schema
-                            if pa.types.is_struct(f.type) or pa.types.is_list(f.type)}
+        st = os.stat(self.path)
+        identity = (self.path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        self._identity = identity
+        self._file: pq.ParquetFile | None = None
+        index = _INDEXES.get(identity)
+        if index is None:
+            index = _FileIndex.of(self.file)
+            _INDEXES.put(identity, index)
+        self.keys = list(index.keys)
+        self._key_set = frozenset(index.keys)
+        self.json_keys = index.json_keys
+        self.nested_keys = index.nested_keys
+        self.groups = index.groups
+        self._group_rows = index.group_rows
         self.nulls = {k: set(s.null_steps) for k, s in (stats or {}).items() if s.null_steps}
-        meta = self.file.metadata
-        step_index = schema.get_field_index(STEP)
-        self.groups: list[tuple[int, int, int]] = []
-        for i in range(meta.num_row_groups):
-            column = meta.row_group(i).column(step_index)
-            st = column.statistics
-            if meta.row_group(i).num_rows == 0:
-                continue
-            if st is not None and st.has_min_max:
-                self.groups.append((i, int(st.min), int(st.max)))
-            else:
-                self.groups.append((i, -(2**63), 2**63 - 1))
+
+    @property
+    def file(self) -> pq.ParquetFile:
+        """The open Parquet file (memory-mapped)."""
+        if self._file is None:
+            try:
+                self._file = pq.ParquetFile(self.path, memory_map=True)
+            except FileNotFoundError:
+                # Replaced by a newer export since the caller listed it: read again.
+                raise Unavailable("run history is being compacted, retry shortly") from None
+        return self._file
 
     def rows(self, min_step: int | None = None, max_step: int | None = None,
              keys: Iterable[str] | None = None) -> Iterator[Row]:
         """Rows with ``min_step <= _step < max_step`` in step order, with only ``keys``
         (all keys when None; ``_step`` is always included)."""
         wanted = self.keys if keys is None else [k for k in dict.fromkeys(keys)
-                                                  if k in set(self.keys)]
+                                                  if k in self._key_set]
         for part in self._slices(min_step, max_step, [STEP, *wanted]):
             yield from self._rows(part, wanted)
 
@@ -410,7 +490,7 @@ class ExportFile:
         wanted = list(dict.fromkeys(keys))
         if any(k in self.json_keys or k in self.nested_keys or k in self.nulls for k in wanted):
             return None
-        present = [k for k in wanted if k in set(self.keys) and k != STEP]
+        present = [k for k in wanted if k in self._key_set and k != STEP]
         if len(present) != len([k for k in wanted if k != STEP]):
             return []
         out: list[dict[str, Any]] = []
@@ -426,9 +506,7 @@ class ExportFile:
                     mask = valid if mask is None else pc.and_(mask, valid)
             if mask is not None:
                 part = part.filter(mask)
-            columns = [part.column(n).to_pylist() for n in wanted]
-            out.extend(dict(zip(wanted, values, strict=True))
-                       for values in zip(*columns, strict=True))
+            out.extend(zip_records(wanted, [part.column(n).to_pylist() for n in wanted]))
         return out
 
     def texts(self, min_step: int | None = None,
@@ -478,7 +556,7 @@ class ExportFile:
 
     def read_group(self, index: int, columns: list[str]) -> pa.Table:
         """Row group ``index`` with ``columns`` (decoded once, then from the cache)."""
-        key = (self.path, index, tuple(columns))
+        key = (self._identity, index, tuple(columns))
         table = _GROUPS.get(key)
         if table is None:
             table = self.file.read_row_group(index, columns=columns, use_threads=False)
@@ -490,7 +568,7 @@ class ExportFile:
         total = 0
         for index, lo, hi in self.overlapping_groups(min_step, max_step):
             if (min_step is None or lo >= min_step) and (max_step is None or hi < max_step):
-                total += self.file.metadata.row_group(index).num_rows
+                total += self._group_rows[index]
                 continue
             steps = self.read_group(index, [STEP]).column(STEP).to_numpy()
             start, stop = step_bounds(steps, min_step, max_step)
@@ -500,7 +578,7 @@ class ExportFile:
     def rows_at(self, steps: Sequence[int], keys: Iterable[str] | None = None) -> list[Row]:
         """Rows whose ``_step`` is in ``steps``, in step order."""
         wanted = self.keys if keys is None else [k for k in dict.fromkeys(keys)
-                                                  if k in set(self.keys)]
+                                                  if k in self._key_set]
         targets = np.array(sorted(set(steps)), dtype=np.int64)
         out: list[Row] = []
         for index, lo, hi in self.groups:
@@ -532,8 +610,10 @@ class ExportFile:
             yield Row(int(step), data=data)
 
     def close(self) -> None:
-        """Release the file."""
-        self.file.close()
+        """Release the file (if it was opened)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
 def step_bounds(steps: np.ndarray, min_step: int | None, max_step: int | None) -> tuple[int, int]:

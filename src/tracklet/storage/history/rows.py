@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
+from itertools import repeat
 from typing import Any
 
 import orjson
@@ -103,3 +105,19 @@ def same_json(a: Any, b: Any) -> bool:
             return True
         return a == b
     return type(a) is type(b) and bool(a == b)
+
+
+def zip_records(keys: Sequence[str], columns: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+    """``[{keys[0]: columns[0][i], keys[1]: columns[1][i], ...} for each i]`` (the columns
+    have equal lengths). A history page asks for one or two keys, and a dict display with
+    the keys spelled out builds those several times faster than ``dict(zip(...))``."""
+    if len(keys) == 1:
+        (k,), (a,) = keys, columns
+        return [{k: x} for x in a]
+    if len(keys) == 2:
+        (k0, k1), (a, b) = keys, columns
+        return [{k0: x, k1: y} for x, y in zip(a, b, strict=True)]
+    if len(keys) == 3:
+        (k0, k1, k2), (a, b, c) = keys, columns
+        return [{k0: x, k1: y, k2: z} for x, y, z in zip(a, b, c, strict=True)]
+    return list(map(dict, map(zip, repeat(keys), zip(*columns, strict=True))))

@@ -54,8 +54,30 @@ class RunHistory:
         self.conn = conn
         self.run_id = run_id
         self.exports: list[Export] = get_exports(conn, run_id)
-        self.live_count, self.live_min, self.live_max = live.step_stats(conn, run_id)
+        self._live_stats: tuple[int, int | None, int | None] | None = None
         self._files: dict[int, ExportFile] = {}
+
+    def _stats(self) -> tuple[int, int | None, int | None]:
+        # Asked for on first use only: a run that was never exported reads its live rows
+        # without them, and counting a long live history costs as much as a page of it.
+        if self._live_stats is None:
+            self._live_stats = live.step_stats(self.conn, self.run_id)
+        return self._live_stats
+
+    @property
+    def live_count(self) -> int:
+        """How many live rows have a step."""
+        return self._stats()[0]
+
+    @property
+    def live_min(self) -> int | None:
+        """The smallest step of the live rows (None when there are none)."""
+        return self._stats()[1]
+
+    @property
+    def live_max(self) -> int | None:
+        """The largest step of the live rows (None when there are none)."""
+        return self._stats()[2]
 
     @property
     def has_live(self) -> bool:
@@ -121,6 +143,13 @@ class RunHistory:
         shadowed = live.live_steps(self.conn, self.run_id, min_step, max_step)
         kept = (r for r in exported if r.step not in shadowed)
         yield from heapq.merge(kept, live_rows, key=lambda r: r.step)
+
+    def live_texts(self, min_step: int | None = None,
+                   max_step: int | None = None) -> Iterator[str]:
+        """The JSON text of the live rows with ``min_step <= _step < max_step``, in step
+        order: what :meth:`rows` gives as ``row.text`` when the run has no exports."""
+        for _step, _line, text in live.iter_rows(self.conn, self.run_id, min_step, max_step):
+            yield text
 
     def exported_records(self, min_step: int | None, max_step: int | None,
                          keys: Sequence[str]) -> list[dict[str, Any]] | None:

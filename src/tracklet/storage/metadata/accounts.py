@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Select, bindparam, func, select
 
 from tracklet.domain.records import Entity, Project, User
 from tracklet.errors import Conflict, NotFound
@@ -180,12 +181,16 @@ def _project(row: Any) -> Project:
 
 def find_project(conn: Connection, entity: str, name: str) -> Project | None:
     """The project ``entity/name``, or None."""
-    row = conn.execute(
-        select(*_PROJECT_COLS)
-        .join(entities, entities.c.id == projects.c.entity_id)
-        .where(entities.c.name == entity, projects.c.name == name)
-    ).first()
+    row = conn.execute(_find_project_query(), {"entity": entity, "name": name}).first()
     return _project(row) if row else None
+
+
+@functools.cache
+def _find_project_query() -> Select[Any]:
+    # Built once: nearly every GraphQL request starts with this lookup.
+    return (select(*_PROJECT_COLS)
+            .join(entities, entities.c.id == projects.c.entity_id)
+            .where(entities.c.name == bindparam("entity"), projects.c.name == bindparam("name")))
 
 
 def get_project_by_id(conn: Connection, project_id: int) -> Project:

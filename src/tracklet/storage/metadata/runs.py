@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 import time
 from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Select, func, select, update
+from sqlalchemy import Connection, Select, bindparam, func, select, update
 
 from tracklet.domain.records import Project, Run, RunFields, RunFile
 from tracklet.domain.runs import RUN_NAME_ALPHABET, RunState
@@ -227,10 +228,16 @@ def get_run_by_id(conn: Connection, run_id: int) -> Run | None:
 
 def find_run(conn: Connection, project_id: int, name: str) -> Run | None:
     """The run ``name`` in a project, or None."""
-    row = conn.execute(
-        run_select().where(runs.c.project_id == project_id, runs.c.name == name)
-    ).first()
+    row = conn.execute(_find_run_query(), {"project_id": project_id, "name": name}).first()
     return to_run(row) if row else None
+
+
+@functools.cache
+def _find_run_query() -> Select[Any]:
+    # Built once: every GraphQL request naming a run (each history page) looks it up, and
+    # building and keying this joined select costs more than SQLite answering it.
+    return run_select().where(runs.c.project_id == bindparam("project_id"),
+                              runs.c.name == bindparam("name"))
 
 
 def find_run_by_path(conn: Connection, entity: str, project: str, name: str) -> Run | None:

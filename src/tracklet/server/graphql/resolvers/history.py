@@ -17,7 +17,7 @@ from tracklet.errors import InvalidInput
 from tracklet.server.graphql.context import GraphQLContext, Info
 from tracklet.server.urls import history_export_url
 from tracklet.storage.history import live
-from tracklet.storage.history.jsonline import loads_object
+from tracklet.storage.history.jsonline import loads, loads_object
 from tracklet.storage.history.keys import history_keys
 from tracklet.storage.history.rows import Row, json_safe
 from tracklet.storage.history.sampling import project, sample_rows
@@ -97,16 +97,25 @@ def resolve_sampled_history(run: Run, info: Info,
             if samples == 0 or (lo is not None and hi is not None and hi <= lo):
                 out.append([])
                 continue
-            count = view.count(lo, hi)
-            if count is not None and count <= samples:
-                # Every row fits the page (the SDK's scan_history pages): nothing to choose.
-                if view.fully_exported:
-                    records = view.exported_records(lo, hi, keys)  # column-wise
-                    if records is not None:
-                        out.append(records)
-                        continue
-                out.append(_records(view.rows(lo, hi, keys=keys), keys))
-                continue
+            if not view.exports and lo is not None and hi is not None and hi - lo <= samples:
+                # Live rows only, a step range about the page's size (the SDK's scan_history
+                # pages): read up to one row more than fits; when they all fit they are the
+                # answer, without counting them first.
+                texts = list(islice(view.live_texts(lo, hi), samples + 1))
+                if len(texts) <= samples:
+                    out.append(_live_records(texts, keys))
+                    continue
+            else:
+                count = view.count(lo, hi)
+                if count is not None and count <= samples:
+                    # Every row fits the page: nothing to choose.
+                    if view.fully_exported:
+                        records = view.exported_records(lo, hi, keys)  # column-wise
+                        if records is not None:
+                            out.append(records)
+                            continue
+                    out.append(_records((r.data for r in view.rows(lo, hi, keys)), keys))
+                    continue
             rows = sample_rows(lambda k=keys, a=lo, b=hi: view.rows(a, b, keys=k),  # type: ignore[misc]
                                samples, keys,
                                fetch=lambda steps, k=keys: view.rows_at(steps, k))  # type: ignore[misc]
@@ -114,15 +123,44 @@ def resolve_sampled_history(run: Run, info: Info,
     return out
 
 
-def _records(rows: Iterable[Row], keys: list[str]) -> list[dict[str, Any]]:
+def _live_records(texts: Iterable[str], keys: list[str]) -> list[dict[str, Any]]:
+    """:func:`_records` of live row texts, parsed as ``Row.data`` parses them (text that is
+    not a JSON object holds no key). orjson refuses NaN, Infinity and numbers beyond a
+    double, so only a row it could not parse may need :func:`json_safe`."""
+    out: list[dict[str, Any]] = []
+    fast, invalid = orjson.loads, orjson.JSONDecodeError
+    pair = len(keys) == 2
+    k0, k1 = (keys[0], keys[1]) if pair else ("", "")
+    for text in texts:
+        special = False
+        try:
+            data = fast(text)
+        except invalid:
+            try:
+                data = loads(text)  # NaN / Infinity, as the SDK writes them
+            except ValueError:
+                continue
+            special = True
+        if type(data) is not dict:
+            continue
+        try:
+            record = {k0: data[k0], k1: data[k1]} if pair else {k: data[k] for k in keys}
+        except KeyError:
+            continue
+        out.append(json_safe(record) if special else record)
+    return out
+
+
+def _records(rows: Iterable[dict[str, Any]], keys: list[str]) -> list[dict[str, Any]]:
     """Every row holding all ``keys``, projected to them, strict-JSON-ready: what
     ``json_safe(project(row, keys))`` gives, walking only records that may need it (a
     non-finite float, or a container that may hold one)."""
     out: list[dict[str, Any]] = []
-    for row in rows:
-        data = row.data
+    pair = len(keys) == 2
+    k0, k1 = (keys[0], keys[1]) if pair else ("", "")
+    for data in rows:
         try:
-            record = {k: data[k] for k in keys}
+            record = {k0: data[k0], k1: data[k1]} if pair else {k: data[k] for k in keys}
         except KeyError:
             continue
         for value in record.values():
