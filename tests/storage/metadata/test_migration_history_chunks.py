@@ -8,6 +8,7 @@ from pathlib import Path
 from alembic import command
 from sqlalchemy import text
 
+from tests.storage.metadata.seed import insert_runs
 from tracklet.storage.history import live
 from tracklet.storage.metadata.engine import Database
 from tracklet.storage.metadata.migrate import alembic_config, upgrade
@@ -28,17 +29,8 @@ def test_history_rows_survive_upgrade_and_downgrade(tmp_path: Path) -> None:
     try:
         upgrade(db, "0008")
         with db.write() as c:
-            c.execute(text("INSERT INTO entities(id, name, is_team, created_at) "
-                           "VALUES (1, 'e', 0, 0)"))
-            c.execute(text("INSERT INTO projects(id, entity_id, name, created_at, updated_at) "
-                           "VALUES (1, 1, 'p', 0, 0)"))
+            insert_runs(c, (1, 2), history_line_count=2540)
             for run_id in (1, 2):
-                c.execute(text(
-                    "INSERT INTO runs(id, project_id, name, state, config, summary, "
-                    "system_metrics, tags, created_at, updated_at, heartbeat_at, "
-                    "history_line_count, events_line_count, log_line_count) "
-                    f"VALUES ({run_id}, 1, 'r{run_id}', 'running', '{{}}', '{{}}', '{{}}', "
-                    "'[]', 0, 0, 0, 2540, 0, 0)"))
                 c.execute(text("INSERT INTO history(run_id, line, step, data) "
                                "VALUES (:r, :l, :s, :d)"),
                           [{"r": run_id, "l": ln, "s": s, "d": d} for ln, s, d in _rows(run_id)])

@@ -7,6 +7,7 @@ from pathlib import Path
 from alembic import command
 from sqlalchemy import text
 
+from tests.storage.metadata.seed import insert_runs
 from tracklet.storage.metadata.engine import Database
 from tracklet.storage.metadata.migrate import alembic_config, upgrade
 
@@ -16,15 +17,7 @@ def test_upgrade_and_downgrade_keep_child_rows(tmp_path: Path) -> None:
     try:
         upgrade(db, "0001")
         with db.write() as c:
-            c.execute(text("INSERT INTO entities(id, name, is_team, created_at) "
-                           "VALUES (1, 'e', 0, 0)"))
-            c.execute(text("INSERT INTO projects(id, entity_id, name, created_at, updated_at) "
-                           "VALUES (1, 1, 'p', 0, 0)"))
-            c.execute(text(
-                "INSERT INTO runs(id, project_id, name, state, config, summary, system_metrics, "
-                "tags, created_at, updated_at, heartbeat_at, history_line_count, "
-                "events_line_count, log_line_count) "
-                "VALUES (1, 1, 'r', 'running', '{}', '{}', '{}', '[]', 0, 0, 0, 1, 0, 0)"))
+            insert_runs(c, (1,), history_line_count=1)
             c.execute(text("INSERT INTO history(run_id, line, step, data) VALUES (1, 0, 0, '{}')"))
             c.execute(text("INSERT INTO run_files(run_id, name, size, created_at, updated_at, "
                            "uploaded) VALUES (1, 'f', 0, 0, 0, 0)"))
