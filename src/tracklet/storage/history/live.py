@@ -334,12 +334,10 @@ def history_lines(
     """History lines in line order, optionally limited to ``min_step <= _step < max_step``."""
     out: list[str] = []
     for chunk in _chunks_by_line(conn, run_id):
-        keep = np.ones(len(chunk), dtype=bool)
-        if min_step is not None:
-            keep &= chunk.has_step & (chunk.steps >= min_step)
-        if max_step is not None:
-            keep &= chunk.has_step & (chunk.steps < max_step)
-        out.extend(chunk.texts(np.flatnonzero(keep)))
+        if min_step is None and max_step is None:
+            out.extend(chunk.texts())
+        else:
+            out.extend(chunk.texts(np.flatnonzero(_step_mask(chunk, min_step, max_step))))
         if limit is not None and len(out) >= limit:
             return out[:limit]
     return out
@@ -395,15 +393,23 @@ def _chunks_by_step(conn: Connection, run_id: int, lo: int | None, hi: int | Non
         .where(_H.run_id == run_id, *_overlapping(lo, hi))
         .order_by(_H.min_step, _H.first_line)
     ).all()
-    for i in range(0, len(meta), _FETCH):
-        part = meta[i:i + _FETCH]
+    floors = {int(f): int(m) for f, m in meta}
+    for first_line, chunk in _load(conn, run_id, list(floors)):
+        yield floors[first_line], chunk
+
+
+def _load(conn: Connection, run_id: int, firsts: list[int]) -> Iterator[tuple[int, Chunk]]:
+    """(first line, chunk) of the chunks starting at ``firsts``, in that order, fetched a
+    few at a time."""
+    for i in range(0, len(firsts), _FETCH):
+        part = firsts[i:i + _FETCH]
         loaded = {int(f): (layout, data) for f, layout, data in conn.execute(
             select(_H.first_line, _H.layout, _H.data)
-            .where(_H.run_id == run_id, _H.first_line.in_([int(m[0]) for m in part])))}
-        for first_line, min_step in part:
-            found = loaded.get(int(first_line))
+            .where(_H.run_id == run_id, _H.first_line.in_(part)))}
+        for first_line in part:
+            found = loaded.get(first_line)
             if found is not None:
-                yield int(min_step), decode(*found)
+                yield first_line, decode(*found)
 
 
 def _step_mask(chunk: Chunk, lo: int | None, hi: int | None) -> np.ndarray:
@@ -499,15 +505,10 @@ def rows_at_steps(conn: Connection, run_id: int,
               if bisect.bisect_right(wanted, int(hi)) > bisect.bisect_left(wanted, int(lo))]
     target = np.array(wanted, dtype=np.int64)
     found: list[tuple[int, int, str]] = []
-    for i in range(0, len(firsts), _FETCH):
-        for layout, data in conn.execute(
-            select(_H.layout, _H.data)
-            .where(_H.run_id == run_id, _H.first_line.in_(firsts[i:i + _FETCH]))
-        ):
-            chunk = decode(layout, data)
-            index = np.flatnonzero(chunk.has_step & np.isin(chunk.steps, target))
-            found.extend(zip(chunk.steps[index].tolist(), chunk.lines[index].tolist(),
-                             chunk.texts(index), strict=True))
+    for _, chunk in _load(conn, run_id, firsts):
+        index = np.flatnonzero(chunk.has_step & np.isin(chunk.steps, target))
+        found.extend(zip(chunk.steps[index].tolist(), chunk.lines[index].tolist(),
+                         chunk.texts(index), strict=True))
     found.sort(key=lambda r: (r[0], r[1]))
     yield from found
 
