@@ -12,12 +12,14 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
 from tracklet.domain.records import Project, RunFields, StreamChunk
 from tracklet.storage import Storage
 from tracklet.storage.history import chunks, live
 from tracklet.storage.metadata import accounts
 from tracklet.storage.metadata import runs as run_repo
+from tracklet.storage.metadata.tables import history_chunks
 
 _text = st.one_of(
     st.builds(lambda s, v: orjson.dumps({"_step": s, "v": v, "u": "é\u2603"}).decode(),
@@ -68,7 +70,8 @@ def _check(conn: Any, run_id: int, model: dict[int, str]) -> None:
 
 @settings(max_examples=25, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(writes=st.lists(_write, min_size=1, max_size=8), chunk_lines=st.sampled_from([1, 3, 1000]),
+@given(writes=st.lists(_write, min_size=1, max_size=8),
+       chunk_lines=st.sampled_from([1, 3, 7, 1000]),
        drop=st.lists(st.integers(0, 90), max_size=6), above=st.sampled_from([None, 5, 20]))
 def test_live_tier_matches_model(storage: Storage, writes: list[tuple[int, list[str]]],
                                  chunk_lines: int, drop: list[int], above: int | None,
@@ -110,3 +113,31 @@ def test_ingest_batch_overwrites_in_request_order(storage: Storage) -> None:
         writes.flush(conn)
     with storage.db.read() as conn:
         assert live.history_lines(conn, run_id) == [*first[:10], *retry, *first[15:]]
+
+
+def test_small_requests_are_packed_once_their_slot_is_full(
+        storage: Storage, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Requests smaller than a chunk (the SDK's every few seconds) leave small chunks until
+    a slot's last line arrives; then a slot of PACK_MIN_CHUNKS or more chunks becomes one,
+    in batches and across them."""
+    monkeypatch.setattr(chunks, "CHUNK_LINES", 10)
+    run_id = _new_run(storage, "packed")
+    texts = [orjson.dumps({"_step": i, "v": i * 0.5}).decode() for i in range(47)]
+    end = 0
+    for sizes in ([3, 4], [2], [1, 5, 5], [2, 2, 2, 2, 2], [9], [8]):
+        writes = live.HistoryWrites()
+        for n in sizes:
+            writes.add(run_id, StreamChunk(end, tuple(texts[end:end + n])), known_end=end)
+            end += n
+        with storage.db.write() as conn:
+            writes.flush(conn)
+    assert end == 47
+    with storage.db.read() as conn:
+        firsts = conn.execute(
+            select(history_chunks.c.first_line, history_chunks.c.line_count)
+            .where(history_chunks.c.run_id == run_id).order_by(history_chunks.c.first_line)
+        ).all()
+        assert live.PACK_MIN_CHUNKS == 4
+        assert [tuple(r) for r in firsts] == [(0, 10), (10, 5), (15, 5), (20, 10), (30, 9),
+                                              (39, 1), (40, 7)]
+        _check(conn, run_id, dict(enumerate(texts)))

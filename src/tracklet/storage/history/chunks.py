@@ -10,7 +10,10 @@ line and stepped-line counts and the step range, so step-range reads pick chunks
 opening them.
 
 The chunks of a run cover disjoint line ranges; a line written again replaces the earlier
-one (the writer trims or drops the chunks it overlaps).
+one (the writer trims or drops the chunks it overlaps). Chunks never cross a multiple of
+:data:`CHUNK_LINES` (a *slot*): requests smaller than a slot leave several chunks in it,
+which the writer packs into one once the slot's last line is written, so a history page
+reads one or two chunks however small the SDK's requests were.
 """
 
 from __future__ import annotations
@@ -97,12 +100,21 @@ def decode(layout: bytes, data: str = "") -> Chunk:
     return Chunk(lines=lines, steps=steps, has_step=has_step, ends=ends, data=data)
 
 
+def slot_start(line: int) -> int:
+    """The first line of the slot ``line`` is in."""
+    return line - line % CHUNK_LINES
+
+
 def build(offset: int, steps: Sequence[int | None], texts: Sequence[str]) -> list[Chunk]:
-    """Chunks of consecutive lines from ``offset`` with these steps and texts."""
-    out = []
-    for start in range(0, len(texts), CHUNK_LINES):
-        part = texts[start:start + CHUNK_LINES]
-        part_steps = steps[start:start + CHUNK_LINES]
+    """Chunks of consecutive lines from ``offset`` with these steps and texts, split where
+    a slot ends."""
+    out: list[Chunk] = []
+    if not texts:
+        return out
+    cuts = [0, *range(slot_start(offset) + CHUNK_LINES - offset, len(texts), CHUNK_LINES)]
+    for start, stop in zip(cuts, [*cuts[1:], len(texts)], strict=True):
+        part = texts[start:stop]
+        part_steps = steps[start:stop]
         n = len(part)
         if None in part_steps:
             has = np.fromiter((s is not None for s in part_steps), bool, n)
@@ -119,3 +131,13 @@ def build(offset: int, steps: Sequence[int | None], texts: Sequence[str]) -> lis
             has_step=has, ends=np.cumsum(np.fromiter(map(len, part), _I8, n), dtype=_I8),
             data=data))
     return out
+
+
+def concat(parts: Sequence[Chunk]) -> Chunk:
+    """One chunk of ``parts``, which hold disjoint line ranges in increasing order."""
+    offsets = np.cumsum([0, *(len(p.data) for p in parts[:-1])], dtype=np.int64)
+    return Chunk(lines=np.concatenate([p.lines for p in parts]),
+                 steps=np.concatenate([p.steps for p in parts]),
+                 has_step=np.concatenate([p.has_step for p in parts]),
+                 ends=np.concatenate([p.ends + o for p, o in zip(parts, offsets, strict=True)]),
+                 data="".join(p.data for p in parts))

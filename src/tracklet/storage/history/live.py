@@ -8,15 +8,17 @@ and console lines are one row each.
 from __future__ import annotations
 
 import bisect
+import functools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Table, func, select
+from sqlalchemy import Connection, Delete, Select, Table, bindparam, func, select
 
 from tracklet.domain.records import StreamChunk
-from tracklet.storage.history.chunks import Chunk, build, decode
+from tracklet.storage.history import chunks
+from tracklet.storage.history.chunks import Chunk, build, concat, decode
 from tracklet.storage.history.jsonline import loads_object
 from tracklet.storage.metadata.tables import console, events, history_chunks
 from tracklet.storage.metadata.upsert import upsert_rows
@@ -77,8 +79,10 @@ class HistoryWrites:
         return chunk.offset + len(chunk.lines), max(known) if known else None
 
     def flush(self, conn: Connection) -> None:
-        """Write every queued request, in order."""
+        """Write every queued request, in order, then pack the slots they completed."""
         rows: list[dict[str, Any]] = []
+        completed: dict[tuple[int, int], None] = {}
+        size = chunks.CHUNK_LINES
         for run_id, offset, steps, texts, check in self._pending:
             if not texts:
                 continue
@@ -87,7 +91,15 @@ class HistoryWrites:
                 rows = []
                 _clear_lines(conn, run_id, offset, offset + len(texts) - 1)
             rows.extend(_row(run_id, c) for c in build(offset, steps, texts))
+            if offset % size:
+                # A request that starts inside a slot and reaches its end completes the
+                # smaller chunks earlier requests left there.
+                first_slot = chunks.slot_start(offset)
+                if first_slot + size <= offset + len(texts):
+                    completed[(run_id, first_slot)] = None
         _insert(conn, rows)
+        for run_id, first in completed:
+            _pack(conn, run_id, first, first + size - 1)
         self._pending.clear()
 
 
@@ -117,6 +129,38 @@ def _row(run_id: int, chunk: Chunk) -> dict[str, Any]:
 def _insert(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if rows:
         conn.execute(history_chunks.insert(), rows)
+
+
+#: A slot is packed when its last line arrives and it holds at least this many chunks: a
+#: page reading two or three chunks costs about what reading one does, while packing
+#: rewrites every line of the slot once more.
+PACK_MIN_CHUNKS = 4
+
+
+@functools.cache
+def _slot_queries() -> tuple[Select[Any], Select[Any], Delete]:
+    """(chunk ranges, chunks, delete) of a run's chunks starting in ``:first..:last``."""
+    where = (_H.run_id == bindparam("run"), _H.first_line >= bindparam("first"),
+             _H.first_line <= bindparam("last"))
+    return (select(_H.first_line, _H.last_line).where(*where),
+            select(_H.first_line, _H.layout, _H.data).where(*where).order_by(_H.first_line),
+            history_chunks.delete().where(*where))
+
+
+def _pack(conn: Connection, run_id: int, first: int, last: int) -> None:
+    """Replace the chunks lying within lines ``first..last`` by one, when there are
+    :data:`PACK_MIN_CHUNKS` or more."""
+    ranges, fetch, delete = _slot_queries()
+    # A chunk written before slots existed may start inside and end past ``last``: it
+    # stays, and is the one with the largest first line.
+    inside = sorted(int(f) for f, end in conn.execute(
+        ranges, {"run": run_id, "first": first, "last": last}) if end <= last)
+    if len(inside) < PACK_MIN_CHUNKS:
+        return
+    params = {"run": run_id, "first": first, "last": inside[-1]}
+    parts = [decode(layout, data) for _f, layout, data in conn.execute(fetch, params)]
+    conn.execute(delete, params)
+    _insert(conn, [_row(run_id, concat(parts))])
 
 
 def _clear_lines(conn: Connection, run_id: int, first: int, last: int) -> None:
@@ -384,15 +428,41 @@ def _overlapping(lo: int | None, hi: int | None) -> list[Any]:
     return where
 
 
+@functools.cache
+def _by_step_query(low: bool, high: bool) -> Select[Any]:
+    """(first line, smallest step) of a run's chunks with a stepped line from ``:lo``
+    (when ``low``) and below ``:hi`` (when ``high``), by smallest step.
+
+    History pages run it once each: built once, as are the fetches of :func:`_load_query`,
+    since building and compiling a statement costs about what a page's chunk read does."""
+    where = [_H.run_id == bindparam("run"), _H.stepped > 0]
+    if low:
+        where.append(_H.max_step >= bindparam("lo"))
+    if high:
+        where.append(_H.min_step < bindparam("hi"))
+    return select(_H.first_line, _H.min_step).where(*where).order_by(_H.min_step,
+                                                                        _H.first_line)
+
+
+@functools.cache
+def _load_query(n: int) -> Select[Any]:
+    """The chunks of run ``:run`` starting at lines ``:f0`` .. ``:f{n-1}``."""
+    return select(_H.first_line, _H.layout, _H.data).where(
+        _H.run_id == bindparam("run"),
+        _H.first_line.in_([bindparam(f"f{i}") for i in range(n)]))
+
+
 def _chunks_by_step(conn: Connection, run_id: int, lo: int | None, hi: int | None,
                     ) -> Iterator[tuple[int, Chunk]]:
     """(smallest step, chunk) of the chunks with a stepped line in ``[lo, hi)``, by
     smallest step."""
-    meta = conn.execute(
-        select(_H.first_line, _H.min_step)
-        .where(_H.run_id == run_id, *_overlapping(lo, hi))
-        .order_by(_H.min_step, _H.first_line)
-    ).all()
+    params: dict[str, int] = {"run": run_id}
+    # Bounds past the 64-bit range hold every step (and would not fit a SQL parameter).
+    if lo is not None and lo > -INT64_MAX - 1:
+        params["lo"] = min(lo, INT64_MAX)
+    if hi is not None and hi <= INT64_MAX:
+        params["hi"] = max(hi, -INT64_MAX - 1)
+    meta = conn.execute(_by_step_query("lo" in params, "hi" in params), params).all()
     floors = {int(f): int(m) for f, m in meta}
     for first_line, chunk in _load(conn, run_id, list(floors)):
         yield floors[first_line], chunk
@@ -403,9 +473,9 @@ def _load(conn: Connection, run_id: int, firsts: list[int]) -> Iterator[tuple[in
     few at a time."""
     for i in range(0, len(firsts), _FETCH):
         part = firsts[i:i + _FETCH]
-        loaded = {int(f): (layout, data) for f, layout, data in conn.execute(
-            select(_H.first_line, _H.layout, _H.data)
-            .where(_H.run_id == run_id, _H.first_line.in_(part)))}
+        params = {"run": run_id, **{f"f{j}": f for j, f in enumerate(part)}}
+        loaded = {int(f): (layout, data)
+                  for f, layout, data in conn.execute(_load_query(len(part)), params)}
         for first_line in part:
             found = loaded.get(first_line)
             if found is not None:
