@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from typing import Any
 
 import orjson
@@ -11,12 +12,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tracklet.config import Settings
 from tracklet.domain.records import RunFields, User
 from tracklet.errors import InvalidInput, NotFound
-from tracklet.ingest.filestream import HISTORY, apply_file_stream, parse_file_stream
+from tracklet.ingest.filestream import (
+    HISTORY,
+    StreamRequest,
+    apply_batch,
+    apply_file_stream,
+    parse_file_stream,
+)
 from tracklet.ingest.runs import UpsertRequest, upsert_run
 from tracklet.storage import Storage
-from tracklet.storage.history import live
+from tracklet.storage.history import chunks, live
 from tracklet.storage.history.jsonline import loads
 from tracklet.storage.metadata import runs as run_repo
 
@@ -122,6 +130,43 @@ def test_offsets_overwrite_and_extend(storage: Storage, user: User) -> None:
     assert (run.log_line_count, run.history_line_count, run.last_step) == (3, 5, 11)
 
 
+def test_concurrent_retries_of_one_run_store_each_line_once(
+        storage_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two writers storing the same requests of one run at once (a retry reaching another
+    server process while the first try is being stored): every line is stored exactly
+    once, small chunks packed or not, on every backend."""
+    monkeypatch.setattr(chunks, "CHUNK_LINES", 200)
+    storage = Storage.open(storage_settings)
+    user, _ = storage.create_user("alice")
+    _new_run(storage, user)
+    requests = [StreamRequest("alice", "proj", "run00001", parse_file_stream(
+        {"files": {HISTORY: {"offset": off, "content": _lines(40, start=off)}}}))
+        for off in range(0, 2000, 40)]
+    failures: list[BaseException] = []
+
+    def writer() -> None:
+        ids: dict[tuple[str, str, str], int] = {}
+        try:
+            for req in requests:
+                for outcome in apply_batch(storage, [req], ids):
+                    assert not isinstance(outcome, BaseException), outcome
+        except BaseException as exc:  # reported below, not swallowed
+            failures.append(exc)
+
+    threads = [threading.Thread(target=writer) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    assert _history(storage) == _lines(2000)
+    with storage.db.read() as conn:
+        run = run_repo.get_run_by_path(conn, "alice", "proj", "run00001")
+        assert live.history_counts(conn, [run.id]) == {run.id: 2000}
+        assert run.history_line_count == 2000
+    storage.close()
+
+
 def test_lifecycle_states(storage: Storage, user: User) -> None:
     _new_run(storage, user)
 
@@ -175,7 +220,6 @@ def test_any_sequence_of_writes_equals_line_array_semantics(
 ) -> None:
     """Whatever offsets arrive, in whatever order, each replayed, the stored console equals
     ``line[offset + i] = content[i]`` applied to a plain list."""
-    from tracklet.config import Settings
 
     store = Storage.open(Settings(data_dir=tmp_path_factory.mktemp("h"), blobs="memory://"))
     try:

@@ -194,24 +194,36 @@ _STAGE_SQL = (
     "SELECT r.id, r.history_line_count, r.last_step, r.events_line_count, r.log_line_count, "
     "r.state, r.stop_requested, e.name, p.name, r.name FROM runs r "
     "JOIN projects p ON p.id = r.project_id JOIN entities e ON e.id = p.entity_id "
-    "WHERE r.id IN ({})"
+    "WHERE r.id IN ({}) ORDER BY r.id"
 )
 _PLACEHOLDER = {"postgresql": "%s"}
+#: On PostgreSQL several server processes may write one run at once (a retry landing on
+#: another process while the first try is still being stored): the batch locks its runs'
+#: rows first, in id order, so it reads their counters and chunks only after any other
+#: batch writing them committed. SQLite has one writer at a time anyway.
+_LOCK = {"postgresql": " FOR UPDATE OF r"}
 
 
 def _load_runs(conn: Connection, keys: set[tuple[str, str, str]],
                ids: dict[tuple[str, str, str], int]) -> dict[tuple[str, str, str], _Staged]:
     """The staged state of every run in ``keys`` that exists, via the ``ids`` cache."""
+    for key in [k for k in keys if k not in ids]:
+        run = run_repo.find_run_by_path(conn, *key)
+        if run is not None:
+            ids[key] = run.id
     staged: dict[tuple[str, str, str], _Staged] = {}
-    known = [ids[k] for k in keys if k in ids]
+    known = sorted({ids[k] for k in keys if k in ids})
     if known:
-        mark = _PLACEHOLDER.get(conn.dialect.name, "?")
-        sql = _STAGE_SQL.format(", ".join([mark] * len(known)))
+        dialect = conn.dialect.name
+        mark = _PLACEHOLDER.get(dialect, "?")
+        sql = _STAGE_SQL.format(", ".join([mark] * len(known))) + _LOCK.get(dialect, "")
         for row in conn.exec_driver_sql(sql, tuple(known)):
             key = (row[7], row[8], row[9])
             if key in keys and ids.get(key) == row[0]:
                 staged[key] = _Staged(row[:7])
     for key in keys - staged.keys():
+        # A cached id that no longer names this path (the run was deleted or renamed):
+        # look the path up again.
         ids.pop(key, None)
         run = run_repo.find_run_by_path(conn, *key)
         if run is not None:
