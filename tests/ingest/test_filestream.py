@@ -136,6 +136,7 @@ def test_concurrent_retries_of_one_run_store_each_line_once(
     server process while the first try is being stored): every line is stored exactly
     once, small chunks packed or not, on every backend."""
     monkeypatch.setattr(chunks, "CHUNK_LINES", 200)
+    monkeypatch.setattr(live, "PACK_MIN_CHUNKS", 4)
     storage = Storage.open(storage_settings)
     user, _ = storage.create_user("alice")
     _new_run(storage, user)

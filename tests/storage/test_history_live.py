@@ -71,12 +71,13 @@ def _check(conn: Any, run_id: int, model: dict[int, str]) -> None:
 @settings(max_examples=25, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(writes=st.lists(_write, min_size=1, max_size=8),
-       chunk_lines=st.sampled_from([1, 3, 7, 1000]),
+       chunk_lines=st.sampled_from([1, 3, 7, 1000]), pack_min=st.sampled_from([2, 16]),
        drop=st.lists(st.integers(0, 90), max_size=6), above=st.sampled_from([None, 5, 20]))
 def test_live_tier_matches_model(storage: Storage, writes: list[tuple[int, list[str]]],
-                                 chunk_lines: int, drop: list[int], above: int | None,
-                                 monkeypatch: pytest.MonkeyPatch) -> None:
+                                 chunk_lines: int, pack_min: int, drop: list[int],
+                                 above: int | None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(chunks, "CHUNK_LINES", chunk_lines)
+    monkeypatch.setattr(live, "PACK_MIN_CHUNKS", pack_min)
     run_id = _new_run(storage, f"r{next(_names)}")
     model: dict[int, str] = {}
     with storage.db.write() as conn:
@@ -121,6 +122,7 @@ def test_small_requests_are_packed_once_their_slot_is_full(
     a slot's last line arrives; then a slot of PACK_MIN_CHUNKS or more chunks becomes one,
     in batches and across them."""
     monkeypatch.setattr(chunks, "CHUNK_LINES", 10)
+    monkeypatch.setattr(live, "PACK_MIN_CHUNKS", 4)
     run_id = _new_run(storage, "packed")
     texts = [orjson.dumps({"_step": i, "v": i * 0.5}).decode() for i in range(47)]
     end = 0
@@ -137,7 +139,6 @@ def test_small_requests_are_packed_once_their_slot_is_full(
             select(history_chunks.c.first_line, history_chunks.c.line_count)
             .where(history_chunks.c.run_id == run_id).order_by(history_chunks.c.first_line)
         ).all()
-        assert live.PACK_MIN_CHUNKS == 4
         assert [tuple(r) for r in firsts] == [(0, 10), (10, 5), (15, 5), (20, 10), (30, 9),
                                               (39, 1), (40, 7)]
         _check(conn, run_id, dict(enumerate(texts)))
