@@ -512,7 +512,14 @@ def iter_batches(conn: Connection, run_id: int, min_step: int | None = None,
         if held >= batch:
             yield from _release(steps, lines, texts, floor)
             held = len(texts)
-        index = np.flatnonzero(_step_mask(chunk, min_step, max_step))
+        mask = _step_mask(chunk, min_step, max_step)
+        if mask.all():  # the usual case: every line of the chunk is wanted
+            steps.append(chunk.steps)
+            lines.append(chunk.lines)
+            texts.extend(chunk.texts())
+            held += len(chunk)
+            continue
+        index = np.flatnonzero(mask)
         if len(index):
             steps.append(chunk.steps[index])
             lines.append(chunk.lines[index])
