@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,6 +31,9 @@ from benchmarks.null_history import PARQUET_PREFIX, History
 
 _ROOT_FIELDS = ("upsertBucket", "createRunFiles", "viewer", "serverInfo", "entity")
 HISTORY: History | None = None
+# Requests seen, by kind (GraphQL operation, or method + "parquet"); GET /null-stats shows them,
+# so a benchmark can tell how many requests the SDK sent for a read.
+COUNTS: Counter[str] = Counter()
 
 
 def _graphql_answer(body: dict[str, Any], base: str) -> dict[str, Any]:
@@ -59,6 +63,14 @@ def _graphql_answer(body: dict[str, Any], base: str) -> dict[str, Any]:
     return {}
 
 
+def _operation(body: dict[str, Any]) -> str:
+    """The operation's name, from operationName or the document's ``query Name``."""
+    if body.get("operationName"):
+        return str(body["operationName"])
+    m = re.search(r"(?:query|mutation)\s+(\w+)", str(body.get("query", "")))
+    return m.group(1) if m else "graphql"
+
+
 def _history_answer(body: dict[str, Any], base: str) -> bytes | None:
     """The history read's answer when ``body`` is one of its documents, else None."""
     query = str(body.get("query", ""))
@@ -74,6 +86,8 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
     if HISTORY is not None and scope["path"].startswith(PARQUET_PREFIX):
         file = HISTORY.parquet_path(scope["path"])
         if file is not None:
+            ranged = any(k == b"range" for k, _ in scope["headers"])
+            COUNTS[f"{scope['method']} parquet{' (range)' if ranged else ''}"] += 1
             await FileResponse(file, media_type="application/vnd.apache.parquet")(
                 scope, receive, send)
             return
@@ -88,8 +102,11 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
     if path == "/graphql":
         host = dict(scope["headers"]).get(b"host", b"127.0.0.1").decode()
         body = orjson.loads(b"".join(chunks) or b"{}")
+        COUNTS[_operation(body)] += 1
         payload = _history_answer(body, f"http://{host}") or orjson.dumps(
             {"data": _graphql_answer(body, f"http://{host}")})
+    elif path == "/null-stats":
+        payload = orjson.dumps(COUNTS)
     elif path == "/ready":
         payload = b'{"status": "ready"}'
     elif not (path.endswith("/file_stream") or (method == "PUT" and path.startswith("/upload/"))):
