@@ -4,7 +4,15 @@ Workload: ``--runs`` runs (8) logged concurrently, ``steps`` steps of 10 metrics
 steps per request; then one metric's full history read back.
 
 - tracklet: file_stream over HTTP from the load generator (runs created with UpsertBucket);
-  the metric read back as ``scan_history(keys=[m3])`` pages it (SampledHistoryPage).
+  the metric read back as ``scan_history(keys=[m3])`` pages it (SampledHistoryPage, from a
+  lean httpx client), through the columnar endpoint, and with the real wandb SDK
+  (``wandb.Api().run(path).scan_history(keys=[m3], page_size=1000)``, benchmarks/sdk_read.py
+  in a fresh process), live and again once the runs finished and were compacted.
+- the SDK's ceiling: the same real-SDK read against benchmarks/null_responder.py, which
+  answers every request of that read from bytes encoded at its startup and stores nothing.
+  What the SDK's own client costs (wandb-core round trips, ``json.loads`` of every value)
+  bounds any server on that path; "tracklet SDK read / SDK ceiling" says how close tracklet
+  comes to a zero-cost server.
 - MLflow: its tracking server (SQLite backend store, one worker) and its Python client,
   ``MlflowClient.log_batch`` (1,000 metrics a call, MLflow's limit) from one thread per run;
   read with ``get_metric_history``.
@@ -13,7 +21,8 @@ steps per request; then one metric's full history read back.
   storage layer's ``get_metric_values`` (what its dashboard uses).
 
 Each peer lives in its own virtualenv under benchmarks/.peers/ (created and filled from PyPI
-on first use) and is driven by the scripts in benchmarks/peer_drivers/.
+on first use) and is driven by the scripts in benchmarks/peer_drivers/. ``--peers`` with no
+names measures tracklet (and the SDK ceiling) alone.
 """
 
 from __future__ import annotations
