@@ -433,7 +433,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "stores nothing: the fastest any server can make this SDK read. "
         "'tracklet SDK read / SDK ceiling' is tracklet's rate over the ceiling's (1x: "
         "tracklet costs the SDK no more than a zero-cost server).",
-        "What bounds the SDK path is the SDK itself: wandb 0.31 sends each page through its "
+        "What limits the SDK path even with a zero-cost server is the SDK itself (the "
+        "pages are sequential, so the server's time per page adds to it): wandb 0.31 sends "
+        "each page through its "
         "wandb-core service process (protobuf over a local socket, then HTTP to the server) "
         "and then json.loads every value of every row in Python "
         "(HistoryScan._convert_history_row_to_dict); on a live run each scan_history first "
