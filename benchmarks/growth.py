@@ -61,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                "tracklet read is"])
             for s in ([1] if args.quick else args.peer_scales):
                 steps = peers.QUICK_STEPS if args.quick else peers.BASE_STEPS * s
-                mine = peers.run_tracklet(args, base / f"peers-x{s}", peers.RUNS, steps)
+                mine, _, _ = peers.run_tracklet(args, base / f"peers-x{s}", peers.RUNS, steps)
                 others = [peers.run_mlflow(base / f"peers-x{s}", peers.RUNS, steps),
                           peers.run_trackio(base / f"peers-x{s}", peers.RUNS, steps)]
                 for o in [mine, *others]:

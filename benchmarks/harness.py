@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
@@ -174,7 +174,14 @@ def throwaway_server() -> Iterator[Server]:
             server.stop()
 
 
-def wandb_api(server: Server, workdir: Path) -> Any:
+class Reachable(Protocol):
+    """Anything wandb can be pointed at: a base URL and an API key."""
+
+    url: str
+    key: str
+
+
+def wandb_api(server: Reachable, workdir: Path) -> Any:
     """A ``wandb.Api()`` for ``server`` with private dirs under ``workdir``."""
     workdir.mkdir(parents=True, exist_ok=True)
     for key in [k for k in os.environ if k.startswith("WANDB_")]:

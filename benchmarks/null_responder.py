@@ -1,23 +1,39 @@
 """A W&B-protocol responder that stores nothing: the SDK's own cost of being online.
 
 It answers the handful of operations a plain ``init/log/finish`` sends with canned replies,
-drains file_stream bodies and uploads, and keeps no state beyond counting requests. Timing the
-SDK against it, next to offline mode and next to tracklet, separates what the SDK spends on
-talking to any server from what tracklet's storage adds.
+drains file_stream bodies and uploads, and keeps no state. Timing the SDK against it, next to
+offline mode and next to tracklet, separates what the SDK spends on talking to any server from
+what tracklet's storage adds.
 
-Run standalone: ``python -m benchmarks.null_responder PORT``.
+With ``--history-runs``, it also answers the read path of
+``wandb.Api().run(path).scan_history(keys=[...])`` for those runs' generated history, from
+answers encoded once at startup (benchmarks/null_history.py): the SDK's own ceiling for
+reading a metric back.
+
+Run standalone: ``python -m benchmarks.null_responder PORT [--history-runs 0,7 --steps N
+--keys m3]``.
 """
 
 from __future__ import annotations
 
+import argparse
 import re
 import sys
+from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
+from starlette.responses import FileResponse
 from starlette.types import Receive, Scope, Send
 
+from benchmarks.null_history import PARQUET_PREFIX, History
+
 _ROOT_FIELDS = ("upsertBucket", "createRunFiles", "viewer", "serverInfo", "entity")
+HISTORY: History | None = None
+# Requests seen, by kind (GraphQL operation, or method + "parquet"); GET /null-stats shows them,
+# so a benchmark can tell how many requests the SDK sent for a read.
+COUNTS: Counter[str] = Counter()
 
 
 def _graphql_answer(body: dict[str, Any], base: str) -> dict[str, Any]:
@@ -47,10 +63,34 @@ def _graphql_answer(body: dict[str, Any], base: str) -> dict[str, Any]:
     return {}
 
 
+def _operation(body: dict[str, Any]) -> str:
+    """The operation's name, from operationName or the document's ``query Name``."""
+    if body.get("operationName"):
+        return str(body["operationName"])
+    m = re.search(r"(?:query|mutation)\s+(\w+)", str(body.get("query", "")))
+    return m.group(1) if m else "graphql"
+
+
+def _history_answer(body: dict[str, Any], base: str) -> bytes | None:
+    """The history read's answer when ``body`` is one of its documents, else None."""
+    query = str(body.get("query", ""))
+    if HISTORY is None or not re.search(r"[{\s]project\s*\(", query) or "upsertBucket" in query:
+        return None
+    return HISTORY.answer(query, body.get("variables") or {}, base)
+
+
 async def app(scope: Scope, receive: Receive, send: Send) -> None:
     """The whole responder."""
     if scope["type"] != "http":
         return
+    if HISTORY is not None and scope["path"].startswith(PARQUET_PREFIX):
+        file = HISTORY.parquet_path(scope["path"])
+        if file is not None:
+            ranged = any(k == b"range" for k, _ in scope["headers"])
+            COUNTS[f"{scope['method']} parquet{' (range)' if ranged else ''}"] += 1
+            await FileResponse(file, media_type="application/vnd.apache.parquet")(
+                scope, receive, send)
+            return
     chunks = []
     more = True
     while more:
@@ -62,7 +102,11 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
     if path == "/graphql":
         host = dict(scope["headers"]).get(b"host", b"127.0.0.1").decode()
         body = orjson.loads(b"".join(chunks) or b"{}")
-        payload = orjson.dumps({"data": _graphql_answer(body, f"http://{host}")})
+        COUNTS[_operation(body)] += 1
+        payload = _history_answer(body, f"http://{host}") or orjson.dumps(
+            {"data": _graphql_answer(body, f"http://{host}")})
+    elif path == "/null-stats":
+        payload = orjson.dumps(COUNTS)
     elif path == "/ready":
         payload = b'{"status": "ready"}'
     elif not (path.endswith("/file_stream") or (method == "PUT" and path.startswith("/upload/"))):
@@ -73,8 +117,23 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.body", "body": payload})
 
 
-if __name__ == "__main__":
+def main(argv: Sequence[str] | None = None) -> None:
+    """Serve on 127.0.0.1:PORT until killed."""
+    global HISTORY
     import uvicorn
 
-    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning",
-                access_log=False)
+    p = argparse.ArgumentParser(prog="benchmarks.null_responder")
+    p.add_argument("port", type=int)
+    p.add_argument("--history-runs", default="",
+                   help="comma-separated run numbers whose generated history to answer")
+    p.add_argument("--steps", type=int, default=0, help="steps of each history run")
+    p.add_argument("--keys", default="m3", help="comma-separated keys pages are asked for")
+    args = p.parse_args(argv)
+    if args.history_runs:
+        HISTORY = History([int(r) for r in args.history_runs.split(",")], args.steps,
+                          args.keys.split(","))
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -4,7 +4,15 @@ Workload: ``--runs`` runs (8) logged concurrently, ``steps`` steps of 10 metrics
 steps per request; then one metric's full history read back.
 
 - tracklet: file_stream over HTTP from the load generator (runs created with UpsertBucket);
-  the metric read back as ``scan_history(keys=[m3])`` pages it (SampledHistoryPage).
+  the metric read back as ``scan_history(keys=[m3])`` pages it (SampledHistoryPage, from a
+  lean httpx client), through the columnar endpoint, and with the real wandb SDK
+  (``wandb.Api().run(path).scan_history(keys=[m3], page_size=1000)``, benchmarks/sdk_read.py
+  in a fresh process), live and again once the runs finished and were compacted.
+- the SDK's ceiling: the same real-SDK read against benchmarks/null_responder.py, which
+  answers every request of that read from bytes encoded at its startup and stores nothing.
+  What the SDK's own client costs (wandb-core round trips, ``json.loads`` of every value)
+  bounds any server on that path; "tracklet SDK read / SDK ceiling" says how close tracklet
+  comes to a zero-cost server.
 - MLflow: its tracking server (SQLite backend store, one worker) and its Python client,
   ``MlflowClient.log_batch`` (1,000 metrics a call, MLflow's limit) from one thread per run;
   read with ``get_metric_history``.
@@ -13,7 +21,8 @@ steps per request; then one metric's full history read back.
   storage layer's ``get_metric_values`` (what its dashboard uses).
 
 Each peer lives in its own virtualenv under benchmarks/.peers/ (created and filled from PyPI
-on first use) and is driven by the scripts in benchmarks/peer_drivers/.
+on first use) and is driven by the scripts in benchmarks/peer_drivers/. ``--peers`` with no
+names measures tracklet (and the SDK ceiling) alone.
 """
 
 from __future__ import annotations
@@ -26,13 +35,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
-from benchmarks import data, harness, load, read
+from benchmarks import data, harness, load, null_history, read
 from benchmarks.wire import GraphQLError, Wire, finish_payload
 
 RUNS = 8
@@ -98,6 +109,58 @@ def drive(py: Path, driver: str, args: list[str], env: dict[str, str],
 
 # -- tracklet -----------------------------------------------------------------------------
 
+SDK_LABEL = "wandb SDK scan_history (wandb.Api, real client)"
+CEILING_LABEL = "wandb SDK scan_history against the null responder (SDK ceiling)"
+
+
+def sdk_scan(url: str, key: str, project: str, target: str, other: str, steps: int,
+             count_requests: bool = False) -> dict[str, Any]:
+    """The real SDK's ``scan_history(keys=[m3], page_size=1000)`` of ``target`` (after an
+    untimed scan of ``other``), in a fresh process (benchmarks/sdk_read.py)."""
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.sdk_read", url, key, project,
+                           target, other, str(steps),
+                           *(["--count-requests"] if count_requests else [])],
+                          capture_output=True, text=True,
+                          timeout=1800, cwd=str(harness.ROOT.parent))
+    lines = [x for x in proc.stdout.strip().splitlines() if x.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"sdk_read exited {proc.returncode}: "
+                           f"{(proc.stderr or proc.stdout).strip()[-300:]}")
+    result: dict[str, Any] = json.loads(lines[-1])
+    return result
+
+
+@contextmanager
+def null_responder(base: Path, runs: Sequence[int], steps: int) -> Iterator[str]:
+    """benchmarks/null_responder.py answering the SDK's history read of ``runs`` from
+    pre-encoded answers; yields its URL."""
+    port = harness.free_port()
+    base.mkdir(parents=True, exist_ok=True)
+    log = base / "null-responder.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.null_responder", str(port), "--history-runs",
+             ",".join(map(str, runs)), "--steps", str(steps), "--keys", read.METRIC],
+            stdout=out, stderr=subprocess.STDOUT, cwd=str(harness.ROOT.parent),
+            start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 600
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError("null responder exited: " + log.read_text()[-300:])
+            try:
+                if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("null responder did not become ready")
+            time.sleep(0.2)
+        yield url
+    finally:
+        stop_group(proc)
+
 
 @dataclass
 class ReadPath:
@@ -107,15 +170,18 @@ class ReadPath:
     state: str
     pps: float | None = None
     ok: str = "-"
+    of_ceiling: str = "-"
 
 
 def run_tracklet(args: argparse.Namespace, base: Path, runs: int,
-                 steps: int) -> tuple[Outcome, list[ReadPath]]:
+                 steps: int) -> tuple[Outcome, list[ReadPath], dict[str, str]]:
     """tracklet: ingest over file_stream, verify, then read one metric back: the SDK's
-    scan_history pages and the columnar endpoint, while the runs are live and once they
-    finished and were compacted to Parquet."""
+    scan_history pages, the columnar endpoint and the real wandb SDK (next to the same SDK
+    against the null responder), while the runs are live and once they finished and were
+    compacted to Parquet. Also returns, per state, the requests the SDK sent for its read."""
     out = Outcome("tracklet")
     paths: list[ReadPath] = []
+    requests: dict[str, str] = {}
     project = "peers"
     with harness.running_server(args, base, "server-peers") as server:
         res = asyncio.run(load.ingest(server, project, runs, steps, BATCH))
@@ -139,6 +205,31 @@ def run_tracklet(args: argparse.Namespace, base: Path, runs: int,
             columns = read.scan_columnar(server.url, server.key,
                                          f"{harness.ENTITY}/{project}/{target}", [read.METRIC])
             return time.perf_counter() - t0, read.check_columns(columns, steps, read.METRIC)
+
+        def real_sdk(state: str, url: str | None) -> None:
+            # The same read against tracklet, then against the null responder (same runs,
+            # same data, every answer pre-encoded): tracklet's share of the SDK's read.
+            null_project = project + ("" if state == "live" else null_history.EXPORTED_SUFFIX)
+            mine = ReadPath(SDK_LABEL, state)
+            ceiling = ReadPath(CEILING_LABEL, state)
+            paths.extend([mine, ceiling])
+            for path, where, proj in ((mine, server.url, project),
+                                      (ceiling, url, null_project)):
+                if where is None:
+                    path.ok = "could not run: no null responder"
+                    continue
+                try:
+                    res = sdk_scan(where, server.key, proj, target, other, steps,
+                                   count_requests=path is ceiling)
+                except (RuntimeError, subprocess.SubprocessError) as exc:
+                    path.ok = f"could not run: {str(exc)[:200]}"
+                    continue
+                path.pps = steps / float(res["seconds"])
+                path.ok = "yes" if res["problem"] is None else f"NO: {res['problem']}"
+                if path is ceiling:
+                    requests[state] = ", ".join(f"{n} {k}" for k, n in
+                                                sorted(res["requests"].items()))
+            mine.of_ceiling = harness.ratio(mine.pps, ceiling.pps)
 
         async def both(state: str) -> None:
             wire = Wire(server.url, server.key, connections=2)
@@ -167,12 +258,16 @@ def run_tracklet(args: argparse.Namespace, base: Path, runs: int,
             finally:
                 await wire.close()
 
-        asyncio.run(both("live"))
-        out.read_pps, out.read_ok = paths[0].pps, paths[0].ok
-        asyncio.run(finish())
-        read.wait_exported(server, project, res.names, steps)
-        asyncio.run(both("finished, compacted"))
-    return out, paths
+        with null_responder(base / "null-responder", [0, len(res.names) - 1],
+                            steps) as null_url:
+            asyncio.run(both("live"))
+            out.read_pps, out.read_ok = paths[0].pps, paths[0].ok
+            real_sdk("live", null_url)
+            asyncio.run(finish())
+            read.wait_exported(server, project, res.names, steps)
+            asyncio.run(both("finished, compacted"))
+            real_sdk("finished, compacted", null_url)
+    return out, paths, requests
 
 
 # -- MLflow -------------------------------------------------------------------------------
@@ -281,7 +376,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     steps = QUICK_STEPS if args.quick else BASE_STEPS * args.scale
     runs = args.runs
     with harness.workdir(args.keep) as base:
-        mine, paths = run_tracklet(args, base, runs, steps)
+        mine, paths, requests = run_tracklet(args, base, runs, steps)
         print(f"  tracklet: ingest {harness.fmt(mine.ingest_pps)} points/s, "
               f"read {harness.fmt(mine.read_pps)} points/s ({mine.read_ok})", flush=True)
         others = []
@@ -304,9 +399,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     table.notes += [
         "'tracklet ingest is' / 'tracklet read is': tracklet's rate as a multiple of that "
         "system's, measured in this same invocation (1x = equal; '-' = a side could not run).",
-        "tracklet's read here is the wandb SDK's way, scan_history(keys=[m3]): "
-        "SampledHistoryPage GraphQL pages of 1,000 steps, on the runs while still live; "
-        "every read path of each system is timed once, after one untimed read of another run.",
+        "tracklet's read here is the pages the wandb SDK's scan_history(keys=[m3]) asks for "
+        "(SampledHistoryPage GraphQL, 1,000 steps a page), sent by a lean httpx client, on "
+        "the runs while still live; the real SDK's figures are in the second table. Every "
+        "read path of each system is timed once, after one untimed read of another run.",
         "Trackio has no server: its figures are in-process writes to SQLite, no HTTP.",
         "Target (issue): >= 20x MLflow on ingest and on reading a full metric history.",
     ]
@@ -314,10 +410,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     reads = harness.Table(
         f"peers: tracklet's read paths for one metric's {steps:,} points, live and after "
         "the runs finished", ["tracklet read", "run", "points/s",
-                              *(f"vs {name}" for name in peers_read), "verified"])
+                              *(f"vs {name}" for name in peers_read),
+                              "tracklet SDK read / SDK ceiling", "verified"])
     for path in paths:
         reads.add(path.label, path.state, path.pps,
-                  *(harness.ratio(path.pps, pps) for pps in peers_read.values()), path.ok)
+                  *(harness.ratio(path.pps, pps) for pps in peers_read.values()),
+                  path.of_ceiling, path.ok)
     reads.notes += [
         "scan_history pages: what the wandb SDK sends (SampledHistoryPage, 1,000 steps a "
         "page). columnar endpoint: GET /api/v1/runs/history, one Arrow IPC stream read with "
@@ -325,6 +423,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         "live: the runs are still running (rows in the live tier); finished, compacted: "
         "after the final file_stream request, once the history sits in its Parquet export.",
         "vs <peer>: tracklet's rate over that system's read rate in the first table.",
+        f"{SDK_LABEL}: wandb==0.31.0's wandb.Api().run(path).scan_history(keys=[m3], "
+        "page_size=1000) in a fresh process, timed from the scan_history call to the last "
+        "row (api.run outside the timing), every row checked like the other paths; after the "
+        "untimed scan of another run the target is scanned 3 times and the median counts "
+        "(here and for the ceiling: one SDK scan is short and noisy).",
+        "SDK ceiling: the same call against benchmarks/null_responder.py, which answers "
+        "every request the SDK sends from bytes encoded at its startup (the same rows) and "
+        "stores nothing: the fastest any server can make this SDK read. "
+        "'tracklet SDK read / SDK ceiling' is tracklet's rate over the ceiling's (1x: "
+        "tracklet costs the SDK no more than a zero-cost server).",
+        "What limits the SDK path even with a zero-cost server is the SDK itself (the "
+        "pages are sequential, so the server's time per page adds to it): wandb 0.31 sends "
+        "each page through its "
+        "wandb-core service process (protobuf over a local socket, then HTTP to the server) "
+        "and then json.loads every value of every row in Python "
+        "(HistoryScan._convert_history_row_to_dict); on a live run each scan_history first "
+        "fetches every live step as {\"_step\": n} (RunParquetHistory liveData) only to find "
+        "where live data starts. On a finished run wandb-core reads the Parquet export "
+        "itself through its Rust reader with HTTP Range requests, no GraphQL pages.",
+        *(f"Requests the SDK sent for the timed read ({state}, counted at the null "
+          f"responder): {sent}." for state, sent in requests.items()),
     ]
     harness.report(f"peers-x{args.scale}", f"peers: scale x{args.scale}", [table, reads],
                    harness.command_line("benchmarks.peers", argv), args)

@@ -1,0 +1,123 @@
+"""The null responder's history read: the real wandb SDK's scan_history gets exactly the
+generated rows from it (live pages and an exported Parquet file), and the answers are the
+generated data, not canned text."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+
+from benchmarks import data, harness, load, null_history
+
+STEPS = 2_500  # two full pages of 1,000 and a partial one
+RUNS = (0, 3)
+
+
+@pytest.fixture(scope="module")
+def responder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = harness.free_port()
+    log = tmp_path_factory.mktemp("null") / "responder.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.null_responder", str(port), "--history-runs",
+             ",".join(map(str, RUNS)), "--steps", str(STEPS), "--keys", "m3"],
+            stdout=out, stderr=subprocess.STDOUT, cwd=str(harness.ROOT.parent))
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, log.read_text()
+            try:
+                if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "null responder did not start"
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def _sdk_scan(url: str, project: str) -> dict[str, object]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.sdk_read", url, harness.ADMIN_KEY, project,
+         load.run_name(RUNS[0]), load.run_name(RUNS[1]), str(STEPS), "--repeats", "1",
+         "--count-requests"],
+        capture_output=True, text=True, timeout=300, cwd=str(harness.ROOT.parent))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result: dict[str, object] = orjson.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_real_sdk_scans_a_live_run_page_by_page(responder: str) -> None:
+    res = _sdk_scan(responder, "peers")
+
+    assert res["problem"] is None and res["rows"] == STEPS
+    # One page request per 1,000 steps, plus the run lookups: nothing else.
+    assert res["requests"] == {"Run": 1, "RunHistoryKeys": 1, "RunParquetHistory": 1,
+                               "SampledHistoryPage": 3}
+
+
+def test_real_sdk_scans_an_exported_run_from_parquet(responder: str) -> None:
+    res = _sdk_scan(responder, "peers" + null_history.EXPORTED_SUFFIX)
+
+    assert res["problem"] is None and res["rows"] == STEPS
+    sent = res["requests"]
+    assert isinstance(sent, dict)
+    assert "SampledHistoryPage" not in sent
+    assert sent.get("GET parquet (range)", 0) > 0
+
+
+def test_pages_hold_the_generated_rows_of_the_named_run(tmp_path: Path) -> None:
+    history = null_history.History([0, 5], 30, ["m3"], folder=tmp_path)
+    query = "query SampledHistoryPage { project { run { sampledHistory(specs: [$spec]) } } }"
+    spec = orjson.dumps({"keys": ["_step", "m3", "_step"], "minStep": 10, "samples": 10,
+                         "maxStep": 19}).decode()
+
+    answer = history.answer(query, {"project": "p", "run": "r000005", "spec": spec}, "")
+    assert answer is not None
+    page = orjson.loads(answer)["data"]["project"]["run"]["sampledHistory"]
+    assert page == [[{"_step": s, "m3": data.value(5, s, 3)} for s in range(10, 20)]]
+    # The last page stops at the run's last step; an unknown run is null.
+    spec = orjson.dumps({"keys": ["m3"], "minStep": 25, "samples": 10, "maxStep": 34}).decode()
+    answer = history.answer(query, {"project": "p", "run": "r000000", "spec": spec}, "")
+    assert answer is not None
+    assert [r["_step"] for r in orjson.loads(answer)["data"]["project"]["run"][
+        "sampledHistory"][0]] == list(range(25, 30))
+    answer = history.answer(query, {"project": "p", "run": "r000001", "spec": spec}, "")
+    assert answer is not None and orjson.loads(answer)["data"]["project"]["run"] is None
+    # A sampled (not full) page is not something it can answer exactly.
+    spec = orjson.dumps({"keys": ["m3"], "minStep": 0, "samples": 5, "maxStep": 29}).decode()
+    with pytest.raises(ValueError, match="full pages"):
+        history.answer(query, {"project": "p", "run": "r000000", "spec": spec}, "")
+
+
+def test_parquet_export_holds_the_generated_rows(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    history = null_history.History([2], 40, ["m3"], folder=tmp_path)
+    query = "query RunParquetHistory { project { run { parquetHistory { parquetUrls } } } }"
+    answer = history.answer(query, {"project": "x" + null_history.EXPORTED_SUFFIX,
+                                    "runName": "r000002"}, "http://h")
+    assert answer is not None
+    got = orjson.loads(answer)["data"]["project"]["run"]["parquetHistory"]
+    assert got["liveData"] == [] and len(got["parquetUrls"]) == 1
+    path = history.parquet_path(httpx.URL(got["parquetUrls"][0]).path)
+    assert path is not None
+    table = pq.read_table(path, columns=["_step", *data.METRICS]).to_pylist()
+    assert table == [{"_step": s, **data.row(2, s)} for s in range(40)]
+    # Live: no URLs, every step in liveData.
+    answer = history.answer(query, {"project": "x", "runName": "r000002"}, "http://h")
+    assert answer is not None
+    got = orjson.loads(answer)["data"]["project"]["run"]["parquetHistory"]
+    assert got == {"parquetUrls": [], "liveData": [{"_step": s} for s in range(40)]}
+
