@@ -54,6 +54,8 @@ def _check(conn: Any, run_id: int, model: dict[int, str]) -> None:
     assert live.top_line(conn, run_id) == max(model, default=-1)
     rows = _stepped(model)
     assert list(live.iter_rows(conn, run_id, batch=4)) == rows
+    for limit in (1, 2, 5, len(rows) + 1):
+        assert live.first_steps(conn, run_id, limit) == [r[0] for r in rows][:limit]
     assert live.step_stats(conn, run_id) == (
         len(rows), min((r[0] for r in rows), default=None),
         max((r[0] for r in rows), default=None))

@@ -485,6 +485,38 @@ def _load(conn: Connection, run_id: int, firsts: list[int]) -> Iterator[tuple[in
                 yield first_line, decode(*found)
 
 
+@functools.cache
+def _layouts_query(n: int) -> Select[Any]:
+    """The layouts of run ``:run``'s chunks starting at lines ``:f0`` .. ``:f{n-1}``."""
+    return select(_H.first_line, _H.layout).where(
+        _H.run_id == bindparam("run"),
+        _H.first_line.in_([bindparam(f"f{i}") for i in range(n)]))
+
+
+def first_steps(conn: Connection, run_id: int, limit: int) -> list[int]:
+    """The steps of the first ``limit`` stepped live rows in step order (a step logged on
+    several lines comes as often), read from the chunks' layouts without their text."""
+    meta = conn.execute(_by_step_query(False, False), {"run": run_id}).all()
+    held: list[np.ndarray] = []
+    count = 0
+    for i in range(0, len(meta), _FETCH):
+        part = [int(f) for f, _m in meta[i:i + _FETCH]]
+        params = {"run": run_id, **{f"f{j}": f for j, f in enumerate(part)}}
+        for _f, layout in conn.execute(_layouts_query(len(part)), params):
+            chunk = decode(layout)
+            held.append(chunk.steps[chunk.has_step])
+            count += len(held[-1])
+        if count >= limit and i + _FETCH < len(meta):
+            # Chunks come by smallest step: once ``limit`` steps are held, a later chunk
+            # can only add steps at or above the limit-th smallest held one.
+            kth = np.partition(np.concatenate(held), limit - 1)[limit - 1]
+            if int(meta[i + _FETCH][1]) >= kth:
+                break
+    if not held:
+        return []
+    return np.sort(np.concatenate(held))[:limit].tolist()  # type: ignore[no-any-return]
+
+
 def _step_mask(chunk: Chunk, lo: int | None, hi: int | None) -> np.ndarray:
     mask = chunk.has_step.copy()
     if lo is not None:

@@ -192,6 +192,10 @@ def resolve_parquet_history(run: Run, info: Info,
             return {"parquetUrls": urls, "liveData": []}
         # Rows not (only) in an export are read live: all of them when both tiers hold rows,
         # so the client never gets a row twice.
+        if keys == ["_step"] and not view.exports:
+            # What the SDK's scan_history asks of a live run: steps only, no row text read.
+            steps = live.first_steps(view.conn, run.id, LIVE_DATA_LIMIT)
+            return {"parquetUrls": [], "liveData": [{"_step": s} for s in steps]}
         rows = islice(view.rows(), LIVE_DATA_LIMIT)
         if keys == ["_step"]:
             live_data = [{"_step": r.step} for r in rows]
