@@ -62,12 +62,20 @@ def resolve_history(run: Run, info: Info, samples: int | None = None,
     if n == 0 or (lo is not None and hi is not None and hi <= lo):
         return []
     with open_history(ctx.storage, run.id) as view:
+        if not view.exports and lo is not None and hi is not None and hi - lo <= n:
+            # A live page about its step range's size (the SDK's HistoryPage): read up to
+            # one row more than fits; when all fit they are the answer, without counting.
+            page = list(islice(view.live_texts(lo, hi), n + 1))
+            if len(page) <= n:
+                return page
         count = view.count(lo, hi)
         if count is not None and count <= n:
             # Every row fits (always so for the SDK's HistoryPage): no need to look inside.
             texts = view.exported_texts(lo, hi)
             if texts is not None:
                 return texts
+            if not view.exports:
+                return list(view.live_texts(lo, hi))
             return [row.text for row in view.rows(lo, hi)]
         return [row.text for row in sample_rows(lambda: view.rows(lo, hi), n,
                                                 fetch=view.rows_at)]
