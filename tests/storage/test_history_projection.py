@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from tracklet.storage.history import projection
 from tracklet.storage.history.jsonline import loads_object
-from tracklet.storage.history.projection import MISSING, project
+from tracklet.storage.history.projection import MISSING, project_lines
 
 # Key strings: plain, the SDK's own, unicode, empty, and ones msgspec cannot name a field
 # after (quotes, backslashes, control characters).
@@ -165,7 +165,7 @@ def _non_finite(value: Any) -> bool:
        | st.lists(st.sampled_from(KEYS) | st.text(max_size=3), min_size=1, max_size=3))
 def test_projection_matches_the_whole_line_parse(data: st.DataObject, keys: list[str]) -> None:
     lines = data.draw(st.lists(_line(keys), max_size=12))
-    got = project(lines, keys)
+    got = project_lines(lines, keys)
     assert len(got.columns) == len(keys)
     assert got.slow == sorted(set(got.slow))
     for key, column in zip(keys, got.columns, strict=True):
@@ -184,7 +184,7 @@ def test_sdk_lines_one_key(values: list[Any]) -> None:
     """Lines as the SDK writes them (NaN/Infinity tokens, big integers), one wanted key."""
     lines = [json.dumps({"_step": i, "v": v, "other": [v, {"v": v}]})
              for i, v in enumerate(values)]
-    got = project(lines, ["v", "_step"])
+    got = project_lines(lines, ["v", "_step"])
     for text, value, step in zip(lines, *got.columns, strict=True):
         assert _same(value, _reference(text, "v"))
         assert _same(step, _reference(text, "_step"))
@@ -195,7 +195,7 @@ def test_values_by_example() -> None:
              '{"a": 18446744073709551616}', '{"a": 18446744073709551615}',
              '{"a": [1, 18446744073709551616], "b": 1e400}', '[{"a": 1}]', '"a"', "3",
              '{"\\u0061": null}', '{"b": 1}']
-    a, b = project(lines, ["a", "b"]).columns
+    a, b = project_lines(lines, ["a", "b"]).columns
     assert [repr(v) for v in a] == [
         "-0.0", "nan", "inf", "1.8446744073709552e+19", "18446744073709551615",
         "[1, 18446744073709551616]", "UNSET", "UNSET", "UNSET", "None", "UNSET"]
@@ -205,7 +205,7 @@ def test_values_by_example() -> None:
 
 def test_keys_msgspec_cannot_name_and_repeated_keys() -> None:
     lines = ['{"a\\"b": 1, "c": 2}', '{"c": 3}', "[]"]
-    got = project(lines, ["a\"b", "c", "c"])
+    got = project_lines(lines, ["a\"b", "c", "c"])
     assert got.columns == [[1, MISSING, MISSING], [2, 3, MISSING], [2, 3, MISSING]]
     assert got.slow == [0, 1, 2]
 
@@ -213,14 +213,14 @@ def test_keys_msgspec_cannot_name_and_repeated_keys() -> None:
 def test_decoders_are_cached_and_bounded() -> None:
     projection._decoder.cache_clear()
     for i in range(projection.CACHE_SIZE + 10):
-        assert project(['{"k%d": %d}' % (i, i)], [f"k{i}"]).columns == [[i]]
+        assert project_lines([json.dumps({f"k{i}": i})], [f"k{i}"]).columns == [[i]]
     info = projection._decoder.cache_info()
     assert info.currsize == projection.CACHE_SIZE
-    project(['{"k": 1}'], ["k"])
-    project(['{"k": 2}'], ["k"])
+    project_lines(['{"k": 1}'], ["k"])
+    project_lines(['{"k": 2}'], ["k"])
     assert projection._decoder.cache_info().hits == info.hits + 1
 
 
 def test_no_keys_and_no_lines() -> None:
-    assert project(['{"a": 1}'], []).columns == []
-    assert project([], ["a"]).columns == [[]]
+    assert project_lines(['{"a": 1}'], []).columns == []
+    assert project_lines([], ["a"]).columns == [[]]

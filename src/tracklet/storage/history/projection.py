@@ -74,7 +74,7 @@ def _decoder(keys: tuple[str, ...]) -> _Decoder | None:
     return _Decoder(decode, struct(), tuple(attrgetter(n) for n in names))
 
 
-def project(texts: Sequence[str], keys: Sequence[str]) -> Projection:
+def project_lines(texts: Sequence[str], keys: Sequence[str]) -> Projection:
     """The values of ``keys`` in each of ``texts``, as the reference path reads them."""
     unique = tuple(dict.fromkeys(keys))
     n = len(texts)
@@ -135,10 +135,11 @@ def _with_big_ints(columns: list[list[Any]], refused: list[int]) -> list[int]:
 
 def _holds_big_int(value: dict[str, Any] | list[Any]) -> bool:
     # Iterative: msgspec nests as deep as the recursion limit allows.
-    stack = [value]
+    stack: list[Any] = [value]
     while stack:
         top = stack.pop()
-        for v in (top.values() if type(top) is dict else top):  # type: ignore[union-attr]
+        items: Any = top.values() if type(top) is dict else top
+        for v in items:
             kind = type(v)
             if kind is int:
                 if not _INT_LO <= v < _INT_HI:
