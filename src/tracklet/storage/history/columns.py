@@ -106,6 +106,27 @@ def value_kind(value: Any) -> str:
     return "other"
 
 
+def value_kinds(values: list[Any]) -> set[str]:
+    """``{value_kind(v) for v in values if v is not None}``, a type at a time."""
+    out: set[str] = set()
+    for kind in set(map(type, values)):
+        if kind is float:
+            out.add("float")
+        elif kind is bool:
+            out.add("bool")
+        elif kind is str:
+            out.add("str")
+        elif kind is int:
+            ints = [v for v in values if type(v) is int]
+            if _INT64[0] <= min(ints) and max(ints) < _INT64[1]:
+                out.add("int")
+            else:
+                out.update(map(value_kind, ints))
+        elif kind is not type(None):
+            out.add("other")
+    return out
+
+
 def _export_kind(file: ExportFile, key: str) -> str:
     if key in file.json_keys or key in file.nested_keys:
         return "other"
@@ -156,10 +177,8 @@ class ColumnScan:
             for key in self.keys:
                 if key in file.keys:
                     kinds[key].add(_export_kind(file, key))
-        for _, values in self._ahead:
-            for key, value in zip(self.keys, values, strict=True):
-                if value is not None:
-                    kinds[key].add(value_kind(value))
+        for i, key in enumerate(self.keys):
+            kinds[key].update(value_kinds([values[i] for _, values in self._ahead]))
         if len(self._ahead) > self.batch_rows:
             counts = live_key_counts(self.view.storage.memo).counts(self.view)
             for key in self.keys:
