@@ -19,10 +19,9 @@ no line can pair up with its neighbours into other items.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from operator import attrgetter
 from typing import Any
 
 import msgspec
@@ -56,7 +55,7 @@ class Projection:
 class _Decoder:
     decode: Any
     empty: Any
-    getters: tuple[Any, ...]
+    columns: Callable[[list[Any]], list[list[Any]]]
 
 
 @lru_cache(maxsize=CACHE_SIZE)
@@ -71,7 +70,18 @@ def _decoder(keys: tuple[str, ...]) -> _Decoder | None:
         decode = msgspec.json.Decoder(struct).decode
     except (ValueError, TypeError):
         return None
-    return _Decoder(decode, struct(), tuple(attrgetter(n) for n in names))
+    return _Decoder(decode, struct(), _columns(len(keys)))
+
+
+@lru_cache(maxsize=64)
+def _columns(n: int) -> Callable[[list[Any]], list[list[Any]]]:
+    """``lambda items: [[p.f0 for p in items], [p.f1 for p in items], ...]`` for ``n``
+    fields: a comprehension per field reads attributes about twice as fast as
+    ``map(attrgetter(...))``. The source holds field numbers only, never a key."""
+    body = ", ".join(f"[p.f{i} for p in items]" for i in range(n))
+    namespace: dict[str, Any] = {}
+    exec(f"def columns(items):\n    return [{body}]\n", namespace)
+    return namespace["columns"]  # type: ignore[no-any-return]
 
 
 def project_lines(texts: Sequence[str], keys: Sequence[str]) -> Projection:
@@ -91,7 +101,7 @@ def project_lines(texts: Sequence[str], keys: Sequence[str]) -> Projection:
             refused: list[int] = []
         except _REFUSED:
             items, refused = _one_by_one(decode, decoder.empty, texts)
-        columns = [list(map(get, items)) for get in decoder.getters]
+        columns = decoder.columns(items)
         slow = _with_big_ints(columns, refused)
     if slow:
         _reference(texts, unique, columns, slow)
