@@ -34,13 +34,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from tracklet.storage.history import live
 from tracklet.storage.history.exports import Export
-from tracklet.storage.history.jsonline import loads_object
 from tracklet.storage.history.keys import live_key_counts
 from tracklet.storage.history.parquet import (
     ENCODING,
@@ -50,6 +48,7 @@ from tracklet.storage.history.parquet import (
     _strip_nulls,
     step_bounds,
 )
+from tracklet.storage.history.projection import MISSING, project_lines
 from tracklet.storage.history.rows import dumps_row
 from tracklet.storage.history.tiers import RunHistory
 
@@ -107,6 +106,27 @@ def value_kind(value: Any) -> str:
     return "other"
 
 
+def value_kinds(values: list[Any]) -> set[str]:
+    """``{value_kind(v) for v in values if v is not None}``, a type at a time."""
+    out: set[str] = set()
+    for kind in set(map(type, values)):
+        if kind is float:
+            out.add("float")
+        elif kind is bool:
+            out.add("bool")
+        elif kind is str:
+            out.add("str")
+        elif kind is int:
+            ints = [v for v in values if type(v) is int]
+            if _INT64[0] <= min(ints) and max(ints) < _INT64[1]:
+                out.add("int")
+            else:
+                out.update(map(value_kind, ints))
+        elif kind is not type(None):
+            out.add("other")
+    return out
+
+
 def _export_kind(file: ExportFile, key: str) -> str:
     if key in file.json_keys or key in file.nested_keys:
         return "other"
@@ -157,11 +177,8 @@ class ColumnScan:
             for key in self.keys:
                 if key in file.keys:
                     kinds[key].add(_export_kind(file, key))
-        for _, data in self._ahead:
-            for key in self.keys:
-                value = data.get(key)
-                if value is not None:
-                    kinds[key].add(value_kind(value))
+        for i, key in enumerate(self.keys):
+            kinds[key].update(value_kinds([values[i] for _, values in self._ahead]))
         if len(self._ahead) > self.batch_rows:
             counts = live_key_counts(self.view.storage.memo).counts(self.view)
             for key in self.keys:
@@ -255,26 +272,30 @@ class ColumnScan:
 
     # -- live tier ---------------------------------------------------------------------
 
-    def _live_rows(self) -> Iterator[tuple[int, dict[str, Any]]]:
+    def _live_rows(self) -> Iterator[tuple[int, tuple[Any, ...]]]:
+        """(step, values of :attr:`keys`, None where missing) of the live rows holding a
+        non-null value under at least one key, decoding only those keys."""
         keys = self.keys
-        parse = orjson.loads
-        for step, _line, text in live.iter_rows(self.view.conn, self.view.run_id,
-                                                self.min_step, self.max_step):
-            try:
-                data = parse(text)
-            except orjson.JSONDecodeError:  # NaN/Infinity tokens: the lenient reader
-                data = loads_object(text)
-            if type(data) is not dict:
+        if not keys:
+            return
+        missing = MISSING
+        for steps, _lines, texts in live.iter_batches(self.view.conn, self.view.run_id,
+                                                      self.min_step, self.max_step):
+            columns = project_lines(texts, keys).columns
+            if len(columns) == 1:
+                yield from ((step, (v,)) for step, v in zip(steps.tolist(), columns[0],
+                                                            strict=True)
+                            if v is not None and v is not missing)
                 continue
-            for key in keys:
-                if data.get(key) is not None:
-                    yield step, data
-                    break
+            for step, values in zip(steps.tolist(), zip(*columns, strict=True), strict=True):
+                kept = tuple(None if v is missing else v for v in values)
+                if kept.count(None) < len(kept):
+                    yield step, kept
 
-    def _live_table(self, rows: list[tuple[int, dict[str, Any]]]) -> pa.Table:
+    def _live_table(self, rows: list[tuple[int, tuple[Any, ...]]]) -> pa.Table:
         arrays = [pa.array([s for s, _ in rows], type=pa.int64())]
-        for column in self.columns:
-            values = [d.get(column.key) for _, d in rows]
+        for i, column in enumerate(self.columns):
+            values = [d[i] for _, d in rows]
             if column.as_json:
                 arrays.append(pa.array([None if v is None else dumps_row(v) for v in values],
                                        type=pa.string()))
@@ -304,13 +325,13 @@ def _convert(file: ExportFile, column: Column,
 class _Peek:
     """An iterator of (step, row) that can hand out a prefix by step."""
 
-    def __init__(self, rows: Iterator[tuple[int, dict[str, Any]]]) -> None:
+    def __init__(self, rows: Iterator[tuple[int, tuple[Any, ...]]]) -> None:
         self._rows = rows
-        self._head: tuple[int, dict[str, Any]] | None = next(rows, None)
+        self._head: tuple[int, tuple[Any, ...]] | None = next(rows, None)
 
-    def take_while(self, ok: Any, limit: int | None = None) -> list[tuple[int, dict[str, Any]]]:
+    def take_while(self, ok: Any, limit: int | None = None) -> list[tuple[int, tuple[Any, ...]]]:
         """The next rows whose step passes ``ok`` (at most ``limit``)."""
-        out: list[tuple[int, dict[str, Any]]] = []
+        out: list[tuple[int, tuple[Any, ...]]] = []
         while self._head is not None and ok(self._head[0]) and (
                 limit is None or len(out) < limit):
             out.append(self._head)

@@ -1,26 +1,24 @@
 """A run's live rows as numeric columns, for chart series.
 
 Live rows are JSON text in the metadata DB. A chart over running runs reads all of them, so
-this reads them in bounded batches of whole chunks (:func:`.live.iter_batches`), parses each
-line once with orjson and pulls every wanted key out with list
-comprehensions, turning numbers into numpy arrays batch by batch. The values are exactly
-those of a row-by-row read: numbers only (bools, strings, nulls and nested values are not
-numbers), integers kept as integers, a key mixing integers and floats kept as the Python
-numbers that were logged, rows ordered by step and then line.
+this reads them in bounded batches of whole chunks (:func:`.live.iter_batches`), decodes only
+the wanted keys of each line (:func:`.projection.project_lines`) and turns numbers into numpy
+arrays batch by batch. The values are exactly those of a row-by-row read: numbers only
+(bools, strings, nulls and nested values are not numbers), integers kept as integers, a key
+mixing integers and floats kept as the Python numbers that were logged, rows ordered by step
+and then line.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import repeat
 from typing import Any
 
 import numpy as np
-import orjson
 from sqlalchemy import Connection
 
 from tracklet.storage.history import live
-from tracklet.storage.history.jsonline import loads
+from tracklet.storage.history.projection import project_lines
 
 BATCH_ROWS = 20_000
 _NUMBER = (int, float)
@@ -38,9 +36,9 @@ class LiveColumns:
     def add_batch(self, steps: np.ndarray, texts: list[str]) -> None:
         """Account for rows already in (step, line) order."""
         self._steps.append(steps)
-        objects = [_object(t) for t in texts]
-        for key in self.keys:
-            values = list(map(dict.get, objects, repeat(key)))
+        # A key a row does not hold comes as MISSING, which is no number (like None).
+        for key, values in zip(self.keys, project_lines(texts, self.keys).columns,
+                               strict=True):
             part = _numbers(steps, values)
             if part is not None:
                 self._parts[key].append(part)
@@ -62,20 +60,6 @@ class LiveColumns:
         if len(kinds) == 1 and kinds <= {np.dtype(np.float64), np.dtype(np.int64)}:
             return steps, np.concatenate([p[1] for p in parts])
         return steps, np.concatenate([p[1].astype(object) for p in parts])
-
-
-_EMPTY: dict[str, Any] = {}
-
-
-def _object(text: str) -> dict[str, Any]:
-    try:
-        value = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        try:
-            value = loads(text)  # NaN, Infinity, integers beyond 64 bits
-        except ValueError:
-            return _EMPTY
-    return value if type(value) is dict else _EMPTY
 
 
 def _numbers(steps: np.ndarray, values: list[Any]) -> tuple[np.ndarray, np.ndarray] | None:

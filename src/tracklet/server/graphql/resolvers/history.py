@@ -4,7 +4,7 @@ as exclusive, a ``sampledHistory`` spec's ``maxStep`` is inclusive."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import Any
 
@@ -17,8 +17,9 @@ from tracklet.errors import InvalidInput
 from tracklet.server.graphql.context import GraphQLContext, Info
 from tracklet.server.urls import history_export_url
 from tracklet.storage.history import live
-from tracklet.storage.history.jsonline import loads, loads_object
+from tracklet.storage.history.jsonline import loads_object
 from tracklet.storage.history.keys import history_keys
+from tracklet.storage.history.projection import MISSING, project_lines
 from tracklet.storage.history.rows import Row, json_safe
 from tracklet.storage.history.sampling import project, sample_rows
 from tracklet.storage.history.tiers import open_history
@@ -131,31 +132,23 @@ def resolve_sampled_history(run: Run, info: Info,
     return out
 
 
-def _live_records(texts: Iterable[str], keys: list[str]) -> list[dict[str, Any]]:
+def _live_records(texts: Sequence[str], keys: list[str]) -> list[dict[str, Any]]:
     """:func:`_records` of live row texts, parsed as ``Row.data`` parses them (text that is
-    not a JSON object holds no key). orjson refuses NaN, Infinity and numbers beyond a
-    double, so only a row it could not parse may need :func:`json_safe`."""
+    not a JSON object holds no key), decoding only ``keys``. Only a row read by the lenient
+    path may hold NaN or Infinity, so only those need :func:`json_safe`."""
+    got = project_lines(texts, keys)
+    columns, missing = got.columns, MISSING
+    if len(keys) == 2 and not got.slow:
+        k0, k1 = keys
+        return [{k0: a, k1: b} for a, b in zip(*columns, strict=True)
+                if a is not missing and b is not missing]
     out: list[dict[str, Any]] = []
-    fast, invalid = orjson.loads, orjson.JSONDecodeError
-    pair = len(keys) == 2
-    k0, k1 = (keys[0], keys[1]) if pair else ("", "")
-    for text in texts:
-        special = False
-        try:
-            data = fast(text)
-        except invalid:
-            try:
-                data = loads(text)  # NaN / Infinity, as the SDK writes them
-            except ValueError:
-                continue
-            special = True
-        if type(data) is not dict:
+    special = set(got.slow)
+    for i, values in enumerate(zip(*columns, strict=True)):
+        if missing in values:
             continue
-        try:
-            record = {k0: data[k0], k1: data[k1]} if pair else {k: data[k] for k in keys}
-        except KeyError:
-            continue
-        out.append(json_safe(record) if special else record)
+        record = dict(zip(keys, values, strict=True))
+        out.append(json_safe(record) if i in special else record)
     return out
 
 
