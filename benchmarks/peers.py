@@ -97,18 +97,25 @@ def peer_version(py: Path, module: str) -> str:
     return out.stdout.strip() or "?"
 
 
-def drive(py: Path, driver: str, args: list[str], env: dict[str, str],
-          timeout: float = 1800) -> dict[str, object]:
-    """Run a driver script in a peer's venv and parse the JSON it prints last."""
-    proc = subprocess.run([str(py), str(DRIVERS / driver), *args], capture_output=True,
-                          text=True, env={**os.environ, **env}, timeout=timeout,
+def last_json(cmd: list[str], label: str, env: dict[str, str] | None = None,
+              timeout: float = 1800) -> dict[str, Any]:
+    """Run ``cmd`` from the repository root and parse the JSON object it prints last."""
+    proc = subprocess.run(cmd, capture_output=True, text=True,
+                          env=None if env is None else {**os.environ, **env}, timeout=timeout,
                           cwd=str(harness.ROOT.parent))
     lines = [x for x in proc.stdout.strip().splitlines() if x.startswith("{")]
     if proc.returncode != 0 or not lines:
-        raise RuntimeError(f"{driver} {args[0]} exited {proc.returncode}: "
+        raise RuntimeError(f"{label} exited {proc.returncode}: "
                            f"{(proc.stderr or proc.stdout).strip()[-400:]}")
-    result: dict[str, object] = json.loads(lines[-1])
+    result: dict[str, Any] = json.loads(lines[-1])
     return result
+
+
+def drive(py: Path, driver: str, args: list[str], env: dict[str, str],
+          timeout: float = 1800) -> dict[str, Any]:
+    """Run a driver script in a peer's venv and parse the JSON it prints last."""
+    return last_json([str(py), str(DRIVERS / driver), *args], f"{driver} {args[0]}", env,
+                     timeout)
 
 
 # -- tracklet -----------------------------------------------------------------------------
@@ -121,17 +128,9 @@ def sdk_scan(url: str, key: str, project: str, target: str, other: str, steps: i
              count_requests: bool = False) -> dict[str, Any]:
     """The real SDK's ``scan_history(keys=[m3], page_size=1000)`` of ``target`` (after an
     untimed scan of ``other``), in a fresh process (benchmarks/sdk_read.py)."""
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.sdk_read", url, key, project,
-                           target, other, str(steps),
-                           *(["--count-requests"] if count_requests else [])],
-                          capture_output=True, text=True,
-                          timeout=1800, cwd=str(harness.ROOT.parent))
-    lines = [x for x in proc.stdout.strip().splitlines() if x.startswith("{")]
-    if proc.returncode != 0 or not lines:
-        raise RuntimeError(f"sdk_read exited {proc.returncode}: "
-                           f"{(proc.stderr or proc.stdout).strip()[-300:]}")
-    result: dict[str, Any] = json.loads(lines[-1])
-    return result
+    return last_json([sys.executable, "-m", "benchmarks.sdk_read", url, key, project, target,
+                      other, str(steps), *(["--count-requests"] if count_requests else [])],
+                     "sdk_read")
 
 
 @contextmanager
