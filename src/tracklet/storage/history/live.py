@@ -448,9 +448,11 @@ def _by_step_query(low: bool, high: bool) -> Select[Any]:
 
 
 @functools.cache
-def _load_query(n: int) -> Select[Any]:
-    """The chunks of run ``:run`` starting at lines ``:f0`` .. ``:f{n-1}``."""
-    return select(_H.first_line, _H.layout, _H.data).where(
+def _load_query(n: int, text: bool = True) -> Select[Any]:
+    """The chunks (without ``data`` unless ``text``) of run ``:run`` starting at lines
+    ``:f0`` .. ``:f{n-1}``."""
+    columns = [_H.first_line, _H.layout, *([_H.data] if text else [])]
+    return select(*columns).where(
         _H.run_id == bindparam("run"),
         _H.first_line.in_([bindparam(f"f{i}") for i in range(n)]))
 
@@ -471,46 +473,37 @@ def _chunks_by_step(conn: Connection, run_id: int, lo: int | None, hi: int | Non
         yield floors[first_line], chunk
 
 
-def _load(conn: Connection, run_id: int, firsts: list[int]) -> Iterator[tuple[int, Chunk]]:
+def _load(conn: Connection, run_id: int, firsts: list[int],
+          text: bool = True) -> Iterator[tuple[int, Chunk]]:
     """(first line, chunk) of the chunks starting at ``firsts``, in that order, fetched a
-    few at a time."""
+    few at a time; without their text (only lines and steps) unless ``text``."""
     for i in range(0, len(firsts), _FETCH):
         part = firsts[i:i + _FETCH]
         params = {"run": run_id, **{f"f{j}": f for j, f in enumerate(part)}}
-        loaded = {int(f): (layout, data)
-                  for f, layout, data in conn.execute(_load_query(len(part)), params)}
+        loaded = {int(row[0]): row[1:]
+                  for row in conn.execute(_load_query(len(part), text), params)}
         for first_line in part:
             found = loaded.get(first_line)
             if found is not None:
                 yield first_line, decode(*found)
 
 
-@functools.cache
-def _layouts_query(n: int) -> Select[Any]:
-    """The layouts of run ``:run``'s chunks starting at lines ``:f0`` .. ``:f{n-1}``."""
-    return select(_H.first_line, _H.layout).where(
-        _H.run_id == bindparam("run"),
-        _H.first_line.in_([bindparam(f"f{i}") for i in range(n)]))
-
-
 def first_steps(conn: Connection, run_id: int, limit: int) -> list[int]:
     """The steps of the first ``limit`` stepped live rows in step order (a step logged on
     several lines comes as often), read from the chunks' layouts without their text."""
     meta = conn.execute(_by_step_query(False, False), {"run": run_id}).all()
+    firsts = [int(f) for f, _m in meta]
+    floors = [int(m) for _f, m in meta]
     held: list[np.ndarray] = []
     count = 0
-    for i in range(0, len(meta), _FETCH):
-        part = [int(f) for f, _m in meta[i:i + _FETCH]]
-        params = {"run": run_id, **{f"f{j}": f for j, f in enumerate(part)}}
-        for _f, layout in conn.execute(_layouts_query(len(part)), params):
-            chunk = decode(layout)
-            held.append(chunk.steps[chunk.has_step])
-            count += len(held[-1])
-        if count >= limit and i + _FETCH < len(meta):
+    for i, (_first, chunk) in enumerate(_load(conn, run_id, firsts, text=False)):
+        held.append(chunk.steps[chunk.has_step])
+        count += len(held[-1])
+        if count >= limit and i + 1 < len(floors):
             # Chunks come by smallest step: once ``limit`` steps are held, a later chunk
             # can only add steps at or above the limit-th smallest held one.
             kth = np.partition(np.concatenate(held), limit - 1)[limit - 1]
-            if int(meta[i + _FETCH][1]) >= kth:
+            if floors[i + 1] >= kth:
                 break
     if not held:
         return []

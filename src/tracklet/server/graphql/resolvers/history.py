@@ -22,7 +22,7 @@ from tracklet.storage.history.keys import history_keys
 from tracklet.storage.history.projection import MISSING, project_lines
 from tracklet.storage.history.rows import Row, json_safe
 from tracklet.storage.history.sampling import project, sample_rows
-from tracklet.storage.history.tiers import open_history
+from tracklet.storage.history.tiers import RunHistory, open_history
 
 run_type = ObjectType("Run")
 
@@ -63,12 +63,9 @@ def resolve_history(run: Run, info: Info, samples: int | None = None,
     if n == 0 or (lo is not None and hi is not None and hi <= lo):
         return []
     with open_history(ctx.storage, run.id) as view:
-        if not view.exports and lo is not None and hi is not None and hi - lo <= n:
-            # A live page about its step range's size (the SDK's HistoryPage): read up to
-            # one row more than fits; when all fit they are the answer, without counting.
-            page = list(islice(view.live_texts(lo, hi), n + 1))
-            if len(page) <= n:
-                return page
+        page = _whole_live_page(view, lo, hi, n)
+        if page is not None:
+            return page
         count = view.count(lo, hi)
         if count is not None and count <= n:
             # Every row fits (always so for the SDK's HistoryPage): no need to look inside.
@@ -80,6 +77,17 @@ def resolve_history(run: Run, info: Info, samples: int | None = None,
             return [row.text for row in view.rows(lo, hi)]
         return [row.text for row in sample_rows(lambda: view.rows(lo, hi), n,
                                                 fetch=view.rows_at)]
+
+
+def _whole_live_page(view: RunHistory, lo: int | None, hi: int | None,
+                     n: int) -> list[str] | None:
+    """Every row text in ``[lo, hi)`` when the run is live only and they are at most ``n``
+    (the SDK's pages: a step range the page's size); read up to one row more than fits
+    instead of counting first. None when that does not apply."""
+    if view.exports or lo is None or hi is None or hi - lo > n:
+        return None
+    page = list(islice(view.live_texts(lo, hi), n + 1))
+    return page if len(page) <= n else None
 
 
 def _spec(text: Any) -> tuple[list[str], int, int | None, int | None]:
@@ -106,15 +114,11 @@ def resolve_sampled_history(run: Run, info: Info,
             if samples == 0 or (lo is not None and hi is not None and hi <= lo):
                 out.append([])
                 continue
-            if not view.exports and lo is not None and hi is not None and hi - lo <= samples:
-                # Live rows only, a step range about the page's size (the SDK's scan_history
-                # pages): read up to one row more than fits; when they all fit they are the
-                # answer, without counting them first.
-                texts = list(islice(view.live_texts(lo, hi), samples + 1))
-                if len(texts) <= samples:
-                    out.append(_live_records(texts, keys))
-                    continue
-            else:
+            page = _whole_live_page(view, lo, hi, samples)
+            if page is not None:
+                out.append(_live_records(page, keys))
+                continue
+            if view.exports or lo is None or hi is None or hi - lo > samples:
                 count = view.count(lo, hi)
                 if count is not None and count <= samples:
                     # Every row fits the page: nothing to choose.
