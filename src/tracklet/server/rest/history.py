@@ -24,6 +24,7 @@ import math
 import queue
 import threading
 from collections.abc import AsyncIterator, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +43,7 @@ from tracklet.storage import Storage
 from tracklet.storage.history.columns import ColumnScan
 from tracklet.storage.history.jsonline import loads
 from tracklet.storage.history.rows import json_safe
-from tracklet.storage.history.tiers import open_history
+from tracklet.storage.history.tiers import RunHistory, begin_snapshot
 from tracklet.storage.metadata.runs import get_run_by_path
 
 MAX_KEYS = 100
@@ -50,6 +51,9 @@ ARROW_STREAM = "application/vnd.apache.arrow.stream"
 FORMATS = ("arrow", "json")
 _INT64 = (-(2**63), 2**63 - 1)
 _DONE = object()
+# Answers up to about this size are encoded whole in one worker-thread call; longer ones
+# stream from a producer thread after it.
+INLINE_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -142,14 +146,67 @@ def _json_values(column: pa.ChunkedArray, field: pa.Field) -> list[Any]:
 # -- streaming ----------------------------------------------------------------------------
 
 
-class _Producer:
-    """Runs the scan in its own thread (one read transaction from start to end) and hands
-    the encoded chunks to the response through a small queue."""
+class _Scan:
+    """One request's scan: the run looked up and its access checked, a read view held open
+    and the encoded chunks drawn from it, all in worker threads (one at a time)."""
 
     def __init__(self, storage: Storage, user: User, query: Query) -> None:
         self.storage = storage
         self.user = user
         self.query = query
+        self._stack = ExitStack()
+        self._chunks: Iterator[bytes | memoryview] = iter(())
+
+    def open(self) -> None:
+        """Find the run and plan the columns: errors up to here get their own status."""
+        q = self.query
+        require_read(self.user, q.entity)
+        try:
+            # One read transaction finds the run and reads its history.
+            conn = self._stack.enter_context(self.storage.db.read())
+            begin_snapshot(conn)
+            run_id = get_run_by_path(conn, q.entity, q.project, q.name).id
+            view = RunHistory(self.storage, conn, run_id)
+            self._stack.callback(view.close)
+            scan = ColumnScan(view, q.keys, q.min_step, q.max_step)
+        except BaseException:
+            self.close()
+            raise
+        self._chunks = arrow_chunks(scan) if q.format == "arrow" else json_chunks(scan, q.run)
+
+    def take(self, budget: int) -> tuple[list[bytes | memoryview], bool]:
+        """Chunks up to about ``budget`` bytes, and whether they are the last (the view is
+        closed then)."""
+        out: list[bytes | memoryview] = []
+        size = 0
+        try:
+            for chunk in self._chunks:
+                if chunk:
+                    out.append(chunk)
+                    size += len(chunk)
+                if size >= budget:
+                    return out, False
+        except BaseException:
+            self.close()
+            raise
+        self.close()
+        return out, True
+
+    def rest(self) -> Iterator[bytes | memoryview]:
+        """The chunks not taken yet."""
+        return (chunk for chunk in self._chunks if chunk)
+
+    def close(self) -> None:
+        """End the read transaction (idempotent)."""
+        self._stack.close()
+
+
+class _Producer:
+    """Draws the rest of a long scan in its own thread, so encoding overlaps sending, and
+    hands the chunks to the response through a small queue."""
+
+    def __init__(self, scan: _Scan) -> None:
+        self.scan = scan
         self.chunks: queue.Queue[object] = queue.Queue(maxsize=4)
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._run, name="history-scan", daemon=True)
@@ -165,20 +222,15 @@ class _Producer:
         return False
 
     def _run(self) -> None:
-        q = self.query
         try:
-            require_read(self.user, q.entity)
-            with self.storage.db.read() as conn:
-                run_id = get_run_by_path(conn, q.entity, q.project, q.name).id
-            with open_history(self.storage, run_id) as view:
-                scan = ColumnScan(view, q.keys, q.min_step, q.max_step)
-                chunks = arrow_chunks(scan) if q.format == "arrow" else json_chunks(scan, q.run)
-                for chunk in chunks:
-                    if chunk and not self._put(chunk):
-                        return
+            for chunk in self.scan.rest():
+                if not self._put(chunk):
+                    return
             self._put(_DONE)
         except BaseException as exc:  # handed to the response, which re-raises it
             self._put(exc)
+        finally:
+            self.scan.close()
 
     async def next(self) -> object:
         """The next chunk, ``_DONE``, or the exception that ended the scan."""
@@ -192,10 +244,16 @@ class _Producer:
         self.stopped.set()
 
 
-async def _body(producer: _Producer, first: bytes | memoryview
+async def _body(head: list[bytes | memoryview], scan: _Scan
                 ) -> AsyncIterator[bytes | memoryview]:
     try:
-        yield first
+        for chunk in head:
+            yield chunk
+    except BaseException:
+        scan.close()  # the client left before the producer started
+        raise
+    producer = _Producer(scan)
+    try:
         while True:
             item = await producer.next()
             if item is _DONE:
@@ -208,21 +266,25 @@ async def _body(producer: _Producer, first: bytes | memoryview
         producer.stop()
 
 
+def _start(scan: _Scan) -> tuple[list[bytes | memoryview], bool]:
+    scan.open()
+    return scan.take(INLINE_BYTES)
+
+
 async def runs_history(request: Request) -> Response:
     """Answer one history scan."""
     state: AppState = request.app.state.tracklet
-    user = await to_thread.run_sync(state.auth.authenticate, request)
+    user = state.auth.cached_user(request)
+    if user is None:
+        user = await to_thread.run_sync(state.auth.authenticate, request)
     query = parse_query(request.query_params)
-    producer = _Producer(state.storage, user, query)
-    # The first chunk (the schema or the JSON head) comes once the run was found and its
-    # access checked, the view opened and the columns planned: errors up to there (unknown
-    # run, no access) still get their own status.
-    first = await producer.next()
-    if isinstance(first, BaseException):
-        producer.stop()
-        raise first
-    if first is _DONE:
-        first = b""
-    assert isinstance(first, (bytes, memoryview))
+    scan = _Scan(state.storage, user, query)
+    # One worker-thread call opens the scan and encodes its first INLINE_BYTES: a short
+    # history is answered whole from there, without the producer thread's hand-offs (which
+    # cost more than the scan itself for a few thousand rows); errors up to the first
+    # chunk (unknown run, no access) still get their own status.
+    head, done = await to_thread.run_sync(_start, scan)
     media = ARROW_STREAM if query.format == "arrow" else "application/json"
-    return StreamingResponse(_body(producer, first), media_type=media)
+    if done:
+        return Response(b"".join(head), media_type=media)
+    return StreamingResponse(_body(head, scan), media_type=media)

@@ -31,7 +31,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -164,8 +164,14 @@ class ColumnScan:
         self.exports = [e for e in view.exports if _overlaps(e, min_step, max_step)]
         # Live rows are read ahead up to one batch: when that is all of them (a short or
         # resumed run), their own values type the columns and no tier-wide count is needed.
-        self._live = self._live_rows() if view.has_live else iter(())
-        self._ahead = list(itertools.islice(self._live, batch_rows + 1))
+        self._live = self._live_batches() if view.has_live else iter(())
+        self._ahead: list[_LiveBatch] = []
+        self._ahead_rows = 0
+        for batch in self._live:
+            self._ahead.append(batch)
+            self._ahead_rows += len(batch)
+            if self._ahead_rows > batch_rows:
+                break
         self.columns = self._plan()
         self.schema = pa.schema([STEP_FIELD, *(c.field() for c in self.columns)],
                                 metadata={b"tracklet.history": b"1"})
@@ -177,9 +183,10 @@ class ColumnScan:
             for key in self.keys:
                 if key in file.keys:
                     kinds[key].add(_export_kind(file, key))
-        for i, key in enumerate(self.keys):
-            kinds[key].update(value_kinds([values[i] for _, values in self._ahead]))
-        if len(self._ahead) > self.batch_rows:
+        for batch in self._ahead:
+            for key, values in zip(self.keys, batch.columns, strict=True):
+                kinds[key].update(value_kinds(values))
+        if self._ahead_rows > self.batch_rows:
             counts = live_key_counts(self.view.storage.memo).counts(self.view)
             for key in self.keys:
                 for name, n in counts.get(key, {}).items():
@@ -202,21 +209,21 @@ class ColumnScan:
         for exported in self._exported_tables(shadow):
             steps_col = exported.column(STEP)
             lo, hi = steps_col[0].as_py(), steps_col[-1].as_py()
-            yield from self._live_tables(pending, lambda s, lo=lo: s < lo)
-            inside = pending.take_while(lambda s, hi=hi: s <= hi)
-            if inside:
+            yield from self._live_tables(pending, lo)
+            inside = pending.take(hi, inclusive=True)
+            if inside is not None:
                 merged = pa.concat_tables([exported, self._live_table(inside)])
                 yield merged.sort_by(STEP)
             else:
                 yield exported
-        yield from self._live_tables(pending, lambda s: True)
+        yield from self._live_tables(pending, None)
 
-    def _live_tables(self, pending: _Peek, before: Any) -> Iterator[pa.Table]:
+    def _live_tables(self, pending: _Peek, below: int | None) -> Iterator[pa.Table]:
         while True:
-            rows = pending.take_while(before, self.batch_rows)
-            if not rows:
+            batch = pending.take(below, limit=self.batch_rows)
+            if batch is None:
                 return
-            yield self._live_table(rows)
+            yield self._live_table(batch)
 
     # -- exported tier -----------------------------------------------------------------
 
@@ -272,39 +279,82 @@ class ColumnScan:
 
     # -- live tier ---------------------------------------------------------------------
 
-    def _live_rows(self) -> Iterator[tuple[int, tuple[Any, ...]]]:
-        """(step, values of :attr:`keys`, None where missing) of the live rows holding a
-        non-null value under at least one key, decoding only those keys."""
+    def _live_batches(self) -> Iterator[_LiveBatch]:
+        """The live rows holding a non-null value under at least one key, in step order,
+        a batch of :func:`.live.iter_batches` at a time, decoding only those keys."""
         keys = self.keys
         if not keys:
             return
-        missing = MISSING
         for steps, _lines, texts in live.iter_batches(self.view.conn, self.view.run_id,
                                                       self.min_step, self.max_step):
-            columns = project_lines(texts, keys).columns
-            if len(columns) == 1:
-                yield from ((step, (v,)) for step, v in zip(steps.tolist(), columns[0],
-                                                            strict=True)
-                            if v is not None and v is not missing)
-                continue
-            for step, values in zip(steps.tolist(), zip(*columns, strict=True), strict=True):
-                kept = tuple(None if v is missing else v for v in values)
-                if kept.count(None) < len(kept):
-                    yield step, kept
+            batch = _LiveBatch.held(steps, project_lines(texts, keys).columns)
+            if len(batch):
+                yield batch
 
-    def _live_table(self, rows: list[tuple[int, tuple[Any, ...]]]) -> pa.Table:
-        arrays = [pa.array([s for s, _ in rows], type=pa.int64())]
-        for i, column in enumerate(self.columns):
-            values = [d[i] for _, d in rows]
+    def _live_table(self, batch: _LiveBatch) -> pa.Table:
+        arrays = [pa.array(batch.steps, type=pa.int64())]
+        for column, values in zip(self.columns, batch.columns, strict=True):
             if column.as_json:
                 arrays.append(pa.array([None if v is None else dumps_row(v) for v in values],
                                        type=pa.string()))
             elif pa.types.is_floating(column.type):
-                arrays.append(pa.array([None if v is None else float(v) for v in values],
-                                       type=pa.float64()))
+                arrays.append(_floats(values))
             else:
                 arrays.append(pa.array(values, type=column.type))
         return pa.Table.from_arrays(arrays, schema=self.schema)
+
+
+def _floats(values: list[Any]) -> pa.Array:
+    """A float64 array of numbers (None for null); an integer no double holds exactly
+    becomes the nearest one, which pyarrow's own conversion refuses."""
+    try:
+        return pa.array(values, type=pa.float64())
+    except (pa.ArrowInvalid, OverflowError):
+        return pa.array([None if v is None else float(v) for v in values], type=pa.float64())
+
+
+@dataclass(frozen=True, slots=True)
+class _LiveBatch:
+    """Live rows in step order: their steps, and per requested key its values (None where
+    the row does not hold it)."""
+
+    steps: np.ndarray[Any, np.dtype[np.int64]]
+    columns: list[list[Any]]
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    @classmethod
+    def held(cls, steps: np.ndarray[Any, np.dtype[np.int64]],
+             columns: list[list[Any]]) -> _LiveBatch:
+        """The rows of projected ``columns`` (MISSING where a line lacks the key) that hold
+        a non-null value under at least one key."""
+        gaps = [None in c or MISSING in c for c in columns]
+        if not any(gaps):  # the usual case: every row holds every key
+            return cls(steps, columns)
+        columns = [[None if v is MISSING else v for v in c] if gap else c
+                   for c, gap in zip(columns, gaps, strict=True)]
+        if all(gaps):
+            flags = [v is not None for v in columns[0]] if len(columns) == 1 else [
+                any(v is not None for v in row) for row in zip(*columns, strict=True)]
+            if not all(flags):
+                index = np.flatnonzero(flags)
+                keep = index.tolist()
+                return cls(steps[index], [[c[i] for i in keep] for c in columns])
+        return cls(steps, columns)
+
+    def slice(self, start: int, stop: int) -> _LiveBatch:
+        """Rows ``start`` to ``stop``."""
+        return _LiveBatch(self.steps[start:stop], [c[start:stop] for c in self.columns])
+
+    @staticmethod
+    def concat(parts: list[_LiveBatch]) -> _LiveBatch:
+        """``parts`` one after the other."""
+        if len(parts) == 1:
+            return parts[0]
+        return _LiveBatch(np.concatenate([p.steps for p in parts]),
+                          [list(itertools.chain.from_iterable(c))
+                           for c in zip(*(p.columns for p in parts), strict=True)])
 
 
 def _convert(file: ExportFile, column: Column,
@@ -323,17 +373,32 @@ def _convert(file: ExportFile, column: Column,
 
 
 class _Peek:
-    """An iterator of (step, row) that can hand out a prefix by step."""
+    """Batches of live rows that can be handed out by step."""
 
-    def __init__(self, rows: Iterator[tuple[int, tuple[Any, ...]]]) -> None:
-        self._rows = rows
-        self._head: tuple[int, tuple[Any, ...]] | None = next(rows, None)
+    def __init__(self, batches: Iterator[_LiveBatch]) -> None:
+        self._batches = batches
+        self._head: _LiveBatch | None = next(batches, None)
 
-    def take_while(self, ok: Any, limit: int | None = None) -> list[tuple[int, tuple[Any, ...]]]:
-        """The next rows whose step passes ``ok`` (at most ``limit``)."""
-        out: list[tuple[int, tuple[Any, ...]]] = []
-        while self._head is not None and ok(self._head[0]) and (
-                limit is None or len(out) < limit):
-            out.append(self._head)
-            self._head = next(self._rows, None)
-        return out
+    def take(self, bound: int | None, inclusive: bool = False,
+             limit: int | None = None) -> _LiveBatch | None:
+        """The next rows with a step below ``bound`` (up to it when ``inclusive``; all when
+        None), at most ``limit`` of them; None when there are none."""
+        parts: list[_LiveBatch] = []
+        taken = 0
+        side: Literal["left", "right"] = "right" if inclusive else "left"
+        while self._head is not None and (limit is None or taken < limit):
+            head = self._head
+            cut = len(head) if bound is None else int(np.searchsorted(head.steps, bound, side))
+            if limit is not None:
+                cut = min(cut, limit - taken)
+            if cut == 0:
+                break
+            taken += cut
+            if cut == len(head):
+                parts.append(head)
+                self._head = next(self._batches, None)
+            else:
+                parts.append(head.slice(0, cut))
+                self._head = head.slice(cut, len(head))
+                break
+        return _LiveBatch.concat(parts) if parts else None

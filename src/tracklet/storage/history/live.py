@@ -620,12 +620,14 @@ def rows_at_steps(conn: Connection, run_id: int,
 
 def step_stats(conn: Connection, run_id: int) -> tuple[int, int | None, int | None]:
     """(row count, smallest step, largest step) of the run's live rows that have a step."""
-    count, lo, hi = conn.execute(
-        select(func.coalesce(func.sum(_H.stepped), 0), func.min(_H.min_step),
-               func.max(_H.max_step))
-        .where(_H.run_id == run_id, _H.stepped > 0)
-    ).one()
+    count, lo, hi = conn.execute(_STEP_STATS, {"run": run_id}).one()
     return int(count), None if lo is None else int(lo), None if hi is None else int(hi)
+
+
+# Built once: every history read asks it, and building it cost more than answering it.
+_STEP_STATS = (select(func.coalesce(func.sum(_H.stepped), 0), func.min(_H.min_step),
+                      func.max(_H.max_step))
+               .where(_H.run_id == bindparam("run"), _H.stepped > 0))
 
 
 def _layouts(conn: Connection, run_id: int, lo: int | None,

@@ -242,12 +242,16 @@ def _find_run_query() -> Select[Any]:
 
 def find_run_by_path(conn: Connection, entity: str, project: str, name: str) -> Run | None:
     """The run ``entity/project/name``, or None."""
-    row = conn.execute(
-        run_select().where(
-            entities.c.name == entity, projects.c.name == project, runs.c.name == name
-        )
-    ).first()
+    row = conn.execute(_by_path_query(),
+                       {"entity": entity, "project": project, "name": name}).first()
     return to_run(row) if row else None
+
+
+@functools.cache
+def _by_path_query() -> Select[Any]:
+    return run_select().where(entities.c.name == bindparam("entity"),
+                              projects.c.name == bindparam("project"),
+                              runs.c.name == bindparam("name"))
 
 
 def get_run_by_path(conn: Connection, entity: str, project: str, name: str) -> Run:
