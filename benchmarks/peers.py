@@ -206,16 +206,18 @@ def run_tracklet(args: argparse.Namespace, base: Path, runs: int,
             return statistics.median(times), problem
 
         def columnar() -> tuple[float, str | None]:
-            read.scan_columnar(server.url, server.key, f"{harness.ENTITY}/{project}/{other}",
-                               [read.METRIC])
-            times, problem = [], None
-            for _ in range(READ_REPEATS):
-                t0 = time.perf_counter()
-                columns = read.scan_columnar(server.url, server.key,
-                                             f"{harness.ENTITY}/{project}/{target}",
-                                             [read.METRIC])
-                times.append(time.perf_counter() - t0)
-                problem = problem or read.check_columns(columns, steps, read.METRIC)
+            reader = read.ColumnarReader(server.url, server.key)
+            try:
+                reader.scan(f"{harness.ENTITY}/{project}/{other}", [read.METRIC])
+                times, problem = [], None
+                for _ in range(READ_REPEATS):
+                    t0 = time.perf_counter()
+                    columns = reader.scan(f"{harness.ENTITY}/{project}/{target}",
+                                          [read.METRIC])
+                    times.append(time.perf_counter() - t0)
+                    problem = problem or read.check_columns(columns, steps, read.METRIC)
+            finally:
+                reader.close()
             return statistics.median(times), problem
 
         def real_sdk(state: str, url: str | None) -> None:
@@ -432,7 +434,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     reads.notes += [
         "scan_history pages: what the wandb SDK sends (SampledHistoryPage, 1,000 steps a "
         "page). columnar endpoint: GET /api/v1/runs/history, one Arrow IPC stream read with "
-        "urllib + pyarrow (what tracklet's own client and web UI use).",
+        "one keep-alive HTTP connection + pyarrow (MLflow's client, too, reuses its connection).",
         "live: the runs are still running (rows in the live tier); finished, compacted: "
         "after the final file_stream request, once the history sits in its Parquet export.",
         "vs <peer>: tracklet's rate over that system's read rate in the first table.",

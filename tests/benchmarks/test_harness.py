@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from benchmarks import data, harness, load, wire
+from benchmarks import data, harness, load, read, wire
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +41,23 @@ def test_load_generator_streams_every_line_without_loss(server: harness.Server) 
     finally:
         storage.close()
     assert stored == data.history_lines(2, 0, 250)
+
+
+def test_columnar_reader_reads_exact_columns_request_after_request(
+        server: harness.Server) -> None:
+    res = asyncio.run(load.ingest(server, "columnar", runs=2, lines_per_run=300, lpr=100))
+    reader = read.ColumnarReader(server.url, server.key)
+    try:
+        first, second = (f"{harness.ENTITY}/columnar/{name}" for name in res.names)
+        assert read.check_columns(reader.scan(first, [read.METRIC]), 300, read.METRIC) is None
+        other = reader.scan(second, [read.METRIC])
+        assert other["m3"].tolist() == [data.value(1, s, 3) for s in range(300)]
+        with pytest.raises(read.Unsupported, match=read.NOT_IMPLEMENTED):
+            reader.scan(f"{harness.ENTITY}/columnar/nope", [read.METRIC])
+        # The reader still serves after an error answer.
+        assert read.check_columns(reader.scan(first, [read.METRIC]), 300, read.METRIC) is None
+    finally:
+        reader.close()
 
 
 def test_verify_catches_missing_and_wrong_rows(server: harness.Server) -> None:

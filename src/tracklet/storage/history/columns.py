@@ -54,6 +54,7 @@ from tracklet.storage.history.tiers import RunHistory
 
 BATCH_ROWS = 32_768
 GROUPS_PER_READ = 4
+THREADED_ROWS = 65_536
 STEP_FIELD = pa.field(STEP, pa.int64(), nullable=False)
 
 _LIVE_KINDS = {"number": "number", "boolean": "bool", "string": "str"}
@@ -240,8 +241,11 @@ class ColumnScan:
             for i in range(0, len(groups), GROUPS_PER_READ):
                 # A few row groups at a time, columns decoded in parallel (what a plain
                 # pyarrow read does), memory still bounded by GROUPS_PER_READ groups.
-                table = file.file.read_row_groups(groups[i:i + GROUPS_PER_READ],
-                                                  columns=names, use_threads=True)
+                part = groups[i:i + GROUPS_PER_READ]
+                # Pool threads only pay off past a few thousand rows: handing a small read
+                # to them and back costs more than decoding it here.
+                table = file.file.read_row_groups(
+                    part, columns=names, use_threads=file.group_rows(part) > THREADED_ROWS)
                 steps = table.column(STEP).to_numpy()
                 start, stop = step_bounds(steps, lo_step, hi_step)
                 if start >= stop:

@@ -563,6 +563,10 @@ class ExportFile:
             _GROUPS.put(key, table)
         return table
 
+    def group_rows(self, indexes: Iterable[int]) -> int:
+        """How many rows the row groups at ``indexes`` hold."""
+        return sum(self._group_rows[i] for i in indexes)
+
     def count(self, min_step: int | None = None, max_step: int | None = None) -> int:
         """How many rows have ``min_step <= _step < max_step`` (reads only ``_step``)."""
         total = 0
