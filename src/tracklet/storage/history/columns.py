@@ -165,7 +165,10 @@ class ColumnScan:
         self.exports = [e for e in view.exports if _overlaps(e, min_step, max_step)]
         # Live rows are read ahead up to one batch: when that is all of them (a short or
         # resumed run), their own values type the columns and no tier-wide count is needed.
-        self._live = self._live_batches() if view.has_live else iter(())
+        # A run never exported goes straight to its chunk listing, which costs what asking
+        # whether there are live rows would.
+        self._live = (self._live_batches() if not view.exports or view.has_live
+                      else iter(()))
         self._ahead: list[_LiveBatch] = []
         self._ahead_rows = 0
         for batch in self._live:
@@ -202,7 +205,7 @@ class ColumnScan:
         view = self.view
         shadow: np.ndarray[Any, np.dtype[np.int64]] | None = None
         top = view.exported_max_step
-        if view.has_live and self.exports and view.live_min is not None and (
+        if self.exports and view.has_live and view.live_min is not None and (
                 top is not None and view.live_min <= top):
             steps = live.live_steps(view.conn, view.run_id, self.min_step, self.max_step)
             shadow = np.fromiter(sorted(steps), dtype=np.int64, count=len(steps))
