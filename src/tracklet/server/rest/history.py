@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 from anyio import to_thread
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from tracklet.domain.access import require_read
 from tracklet.domain.records import User
@@ -244,26 +245,39 @@ class _Producer:
         self.stopped.set()
 
 
-async def _body(head: list[bytes | memoryview], scan: _Scan
-                ) -> AsyncIterator[bytes | memoryview]:
-    try:
+class _ScanResponse(StreamingResponse):
+    """A streamed scan that ends its read transaction even when the body never started
+    (the client left before the first byte): Starlette then never runs the iterator."""
+
+    def __init__(self, head: list[bytes | memoryview], scan: _Scan, media_type: str) -> None:
+        self.scan = scan
+        self.handed_off = False
+        super().__init__(self._body(head), media_type=media_type)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            if not self.handed_off:
+                self.scan.close()
+
+    async def _body(self, head: list[bytes | memoryview]) -> AsyncIterator[bytes | memoryview]:
         for chunk in head:
             yield chunk
-    except BaseException:
-        scan.close()  # the client left before the producer started
-        raise
-    producer = _Producer(scan)
-    try:
-        while True:
-            item = await producer.next()
-            if item is _DONE:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            assert isinstance(item, (bytes, memoryview))
-            yield item
-    finally:
-        producer.stop()
+        # From here the producer thread owns the scan and closes it.
+        self.handed_off = True
+        producer = _Producer(self.scan)
+        try:
+            while True:
+                item = await producer.next()
+                if item is _DONE:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                assert isinstance(item, (bytes, memoryview))
+                yield item
+        finally:
+            producer.stop()
 
 
 def _start(scan: _Scan) -> tuple[list[bytes | memoryview], bool]:
@@ -287,4 +301,4 @@ async def runs_history(request: Request) -> Response:
     media = ARROW_STREAM if query.format == "arrow" else "application/json"
     if done:
         return Response(b"".join(head), media_type=media)
-    return StreamingResponse(_body(head, scan), media_type=media)
+    return _ScanResponse(head, scan, media)
