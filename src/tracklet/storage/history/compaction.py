@@ -28,14 +28,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import orjson
-
 from tracklet.domain.runs import RunState
 from tracklet.storage.history import live
 from tracklet.storage.history.exports import Export, add_export, get_exports, new_blob_key
 from tracklet.storage.history.keys import live_key_counts
 from tracklet.storage.history.parquet import ExportSummary, write_export
-from tracklet.storage.history.rows import Row, same_json
+from tracklet.storage.history.rows import Row, dumps_row, same_json
 from tracklet.storage.history.tiers import RunHistory, open_history
 from tracklet.storage.metadata import compaction_queue
 from tracklet.storage.metadata.runs import get_run_by_id
@@ -80,8 +78,8 @@ def compact_run(storage: Storage, run_id: int) -> bool:
             export = Export(
                 run_id=run_id, part=len(parts), blob_key=key, size_bytes=size,
                 row_count=summary.rows, min_step=summary.min_step, max_step=summary.max_step,
-                key_stats=orjson.dumps({k: s.to_json() for k, s in summary.keys.items()}
-                                       ).decode(),
+                # A logged integer past 64 bits can be a key's min or max: orjson refuses it.
+                key_stats=dumps_row({k: s.to_json() for k, s in summary.keys.items()}),
                 created_at=time.time(),
             )
     finally:
