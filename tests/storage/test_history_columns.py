@@ -104,3 +104,29 @@ def test_live_scan_equals_row_by_row_parse(storage: Storage, run_id: int,
         assert len(got[key]) == len(want[key]), key
         for a, b in zip(got[key], want[key], strict=True):
             assert (type(a), a) == (type(b), b) or (a != a and b != b), (key, a, b)
+
+
+@pytest.mark.parametrize("cells", [1, 1 << 22])
+def test_exported_scan_is_the_same_however_row_groups_are_read(
+        storage: Storage, run_id: int, cells: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tracklet.storage.history import columns, compaction
+
+    texts = {s: _row(s) for s in range(0, 40_000)}  # past one row group of 32,768
+    with storage.db.write() as conn:
+        live.write_history(conn, run_id, StreamChunk(0, tuple(texts.values())))
+        run_repo.set_run_columns(conn, run_id, state="finished")
+    assert compaction.compact_now(storage, run_id)
+    monkeypatch.setattr(columns, "CELLS_PER_READ", cells)
+    keys = ["loss", "acc"]
+    with open_history(storage, run_id) as view:
+        assert view.exports and not view.has_live
+        file = view.file(view.exports[0])
+        assert len(file.groups) > 1  # several row groups, so the reads can split them
+        scan = ColumnScan(view, keys, 100, 39_900)
+        got = pa.concat_tables([scan.schema.empty_table(), *scan.tables()]).to_pydict()
+    want = _expected({s: t for s, t in texts.items() if 100 <= s < 39_900}, keys)
+    assert got["_step"] == want["_step"]
+    for key in keys:
+        assert len(got[key]) == len(want[key])
+        for a, b in zip(got[key], want[key], strict=True):
+            assert (type(a), a) == (type(b), b) or (a != a and b != b), (key, a, b)

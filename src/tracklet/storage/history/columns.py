@@ -53,7 +53,10 @@ from tracklet.storage.history.rows import dumps_row
 from tracklet.storage.history.tiers import RunHistory
 
 BATCH_ROWS = 32_768
-GROUPS_PER_READ = 4
+#: Cells (rows x columns) decoded per Parquet read: as many row groups at once as fit, so
+#: pyarrow decodes them in parallel as a plain whole-file read does, with memory bounded at
+#: about 8 bytes a cell (32 MiB).
+CELLS_PER_READ = 1 << 22
 THREADED_ROWS = 65_536
 STEP_FIELD = pa.field(STEP, pa.int64(), nullable=False)
 
@@ -241,10 +244,7 @@ class ColumnScan:
                 continue
             names = [STEP, *(c.key for c in present)]
             groups = [index for index, _lo, _hi in file.overlapping_groups(lo_step, hi_step)]
-            for i in range(0, len(groups), GROUPS_PER_READ):
-                # A few row groups at a time, columns decoded in parallel (what a plain
-                # pyarrow read does), memory still bounded by GROUPS_PER_READ groups.
-                part = groups[i:i + GROUPS_PER_READ]
+            for part in _reads(file, groups, len(names)):
                 # Pool threads only pay off past a few thousand rows: handing a small read
                 # to them and back costs more than decoding it here.
                 table = file.file.read_row_groups(
@@ -362,6 +362,22 @@ class _LiveBatch:
         return _LiveBatch(np.concatenate([p.steps for p in parts]),
                           [list(itertools.chain.from_iterable(c))
                            for c in zip(*(p.columns for p in parts), strict=True)])
+
+
+def _reads(file: ExportFile, groups: list[int], columns: int) -> Iterator[list[int]]:
+    """``groups`` in consecutive runs of at most :data:`CELLS_PER_READ` cells (at least
+    one group each)."""
+    part: list[int] = []
+    cells = 0
+    for index in groups:
+        size = file.group_rows([index]) * columns
+        if part and cells + size > CELLS_PER_READ:
+            yield part
+            part, cells = [], 0
+        part.append(index)
+        cells += size
+    if part:
+        yield part
 
 
 def _convert(file: ExportFile, column: Column,
