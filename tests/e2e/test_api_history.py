@@ -194,6 +194,47 @@ def test_history_on_both_tiers_and_across_resume(api: Any, live_server: LiveServ
     writer.close()
 
 
+def wait_for_checkpoint(live_server: LiveServer, project: str, name: str,
+                        timeout: float = 120.0) -> tuple[int, int]:
+    """Wait until a running run has an export part and still live rows; (exported rows,
+    live rows)."""
+    run_pk = _run_pk(live_server, project, name)
+    storage = live_server.storage()
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            with open_history(storage, run_pk) as view:
+                if view.exports and view.has_live:
+                    return sum(e.row_count for e in view.exports), view.live_count
+            time.sleep(0.25)
+    finally:
+        storage.close()
+    raise AssertionError(f"{project}/{name} got no checkpoint export in {timeout}s")
+
+
+def test_a_long_running_run_is_checkpointed_and_reads_the_same(
+        api: Any, live_server: LiveServer) -> None:
+    """A running run past 20,000 lines gets a checkpoint export of its settled prefix while
+    it keeps logging; every SDK read still sees each logged row exactly once."""
+    project, name = _project(), "checkpointed"
+    path = f"{ENTITY}/{project}/{name}"
+    writer = HttpWriter(live_server.url, live_server.key)
+    writer.create_run(ENTITY, project, name)
+    sent = writer.log(ENTITY, project, name, _rows(20_500, spike_at=19_999, dip_at=20_001),
+                      batch=2_000)
+    exported, live_rows = wait_for_checkpoint(live_server, project, name)
+    assert exported == 20_000 and live_rows == 500  # whole 1,000-line slots only
+    assert same_rows(stored_rows(live_server, project, name), sent)
+    check_reads(api, path, sent, exported=False, sparse_key="val_loss")
+    more = writer.log(ENTITY, project, name, [{"loss": 0.5, "acc": 0.95} for _ in range(40)],
+                      offset=len(sent))
+    check_reads(api, path, sent + more, exported=False, sparse_key="val_loss")
+    writer.finish(ENTITY, project, name)
+    wait_for_export(live_server, project, name, len(sent) + len(more))
+    check_reads(api, path, sent + more, exported=True, sparse_key="val_loss")
+    writer.close()
+
+
 @pytest.mark.parametrize("finished", [False, True], ids=["live", "exported"])
 def test_sampling_keeps_extremes_at_odd_steps(api: Any, live_server: LiveServer,
                                               finished: bool) -> None:

@@ -193,3 +193,21 @@ def test_rewritten_rows_replace_what_earlier_pages_read(store: Storage, alice: U
     _state(store, run, "finished")
     assert compaction.compact_now(store, run)
     assert _page(store, alice, "r", ["loss", "_step"], 0, 79) == mixed
+
+
+def test_pages_of_a_checkpointed_running_run_are_the_pages_it_had(store: Storage,
+                                                                  alice: User) -> None:
+    # A checkpoint moves the settled lines of a running run to a part; every page, the
+    # ones across the boundary and the sampled ones included, answers as before.
+    run = _run(store, "r")
+    _log(store, run, _rows(0, 2_300), 0)
+    ranges = [(0, 999), (1_980, 2_019), (2_000, 2_299), (1_500, 2_299)]
+    keys = [["loss", "_step"], ["loss", "n", "_step", "odd"]]
+    before = [_page(store, alice, "r", k, lo, hi) for k in keys for lo, hi in ranges]
+    sampled = [_page(store, alice, "r", k, 0, 2_299, samples=100) for k in keys]
+    assert compaction.compact_now(store, run, checkpoint_rows=1_000)
+    with open_history(store, run) as view:
+        assert [(e.min_step, e.max_step) for e in view.exports] == [(0, 1_999)]
+        assert view.live_count == 300
+    assert [_page(store, alice, "r", k, lo, hi) for k in keys for lo, hi in ranges] == before
+    assert [_page(store, alice, "r", k, 0, 2_299, samples=100) for k in keys] == sampled

@@ -159,10 +159,118 @@ def test_compaction_gives_way_to_concurrent_writes(storage: Storage,
     _set_state(storage, run, "finished")
     with storage.db.read() as conn:
         stale = live.fingerprint(conn, run)
+        token = compaction_queue.token(conn, run)
     _log(storage, run, _rows(50, 51), 50)  # a row arrives after the snapshot
-    assert not compaction._commit(storage, run, None, [], None, [], stale)
+    plan = compaction._Plan(None, [], None, stale[1], [1], stale, token)
+    assert not compaction._commit(storage, run, plan)
     with open_history(storage, run) as view:
         assert view.live_count == 51 and view.exports == []
+
+
+def _running_with(storage: Storage, project: Project, steps: int) -> tuple[int, list[Any]]:
+    run = _new_run(storage, project)
+    rows = _rows(0, steps)
+    _log(storage, run, rows, 0)
+    return run, rows
+
+
+def test_checkpoint_exports_the_settled_prefix_of_a_running_run(storage: Storage,
+                                                                 project: Project) -> None:
+    run, rows = _running_with(storage, project, 2_500)
+    assert compaction.compact_now(storage, run, checkpoint_rows=3_000)  # too few: no part
+    with open_history(storage, run) as view:
+        assert view.exports == []
+    assert compaction.compact_now(storage, run, checkpoint_rows=1_000)
+    with open_history(storage, run) as view:
+        # Lines 0-1999 fill two whole slots; the slot ingest is still filling stays live.
+        assert [(e.min_step, e.max_step) for e in view.exports] == [(0, 1_999)]
+        assert (view.live_count, view.live_min, view.live_max) == (500, 2_000, 2_499)
+        assert view.live_after_exports and view.count() == 2_500
+        assert view.count(1_990, 2_010) == 20
+        assert view.exported_records(10, 20, ["loss"]) is not None
+        assert view.exported_records(1_990, 2_010, ["loss"]) is None
+    assert _same(_read(storage, run), rows)
+    assert _same(_read(storage, run, min_step=1_990, max_step=2_010), rows[1_990:2_010])
+
+    more = _rows(2_500, 5_000)
+    _log(storage, run, more, 2_500)
+    assert compaction.compact_now(storage, run, checkpoint_rows=1_000)
+    _set_state(storage, run, "finished")
+    assert compaction.compact_now(storage, run)
+    with open_history(storage, run) as view:
+        assert view.fully_exported
+        assert [(e.part, e.min_step, e.max_step) for e in view.exports] == [
+            (0, 0, 1_999), (1, 2_000, 4_999)]
+    assert _same(_read(storage, run), rows + more)
+
+
+def test_checkpoint_parts_grow_with_the_export(storage: Storage, project: Project) -> None:
+    run, _ = _running_with(storage, project, 8_000)
+    assert compaction.compact_now(storage, run, checkpoint_rows=1_000)
+    _log(storage, run, _rows(8_000, 9_500), 8_000)
+    # 1,500 new rows are under a quarter of the 8,000 exported: no part yet.
+    assert compaction.compact_now(storage, run, checkpoint_rows=1_000)
+    with open_history(storage, run) as view:
+        assert len(view.exports) == 1 and view.live_count == 1_500
+
+
+def test_a_rewrite_while_a_checkpoint_is_written_wins(storage: Storage, project: Project,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    run, rows = _running_with(storage, project, 2_500)
+    changed = {**rows[10], "loss": -1.0}
+    written = compaction.write_export
+
+    def write_then_rewrite(*args: Any) -> Any:
+        summary = written(*args)
+        _log(storage, run, [changed], 10)  # another request rewrites line 10 meanwhile
+        return summary
+
+    monkeypatch.setattr(compaction, "write_export", write_then_rewrite)
+    assert not compaction.compact_now(storage, run, checkpoint_rows=1_000)
+    with open_history(storage, run) as view:
+        assert view.exports == [] and view.live_count == 2_500
+    expected = [*rows[:10], changed, *rows[11:]]
+    assert _same(_read(storage, run), expected)
+    monkeypatch.setattr(compaction, "write_export", written)
+    assert compaction.compact_now(storage, run, checkpoint_rows=1_000)
+    with open_history(storage, run) as view:
+        assert len(view.exports) == 1 and view.live_count == 500
+    assert _same(_read(storage, run), expected)
+
+
+def test_a_rewrite_after_a_part_is_recorded_stops_its_deletes(storage: Storage,
+                                                              project: Project) -> None:
+    run, rows = _running_with(storage, project, 3_000)
+    with open_history(storage, run) as view:
+        token = compaction_queue.token(view.conn, run)
+        summary_rows = list(compaction._rows_after(view, None, 1_999))
+    assert len(summary_rows) == 2_000
+    from tracklet.storage.history.exports import Export, new_blob_key
+    from tracklet.storage.history.parquet import write_export
+    path = storage.files.cache_dir() / "part.parquet"
+    summary = write_export(lambda: iter(summary_rows), path)
+    key = new_blob_key(run)
+    with path.open("rb") as fh:
+        size = storage.blobs.put(key, fh)
+    export = Export(run_id=run, part=0, blob_key=key, size_bytes=size, row_count=summary.rows,
+                    min_step=summary.min_step, max_step=summary.max_step,
+                    key_stats=dumps_row({k: s.to_json() for k, s in summary.keys.items()}),
+                    created_at=time.time())
+    plan = compaction._Plan(export, [], None, 1_999, [], None, token)
+    assert compaction._record(storage, run, plan)
+    changed = {**rows[1_500], "loss": -1.0}
+    _log(storage, run, [changed], 1_500)  # rewritten after the part was recorded
+    compaction._delete_exported(storage, run, plan)
+    expected = [*rows[:1_500], changed, *rows[1_501:]]
+    with open_history(storage, run) as view:
+        assert view.live_count == 3_000  # nothing deleted: every live row still wins
+    assert _same(_read(storage, run), expected)
+    _set_state(storage, run, "finished")
+    assert compaction.compact_now(storage, run)
+    with open_history(storage, run) as view:
+        # The equal copies were dropped as redundant; the rewritten row stays live.
+        assert view.live_count == 1 and len(view.exports) == 2
+    assert _same(_read(storage, run), expected)
 
 
 def test_history_keys_merge_tiers_and_count_new_lines_only(storage: Storage,

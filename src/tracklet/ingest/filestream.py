@@ -20,6 +20,7 @@ from tracklet.domain.runs import RunState
 from tracklet.errors import InvalidInput, NotFound, TrackletError
 from tracklet.storage import Storage
 from tracklet.storage.history import live
+from tracklet.storage.history.compaction import CHECKPOINT_ROWS
 from tracklet.storage.history.jsonline import loads
 from tracklet.storage.metadata import compaction_queue
 from tracklet.storage.metadata import runs as run_repo
@@ -255,11 +256,15 @@ class _Lines:
         self.history = live.HistoryWrites()
         self.events: list[tuple[Any, ...]] = []
         self.console: list[tuple[Any, ...]] = []
+        #: Runs whose history just grew past another CHECKPOINT_ROWS lines.
+        self.checkpoints: dict[int, None] = {}
 
     def flush(self, conn: Connection) -> None:
         self.history.flush(conn)
         live.write_event_rows(conn, self.events)
         live.write_console_rows(conn, self.console)
+        for run_id in self.checkpoints:
+            compaction_queue.request_once(conn, run_id)
 
 
 def apply_file_stream(
@@ -317,6 +322,8 @@ def _stage(conn: Connection, cur: _Staged, update: FileStreamUpdate, lines: _Lin
         end, last = lines.history.add(run_id, update.history, update.history_steps,
                                       known_end=cur.history_line_count)
         if end > cur.history_line_count:
+            if end // CHECKPOINT_ROWS > cur.history_line_count // CHECKPOINT_ROWS:
+                lines.checkpoints[run_id] = None
             cur.history_line_count = values["history_line_count"] = end
         if last is not None and (cur.last_step is None or last > cur.last_step):
             cur.last_step = values["last_step"] = last

@@ -20,6 +20,7 @@ from tracklet.domain.records import StreamChunk
 from tracklet.storage.history import chunks
 from tracklet.storage.history.chunks import Chunk, build, concat, decode
 from tracklet.storage.history.jsonline import loads_object
+from tracklet.storage.metadata import compaction_queue
 from tracklet.storage.metadata.tables import console, events, history_chunks
 from tracklet.storage.metadata.upsert import upsert_rows
 
@@ -172,6 +173,11 @@ def _clear_lines(conn: Connection, run_id: int, first: int, last: int) -> None:
         select(_H.first_line, _H.layout, _H.data)
         .where(_H.run_id == run_id, _H.first_line <= last, _H.last_line >= first)
     ).all()
+    if overlapping:
+        # Renews the run's history token before any chunk changes (the lock order a
+        # compaction's deletes use too), so a compaction that exported the old lines
+        # leaves the new ones alone.
+        compaction_queue.request(conn, [run_id])
     for first_line, layout, data in overlapping:
         chunk = decode(layout, data)
         _replace(conn, run_id, int(first_line), chunk,

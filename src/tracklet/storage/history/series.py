@@ -242,7 +242,8 @@ def _live_then_exports(view: RunHistory, keys: Sequence[str],
             part = fast.column(key)
             if part is not None:
                 live_cols.add(key, *part)
-        shadowed = fast.steps()
+        if view.exports and not view.live_after_exports:
+            shadowed = fast.steps()  # a live row replaces the exported one at its step
 
     def finish() -> dict[str, Series]:
         cols = _Columns(keys)

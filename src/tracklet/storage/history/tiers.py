@@ -95,6 +95,20 @@ class RunHistory:
         steps = [e.max_step for e in self.exports if e.max_step is not None]
         return max(steps) if steps else None
 
+    def live_in(self, min_step: int | None, max_step: int | None) -> bool:
+        """Whether a live row may have ``min_step <= _step < max_step``."""
+        if not self.has_live or self.live_min is None or self.live_max is None:
+            return False
+        return not ((max_step is not None and max_step <= self.live_min)
+                    or (min_step is not None and min_step > self.live_max))
+
+    @property
+    def live_after_exports(self) -> bool:
+        """Whether every live row comes after the last exported step (a checkpointed
+        running run, or a resumed one), so the two tiers never hold the same step."""
+        top = self.exported_max_step
+        return top is None or self.live_min is None or self.live_min > top
+
     def file(self, export: Export) -> ExportFile:
         """A part's reader; Unavailable if the blob vanished under us (retry)."""
         reader = self._files.get(export.part)
@@ -154,9 +168,9 @@ class RunHistory:
     def exported_records(self, min_step: int | None, max_step: int | None,
                          keys: Sequence[str]) -> list[dict[str, Any]] | None:
         """Every row in ``[min_step, max_step)`` holding all ``keys``, projected to them,
-        read column-wise from the exports; None unless the exports hold the whole history
-        and their columns allow it (see :meth:`ExportFile.records`)."""
-        if not self.fully_exported:
+        read column-wise from the exports; None unless the exports hold every row in that
+        range and their columns allow it (see :meth:`ExportFile.records`)."""
+        if not self.exports or self.live_in(min_step, max_step):
             return None
         out: list[dict[str, Any]] = []
         for export in self.overlapping(min_step, max_step):
@@ -170,8 +184,9 @@ class RunHistory:
                        max_step: int | None = None) -> list[str] | None:
         """Every row in ``[min_step, max_step)`` as JSON text (what ``row.text`` of
         :meth:`rows` gives), built column-wise from the exports; None unless the exports
-        hold the whole history and their columns allow it (see :meth:`ExportFile.texts`)."""
-        if not self.fully_exported:
+        hold every row in that range and their columns allow it (see
+        :meth:`ExportFile.texts`)."""
+        if not self.exports or self.live_in(min_step, max_step):
             return None
         out: list[str] = []
         for export in self.overlapping(min_step, max_step):
@@ -183,13 +198,17 @@ class RunHistory:
 
     def count(self, min_step: int | None = None, max_step: int | None = None) -> int | None:
         """How many rows are in ``[min_step, max_step)``; None while both tiers hold rows
-        (a live row may replace an exported one, so the sum would over-count)."""
+        at overlapping steps (a live row may replace an exported one, so the sum would
+        over-count)."""
         if not self.exports:
             return live.count_rows(self.conn, self.run_id, min_step, max_step)
-        if self.has_live:
-            return None
-        return sum(self.file(e).count(min_step, max_step)
-                   for e in self.overlapping(min_step, max_step))
+        live_rows = 0
+        if self.live_in(min_step, max_step):
+            if not self.live_after_exports:
+                return None
+            live_rows = live.count_rows(self.conn, self.run_id, min_step, max_step)
+        return live_rows + sum(self.file(e).count(min_step, max_step)
+                               for e in self.overlapping(min_step, max_step))
 
     def rows_at(self, steps: Sequence[int], keys: Sequence[str] | None = None) -> list[Row]:
         """The rows at ``steps`` (few, e.g. chosen by sampling), in step order."""

@@ -1,7 +1,13 @@
 """The durable queue of runs whose live history should be compacted to Parquet.
 
 A run is queued in the same transaction that makes it finished, failed or crashed, so the
-request survives a restart; workers in any server process claim entries with a lease.
+request survives a restart; workers in any server process claim entries with a lease. A
+running run is queued too when its live tier grows long enough for a checkpoint export.
+
+An entry's ``requested_at`` doubles as the run's history token: ingest renews it in the
+transaction that rewrites already stored history lines, so a compaction that read the
+history under one token knows the rows it exported are still the stored ones while the
+token is unchanged (see :func:`token`).
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from collections.abc import Iterable
 from sqlalchemy import Connection, or_, select, update
 
 from tracklet.storage.metadata.tables import history_compaction
-from tracklet.storage.metadata.upsert import upsert_rows
+from tracklet.storage.metadata.upsert import insert_missing, upsert_rows
 
 # A claim older than this is presumed dead (its process stopped) and may be taken over.
 LEASE_S = 600.0
@@ -25,6 +31,26 @@ def request(conn: Connection, run_ids: Iterable[int]) -> None:
             for r in dict.fromkeys(run_ids)]
     upsert_rows(conn, history_compaction, rows, keys=("run_id",),
                 update=("requested_at", "claimed_at", "attempts"))
+
+
+def request_once(conn: Connection, run_id: int) -> None:
+    """Queue ``run_id`` unless it is queued or claimed already: keeps the token of a
+    compaction under way (a checkpoint request must not make it start over)."""
+    insert_missing(conn, history_compaction,
+                   {"run_id": run_id, "requested_at": time.time(), "claimed_at": None,
+                    "attempts": 0}, keys=("run_id",))
+
+
+def token(conn: Connection, run_id: int, *, lock: bool = False) -> float | None:
+    """The run's entry's ``requested_at`` (None when it is not queued). With ``lock``, the
+    entry stays locked to the end of the transaction on PostgreSQL, so a rewrite (which
+    renews the token first) waits for it."""
+    query = select(history_compaction.c.requested_at).where(
+        history_compaction.c.run_id == run_id)
+    if lock:
+        query = query.with_for_update()
+    value = conn.execute(query).scalar_one_or_none()
+    return None if value is None else float(value)
 
 
 def claim(conn: Connection, limit: int = 10, max_attempts: int = 5) -> list[tuple[int, float]]:

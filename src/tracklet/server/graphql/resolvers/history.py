@@ -81,10 +81,14 @@ def resolve_history(run: Run, info: Info, samples: int | None = None,
 
 def _whole_live_page(view: RunHistory, lo: int | None, hi: int | None,
                      n: int) -> list[str] | None:
-    """Every row text in ``[lo, hi)`` when the run is live only and they are at most ``n``
-    (the SDK's pages: a step range the page's size); read up to one row more than fits
-    instead of counting first. None when that does not apply."""
-    if view.exports or lo is None or hi is None or hi - lo > n:
+    """Every row text in ``[lo, hi)`` when only live rows can be there (a live run, or the
+    tail of a checkpointed one) and they are at most ``n`` (the SDK's pages: a step range
+    the page's size); read up to one row more than fits instead of counting first. None
+    when that does not apply."""
+    if lo is None or hi is None or hi - lo > n:
+        return None
+    top = view.exported_max_step
+    if top is not None and lo <= top:
         return None
     page = list(islice(view.live_texts(lo, hi), n + 1))
     return page if len(page) <= n else None
@@ -122,11 +126,10 @@ def resolve_sampled_history(run: Run, info: Info,
                 count = view.count(lo, hi)
                 if count is not None and count <= samples:
                     # Every row fits the page: nothing to choose.
-                    if view.fully_exported:
-                        records = view.exported_records(lo, hi, keys)  # column-wise
-                        if records is not None:
-                            out.append(records)
-                            continue
+                    records = view.exported_records(lo, hi, keys)  # column-wise
+                    if records is not None:
+                        out.append(records)
+                        continue
                     out.append(_records((r.data for r in view.rows(lo, hi, keys)), keys))
                     continue
             rows = sample_rows(lambda k=keys, a=lo, b=hi: view.rows(a, b, keys=k),  # type: ignore[misc]
@@ -201,7 +204,7 @@ def resolve_parquet_history(run: Run, info: Info,
             # What the SDK's scan_history asks of a live run: steps only, no row text read.
             steps = live.first_steps(view.conn, run.id, LIVE_DATA_LIMIT)
             return {"parquetUrls": [], "liveData": [{"_step": s} for s in steps]}
-        rows = islice(view.rows(), LIVE_DATA_LIMIT)
+        rows = islice(view.rows(keys=keys), LIVE_DATA_LIMIT)
         if keys == ["_step"]:
             live_data = [{"_step": r.step} for r in rows]
         else:
