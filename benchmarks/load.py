@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -215,7 +216,7 @@ def verify(server: harness.Server, project: str, names: Sequence[str], lines_per
            first_run: int = 0, check_values: bool = True) -> tuple[bool, str]:
     """Read every run back from the server's storage: row counts and, optionally, values."""
     try:
-        from tracklet.storage.history import live
+        from tracklet.storage.history.tiers import open_history
         from tracklet.storage.metadata import runs as run_repo
     except ImportError as exc:
         return False, f"storage API changed ({exc}); update benchmarks/load.py verify()"
@@ -228,16 +229,18 @@ def verify(server: harness.Server, project: str, names: Sequence[str], lines_per
                 if run is None:
                     return False, f"run {n} missing"
                 ids.append(run.id)
-            counts = live.history_counts(conn, ids)
-            short = [(n, counts.get(i, 0)) for n, i in zip(names, ids, strict=True)
-                     if counts.get(i, 0) != lines_per_run]
-            if short:
-                return False, f"{len(short)} runs with wrong row counts, e.g. {short[:3]}"
-            if not check_values:
-                return True, f"{len(names) * lines_per_run:,} rows counted"
-            for idx, run_id in enumerate(ids):
-                for line_no, text in enumerate(live.iter_history_lines(conn, run_id)):
-                    obj = orjson.loads(text)
+        counts = stored_counts(storage, ids)
+        short = [(n, counts[i]) for n, i in zip(names, ids, strict=True)
+                 if counts[i] != lines_per_run]
+        if short:
+            return False, f"{len(short)} runs with wrong row counts, e.g. {short[:3]}"
+        if not check_values:
+            return True, f"{len(names) * lines_per_run:,} rows counted"
+        for idx, run_id in enumerate(ids):
+            # Both tiers: a long run may have checkpoint exports besides its live rows.
+            with open_history(storage, run_id) as view:
+                for line_no, row in enumerate(view.rows()):
+                    obj = row.data
                     if obj.get("_step") != line_no:
                         return False, f"run {names[idx]} line {line_no}: _step {obj.get('_step')}"
                     problem = data.check_row(first_run + idx, obj)
@@ -246,6 +249,18 @@ def verify(server: harness.Server, project: str, names: Sequence[str], lines_per
     finally:
         storage.close()
     return True, f"{len(names) * lines_per_run:,} rows, every value checked"
+
+
+def stored_counts(storage: Any, run_ids: Sequence[int]) -> dict[int, int]:
+    """How many history rows each run holds, over both tiers (live rows and exports)."""
+    from tracklet.storage.history.tiers import open_history
+
+    out: dict[int, int] = {}
+    for run_id in run_ids:
+        with open_history(storage, run_id) as view:
+            n = view.count()
+            out[run_id] = n if n is not None else sum(1 for _ in view.rows())
+    return out
 
 
 # -- floor --------------------------------------------------------------------------------

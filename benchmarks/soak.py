@@ -116,8 +116,7 @@ async def _stream(server: harness.Server, runs: int, seconds: float, lpr: int,
 def soak(args: object, base: Path, runs: int, seconds: float, lpr: int,
          interval: float = 3.0) -> SoakResult:
     """Run the soak on a fresh server and verify every acknowledged row is stored."""
-    from benchmarks.load import run_name
-    from tracklet.storage.history import live
+    from benchmarks.load import run_name, stored_counts
     from tracklet.storage.metadata import runs as run_repo
 
     acked = [0] * runs
@@ -132,7 +131,7 @@ def soak(args: object, base: Path, runs: int, seconds: float, lpr: int,
             with storage.db.read() as conn:
                 ids = [run_repo.get_run_by_path(conn, harness.ENTITY, PROJECT, run_name(i)).id
                        for i in range(runs)]
-                counts = live.history_counts(conn, ids)
+            counts = stored_counts(storage, ids)
         finally:
             storage.close()
     wrong = [(i, counts.get(rid, 0), acked[i]) for i, rid in enumerate(ids)

@@ -194,18 +194,19 @@ def test_history_on_both_tiers_and_across_resume(api: Any, live_server: LiveServ
     writer.close()
 
 
-def wait_for_checkpoint(live_server: LiveServer, project: str, name: str,
+def wait_for_checkpoint(live_server: LiveServer, project: str, name: str, rows: int,
                         timeout: float = 120.0) -> tuple[int, int]:
-    """Wait until a running run has an export part and still live rows; (exported rows,
-    live rows)."""
+    """Wait until a running run of ``rows`` rows has an export part and still live rows,
+    and the live copies of the exported rows are gone; (exported rows, live rows)."""
     run_pk = _run_pk(live_server, project, name)
     storage = live_server.storage()
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
             with open_history(storage, run_pk) as view:
-                if view.exports and view.has_live:
-                    return sum(e.row_count for e in view.exports), view.live_count
+                exported = sum(e.row_count for e in view.exports)
+                if exported and view.has_live and exported + view.live_count == rows:
+                    return exported, view.live_count
             time.sleep(0.25)
     finally:
         storage.close()
@@ -222,7 +223,7 @@ def test_a_long_running_run_is_checkpointed_and_reads_the_same(
     writer.create_run(ENTITY, project, name)
     sent = writer.log(ENTITY, project, name, _rows(20_500, spike_at=19_999, dip_at=20_001),
                       batch=2_000)
-    exported, live_rows = wait_for_checkpoint(live_server, project, name)
+    exported, live_rows = wait_for_checkpoint(live_server, project, name, len(sent))
     assert exported == 20_000 and live_rows == 500  # whole 1,000-line slots only
     assert same_rows(stored_rows(live_server, project, name), sent)
     check_reads(api, path, sent, exported=False, sparse_key="val_loss")

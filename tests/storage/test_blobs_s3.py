@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import io
+import os
 import socket
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tests.conftest import S3Server, start_s3_endpoint, stop_s3_endpoint
+from tests.conftest import S3_TEST_ENV, S3Server, start_s3_endpoint, stop_s3_endpoint
 from tracklet.errors import InvalidInput, Unavailable
 from tracklet.storage.blobs import open_blob_store
 from tracklet.storage.blobs.s3 import S3BlobStore
@@ -49,12 +50,26 @@ def test_a_missing_bucket_is_reported_when_the_store_opens(s3_server: S3Server) 
         S3BlobStore("no-such-bucket-here", endpoint_url=s3_server.endpoint_url)
 
 
-def test_an_unreachable_endpoint_is_unavailable_at_open() -> None:
+def test_an_unreachable_endpoint_is_unavailable_at_open(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in S3_TEST_ENV.items():  # signed, so the connection is what fails
+        monkeypatch.setenv(name, value)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{s.getsockname()[1]}"
     with pytest.raises(Unavailable, match="unreachable"):
         S3BlobStore("b", endpoint_url=closed)
+
+
+def test_missing_credentials_are_reported_at_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                 "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    with pytest.raises(InvalidInput, match="no S3 credentials"):
+        S3BlobStore("b", endpoint_url="http://127.0.0.1:9")
 
 
 def test_an_object_store_going_away_is_unavailable_not_a_crash(tmp_path: Path) -> None:

@@ -381,3 +381,52 @@ def test_rows_render_the_sdks_tokens() -> None:
     assert text == '{"a":NaN,"b":-Infinity,"c":1180591620717411303424,"d":1.5}'
     back = Row(0, text=text).data
     assert math.isnan(back["a"]) and back["c"] == 2**70
+
+
+def test_checkpoint_pacer_keeps_compaction_to_its_share() -> None:
+    now = [100.0]
+    pacer = compaction.CheckpointPacer(share=0.25, clock=lambda: now[0])
+    assert pacer.ready()
+    pacer.spent(2.0)  # 2 s of work: the next checkpoint waits 6 s
+    now[0] += 5.9
+    assert not pacer.ready()
+    now[0] += 0.1
+    assert pacer.ready()
+    pacer.spent(1.0)
+    pacer.spent(1.0)  # back-to-back work adds up
+    now[0] += 5.9
+    assert not pacer.ready()
+    now[0] += 0.1
+    assert pacer.ready()
+
+
+def test_a_paced_out_checkpoint_stays_queued_while_ended_runs_go_through(
+        storage: Storage, project: Project) -> None:
+    running, rows = _running_with(storage, project, 25_000)
+    ended = _new_run(storage, project, "ended")
+    _log(storage, ended, _rows(0, 300), 0)
+    _set_state(storage, ended, "finished")
+    with storage.db.write() as conn:
+        compaction_queue.request_once(conn, running)
+        compaction_queue.request(conn, [ended])
+    pacer = compaction.CheckpointPacer()
+    pacer.spent(3600.0)
+    for _ in range(6):  # more than a claim's attempts: putting off is no attempt
+        assert compaction.run_pending(storage, pacer=pacer) == (1 if _ == 0 else 0)
+    with open_history(storage, ended) as view:
+        assert not view.has_live and len(view.exports) == 1
+    with open_history(storage, running) as view:
+        assert view.exports == [] and view.live_count == 25_000
+    with storage.db.read() as conn:
+        assert compaction_queue.pending(conn) == [running]
+    # Claimed while the pacer was ready, put off once it is not: released, not attempted.
+    now = [0.0]
+    pacer = compaction.CheckpointPacer(clock=lambda: now[0])
+    with storage.db.write() as conn:
+        claimed = compaction_queue.claim(conn)
+        compaction_queue.release(conn, running, attempted=False)
+    assert [c[0] for c in claimed] == [running]
+    assert compaction.run_pending(storage, pacer=pacer) == 1
+    with open_history(storage, running) as view:
+        assert [(e.min_step, e.max_step) for e in view.exports] == [(0, 24_999)]
+    assert _same(_read(storage, running), rows)

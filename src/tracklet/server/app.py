@@ -97,11 +97,13 @@ async def _wal_checkpointer(state: AppState) -> None:
 
 
 async def _history_compactor(state: AppState) -> None:
-    """Compact the history of ended runs into Parquet exports (queued by ingest)."""
+    """Compact the history of ended runs, and checkpoints of long running ones, into
+    Parquet exports (queued by ingest)."""
+    pacer = compaction.CheckpointPacer()
     while True:
         await asyncio.sleep(state.settings.history_compaction_interval_s)
         try:
-            await to_thread.run_sync(compaction.run_pending, state.storage)
+            await to_thread.run_sync(compaction.run_pending, state.storage, 10, pacer)
         except TrackletError as exc:
             log.warning("history compaction skipped: %s", exc.message)
         except Exception:

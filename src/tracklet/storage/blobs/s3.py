@@ -19,7 +19,12 @@ from typing import Any, BinaryIO
 import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
-from botocore.exceptions import ClientError, HTTPClientError, IncompleteReadError
+from botocore.exceptions import (
+    ClientError,
+    HTTPClientError,
+    IncompleteReadError,
+    NoCredentialsError,
+)
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from tracklet.errors import InvalidInput, NotFound, Unavailable
@@ -46,7 +51,8 @@ class S3BlobStore(BlobStore):
             raise InvalidInput("an s3:// blob store URL needs a bucket: s3://bucket/prefix")
         self.bucket = bucket
         self.prefix = prefix.strip("/")
-        self._client = client if client is not None else boto3.client(
+        # A session of its own: boto3's default one keeps the credentials it resolved first.
+        self._client = client if client is not None else boto3.session.Session().client(
             "s3",
             endpoint_url=endpoint_url,
             region_name=region,
@@ -72,6 +78,10 @@ class S3BlobStore(BlobStore):
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             reason = "does not exist" if status == 404 else f"is not accessible ({status})"
             raise InvalidInput(f"S3 bucket {self.bucket!r} {reason}") from exc
+        except NoCredentialsError as exc:
+            raise InvalidInput(
+                "no S3 credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+                "(or ~/.aws/credentials, or an instance role)") from exc
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key

@@ -36,12 +36,11 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tracklet.domain.runs import RunState
 from tracklet.storage.history import chunks, live
 from tracklet.storage.history.exports import Export, add_export, get_exports, new_blob_key
 from tracklet.storage.history.keys import live_key_counts
@@ -56,7 +55,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tracklet.compaction")
 
-ENDED = frozenset({RunState.FINISHED.value, RunState.FAILED.value, RunState.CRASHED.value})
+ENDED = compaction_queue.ENDED_STATES
 DELETE_BATCH = 20_000
 #: Live rows past the last exported step that make a running run worth a checkpoint.
 CHECKPOINT_ROWS = 20_000
@@ -210,20 +209,52 @@ def _delete_exported(storage: Storage, run_id: int, plan: _Plan) -> None:
                                       max_lines=DELETE_BATCH)
 
 
-def run_pending(storage: Storage, limit: int = 10) -> int:
-    """Compact queued runs (claimed so other processes skip them); returns how many."""
+class CheckpointPacer:
+    """Keeps a process's checkpoints to about ``share`` of one core while runs stream:
+    after compacting for t seconds, checkpoints wait t * (1 - share) / share. A waiting
+    checkpoint stays queued; the next one takes every settled row, so waiting loses
+    nothing. Ended runs are compacted without waiting (and their time counts)."""
+
+    def __init__(self, share: float = 0.25,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.share = share
+        self._clock = clock
+        self._next = clock()
+
+    def ready(self) -> bool:
+        """Whether a checkpoint may run now."""
+        return self._clock() >= self._next
+
+    def spent(self, seconds: float) -> None:
+        """Account ``seconds`` of compaction work."""
+        self._next = max(self._next, self._clock()) + seconds * (1 - self.share) / self.share
+
+
+def run_pending(storage: Storage, limit: int = 10,
+                pacer: CheckpointPacer | None = None) -> int:
+    """Compact queued runs (claimed so other processes skip them); returns how many.
+
+    With ``pacer``, running runs are left queued while it is not ready."""
+    ended_only = pacer is not None and not pacer.ready()
     with storage.db.read() as conn:
-        if not compaction_queue.has_claimable(conn):
+        if not compaction_queue.has_claimable(conn, ended_only=ended_only):
             return 0
     with storage.db.write() as conn:
-        claimed = compaction_queue.claim(conn, limit)
+        claimed = compaction_queue.claim(conn, limit, ended_only=ended_only)
     done = 0
     for run_id, requested_at in claimed:
+        if pacer is not None and not pacer.ready() and not _ended(storage, run_id):
+            with storage.db.write() as conn:
+                compaction_queue.release(conn, run_id, attempted=False)
+            continue
+        started = time.monotonic()
         try:
             ok = compact_run(storage, run_id)
         except Exception:
             log.exception("compacting the history of run %d failed", run_id)
             ok = False
+        if pacer is not None:
+            pacer.spent(time.monotonic() - started)
         with storage.db.write() as conn:
             if ok:
                 compaction_queue.done(conn, run_id, requested_at)
@@ -231,6 +262,12 @@ def run_pending(storage: Storage, limit: int = 10) -> int:
             else:
                 compaction_queue.release(conn, run_id)
     return done
+
+
+def _ended(storage: Storage, run_id: int) -> bool:
+    with storage.db.read() as conn:
+        run = get_run_by_id(conn, run_id)
+    return run is None or run.state in ENDED
 
 
 def compact_now(storage: Storage, run_id: int, *,

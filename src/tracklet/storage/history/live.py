@@ -223,7 +223,10 @@ def remove_lines(conn: Connection, run_id: int, *, through_line: int, start: int
                 stepped &= index.steps > above_step
             drop |= stepped
         drop &= (index.lines >= start) & (index.lines <= through_line)
-        if drop.any():
+        if drop.all():
+            conn.execute(history_chunks.delete().where(_H.run_id == run_id,
+                                                       _H.first_line == first_line))
+        elif drop.any():
             data = conn.execute(select(_H.data).where(
                 _H.run_id == run_id, _H.first_line == first_line)).scalar_one()
             _replace(conn, run_id, int(first_line), decode(layout, data), (~drop,))

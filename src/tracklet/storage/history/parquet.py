@@ -21,6 +21,7 @@ import threading
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,16 @@ JSON = b"json"
 SCHEMA_MARK = {b"tracklet.history": b"1"}
 
 MAX_NULL_STEPS = 10_000
-_MISSING = object()
+#: Rows an export's writer handles at once (one key's values of a block go together).
+BLOCK_ROWS = 4096
+
+
+class _Missing:
+    """The value of a key a row does not hold."""
+
+
+_MISSING = _Missing()
+_NUMBERS = frozenset({int, float})
 _INT64 = (-(2**63), 2**63)
 _EXACT_FLOAT_INT = 2**53
 
@@ -93,6 +103,36 @@ class KeyStats:
                 self.null_steps.append(step)
             else:
                 self.nulls_truncated = True
+
+    def add_numbers(self, steps: Sequence[int], values: Sequence[int | float]) -> None:
+        """:meth:`add` for each pair, when every value is an int or a float and every int
+        fits an int64, or fits 2**53 when floats are among them."""
+        n = len(values)
+        if not n:
+            return
+        self.count += n
+        self.numbers += n
+        if self.first_step is None:
+            self.first_step = steps[0]
+        self.last_step = steps[-1]
+        array = np.asarray(values, dtype=np.float64 if float in set(map(type, values))
+                           else np.int64)
+        if array.dtype == np.float64:
+            finite = np.isfinite(array)
+            if not finite.all():
+                if not finite.any():
+                    return
+                low = int(np.where(finite, array, np.inf).argmin())
+                high = int(np.where(finite, array, -np.inf).argmax())
+            else:
+                low, high = int(array.argmin()), int(array.argmax())
+        else:
+            low, high = int(array.argmin()), int(array.argmax())
+        # argmin/argmax give the first extreme, as add() keeps the first (strict < and >).
+        if self.min is None or values[low] < self.min[0]:
+            self.min = (values[low], steps[low])
+        if self.max is None or values[high] > self.max[0]:
+            self.max = (values[high], steps[high])
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (non-finite values never occur in it)."""
@@ -194,6 +234,27 @@ class _ColumnPlan:
             if self.nested_ok:
                 self.pending.append(value)
 
+    def see_numbers(self, values: Sequence[int | float], kinds: set[type]) -> bool:
+        """:meth:`see` for values that are all ints or floats (``kinds``, their types);
+        False, seeing nothing, when an int does not fit an int64 (or 2**53 next to floats),
+        which :meth:`see` and :meth:`KeyStats.add` handle value by value."""
+        if int in kinds:
+            ints = values if len(kinds) == 1 else [v for v in values if type(v) is int]
+            low, high = min(ints), max(ints)
+            if float in kinds:
+                if low < -_EXACT_FLOAT_INT or high > _EXACT_FLOAT_INT:
+                    return False
+            elif low < _INT64[0] or high >= _INT64[1]:
+                return False
+            self.kinds.add("int")
+            if high > _EXACT_FLOAT_INT or low < -_EXACT_FLOAT_INT:
+                self.big_int = True
+            if low < 0:
+                self.negative = True
+        if float in kinds:
+            self.kinds.add("float")
+        return True
+
     def flush_nested(self) -> None:
         """Infer an Arrow type for this chunk's nested values; give up unless it round-trips."""
         if not self.pending or not self.nested_ok:
@@ -234,26 +295,31 @@ def write_export(rows: Callable[[], Iterable[Row]], path: Path) -> ExportSummary
     """Write the rows (given twice, in step order, by ``rows()``) to ``path`` as Parquet.
 
     Two streaming passes keep memory to one row group: the first decides each column's type
-    and gathers per-key statistics, the second writes.
+    and gathers per-key statistics, the second writes. Both work a block of rows at a time,
+    one key's values together, so the usual all-number column costs a few numpy calls per
+    block instead of Python work per value.
     """
     plans: dict[str, _ColumnPlan] = {}
     stats: dict[str, KeyStats] = {}
     count, lo, hi = 0, None, None
-    for row in rows():
-        data = row.data
-        count += 1
-        lo = row.step if lo is None else lo
-        hi = row.step
-        for key, value in data.items():
+    unflushed = 0
+    for block in _blocks(rows()):
+        steps = [row.step for row in block]
+        dicts = [row.data for row in block]
+        count += len(block)
+        lo = steps[0] if lo is None else lo
+        hi = steps[-1]
+        for key in dict.fromkeys(chain.from_iterable(dicts)):
             if key == STEP:
                 continue
             plan = plans.get(key)
             if plan is None:
                 plan = plans[key] = _ColumnPlan()
                 stats[key] = KeyStats()
-            plan.see(value)
-            stats[key].add(row.step, value)
-        if count % chunk_rows(len(plans) + 1) == 0:
+            _account(plan, stats[key], steps, [d.get(key, _MISSING) for d in dicts])
+        unflushed += len(block)
+        if unflushed >= chunk_rows(len(plans) + 1):
+            unflushed = 0
             for plan in plans.values():
                 plan.flush_nested()
     for plan in plans.values():
@@ -266,9 +332,8 @@ def write_export(rows: Callable[[], Iterable[Row]], path: Path) -> ExportSummary
     schema = pa.schema(fields, metadata=SCHEMA_MARK)
     size = chunk_rows(len(fields))
     with pq.ParquetWriter(str(path), schema, compression="zstd") as writer:
-        for steps, columns in _chunks(rows(), list(types), size):
-            for s in steps:
-                step_stats.add(s, s)
+        for steps, columns in _columns(rows(), list(types), size):
+            step_stats.add_numbers(steps, steps)
             arrays = [pa.array(steps, type=pa.int64())]
             for key, (t, as_json) in types.items():
                 arrays.append(_to_array(columns[key], t, as_json))
@@ -278,22 +343,52 @@ def write_export(rows: Callable[[], Iterable[Row]], path: Path) -> ExportSummary
     return ExportSummary(rows=count, min_step=lo, max_step=hi, keys=stats)
 
 
-def _chunks(rows: Iterable[Row], keys: list[str],
-            size: int) -> Iterator[tuple[list[int], dict[str, list[Any]]]]:
+def _blocks(rows: Iterable[Row], size: int = BLOCK_ROWS) -> Iterator[list[Row]]:
+    block: list[Row] = []
+    for row in rows:
+        block.append(row)
+        if len(block) == size:
+            yield block
+            block = []
+    if block:
+        yield block
+
+
+def _account(plan: _ColumnPlan, stats: KeyStats, steps: list[int], values: list[Any]) -> None:
+    """Pass 1 for one key over a block: ``values`` per row, :data:`_MISSING` where absent."""
+    kinds = set(map(type, values))
+    if _Missing in kinds:
+        present = [i for i, v in enumerate(values) if v is not _MISSING]
+        if not present:
+            return
+        steps = [steps[i] for i in present]
+        values = [values[i] for i in present]
+        kinds.discard(_Missing)
+    if kinds <= _NUMBERS and plan.see_numbers(values, kinds):
+        stats.add_numbers(steps, values)
+        return
+    see, add = plan.see, stats.add
+    for step, value in zip(steps, values, strict=True):
+        see(value)
+        add(step, value)
+
+
+def _columns(rows: Iterable[Row], keys: list[str],
+             size: int) -> Iterator[tuple[list[int], dict[str, list[Any]]]]:
+    """Pass 2: ``size`` rows at a time as (steps, values per key, :data:`_MISSING` where
+    absent)."""
     steps: list[int] = []
     columns: dict[str, list[Any]] = {k: [] for k in keys}
-    for row in rows:
-        i = len(steps)
-        steps.append(row.step)
-        for column in columns.values():
-            column.append(_MISSING)
-        for key, value in row.data.items():
-            target = columns.get(key)
-            if target is not None:
-                target[i] = value
-        if len(steps) == size:
-            yield steps, columns
-            steps, columns = [], {k: [] for k in keys}
+    for block in _blocks(rows):
+        while block:
+            take, block = block[:size - len(steps)], block[size - len(steps):]
+            steps.extend(row.step for row in take)
+            dicts = [row.data for row in take]
+            for key, column in columns.items():
+                column.extend([d.get(key, _MISSING) for d in dicts])
+            if len(steps) == size:
+                yield steps, columns
+                steps, columns = [], {k: [] for k in keys}
     if steps:
         yield steps, columns
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, or_, select, update
+from sqlalchemy import ColumnElement, Connection, or_, select, update
 
-from tracklet.storage.metadata.tables import history_compaction
+from tracklet.domain.runs import RunState
+from tracklet.storage.metadata.tables import history_compaction, runs
 from tracklet.storage.metadata.upsert import insert_missing, upsert_rows
 
 # A claim older than this is presumed dead (its process stopped) and may be taken over.
@@ -53,12 +54,27 @@ def token(conn: Connection, run_id: int, *, lock: bool = False) -> float | None:
     return None if value is None else float(value)
 
 
-def claim(conn: Connection, limit: int = 10, max_attempts: int = 5) -> list[tuple[int, float]]:
-    """Claim up to ``limit`` queued runs; returns (run_id, requested_at) of each claim."""
+#: Run states whose history is complete (a running run's entry asks for a checkpoint).
+ENDED_STATES = frozenset({RunState.FINISHED.value, RunState.FAILED.value,
+                          RunState.CRASHED.value})
+
+
+def _claimable(now: float, max_attempts: int, ended_only: bool) -> list[ColumnElement[bool]]:
+    conditions = [or_(history_compaction.c.claimed_at.is_(None),
+                      history_compaction.c.claimed_at < now - LEASE_S),
+                  history_compaction.c.attempts < max_attempts]
+    if ended_only:
+        conditions.append(history_compaction.c.run_id.in_(
+            select(runs.c.id).where(runs.c.state.in_(sorted(ENDED_STATES)))))
+    return conditions
+
+
+def claim(conn: Connection, limit: int = 10, max_attempts: int = 5, *,
+          ended_only: bool = False) -> list[tuple[int, float]]:
+    """Claim up to ``limit`` queued runs (only ended ones with ``ended_only``); returns
+    (run_id, requested_at) of each claim."""
     now = time.time()
-    claimable = (or_(history_compaction.c.claimed_at.is_(None),
-                     history_compaction.c.claimed_at < now - LEASE_S),
-                 history_compaction.c.attempts < max_attempts)
+    claimable = _claimable(now, max_attempts, ended_only)
     rows = conn.execute(
         select(history_compaction.c.run_id, history_compaction.c.requested_at)
         .where(*claimable)
@@ -92,20 +108,22 @@ def drop(conn: Connection, run_id: int) -> None:
     conn.execute(history_compaction.delete().where(history_compaction.c.run_id == run_id))
 
 
-def release(conn: Connection, run_id: int) -> None:
-    """Give a claim back so another attempt can be made later."""
+def release(conn: Connection, run_id: int, *, attempted: bool = True) -> None:
+    """Give a claim back so another attempt can be made later; one not ``attempted``
+    (put off, not tried) does not count against the entry's attempts."""
+    values: dict[str, object] = {"claimed_at": None}
+    if not attempted:
+        values["attempts"] = history_compaction.c.attempts - 1
     conn.execute(update(history_compaction).where(history_compaction.c.run_id == run_id)
-                 .values(claimed_at=None))
+                 .values(**values))
 
 
-def has_claimable(conn: Connection, max_attempts: int = 5) -> bool:
+def has_claimable(conn: Connection, max_attempts: int = 5, *,
+                  ended_only: bool = False) -> bool:
     """Whether any entry could be claimed now (a cheap read before taking a write lock)."""
-    now = time.time()
     row = conn.execute(
         select(history_compaction.c.run_id)
-        .where(or_(history_compaction.c.claimed_at.is_(None),
-                   history_compaction.c.claimed_at < now - LEASE_S),
-               history_compaction.c.attempts < max_attempts)
+        .where(*_claimable(time.time(), max_attempts, ended_only))
         .limit(1)
     ).first()
     return row is not None
