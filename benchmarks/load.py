@@ -444,6 +444,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="also stream for SECONDS at --soak-runs on one server, sampling "
                         "its VmRSS (start/end/max)")
     p.add_argument("--soak-runs", type=int, default=64)
+    p.add_argument("--soak-rate", type=float, nargs="*", default=[], metavar="POINTS_PER_S",
+                   help="also soak at these offered rates (open loop, the SDK's way)")
     args = p.parse_args(argv)
     levels = args.runs or ((1, 8) if args.quick else LEVELS)
     total = QUICK_LINES if args.quick else BASE_LINES * args.scale
@@ -478,17 +480,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 failures += not pok
                 print(f"  paced {runs} runs at {rate:,.0f} points/s: p99 "
                       f"{harness.percentile(lat, 99):.0f} ms; {pdetail}", flush=True)
-        if args.soak > 0:
-            res_soak = soak.soak(args, base / "soak", args.soak_runs, args.soak, args.lines)
-            soak_table = soak.table(res_soak)
+        soak_tables = []
+        rates: list[float | None] = [None, *args.soak_rate] if args.soak > 0 else []
+        for rate in rates:
+            res_soak = soak.soak(args, base / f"soak-{rate}", args.soak_runs, args.soak,
+                                 args.lines, rate_pps=rate)
+            soak_tables.append(soak.table(res_soak))
             failures += not res_soak.ok
             rss = [r for _, r in res_soak.rss]
-            print(f"  soak {args.soak_runs} runs {res_soak.seconds:.0f} s: RSS "
+            print(f"  soak {args.soak_runs} runs {res_soak.seconds:.0f} s "
+                  f"({'closed loop' if rate is None else f'{rate:,.0f} points/s'}): RSS "
                   f"{rss[0]:.0f} -> {rss[-1]:.0f} MiB (max {max(rss):.0f}); "
-                  f"{res_soak.detail}", flush=True)
-    tables = [table] + ([paced_table] if paced_table.rows else [])
-    if args.soak > 0:
-        tables.append(soak_table)
+                  f"{res_soak.exported:,} rows in checkpoints; {res_soak.detail}", flush=True)
+    tables = [table] + ([paced_table] if paced_table.rows else []) + soak_tables
     harness.report(f"load-x{args.scale}",
                    f"load: ingest throughput and latency, scale x{args.scale}", tables,
                    harness.command_line("benchmarks.load", argv), args)

@@ -3,6 +3,7 @@ against a live server with zero loss, and the checks that would catch loss or wr
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 from collections.abc import Iterator
 from pathlib import Path
@@ -142,3 +143,16 @@ def test_profile_summary_shares_add_up(tmp_path: Path) -> None:
     assert text.startswith("40 samples")
     assert " 75.0%  write (db.py)" in text
     assert "100.0%  handler (app.py)" in text
+
+
+@pytest.mark.parametrize("rate", [None, 40_000.0], ids=["closed", "paced"])
+def test_soak_counts_every_acknowledged_row(tmp_path: Path, rate: float | None) -> None:
+    from benchmarks import soak
+
+    args = argparse.Namespace(db=None, blobs=None)
+    res = soak.soak(args, tmp_path, runs=3, seconds=2.0, lpr=50, interval=0.5, rate_pps=rate)
+    assert res.ok, res.detail
+    assert res.lines > 0 and len(res.stats.latencies) >= 3 and res.rss
+    if rate is not None:  # about 2 s at 4,000 lines/s, never more than was produced
+        assert 0.5 * 2 * rate / data.N_METRICS <= res.lines <= 2 * rate / data.N_METRICS
+    assert soak.table(res).rows

@@ -385,7 +385,7 @@ def test_rows_render_the_sdks_tokens() -> None:
 
 def test_checkpoint_pacer_keeps_compaction_to_its_share() -> None:
     now = [100.0]
-    pacer = compaction.CheckpointPacer(share=0.25, clock=lambda: now[0])
+    pacer = compaction.CheckpointPacer(share=0.25, clock=lambda: now[0], cpu=lambda: 0.0)
     assert pacer.ready()
     pacer.spent(2.0)  # 2 s of work: the next checkpoint waits 6 s
     now[0] += 5.9
@@ -400,6 +400,21 @@ def test_checkpoint_pacer_keeps_compaction_to_its_share() -> None:
     assert pacer.ready()
 
 
+def test_checkpoint_pacer_yields_to_a_busy_process() -> None:
+    now, cpu = [0.0], [0.0]
+    pacer = compaction.CheckpointPacer(share=0.25, max_load=0.5, window=5.0,
+                                       clock=lambda: now[0], cpu=lambda: cpu[0])
+    now[0], cpu[0] = 5.0, 4.0  # ingest kept 0.8 of a core busy
+    assert not pacer.ready() and pacer.load == pytest.approx(0.8)
+    now[0], cpu[0] = 7.0, 4.2  # mid-window: the last measure holds
+    assert not pacer.ready()
+    now[0], cpu[0] = 10.0, 5.0  # quieter: 0.2
+    assert pacer.ready() and pacer.load == pytest.approx(0.2)
+    pacer.spent(1.0)  # the compaction's own CPU is not the load it yields to
+    now[0], cpu[0] = 15.0, 7.5  # 2.5 s of CPU, 1 of them compaction: 0.3
+    assert pacer.ready() and pacer.load == pytest.approx(0.3)
+
+
 def test_a_paced_out_checkpoint_stays_queued_while_ended_runs_go_through(
         storage: Storage, project: Project) -> None:
     running, rows = _running_with(storage, project, 25_000)
@@ -409,7 +424,7 @@ def test_a_paced_out_checkpoint_stays_queued_while_ended_runs_go_through(
     with storage.db.write() as conn:
         compaction_queue.request_once(conn, running)
         compaction_queue.request(conn, [ended])
-    pacer = compaction.CheckpointPacer()
+    pacer = compaction.CheckpointPacer(cpu=lambda: 0.0)
     pacer.spent(3600.0)
     for _ in range(6):  # more than a claim's attempts: putting off is no attempt
         assert compaction.run_pending(storage, pacer=pacer) == (1 if _ == 0 else 0)
@@ -420,8 +435,7 @@ def test_a_paced_out_checkpoint_stays_queued_while_ended_runs_go_through(
     with storage.db.read() as conn:
         assert compaction_queue.pending(conn) == [running]
     # Claimed while the pacer was ready, put off once it is not: released, not attempted.
-    now = [0.0]
-    pacer = compaction.CheckpointPacer(clock=lambda: now[0])
+    pacer = compaction.CheckpointPacer(cpu=lambda: 0.0)
     with storage.db.write() as conn:
         claimed = compaction_queue.claim(conn)
         compaction_queue.release(conn, running, attempted=False)

@@ -210,23 +210,41 @@ def _delete_exported(storage: Storage, run_id: int, plan: _Plan) -> None:
 
 
 class CheckpointPacer:
-    """Keeps a process's checkpoints to about ``share`` of one core while runs stream:
-    after compacting for t seconds, checkpoints wait t * (1 - share) / share. A waiting
-    checkpoint stays queued; the next one takes every settled row, so waiting loses
-    nothing. Ended runs are compacted without waiting (and their time counts)."""
+    """When a process may checkpoint running runs: only while the rest of the process is
+    at most ``max_load`` busy (CPU seconds per second, averaged over ``window`` seconds),
+    and then with at most ``share`` of one core: after compacting for t CPU seconds,
+    checkpoints wait t * (1 - share) / share. Checkpoints are upkeep for faster reads, so
+    they yield to ingest: under a saturating load rows stay live, where every read sees
+    them, until the load eases. A waiting checkpoint stays queued; the next one takes every
+    settled row, so waiting loses nothing. Ended runs are compacted without waiting (and
+    their time counts)."""
 
-    def __init__(self, share: float = 0.25,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, share: float = 0.25, max_load: float = 0.5, window: float = 5.0,
+                 clock: Callable[[], float] = time.monotonic,
+                 cpu: Callable[[], float] = time.process_time) -> None:
         self.share = share
+        self.max_load = max_load
+        self.window = window
         self._clock = clock
+        self._cpu = cpu
         self._next = clock()
+        self._mark = (clock(), cpu(), 0.0)
+        self._own = 0.0
+        self.load = 0.0
 
     def ready(self) -> bool:
         """Whether a checkpoint may run now."""
-        return self._clock() >= self._next
+        now = self._clock()
+        at, cpu_at, own_at = self._mark
+        if now - at >= self.window:
+            cpu = self._cpu()
+            self.load = max(0.0, (cpu - cpu_at) - (self._own - own_at)) / (now - at)
+            self._mark = (now, cpu, self._own)
+        return now >= self._next and self.load <= self.max_load
 
     def spent(self, seconds: float) -> None:
-        """Account ``seconds`` of compaction work."""
+        """Account ``seconds`` of compaction work (CPU time of the compacting thread)."""
+        self._own += seconds
         self._next = max(self._next, self._clock()) + seconds * (1 - self.share) / self.share
 
 
@@ -247,14 +265,14 @@ def run_pending(storage: Storage, limit: int = 10,
             with storage.db.write() as conn:
                 compaction_queue.release(conn, run_id, attempted=False)
             continue
-        started = time.monotonic()
+        started = time.thread_time()
         try:
             ok = compact_run(storage, run_id)
         except Exception:
             log.exception("compacting the history of run %d failed", run_id)
             ok = False
         if pacer is not None:
-            pacer.spent(time.monotonic() - started)
+            pacer.spent(time.thread_time() - started)
         with storage.db.write() as conn:
             if ok:
                 compaction_queue.done(conn, run_id, requested_at)
