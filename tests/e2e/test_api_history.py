@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ import pytest
 
 from tests.e2e.conftest import LiveServer, SdkEnv
 from tests.e2e.http_writer import HttpWriter, same_value
-from tracklet.storage.history.tiers import open_history
+from tracklet.storage.history.tiers import RunHistory, open_history
 from tracklet.storage.metadata import runs as run_repo
 
 ENTITY = "admin"
@@ -42,22 +43,29 @@ def _run_pk(live_server: LiveServer, project: str, name: str) -> int:
         storage.close()
 
 
-def wait_for_export(live_server: LiveServer, project: str, name: str, rows: int,
-                    timeout: float = 120.0) -> None:
-    """Wait until the run's whole history of ``rows`` rows sits in its Parquet export."""
+def _wait_for(live_server: LiveServer, project: str, name: str,
+              done: Callable[[RunHistory], bool], what: str, timeout: float) -> tuple[int, int]:
+    """Poll the run's history until ``done(view)``; (exported rows, live rows) then."""
     run_pk = _run_pk(live_server, project, name)
     storage = live_server.storage()
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
             with open_history(storage, run_pk) as view:
-                exported = sum(e.row_count for e in view.exports)
-                if view.fully_exported and exported == rows:
-                    return
+                if done(view):
+                    return sum(e.row_count for e in view.exports), view.live_count
             time.sleep(0.25)
     finally:
         storage.close()
-    raise AssertionError(f"history of {project}/{name} was not compacted in {timeout}s")
+    raise AssertionError(f"history of {project}/{name}: {what} in {timeout}s")
+
+
+def wait_for_export(live_server: LiveServer, project: str, name: str, rows: int,
+                    timeout: float = 120.0) -> None:
+    """Wait until the run's whole history of ``rows`` rows sits in its Parquet export."""
+    _wait_for(live_server, project, name,
+              lambda v: v.fully_exported and sum(e.row_count for e in v.exports) == rows,
+              "not compacted", timeout)
 
 
 def stored_rows(live_server: LiveServer, project: str, name: str) -> list[dict[str, Any]]:
@@ -198,19 +206,13 @@ def wait_for_checkpoint(live_server: LiveServer, project: str, name: str, rows: 
                         timeout: float = 120.0) -> tuple[int, int]:
     """Wait until a running run of ``rows`` rows has an export part and still live rows,
     and the live copies of the exported rows are gone; (exported rows, live rows)."""
-    run_pk = _run_pk(live_server, project, name)
-    storage = live_server.storage()
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            with open_history(storage, run_pk) as view:
-                exported = sum(e.row_count for e in view.exports)
-                if exported and view.has_live and exported + view.live_count == rows:
-                    return exported, view.live_count
-            time.sleep(0.25)
-    finally:
-        storage.close()
-    raise AssertionError(f"{project}/{name} got no checkpoint export in {timeout}s")
+
+    def checkpointed(view: RunHistory) -> bool:
+        exported = sum(e.row_count for e in view.exports)
+        return bool(exported) and view.has_live and exported + view.live_count == rows
+
+    return _wait_for(live_server, project, name, checkpointed, "no checkpoint export",
+                     timeout)
 
 
 def test_a_long_running_run_is_checkpointed_and_reads_the_same(
