@@ -242,5 +242,42 @@ def test_sqlite_commits_leave_the_wal_to_the_background_checkpoint(tmp_path: Pat
     assert sqlite3.connect(tmp_path / "x.db").execute("SELECT count(*) FROM t").fetchone() == (4,)
 
 
+def test_a_checkpoint_left_behind_finishes_under_the_write_lock(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A first pass that cannot copy every frame (here a reader's snapshot holds it back,
+    as commits made during it do under load) is followed by one under the write lock, so
+    the checkpoint ends complete and the next commit rewinds the WAL."""
+    path = tmp_path / "x.db"
+    db = Database(f"sqlite:///{path}")
+    with db.write() as conn:
+        conn.execute(text("CREATE TABLE t (v text)"))
+    reader = sqlite3.connect(path, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM t").fetchone()
+    with db.write() as conn:
+        conn.execute(text("INSERT INTO t VALUES (:v)"), {"v": "x" * 2_000_000})
+    real = db._passive_checkpoint
+    locked: list[bool] = []
+
+    def passive() -> tuple[int, int]:
+        locked.append(db._write_lock.locked())
+        result = real()
+        if reader.in_transaction:
+            reader.execute("ROLLBACK")  # the snapshot that held the first pass back ends
+        return result
+
+    monkeypatch.setattr(db, "_passive_checkpoint", passive)
+    result = db.checkpoint()
+    assert result is not None and locked == [False, True]
+    frames, done = result
+    assert frames > 400 and done == frames
+    with db.write() as conn:
+        conn.execute(text("INSERT INTO t VALUES ('y')"))
+    again = db.checkpoint()
+    assert again is not None and again[0] < 10
+    reader.close()
+    db.dispose()
+
+
 def test_postgresql_has_no_checkpoint_to_do(pg: Database) -> None:
     assert pg.checkpoint() is None
