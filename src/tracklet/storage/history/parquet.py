@@ -115,17 +115,14 @@ class KeyStats:
         if self.first_step is None:
             self.first_step = steps[0]
         self.last_step = steps[-1]
-        array = np.asarray(values, dtype=np.float64 if float in set(map(type, values))
-                           else np.int64)
-        if array.dtype == np.float64:
-            finite = np.isfinite(array)
-            if not finite.all():
-                if not finite.any():
-                    return
-                low = int(np.where(finite, array, np.inf).argmin())
-                high = int(np.where(finite, array, -np.inf).argmax())
-            else:
-                low, high = int(array.argmin()), int(array.argmax())
+        # int64 when every value is an int (they fit), float64 once a float is among them.
+        array = np.asarray(values)
+        finite = np.isfinite(array) if array.dtype.kind == "f" else None
+        if finite is not None and not finite.all():
+            if not finite.any():
+                return
+            low = int(np.where(finite, array, np.inf).argmin())
+            high = int(np.where(finite, array, -np.inf).argmax())
         else:
             low, high = int(array.argmin()), int(array.argmax())
         # argmin/argmax give the first extreme, as add() keeps the first (strict < and >).
