@@ -207,3 +207,29 @@ def blob_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BlobS
                             endpoint_url=server.endpoint_url)
     yield store
     store.close()
+
+
+APP_BACKENDS = [
+    "sqlite+local",
+    pytest.param("postgresql+s3", marks=[pytest.mark.postgresql, pytest.mark.s3]),
+]
+
+
+@pytest.fixture(params=APP_BACKENDS)
+def app_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """Settings for an empty deployment of each kind: the embedded default (SQLite + a
+    local folder) and the team one (PostgreSQL + an S3 bucket)."""
+    if request.param == "sqlite+local":
+        return Settings(data_dir=tmp_path / "data")
+    server: S3Server = request.getfixturevalue("s3_server")
+    return Settings(data_dir=tmp_path / "data", db=str(request.getfixturevalue("postgres_url")),
+                    blobs=f"s3://{server.create_bucket()}/pre", s3_endpoint_url=server.endpoint_url)
+
+
+@pytest.fixture
+def app(app_settings: Settings) -> Iterator[Any]:
+    """The app in process (:mod:`tests.support.app`) on each deployment kind."""
+    from tests.support.app import in_process_app
+
+    with in_process_app(app_settings) as running:
+        yield running

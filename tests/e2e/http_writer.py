@@ -35,9 +35,10 @@ def sdk_json(value: Any) -> str:
 class HttpWriter:
     """A minimal protocol client for one server and API key."""
 
-    def __init__(self, url: str, key: str) -> None:
+    def __init__(self, url: str, key: str, client: httpx.Client | None = None) -> None:
         self.url = url
-        self.client = httpx.Client(base_url=url, auth=("api", key), timeout=60)
+        # An in-process app's client (tests.support.app) or a new one for a server's URL.
+        self.client = client or httpx.Client(base_url=url, auth=("api", key), timeout=60)
 
     def graphql(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         """POST a GraphQL document; returns the whole response body."""
