@@ -35,7 +35,7 @@ def sdk_json(value: Any) -> str:
 class HttpWriter:
     """A minimal protocol client for one server and API key."""
 
-    def __init__(self, url: str, key: str, client: httpx.Client | None = None) -> None:
+    def __init__(self, url: str, key: str, client: Any = None) -> None:
         self.url = url
         # An in-process app's client (tests.support.app) or a new one for a server's URL.
         self.client = client or httpx.Client(base_url=url, auth=("api", key), timeout=60)

@@ -2,7 +2,7 @@
 
 Everything that does not need the real wandb SDK talks to the app this way (no server
 subprocess, no port): GraphQL, file_stream, the REST endpoints, bad-input checks. Starlette's
-``TestClient`` is an ``httpx.Client`` whose transport calls the ASGI app, and it runs the
+``TestClient`` is an httpx client whose transport calls the ASGI app, and it runs the
 app's lifespan, so the app is exactly what ``tracklet server`` serves.
 """
 
@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
-import httpx
 from starlette.testclient import TestClient
 
 from tracklet.config import Settings
@@ -27,7 +26,7 @@ ADMIN_KEY = "local-" + "app0" * 10 + "abcd"
 class InProcessApp:
     """A running app: an authenticated client (as ``admin``), its store and key."""
 
-    client: httpx.Client
+    client: TestClient
     storage: Storage
     key: str
     settings: Settings

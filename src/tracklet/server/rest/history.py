@@ -43,7 +43,7 @@ from tracklet.server.state import AppState
 from tracklet.storage import Storage
 from tracklet.storage.history.columns import ColumnScan
 from tracklet.storage.history.jsonline import loads
-from tracklet.storage.history.rows import json_safe
+from tracklet.storage.history.rows import dumps_row, json_safe
 from tracklet.storage.history.tiers import RunHistory, begin_snapshot
 from tracklet.storage.metadata.runs import get_run_by_path
 
@@ -128,7 +128,11 @@ def json_chunks(scan: ColumnScan, run: str) -> Iterator[bytes]:
     for table in scan.tables():
         columns = [_json_values(table.column(i), scan.schema.field(i))
                    for i in range(table.num_columns)]
-        body = orjson.dumps(list(zip(*columns, strict=True)))[1:-1]
+        rows = list(zip(*columns, strict=True))
+        try:
+            body = orjson.dumps(rows)[1:-1]
+        except TypeError:  # an integer past 64 bits, in a JSON-text column
+            body = dumps_row(rows).encode()[1:-1]
         yield body if first else b"," + body
         first = False
     yield b"]}"

@@ -385,7 +385,9 @@ def _convert(file: ExportFile, column: Column,
     """An export column as ``column``'s output type, values unchanged."""
     if column.as_json:
         if column.key in file.json_keys:
-            return values
+            # A logged null is the text "null" there; the output column holds it as null,
+            # like a live one (so the row holds no value of this key).
+            return pc.if_else(pc.equal(values, "null"), pa.scalar(None, pa.string()), values)
         items = values.to_pylist()
         if column.key in file.nested_keys:
             items = [None if v is None else _strip_nulls(v) for v in items]

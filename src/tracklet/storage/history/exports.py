@@ -10,11 +10,11 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
-import orjson
 from sqlalchemy import Connection, bindparam, select
 
 from tracklet.errors import NotFound
 from tracklet.storage.blobs.base import BlobStore
+from tracklet.storage.history.jsonline import loads
 from tracklet.storage.history.parquet import ExportFile, KeyStats
 from tracklet.storage.metadata.tables import history_exports
 
@@ -37,7 +37,7 @@ class Export:
 
     def stats(self) -> dict[str, KeyStats]:
         """Per-key statistics gathered when the part was written."""
-        data = orjson.loads(self.key_stats or "{}")
+        data = loads(self.key_stats or "{}")  # exact: a min or max may pass 64 bits
         return {k: KeyStats.from_json(v) for k, v in data.items()}
 
 

@@ -15,7 +15,6 @@ from tracklet.domain.access import require_read
 from tracklet.domain.records import Run
 from tracklet.errors import InvalidInput
 from tracklet.server.graphql.context import GraphQLContext, Info
-from tracklet.server.urls import history_export_url
 from tracklet.storage.history import live
 from tracklet.storage.history.jsonline import loads_object
 from tracklet.storage.history.keys import history_keys
@@ -190,18 +189,23 @@ def resolve_history_keys(run: Run, info: Info) -> dict[str, Any]:
 @run_type.field("parquetHistory")
 def resolve_parquet_history(run: Run, info: Info,
                             live_keys: list[str] | None = None) -> dict[str, Any]:
+    """No Parquet files, and the whole history as live rows (``liveData``, up to
+    :data:`LIVE_DATA_LIMIT` of them, projected to ``liveKeys``).
+
+    wandb's reader (wandb-core, behind ``scan_history`` since 0.2x) reads every file listed
+    here in full for each page: with keys it returns every row of the file in the page's
+    range, a key not logged at that step as ``None`` (phantom rows where W&B's contract is
+    "only rows holding every requested key"), and without keys every column of every row.
+    Told the history is live from its first step, it reads every page through HistoryPage
+    or SampledHistoryPage instead, which answer exactly from either tier. The cost:
+    ``download_history_exports`` finds no file to download (it reports live data), and
+    pages are read one request each (see benchmarks/README.md).
+    """
     ctx = _ctx(info, run)
     keys = list(dict.fromkeys(["_step", *(live_keys or [])]))
     with open_history(ctx.storage, run.id) as view:
-        if view.fully_exported:
-            urls = [history_export_url(ctx.storage, ctx.settings, ctx.base_url, e.blob_key,
-                                       f"{run.name}.history.{e.part}.parquet")
-                    for e in view.exports]
-            return {"parquetUrls": urls, "liveData": []}
-        # Rows not (only) in an export are read live: all of them when both tiers hold rows,
-        # so the client never gets a row twice.
         if keys == ["_step"] and not view.exports:
-            # What the SDK's scan_history asks of a live run: steps only, no row text read.
+            # What the SDK asks of a live run: steps only, no row text read.
             steps = live.first_steps(view.conn, run.id, LIVE_DATA_LIMIT)
             return {"parquetUrls": [], "liveData": [{"_step": s} for s in steps]}
         rows = islice(view.rows(keys=keys), LIVE_DATA_LIMIT)
