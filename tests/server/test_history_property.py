@@ -271,7 +271,7 @@ def check(client: Client, stage: str, rng: random.Random) -> None:
     candidates = [*present, "never/logged"]
     windows = [(0, last + 1)]
     if steps:
-        a, b = sorted(rng.choice(steps + [last + 1]) for _ in range(2))
+        a, b = sorted(rng.choice([*steps, last + 1]) for _ in range(2))
         windows.append((a, max(b, a + 1)))
     for lo, hi in windows:
         where = f"{stage}, steps [{lo}, {hi})"

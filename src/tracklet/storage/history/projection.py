@@ -5,13 +5,11 @@ line into a msgspec Struct that has only the wanted keys as fields skips buildin
 objects for every other value, which is most of the cost of parsing the whole row.
 
 The values are exactly those of the readers' reference path, :func:`.jsonline.loads_object`
-(orjson, then the lenient parser for the SDK's ``NaN``/``Infinity`` tokens) followed by
-``dict.get``: a line that is not a JSON object holds no key. msgspec is strict JSON, so a
-line it refuses (a non-finite token, a number beyond a double, a non-object line, a lone
-surrogate, deep nesting...) goes through that reference path, as does a line where the two
-could disagree: orjson reads an integer outside [-2**63, 2**64) as a float (or, when the
-line also holds a number beyond a double, leaves the whole line to the lenient parser, which
-keeps it an integer), msgspec always as an integer.
+(exact: the SDK's ``NaN``/``Infinity`` tokens, integers of any size) followed by
+``dict.get``: a line that is not a JSON object holds no key. msgspec is strict JSON and
+reads integers of any size as integers too, so only a line it refuses (a non-finite token,
+a number beyond a double, a non-object line, a lone surrogate, deep nesting...) goes
+through that reference path.
 
 Lines are decoded one call each rather than joined into one JSON array: it is as fast, and
 no line can pair up with its neighbours into other items.
@@ -31,8 +29,6 @@ from tracklet.storage.history.jsonline import loads_object
 #: The value of a key the row does not hold (null values are ``None``).
 MISSING: Any = msgspec.UNSET
 
-#: Integers orjson keeps as ``int``; beyond them it gives a float.
-_INT_LO, _INT_HI = -(2**63), 2**64
 #: What a Struct decoder raises for a line it does not take.
 _REFUSED = (msgspec.DecodeError, UnicodeEncodeError, RecursionError)
 #: Distinct key sets whose decoders are kept (key sets come from users).
@@ -102,7 +98,7 @@ def project_lines(texts: Sequence[str], keys: Sequence[str]) -> Projection:
         except _REFUSED:
             items, refused = _one_by_one(decode, decoder.empty, texts)
         columns = decoder.columns(items)
-        slow = _with_big_ints(columns, refused)
+        slow = refused
     if slow:
         _reference(texts, unique, columns, slow)
     if len(unique) == len(keys):
@@ -123,40 +119,6 @@ def _one_by_one(decode: Any, empty: Any, texts: Sequence[str]) -> tuple[list[Any
             append(empty)
             refused.append(i)
     return items, refused
-
-
-def _with_big_ints(columns: list[list[Any]], refused: list[int]) -> list[int]:
-    """``refused`` plus the lines holding an integer orjson would not read as one, sorted."""
-    odd: set[int] = set()
-    for column in columns:
-        kinds = set(map(type, column))
-        if int in kinds:
-            ints = column if len(kinds) == 1 else [v for v in column if type(v) is int]
-            if min(ints) < _INT_LO or max(ints) >= _INT_HI:
-                odd.update(i for i, v in enumerate(column)
-                           if type(v) is int and not _INT_LO <= v < _INT_HI)
-        if dict in kinds or list in kinds:
-            odd.update(i for i, v in enumerate(column)
-                       if (type(v) is dict or type(v) is list) and _holds_big_int(v))
-    if not odd:
-        return refused
-    return sorted(odd.union(refused))
-
-
-def _holds_big_int(value: dict[str, Any] | list[Any]) -> bool:
-    # Iterative: msgspec nests as deep as the recursion limit allows.
-    stack: list[Any] = [value]
-    while stack:
-        top = stack.pop()
-        items: Any = top.values() if type(top) is dict else top
-        for v in items:
-            kind = type(v)
-            if kind is int:
-                if not _INT_LO <= v < _INT_HI:
-                    return True
-            elif kind is dict or kind is list:
-                stack.append(v)
-    return False
 
 
 def _reference(texts: Sequence[str], keys: tuple[str, ...], columns: list[list[Any]],
