@@ -39,8 +39,10 @@ def create_app(settings: Settings, storage: Storage | None = None) -> Starlette:
         store = storage if storage is not None else await to_thread.run_sync(
             Storage.open, settings
         )
+        secret = await to_thread.run_sync(store.signing_secret)
         state = AppState(settings=settings, storage=store, auth=Authenticator(store),
-                         schema=build_schema(), writer=GroupWriter(store))
+                         schema=build_schema(), writer=GroupWriter(store),
+                         signing_secret=secret)
         app.state.tracklet = state
         tasks = [asyncio.create_task(_crash_sweeper(state))]
         if store.db.is_sqlite:

@@ -1,4 +1,10 @@
-"""API-key authentication: HTTP Basic ``api:<key>`` (as the SDK sends it) or Bearer."""
+"""Who is behind a request's credentials: an API key, as HTTP Basic ``api:<key>`` (as the SDK
+sends it) or ``Authorization: Bearer <key>``.
+
+Every ``Access.USER`` route resolves its caller here, through the route guard in
+:mod:`tracklet.server.access`, so another kind of credential (a browser session cookie) is
+added to :meth:`Authenticator.cached_user` and :meth:`Authenticator.authenticate` only.
+"""
 
 from __future__ import annotations
 

@@ -1,9 +1,13 @@
-"""The whole URL map."""
+"""The whole URL map, and who may call each route (see :mod:`tracklet.server.access`).
+
+``Access.PUBLIC`` routes take no credentials, ``Access.USER`` routes a user's API key,
+``Access.SIGNED_URL`` routes a signed token of the named kind in ``?t=`` (handed out by
+:mod:`tracklet.server.urls`). ``tests/server/test_routes.py`` calls every route without them.
+"""
 
 from __future__ import annotations
 
-from starlette.routing import Route
-
+from tracklet.server.access import Access, AccessRoute, route
 from tracklet.server.rest import (
     artifacts,
     exports,
@@ -15,22 +19,30 @@ from tracklet.server.rest import (
     storage,
 )
 
-ROUTES = [
-    Route("/graphql", graphql.graphql, methods=["POST"]),
-    Route("/files/{entity}/{project}/{run}/file_stream", file_stream.file_stream, methods=["POST"]),
-    Route("/storage/upload/{name:path}", storage.upload, methods=["PUT"]),
-    Route("/storage/file/{name:path}", storage.download, methods=["GET"]),
-    Route("/storage/artifact/{name:path}", artifacts.upload_file, methods=["PUT"]),
-    Route("/storage/artifact-part/{name:path}", artifacts.upload_part, methods=["PUT"]),
-    Route("/storage/manifest/{name:path}", artifacts.upload_manifest, methods=["PUT"]),
-    Route("/storage/artifact-file/{name:path}", artifacts.download, methods=["GET"]),
-    Route("/artifactsV2/{region}/{entity}/{project}/{collection}/{rest:path}",
-          artifacts.download_v2, methods=["GET"]),
-    Route("/artifacts/{entity}/{md5}", artifacts.download_v1, methods=["GET"]),
-    Route("/storage/export/{name:path}", exports.download, methods=["GET", "HEAD"]),
-    Route("/api/v1/runs/series", series.runs_series, methods=["GET"]),
-    Route("/api/v1/runs/history", history.runs_history, methods=["GET"]),
-    Route("/health", health.health, methods=["GET"]),
-    Route("/healthz", health.health, methods=["GET"]),
-    Route("/ready", health.ready, methods=["GET"]),
+ROUTES: list[AccessRoute] = [
+    route("/graphql", graphql.graphql, ["POST"], access=Access.USER),
+    route("/files/{entity}/{project}/{run}/file_stream", file_stream.file_stream, ["POST"],
+          access=Access.USER),
+    route("/storage/upload/{name:path}", storage.upload, ["PUT"],
+          access=Access.SIGNED_URL, token="up"),
+    route("/storage/file/{name:path}", storage.download, ["GET"],
+          access=Access.SIGNED_URL, token="get"),
+    route("/storage/artifact/{name:path}", artifacts.upload_file, ["PUT"],
+          access=Access.SIGNED_URL, token="aup"),
+    route("/storage/artifact-part/{name:path}", artifacts.upload_part, ["PUT"],
+          access=Access.SIGNED_URL, token="apt"),
+    route("/storage/manifest/{name:path}", artifacts.upload_manifest, ["PUT"],
+          access=Access.SIGNED_URL, token="amf"),
+    route("/storage/artifact-file/{name:path}", artifacts.download, ["GET"],
+          access=Access.SIGNED_URL, token="get"),
+    route("/artifactsV2/{region}/{entity}/{project}/{collection}/{rest:path}",
+          artifacts.download_v2, ["GET"], access=Access.USER),
+    route("/artifacts/{entity}/{md5}", artifacts.download_v1, ["GET"], access=Access.USER),
+    route("/storage/export/{name:path}", exports.download, ["GET", "HEAD"],
+          access=Access.SIGNED_URL, token="hist"),
+    route("/api/v1/runs/series", series.runs_series, ["GET"], access=Access.USER),
+    route("/api/v1/runs/history", history.runs_history, ["GET"], access=Access.USER),
+    route("/health", health.health, ["GET"], access=Access.PUBLIC),
+    route("/healthz", health.health, ["GET"], access=Access.PUBLIC),
+    route("/ready", health.ready, ["GET"], access=Access.PUBLIC),
 ]

@@ -21,3 +21,6 @@ class AppState:
     auth: Authenticator
     schema: GraphQLSchema
     writer: GroupWriter
+    #: The HMAC key of signed URLs, read (or created) once at startup: verifying a URL on
+    #: the event loop must not wait for the database.
+    signing_secret: bytes

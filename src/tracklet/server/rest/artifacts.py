@@ -13,11 +13,12 @@ from starlette.responses import Response, StreamingResponse
 
 from tracklet.domain.access import require_read
 from tracklet.domain.artifacts import md5_hex_to_b64
+from tracklet.domain.records import User
 from tracklet.errors import InvalidInput, NotFound
 from tracklet.ingest import artifact_manifests as manifests
 from tracklet.ingest import artifacts as ingest
 from tracklet.ingest.uploads import HashingSpool, guess_mimetype
-from tracklet.server.signing import verify
+from tracklet.server.access import request_user, url_claims
 from tracklet.server.state import AppState
 from tracklet.storage.metadata import accounts
 from tracklet.storage.metadata import artifacts as repo
@@ -28,11 +29,6 @@ _BUFFER = 1024 * 1024
 def _state(request: Request) -> AppState:
     state: AppState = request.app.state.tracklet
     return state
-
-
-def _claims(request: Request, kind: str) -> dict[str, object]:
-    state = _state(request)
-    return verify(state.storage.signing_secret(), request.query_params.get("t", ""), kind)
 
 
 async def receive(request: Request) -> HashingSpool:
@@ -55,7 +51,7 @@ async def receive(request: Request) -> HashingSpool:
 
 async def upload_file(request: Request) -> Response:
     """PUT of one artifact file to the URL CreateArtifactFiles handed out."""
-    claims = _claims(request, "aup")
+    claims = url_claims(request)
     spool = await receive(request)
     try:
         await to_thread.run_sync(ingest.store_file, _state(request).storage, spool,
@@ -67,7 +63,7 @@ async def upload_file(request: Request) -> Response:
 
 async def upload_part(request: Request) -> Response:
     """PUT of one multipart part; answers the part's MD5 as its ETag."""
-    claims = _claims(request, "apt")
+    claims = url_claims(request)
     spool = await receive(request)
     try:
         etag = await to_thread.run_sync(
@@ -80,7 +76,7 @@ async def upload_part(request: Request) -> Response:
 
 async def upload_manifest(request: Request) -> Response:
     """PUT of an artifact's manifest to the URL CreateArtifactManifest handed out."""
-    claims = _claims(request, "amf")
+    claims = url_claims(request)
     spool = await receive(request)
     try:
         declared = str(claims.get("m") or "") or request.headers.get("content-md5")
@@ -91,9 +87,8 @@ async def upload_manifest(request: Request) -> Response:
     return Response(status_code=200)
 
 
-def _find_blob(state: AppState, request: Request, entity: str, project: str | None,
+def _find_blob(state: AppState, user: User, entity: str, project: str | None,
                md5_hex: str) -> str:
-    user = state.auth.authenticate(request)
     require_read(user, entity)
     digest = md5_hex_to_b64(md5_hex)
     with state.storage.db.read() as conn:
@@ -117,7 +112,7 @@ async def _stream(request: Request, key: str, name: str) -> Response:
 
 async def download(request: Request) -> Response:
     """GET of an artifact file or manifest through a signed URL."""
-    claims = _claims(request, "get")
+    claims = url_claims(request)
     return await _stream(request, str(claims["b"]), str(request.path_params.get("name", "")))
 
 
@@ -128,14 +123,14 @@ async def download_v2(request: Request) -> Response:
     if len(parts) < 3:
         raise InvalidInput("expected .../<birthArtifactID>/<md5 hex>/<file name>")
     md5_hex, name = parts[-2], parts[-1]
-    key = await to_thread.run_sync(_find_blob, _state(request), request, str(params["entity"]),
-                                   str(params["project"]), md5_hex)
+    key = await to_thread.run_sync(_find_blob, _state(request), request_user(request),
+                                   str(params["entity"]), str(params["project"]), md5_hex)
     return await _stream(request, key, name)
 
 
 async def download_v1(request: Request) -> Response:
     """GET /artifacts/<entity>/<md5 hex> (storage layout V1)."""
     params = request.path_params
-    key = await to_thread.run_sync(_find_blob, _state(request), request, str(params["entity"]),
-                                   None, str(params["md5"]))
+    key = await to_thread.run_sync(_find_blob, _state(request), request_user(request),
+                                   str(params["entity"]), None, str(params["md5"]))
     return await _stream(request, key, str(params["md5"]))

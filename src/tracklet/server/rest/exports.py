@@ -10,7 +10,7 @@ from anyio import to_thread
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
-from tracklet.server.signing import verify
+from tracklet.server.access import url_claims
 from tracklet.server.state import AppState
 
 PARQUET = "application/vnd.apache.parquet"
@@ -19,6 +19,6 @@ PARQUET = "application/vnd.apache.parquet"
 async def download(request: Request) -> Response:
     """Serve the export named by the URL's signed token."""
     state: AppState = request.app.state.tracklet
-    claims = verify(state.storage.signing_secret(), request.query_params.get("t", ""), "hist")
+    claims = url_claims(request)
     path = await to_thread.run_sync(state.storage.files.path, str(claims["b"]))
     return FileResponse(path, media_type=PARQUET)

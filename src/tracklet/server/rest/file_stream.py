@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from tracklet.domain.access import require_write
 from tracklet.ingest.filestream import StreamRequest, parse_file_stream
+from tracklet.server.access import request_user
 from tracklet.server.rest.body import read_json
 from tracklet.server.state import AppState
 
@@ -29,12 +30,9 @@ async def file_stream(request: Request) -> Response:
     Requests are queued to the group-commit writer, which stores many in one transaction.
     """
     state: AppState = request.app.state.tracklet
-    user = state.auth.cached_user(request)
-    if user is None:
-        user = await to_thread.run_sync(state.auth.authenticate, request)
     p = request.path_params
     entity, project, name = p["entity"], p["project"], p["run"]
-    require_write(user, entity)
+    require_write(request_user(request), entity)
     payload = await read_json(request, state.settings.max_body_bytes)
     update: Any
     if _small(request):

@@ -11,6 +11,7 @@ from graphql import GraphQLSchema
 from starlette.requests import Request
 from starlette.responses import Response
 
+from tracklet.server.access import request_user
 from tracklet.server.graphql import GraphQLContext, execute
 from tracklet.server.rest.body import read_json
 from tracklet.server.state import AppState
@@ -24,16 +25,11 @@ def base_url(request: Request, public_url: str) -> str:
 
 
 async def graphql(request: Request) -> Response:
-    """Authenticate, then execute the GraphQL document in a worker thread."""
+    """Execute the GraphQL document in a worker thread, as the authenticated user."""
     state: AppState = request.app.state.tracklet
-    # A known key is answered from the cache on the event loop: a hop to a worker thread
-    # costs a history page a noticeable share of its time.
-    user = state.auth.cached_user(request)
-    if user is None:
-        user = await to_thread.run_sync(state.auth.authenticate, request)
     body = await read_json(request, state.settings.max_body_bytes)
     ctx = GraphQLContext(
-        user=user,
+        user=request_user(request),
         storage=state.storage,
         settings=state.settings,
         base_url=base_url(request, state.settings.public_url),

@@ -39,6 +39,7 @@ from starlette.types import Receive, Scope, Send
 from tracklet.domain.access import require_read
 from tracklet.domain.records import User
 from tracklet.errors import InvalidInput
+from tracklet.server.access import request_user
 from tracklet.server.state import AppState
 from tracklet.storage import Storage
 from tracklet.storage.history.columns import ColumnScan
@@ -292,11 +293,8 @@ def _start(scan: _Scan) -> tuple[list[bytes | memoryview], bool]:
 async def runs_history(request: Request) -> Response:
     """Answer one history scan."""
     state: AppState = request.app.state.tracklet
-    user = state.auth.cached_user(request)
-    if user is None:
-        user = await to_thread.run_sync(state.auth.authenticate, request)
     query = parse_query(request.query_params)
-    scan = _Scan(state.storage, user, query)
+    scan = _Scan(state.storage, request_user(request), query)
     # One worker-thread call opens the scan and encodes its first INLINE_BYTES: a short
     # history is answered whole from there, without the producer thread's hand-offs (which
     # cost more than the scan itself for a few thousand rows); errors up to the first

@@ -28,6 +28,7 @@ from starlette.responses import Response
 from tracklet.domain.access import require_read
 from tracklet.domain.records import User
 from tracklet.errors import InvalidInput
+from tracklet.server.access import request_user
 from tracklet.server.compression import LARGE_BODY, accepts_gzip, gzip_large
 from tracklet.server.state import AppState
 from tracklet.storage import Storage
@@ -137,7 +138,7 @@ def to_arrow(runs: Sequence[str], axis: Axis, series: list[dict[str, Series]]) -
 async def runs_series(request: Request) -> Response:
     """Answer one chart-series request."""
     state: AppState = request.app.state.tracklet
-    user = await to_thread.run_sync(state.auth.authenticate, request)
+    user = request_user(request)
     q = request.query_params
     x = q.get("x") or "_step"
     if x != "_step":

@@ -1,7 +1,8 @@
 """Signed upload (PUT) and download (GET) of file bytes.
 
 These URLs carry their own authority (an HMAC token in ``?t=``) because the SDK sends no
-credentials with uploads; a forged, tampered or expired token is answered 403.
+credentials with uploads; the route guard (:mod:`tracklet.server.access`) answers a forged,
+tampered or expired token 403 before these handlers run.
 """
 
 from __future__ import annotations
@@ -14,14 +15,10 @@ from starlette.responses import Response, StreamingResponse
 
 from tracklet.errors import NotFound
 from tracklet.ingest.uploads import guess_mimetype, new_spool, store_run_file
-from tracklet.server.signing import verify
+from tracklet.server.access import url_claims
 from tracklet.server.state import AppState
 
 _FLUSH_BYTES = 1024 * 1024
-
-
-def _token(request: Request) -> str:
-    return request.query_params.get("t", "")
 
 
 async def upload(request: Request) -> Response:
@@ -31,7 +28,7 @@ async def upload(request: Request) -> Response:
     step; the 200 comes only after both are durable.
     """
     state: AppState = request.app.state.tracklet
-    claims = verify(state.storage.signing_secret(), _token(request), "up")
+    claims = url_claims(request)
     run_id, name = int(claims["r"]), str(claims["n"])
     spool = new_spool()
     try:
@@ -58,7 +55,7 @@ async def _receive(request: Request, spool: BinaryIO) -> None:
 async def download(request: Request) -> Response:
     """GET of stored bytes through a signed URL."""
     state: AppState = request.app.state.tracklet
-    claims = verify(state.storage.signing_secret(), _token(request), "get")
+    claims = url_claims(request)
     key = claims.get("b")
     if not isinstance(key, str):
         raise NotFound("no such file")

@@ -1,0 +1,263 @@
+"""Every route in ``ROUTES`` declares its access, and the guard enforces it before the handler.
+
+The table below holds one well-formed request per route (a new route fails
+:func:`test_every_route_has_a_sample` until it is added). Each is sent
+
+* without credentials, with wrong or malformed ones: ``Access.USER`` routes answer 401 with
+  ``WWW-Authenticate``, ``Access.SIGNED_URL`` routes 403, whatever the body (refused before
+  the handler reads it), and never a 2xx or a 500;
+* with the admin's key (basic and Bearer) or a valid signed token: the handler's own answer.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from starlette.routing import Match
+
+from tests.support.app import InProcessApp
+from tracklet.server.access import Access, AccessRoute, route
+from tracklet.server.rest import health
+from tracklet.server.routes import ROUTES
+from tracklet.server.signing import sign
+from tracklet.storage.metadata.runs import get_run_by_path
+
+RUN_ID = "<run id>"
+BLOB = "<blob key>"
+BLOB_KEY = "tests/routes/blob"
+BLOB_BYTES = b"route test bytes\n"
+NO_MD5 = "0" * 32
+ROW = '{"_step": 0, "loss": 0.5}'
+
+
+def _md5_b64(data: bytes) -> str:
+    return base64.b64encode(hashlib.md5(data).digest()).decode()
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A well-formed request to one route, and its answer once access is granted."""
+
+    method: str
+    url: str
+    ok: int = 200
+    json: Any = None
+    content: bytes | None = None
+    #: Claims of a valid token (SIGNED_URL routes); RUN_ID and BLOB are filled in.
+    claims: dict[str, Any] = field(default_factory=dict)
+
+
+SAMPLES: dict[str, Sample] = {
+    "/graphql": Sample("POST", "/graphql", json={"query": "{ viewer { username } }"}),
+    "/files/{entity}/{project}/{run}/file_stream": Sample(
+        "POST", "/files/admin/routes/r1/file_stream",
+        json={"files": {"wandb-history.jsonl": {"offset": 0, "content": [ROW]}}}),
+    "/storage/upload/{name:path}": Sample(
+        "PUT", "/storage/upload/notes.txt", content=b"notes",
+        claims={"k": "up", "r": RUN_ID, "n": "notes.txt"}),
+    "/storage/file/{name:path}": Sample(
+        "GET", "/storage/file/blob.txt", claims={"k": "get", "b": BLOB}),
+    "/storage/artifact/{name:path}": Sample(
+        "PUT", "/storage/artifact/a.txt", content=b"artifact",
+        claims={"k": "aup", "a": 1, "m": _md5_b64(b"artifact")}),
+    "/storage/artifact-part/{name:path}": Sample(
+        "PUT", "/storage/artifact-part/a.txt", ok=404, content=b"part",
+        claims={"k": "apt", "u": "no-such-upload", "p": 1}),
+    "/storage/manifest/{name:path}": Sample(
+        "PUT", "/storage/manifest/wandb_manifest.json", ok=404, content=b"{}",
+        claims={"k": "amf", "a": 987654, "m": _md5_b64(b"{}")}),
+    "/storage/artifact-file/{name:path}": Sample(
+        "GET", "/storage/artifact-file/blob.txt", claims={"k": "get", "b": BLOB}),
+    "/artifactsV2/{region}/{entity}/{project}/{collection}/{rest:path}": Sample(
+        "GET", f"/artifactsV2/default/admin/routes/coll/1/{NO_MD5}/a.txt", ok=404),
+    "/artifacts/{entity}/{md5}": Sample("GET", f"/artifacts/admin/{NO_MD5}", ok=404),
+    "/storage/export/{name:path}": Sample(
+        "GET", "/storage/export/h.parquet", claims={"k": "hist", "b": BLOB}),
+    "/api/v1/runs/series": Sample("GET", "/api/v1/runs/series?runs=admin/routes/r1&keys=loss"),
+    "/api/v1/runs/history": Sample(
+        "GET", "/api/v1/runs/history?run=admin/routes/r1&keys=loss&format=json"),
+    "/health": Sample("GET", "/health"),
+    "/healthz": Sample("GET", "/healthz"),
+    "/ready": Sample("GET", "/ready"),
+}
+
+#: Credentials that identify nobody.
+BAD_AUTHORIZATION = [
+    "Basic " + base64.b64encode(b"api:local-" + b"x" * 40).decode(),
+    "Bearer local-" + "y" * 40,
+    "Basic %%%not-base64",
+    "Basic " + base64.b64encode(b"no-colon").decode(),
+    "Bearer ",
+    "Token abc",
+]
+
+
+def _routes(access: Access) -> list[AccessRoute]:
+    return [r for r in ROUTES if r.access is access]
+
+
+def _ids(routes: list[AccessRoute]) -> list[str]:
+    return [r.path for r in routes]
+
+
+@dataclass(frozen=True)
+class World:
+    """What the samples refer to: a run with history and a stored blob."""
+
+    run_id: int
+    secret: bytes
+
+
+@pytest.fixture
+def world(app: InProcessApp) -> World:
+    r = app.client.post("/graphql", json={
+        "query": "mutation { upsertBucket(input: {name: \"r1\", modelName: \"routes\"}) "
+                 "{ inserted } }"})
+    assert r.status_code == 200, r.text
+    r = app.client.post("/files/admin/routes/r1/file_stream",
+                        json={"files": {"wandb-history.jsonl": {"offset": 0, "content": [ROW]}}})
+    assert r.status_code == 200, r.text
+    app.storage.blobs.put(BLOB_KEY, io.BytesIO(BLOB_BYTES))
+    with app.storage.db.read() as conn:
+        run_id = get_run_by_path(conn, "admin", "routes", "r1").id
+    return World(run_id, app.storage.signing_secret())
+
+
+def _token(world: World, claims: dict[str, Any], ttl_s: int = 60) -> str:
+    values = {RUN_ID: world.run_id, BLOB: BLOB_KEY}
+    filled = {k: values.get(v, v) if isinstance(v, str) else v for k, v in claims.items()}
+    return sign(world.secret, filled, ttl_s)
+
+
+def _with_token(url: str, token: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}t={token}"
+
+
+def _send(app: InProcessApp, method: str, url: str, sample: Sample,
+          headers: dict[str, str] | None = None, body: bytes | None = None,
+          auth: Any = None) -> httpx.Response:
+    """One request; ``auth=None`` sends no credentials (the client's admin key is dropped)."""
+    if body is None:
+        body = sample.content if sample.json is None else orjson.dumps(sample.json)
+    return app.client.request(method, url, content=body, headers=headers, auth=auth)
+
+
+def _assert_refused(response: httpx.Response, status: int, what: str) -> None:
+    assert response.status_code == status, (what, response.status_code, response.text)
+    if response.request.method != "HEAD":
+        assert response.json()["errors"][0]["message"], what
+    if status == 401:
+        assert response.headers["www-authenticate"] == 'Basic realm="tracklet"', what
+
+
+def test_every_route_has_a_sample() -> None:
+    assert all(isinstance(r, AccessRoute) for r in ROUTES)
+    assert sorted(r.path for r in ROUTES) == sorted(SAMPLES)
+    for r in ROUTES:
+        sample = SAMPLES[r.path]
+        assert r.methods is not None and sample.method in r.methods, r.path
+        scope = {"type": "http", "path": sample.url.partition("?")[0], "method": sample.method}
+        assert r.matches(scope)[0] is Match.FULL, r.path
+        if r.access is Access.SIGNED_URL:
+            assert sample.claims["k"] == r.token, r.path
+
+
+def test_public_routes_answer_without_credentials(app: InProcessApp) -> None:
+    public = _routes(Access.PUBLIC)
+    assert {r.path for r in public} == {"/health", "/healthz", "/ready"}
+    for r in public:
+        response = _send(app, "GET", SAMPLES[r.path].url, SAMPLES[r.path])
+        assert response.status_code == 200, (r.path, response.text)
+
+
+def test_user_routes_refuse_missing_or_wrong_keys(app: InProcessApp) -> None:
+    user_routes = _routes(Access.USER)
+    assert user_routes
+    for r in user_routes:
+        sample = SAMPLES[r.path]
+        assert r.methods is not None
+        for method in sorted(r.methods):
+            # Junk bodies too: the guard refuses before the handler reads anything.
+            for body in (None, b"not json {"):
+                response = _send(app, method, sample.url, sample, body=body)
+                _assert_refused(response, 401, f"{method} {r.path} without a key")
+            for header in BAD_AUTHORIZATION:
+                response = _send(app, method, sample.url, sample,
+                                 headers={"Authorization": header})
+                _assert_refused(response, 401, f"{method} {r.path} with {header!r}")
+
+
+def test_user_routes_accept_a_valid_key(app: InProcessApp, world: World) -> None:
+    for r in _routes(Access.USER):
+        sample = SAMPLES[r.path]
+        for auth in (("api", app.key), None):
+            headers = None if auth else {"Authorization": f"Bearer {app.key}"}
+            response = _send(app, sample.method, sample.url, sample, headers=headers,
+                             auth=auth)
+            assert response.status_code == sample.ok, (r.path, response.text)
+            if sample.ok == 404:  # the handler ran: the artifact file is unknown
+                assert "no artifact file" in response.json()["errors"][0]["message"]
+    viewer = app.graphql("{ viewer { username } }")
+    assert viewer["data"]["viewer"]["username"] == "admin"
+
+
+def test_signed_url_routes_refuse_bad_or_missing_signatures(app: InProcessApp,
+                                                             world: World) -> None:
+    signed = _routes(Access.SIGNED_URL)
+    assert signed
+    for r in signed:
+        sample = SAMPLES[r.path]
+        assert r.methods is not None
+        good = _token(world, sample.claims)
+        body, _, mac = good.partition(".")
+        other_kind = "hist" if r.token != "hist" else "get"
+        bad_tokens = {
+            "forged MAC": f"{body}.{mac[:-2]}xx",
+            "no MAC": f"{body}.",
+            "empty": "",
+            "junk": "%%%",
+            "another key": sign(b"not the secret", dict(sample.claims), 60),
+            "another kind": _token(world, {**sample.claims, "k": other_kind}),
+            "expired": _token(world, sample.claims, ttl_s=-5),
+        }
+        for method in sorted(r.methods):
+            for what, token in bad_tokens.items():
+                response = _send(app, method, _with_token(sample.url, token), sample)
+                _assert_refused(response, 403, f"{method} {r.path}: {what}")
+            # No token at all, with or without the admin's API key: a key opens no blob URL.
+            for auth in (None, ("api", app.key)):
+                response = _send(app, method, sample.url, sample, auth=auth)
+                _assert_refused(response, 403, f"{method} {r.path} without a token")
+
+
+def test_signed_url_routes_accept_a_valid_signature_without_the_database(
+        app: InProcessApp, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_db() -> bytes:
+        raise AssertionError("signed URLs are verified with the secret read at startup")
+
+    monkeypatch.setattr(app.storage, "signing_secret", no_db)
+    for r in _routes(Access.SIGNED_URL):
+        sample = SAMPLES[r.path]
+        url = _with_token(sample.url, _token(world, sample.claims))
+        response = _send(app, sample.method, url, sample)
+        assert response.status_code == sample.ok, (r.path, response.text)
+        if sample.method == "GET":
+            assert response.content == BLOB_BYTES, r.path
+    head = _send(app, "HEAD", _with_token("/storage/export/h.parquet",
+                                          _token(world, {"k": "hist", "b": BLOB})),
+                 SAMPLES["/storage/export/{name:path}"])
+    assert head.status_code == 200 and head.headers["content-length"] == str(len(BLOB_BYTES))
+
+
+def test_a_signed_url_route_names_its_token_kind() -> None:
+    with pytest.raises(ValueError, match="token kind"):
+        route("/x", health.health, ["GET"], access=Access.SIGNED_URL)
+    with pytest.raises(ValueError, match="token kind"):
+        route("/x", health.health, ["GET"], access=Access.USER, token="get")
