@@ -36,7 +36,7 @@ system-deps:
 test: system-deps install-test lint pytest
 
 lint: install-test
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 
 typecheck: lint

@@ -298,12 +298,12 @@ def run_mlflow(base: Path, runs: int, steps: int) -> Outcome:
         env = {"MLFLOW_TRACKING_URI": mlflow.url}
         ing = drive(py, "mlflow_driver.py", ["ingest", "--runs", str(runs), "--steps",
                                              str(steps), "--batch", str(BATCH)], env)
-        out.ingest_pps = runs * steps * data.N_METRICS / float(ing["seconds"])  # type: ignore[arg-type]
+        out.ingest_pps = runs * steps * data.N_METRICS / float(ing["seconds"])
         out.ingest_ok = "yes" if not ing["errors"] else f"NO: {ing['errors']}"
-        run_ids = ",".join(ing["run_ids"])  # type: ignore[arg-type]
+        run_ids = ",".join(ing["run_ids"])
         rd = drive(py, "mlflow_driver.py", ["read", "--runs", str(runs), "--steps", str(steps),
                                             "--run-ids", run_ids], env)
-        out.read_pps = steps / float(rd["seconds"])  # type: ignore[arg-type]
+        out.read_pps = steps / float(rd["seconds"])
         out.read_ok = "yes" if rd["ok"] and rd["all_runs_complete"] else f"NO: {rd}"
     except (RuntimeError, subprocess.SubprocessError) as exc:
         out.error = str(exc)
@@ -325,11 +325,11 @@ def run_trackio(base: Path, runs: int, steps: int) -> Outcome:
                "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_DISABLE_TELEMETRY": "1"}
         ing = drive(py, "trackio_driver.py", ["ingest", "--runs", str(runs), "--steps",
                                               str(steps)], env)
-        out.ingest_pps = runs * steps * data.N_METRICS / float(ing["seconds"])  # type: ignore[arg-type]
+        out.ingest_pps = runs * steps * data.N_METRICS / float(ing["seconds"])
         out.ingest_ok = "yes" if not ing["errors"] else f"NO: {ing['errors']}"
         rd = drive(py, "trackio_driver.py", ["read", "--runs", str(runs), "--steps",
                                              str(steps)], env)
-        out.read_pps = steps / float(rd["seconds"])  # type: ignore[arg-type]
+        out.read_pps = steps / float(rd["seconds"])
         out.read_ok = "yes" if rd["ok"] and rd["all_runs_complete"] else f"NO: {rd}"
     except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
         out.error = str(exc)

@@ -12,8 +12,9 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
+from benchmarks.runs import run_name
 
-from benchmarks import data, harness, load, null_history
+from benchmarks import data, harness, null_history
 from tracklet import testing
 
 STEPS = 2_500  # two full pages of 1,000 and a partial one
@@ -37,7 +38,7 @@ def responder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def _sdk_scan(url: str, project: str) -> dict[str, object]:
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks.sdk_read", url, harness.ADMIN_KEY, project,
-         load.run_name(RUNS[0]), load.run_name(RUNS[1]), str(STEPS), "--repeats", "1",
+         run_name(RUNS[0]), run_name(RUNS[1]), str(STEPS), "--repeats", "1",
          "--count-requests"],
         capture_output=True, text=True, timeout=300, cwd=str(harness.ROOT.parent))
     assert proc.returncode == 0, proc.stderr[-2000:]
