@@ -7,25 +7,40 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8080
 PYTEST_ARGS ?= -n 2 --dist loadgroup tests
+# The test environment, pinned: every package `make install-test` installs, resolved for
+# Python 3.11 on Linux x86_64 by `make lock`.
+LOCK := requirements/test.lock
+LOCK_ARGS ?=
 
-.PHONY: run test install install-test system-deps lint typecheck pytest bench conformance clean
+.PHONY: run test install install-test lock system-deps lint typecheck pytest bench conformance clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-# Stamp files: reinstall only when pyproject.toml changes.
+# Stamp files: reinstall only when pyproject.toml (or the lock) changes.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[test]'
+# Plain pip from the lock, then tracklet itself without resolving anything again.
+$(VENV)/.installed-test: pyproject.toml $(LOCK) | $(BIN)/python
+	$(BIN)/pip install -q -r $(LOCK)
+	$(BIN)/pip install -q --no-deps -e .
 	touch $@
 
 install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
+
+# Re-resolve $(LOCK) after a dependency changes in pyproject.toml; pins already in the lock
+# are kept where they still fit (`make lock LOCK_ARGS=--upgrade` takes the newest of
+# everything). uv goes into the venv for this only; installing never needs it.
+lock: | $(BIN)/python
+	$(BIN)/pip install -q uv
+	$(BIN)/uv pip compile pyproject.toml --extra test --python-version 3.11 \
+		--python-platform x86_64-manylinux_2_28 --custom-compile-command "make lock" \
+		-q $(LOCK_ARGS) -o $(LOCK)
 
 run: install
 	$(BIN)/tracklet server --host $(HOST) --port $(PORT)
@@ -36,7 +51,7 @@ system-deps:
 test: system-deps install-test lint pytest
 
 lint: install-test
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 
 typecheck: lint

@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,16 +24,10 @@ import textwrap
 import time
 from pathlib import Path
 
-import httpx
+from tracklet import testing
 
 KEY = "local-" + "bench" * 8 + "abcd"
 README = Path(__file__).parent / "README.md"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _make_tree(root: Path, files: int, size: int) -> None:
@@ -59,25 +52,6 @@ def _copy_floor(src: Path, dst: Path) -> float:
     shutil.copytree(src, dst)
     os.sync()
     return time.perf_counter() - start
-
-
-def _start_server(data: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    env = {**os.environ, "TRACKLET_ADMIN_KEY": KEY}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tracklet", "server", "--data-dir", str(data), "--port",
-         str(port)], stdout=(data.parent / "server.log").open("wb"), stderr=subprocess.STDOUT,
-        env=env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("server did not start")
 
 
 def _sdk(code: str, url: str, work: Path, cache: Path) -> dict[str, float]:
@@ -116,7 +90,8 @@ def main() -> None:
         _make_tree(src, files, size)
         floor_s = _copy_floor(src, root / "copy")
         shutil.rmtree(root / "copy")
-        server, url = _start_server(root / "data")
+        server = testing.start_server(root / "data", key=KEY)
+        url = server.url
         work = root / "work"
         work.mkdir()
         try:
@@ -139,8 +114,7 @@ def main() -> None:
                 """, url, work, root / "cache-down")
             rss = _peak_rss_mb(server.pid)
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            server.stop(timeout=30)
     floor = total_mb / floor_s
     upload = total_mb / up["upload_s"]
     download = total_mb / down["download_s"]

@@ -1,8 +1,8 @@
 """Shared machinery: the tracklet server under test, command-line options, tables, README.
 
-Every workload starts its own ``python -m tracklet server`` on a free port with a fresh data
-dir (SQLite by default; ``--db``/``--blobs`` are passed through for PostgreSQL/S3), so a run
-measures the code checked out next to it and nothing else.
+Every workload starts its own ``python -m tracklet server`` (through ``tracklet.testing``) on
+a free port with a fresh data dir (SQLite by default; ``--db``/``--blobs`` are passed through
+for PostgreSQL/S3), so a run measures the code checked out next to it and nothing else.
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ import argparse
 import os
 import re
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-import httpx
+from tracklet import testing
+from tracklet.testing import TrackletServer
 
 ROOT = Path(__file__).resolve().parent
 README = ROOT / "README.md"
@@ -33,79 +32,15 @@ SCALES = (1, 10, 100)
 T = TypeVar("T")
 
 
-def free_port() -> int:
-    """An unused TCP port on loopback."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Server:
-    """A ``tracklet server`` subprocess on a fresh data dir."""
-
-    url: str
-    key: str
-    data_dir: Path
-    db: str | None
-    blobs: str | None
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    @property
-    def pid(self) -> int:
-        """The server's process id (for py-spy)."""
-        return self.process.pid
-
-    def storage(self) -> Any:
-        """The server's own store, opened without migrations, for exact read-back."""
-        from tracklet.config import Settings
-        from tracklet.storage import Storage
-
-        settings = Settings(data_dir=self.data_dir, db=self.db or "", blobs=self.blobs or "")
-        return Storage.open(settings, migrate=False)
-
-    def log(self) -> str:
-        """Everything the server printed so far."""
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        """Terminate the process and wait for it."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+#: A ``tracklet server`` subprocess on a fresh data dir (tracklet.testing's).
+Server = TrackletServer
 
 
 def start_server(data_dir: Path, db: str | None = None, blobs: str | None = None) -> Server:
-    """Start ``python -m tracklet server`` on a free port and wait until it is ready."""
-    port = free_port()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    log_path = data_dir / "server.log"
-    args = [sys.executable, "-m", "tracklet", "server", "--data-dir", str(data_dir),
-            "--port", str(port)]
-    if db:
-        args += ["--db", db]
-    if blobs:
-        args += ["--blobs", blobs]
-    env = {**os.environ, "TRACKLET_ADMIN_KEY": ADMIN_KEY, "TRACKLET_LOG_LEVEL": "warning"}
-    proc = subprocess.Popen(args, stdout=log_path.open("wb"), stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{log_path.read_text()}")
-        try:
-            if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
-                return Server(url, ADMIN_KEY, data_dir, db, blobs, proc, log_path)
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError(f"server did not become ready:\n{log_path.read_text()}")
+    """Start ``python -m tracklet server`` on a free port, logging warnings only, and wait
+    until it is ready."""
+    return testing.start_server(data_dir, key=ADMIN_KEY, db=db or "", blobs=blobs or "",
+                                env={"TRACKLET_LOG_LEVEL": "warning"}, timeout=90)
 
 
 @contextmanager

@@ -12,21 +12,53 @@ reader; the floor reads the same file with pyarrow into Python rows.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
+import orjson
 import pyarrow.parquet as pq
-from tests.e2e.http_writer import HttpWriter
 
 from benchmarks.harness import replace_section, throwaway_server, timed, wandb_api
+from benchmarks.wire import Wire, finish_payload, history_payload
 from tracklet.config import Settings
 from tracklet.storage import Storage
 from tracklet.storage.history.tiers import open_history
 from tracklet.storage.metadata import runs as run_repo
 
 ENTITY, PROJECT, RUN = "admin", "bench", "scan"
+BATCH = 10_000  # history lines per file_stream request
+
+
+async def _write(url: str, key: str, rows: int, keys: int) -> None:
+    """Create the run and stream ``rows`` history lines of ``keys`` floats and a summary
+    through file_stream, as the SDK would; the run stays running."""
+    wire = Wire(url, key)
+    try:
+        await wire.upsert_run(PROJECT, RUN, entity=ENTITY)
+        last: dict[str, float] = {}
+        for offset in range(0, rows, BATCH):
+            lines = []
+            for step in range(offset, min(offset + BATCH, rows)):
+                last = {"_step": step, "_runtime": step * 0.1, "_timestamp": 1.7e9 + step,
+                        **{f"metric_{j}": ((step + 1) * (j + 3)) % 1009 / 1009
+                           for j in range(keys)}}
+                lines.append(orjson.dumps(last).decode())
+            await wire.file_stream(ENTITY, PROJECT, RUN, history_payload(offset, lines))
+        await wire.file_stream(ENTITY, PROJECT, RUN, {"files": {"wandb-summary.json": {
+            "offset": 0, "content": [orjson.dumps(last).decode()]}}})
+    finally:
+        await wire.close()
+
+
+async def _finish(url: str, key: str) -> None:
+    wire = Wire(url, key)
+    try:
+        await wire.file_stream(ENTITY, PROJECT, RUN, finish_payload())
+    finally:
+        await wire.close()
 
 
 def _wait_exported(storage: Storage, run_id: int, rows: int) -> None:
@@ -48,12 +80,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-scan-"))
     results: list[tuple[str, float, float, str]] = []
     with throwaway_server() as srv:
-        writer = HttpWriter(srv.url, srv.key)
-        writer.create_run(ENTITY, PROJECT, RUN)
-        t_write, _ = timed(lambda: writer.log(
-            ENTITY, PROJECT, RUN,
-            [{f"metric_{j}": ((i + 1) * (j + 3)) % 1009 / 1009 for j in range(k)}
-             for i in range(n)], batch=10_000))
+        t_write, _ = timed(lambda: asyncio.run(_write(srv.url, srv.key, n, k)))
         storage = Storage.open(Settings(data_dir=srv.data_dir), migrate=False)
         with storage.db.read() as conn:
             run_id = run_repo.get_run_by_path(conn, ENTITY, PROJECT, RUN).id
@@ -78,7 +105,7 @@ def main() -> None:
              "SampledHistoryPage"),
         ]
 
-        writer.finish(ENTITY, PROJECT, RUN)
+        asyncio.run(_finish(srv.url, srv.key))
         t_compact, _ = timed(lambda: _wait_exported(storage, run_id, n))
         with open_history(storage, run_id) as view:
             part = storage.files.path(view.exports[0].blob_key)
@@ -107,7 +134,6 @@ def main() -> None:
              t_beta_keys / t_floor_pq, "HTTP range reads"),
         ]
         storage.close()
-        writer.close()
     lines = [
         f"{n:,} rows x {k} keys (floats) written in {t_write:.1f} s through file_stream; "
         f"compaction to Parquet finished {t_compact:.1f} s after the run ended "

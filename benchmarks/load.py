@@ -22,11 +22,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import orjson
 
 from benchmarks import data, harness, soak
+from benchmarks.runs import create_runs, run_name, stored_counts
 from benchmarks.wire import Stats, StreamWire, Wire, finish_payload, history_payload
 
 PROJECT = "load"
@@ -65,31 +65,6 @@ def plan(runs: int, total_lines: int, lpr: int = LINES_PER_REQUEST) -> int:
     """Lines per run: the total split evenly, at least a few requests each, whole requests."""
     per_run = max(total_lines // runs, MIN_REQUESTS_PER_RUN * lpr)
     return -(-per_run // lpr) * lpr
-
-
-def run_name(i: int) -> str:
-    """The name of run number ``i``."""
-    return f"r{i:06d}"
-
-
-async def create_runs(wire: Wire, project: str, names: Sequence[str], parallel: int = 8) -> None:
-    """UpsertBucket for every run, a few at a time.
-
-    The first run is created alone so the project exists before the rest race for it (on
-    PostgreSQL, concurrent first UpsertBuckets of a new project currently collide on the
-    project's unique key; that is a server issue, not what this benchmark measures).
-    """
-    if not names:
-        return
-    await wire.upsert_run(project, names[0])
-    names = names[1:]
-    sem = asyncio.Semaphore(parallel)
-
-    async def one(name: str) -> None:
-        async with sem:
-            await wire.upsert_run(project, name)
-
-    await asyncio.gather(*(one(n) for n in names))
 
 
 def bodies(run: int, lines_per_run: int, lpr: int) -> list[bytes]:
@@ -249,18 +224,6 @@ def verify(server: harness.Server, project: str, names: Sequence[str], lines_per
     finally:
         storage.close()
     return True, f"{len(names) * lines_per_run:,} rows, every value checked"
-
-
-def stored_counts(storage: Any, run_ids: Sequence[int]) -> dict[int, int]:
-    """How many history rows each run holds, over both tiers (live rows and exports)."""
-    from tracklet.storage.history.tiers import open_history
-
-    out: dict[int, int] = {}
-    for run_id in run_ids:
-        with open_history(storage, run_id) as view:
-            n = view.count()
-            out[run_id] = n if n is not None else sum(1 for _ in view.rows())
-    return out
 
 
 # -- floor --------------------------------------------------------------------------------

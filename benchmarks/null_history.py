@@ -24,7 +24,8 @@ from typing import Any
 
 import orjson
 
-from benchmarks import data, load
+from benchmarks import data
+from benchmarks.runs import run_name
 
 EXPORTED_SUFFIX = "-exported"
 PARQUET_PREFIX = "/null-parquet/"
@@ -32,9 +33,9 @@ _RUN_NAME = re.compile(r"r(\d{6})")
 
 
 def run_index(name: str) -> int | None:
-    """Run number ``i`` of a run named ``load.run_name(i)``, else None."""
+    """Run number ``i`` of a run named ``run_name(i)``, else None."""
     m = _RUN_NAME.fullmatch(name)
-    return int(m.group(1)) if m and load.run_name(int(m.group(1))) == name else None
+    return int(m.group(1)) if m and run_name(int(m.group(1))) == name else None
 
 
 class History:
@@ -70,7 +71,7 @@ class History:
             "_timestamp": pa.array([data.T0 + s for s in steps], pa.float64())}
         for i, m in enumerate(data.METRICS):
             columns[m] = pa.array([data.value(run, s, i) for s in steps], pa.float64())
-        path = self.folder / f"{load.run_name(run)}.parquet"
+        path = self.folder / f"{run_name(run)}.parquet"
         pq.write_table(pa.table(columns), path)
         return path
 
@@ -112,7 +113,7 @@ class History:
 
     def _parquet_history(self, run: int, exported: bool, base: str) -> bytes:
         if exported:
-            url = f"{base}{PARQUET_PREFIX}{load.run_name(run)}.parquet"
+            url = f"{base}{PARQUET_PREFIX}{run_name(run)}.parquet"
             return orjson.dumps({"parquetHistory": {"parquetUrls": [url], "liveData": []}})
         return b'{"parquetHistory":{"parquetUrls":[],"liveData":' + self._live + b"}}"
 

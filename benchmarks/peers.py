@@ -31,7 +31,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -42,10 +41,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from benchmarks import data, harness, load, null_history, read
 from benchmarks.wire import GraphQLError, Wire, finish_payload
+from tracklet import testing
 
 RUNS = 8
 BASE_STEPS = 2_000
@@ -137,32 +135,16 @@ def sdk_scan(url: str, key: str, project: str, target: str, other: str, steps: i
 def null_responder(base: Path, runs: Sequence[int], steps: int) -> Iterator[str]:
     """benchmarks/null_responder.py answering the SDK's history read of ``runs`` from
     pre-encoded answers; yields its URL."""
-    port = harness.free_port()
-    base.mkdir(parents=True, exist_ok=True)
-    log = base / "null-responder.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.null_responder", str(port), "--history-runs",
-             ",".join(map(str, runs)), "--steps", str(steps), "--keys", read.METRIC],
-            stdout=out, stderr=subprocess.STDOUT, cwd=str(harness.ROOT.parent),
-            start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+    port = testing.free_port()
+    server = testing.launch(
+        [sys.executable, "-m", "benchmarks.null_responder", str(port), "--history-runs",
+         ",".join(map(str, runs)), "--steps", str(steps), "--keys", read.METRIC],
+        port, base / "null-responder.log", cwd=harness.ROOT.parent, own_session=True)
     try:
-        deadline = time.monotonic() + 600
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError("null responder exited: " + log.read_text()[-300:])
-            try:
-                if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("null responder did not become ready")
-            time.sleep(0.2)
-        yield url
+        server.wait_ready(timeout=600)  # it encodes every answer before it listens
+        yield server.url
     finally:
-        stop_group(proc)
+        server.stop()
 
 
 @dataclass
@@ -287,41 +269,19 @@ def run_tracklet(args: argparse.Namespace, base: Path, runs: int,
 # -- MLflow -------------------------------------------------------------------------------
 
 
-def start_mlflow(py: Path, base: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_mlflow(py: Path, base: Path) -> testing.ServerProcess:
     """``mlflow server`` on SQLite, one worker, in its own process group."""
-    port = harness.free_port()
-    base.mkdir(parents=True, exist_ok=True)
-    log = (base / "mlflow-server.log").open("wb")
-    proc = subprocess.Popen(
+    port = testing.free_port()
+    server = testing.launch(
         [str(py.parent / "mlflow"), "server", "--backend-store-uri",
          f"sqlite:///{base / 'mlflow.db'}", "--default-artifact-root", str(base / "artifacts"),
          "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("mlflow server exited: "
-                               + (base / "mlflow-server.log").read_text()[-400:])
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    stop_group(proc)
-    raise RuntimeError("mlflow server did not become ready")
-
-
-def stop_group(proc: subprocess.Popen[bytes]) -> None:
-    """Stop a process started with its own session, and its workers."""
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        port, base / "mlflow-server.log", own_session=True)
+    try:
+        server.wait_ready(timeout=180, path="/health")
+    except testing.ServerFailed:
+        raise RuntimeError("mlflow server did not start: " + server.log()[-400:]) from None
+    return server
 
 
 def run_mlflow(base: Path, runs: int, steps: int) -> Outcome:
@@ -330,25 +290,25 @@ def run_mlflow(base: Path, runs: int, steps: int) -> Outcome:
     try:
         py = peer_python("mlflow")
         out.name = f"MLflow {peer_version(py, 'mlflow')}"
-        proc, url = start_mlflow(py, base / "mlflow")
+        mlflow = start_mlflow(py, base / "mlflow")
     except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
         out.error = str(exc)
         return out
     try:
-        env = {"MLFLOW_TRACKING_URI": url}
+        env = {"MLFLOW_TRACKING_URI": mlflow.url}
         ing = drive(py, "mlflow_driver.py", ["ingest", "--runs", str(runs), "--steps",
                                              str(steps), "--batch", str(BATCH)], env)
-        out.ingest_pps = runs * steps * data.N_METRICS / float(ing["seconds"])  # type: ignore[arg-type]
+        out.ingest_pps = runs * steps * data.N_METRICS / float(ing["seconds"])
         out.ingest_ok = "yes" if not ing["errors"] else f"NO: {ing['errors']}"
-        run_ids = ",".join(ing["run_ids"])  # type: ignore[arg-type]
+        run_ids = ",".join(ing["run_ids"])
         rd = drive(py, "mlflow_driver.py", ["read", "--runs", str(runs), "--steps", str(steps),
                                             "--run-ids", run_ids], env)
-        out.read_pps = steps / float(rd["seconds"])  # type: ignore[arg-type]
+        out.read_pps = steps / float(rd["seconds"])
         out.read_ok = "yes" if rd["ok"] and rd["all_runs_complete"] else f"NO: {rd}"
     except (RuntimeError, subprocess.SubprocessError) as exc:
         out.error = str(exc)
     finally:
-        stop_group(proc)
+        mlflow.stop()
     return out
 
 
@@ -365,11 +325,11 @@ def run_trackio(base: Path, runs: int, steps: int) -> Outcome:
                "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_DISABLE_TELEMETRY": "1"}
         ing = drive(py, "trackio_driver.py", ["ingest", "--runs", str(runs), "--steps",
                                               str(steps)], env)
-        out.ingest_pps = runs * steps * data.N_METRICS / float(ing["seconds"])  # type: ignore[arg-type]
+        out.ingest_pps = runs * steps * data.N_METRICS / float(ing["seconds"])
         out.ingest_ok = "yes" if not ing["errors"] else f"NO: {ing['errors']}"
         rd = drive(py, "trackio_driver.py", ["read", "--runs", str(runs), "--steps",
                                              str(steps)], env)
-        out.read_pps = steps / float(rd["seconds"])  # type: ignore[arg-type]
+        out.read_pps = steps / float(rd["seconds"])
         out.read_ok = "yes" if rd["ok"] and rd["all_runs_complete"] else f"NO: {rd}"
     except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
         out.error = str(exc)

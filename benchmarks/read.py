@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 
 from benchmarks import data, harness, load
+from benchmarks.runs import run_name
 from benchmarks.wire import (
     HISTORY_PAGE,
     RUNS,
@@ -312,9 +313,9 @@ def measure_scan(args: argparse.Namespace, base: Path, steps: int, table: harnes
                 if all(probes):
                     return [str(p) for p in probes]
                 await load.ingest(server, project, 1, steps, lpr=min(steps, 2_000))
-                await wire.file_stream(harness.ENTITY, project, load.run_name(0),
+                await wire.file_stream(harness.ENTITY, project, run_name(0),
                                        finish_payload())
-                await asyncio.to_thread(wait_exported, server, project, [load.run_name(0)],
+                await asyncio.to_thread(wait_exported, server, project, [run_name(0)],
                                         steps)
                 out: list[tuple[float, str | None] | tuple[float, str | None, float] | str] = []
                 for (_, fn, keys, _, _), probe in zip(cases, probes, strict=True):
@@ -322,7 +323,7 @@ def measure_scan(args: argparse.Namespace, base: Path, steps: int, table: harnes
                         out.append(probe)
                         continue
                     t0 = time.perf_counter()
-                    rows = await fn(wire, project, load.run_name(0), steps)
+                    rows = await fn(wire, project, run_name(0), steps)
                     out.append((time.perf_counter() - t0, check_scan(rows, steps, keys)))
                 out.append(await asyncio.to_thread(measure_columnar, server, project, steps,
                                                      path))
@@ -355,7 +356,7 @@ def measure_columnar(server: harness.Server, project: str, steps: int, floor_pat
     while). One untimed read of each comes first."""
     import pyarrow.parquet as pq
 
-    path = f"{harness.ENTITY}/{project}/{load.run_name(0)}"
+    path = f"{harness.ENTITY}/{project}/{run_name(0)}"
     best = floor = float("inf")
     reader = ColumnarReader(server.url, server.key)
     try:
@@ -423,7 +424,7 @@ def measure_chart(args: argparse.Namespace, base: Path, runs: int, steps: int,
                 except Unsupported as exc:
                     return str(exc)
                 await load.ingest(server, project, runs, steps, lpr=min(steps, 1_000))
-                names = [load.run_name(i) for i in range(runs)]
+                names = [run_name(i) for i in range(runs)]
                 out: list[tuple[float, str | None]] = []
                 t0 = time.perf_counter()
                 answer = await chart(wire, project, names, data.METRICS, CHART_BUCKETS)
@@ -458,7 +459,7 @@ def measure_runs(args: argparse.Namespace, base: Path, n: int, table: harness.Ta
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    names = [load.run_name(i) for i in range(n)]
+    names = [run_name(i) for i in range(n)]
     accs = [acc_of(i) for i in range(n)]
     base.mkdir(parents=True, exist_ok=True)
     path = base / "runs.parquet"

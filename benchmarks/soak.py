@@ -10,6 +10,7 @@ stored row count is then compared with what it was acknowledged.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import threading
 import time
@@ -20,6 +21,7 @@ from typing import Any
 import orjson
 
 from benchmarks import data, harness
+from benchmarks.runs import create_runs, run_name, stored_counts
 from benchmarks.wire import Stats, StreamWire, Wire, history_payload
 
 PROJECT = "soak"
@@ -87,8 +89,6 @@ class SoakResult:
 
 async def _stream(server: harness.Server, runs: int, seconds: float, lpr: int,
                   acked: list[int], stats: Stats, rate_pps: float | None = None) -> None:
-    from benchmarks.load import create_runs, run_name
-
     names = [run_name(i) for i in range(runs)]
     admin = Wire(server.url, server.key, connections=8)
     try:
@@ -144,16 +144,15 @@ async def _stream(server: harness.Server, runs: int, seconds: float, lpr: int,
             await w.close()
 
 
-def soak(args: object, base: Path, runs: int, seconds: float, lpr: int,
+def soak(args: argparse.Namespace, base: Path, runs: int, seconds: float, lpr: int,
          interval: float = 3.0, rate_pps: float | None = None) -> SoakResult:
     """Run the soak on a fresh server (closed loop, or offered ``rate_pps`` points/s) and
     verify every acknowledged row is stored."""
-    from benchmarks.load import run_name, stored_counts
     from tracklet.storage.metadata import runs as run_repo
 
     acked = [0] * runs
     stats = Stats()
-    with harness.running_server(args, base, f"soak-{runs}") as server:  # type: ignore[arg-type]
+    with harness.running_server(args, base, f"soak-{runs}") as server:
         with RssSampler(server.pid, interval) as sampler:
             t0 = time.perf_counter()
             asyncio.run(_stream(server, runs, seconds, lpr, acked, stats, rate_pps))

@@ -25,17 +25,14 @@ import argparse
 import datetime as dt
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+from tracklet import testing
 
 ROOT = Path(__file__).resolve().parent
 KEY = "bench-" + "b" * 44
@@ -54,68 +51,40 @@ SCRIPT = textwrap.dedent(
 )
 
 
-@dataclass
-class Server:
-    """A ``tracklet server`` process started for the benchmark."""
-
-    process: subprocess.Popen[bytes]
-    url: str
-
-    def cpu_seconds(self) -> float:
-        """utime + stime of the server process so far."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
-        return ticks / os.sysconf("SC_CLK_TCK")
-
-    def peak_rss_mib(self) -> float:
-        """VmHWM of the server process, in MiB."""
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        raise RuntimeError("no VmHWM in /proc status")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+def cpu_seconds(server: testing.ServerProcess) -> float:
+    """utime + stime of the server process so far."""
+    fields = Path(f"/proc/{server.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def peak_rss_mib(server: testing.ServerProcess) -> float:
+    """VmHWM of the server process, in MiB."""
+    for line in Path(f"/proc/{server.pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc status")
 
 
-def start_server(data_dir: Path, null: bool = False) -> Server:
+def start_server(data_dir: Path, null: bool = False) -> testing.ServerProcess:
     """``tracklet server`` on a fresh data folder, or the null responder when ``null``."""
-    port = _free_port()
-    log = (data_dir / "server.log").open("wb")
-    cmd = ([sys.executable, "-m", "benchmarks.null_responder", str(port)] if null else
-           [sys.executable, "-m", "tracklet", "server", "--data-dir", str(data_dir),
-            "--port", str(port)])
-    proc = subprocess.Popen(
-        cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT.parent,
+    if not null:
         # Compaction off: the row count below reads the live tier, which compaction of
         # finished runs empties into Parquet exports.
-        env={**os.environ, "TRACKLET_ADMIN_KEY": KEY, "TRACKLET_LOG_LEVEL": "warning",
-             "TRACKLET_HISTORY_COMPACTION_INTERVAL_S": "0"},
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
-                return Server(proc, url)
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("server did not start")
+        return testing.start_server(data_dir, key=KEY, env={
+            "TRACKLET_LOG_LEVEL": "warning", "TRACKLET_HISTORY_COMPACTION_INTERVAL_S": "0"})
+    port = testing.free_port()
+    server = testing.launch([sys.executable, "-m", "benchmarks.null_responder", str(port)],
+                            port, data_dir / "server.log", cwd=ROOT.parent)
+    try:
+        server.wait_ready()
+    except BaseException:
+        server.stop()
+        raise
+    return server
 
 
-def run_script(workdir: Path, steps: int, server: Server | None) -> float:
+def run_script(workdir: Path, steps: int, server: testing.ServerProcess | None) -> float:
     """Run the logging script once; returns its init -> finish wall time in seconds."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
     env.update({
@@ -177,23 +146,23 @@ def main(argv: list[str] | None = None) -> None:
             offline: list[float] = []
             nulls: list[float] = []
             online: list[float] = []
-            cpu_before = server.cpu_seconds()
+            cpu_before = cpu_seconds(server)
             cpu_online = 0.0
             for i in range(args.repeats):
                 work = base / f"work{i}"
                 work.mkdir()
                 offline.append(run_script(work, args.steps, None))
                 nulls.append(run_script(work, args.steps, null))
-                before = server.cpu_seconds()
+                before = cpu_seconds(server)
                 online.append(run_script(work, args.steps, server))
-                cpu_online += server.cpu_seconds() - before
+                cpu_online += cpu_seconds(server) - before
                 print(f"repeat {i + 1}: offline {offline[-1]:.2f}s  null {nulls[-1]:.2f}s  "
                       f"tracklet {online[-1]:.2f}s", flush=True)
             counts = stored_rows(base / "data")
             if counts != [args.steps] * args.repeats:
                 raise RuntimeError(f"expected {args.repeats} runs of {args.steps} rows: {counts}")
-            total_cpu = server.cpu_seconds() - cpu_before
-            peak = server.peak_rss_mib()
+            total_cpu = cpu_seconds(server) - cpu_before
+            peak = peak_rss_mib(server)
         finally:
             server.stop()
             null.stop()

@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import orjson
 import pytest
+from benchmarks.runs import run_name
 
-from benchmarks import data, harness, load, null_history
+from benchmarks import data, harness, null_history
+from tracklet import testing
 
 STEPS = 2_500  # two full pages of 1,000 and a partial one
 RUNS = (0, 3)
@@ -22,35 +23,22 @@ RUNS = (0, 3)
 
 @pytest.fixture(scope="module")
 def responder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = harness.free_port()
-    log = tmp_path_factory.mktemp("null") / "responder.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.null_responder", str(port), "--history-runs",
-             ",".join(map(str, RUNS)), "--steps", str(STEPS), "--keys", "m3"],
-            stdout=out, stderr=subprocess.STDOUT, cwd=str(harness.ROOT.parent))
-    url = f"http://127.0.0.1:{port}"
+    port = testing.free_port()
+    server = testing.launch(
+        [sys.executable, "-m", "benchmarks.null_responder", str(port), "--history-runs",
+         ",".join(map(str, RUNS)), "--steps", str(STEPS), "--keys", "m3"],
+        port, tmp_path_factory.mktemp("null") / "responder.log", cwd=harness.ROOT.parent)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "null responder did not start"
-            time.sleep(0.2)
-        yield url
+        server.wait_ready()
+        yield server.url
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        server.stop()
 
 
 def _sdk_scan(url: str, project: str) -> dict[str, object]:
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks.sdk_read", url, harness.ADMIN_KEY, project,
-         load.run_name(RUNS[0]), load.run_name(RUNS[1]), str(STEPS), "--repeats", "1",
+         run_name(RUNS[0]), run_name(RUNS[1]), str(STEPS), "--repeats", "1",
          "--count-requests"],
         capture_output=True, text=True, timeout=300, cwd=str(harness.ROOT.parent))
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -8,114 +8,38 @@ test process and straight from storage (``live_server.storage()``).
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import textwrap
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tracklet.config import Settings
-from tracklet.storage import Storage
+from tracklet import testing
+from tracklet.testing import TrackletServer
 
 ADMIN_KEY = "local-" + "e2e0" * 10 + "abcd"
 
 
-def free_port() -> int:
-    """An unused TCP port on loopback."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class LiveServer:
-    """A running ``tracklet server`` subprocess on a fresh data dir (and maybe shared backends)."""
-
-    url: str
-    key: str
-    data_dir: Path
-    process: subprocess.Popen[bytes]
-    log_path: Path
-    extra_env: dict[str, str] = field(default_factory=dict)
-    db: str = ""
-    blobs: str = ""
-
-    def settings(self) -> Settings:
-        """Settings naming the same stores the server uses."""
-        return Settings(data_dir=self.data_dir, db=self.db, blobs=self.blobs,
-                        s3_endpoint_url=self.extra_env.get("TRACKLET_S3_ENDPOINT_URL", ""))
-
-    def storage(self) -> Storage:
-        """The server's own store, opened read-side by the test (no migrations)."""
-        return Storage.open(self.settings(), migrate=False)
-
-    def log(self) -> str:
-        """Everything the server printed so far."""
-        return self.log_path.read_text(errors="replace")
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        """Block until ``/ready`` answers 200; raise with the server's log if it never does."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited early:\n{self.log()}")
-            try:
-                if httpx.get(f"{self.url}/ready", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        self.process.kill()
-        raise RuntimeError(f"server did not become ready:\n{self.log()}")
-
-    def stop(self) -> None:
-        """Terminate the process and wait for it."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+#: A running ``tracklet server`` process (tracklet.testing's, under the name e2e tests use).
+LiveServer = TrackletServer
 
 
 def start_server(data_dir: Path, env: dict[str, str] | None = None,
                  args: tuple[str, ...] = (), *, db: str = "", blobs: str = "",
                  wait: bool = True) -> LiveServer:
-    """Start ``python -m tracklet server`` on a free port and (unless ``wait`` is False) wait
-    until it answers.
+    """Start ``python -m tracklet server`` on a free port with :data:`ADMIN_KEY` and (unless
+    ``wait`` is False) wait until it answers; see :func:`tracklet.testing.start_server`.
 
     ``db`` and ``blobs`` become ``--db`` / ``--blobs`` (e.g. a PostgreSQL URL and
     ``s3://bucket/prefix``); ``env`` adds variables such as ``TRACKLET_S3_ENDPOINT_URL`` and
     the AWS credentials.
     """
-    port = free_port()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    log_path = data_dir / "server.log"
-    full_env = {**os.environ, "TRACKLET_ADMIN_KEY": ADMIN_KEY, **(env or {})}
-    backend_args = (*(("--db", db) if db else ()), *(("--blobs", blobs) if blobs else ()))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tracklet", "server", "--data-dir", str(data_dir),
-         "--port", str(port), *backend_args, *args],
-        stdout=log_path.open("wb"),
-        stderr=subprocess.STDOUT,
-        env=full_env,
-    )
-    server = LiveServer(f"http://127.0.0.1:{port}", ADMIN_KEY, data_dir, proc, log_path,
-                        env or {}, db=db, blobs=blobs)
-    if wait:
-        try:
-            server.wait_ready()
-        except BaseException:
-            server.stop()
-            raise
-    return server
+    return testing.start_server(data_dir, key=ADMIN_KEY, env=env, args=args, db=db,
+                                blobs=blobs, wait=wait)
 
 
 @pytest.fixture(scope="session")

@@ -37,8 +37,20 @@ def user(storage: Storage) -> User:
     return storage.create_user("alice")[0]
 
 
+_SPOOLS: list[HashingSpool] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_spools() -> Iterator[None]:
+    """Each spool holds a temporary file; close them all when the test ends."""
+    yield
+    while _SPOOLS:
+        _SPOOLS.pop().close()
+
+
 def _spool(data: bytes) -> HashingSpool:
     spool = HashingSpool()
+    _SPOOLS.append(spool)
     spool.write(data)
     return spool
 

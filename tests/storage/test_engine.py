@@ -209,6 +209,54 @@ def test_sqlite_locked_by_another_process_is_unavailable(tmp_path: Path) -> None
     db.dispose()
 
 
+def test_sqlite_error_saying_too_many_is_not_transient(tmp_path: Path) -> None:
+    """"too many SQL variables" (SQLITE_ERROR) fails the same on every retry, so it must not
+    become a 503 the SDK retries forever."""
+    from sqlalchemy.exc import OperationalError
+
+    db = Database(f"sqlite:///{tmp_path / 'x.db'}")
+    with db.write() as conn:
+        conn.execute(text("CREATE TABLE t (v int)"))
+    marks = ", ".join("?" * 20)
+    with pytest.raises(OperationalError, match="too many SQL variables"), db.read() as conn:
+        conn.connection.dbapi_connection.setlimit(  # type: ignore[union-attr]
+            sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 10)
+        conn.exec_driver_sql(f"SELECT count(*) FROM t WHERE v IN ({marks})", tuple(range(20)))
+    db.dispose()
+
+
+def test_sqlite_table_locked_is_unavailable(tmp_path: Path) -> None:
+    """SQLITE_LOCKED (here: dropping a table a statement of the same connection is still
+    reading) is transient like SQLITE_BUSY."""
+    db = Database(f"sqlite:///{tmp_path / 'x.db'}")
+    with db.write() as conn:
+        conn.execute(text("CREATE TABLE t (v int)"))
+        conn.execute(text("INSERT INTO t VALUES (1), (2)"))
+    with pytest.raises(Unavailable), db.write() as conn:
+        reading = conn.exec_driver_sql("SELECT v FROM t")
+        reading.fetchone()
+        conn.exec_driver_sql("DROP TABLE t")
+    with db.read() as conn:
+        assert conn.execute(text("SELECT count(*) FROM t")).scalar_one() == 2
+    db.dispose()
+
+
+@pytest.mark.postgresql
+def test_postgresql_program_limit_saying_too_many_is_not_transient(pg: Database) -> None:
+    """SQLSTATE 54000 (program_limit_exceeded) is an OperationalError whose text says "too
+    many"; a retry cannot cure it."""
+    from sqlalchemy.exc import OperationalError
+
+    first, second = (", ".join(f"c{i}" for i in r) for r in (range(6), range(6, 13)))
+    columns = f"{first}, {second}"
+    values = ", ".join("1" for _ in range(13))
+    with pytest.raises(OperationalError, match="too many grouping sets"), pg.read() as conn:
+        # 2**6 x 2**7 = 8,192 grouping sets, past PostgreSQL's 4,096
+        conn.execute(text(f"SELECT count(*) FROM (VALUES ({values})) AS v ({columns}) "
+                          f"GROUP BY CUBE ({first}), CUBE ({second})"))
+    pg.dispose()
+
+
 @pytest.mark.postgresql
 def test_postgres_server_fixture_is_real(postgres_server: PostgresServer) -> None:
     db = _pg(postgres_server.url)

@@ -13,14 +13,16 @@ connection pool that stays exhausted beyond the busy timeout.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import psycopg
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import DataError, DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import NullPool
 
@@ -169,29 +171,34 @@ class Database:
         self.engine.dispose()
 
 
-# serialization_failure, deadlock_detected, lock_not_available, too_many_connections,
-# admin_shutdown, crash_shutdown, cannot_connect_now; class 08 is connection exceptions.
+# serialization_failure, deadlock_detected, lock_not_available (lock_timeout),
+# too_many_connections, admin_shutdown, crash_shutdown, cannot_connect_now; class 08 is
+# connection exceptions. Everything else (constraint violations, program limits such as
+# "too many grouping sets", syntax) would fail the same way on a retry.
 _TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03", "53300", "57P01", "57P02", "57P03"})
-_TRANSIENT_TEXT = (
-    "database is locked",  # SQLite
-    "database table is locked",
-    "busy",
-    "could not serialize",
-    "deadlock",
-    "too many",
-    "connection refused",  # PostgreSQL down or restarting: no SQLSTATE on the client side
-    "connection failed",
-    "server closed the connection",
-    "terminating connection",
-    "the database system is",
-)
+# SQLITE_BUSY (another connection holds the lock) and SQLITE_LOCKED (a conflict inside this
+# connection or its shared cache); the low byte of an extended code is its primary code, so
+# BUSY_SNAPSHOT, BUSY_TIMEOUT, LOCKED_SHAREDCACHE and the like count too.
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
+# What sqlite3_errmsg says for those codes, for Python 3.10, whose sqlite3 exceptions carry
+# no error code.
+_SQLITE_TRANSIENT_MESSAGES = ("database is locked", "database table is locked",
+                              "database schema is locked")
 
 
 def _is_transient(exc: DBAPIError) -> bool:
-    sqlstate = getattr(exc.orig, "sqlstate", None)
+    """Whether a retry of the whole transaction could succeed, judged by the driver's error
+    code (never by words in the message, which may name a table or a limit)."""
+    orig = exc.orig
+    if isinstance(orig, sqlite3.Error):
+        code = getattr(orig, "sqlite_errorcode", None)
+        if isinstance(code, int):
+            return code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
+        return str(orig).startswith(_SQLITE_TRANSIENT_MESSAGES)
+    sqlstate = getattr(orig, "sqlstate", None)
     if isinstance(sqlstate, str) and sqlstate:
         return sqlstate in _TRANSIENT_SQLSTATES or sqlstate.startswith("08")
-    if not isinstance(exc, OperationalError):
-        return False
-    text = str(exc.orig).lower()
-    return any(s in text for s in _TRANSIENT_TEXT)
+    # psycopg gives no SQLSTATE to the errors it raises itself rather than relays from the
+    # server; its OperationalError among them is a connection that failed or was lost
+    # (refused, reset, closed by a server restarting).
+    return isinstance(orig, psycopg.OperationalError)
