@@ -1,13 +1,12 @@
 """Run history through ``wandb.Api()``: ``history``, ``scan_history``, ``beta_scan_history``,
 ``download_history_exports`` and ``lastHistoryStep``, on both tiers.
 
-A running run is read from the live tier (the SDK pages with ``HistoryPage`` and
-``SampledHistoryPage``); once it ends, the server compacts it to a Parquet export and the
-SDK reads that file itself. Every read is compared with exactly what was logged.
-
-One difference is W&B's own: rows read from a Parquet export carry every column, so a key
-not logged at a step comes back as ``None`` (and ``scan_history(keys=...)`` returns every
-step in range). Comparisons on exported reads therefore drop ``None`` values first.
+A running run is read from the live tier; once it ends, the server compacts it to a Parquet
+export. Either way the SDK pages with ``HistoryPage`` and ``SampledHistoryPage`` (the server
+lists no Parquet file in ``parquetHistory``: wandb's reader would return every row of it,
+``None`` for keys not logged at a step). Every read, on every tier, is compared with exactly
+what was logged: a row has the keys it was logged with, and ``scan_history(keys=K)`` yields
+the rows holding every key of K.
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ import pytest
 
 from tests.e2e.conftest import LiveServer, SdkEnv
 from tests.e2e.http_writer import HttpWriter, same_value
+from tracklet.server.urls import history_export_url
 from tracklet.storage.history.tiers import RunHistory, open_history
 from tracklet.storage.metadata import runs as run_repo
 
@@ -79,11 +79,6 @@ def stored_rows(live_server: LiveServer, project: str, name: str) -> list[dict[s
         storage.close()
 
 
-def drop_none(row: dict[str, Any]) -> dict[str, Any]:
-    """A row without None values (exports hold a column for every key)."""
-    return {k: v for k, v in row.items() if v is not None}
-
-
 def same_rows(got: list[dict[str, Any]], expected: list[dict[str, Any]]) -> bool:
     """Row lists equal as logged values; on a difference, says where (pytest shows it)."""
     if len(got) != len(expected):
@@ -99,8 +94,7 @@ def project_rows(rows: list[dict[str, Any]], keys: list[str]) -> list[dict[str, 
     return [{k: r[k] for k in keys} for r in rows if all(k in r for k in keys)]
 
 
-def check_reads(api: Any, path: str, expected: list[dict[str, Any]], exported: bool,
-                sparse_key: str) -> None:
+def check_reads(api: Any, path: str, expected: list[dict[str, Any]], sparse_key: str) -> None:
     """Every history read of the run at ``path`` against the rows that were logged."""
     api.flush()
     run = api.run(path)
@@ -108,22 +102,17 @@ def check_reads(api: Any, path: str, expected: list[dict[str, Any]], exported: b
     assert run.lastHistoryStep == steps[-1]
 
     scanned = list(run.scan_history(page_size=97))
-    fix = drop_none if exported else (lambda r: r)
-    assert same_rows([fix(r) for r in scanned], expected)
+    assert same_rows(scanned, expected)
 
     lo, hi = steps[len(steps) // 4], steps[len(steps) // 2]
     window = list(run.scan_history(min_step=lo, max_step=hi, page_size=13))
-    assert same_rows([fix(r) for r in window], [r for r in expected if lo <= r["_step"] < hi])
+    assert same_rows(window, [r for r in expected if lo <= r["_step"] < hi])
 
     keyed = list(run.scan_history(keys=[sparse_key], page_size=50))
     want = project_rows(expected, ["_step", sparse_key])
-    if exported:
-        keyed = [r for r in keyed if r.get(sparse_key) is not None]
     assert same_rows(keyed, want)
 
     beta = list(run.beta_scan_history(keys=["loss"], min_step=lo))
-    if exported:
-        beta = [drop_none(r) for r in beta]
     assert same_rows(beta, project_rows([r for r in expected if r["_step"] >= lo],
                                         ["_step", "loss"]))
 
@@ -135,6 +124,27 @@ def check_reads(api: Any, path: str, expected: list[dict[str, Any]], exported: b
     assert list(frame["_step"]) == steps
     by_acc = run.history(keys=["loss"], x_axis="acc", samples=len(expected), pandas=False)
     assert same_rows(by_acc, project_rows(expected, ["acc", "loss"]))
+
+
+def check_no_download(run: Any, directory: Path) -> None:
+    """``download_history_exports`` finds no file: the server serves history as pages."""
+    from wandb.apis.public.runhistory import IncompleteRunHistoryError
+
+    with pytest.raises(IncompleteRunHistoryError):
+        run.download_history_exports(directory / "complete")
+    result = run.download_history_exports(directory / "partial", require_complete_history=False)
+    assert result.paths == [] and result.contains_live_data
+
+
+def export_files(live_server: LiveServer, project: str, name: str) -> list[Path]:
+    """Local copies of the run's export parts, as the store holds them."""
+    run_pk = _run_pk(live_server, project, name)
+    storage = live_server.storage()
+    try:
+        with open_history(storage, run_pk) as view:
+            return [storage.files.path(e.blob_key) for e in view.exports]
+    finally:
+        storage.close()
 
 
 def _rows(n: int, spike_at: int, dip_at: int) -> list[dict[str, Any]]:
@@ -167,23 +177,16 @@ def test_history_on_both_tiers_and_across_resume(api: Any, live_server: LiveServ
 
     # Live tier: the run is still running.
     assert same_rows(stored_rows(live_server, project, name), sent)
-    check_reads(api, path, sent, exported=False, sparse_key="val_loss")
-    run = api.run(path)
-    from wandb.apis.public.runhistory import IncompleteRunHistoryError
+    check_reads(api, path, sent, sparse_key="val_loss")
+    check_no_download(api.run(path), tmp_path / "live")
 
-    with pytest.raises(IncompleteRunHistoryError):
-        run.download_history_exports(tmp_path / "none")
-    result = run.download_history_exports(tmp_path / "partial", require_complete_history=False)
-    assert result.paths == [] and result.contains_live_data
-
-    # Finished: compacted to Parquet, which the SDK reads itself.
+    # Finished: compacted to Parquet; the SDK reads it through the same pages.
     writer.finish(ENTITY, project, name)
     wait_for_export(live_server, project, name, len(sent))
     assert same_rows(stored_rows(live_server, project, name), sent)
-    check_reads(api, path, sent, exported=True, sparse_key="val_loss")
-    downloaded = api.run(path).download_history_exports(tmp_path / "exports")
-    assert not downloaded.contains_live_data and len(downloaded.paths) == 1
-    table = pq.read_table(downloaded.paths[0])
+    check_reads(api, path, sent, sparse_key="val_loss")
+    check_no_download(api.run(path), tmp_path / "exported")
+    table = pq.read_table(export_files(live_server, project, name)[0])
     assert table.column_names[0] == "_step"
     assert table.column("_step").to_pylist() == [r["_step"] for r in sent]
     for key in ("loss", "acc", "val_loss", "note"):
@@ -194,11 +197,11 @@ def test_history_on_both_tiers_and_across_resume(api: Any, live_server: LiveServ
     # Resumed: new live rows next to the export; every read sees both, once.
     more = writer.log(ENTITY, project, name, [{"loss": 0.5, "acc": 0.95} for _ in range(40)],
                       offset=len(sent))
-    check_reads(api, path, sent + more, exported=False, sparse_key="val_loss")
+    check_reads(api, path, sent + more, sparse_key="val_loss")
     writer.finish(ENTITY, project, name)
     wait_for_export(live_server, project, name, len(sent) + len(more))
     assert same_rows(stored_rows(live_server, project, name), sent + more)
-    check_reads(api, path, sent + more, exported=True, sparse_key="val_loss")
+    check_reads(api, path, sent + more, sparse_key="val_loss")
     writer.close()
 
 
@@ -228,13 +231,13 @@ def test_a_long_running_run_is_checkpointed_and_reads_the_same(
     exported, live_rows = wait_for_checkpoint(live_server, project, name, len(sent))
     assert exported == 20_000 and live_rows == 500  # whole 1,000-line slots only
     assert same_rows(stored_rows(live_server, project, name), sent)
-    check_reads(api, path, sent, exported=False, sparse_key="val_loss")
+    check_reads(api, path, sent, sparse_key="val_loss")
     more = writer.log(ENTITY, project, name, [{"loss": 0.5, "acc": 0.95} for _ in range(40)],
                       offset=len(sent))
-    check_reads(api, path, sent + more, exported=False, sparse_key="val_loss")
+    check_reads(api, path, sent + more, sparse_key="val_loss")
     writer.finish(ENTITY, project, name)
     wait_for_export(live_server, project, name, len(sent) + len(more))
-    check_reads(api, path, sent + more, exported=True, sparse_key="val_loss")
+    check_reads(api, path, sent + more, sparse_key="val_loss")
     writer.close()
 
 
@@ -307,7 +310,7 @@ def test_sdk_logged_values_read_back_exactly(api: Any, sdk: SdkEnv,
     run = api.run(f"{ENTITY}/{project}/{run_id}")
     keys = ["_step", "loss", "count", "flag", "label", "nested"]
 
-    rows = [drop_none(r) for r in run.scan_history()]
+    rows = list(run.scan_history())
     assert [r["_step"] for r in rows] == [r["_step"] for r in logged]
     assert same_rows([{k: r[k] for k in keys if k in r} for r in rows], logged)
     assert all(r["hist"]["_type"] == "histogram" for r in rows if r["_step"] % 25 == 0)
@@ -418,14 +421,16 @@ def test_export_url_is_signed_and_supports_ranges(live_server: LiveServer) -> No
     writer.log(ENTITY, project, name, [{"x": i} for i in range(100)], finish=True)
     writer.close()
     wait_for_export(live_server, project, name, 100)
-    body = httpx.post(f"{live_server.url}/graphql", auth=("api", live_server.key), json={
-        "query": """query P($e: String!, $p: String!, $r: String!) { project(name: $p,
-            entityName: $e) { run(name: $r) { parquetHistory(liveKeys: ["_step"]) {
-            parquetUrls liveData } } } }""",
-        "variables": {"e": ENTITY, "p": project, "r": name}}, timeout=30).json()
-    history = body["data"]["project"]["run"]["parquetHistory"]
-    assert history["liveData"] == [] and len(history["parquetUrls"]) == 1
-    url = history["parquetUrls"][0]
+    # Nothing hands these URLs to the SDK (parquetHistory lists no file); a signed URL of a
+    # run's export is how a download of it is served.
+    storage = live_server.storage()
+    try:
+        with open_history(storage, _run_pk(live_server, project, name)) as view:
+            blob_key = view.exports[0].blob_key
+        url = history_export_url(storage, live_server.settings(), live_server.url, blob_key,
+                                 f"{name}.history.0.parquet")
+    finally:
+        storage.close()
     head = httpx.head(url)
     size = int(head.headers["content-length"])
     whole = httpx.get(url).content
@@ -435,3 +440,43 @@ def test_export_url_is_signed_and_supports_ranges(live_server: LiveServer) -> No
     forged = url.split("?t=")[0] + "?t=" + url.split("?t=")[1][:-2] + "xx"
     assert httpx.get(forged).status_code == 403
     assert httpx.get(url.split("?")[0]).status_code == 403
+
+
+SPARSE_SCRIPT = """
+import sys, wandb
+run = wandb.init(project=sys.argv[1])
+for s in range(1000):
+    d = {"loss": 1 / (s + 1)}
+    if s % 100 == 0:
+        d["val/loss"] = s
+    run.log(d)
+run.finish()
+open("run_id", "w").write(run.id)
+"""
+
+
+def test_sparse_metric_scan_is_exact_before_and_after_compaction(
+        api: Any, sdk: SdkEnv, live_server: LiveServer) -> None:
+    """Issue 14's report: validation every 100 steps, read back with scan_history(keys=):
+    10 rows, not 1,000 rows of None once the run is compacted."""
+    project = _project()
+    sdk.run(SPARSE_SCRIPT, args=(project,))
+    run_id = (sdk.workdir / "run_id").read_text()
+    path = f"{ENTITY}/{project}/{run_id}"
+    want_val = [{"_step": s, "val/loss": s} for s in range(0, 1000, 100)]
+    want_both = [{"_step": s, "loss": 1 / (s + 1), "val/loss": s} for s in range(0, 1000, 100)]
+
+    def reads() -> None:
+        api.flush()
+        run = api.run(path)
+        assert same_rows(list(run.scan_history(keys=["val/loss"])), want_val)
+        assert same_rows(list(run.scan_history(keys=["loss", "val/loss"])), want_both)
+        assert same_rows(run.history(keys=["val/loss"], pandas=False), want_val)
+        rows = list(run.scan_history())
+        assert len(rows) == 1000 and all(("val/loss" in r) == (r["_step"] % 100 == 0)
+                                         for r in rows)
+        assert list(run.scan_history(keys=["never/logged"])) == []
+
+    reads()
+    wait_for_export(live_server, project, run_id, 1000)
+    reads()
