@@ -169,3 +169,70 @@ def test_listing_statements_do_not_grow_with_the_page(app: InProcessApp) -> None
     assert outputs_big[1] == outputs_small[1], (outputs_small[1], outputs_big[1])
     print(f"statements: listing of 5: {n_small}, of 50: {n_big}; run outputs of 55: "
           f"{outputs_small[1]}, of 75: {outputs_big[1]}")
+
+
+def _as(app: InProcessApp, key: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    response = app.client.post("/graphql", json={"query": query, "variables": variables},
+                               auth=("api", key))
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_nested_objects_are_checked_per_item(app: InProcessApp) -> None:
+    """Alice's artifacts, used by a run of ``admin`` and linked into admin's registry: in a
+    batched listing alice sees her own runs, aliases and memberships, never admin's."""
+    _user, alice = app.storage.create_user("alice")
+    _ok(_as(app, alice, UPSERT, {"input": {"entityName": "alice", "modelName": "p",
+                                           "name": "writer"}}))
+    ids = []
+    for i in range(3):
+        artifact_id = _log_as(app, alice, "alice", "p", "data", i)
+        ids.append(artifact_id)
+    _run(app, "admin", "mine", "spy")
+    for n, artifact_id in enumerate(ids[:2]):
+        _ok(app.graphql(USE, {"input": {"artifactID": artifact_id, "entityName": "admin",
+                                        "projectName": "mine", "runName": "spy"}}))
+        _ok(app.graphql(LINK, {"input": {
+            "artifactID": artifact_id, "artifactPortfolioName": "registry",
+            "entityName": "admin", "projectName": "secret",
+            "aliases": [{"artifactCollectionName": "registry", "alias": f"prod{n}"}]}}))
+    variables = {"entity": "alice", "project": "p", "collection": "data"}
+
+    admin_view = _ok(app.graphql(LISTING, variables))
+    edges = admin_view["project"]["artifactType"]["artifactCollection"]["artifacts"]["edges"]
+    linked = [e["node"] for e in edges if e["node"]["usedBy"]["edges"]]
+    assert len(linked) == 2
+    for node in linked:
+        assert [u["node"]["name"] for u in node["usedBy"]["edges"]] == ["spy"]
+        assert {m["node"]["artifactCollection"]["name"]
+                for m in node["artifactMemberships"]["edges"]} == {"data", "registry"}
+        assert {a["alias"] for a in node["aliases"]} & {"prod0", "prod1"}
+
+    alice_view = _ok(_as(app, alice, LISTING, variables))
+    edges = alice_view["project"]["artifactType"]["artifactCollection"]["artifacts"]["edges"]
+    assert len(edges) == 3
+    for edge in edges:
+        node = edge["node"]
+        assert node["createdBy"]["name"] == "writer"
+        assert node["usedBy"]["edges"] == []
+        assert [m["node"]["artifactCollection"]["name"]
+                for m in node["artifactMemberships"]["edges"]] == ["data"]
+        assert {a["artifactCollection"]["project"]["entity"]["name"]
+                for a in node["aliases"]} == {"alice"}
+        assert not {a["alias"] for a in node["aliases"]} & {"prod0", "prod1"}
+
+    # A project alice may not read refuses its runs however it was reached.
+    refused = _as(app, alice, """query { project(entityName: "admin", name: "mine") {
+        runs { edges { node { name } } } runCount } }""", {})
+    assert refused["data"]["project"] is None and refused["errors"]
+
+
+def _log_as(app: InProcessApp, key: str, entity: str, project: str, collection: str,
+            i: int) -> str:
+    """:func:`_log` as another user."""
+    admin_key = app.client.auth
+    app.client.auth = ("api", key)
+    try:
+        return _log(app, entity, project, collection, i)
+    finally:
+        app.client.auth = admin_key

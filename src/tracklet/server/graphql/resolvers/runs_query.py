@@ -43,6 +43,7 @@ def resolve_project_runs(
     order: str | None = None,
 ) -> dict[str, Any]:
     ctx = _ctx(info)
+    require_read(ctx.user, project.entity)
     limit = _first(first, 50)
     if limit == 0:
         # No page can make progress; saying "more" would send a client round forever.
@@ -62,6 +63,7 @@ def resolve_project_runs(
 @project_type.field("runCount")
 def resolve_project_run_count(project: Project, info: Info, filters: str | None = None) -> int:
     ctx = _ctx(info)
+    require_read(ctx.user, project.entity)
     with ctx.storage.db.read() as conn:
         return count_runs(conn, project.id, filters, memo=ctx.cache,
                           listings=ctx.storage.run_listings)
