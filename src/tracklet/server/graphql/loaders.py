@@ -109,13 +109,13 @@ class Loaders:
     """The loaders of one GraphQL request (``GraphQLContext.loaders``)."""
 
     storage: Storage
-    _noted: dict[int, Artifact] = field(default_factory=dict, repr=False)
+    _noted: dict[int, Artifact] = field(default_factory=dict, init=False, repr=False)
     collections: BatchLoader[int, Collection | None] = field(init=False)
     projects: BatchLoader[int, Project | None] = field(init=False)
     types: BatchLoader[tuple[int, str], ArtifactType | None] = field(init=False)
     runs: BatchLoader[int, Run | None] = field(init=False)
     aliases: BatchLoader[int, list[Alias]] = field(init=False)
-    users: BatchLoader[int, list[int]] = field(init=False)
+    used_by: BatchLoader[int, list[int]] = field(init=False)
     memberships: BatchLoader[int, list[_Member]] = field(init=False)
     _files: dict[tuple[str, ...], BatchLoader[int, dict[str, ArtifactFile]]] = field(
         init=False, default_factory=dict)
@@ -133,7 +133,7 @@ class Loaders:
                                 lambda: (a.created_by_run_id for a in noted.values()
                                          if a.created_by_run_id is not None))
         self.aliases = BatchLoader(self.storage, self._fetch_aliases, list, noted.keys)
-        self.users = BatchLoader(self.storage, self._fetch_users, list, noted.keys)
+        self.used_by = BatchLoader(self.storage, self._fetch_used_by, list, noted.keys)
         self.memberships = BatchLoader(self.storage, self._fetch_memberships, list,
                                        noted.keys)
 
@@ -176,7 +176,7 @@ class Loaders:
         self.collections.prime(a.collection_id for group in found.values() for a in group)
         return found
 
-    def _fetch_users(self, conn: Connection, ids: list[int]) -> dict[int, list[int]]:
+    def _fetch_used_by(self, conn: Connection, ids: list[int]) -> dict[int, list[int]]:
         out: dict[int, list[int]] = {}
         for artifact_id, run_id in conn.execute(
                 select(artifact_usages.c.artifact_id, artifact_usages.c.run_id)
@@ -234,8 +234,8 @@ def _fetch_projects(conn: Connection, ids: list[int]) -> dict[int, Project | Non
 def _fetch_types(conn: Connection, keys: list[tuple[int, str]]
                  ) -> dict[tuple[int, str], ArtifactType | None]:
     rows = conn.execute(select(artifact_types).where(
-        artifact_types.c.project_id.in_({p for p, _ in keys}),
-        artifact_types.c.name.in_({n for _, n in keys})))
+        artifact_types.c.project_id.in_(sorted({p for p, _ in keys})),
+        artifact_types.c.name.in_(sorted({n for _, n in keys}))))
     wanted = set(keys)
     found: dict[tuple[int, str], ArtifactType | None] = {}
     for row in rows:

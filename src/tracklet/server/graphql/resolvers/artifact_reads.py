@@ -331,7 +331,7 @@ def resolve_artifact_created_by(artifact: Artifact, info: Info) -> Run | None:
 @artifact_type.field("usedBy")
 def resolve_artifact_used_by(artifact: Artifact, info: Info, **_: Any) -> dict[str, Any]:
     ctx = _ctx(info)
-    found = ctx.loaders.runs.load_many(ctx.loaders.users.load(artifact.id))
+    found = ctx.loaders.runs.load_many(ctx.loaders.used_by.load(artifact.id))
     runs = [r for r in found if r is not None and can_read(ctx.user, r.entity)]
     return connection(runs, [str(r.id) for r in runs], False)
 
