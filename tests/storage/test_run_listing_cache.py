@@ -1,12 +1,20 @@
 """Cached run listings: paging a filtered, sorted listing evaluates the query once, and
 every change to the project's runs (summary, state, new and deleted runs) shows up on the
-next page exactly as the uncached keyset query would show it (SQLite and PostgreSQL)."""
+next page exactly as the uncached keyset query would show it (SQLite and PostgreSQL).
+The cache belongs to one Storage: another Storage in the same process starts empty."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
 import orjson
 import pytest
+from sqlalchemy import event
 
+from tracklet.config import Settings
 from tracklet.domain.records import Project, RunFields
 from tracklet.storage import Storage
 from tracklet.storage.metadata import accounts, run_query
@@ -44,7 +52,8 @@ def _create(storage: Storage, project: Project, n: int) -> dict[str, int]:
 def _page(storage: Storage, project: Project, after: str | None,
           limit: int = 7) -> run_query.RunPage:
     with storage.db.read() as conn:
-        return run_query.list_runs(conn, project.id, FILTERS, ORDER, after, limit)
+        return run_query.list_runs(conn, project.id, FILTERS, ORDER, after, limit,
+                                   listings=storage.run_listings)
 
 
 def _all(storage: Storage, project: Project) -> list[str]:
@@ -70,7 +79,7 @@ def _uncached(storage: Storage, project: Project) -> list[str]:
 
 def _count(storage: Storage, project: Project) -> int:
     with storage.db.read() as conn:
-        return run_query.count_runs(conn, project.id, FILTERS)
+        return run_query.count_runs(conn, project.id, FILTERS, listings=storage.run_listings)
 
 
 def test_listing_pages_and_changes(storage: Storage, project: Project) -> None:
@@ -115,3 +124,51 @@ def test_bad_cursor_is_invalid_input(storage: Storage, project: Project) -> None
     _create(storage, project, 3)
     with pytest.raises(InvalidInput):
         _page(storage, project, "not-a-cursor")
+
+
+@contextmanager
+def _listing_queries(storage: Storage) -> Iterator[list[str]]:
+    """The filtered, sorted listing SELECTs ``storage`` sends while the block runs."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "ORDER BY" in statement and "_k0" in statement:
+            seen.append(statement)
+
+    event.listen(storage.db.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(storage.db.engine, "before_cursor_execute", record)
+
+
+def test_paging_sorts_once_per_storage(storage: Storage, project: Project,
+                                       tmp_path: Path) -> None:
+    _create(storage, project, 40)
+    with _listing_queries(storage) as sorts:
+        names = _all(storage, project)
+    assert len(names) > 14  # three pages or more
+    assert len(sorts) == 1
+    assert len(storage.run_listings) == 1
+
+    # A second Storage (another app in this process) keeps its own listings.
+    other = Storage.open(Settings(data_dir=tmp_path / "other"))
+    try:
+        assert len(other.run_listings) == 0
+        with other.db.write() as conn:
+            accounts.create_user(conn, "alice", admin=False)
+            entity = accounts.ensure_entity(conn, "alice")
+            other_project = accounts.ensure_project(conn, entity, "p")
+        _create(other, other_project, 3)
+        with _listing_queries(other) as sorts:
+            assert len(_all(other, other_project)) == sum(_acc(i) > 0.3 for i in range(3))
+        assert len(sorts) == 1
+        assert len(other.run_listings) == 1 and len(storage.run_listings) == 1
+    finally:
+        other.close()
+
+    # Without a cache every page evaluates the listing again.
+    with _listing_queries(storage) as sorts, storage.db.read() as conn:
+        first = run_query.list_runs(conn, project.id, FILTERS, ORDER, None, 7)
+        run_query.list_runs(conn, project.id, FILTERS, ORDER, first.cursors[-1], 7)
+    assert len(sorts) == 2

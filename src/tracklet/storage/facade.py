@@ -17,6 +17,7 @@ from tracklet.storage.history.exports import LocalFiles
 from tracklet.storage.metadata import accounts
 from tracklet.storage.metadata.engine import Database
 from tracklet.storage.metadata.migrate import upgrade
+from tracklet.storage.metadata.run_query import RunListingCache
 
 _SECRET_KEY = "signing_secret"
 
@@ -31,6 +32,8 @@ class Storage:
     _secret: bytes | None = field(default=None, repr=False)
     # Derived data this process keeps between requests (history key statistics).
     memo: dict[str, Any] = field(default_factory=dict, repr=False)
+    # Ordered run listings, so paging through a filtered listing sorts it once.
+    run_listings: RunListingCache = field(default_factory=RunListingCache, repr=False)
     files: LocalFiles = field(init=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +14,12 @@ from ariadne import (
     load_schema_from_path,
     make_executable_schema,
 )
-from graphql import DocumentNode, GraphQLError, GraphQLObjectType, GraphQLSchema, parse, validate
+from graphql import GraphQLError, GraphQLObjectType, GraphQLSchema
 
 from tracklet.errors import InvalidInput, TrackletError, Unavailable, Unsupported
 from tracklet.server.errors import graphql_message, graphql_status
 from tracklet.server.graphql.context import GraphQLContext
+from tracklet.server.graphql.documents import attach_documents, documents_of
 from tracklet.server.graphql.resolvers import (
     artifact_reads,
     artifacts,
@@ -40,7 +39,8 @@ SCHEMA_DIR = Path(__file__).parent / "schema"
 
 
 def build_schema() -> GraphQLSchema:
-    """The executable schema: SDL files plus every resolver module's bindables."""
+    """The executable schema: SDL files plus every resolver module's bindables, with a
+    cache of the documents executed against it (see :mod:`.documents`)."""
     type_defs = load_schema_from_path(str(SCHEMA_DIR))
     bindables: list[Any] = [*SCALARS, *viewer.BINDABLES, *runs.BINDABLES, *files.BINDABLES,
                             *artifacts.BINDABLES, *artifact_reads.BINDABLES,
@@ -50,6 +50,7 @@ def build_schema() -> GraphQLSchema:
     _bind_default_resolvers(schema)
     # Arguments and input fields arrive in resolvers as snake_case keyword/dict keys.
     convert_schema_names(schema, None)
+    attach_documents(schema)
     return schema
 
 
@@ -111,6 +112,7 @@ def execute(
     operation = body.get("operationName") or None
     if operation is not None and not isinstance(operation, str):
         raise InvalidInput("'operationName' must be a string")
+    documents = documents_of(schema)
     transient: list[Unavailable] = []
     originals: list[BaseException | None] = []
 
@@ -130,54 +132,14 @@ def execute(
         schema,
         {"query": query, "variables": variables, "operationName": operation},
         context_value=context,
-        query_parser=_parse_cached,
-        query_validator=_validate_cached,
+        query_parser=documents.parse,
+        query_validator=documents.validate,
         error_formatter=format_one,
         logger="tracklet.graphql",
     )
     if transient:
         raise transient[0]
     return result, graphql_status(result, originals)
-
-
-# The SDK sends the same few dozen documents over and over: parsing and validating one costs
-# more than answering a 1,000-row history page, so both are done once per distinct text.
-_DOCUMENT_CACHE = 512
-_documents: OrderedDict[str, DocumentNode] = OrderedDict()
-_validated: dict[tuple[int, int], tuple[GraphQLSchema, DocumentNode, list[GraphQLError]]] = {}
-_cache_lock = threading.Lock()
-
-
-def _parse_cached(_context: Any, data: dict[str, Any]) -> DocumentNode:
-    text = data["query"]
-    with _cache_lock:
-        document = _documents.get(text)
-        if document is not None:
-            _documents.move_to_end(text)
-            return document
-    document = parse(text)
-    with _cache_lock:
-        _documents[text] = document
-        while len(_documents) > _DOCUMENT_CACHE:
-            _, old = _documents.popitem(last=False)
-            for key in [k for k, v in _validated.items() if v[1] is old]:
-                del _validated[key]
-    return document
-
-
-def _validate_cached(schema: GraphQLSchema, document_ast: DocumentNode,
-                     rules: Any = None, max_errors: int | None = None,
-                     type_info: Any = None) -> list[GraphQLError]:
-    key = (id(schema), id(document_ast))
-    with _cache_lock:
-        hit = _validated.get(key)
-    if hit is not None and hit[0] is schema and hit[1] is document_ast:
-        return hit[2]
-    errors = list(validate(schema, document_ast, rules, max_errors))
-    with _cache_lock:
-        if any(document_ast is d for d in _documents.values()):
-            _validated[key] = (schema, document_ast, errors)
-    return errors
 
 
 __all__ = ["GraphQLContext", "build_schema", "execute"]

@@ -9,18 +9,24 @@ from graphql import GraphQLResolveInfo
 
 from tracklet.config import Settings
 from tracklet.domain.records import User
+from tracklet.server.graphql.loaders import Loaders
 from tracklet.storage import Storage
 
 
 @dataclass
 class GraphQLContext:
-    """The caller, the stores and the URL the caller reached us on."""
+    """The caller, the stores, the URL the caller reached us on, and the request's batch
+    loaders (:mod:`.loaders`)."""
 
     user: User
     storage: Storage
     settings: Settings
     base_url: str
     cache: dict[str, Any] = field(default_factory=dict)
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.loaders = Loaders(self.storage)
 
 
 if TYPE_CHECKING:

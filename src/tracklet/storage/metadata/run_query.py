@@ -24,7 +24,7 @@ from tracklet.storage.metadata.runs import run_select, to_run
 from tracklet.storage.metadata.tables import runs, users
 
 MAX_PAGE = 1000
-# Listings kept per process: enough for a few clients paging through a few queries each.
+# Listings kept per Storage: enough for a few clients paging through a few queries each.
 CACHE_ENTRIES = 32
 
 
@@ -47,15 +47,21 @@ class _Listing:
     positions: dict[str, int]
 
 
-class _ListingCache:
-    """Recent listings, so paging through N matches evaluates the filter and sort once
-    instead of once per page (which made listing every match quadratic)."""
+class RunListingCache:
+    """Recent listings of one database, so paging through N matches evaluates the filter
+    and sort once instead of once per page (which made listing every match quadratic).
+
+    One lives on each :class:`~tracklet.storage.Storage` (``Storage.run_listings``): entries
+    are keyed by project, filter and order, not by database, so a cache must never be
+    shared between two databases. Thread-safe.
+    """
 
     def __init__(self) -> None:
         self._entries: OrderedDict[tuple[Any, ...], _Listing] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, key: tuple[Any, ...], fingerprint: tuple[Any, ...]) -> _Listing | None:
+        """The listing under ``key`` if it was built at ``fingerprint``, else None."""
         with self._lock:
             entry = self._entries.get(key)
             if entry is None or entry.fingerprint != fingerprint:
@@ -64,6 +70,7 @@ class _ListingCache:
             return entry
 
     def put(self, key: tuple[Any, ...], entry: _Listing) -> None:
+        """Keep ``entry``, dropping the least recently used beyond ``CACHE_ENTRIES``."""
         with self._lock:
             self._entries[key] = entry
             self._entries.move_to_end(key)
@@ -74,12 +81,13 @@ class _ListingCache:
         """The number of matches of any cached listing of the same filter."""
         with self._lock:
             for k, entry in reversed(self._entries.items()):
-                if k[:3] == key[:3] and entry.fingerprint == fingerprint:
+                if k[:2] == key[:2] and entry.fingerprint == fingerprint:
                     return len(entry.ids)
         return None
 
-
-_CACHE = _ListingCache()
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
 
 
 def _fingerprint(conn: Connection, project_id: int) -> tuple[Any, ...]:
@@ -97,10 +105,8 @@ def _fingerprint(conn: Connection, project_id: int) -> tuple[Any, ...]:
     return (*(str(v) for v in row), *(str(v) for v in user_row))
 
 
-def _cache_key(conn: Connection, project_id: int, parsed: dict[str, Any],
-               sort: Order) -> tuple[Any, ...]:
-    return (f"{id(conn.engine)}:{conn.engine.url}", project_id,
-            orjson.dumps(parsed, option=orjson.OPT_SORT_KEYS), sort.spec)
+def _cache_key(project_id: int, parsed: dict[str, Any], sort: Order) -> tuple[Any, ...]:
+    return (project_id, orjson.dumps(parsed, option=orjson.OPT_SORT_KEYS), sort.spec)
 
 
 def _memo_fingerprint(conn: Connection, project_id: int,
@@ -116,14 +122,16 @@ def _memo_fingerprint(conn: Connection, project_id: int,
     return value
 
 
-def _listing(conn: Connection, project_id: int, parsed: dict[str, Any],
-             sort: Order, memo: dict[str, Any] | None = None) -> _Listing:
-    """The cached listing of this query, rebuilt when the project's runs changed."""
+def _listing(conn: Connection, project_id: int, parsed: dict[str, Any], sort: Order,
+             memo: dict[str, Any] | None, listings: RunListingCache | None) -> _Listing:
+    """The cached listing of this query, rebuilt when the project's runs changed (built
+    afresh every time without ``listings``)."""
     fingerprint = _memo_fingerprint(conn, project_id, memo)
-    key = _cache_key(conn, project_id, parsed, sort)
-    entry = _CACHE.get(key, fingerprint)
-    if entry is not None:
-        return entry
+    key = _cache_key(project_id, parsed, sort)
+    if listings is not None:
+        entry = listings.get(key, fingerprint)
+        if entry is not None:
+            return entry
     keys = sort.keys()
     query = (
         select(runs.c.id, *[expr.label(f"_k{i}") for i, (expr, _) in enumerate(keys)])
@@ -135,7 +143,8 @@ def _listing(conn: Connection, project_id: int, parsed: dict[str, Any],
     cursors = [_cursor(sort, r, len(keys)) for r in rows]
     entry = _Listing(fingerprint, [int(r[0]) for r in rows], cursors,
                      {c: i for i, c in enumerate(cursors)})
-    _CACHE.put(key, entry)
+    if listings is not None:
+        listings.put(key, entry)
     return entry
 
 
@@ -147,21 +156,23 @@ def list_runs(
     after: str | None = None,
     limit: int = 50,
     memo: dict[str, Any] | None = None,
+    listings: RunListingCache | None = None,
 ) -> RunPage:
     """Runs of a project matching ``filters`` in ``order``, after the cursor ``after``.
 
     Pagination is by keyset (the sort-key values of the last row), so runs created while a
     client pages through a listing never shift or repeat earlier rows. The whole ordered
-    match list is cached while the project's runs stay unchanged; a page is then a slice of
-    it after the cursor's position (the same rows the keyset condition selects). ``memo``
-    (a per-request dict) lets the page and its ``count_runs`` share one fingerprint.
+    match list is kept in ``listings`` (the Storage's ``run_listings``) while the project's
+    runs stay unchanged; a page is then a slice of it after the cursor's position (the same
+    rows the keyset condition selects). ``memo`` (a per-request dict) lets the page and its
+    ``count_runs`` share one fingerprint.
     """
     parsed = parse_filters(filters)
     sort = parse_order(order)
     limit = max(1, min(int(limit), MAX_PAGE))
     if after:
         decode_cursor(sort, after)  # InvalidInput for a cursor that is not ours
-    listing = _listing(conn, project_id, parsed, sort, memo)
+    listing = _listing(conn, project_id, parsed, sort, memo, listings)
     start = 0
     if after:
         position = listing.positions.get(after)
@@ -201,14 +212,16 @@ def _list_by_keyset(conn: Connection, project_id: int, parsed: dict[str, Any], s
 
 def count_runs(conn: Connection, project_id: int,
                filters: str | dict[str, Any] | None = None,
-               memo: dict[str, Any] | None = None) -> int:
-    """How many runs of a project match ``filters`` (from a cached listing when one is
-    current)."""
+               memo: dict[str, Any] | None = None,
+               listings: RunListingCache | None = None) -> int:
+    """How many runs of a project match ``filters`` (from a listing in ``listings`` when
+    one is current)."""
     parsed = parse_filters(filters)
-    cached = _CACHE.count(_cache_key(conn, project_id, parsed, parse_order(None)),
-                          _memo_fingerprint(conn, project_id, memo))
-    if cached is not None:
-        return cached
+    if listings is not None:
+        cached = listings.count(_cache_key(project_id, parsed, parse_order(None)),
+                                _memo_fingerprint(conn, project_id, memo))
+        if cached is not None:
+            return cached
     query = (
         select(func.count())
         .select_from(runs.outerjoin(users, users.c.id == runs.c.user_id))

@@ -13,7 +13,7 @@ from ariadne import InterfaceType, ObjectType, QueryType
 from ariadne.types import SchemaBindable
 from graphql import GraphQLSchema
 
-from tracklet.domain.access import require_read
+from tracklet.domain.access import can_read, require_read
 from tracklet.domain.artifacts import (
     TTL_DISABLED,
     Alias,
@@ -28,15 +28,13 @@ from tracklet.domain.artifacts import (
     split_name,
 )
 from tracklet.domain.records import Project, Run
-from tracklet.errors import InvalidInput
+from tracklet.errors import InvalidInput, NotFound
 from tracklet.ingest.uploads import guess_mimetype
 from tracklet.server.graphql.context import GraphQLContext, Info
 from tracklet.server.graphql.ids import decode_id, encode_id
 from tracklet.server.urls import artifact_download_url
-from tracklet.storage.metadata import accounts
 from tracklet.storage.metadata import artifact_lineage as lineage
 from tracklet.storage.metadata import artifacts as repo
-from tracklet.storage.metadata import runs as run_repo
 
 query = QueryType()
 project_type = ObjectType("Project")
@@ -102,22 +100,15 @@ def collection_id(value: Any) -> int:
 
 
 def collection_of(ctx: GraphQLContext, cid: int) -> Collection | None:
-    """A collection by id, cached for the request."""
-    key = f"collection:{cid}"
-    if key not in ctx.cache:
-        with ctx.storage.db.read() as conn:
-            ctx.cache[key] = repo.get_collection(conn, cid)
-    found: Collection | None = ctx.cache[key]
-    return found
+    """A collection by id, read once per request with the others the request will need."""
+    return ctx.loaders.collections.load(cid)
 
 
 def project_of(ctx: GraphQLContext, project_id: int) -> Project:
-    """A project by id, cached for the request."""
-    key = f"project:{project_id}"
-    if key not in ctx.cache:
-        with ctx.storage.db.read() as conn:
-            ctx.cache[key] = accounts.get_project_by_id(conn, project_id)
-    found: Project = ctx.cache[key]
+    """A project by id, read once per request with the others the request will need."""
+    found = ctx.loaders.projects.load(project_id)
+    if found is None:
+        raise NotFound(f"project {project_id} not found")
     return found
 
 
@@ -242,6 +233,7 @@ def _run_artifacts(ctx: GraphQLContext, run: Run, after: str | None, first: int 
             rows = lineage.run_outputs(conn, run.id, offset, limit + 1)
             total = lineage.count_run_outputs(conn, run.id)
     page = rows[:limit]
+    ctx.loaders.note_artifacts(page)
     cursors = [str(offset + i + 1) for i in range(len(page))]
     return connection(page, cursors, len(rows) > limit, total)
 
@@ -273,8 +265,7 @@ def resolve_artifact_sequence(artifact: Artifact, info: Info) -> Collection | No
 
 @artifact_type.field("artifactType")
 def resolve_artifact_artifact_type(artifact: Artifact, info: Info) -> ArtifactType | None:
-    with _ctx(info).storage.db.read() as conn:
-        return repo.find_type(conn, artifact.project_id, artifact.type_name)
+    return _ctx(info).loaders.types.load((artifact.project_id, artifact.type_name))
 
 
 @artifact_type.field("state")
@@ -315,32 +306,41 @@ def resolve_artifact_commit_hash(artifact: Artifact, *_: Any) -> str | None:
     return commit_hash(artifact)
 
 
+# An artifact the caller may read can be used by runs, and linked into portfolios, of
+# entities the caller may not read: those runs, aliases and memberships are left out.
+
+
 @artifact_type.field("aliases")
 def resolve_artifact_aliases(artifact: Artifact, info: Info) -> list[Alias]:
-    with _ctx(info).storage.db.read() as conn:
-        return repo.aliases_of(conn, [artifact.id])[artifact.id]
+    ctx = _ctx(info)
+    aliases = ctx.loaders.aliases.load(artifact.id)
+    collections = ctx.loaders.collections.load_many(a.collection_id for a in aliases)
+    return [a for a, c in zip(aliases, collections, strict=True)
+            if c is not None and can_read(ctx.user, c.entity)]
 
 
 @artifact_type.field("createdBy")
 def resolve_artifact_created_by(artifact: Artifact, info: Info) -> Run | None:
     if artifact.created_by_run_id is None:
         return None
-    with _ctx(info).storage.db.read() as conn:
-        return run_repo.get_run_by_id(conn, artifact.created_by_run_id)
+    ctx = _ctx(info)
+    run = ctx.loaders.runs.load(artifact.created_by_run_id)
+    return run if run is not None and can_read(ctx.user, run.entity) else None
 
 
 @artifact_type.field("usedBy")
 def resolve_artifact_used_by(artifact: Artifact, info: Info, **_: Any) -> dict[str, Any]:
-    with _ctx(info).storage.db.read() as conn:
-        runs = [r for r in (run_repo.get_run_by_id(conn, i)
-                            for i in lineage.users_of(conn, artifact.id)) if r is not None]
+    ctx = _ctx(info)
+    found = ctx.loaders.runs.load_many(ctx.loaders.used_by.load(artifact.id))
+    runs = [r for r in found if r is not None and can_read(ctx.user, r.entity)]
     return connection(runs, [str(r.id) for r in runs], False)
 
 
 @artifact_type.field("artifactMemberships")
 def resolve_artifact_memberships(artifact: Artifact, info: Info, **_: Any) -> dict[str, Any]:
-    with _ctx(info).storage.db.read() as conn:
-        members = repo.memberships_of_artifact(conn, artifact.id)
+    ctx = _ctx(info)
+    members = [m for m in ctx.loaders.memberships_of(artifact.id)
+               if can_read(ctx.user, m.collection.entity)]
     return connection(members, [str(m.collection.id) for m in members], False)
 
 
@@ -363,10 +363,9 @@ def resolve_artifact_manifest(artifact: Artifact, info: Info) -> dict[str, Any] 
 def resolve_artifact_files_by_entries(artifact: Artifact, info: Info,
                                       entries: list[dict[str, Any]] | None = None,
                                       **_: Any) -> dict[str, Any]:
-    names = [str(e.get("name")) for e in entries or []]
+    names = [str(e.get("name")) for e in entries or []][:_MAX_PAGE]
     ctx = _ctx(info)
-    with ctx.storage.db.read() as conn:
-        files = {f.path: f for f in repo.list_files(conn, artifact.id, names, None, _MAX_PAGE)}
+    files = ctx.loaders.files(names).load(artifact.id)
     nodes = [file_node(ctx, artifact, files[n]) for n in names if n in files]
     return connection(nodes, [n["name"] for n in nodes], False)
 
@@ -462,10 +461,12 @@ def resolve_collection_artifacts(c: Collection, info: Info, after: str | None = 
                                  **_: Any) -> dict[str, Any]:
     limit = page_size(first)
     newest_first = not (order or "").lstrip().startswith("+")
-    with _ctx(info).storage.db.read() as conn:
+    ctx = _ctx(info)
+    with ctx.storage.db.read() as conn:
         rows = repo.list_members(conn, c, int_cursor(after), limit + 1, newest_first)
         total = repo.count_members(conn, c.id)
     page = rows[:limit]
+    ctx.loaders.note_artifacts(m.artifact for m in page)
     out = connection([m.artifact for m in page], [str(m.version_index) for m in page],
                      len(rows) > limit, total)
     for edge, m in zip(out["edges"], page, strict=True):

@@ -215,8 +215,10 @@ def resolve_run_project_id(run: Run, *_: Any) -> str:
 
 @run_type.field("project")
 def resolve_run_project(run: Run, info: Info) -> Project:
-    with _ctx(info).storage.db.read() as conn:
-        return accounts.get_project_by_id(conn, run.project_id)
+    found = _ctx(info).loaders.projects.load(run.project_id)
+    if found is None:
+        raise NotFound(f"project {run.project_id} not found")
+    return found
 
 
 @run_type.field("summaryMetrics")

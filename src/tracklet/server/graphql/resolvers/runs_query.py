@@ -43,12 +43,14 @@ def resolve_project_runs(
     order: str | None = None,
 ) -> dict[str, Any]:
     ctx = _ctx(info)
+    require_read(ctx.user, project.entity)
     limit = _first(first, 50)
     if limit == 0:
         # No page can make progress; saying "more" would send a client round forever.
         return {"edges": [], "pageInfo": {"endCursor": after, "hasNextPage": False}}
     with ctx.storage.db.read() as conn:
-        page = list_runs(conn, project.id, filters, order, after, limit, memo=ctx.cache)
+        page = list_runs(conn, project.id, filters, order, after, limit, memo=ctx.cache,
+                         listings=ctx.storage.run_listings)
     edges = [{"node": run, "cursor": cursor} for run, cursor in zip(page.runs, page.cursors,
                                                                      strict=True)]
     return {
@@ -61,8 +63,10 @@ def resolve_project_runs(
 @project_type.field("runCount")
 def resolve_project_run_count(project: Project, info: Info, filters: str | None = None) -> int:
     ctx = _ctx(info)
+    require_read(ctx.user, project.entity)
     with ctx.storage.db.read() as conn:
-        return count_runs(conn, project.id, filters, memo=ctx.cache)
+        return count_runs(conn, project.id, filters, memo=ctx.cache,
+                          listings=ctx.storage.run_listings)
 
 
 @project_type.field("user")

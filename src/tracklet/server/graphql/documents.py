@@ -1,0 +1,105 @@
+"""Parsed and validated GraphQL documents, kept per schema.
+
+The SDK sends the same few dozen documents over and over: parsing and validating one costs
+more than answering a 1,000-row history page, so both are done once per distinct text. The
+cache belongs to the schema it validated against (``schema.extensions``): ``build_schema``
+runs once per app in its lifespan (``AppState.schema``), so two apps in one process never
+share documents, and a validation result is never reused against another schema.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    GraphQLError,
+    GraphQLSchema,
+    TypeInfo,
+    parse,
+    validate,
+)
+
+#: Distinct document texts kept per schema.
+DOCUMENT_CACHE = 512
+_EXTENSION = "tracklet.documents"
+
+
+@dataclass
+class _Entry:
+    document: DocumentNode
+    errors: list[GraphQLError] | None = None
+
+
+class DocumentCache:
+    """A least-recently-used map from document text to its parse tree and validation
+    errors against one schema. Thread-safe (requests execute in worker threads)."""
+
+    def __init__(self, schema: GraphQLSchema, size: int = DOCUMENT_CACHE) -> None:
+        self.schema = schema
+        self.size = size
+        self._texts: OrderedDict[str, _Entry] = OrderedDict()
+        self._documents: dict[int, _Entry] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._texts)
+
+    def parse(self, _context: Any, data: dict[str, Any]) -> DocumentNode:
+        """The parse tree of ``data["query"]`` (an ariadne ``QueryParser``)."""
+        text = data["query"]
+        with self._lock:
+            entry = self._texts.get(text)
+            if entry is not None:
+                self._texts.move_to_end(text)
+                return entry.document
+        document = parse(text)
+        with self._lock:
+            entry = self._texts.get(text)
+            if entry is not None:  # another thread parsed it meanwhile
+                return entry.document
+            entry = self._texts[text] = _Entry(document)
+            self._documents[id(document)] = entry
+            while len(self._texts) > self.size:
+                _, old = self._texts.popitem(last=False)
+                del self._documents[id(old.document)]
+        return document
+
+    def validate(self, schema: GraphQLSchema, document_ast: DocumentNode,
+                 rules: Collection[type[ASTValidationRule]] | None = None,
+                 max_errors: int | None = None, type_info: TypeInfo | None = None,
+                 ) -> list[GraphQLError]:
+        """Validation errors of a document (an ariadne ``QueryValidator``); remembered for
+        documents this cache parsed, computed every time for any other. ``type_info`` is
+        ignored: graphql-core 3.3 validates without one."""
+        with self._lock:
+            entry = self._documents.get(id(document_ast))
+            known = entry is not None and entry.document is document_ast
+            if known and schema is self.schema and entry is not None and entry.errors is not None:
+                return entry.errors
+        errors = list(validate(schema, document_ast, rules, max_errors))
+        if known and schema is self.schema and entry is not None:
+            with self._lock:
+                entry.errors = errors
+        return errors
+
+
+def attach_documents(schema: GraphQLSchema) -> DocumentCache:
+    """Give ``schema`` a document cache of its own (done by ``build_schema``)."""
+    cache = DocumentCache(schema)
+    schema.extensions[_EXTENSION] = cache
+    return cache
+
+
+def documents_of(schema: GraphQLSchema) -> DocumentCache:
+    """The document cache of ``schema``; one is attached to a schema built elsewhere."""
+    found = schema.extensions.get(_EXTENSION)
+    if isinstance(found, DocumentCache):
+        return found
+    return attach_documents(schema)
