@@ -49,13 +49,18 @@ def _rows(start: int, stop: int, seed: int) -> list[dict[str, Any]]:
     return [_row(s, seed) for s in range(start, stop)]
 
 
-def _check_json(answer: dict[str, Any], runs: dict[str, list[dict[str, Any]]]) -> None:
+# Per run path: the rows it logged, and those it logged after it was exported and resumed.
+Logged = dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]]
+
+
+def _check_json(answer: dict[str, Any], runs: Logged) -> None:
     start, width = answer["start"], answer["bucketWidth"]
     assert [r["run"] for r in answer["runs"]] == list(runs)
-    for entry, rows in zip(answer["runs"], runs.values(), strict=True):
+    for entry, (rows, resumed) in zip(answer["runs"], runs.values(), strict=True):
         assert sorted(entry["series"]) == sorted(KEYS)
         for key in KEYS:
-            got, want = entry["series"][key], expected_series(rows, key, start, width)
+            got = entry["series"][key]
+            want = expected_series(rows, key, start, width, resumed=resumed)
             bad = mismatches(got, want)
             assert not bad, (entry["run"], key, bad[:5])
             # Integer keys stay integers.
@@ -83,7 +88,7 @@ def _check_arrow(table: pa.Table, answer: dict[str, Any]) -> None:
         assert all(same_value(got[k], expected[k]) for k in got), (got, expected)
 
 
-def _query(server: LiveServer, runs: dict[str, list[dict[str, Any]]], buckets: int) -> None:
+def _query(server: LiveServer, runs: Logged, buckets: int) -> None:
     params = {"runs": ",".join(runs), "keys": ",".join(KEYS), "buckets": str(buckets)}
     auth = ("api", server.key)
     resp = httpx.get(f"{server.url}/api/v1/runs/series", params=params, auth=auth, timeout=60)
@@ -134,7 +139,8 @@ def test_series_exact_across_tiers_and_resume(live_server: LiveServer) -> None:
     wait_for_export(live_server, project, "done", len(done_rows))
 
     # "resumed" still running: every one of its rows is live.
-    runs = {paths["resumed"]: first, paths["live"]: live_rows, paths["done"]: done_rows}
+    runs: Logged = {paths["resumed"]: (first, []), paths["live"]: (live_rows, []),
+                    paths["done"]: (done_rows, [])}
     for buckets in (1, 7, 100, 1000):
         _query(live_server, runs, buckets)
 
@@ -148,7 +154,7 @@ def test_series_exact_across_tiers_and_resume(live_server: LiveServer) -> None:
     # the run goes on to step 799; both tiers now hold rows.
     again = _rows(550, 800, 4)
     _send(writer, project, "resumed", again, len(first))
-    runs[paths["resumed"]] = first + again
+    runs[paths["resumed"]] = (first, again)
     for buckets in (1, 7, 100, 1000, 5000):
         _query(live_server, runs, buckets)
 

@@ -95,9 +95,11 @@ def test_series_match_brute_force_on_both_tiers(storage: Storage, project: Proje
     axis, series = chart_series(storage, [live_run, done, resumed], keys, buckets)
     assert axis.start == 0 and axis.width == max(1, -(-1300 // buckets))
     assert axis.buckets * axis.width >= 1300
-    for rows, per_key in zip([live_rows, done_rows, first + again], series, strict=True):
+    logged = [(live_rows, []), (done_rows, []), (first, again)]
+    for (rows, resumed_rows), per_key in zip(logged, series, strict=True):
         for key in keys:
-            _same(per_key[key], expected_series(rows, key, axis.start, axis.width))
+            _same(per_key[key], expected_series(rows, key, axis.start, axis.width,
+                                                resumed=resumed_rows))
     assert series[0]["text"].bucket.size == 0 and series[0]["never"].bucket.size == 0
     assert series[0]["flag"].bucket.size == 0
     # Every logged extreme is visible in some bucket.

@@ -4,9 +4,12 @@ Given the rows a run logged (in the order they were sent) and the answer's axis 
 ``bucketWidth``), :func:`expected_series` reduces one key the slow, obvious way:
 
 * A row is a dict whose ``_step`` is a whole number that fits in 64 bits (``7.0`` is step
-  7); other rows are not on the step axis. A later row at a step replaces the earlier one
-  whole (a resumed run's live row replaces the exported row of its step, even where it lacks
-  the key).
+  7); other rows are not on the step axis. Every row counts, two rows at one step too,
+  in step order and at one step in the order they were sent.
+* Rows sent after an exported run was resumed (``resumed``) replace the earlier rows of
+  their steps whole, even where they lack the key: a live row hides the exported rows of its
+  step. They stay apart from the export when it is compacted again, so this holds however
+  often the run was exported.
 * Only numbers count: ints and floats, NaN and ±Infinity included; bools, strings, None,
   dicts and lists are skipped as if the key were missing.
 * Per bucket ``(step - start) // width``: ``count`` of values, ``firstStep`` and ``lastStep``
@@ -51,18 +54,20 @@ def _is_nan(value: Any) -> bool:
     return isinstance(value, float) and math.isnan(value)
 
 
-def expected_series(rows: Iterable[Mapping[str, Any]], key: str, start: int,
-                    width: int) -> dict[str, list[Any]]:
-    """The series of ``key`` over buckets of ``width`` steps from ``start``: one list per
-    column of :data:`COLUMNS`, one entry per bucket holding a value, buckets in order."""
-    by_step: dict[int, Mapping[str, Any]] = {}
-    for row in rows:
-        step = _step(row)
-        if step is not None:
-            by_step[step] = row
+def expected_series(rows: Iterable[Mapping[str, Any]], key: str, start: int, width: int,
+                    resumed: Iterable[Mapping[str, Any]] = ()) -> dict[str, list[Any]]:
+    """The series of ``key`` over buckets of ``width`` steps from ``start`` of a run that
+    logged ``rows`` and, after it was exported and resumed, ``resumed``: one list per column
+    of :data:`COLUMNS`, one entry per bucket holding a value, buckets in order."""
+    later = [(step, row) for row in resumed if (step := _step(row)) is not None]
+    hidden = {step for step, _ in later}
+    stepped = [(step, row) for row in rows
+               if (step := _step(row)) is not None and step not in hidden]
+    # A stable sort: at one step, earlier rows first and resumed rows after them.
+    by_step = sorted(stepped + later, key=lambda pair: pair[0])
     groups: dict[int, list[tuple[int, Any]]] = {}
-    for step in sorted(by_step):
-        value = by_step[step].get(key)
+    for step, row in by_step:
+        value = row.get(key)
         if is_number(value):
             groups.setdefault((step - start) // width, []).append((step, value))
     out: dict[str, list[Any]] = {column: [] for column in COLUMNS}
