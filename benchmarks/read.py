@@ -41,6 +41,7 @@ from benchmarks.wire import (
     finish_payload,
     history_payload,
 )
+from tracklet.testing import series_oracle
 
 PAGE = 1_000
 SCAN_STEPS = 10_000
@@ -208,10 +209,12 @@ def check_chart(answer: Any, runs: int, keys: Sequence[str], steps: int,
                 return f"{key}: {len(col['bucket'])} buckets, want {-(-steps // width)}"
             for b in (0, len(col["bucket"]) - 1):
                 lo, hi = b * width, min(steps, (b + 1) * width)
-                want = [data.value(0, s, int(key[1:])) for s in range(lo, hi)]
-                got = (col["min"][b], col["max"][b], col["last"][b], col["count"][b])
-                if got != (min(want), max(want), want[-1], len(want)):
-                    return f"bucket {b} of {key}: got {got}, want min {min(want)} max {max(want)}"
+                rows = [{"_step": s, key: data.value(0, s, int(key[1:]))} for s in range(lo, hi)]
+                want = series_oracle.expected_series(rows, key, 0, width)
+                got = {c: col[c][b:b + 1] for c in series_oracle.COLUMNS}
+                bad = series_oracle.mismatches(got, want)
+                if bad:
+                    return f"bucket {b} of {key}: (column, _, got, want) {bad}"
     except (KeyError, IndexError, TypeError) as exc:
         return f"unexpected answer shape ({exc!r})"
     return None

@@ -1,14 +1,28 @@
 """Real backends for the whole suite, started by the tests themselves on loopback.
 
+Fixtures for tests (every backend-generic test takes one of these rather than building its
+own store):
+
+* ``storage``: a migrated-from-empty :class:`~tracklet.storage.Storage` once per metadata
+  backend (``metadata_backend``: sqlite, postgresql), built from ``storage_settings``. Blobs
+  are in memory; a module that needs them in a local folder overrides the ``storage_blobs``
+  fixture to return ``"local"``.
+* ``module_metadata_url``: one empty metadata database per module and backend, for
+  read-only tests that populate it once.
+* ``blob_store``: an empty :class:`~tracklet.storage.blobs.BlobStore` once per backend
+  (local, memory, s3).
+* ``app``: the app in process (:mod:`tests.support.app`, an httpx client over
+  ``create_app`` with its lifespan) once per deployment kind of ``app_settings``
+  (SQLite + local folder, PostgreSQL + S3).
+
+Backends behind them:
+
 * ``postgres_server``: a throwaway PostgreSQL cluster from Debian's packages
   (``scripts/pg-throwaway.sh``; run as the ``postgres`` user when the tests run as root).
-  ``postgres_server.create_database()`` gives each test an empty database of its own.
+  ``postgres_server.create_database()`` gives each test an empty database of its own
+  (``postgres_url``).
 * ``s3_server``: an S3 API endpoint (moto in server mode, ``scripts/moto-s3.sh``);
   ``s3_server.create_bucket()`` gives each test an empty bucket of its own.
-* ``storage``: a :class:`~tracklet.storage.Storage`, migrated from empty, once per metadata
-  backend (sqlite, postgresql).
-* ``blob_store``: a :class:`~tracklet.storage.blobs.BlobStore`, once per backend
-  (local, memory, s3).
 
 Both servers are session-scoped (one per xdist worker) and started only when a test asks for
 them. When PostgreSQL is not installed the PostgreSQL cases error with the command to fix it
@@ -173,14 +187,25 @@ def metadata_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+STORAGE_BLOBS = {"memory": "memory://", "local": ""}  # "": the data dir's blobs folder
+
+
 @pytest.fixture
-def storage_settings(metadata_backend: str, request: pytest.FixtureRequest,
+def storage_blobs() -> str:
+    """The blob backend under ``storage``, a key of ``STORAGE_BLOBS``: ``memory``; a module
+    overrides this fixture to return ``local`` (a folder under the data dir) instead."""
+    return "memory"
+
+
+@pytest.fixture
+def storage_settings(metadata_backend: str, storage_blobs: str, request: pytest.FixtureRequest,
                      tmp_path: Path) -> Settings:
-    """Settings for an empty store on the metadata backend under test (blobs in memory)."""
+    """Settings for an empty store on the metadata backend under test (blobs in memory unless
+    ``storage_blobs`` says otherwise)."""
     db = ""
     if metadata_backend == "postgresql":
         db = str(request.getfixturevalue("postgres_url"))
-    return Settings(data_dir=tmp_path / "data", db=db, blobs="memory://")
+    return Settings(data_dir=tmp_path / "data", db=db, blobs=STORAGE_BLOBS[storage_blobs])
 
 
 @pytest.fixture
@@ -189,6 +214,21 @@ def storage(storage_settings: Settings) -> Iterator[Storage]:
     store = Storage.open(storage_settings)
     yield store
     store.close()
+
+
+@pytest.fixture(scope="module", params=METADATA_BACKENDS)
+def module_metadata_url(request: pytest.FixtureRequest,
+                        tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The SQLAlchemy URL of an empty metadata database shared by one module's tests, once
+    per metadata backend (SQLite, PostgreSQL): for read-only tests that populate it once."""
+    data_dir = tmp_path_factory.mktemp("metadata")
+    if request.param == "sqlite":
+        yield Settings(data_dir=data_dir).db_url
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    url = server.create_database()
+    yield Settings(data_dir=data_dir, db=url).db_url
+    server.drop_database(url)
 
 
 @pytest.fixture(params=BLOB_BACKENDS)

@@ -15,6 +15,7 @@ import pytest
 
 from tests.e2e.conftest import LiveServer, SdkEnv
 from tests.e2e.test_api_history import wait_for_export
+from tracklet.testing.series_oracle import expected_series, mismatches
 
 ENTITY = "admin"
 
@@ -56,33 +57,6 @@ run.finish()
 """
 
 
-def _num(v: Any) -> float:
-    if isinstance(v, str):
-        return {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}[v]
-    return float(v)
-
-
-def _expected(rows: list[dict[str, Any]], key: str, start: int,
-              width: int) -> dict[str, list[Any]]:
-    groups: dict[int, list[tuple[int, Any]]] = {}
-    for r in rows:
-        if key in r:
-            groups.setdefault((r["_step"] - start) // width, []).append((r["_step"], r[key]))
-    out: dict[str, list[Any]] = {n: [] for n in (
-        "bucket", "count", "firstStep", "lastStep", "min", "max", "last")}
-    for b in sorted(groups):
-        pts = groups[b]
-        finite = [v for _, v in pts if not math.isnan(v)]
-        out["bucket"].append(b)
-        out["count"].append(len(pts))
-        out["firstStep"].append(pts[0][0])
-        out["lastStep"].append(pts[-1][0])
-        out["min"].append(min(finite) if finite else math.nan)
-        out["max"].append(max(finite) if finite else math.nan)
-        out["last"].append(pts[-1][1])
-    return out
-
-
 def _check(answer: dict[str, Any], runs: dict[str, list[dict[str, Any]]],
            keys: list[str]) -> None:
     start, width = answer["start"], answer["bucketWidth"]
@@ -90,14 +64,9 @@ def _check(answer: dict[str, Any], runs: dict[str, list[dict[str, Any]]],
     assert [r["run"] for r in answer["runs"]] == list(runs)
     for entry, rows in zip(answer["runs"], runs.values(), strict=True):
         for key in keys:
-            got, want = entry["series"][key], _expected(rows, key, start, width)
-            for col in ("bucket", "count", "firstStep", "lastStep"):
-                assert got[col] == want[col], (entry["run"], key, col)
-            for col in ("min", "max", "last"):
-                g = [_num(v) for v in got[col]]
-                assert len(g) == len(want[col])
-                assert all((math.isnan(a) and math.isnan(b)) or a == b
-                           for a, b in zip(g, want[col], strict=True)), (entry["run"], key, col)
+            got, want = entry["series"][key], expected_series(rows, key, start, width)
+            bad = mismatches(got, want)
+            assert not bad, (entry["run"], key, bad[:5])
             logged = [r[key] for r in rows if key in r and not math.isnan(r[key])]
             assert min(logged) in got["min"] and max(logged) in got["max"]
 

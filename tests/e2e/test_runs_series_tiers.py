@@ -19,10 +19,10 @@ from tests.e2e.http_writer import HttpWriter
 from tests.e2e.test_api_history import wait_for_export
 from tracklet.storage.history.tiers import open_history
 from tracklet.storage.metadata.runs import get_run_by_path
+from tracklet.testing.series_oracle import expected_series, from_json, mismatches, same_value
 
 ENTITY = "admin"
 KEYS = ["loss", "acc", "mixed", "text", "flag", "sparse", "media", "never"]
-COLUMNS = ("bucket", "count", "firstStep", "lastStep", "min", "max", "last")
 
 
 def _row(step: int, seed: int) -> dict[str, Any]:
@@ -49,60 +49,20 @@ def _rows(start: int, stop: int, seed: int) -> list[dict[str, Any]]:
     return [_row(s, seed) for s in range(start, stop)]
 
 
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+# Per run path: the rows it logged, and those it logged after it was exported and resumed.
+Logged = dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]]
 
 
-def _oracle(rows: list[dict[str, Any]], key: str, start: int,
-            width: int) -> dict[str, list[Any]]:
-    """Brute force over what was sent: a later row at a step replaces the earlier one."""
-    by_step: dict[int, dict[str, Any]] = {}
-    for r in rows:
-        by_step[r["_step"]] = r
-    groups: dict[int, list[tuple[int, Any]]] = {}
-    for step in sorted(by_step):
-        v = by_step[step].get(key)
-        if _is_number(v):
-            groups.setdefault((step - start) // width, []).append((step, v))
-    out: dict[str, list[Any]] = {c: [] for c in COLUMNS}
-    for b in sorted(groups):
-        pts = groups[b]
-        finite = [v for _, v in pts if not math.isnan(v)]
-        out["bucket"].append(b)
-        out["count"].append(len(pts))
-        out["firstStep"].append(pts[0][0])
-        out["lastStep"].append(pts[-1][0])
-        out["min"].append(min(finite) if finite else math.nan)
-        out["max"].append(max(finite) if finite else math.nan)
-        out["last"].append(pts[-1][1])
-    return out
-
-
-def _from_json(v: Any) -> Any:
-    if isinstance(v, str):
-        return {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}[v]
-    return v
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
-    return bool(a == b) and isinstance(a, bool) == isinstance(b, bool)
-
-
-def _check_json(answer: dict[str, Any], runs: dict[str, list[dict[str, Any]]]) -> None:
+def _check_json(answer: dict[str, Any], runs: Logged) -> None:
     start, width = answer["start"], answer["bucketWidth"]
     assert [r["run"] for r in answer["runs"]] == list(runs)
-    for entry, rows in zip(answer["runs"], runs.values(), strict=True):
+    for entry, (rows, resumed) in zip(answer["runs"], runs.values(), strict=True):
         assert sorted(entry["series"]) == sorted(KEYS)
         for key in KEYS:
-            got, want = entry["series"][key], _oracle(rows, key, start, width)
-            for col in COLUMNS:
-                values = [_from_json(v) for v in got[col]]
-                assert len(values) == len(want[col]), (entry["run"], key, col)
-                bad = [(i, g, w) for i, (g, w) in enumerate(zip(values, want[col], strict=True))
-                       if not _same(g, w)]
-                assert not bad, (entry["run"], key, col, bad[:5])
+            got = entry["series"][key]
+            want = expected_series(rows, key, start, width, resumed=resumed)
+            bad = mismatches(got, want)
+            assert not bad, (entry["run"], key, bad[:5])
             # Integer keys stay integers.
             if key == "acc":
                 assert all(type(v) is int for col in ("min", "max", "last") for v in got[col])
@@ -121,14 +81,14 @@ def _check_arrow(table: pa.Table, answer: dict[str, Any]) -> None:
                 want.append({"run": entry["run"], "key": key, "bucket": s["bucket"][i],
                              "count": s["count"][i], "firstStep": s["firstStep"][i],
                              "lastStep": s["lastStep"][i],
-                             **{c: float(_from_json(s[c][i])) for c in ("min", "max", "last")}})
+                             **{c: float(from_json(s[c][i])) for c in ("min", "max", "last")}})
     assert len(rows) == len(want)
     for got, expected in zip(rows, want, strict=True):
         assert got.keys() == expected.keys()
-        assert all(_same(got[k], expected[k]) for k in got), (got, expected)
+        assert all(same_value(got[k], expected[k]) for k in got), (got, expected)
 
 
-def _query(server: LiveServer, runs: dict[str, list[dict[str, Any]]], buckets: int) -> None:
+def _query(server: LiveServer, runs: Logged, buckets: int) -> None:
     params = {"runs": ",".join(runs), "keys": ",".join(KEYS), "buckets": str(buckets)}
     auth = ("api", server.key)
     resp = httpx.get(f"{server.url}/api/v1/runs/series", params=params, auth=auth, timeout=60)
@@ -179,7 +139,8 @@ def test_series_exact_across_tiers_and_resume(live_server: LiveServer) -> None:
     wait_for_export(live_server, project, "done", len(done_rows))
 
     # "resumed" still running: every one of its rows is live.
-    runs = {paths["resumed"]: first, paths["live"]: live_rows, paths["done"]: done_rows}
+    runs: Logged = {paths["resumed"]: (first, []), paths["live"]: (live_rows, []),
+                    paths["done"]: (done_rows, [])}
     for buckets in (1, 7, 100, 1000):
         _query(live_server, runs, buckets)
 
@@ -193,7 +154,7 @@ def test_series_exact_across_tiers_and_resume(live_server: LiveServer) -> None:
     # the run goes on to step 799; both tiers now hold rows.
     again = _rows(550, 800, 4)
     _send(writer, project, "resumed", again, len(first))
-    runs[paths["resumed"]] = first + again
+    runs[paths["resumed"]] = (first, again)
     for buckets in (1, 7, 100, 1000, 5000):
         _query(live_server, runs, buckets)
 
@@ -232,5 +193,5 @@ def test_large_answer_is_gzip_encoded_and_exact(live_server: LiveServer) -> None
     series = answer["runs"][0]["series"]
     assert answer["bucketWidth"] == 2
     for key in ("a", "b", "c"):
-        want = _oracle(sent, key, answer["start"], answer["bucketWidth"])
+        want = expected_series(sent, key, answer["start"], answer["bucketWidth"])
         assert series[key] == want

@@ -1,25 +1,16 @@
-"""A real store (SQLite in a temporary folder, in-memory blobs) for ingest tests."""
+"""Ingest tests run on the suite's ``storage`` (tests/conftest.py): every metadata backend,
+blobs in memory."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
-from tracklet.config import Settings
 from tracklet.domain.records import User
 from tracklet.storage import Storage
 
 
 @pytest.fixture
-def storage(tmp_path: Path) -> Iterator[Storage]:
-    store = Storage.open(Settings(data_dir=tmp_path, blobs="memory://"))
-    yield store
-    store.close()
-
-
-@pytest.fixture
 def user(storage: Storage) -> User:
+    """The user ``alice``, owner of the runs and artifacts the test writes."""
     made, _key = storage.create_user("alice")
     return made

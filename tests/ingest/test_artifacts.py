@@ -1,10 +1,9 @@
-"""The artifact write path on a real SQLite database and the in-memory blob store."""
+"""The artifact write path on every metadata backend and the in-memory blob store."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -16,26 +15,8 @@ from tracklet.ingest import artifact_manifests as manifests
 from tracklet.ingest import artifacts as ingest
 from tracklet.ingest.uploads import HashingSpool, cas_key
 from tracklet.storage import Storage
-from tracklet.storage.blobs import MemoryBlobStore
 from tracklet.storage.metadata import accounts
 from tracklet.storage.metadata import artifacts as repo
-from tracklet.storage.metadata.engine import Database
-from tracklet.storage.metadata.migrate import upgrade
-
-
-@pytest.fixture
-def storage(tmp_path: Path) -> Iterator[Storage]:
-    db = Database(f"sqlite:///{tmp_path / 'meta.db'}")
-    upgrade(db)
-    store = Storage(db=db, blobs=MemoryBlobStore())
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def user(storage: Storage) -> User:
-    return storage.create_user("alice")[0]
-
 
 _SPOOLS: list[HashingSpool] = []
 

@@ -1,15 +1,17 @@
-"""file_stream parsing and idempotent apply, against a real SQLite store."""
+"""file_stream parsing and idempotent apply, against a real store on every metadata
+backend."""
 
 from __future__ import annotations
 
 import json
 import math
 import threading
+import uuid
 from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tracklet.config import Settings
@@ -209,7 +211,10 @@ def test_unknown_run_is_not_found(storage: Storage, user: User) -> None:
         _apply(storage, {}, name="missing1")
 
 
-@settings(max_examples=25, deadline=None)
+# One store for all examples, each example on a run of its own: a fresh database per
+# example would cost a PostgreSQL migration each.
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     chunks=st.lists(
         st.tuples(st.integers(0, 30), st.lists(st.integers(-5, 5), min_size=1, max_size=8)),
@@ -217,28 +222,24 @@ def test_unknown_run_is_not_found(storage: Storage, user: User) -> None:
     )
 )
 def test_any_sequence_of_writes_equals_line_array_semantics(
-    tmp_path_factory: pytest.TempPathFactory, chunks: list[tuple[int, list[int]]]
+    storage: Storage, user: User, chunks: list[tuple[int, list[int]]]
 ) -> None:
     """Whatever offsets arrive, in whatever order, each replayed, the stored console equals
     ``line[offset + i] = content[i]`` applied to a plain list."""
-
-    store = Storage.open(Settings(data_dir=tmp_path_factory.mktemp("h"), blobs="memory://"))
-    try:
-        owner, _ = store.create_user("alice")
-        _new_run(store, owner)
-        model: dict[int, str] = {}
-        for offset, values in chunks:
-            lines = [f"v{v}" for v in values]
-            for _ in range(2):
-                _apply(store, {"files": {"output.log": {"offset": offset, "content": lines}}})
-            for i, line in enumerate(lines):
-                model[offset + i] = line
-        with store.db.read() as conn:
-            run = run_repo.get_run_by_path(conn, "alice", "proj", "run00001")
-            assert live.console_lines(conn, run.id) == sorted(model.items())
-            assert run.log_line_count == max(model) + 1
-    finally:
-        store.close()
+    name = uuid.uuid4().hex[:8]
+    _new_run(storage, user, name)
+    model: dict[int, str] = {}
+    for offset, values in chunks:
+        lines = [f"v{v}" for v in values]
+        for _ in range(2):
+            _apply(storage, {"files": {"output.log": {"offset": offset, "content": lines}}},
+                   name=name)
+        for i, line in enumerate(lines):
+            model[offset + i] = line
+    with storage.db.read() as conn:
+        run = run_repo.get_run_by_path(conn, "alice", "proj", name)
+        assert live.console_lines(conn, run.id) == sorted(model.items())
+        assert run.log_line_count == max(model) + 1
 
 
 def test_non_finite_steps_are_not_steps() -> None:

@@ -12,9 +12,10 @@ from tracklet.domain.records import Project, RunFields, StreamChunk
 from tracklet.storage import Storage
 from tracklet.storage.history import compaction, live
 from tracklet.storage.history.rows import dumps_row
-from tracklet.storage.history.series import Axis, Series, chart_series
+from tracklet.storage.history.series import Series, chart_series
 from tracklet.storage.metadata import accounts
 from tracklet.storage.metadata import runs as run_repo
+from tracklet.testing.series_oracle import expected_series, mismatches
 
 
 @pytest.fixture
@@ -58,42 +59,15 @@ def _rows(start: int, stop: int, seed: int) -> list[dict[str, Any]]:
     return rows
 
 
-def _oracle(rows: list[dict[str, Any]], key: str, axis: Axis) -> dict[str, list[Any]]:
-    """Brute force: one pass over the merged rows (later rows at a step replace earlier)."""
-    by_step: dict[int, dict[str, Any]] = {}
-    for r in rows:
-        by_step[r["_step"]] = r
-    groups: dict[int, list[tuple[int, Any]]] = {}
-    for step in sorted(by_step):
-        v = by_step[step].get(key)
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            groups.setdefault((step - axis.start) // axis.width, []).append((step, v))
-    out: dict[str, list[Any]] = {n: [] for n in (
-        "bucket", "count", "firstStep", "lastStep", "min", "max", "last")}
-    for b in sorted(groups):
-        pts = groups[b]
-        finite = [v for _, v in pts if not (isinstance(v, float) and math.isnan(v))]
-        out["bucket"].append(b)
-        out["count"].append(len(pts))
-        out["firstStep"].append(pts[0][0])
-        out["lastStep"].append(pts[-1][0])
-        out["min"].append(min(finite) if finite else math.nan)
-        out["max"].append(max(finite) if finite else math.nan)
-        out["last"].append(pts[-1][1])
-    return out
-
-
 def _same(series: Series, want: dict[str, list[Any]]) -> None:
     got = {"bucket": series.bucket.tolist(), "count": series.count.tolist(),
            "firstStep": series.first_step.tolist(), "lastStep": series.last_step.tolist(),
            "min": series.min.tolist(), "max": series.max.tolist(),
            "last": series.last.tolist()}
+    assert not mismatches(got, want)
+    # Each key here holds one kind of number, and the series keeps it: ints stay ints.
     for name, values in want.items():
-        assert len(got[name]) == len(values), name
-        for a, b in zip(got[name], values, strict=True):
-            both_nan = isinstance(a, float) and isinstance(b, float) and math.isnan(a) \
-                and math.isnan(b)
-            assert both_nan or (a == b and type(a) is type(b)), (name, a, b)
+        assert [type(v) for v in got[name]] == [type(v) for v in values], name
 
 
 @pytest.mark.parametrize("buckets", [1, 7, 100, 5000])
@@ -121,9 +95,11 @@ def test_series_match_brute_force_on_both_tiers(storage: Storage, project: Proje
     axis, series = chart_series(storage, [live_run, done, resumed], keys, buckets)
     assert axis.start == 0 and axis.width == max(1, -(-1300 // buckets))
     assert axis.buckets * axis.width >= 1300
-    for rows, per_key in zip([live_rows, done_rows, first + again], series, strict=True):
+    logged = [(live_rows, []), (done_rows, []), (first, again)]
+    for (rows, resumed_rows), per_key in zip(logged, series, strict=True):
         for key in keys:
-            _same(per_key[key], _oracle(rows, key, axis))
+            _same(per_key[key], expected_series(rows, key, axis.start, axis.width,
+                                                resumed=resumed_rows))
     assert series[0]["text"].bucket.size == 0 and series[0]["never"].bucket.size == 0
     assert series[0]["flag"].bucket.size == 0
     # Every logged extreme is visible in some bucket.

@@ -5,17 +5,11 @@ from __future__ import annotations
 
 import math
 import time
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from sqlalchemy import create_engine
 
-from tests.storage import pg_server
-from tracklet.config import Settings
 from tracklet.domain.records import Project, RunFields, StreamChunk
 from tracklet.storage import Storage
 from tracklet.storage.history import compaction, live
@@ -29,31 +23,11 @@ from tracklet.storage.metadata.strict_json import strict_json_text
 from tracklet.storage.run_deletion import delete_run
 
 
-@pytest.fixture(scope="module")
-def pg_cluster() -> Iterator[str | None]:
-    if not pg_server.available():
-        yield None
-        return
-    with pg_server.postgres_url() as url:
-        yield url
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def storage(request: pytest.FixtureRequest, tmp_path: Path,
-            pg_cluster: str | None) -> Iterator[Storage]:
-    db = ""
-    if request.param == "postgresql":
-        if pg_cluster is None:
-            pytest.skip("PostgreSQL binaries are not installed")
-        name = f"t{uuid.uuid4().hex[:12]}"
-        admin = create_engine(pg_cluster, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"CREATE DATABASE {name}")
-        admin.dispose()
-        db = pg_cluster.rsplit("/", 1)[0] + f"/{name}"
-    store = Storage.open(Settings(data_dir=tmp_path, db=db))
-    yield store
-    store.close()
+@pytest.fixture
+def storage_blobs() -> str:
+    """Blobs in a local folder: compaction writes real files, and reads of exports then go
+    through the file in place (``BlobStore.local_path``) rather than the download cache."""
+    return "local"
 
 
 @pytest.fixture

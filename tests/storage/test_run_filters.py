@@ -11,16 +11,15 @@ import math
 import random
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from tests.storage import pg_server
 from tests.storage.filter_oracle import expected_order, match
 from tracklet.domain.records import Project, RunFields
 from tracklet.errors import InvalidInput
+from tracklet.storage import Storage
 from tracklet.storage.metadata import accounts
 from tracklet.storage.metadata import runs as run_repo
 from tracklet.storage.metadata.engine import Database
@@ -100,23 +99,12 @@ def _populate(db: Database) -> tuple[Project, dict[str, int]]:
     return project, ids
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest,
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Database, Project,
-                                                                      dict[str, int]]]:
-    if request.param == "sqlite":
-        db = Database(f"sqlite:///{tmp_path_factory.mktemp('filters') / 't.db'}")
-        project, ids = _populate(db)
-        yield db, project, ids
-        db.dispose()
-        return
-    if not pg_server.available():
-        pytest.skip("PostgreSQL binaries are not installed")
-    with pg_server.postgres_url() as url:
-        db = Database(url)
-        project, ids = _populate(db)
-        yield db, project, ids
-        db.dispose()
+@pytest.fixture(scope="module")
+def store(module_metadata_url: str) -> Iterator[tuple[Database, Project, dict[str, int]]]:
+    db = Database(module_metadata_url)
+    project, ids = _populate(db)
+    yield db, project, ids
+    db.dispose()
 
 
 FILTERS: list[dict[str, Any]] = [
@@ -207,8 +195,8 @@ def test_order_pages_match_oracle(store: tuple[Database, Project, dict[str, int]
     assert names == [r["name"] for r in expected]
 
 
-def test_pages_are_stable_while_runs_are_added(tmp_path: Path) -> None:
-    db = Database(f"sqlite:///{tmp_path / 't.db'}")
+def test_pages_are_stable_while_runs_are_added(storage: Storage) -> None:
+    db = storage.db
     project, _ = _populate(db)
     seen: list[str] = []
     after = None
@@ -228,7 +216,6 @@ def test_pages_are_stable_while_runs_are_added(tmp_path: Path) -> None:
         after = page.cursors[-1]
     assert len(seen) == len(set(seen)) == len(RUNS) + 5
     assert seen[: len(RUNS)] == [r["name"] for r in RUNS]
-    db.dispose()
 
 
 BAD = [

@@ -1,4 +1,5 @@
-"""Helpers for testing against a real tracklet server.
+"""Helpers for testing against a real tracklet server (a launcher) and the oracles tests and
+benchmarks share (:mod:`.series_oracle`).
 
 :func:`start_server` runs ``python -m tracklet server`` as a subprocess on a free port with
 its own data dir and waits until ``/ready`` answers; :func:`launch` does the same for any

@@ -8,7 +8,8 @@ from sqlalchemy import Connection, text
 
 def insert_runs(conn: Connection, run_ids: tuple[int, ...], history_line_count: int) -> None:
     """Entity 1, project 1 and running runs with these ids, as revision 0001 defines them."""
-    conn.execute(text("INSERT INTO entities(id, name, is_team, created_at) VALUES (1, 'e', 0, 0)"))
+    conn.execute(text("INSERT INTO entities(id, name, is_team, created_at) "
+                      "VALUES (1, 'e', false, 0)"))
     conn.execute(text("INSERT INTO projects(id, entity_id, name, created_at, updated_at) "
                       "VALUES (1, 1, 'p', 0, 0)"))
     for run_id in run_ids:

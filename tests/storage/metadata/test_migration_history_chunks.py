@@ -3,12 +3,11 @@ lines with and without a step, gaps in line numbers, several runs, more than one
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from alembic import command
 from sqlalchemy import text
 
 from tests.storage.metadata.seed import insert_runs
+from tracklet.config import Settings
 from tracklet.storage.history import live
 from tracklet.storage.metadata.engine import Database
 from tracklet.storage.metadata.migrate import alembic_config, upgrade
@@ -24,8 +23,8 @@ def _rows(run_id: int) -> list[tuple[int, int | None, str]]:
     return rows
 
 
-def test_history_rows_survive_upgrade_and_downgrade(tmp_path: Path) -> None:
-    db = Database(f"sqlite:///{tmp_path / 't.db'}")
+def test_history_rows_survive_upgrade_and_downgrade(storage_settings: Settings) -> None:
+    db = Database(storage_settings.db_url)
     try:
         upgrade(db, "0008")
         with db.write() as c:

@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from alembic import command
 from sqlalchemy import text
 
 from tests.storage.metadata.seed import insert_runs
+from tracklet.config import Settings
 from tracklet.storage.metadata.engine import Database
 from tracklet.storage.metadata.migrate import alembic_config, upgrade
 
 
-def test_upgrade_and_downgrade_keep_child_rows(tmp_path: Path) -> None:
-    db = Database(f"sqlite:///{tmp_path / 't.db'}")
+def test_upgrade_and_downgrade_keep_child_rows(storage_settings: Settings) -> None:
+    db = Database(storage_settings.db_url)
     try:
         upgrade(db, "0001")
         with db.write() as c:
             insert_runs(c, (1,), history_line_count=1)
             c.execute(text("INSERT INTO history(run_id, line, step, data) VALUES (1, 0, 0, '{}')"))
             c.execute(text("INSERT INTO run_files(run_id, name, size, created_at, updated_at, "
-                           "uploaded) VALUES (1, 'f', 0, 0, 0, 0)"))
+                           "uploaded) VALUES (1, 'f', 0, 0, 0, false)"))
         upgrade(db)
         with db.read() as c:
             assert c.execute(text("SELECT stop_requested FROM runs")).scalar_one() in (0, False)
