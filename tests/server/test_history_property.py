@@ -14,8 +14,9 @@ compares with the oracle (:mod:`tests.support.history_oracle`):
 
 Paths: ``history`` (HistoryPage pages, as the SDK pages them), ``sampledHistory``
 (SampledHistoryPage), ``scan_history`` as wandb 0.31's reader runs it (``parquetHistory``,
-then Parquet files and/or live pages), ``historyKeys.lastStep``, and
-``GET /api/v1/runs/history`` in JSON and Arrow. SQLite + a local folder and PostgreSQL + S3.
+then Parquet files and/or live pages), ``historyKeys.lastStep``,
+``GET /api/v1/runs/history`` in JSON and Arrow, and ``GET /api/v1/runs/series``. SQLite + a
+local folder and PostgreSQL + S3.
 
 ``TRACKLET_HISTORY_EXAMPLES`` sets the example count (CI default 12 per backend).
 """
@@ -41,6 +42,7 @@ from tests.support import history_oracle as oracle
 from tests.support.app import InProcessApp
 from tracklet.storage.history import chunks, compaction
 from tracklet.storage.metadata import runs as run_repo
+from tracklet.testing.series_oracle import expected_series, mismatches
 
 ENTITY, PROJECT = "admin", "props"
 EXAMPLES = int(os.environ.get("TRACKLET_HISTORY_EXAMPLES", "12"))
@@ -232,6 +234,15 @@ class Client:
             out += sorted(rows, key=lambda r: r["_step"])
         return out
 
+    def series(self, keys: list[str], buckets: int) -> dict[str, Any]:
+        """``GET /api/v1/runs/series`` of this run (JSON)."""
+        response = self.app.client.get("/api/v1/runs/series", params={
+            "runs": f"{ENTITY}/{PROJECT}/{self.run}", "keys": ",".join(keys),
+            "buckets": buckets})
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
     def columns(self, keys: list[str], lo: int | None, hi: int | None,
                 fmt: str) -> list[list[Any]]:
         """``GET /api/v1/runs/history`` rows as ``[_step, *values]``."""
@@ -298,6 +309,30 @@ def check(client: Client, stage: str, rng: random.Random) -> None:
                 got, want_columns = oracle.strict(got), oracle.strict(want_columns)
             diff = oracle.first_difference(got, want_columns, numbers_loose=True)
             assert diff is None, f"/api/v1/runs/history {fmt} {keys} {where}: {diff}"
+    check_series(client, rows, rng.sample(candidates, k=min(len(candidates), 3)), stage, rng)
+
+
+def check_series(client: Client, rows: list[dict[str, Any]], keys: list[str], stage: str,
+                 rng: random.Random) -> None:
+    """Chart series of ``keys`` against the series oracle over the oracle's rows (which
+    already hold what rewrites and resumes replaced)."""
+    buckets = rng.choice([1, 7, 10_000])
+    answer = client.series(keys, buckets)
+    got = answer["runs"][0]["series"]
+    for key in keys:
+        want = expected_series(rows, key, answer["start"], answer["bucketWidth"])
+        if not want["bucket"]:
+            assert key not in got or not got[key]["bucket"], (stage, key, got.get(key))
+            continue
+        bad = mismatches(_doubles(got[key]), _doubles(want))
+        assert not bad, f"series {key} ({buckets} buckets) {stage}: {bad[:3]}"
+
+
+def _doubles(series: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """A series with its values as a chart reads them: doubles (an integer past 2**53 is
+    the nearest one, whichever tier or column type it came through)."""
+    return {column: [float(v) if column in ("min", "max", "last") and type(v) is int else v
+                     for v in values] for column, values in series.items()}
 
 
 def _same(got: list[Any], want: list[Any], what: str) -> None:

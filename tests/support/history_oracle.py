@@ -147,13 +147,16 @@ def columns(rows: Sequence[dict[str, Any]], keys: Sequence[str], lo: int | None,
 
 def same(a: Any, b: Any, *, numbers_loose: bool = False) -> bool:
     """Equal as logged values: same JSON kind (an int is not a float, unless
-    ``numbers_loose``), NaN equals NaN, containers element by element, dict keys as sets."""
+    ``numbers_loose``: then an int equals the float nearest it, as a float64 column holds
+    it), NaN equals NaN, containers element by element, dict keys as sets."""
     if isinstance(a, bool) or isinstance(b, bool):
         return a is b
     if isinstance(a, float) and isinstance(b, float):
         return (math.isnan(a) and math.isnan(b)) or a == b
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return (numbers_loose or type(a) is type(b)) and a == b
+        if numbers_loose and (type(a) is float or type(b) is float):
+            return float(a) == float(b)  # a float64 column: the nearest double
+        return type(a) is type(b) and a == b
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(same(a[k], b[k], numbers_loose=numbers_loose)
                                             for k in a)

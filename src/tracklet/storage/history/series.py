@@ -81,6 +81,8 @@ def _strict(values: np.ndarray) -> np.ndarray | list[Any]:
     for v in values.tolist():
         if isinstance(v, float) and not math.isfinite(v):
             v = "NaN" if math.isnan(v) else ("Infinity" if v > 0 else "-Infinity")
+        elif type(v) is int and not _INT64_MIN <= v <= _INT64_MAX:
+            v = float(v)  # a chart's number is a double; JSON writers stop at 64 bits
         out.append(v)
     return out
 
