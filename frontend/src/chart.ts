@@ -1,0 +1,188 @@
+// One uPlot panel per metric: for each run the line of last values per bucket with a band
+// from the bucket's min to its max, so a spike that a bucket averages away still shows.
+import uPlot from "uplot";
+import "uplot/dist/uPlot.min.css";
+import type { SeriesAnswer } from "./api";
+import { h, replace } from "./dom";
+import { number } from "./format";
+
+export interface ChartRun {
+  /** entity/project/run, as /api/v1/runs/series names it. */
+  path: string;
+  label: string;
+  color: string;
+}
+
+/** Every chart on the page by metric key (read by the UI tests and the console). */
+export const charts = new Map<string, uPlot>();
+declare global {
+  interface Window { tracklet?: { charts: Map<string, uPlot> } }
+}
+window.tracklet = { charts };
+
+const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+  "#17becf", "#bcbd22", "#7f7f7f"];
+
+/** A run's colour, stable across pages and reloads (a hash of its path). */
+export function runColor(path: string): string {
+  let hash = 2166136261;
+  for (let i = 0; i < path.length; i++) hash = Math.imul(hash ^ path.charCodeAt(i), 16777619);
+  return PALETTE[(hash >>> 0) % PALETTE.length];
+}
+
+function alpha(color: string, a: number): string {
+  const n = parseInt(color.slice(1), 16);
+  return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${a})`;
+}
+
+/** Numbers only: the JSON's "NaN" / "Infinity" strings and non-numbers become gaps. */
+function num(v: unknown): number | null {
+  return typeof v === "number" && Number.isFinite(v) ? v : null;
+}
+
+/** uPlot's columns for `key`: x, then per run last, min, max; and the runs that had data. */
+export function chartData(answer: SeriesAnswer, key: string, runs: ChartRun[]):
+    { data: uPlot.AlignedData; shown: ChartRun[] } {
+  const byPath = new Map(answer.runs.map((r) => [r.run, r.series[key]]));
+  const shown = runs.filter((r) => byPath.get(r.path)?.bucket.length);
+  const xs = new Set<number>();
+  for (const run of shown) for (const b of byPath.get(run.path)!.bucket) xs.add(b);
+  const buckets = [...xs].sort((a, b) => a - b);
+  const index = new Map(buckets.map((b, i) => [b, i]));
+  const x = buckets.map((b) => answer.start + b * answer.bucketWidth);
+  const columns: (number | null)[][] = [];
+  for (const run of shown) {
+    const s = byPath.get(run.path)!;
+    const last = new Array<number | null>(x.length).fill(null);
+    const min = new Array<number | null>(x.length).fill(null);
+    const max = new Array<number | null>(x.length).fill(null);
+    s.bucket.forEach((b, i) => {
+      const at = index.get(b)!;
+      last[at] = num(s.last[i]);
+      min[at] = num(s.min[i]);
+      max[at] = num(s.max[i]);
+    });
+    columns.push(last, min, max);
+  }
+  return { data: [x, ...columns] as uPlot.AlignedData, shown };
+}
+
+/** A chart panel for `key`: a titled box that draws itself once `answer` is given. */
+export class ChartPanel {
+  readonly el: HTMLElement;
+  private readonly plotBox: HTMLElement;
+  private readonly legend: HTMLElement;
+  private plot: uPlot | null = null;
+  private resize: ResizeObserver | null = null;
+
+  constructor(readonly key: string) {
+    this.plotBox = h("div", { class: "plot" }, h("p", { class: "muted" }, "loading…"));
+    this.legend = h("div", { class: "legend" });
+    this.el = h("section", { class: "panel", "data-key": key },
+      h("h3", null, key), this.plotBox, this.legend);
+  }
+
+  /** The width to ask buckets for: one per pixel. */
+  width(): number {
+    return Math.max(200, Math.floor(this.plotBox.clientWidth || 400));
+  }
+
+  /** Show a failure instead of the plot. */
+  fail(message: string): void {
+    replace(this.plotBox, h("p", { class: "error" }, message));
+  }
+
+  /** Draw `runs`' series of this key from `answer`. */
+  draw(answer: SeriesAnswer, runs: ChartRun[]): void {
+    this.destroy();
+    const { data, shown } = chartData(answer, this.key, runs);
+    if (!shown.length) {
+      replace(this.plotBox, h("p", { class: "muted" }, "no numeric values"));
+      replace(this.legend);
+      return;
+    }
+    const series: uPlot.Series[] = [{ label: answer.x }];
+    const bands: uPlot.Band[] = [];
+    shown.forEach((run, i) => {
+      const base = 1 + i * 3;
+      series.push(
+        { label: run.label, stroke: run.color, width: 1.5, spanGaps: true,
+          points: { show: false } },
+        { label: `${run.label} min`, stroke: alpha(run.color, 0.35), width: 0.5,
+          spanGaps: true, points: { show: false } },
+        { label: `${run.label} max`, stroke: alpha(run.color, 0.35), width: 0.5,
+          spanGaps: true, points: { show: false } },
+      );
+      bands.push({ series: [base + 2, base + 1], fill: alpha(run.color, 0.18) });
+    });
+    const items: HTMLElement[] = [];
+    const values = shown.map((run) => {
+      const v = h("span", { class: "value" });
+      const swatch = h("span", { class: "swatch" });
+      swatch.style.background = run.color;  // CSSOM, allowed by the CSP (no inline markup)
+      items.push(h("span", { class: "item" }, swatch, h("span", null, run.label), v));
+      return v;
+    });
+    replace(this.plotBox);
+    const opts: uPlot.Options = {
+      width: this.width(),
+      height: 220,
+      series,
+      bands,
+      legend: { show: false },
+      cursor: { drag: { x: true, y: false } },
+      scales: { x: { time: false } },
+      axes: [{ label: answer.x, size: 40 }, { size: 60 }],
+      hooks: {
+        setCursor: [(u) => {
+          const idx = u.cursor.idx;
+          values.forEach((v, i) => {
+            const y = idx === null || idx === undefined ? null : u.data[1 + i * 3][idx];
+            v.textContent = y === null || y === undefined ? "" : number(y);
+          });
+        }],
+      },
+    };
+    replace(this.legend, items);
+    this.plot = new uPlot(opts, data, this.plotBox);
+    charts.set(this.key, this.plot);
+    this.resize = new ResizeObserver(() => {
+      if (this.plot) this.plot.setSize({ width: this.width(), height: 220 });
+    });
+    this.resize.observe(this.plotBox);
+  }
+
+  /** Free the plot (the panel can draw again). */
+  destroy(): void {
+    this.resize?.disconnect();
+    this.resize = null;
+    if (this.plot) {
+      if (charts.get(this.key) === this.plot) charts.delete(this.key);
+      this.plot.destroy();
+      this.plot = null;
+    }
+  }
+}
+
+/** The numeric metric keys worth a chart: user keys (not `_step`, `_runtime`, ...). */
+export function chartKeys(keys: Iterable<string>): string[] {
+  return [...new Set(keys)].filter((k) => !k.startsWith("_") && !k.startsWith("system/"))
+    .sort((a, b) => a.localeCompare(b));
+}
+
+/** Fetch and draw `panels` for `runs`, a few requests at a time (one per panel). */
+export async function drawPanels(panels: ChartPanel[], runs: ChartRun[],
+    fetchSeries: (keys: string[], buckets: number) => Promise<SeriesAnswer>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < panels.length) {
+      const panel = panels[next++];
+      try {
+        panel.draw(await fetchSeries([panel.key], panel.width()), runs);
+      } catch (err) {
+        panel.fail(err instanceof Error ? err.message : String(err));
+      }
+    }
+  };
+  await Promise.all([worker(), worker(), worker(), worker()]);
+}

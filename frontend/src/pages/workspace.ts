@@ -1,0 +1,65 @@
+// /<entity>/<project>: the runs table beside one chart panel per metric for the selected runs.
+import { series } from "../api";
+import { ChartPanel, type ChartRun, chartKeys, drawPanels, runColor } from "../chart";
+import { h, path } from "../dom";
+import { frame } from "../layout";
+import { loadRuns, numericSummaryKeys, type UiRun } from "../runs";
+import { RunsTable, columns } from "../table";
+
+/** How many runs the workspace selects at first (the newest). */
+const FIRST_SELECTED = 20;
+const MAX_COLUMNS = 6;
+
+function commonKeys(objects: Record<string, unknown>[], filter: (k: string) => boolean):
+    string[] {
+  const counts = new Map<string, number>();
+  for (const o of objects) {
+    for (const k of Object.keys(o)) if (filter(k)) counts.set(k, (counts.get(k) ?? 0) + 1);
+  }
+  return [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .slice(0, MAX_COLUMNS).map(([k]) => k).sort();
+}
+
+export async function workspacePage(entity: string, project: string): Promise<void> {
+  const crumbs = [{ text: entity }, { text: project, href: path(entity, project) }];
+  const runs = await loadRuns(entity, project);
+  if (runs === null) {
+    frame(crumbs, h("p", { class: "error" }, `No project ${entity}/${project}.`));
+    return;
+  }
+  const metricKeys = chartKeys(numericSummaryKeys(runs));
+  const configKeys = commonKeys(runs.map((r) => r.config), () => true);
+  const summaryKeys = commonKeys(runs.map((r) => r.summary), (k) => metricKeys.includes(k));
+  const byPath = new Map(runs.map((r) => [r.path, r]));
+
+  const charts = h("div", { class: "charts" });
+  const panels = metricKeys.map((k) => new ChartPanel(k));
+  charts.append(...panels.map((p) => p.el));
+  let pending = 0;
+  const redraw = (selected: Set<string>) => {
+    window.clearTimeout(pending);
+    pending = window.setTimeout(() => void draw(selected), 150);
+  };
+  const draw = async (selected: Set<string>) => {
+    const chosen: ChartRun[] = [...selected].map((p) => byPath.get(p)).filter(
+      (r): r is UiRun => r !== undefined).map((r) => ({
+      path: r.path, label: r.label, color: runColor(r.path) }));
+    if (!chosen.length) {
+      panels.forEach((p) => p.draw({ x: "_step", start: 0, bucketWidth: 1, buckets: 0,
+        runs: [] }, []));
+      return;
+    }
+    await drawPanels(panels, chosen,
+      (keys, buckets) => series(chosen.map((r) => r.path), keys, buckets));
+  };
+  const table = new RunsTable(runs, columns(entity, project, configKeys, summaryKeys),
+    runs.slice(0, FIRST_SELECTED).map((r) => r.path), redraw);
+
+  frame(crumbs, h("div", { class: "workspace" },
+    h("section", { class: "runs" },
+      h("h2", null, `Runs (${runs.length})`), table.el),
+    h("section", { class: "charts-box" },
+      h("h2", null, "Charts"),
+      metricKeys.length ? charts : h("p", { class: "muted" }, "No numeric metrics logged."))));
+  await draw(table.selected);
+}
