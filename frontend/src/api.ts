@@ -23,6 +23,9 @@ export function csrfToken(): string {
 export async function request(url: string, init: RequestInit = {}): Promise<Response> {
   const method = (init.method ?? "GET").toUpperCase();
   const headers = new Headers(init.headers);
+  // Tells the server to answer 401 without a Basic challenge (which would make the browser
+  // open its own password dialog instead of letting the UI show the sign-in page).
+  headers.set("X-Tracklet-UI", "1");
   if (method !== "GET" && method !== "HEAD") {
     const token = csrfToken();
     if (token) headers.set("X-CSRF-Token", token);

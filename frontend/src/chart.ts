@@ -21,7 +21,7 @@ declare global {
 window.tracklet = { charts };
 
 const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-  "#17becf", "#bcbd22", "#7f7f7f"];
+  "#17becf", "#bcbd22", "#4e79a7"];
 
 /** A run's colour, stable across pages and reloads (a hash of its path). */
 export function runColor(path: string): string {

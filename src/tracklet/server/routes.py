@@ -1,9 +1,10 @@
 """The whole URL map, and who may call each route (see :mod:`tracklet.server.access`).
 
 ``Access.PUBLIC`` routes take no credentials (health probes, and the web UI's shell and
-static assets: the pages fetch their data from the authenticated APIs), ``Access.USER`` routes a user's API key,
-``Access.SIGNED_URL`` routes a signed token of the named kind in ``?t=`` (handed out by
-:mod:`tracklet.server.urls`). ``tests/server/test_routes.py`` calls every route without them.
+static assets: the pages fetch their data from the authenticated APIs), ``Access.USER``
+routes a user's API key, ``Access.SIGNED_URL`` routes a signed token of the named kind in
+``?t=`` (handed out by :mod:`tracklet.server.urls`). ``tests/server/test_routes.py`` calls
+every route without them.
 """
 
 from __future__ import annotations
