@@ -119,3 +119,23 @@ def test_the_ui_gets_no_basic_challenge(app: InProcessApp) -> None:
     assert ui.status_code == 401 and "www-authenticate" not in ui.headers
     sdk = app.client.post("/graphql", json=body, auth=None)
     assert sdk.status_code == 401 and sdk.headers["www-authenticate"].startswith("Basic")
+
+
+def test_the_links_the_sdk_prints_are_pages(app: InProcessApp) -> None:
+    """run.url, run.project_url and `wandb login`'s "Create a new API key at ..." link, as
+    the pinned SDK's own code builds them, answer the shell."""
+    from wandb.sdk.lib.wbauth.host_url import HostUrl
+    from wandb.sdk.lib.wbauth.prompt import _authorize_url
+    from wandb.sdk.wandb_settings import Settings as WandbSettings
+
+    base = "http://testserver"
+    settings = WandbSettings(base_url=base, entity="admin", project="demo",
+                             run_id="lr=0.1+seed&1$x@y")
+    links = [settings.run_url, settings.project_url,
+             _authorize_url(HostUrl(base), signup=False, referrer="")]
+    assert links[0] == f"{base}/admin/demo/runs/lr=0.1+seed&1$x@y"
+    assert links[2] == f"{base}/authorize"
+    for link in links:
+        response = app.client.get(link, auth=None)
+        assert response.status_code == 200, link
+        assert '<div id="app">' in response.text, link
