@@ -75,7 +75,8 @@ export class ChartPanel {
   private plot: uPlot | null = null;
   private resize: ResizeObserver | null = null;
 
-  constructor(readonly key: string) {
+  /** `sync`: panels sharing a key share the crosshair (uPlot's cursor sync). */
+  constructor(readonly key: string, private readonly sync = "tracklet") {
     this.plotBox = h("div", { class: "plot" }, h("p", { class: "muted" }, "loading…"));
     this.legend = h("div", { class: "legend" });
     this.el = h("section", { class: "panel", "data-key": key },
@@ -108,12 +109,12 @@ export class ChartPanel {
       series.push(
         { label: run.label, stroke: run.color, width: 1.5, spanGaps: true,
           points: { show: false } },
-        { label: `${run.label} min`, stroke: alpha(run.color, 0.35), width: 0.5,
+        { label: `${run.label} min`, stroke: alpha(run.color, 0.6), width: 0.5,
           spanGaps: true, points: { show: false } },
-        { label: `${run.label} max`, stroke: alpha(run.color, 0.35), width: 0.5,
+        { label: `${run.label} max`, stroke: alpha(run.color, 0.6), width: 0.5,
           spanGaps: true, points: { show: false } },
       );
-      bands.push({ series: [base + 2, base + 1], fill: alpha(run.color, 0.18) });
+      bands.push({ series: [base + 2, base + 1], fill: alpha(run.color, 0.2) });
     });
     const items: HTMLElement[] = [];
     const values = shown.map((run) => {
@@ -130,7 +131,7 @@ export class ChartPanel {
       series,
       bands,
       legend: { show: false },
-      cursor: { drag: { x: true, y: false } },
+      cursor: { drag: { x: true, y: false }, sync: { key: this.sync } },
       scales: { x: { time: false } },
       axes: [{ label: answer.x, size: 40 }, { size: 60 }],
       hooks: {
@@ -168,6 +169,39 @@ export class ChartPanel {
 export function chartKeys(keys: Iterable<string>): string[] {
   return [...new Set(keys)].filter((k) => !k.startsWith("_") && !k.startsWith("system/"))
     .sort((a, b) => a.localeCompare(b));
+}
+
+/** A section name for a metric: its prefix before the last "/" ("train/loss" → "train"). */
+export function section(key: string): string {
+  const at = key.lastIndexOf("/");
+  return at > 0 ? key.slice(0, at) : "";
+}
+
+/** Panels grouped into sections by prefix (unprefixed metrics first), with a search box
+ * that hides the panels whose key does not contain the text. */
+export function chartSections(panels: ChartPanel[]): HTMLElement {
+  const groups = new Map<string, ChartPanel[]>();
+  for (const p of panels) {
+    const name = section(p.key);
+    groups.set(name, [...(groups.get(name) ?? []), p]);
+  }
+  const names = [...groups.keys()].sort((a, b) => (a === "" ? -1 : b === "" ? 1
+    : a.localeCompare(b)));
+  const sections = names.map((name) => h("details", { class: "chart-section", open: true,
+    "data-section": name },
+  h("summary", null, name || "Charts", h("span", { class: "muted" },
+    ` (${groups.get(name)!.length})`)),
+  h("div", { class: "charts" }, groups.get(name)!.map((p) => p.el))));
+  const search = h("input", { type: "search", class: "metric-search",
+    placeholder: "Search metrics", "aria-label": "search metrics" });
+  search.addEventListener("input", () => {
+    const text = search.value.trim().toLowerCase();
+    for (const p of panels) p.el.hidden = !!text && !p.key.toLowerCase().includes(text);
+    for (const el of sections) {
+      el.hidden = [...el.querySelectorAll<HTMLElement>(".panel")].every((p) => p.hidden);
+    }
+  });
+  return h("div", { class: "chart-sections" }, search, sections);
 }
 
 /** Fetch and draw `panels` for `runs`, a few requests at a time (one per panel). */

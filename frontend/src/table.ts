@@ -46,6 +46,7 @@ export class RunsTable {
   readonly el: HTMLElement;
   private sortBy = "created";
   private descending = true;
+  private query = "";
   readonly selected: Set<string>;
 
   constructor(private readonly runs: UiRun[], private readonly cols: Column[],
@@ -55,11 +56,24 @@ export class RunsTable {
     this.render();
   }
 
-  /** The runs in the table's current order. */
+  /** Show only the runs whose name, id, group or tags contain `text` (case-insensitive). */
+  filter(text: string): void {
+    this.query = text.trim().toLowerCase();
+    this.render();
+  }
+
+  private matches(run: UiRun): boolean {
+    if (!this.query) return true;
+    const n = run.node;
+    return [run.label, n.name, n.group ?? "", ...n.tags].some(
+      (t) => t.toLowerCase().includes(this.query));
+  }
+
+  /** The runs the filter shows, in the table's current order. */
   ordered(): UiRun[] {
     const col = this.cols.find((c) => c.id === this.sortBy) ?? this.cols[0];
     const sign = this.descending ? -1 : 1;
-    return [...this.runs].sort((a, b) => {
+    return this.runs.filter((r) => this.matches(r)).sort((a, b) => {
       const c = compare(col.get(a), col.get(b));
       // Missing values stay last in either direction.
       const va = col.get(a), vb = col.get(b);

@@ -4,8 +4,11 @@ data that stays text."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -147,6 +150,17 @@ def test_the_workspace_the_sdk_links_to(ui_page: UiPage, project: Project) -> No
     order = [r.get_attribute("data-run") for r in page.query_selector_all("tbody tr")]
     assert order == ["calm1", SPIKY]
 
+    # Filter the table by name; search the metrics.
+    page.fill("input.runs-filter", "CALM")
+    assert [r.get_attribute("data-run") for r in page.query_selector_all("tbody tr")] == [
+        "calm1"]
+    page.fill("input.runs-filter", "")
+    assert len(page.query_selector_all("tbody tr")) == 2
+    page.fill("input.metric-search", "acc")
+    assert page.is_hidden(".panel[data-key=loss]") and page.is_visible(".panel[data-key=acc]")
+    page.fill("input.metric-search", "")
+    assert page.is_visible(".panel[data-key=loss]")
+
     # Deselect the spiky run: the charts redraw with the calm one only.
     page.uncheck(f"tr[data-run='{SPIKY}'] input[type=checkbox]")
     page.wait_for_function("() => window.tracklet.charts.get('loss')?.data.length === 4",
@@ -226,3 +240,45 @@ def test_unknown_run_says_so(ui_page: UiPage, project: Project) -> None:
     page.goto("/admin/ui-demo/runs/nope")
     page.wait_for_selector("p.error", timeout=TIMEOUT_MS)
     assert "No run admin/ui-demo/nope" in page.inner_text("p.error")
+
+
+SDK_SCRIPT = """
+import wandb
+run = wandb.init(project="ui-sdk", config={"lr": 0.01, "label": "<b>bold?</b>"})
+for step in range(50):
+    run.log({"loss": 1.0 / (step + 1)})
+print("RUN_URL", run.url)
+print("PROJECT_URL", run.project_url)
+run.finish()
+"""
+
+
+def test_the_link_the_real_sdk_prints(ui_page: UiPage, tmp_path: Path) -> None:
+    """The pinned wandb SDK logs a run and prints its link; the link opens that run."""
+    from tests.e2e.conftest import sdk_environment
+
+    workdir = tmp_path / "sdk"
+    workdir.mkdir()
+    script = workdir / "train.py"
+    script.write_text(SDK_SCRIPT)
+    proc = subprocess.run([sys.executable, str(script)], cwd=workdir, capture_output=True,
+                          text=True, timeout=300,
+                          env=sdk_environment(ui_page.server, workdir))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    printed = dict(line.split(" ", 1) for line in proc.stdout.splitlines()
+                   if line.startswith(("RUN_URL ", "PROJECT_URL ")))
+    run_url = printed["RUN_URL"]
+    assert run_url.startswith(f"{ui_page.server.url}/admin/ui-sdk/runs/")
+    page = ui_page.page
+    page.goto(run_url)
+    page.wait_for_selector("table.config", timeout=TIMEOUT_MS)
+    assert page.inner_text("table.config tr[data-key=lr] td") == "0.01"
+    assert page.inner_text("table.config tr[data-key=label] td") == "<b>bold?</b>"
+    assert float(page.inner_text("table.summary tr[data-key=loss] td")) == pytest.approx(1 / 50)
+    x, last, _, _ = chart_data(page, "loss")
+    assert x == list(range(50)) and last[0] == 1.0 and last[-1] == pytest.approx(1 / 50)
+    ui_page.screenshot("sdk-run")
+    page.goto(printed["PROJECT_URL"])
+    page.wait_for_selector("tbody tr", timeout=TIMEOUT_MS)
+    assert len(page.query_selector_all("tbody tr")) == 1
+    assert_no_script_ran(ui_page)

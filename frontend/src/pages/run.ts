@@ -1,7 +1,7 @@
 // /<entity>/<project>/runs/<run>: the run's overview (state, times, config, summary) and one
 // chart per metric of its history.
 import { series } from "../api";
-import { ChartPanel, chartKeys, drawPanels, runColor } from "../chart";
+import { ChartPanel, chartKeys, chartSections, drawPanels, runColor } from "../chart";
 import { type Child, h, path } from "../dom";
 import { dateTime, duration, value } from "../format";
 import { frame } from "../layout";
@@ -47,8 +47,7 @@ export async function runPage(entity: string, project: string, name: string): Pr
           h("dd", { "data-fact": k }, v)]))),
       h("section", null, h("h2", null, "Config"), keyValueTable("config", run.config)),
       h("section", null, h("h2", null, "Summary"), keyValueTable("summary", summary))),
-    h("h2", null, "Charts"),
-    panels.length ? h("div", { class: "charts" }, panels.map((p) => p.el))
+    panels.length ? chartSections(panels)
       : h("p", { class: "muted" }, "No numeric metrics logged."));
   const chartRun = { path: run.path, label: run.label, color: runColor(run.path) };
   await drawPanels(panels, [chartRun], (keys, buckets) => series([run.path], keys, buckets));

@@ -1,6 +1,7 @@
 // /<entity>/<project>: the runs table beside one chart panel per metric for the selected runs.
 import { series } from "../api";
-import { ChartPanel, type ChartRun, chartKeys, drawPanels, runColor } from "../chart";
+import { ChartPanel, type ChartRun, chartKeys, chartSections, drawPanels, runColor }
+  from "../chart";
 import { h, path } from "../dom";
 import { frame } from "../layout";
 import { loadRuns, numericSummaryKeys, type UiRun } from "../runs";
@@ -32,9 +33,8 @@ export async function workspacePage(entity: string, project: string): Promise<vo
   const summaryKeys = commonKeys(runs.map((r) => r.summary), (k) => metricKeys.includes(k));
   const byPath = new Map(runs.map((r) => [r.path, r]));
 
-  const charts = h("div", { class: "charts" });
   const panels = metricKeys.map((k) => new ChartPanel(k));
-  charts.append(...panels.map((p) => p.el));
+  const charts = chartSections(panels);
   let pending = 0;
   const redraw = (selected: Set<string>) => {
     window.clearTimeout(pending);
@@ -55,11 +55,13 @@ export async function workspacePage(entity: string, project: string): Promise<vo
   const table = new RunsTable(runs, columns(entity, project, configKeys, summaryKeys),
     runs.slice(0, FIRST_SELECTED).map((r) => r.path), redraw);
 
+  const filter = h("input", { type: "search", class: "runs-filter",
+    placeholder: "Filter runs by name, id, group or tag", "aria-label": "filter runs" });
+  filter.addEventListener("input", () => table.filter(filter.value));
   frame(crumbs, h("div", { class: "workspace" },
     h("section", { class: "runs" },
-      h("h2", null, `Runs (${runs.length})`), table.el),
+      h("h2", null, `Runs (${runs.length})`), filter, table.el),
     h("section", { class: "charts-box" },
-      h("h2", null, "Charts"),
       metricKeys.length ? charts : h("p", { class: "muted" }, "No numeric metrics logged."))));
   await draw(table.selected);
 }
