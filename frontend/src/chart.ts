@@ -74,6 +74,7 @@ export class ChartPanel {
   private readonly legend: HTMLElement;
   private plot: uPlot | null = null;
   private resize: ResizeObserver | null = null;
+  private shownPaths = "";
 
   /** `sync`: panels sharing a key share the crosshair (uPlot's cursor sync). */
   constructor(readonly key: string, private readonly sync = "tracklet") {
@@ -93,10 +94,27 @@ export class ChartPanel {
     replace(this.plotBox, h("p", { class: "error" }, message));
   }
 
+  /** New data for the same runs (a live run's new points): the plot keeps its zoom unless
+   * it showed everything, then it follows the new extent. Other runs: a new plot. */
+  update(answer: SeriesAnswer, runs: ChartRun[]): void {
+    const { data, shown } = chartData(answer, this.key, runs);
+    const plot = this.plot;
+    if (!plot || shown.map((r) => r.path).join("\n") !== this.shownPaths) {
+      this.draw(answer, runs);
+      return;
+    }
+    const xs = plot.data[0];
+    const { min, max } = plot.scales.x;
+    const whole = !xs.length || min === undefined || max === undefined ||
+      (min <= xs[0] && max >= xs[xs.length - 1]);
+    plot.setData(data, whole);
+  }
+
   /** Draw `runs`' series of this key from `answer`. */
   draw(answer: SeriesAnswer, runs: ChartRun[]): void {
     this.destroy();
     const { data, shown } = chartData(answer, this.key, runs);
+    this.shownPaths = shown.map((r) => r.path).join("\n");
     if (!shown.length) {
       replace(this.plotBox, h("p", { class: "muted" }, "no numeric values"));
       replace(this.legend);
@@ -206,17 +224,41 @@ export function chartSections(panels: ChartPanel[]): HTMLElement {
 
 /** Fetch and draw `panels` for `runs`, a few requests at a time (one per panel). */
 export async function drawPanels(panels: ChartPanel[], runs: ChartRun[],
-    fetchSeries: (keys: string[], buckets: number) => Promise<SeriesAnswer>): Promise<void> {
+    fetchSeries: (keys: string[], buckets: number) => Promise<SeriesAnswer>,
+    live = false): Promise<void> {
   let next = 0;
   const worker = async () => {
     while (next < panels.length) {
       const panel = panels[next++];
+      if (live && panel.el.hidden) continue;
       try {
-        panel.draw(await fetchSeries([panel.key], panel.width()), runs);
+        const answer = await fetchSeries([panel.key], panel.width());
+        if (live) panel.update(answer, runs); else panel.draw(answer, runs);
       } catch (err) {
         panel.fail(err instanceof Error ? err.message : String(err));
       }
     }
   };
   await Promise.all([worker(), worker(), worker(), worker()]);
+}
+
+/** Call `poll` every `everyMs` while it answers true (a live run); paused while the tab is
+ * hidden. Returns a function that stops it. */
+export function repeat(poll: () => Promise<boolean>, everyMs = 5000): () => void {
+  let timer = 0;
+  let stopped = false;
+  const tick = async () => {
+    if (stopped) return;
+    let again = true;
+    if (!document.hidden) {
+      try {
+        again = await poll();
+      } catch {
+        again = true;  // a failed poll is retried at the next tick
+      }
+    }
+    if (again && !stopped) timer = window.setTimeout(() => void tick(), everyMs);
+  };
+  timer = window.setTimeout(() => void tick(), everyMs);
+  return () => { stopped = true; window.clearTimeout(timer); };
 }

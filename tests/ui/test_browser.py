@@ -282,3 +282,31 @@ def test_the_link_the_real_sdk_prints(ui_page: UiPage, tmp_path: Path) -> None:
     page.wait_for_selector("tbody tr", timeout=TIMEOUT_MS)
     assert len(page.query_selector_all("tbody tr")) == 1
     assert_no_script_ran(ui_page)
+
+
+def test_a_live_run_draws_new_points_without_a_reload(ui_page: UiPage,
+                                                      ui_server: TrackletServer) -> None:
+    writer = HttpWriter(ui_server.url, ui_server.key)
+    try:
+        writer.create_run(ENTITY, "ui-live", "live1")
+        writer.log(ENTITY, "ui-live", "live1", [{"loss": 1.0} for _ in range(100)])
+        page = ui_page.page
+        page.goto("/admin/ui-live/runs/live1")
+        assert len(chart_data(page, "loss")[0]) == 100
+        assert page.inner_text("[data-fact=State]") == "running"
+        page.evaluate("() => { window.__loaded = true; }")  # gone if the page reloads
+        writer.log(ENTITY, "ui-live", "live1", [{"loss": 5.0} for _ in range(100)],
+                   offset=100)
+        page.wait_for_function(
+            "() => window.tracklet.charts.get('loss').data[0].length === 200",
+            timeout=TIMEOUT_MS)
+        x, last, _, high = chart_data(page, "loss")
+        assert x[-1] == 199 and last[-1] == 5.0 and max(v for v in high if v) == 5.0
+        writer.finish(ENTITY, "ui-live", "live1")
+        page.wait_for_function(
+            "() => document.querySelector('[data-fact=State]').textContent === 'finished'",
+            timeout=TIMEOUT_MS)
+        assert page.evaluate("() => window.__loaded") is True
+        ui_page.screenshot("live")
+    finally:
+        writer.close()

@@ -1,7 +1,8 @@
 // /<entity>/<project>/runs/<run>: the run's overview (state, times, config, summary) and one
 // chart per metric of its history.
 import { series } from "../api";
-import { ChartPanel, chartKeys, chartSections, drawPanels, runColor } from "../chart";
+import { ChartPanel, chartKeys, chartSections, drawPanels, repeat, runColor }
+  from "../chart";
 import { type Child, h, path } from "../dom";
 import { dateTime, duration, value } from "../format";
 import { frame } from "../layout";
@@ -50,5 +51,20 @@ export async function runPage(entity: string, project: string, name: string): Pr
     panels.length ? chartSections(panels)
       : h("p", { class: "muted" }, "No numeric metrics logged."));
   const chartRun = { path: run.path, label: run.label, color: runColor(run.path) };
-  await drawPanels(panels, [chartRun], (keys, buckets) => series([run.path], keys, buckets));
+  const fetchSeries = (keys: string[], buckets: number) => series([run.path], keys, buckets);
+  await drawPanels(panels, [chartRun], fetchSeries);
+  if (n.state === "running") {
+    // Live: new points join the charts (and new metrics a reload) until the run ends.
+    repeat(async () => {
+      const now = await loadRun(entity, project, name);
+      await drawPanels(panels, [chartRun], fetchSeries, true);
+      const state = now?.node.state ?? "";
+      const shown = document.querySelector<HTMLElement>("[data-fact=State] .state");
+      if (shown && state) {
+        shown.textContent = state;
+        shown.className = `state ${state}`;
+      }
+      return state === "running";
+    });
+  }
 }

@@ -1,6 +1,6 @@
 // /<entity>/<project>: the runs table beside one chart panel per metric for the selected runs.
 import { series } from "../api";
-import { ChartPanel, type ChartRun, chartKeys, chartSections, drawPanels, runColor }
+import { ChartPanel, type ChartRun, chartKeys, chartSections, drawPanels, repeat, runColor }
   from "../chart";
 import { h, path } from "../dom";
 import { frame } from "../layout";
@@ -40,7 +40,7 @@ export async function workspacePage(entity: string, project: string): Promise<vo
     window.clearTimeout(pending);
     pending = window.setTimeout(() => void draw(selected), 150);
   };
-  const draw = async (selected: Set<string>) => {
+  const draw = async (selected: Set<string>, live = false) => {
     const chosen: ChartRun[] = [...selected].map((p) => byPath.get(p)).filter(
       (r): r is UiRun => r !== undefined).map((r) => ({
       path: r.path, label: r.label, color: runColor(r.path) }));
@@ -50,7 +50,7 @@ export async function workspacePage(entity: string, project: string): Promise<vo
       return;
     }
     await drawPanels(panels, chosen,
-      (keys, buckets) => series(chosen.map((r) => r.path), keys, buckets));
+      (keys, buckets) => series(chosen.map((r) => r.path), keys, buckets), live);
   };
   const table = new RunsTable(runs, columns(entity, project, configKeys, summaryKeys),
     runs.slice(0, FIRST_SELECTED).map((r) => r.path), redraw);
@@ -64,4 +64,11 @@ export async function workspacePage(entity: string, project: string): Promise<vo
     h("section", { class: "charts-box" },
       metricKeys.length ? charts : h("p", { class: "muted" }, "No numeric metrics logged."))));
   await draw(table.selected);
+  // Live: while runs that were running at load are selected, their new points join the
+  // charts (the runs' states refresh on reload).
+  repeat(async () => {
+    const live = [...table.selected].some((p) => byPath.get(p)?.node.state === "running");
+    if (live) await draw(table.selected, true);
+    return true;
+  });
 }
