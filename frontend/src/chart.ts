@@ -67,6 +67,15 @@ export function chartData(answer: SeriesAnswer, key: string, runs: ChartRun[]):
   return { data: [x, ...columns] as uPlot.AlignedData, shown };
 }
 
+/** An axis in the page's colours (light or dark theme, from the stylesheet's variables). */
+function axis(options: uPlot.Axis): uPlot.Axis {
+  const css = getComputedStyle(document.documentElement);
+  const fg = css.getPropertyValue("--fg").trim() || "#1b1f24";
+  const grid = css.getPropertyValue("--grid").trim() || "rgba(0,0,0,0.08)";
+  return { ...options, stroke: fg, grid: { stroke: grid, width: 1 },
+    ticks: { stroke: grid, width: 1 } };
+}
+
 /** A chart panel for `key`: a titled box that draws itself once `answer` is given. */
 export class ChartPanel {
   readonly el: HTMLElement;
@@ -75,13 +84,22 @@ export class ChartPanel {
   private plot: uPlot | null = null;
   private resize: ResizeObserver | null = null;
   private shownPaths = "";
+  private log = false;
+  private last: { answer: SeriesAnswer; runs: ChartRun[] } | null = null;
 
   /** `sync`: panels sharing a key share the crosshair (uPlot's cursor sync). */
   constructor(readonly key: string, private readonly sync = "tracklet") {
     this.plotBox = h("div", { class: "plot" }, h("p", { class: "muted" }, "loading…"));
     this.legend = h("div", { class: "legend" });
+    const logButton = h("button", { type: "button", class: "log", "aria-pressed": "false",
+      title: "logarithmic y axis" }, "log");
+    logButton.addEventListener("click", () => {
+      this.log = !this.log;
+      logButton.setAttribute("aria-pressed", String(this.log));
+      if (this.last) this.draw(this.last.answer, this.last.runs);
+    });
     this.el = h("section", { class: "panel", "data-key": key },
-      h("h3", null, key), this.plotBox, this.legend);
+      h("h3", null, h("span", null, key), logButton), this.plotBox, this.legend);
   }
 
   /** The width to ask buckets for: one per pixel. */
@@ -97,7 +115,7 @@ export class ChartPanel {
   /** New data for the same runs (a live run's new points): the plot keeps its zoom unless
    * it showed everything, then it follows the new extent. Other runs: a new plot. */
   update(answer: SeriesAnswer, runs: ChartRun[]): void {
-    const { data, shown } = chartData(answer, this.key, runs);
+    const { data, shown } = this.chartData(answer, runs);
     const plot = this.plot;
     if (!plot || shown.map((r) => r.path).join("\n") !== this.shownPaths) {
       this.draw(answer, runs);
@@ -107,13 +125,26 @@ export class ChartPanel {
     const { min, max } = plot.scales.x;
     const whole = !xs.length || min === undefined || max === undefined ||
       (min <= xs[0] && max >= xs[xs.length - 1]);
+    this.last = { answer, runs };
     plot.setData(data, whole);
+  }
+
+  /** The plot's columns; on a log axis values at or below zero are gaps. */
+  private chartData(answer: SeriesAnswer, runs: ChartRun[]):
+      { data: uPlot.AlignedData; shown: ChartRun[] } {
+    const out = chartData(answer, this.key, runs);
+    if (!this.log) return out;
+    const [x, ...ys] = out.data;
+    const positive = ys.map((col) => Array.from(col, (v) => (v !== null && v !== undefined &&
+      v > 0 ? v : null)));
+    return { data: [x, ...positive] as uPlot.AlignedData, shown: out.shown };
   }
 
   /** Draw `runs`' series of this key from `answer`. */
   draw(answer: SeriesAnswer, runs: ChartRun[]): void {
     this.destroy();
-    const { data, shown } = chartData(answer, this.key, runs);
+    this.last = { answer, runs };
+    const { data, shown } = this.chartData(answer, runs);
     this.shownPaths = shown.map((r) => r.path).join("\n");
     if (!shown.length) {
       replace(this.plotBox, h("p", { class: "muted" }, "no numeric values"));
@@ -150,8 +181,8 @@ export class ChartPanel {
       bands,
       legend: { show: false },
       cursor: { drag: { x: true, y: false }, sync: { key: this.sync } },
-      scales: { x: { time: false } },
-      axes: [{ label: answer.x, size: 40 }, { size: 60 }],
+      scales: { x: { time: false }, y: this.log ? { distr: 3 } : {} },
+      axes: [axis({ label: answer.x, size: 40 }), axis({ size: 60 })],
       hooks: {
         setCursor: [(u) => {
           const idx = u.cursor.idx;

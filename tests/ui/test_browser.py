@@ -118,6 +118,20 @@ def test_the_run_page_the_sdk_links_to(ui_page: UiPage, project: Project) -> Non
                for lo, la, hi in zip(low, last, high, strict=True))
     page.wait_for_selector(".panel[data-key=loss] canvas")
     ui_page.screenshot("run")
+
+    # A log y axis: the same points, the spike still on top.
+    page.click(".panel[data-key=loss] button.log")
+    page.wait_for_function("() => window.tracklet.charts.get('loss').scales.y.distr === 3",
+                           timeout=TIMEOUT_MS)
+    assert max(v for v in chart_data(page, "loss")[3] if v is not None) == SPIKE
+
+    # The dark theme follows the system's preference.
+    page.emulate_media(color_scheme="dark")
+    page.reload()
+    chart_data(page, "loss")
+    background = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(20, 23, 28)"
+    ui_page.screenshot("run-dark")
     assert_no_script_ran(ui_page)
 
 
