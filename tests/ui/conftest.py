@@ -3,8 +3,8 @@
 * ``ui_assets``: the front end built from ``frontend/`` (``scripts/build_ui.py``, which does
   nothing when the build is fresh). Without Node.js/npm the tests fail with the fix.
 * ``ui_server``: a ``tracklet server`` process with a known admin key (one per session).
-* ``browser``: Playwright for Python driving ``/usr/bin/chromium``; never a downloaded
-  browser. When chromium is missing the tests fail (not skip) naming
+* ``browser``: Playwright for Python driving ``/usr/bin/chromium`` (one per module); never
+  a downloaded browser. When chromium is missing the tests fail (not skip) naming
   ``scripts/system-deps.sh``, as the PostgreSQL tests do, so green means the UI was driven.
 * ``ui_page``: a fresh browser page that sends the admin key as ``Authorization: Bearer``
   (every API route takes it, besides a session cookie) and records page errors, dialogs and
@@ -52,9 +52,11 @@ def ui_server(ui_assets: None, tmp_path_factory: pytest.TempPathFactory,
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Debian's chromium under Playwright."""
+    """Debian's chromium under Playwright, for one module: Playwright's sync API keeps an
+    event loop running on the main thread while it is open, which would break the asyncio
+    tests that run after it in the same process."""
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: run scripts/system-deps.sh (apt-get install "
                     "chromium); the UI tests never download a browser")

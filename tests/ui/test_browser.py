@@ -27,6 +27,8 @@ SPIKE = 1000.0
 XSS_NAME = '<img src=x onerror="window.__xss=1;alert(1)">spiky'
 XSS_CONFIG = "</td><script>window.__xss=2;alert(2)</script>"
 TIMEOUT_MS = 20_000
+# One worker runs them all, so Chromium starts once (see conftest's ``browser``).
+pytestmark = pytest.mark.xdist_group("ui-browser")
 
 
 def loss(step: int) -> float:
