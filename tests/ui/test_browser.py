@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -221,6 +222,15 @@ def test_sign_in_posts_to_the_auth_api_and_returns(browser: Any, ui_server: Trac
     page.click("#key-form button[type=submit]")
     page.wait_for_url("**/admin/somewhere", timeout=TIMEOUT_MS)
     assert sent == [{"api_key": ui_server.key}]
+
+    # Username and password; a `next` that leaves the site is ignored (no open redirect).
+    for evil in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
+        page.goto(f"/login?next={quote(evil, safe='')}")
+        page.fill("#password-form input[name=username]", "admin")
+        page.fill("#password-form input[name=password]", "pw")
+        page.click("#password-form button[type=submit]")
+        page.wait_for_url(f"{ui_server.url}/", timeout=TIMEOUT_MS)
+    assert sent[1:] == [{"username": "admin", "password": "pw"}] * 3
     context.close()
 
 
@@ -249,6 +259,18 @@ def test_authorize_creates_a_key_with_the_csrf_token(ui_page: UiPage) -> None:
     assert page.input_value("input.key") == "local-newkey"
     assert created == [({"name": "laptop"}, "csrf-value-1")]
     ui_page.screenshot("authorize")
+
+    # Sign-out posts to /api/v1/auth/logout with the token, then shows the sign-in page.
+    logouts: list[str | None] = []
+
+    def fake_logout(route: Any) -> None:
+        logouts.append(route.request.headers.get("x-csrf-token"))
+        route.fulfill(status=204, body="")
+
+    page.route("**/api/v1/auth/logout", fake_logout)
+    page.click("header button:text-is('Sign out')")
+    page.wait_for_url("**/login", timeout=TIMEOUT_MS)
+    assert logouts == ["csrf-value-1"]
 
 
 def test_unknown_run_says_so(ui_page: UiPage, project: Project) -> None:
