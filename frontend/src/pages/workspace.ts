@@ -9,6 +9,8 @@ import { RunsTable, columns } from "../table";
 
 /** How many runs the workspace selects at first (the newest). */
 const FIRST_SELECTED = 20;
+/** The most runs one chart request may name (/api/v1/runs/series's limit). */
+const MAX_CHART_RUNS = 1000;
 const MAX_COLUMNS = 6;
 
 function commonKeys(objects: Record<string, unknown>[], filter: (k: string) => boolean):
@@ -34,6 +36,7 @@ export async function workspacePage(entity: string, project: string): Promise<vo
   const byPath = new Map(runs.map((r) => [r.path, r]));
 
   const panels = metricKeys.map((k) => new ChartPanel(k));
+  const note = h("p", { class: "muted chart-note" });
   const charts = chartSections(panels);
   let pending = 0;
   const redraw = (selected: Set<string>) => {
@@ -41,9 +44,12 @@ export async function workspacePage(entity: string, project: string): Promise<vo
     pending = window.setTimeout(() => void draw(selected), 150);
   };
   const draw = async (selected: Set<string>, live = false) => {
-    const chosen: ChartRun[] = [...selected].map((p) => byPath.get(p)).filter(
+    const all: ChartRun[] = [...selected].map((p) => byPath.get(p)).filter(
       (r): r is UiRun => r !== undefined).map((r) => ({
       path: r.path, label: r.label, color: runColor(r.path) }));
+    const chosen = all.slice(0, MAX_CHART_RUNS);
+    note.textContent = all.length > chosen.length
+      ? `Charts show the first ${chosen.length} of ${all.length} selected runs.` : "";
     if (!chosen.length) {
       panels.forEach((p) => p.draw({ x: "_step", start: 0, bucketWidth: 1, buckets: 0,
         runs: [] }, []));
@@ -61,7 +67,7 @@ export async function workspacePage(entity: string, project: string): Promise<vo
   frame(crumbs, h("div", { class: "workspace" },
     h("section", { class: "runs" },
       h("h2", null, `Runs (${runs.length})`), filter, table.el),
-    h("section", { class: "charts-box" },
+    h("section", { class: "charts-box" }, note,
       metricKeys.length ? charts : h("p", { class: "muted" }, "No numeric metrics logged."))));
   await draw(table.selected);
   // Live: while runs that were running at load are selected, their new points join the
