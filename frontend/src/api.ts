@@ -86,12 +86,20 @@ export interface SeriesAnswer {
   runs: { run: string; series: Record<string, Series> }[];
 }
 
-/** Chart series of `runs` (entity/project/run paths) for `keys`, in `buckets` buckets. */
-export async function series(runs: string[], keys: string[], buckets: number):
-    Promise<SeriesAnswer> {
+/** A step range: `min` inclusive, `max` exclusive. */
+export interface StepRange { min: number; max: number }
+
+/** Chart series of `runs` (entity/project/run paths) for `keys`, in `buckets` buckets (of
+ * `range` only, when given: a zoomed chart). */
+export async function series(runs: string[], keys: string[], buckets: number,
+    range?: StepRange): Promise<SeriesAnswer> {
   const q = new URLSearchParams({
     runs: runs.join(","), keys: keys.join(","), buckets: String(buckets),
   });
+  if (range) {
+    q.set("min_step", String(range.min));
+    q.set("max_step", String(range.max));
+  }
   const response = await request(`/api/v1/runs/series?${q}`);
   return (await response.json()) as SeriesAnswer;
 }

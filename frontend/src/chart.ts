@@ -2,7 +2,7 @@
 // from the bucket's min to its max, so a spike that a bucket averages away still shows.
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
-import type { SeriesAnswer } from "./api";
+import type { SeriesAnswer, StepRange } from "./api";
 import { h, replace } from "./dom";
 import { number } from "./format";
 
@@ -41,18 +41,18 @@ function num(v: unknown): number | null {
 }
 
 /** uPlot's columns for `key`: x, then per run last, min, max; and the runs that had data. */
-export function chartData(answer: SeriesAnswer, key: string, runs: ChartRun[]):
-    { data: uPlot.AlignedData; shown: ChartRun[] } {
+export function chartData(answer: SeriesAnswer, key: string, runs: ChartRun[],
+    keepAll = false): { data: uPlot.AlignedData; shown: ChartRun[] } {
   const byPath = new Map(answer.runs.map((r) => [r.run, r.series[key]]));
-  const shown = runs.filter((r) => byPath.get(r.path)?.bucket.length);
+  const shown = keepAll ? runs : runs.filter((r) => byPath.get(r.path)?.bucket.length);
   const xs = new Set<number>();
-  for (const run of shown) for (const b of byPath.get(run.path)!.bucket) xs.add(b);
+  for (const run of shown) for (const b of byPath.get(run.path)?.bucket ?? []) xs.add(b);
   const buckets = [...xs].sort((a, b) => a - b);
   const index = new Map(buckets.map((b, i) => [b, i]));
   const x = buckets.map((b) => answer.start + b * answer.bucketWidth);
   const columns: (number | null)[][] = [];
   for (const run of shown) {
-    const s = byPath.get(run.path)!;
+    const s = byPath.get(run.path) ?? { bucket: [], last: [], min: [], max: [] };
     const last = new Array<number | null>(x.length).fill(null);
     const min = new Array<number | null>(x.length).fill(null);
     const max = new Array<number | null>(x.length).fill(null);
@@ -86,6 +86,14 @@ export class ChartPanel {
   private shownPaths = "";
   private log = false;
   private last: { answer: SeriesAnswer; runs: ChartRun[] } | null = null;
+  private shown: ChartRun[] = [];
+  /** The x extent of the whole series; a narrower x scale is a zoom. */
+  private extent: [number, number] = [0, 0];
+  private zoomed = false;
+  private quiet = false;
+  private zoomTimer = 0;
+  /** Fetches this key's series over a step range (set by drawPanels). */
+  fetchRange: ((range: StepRange, buckets: number) => Promise<SeriesAnswer>) | null = null;
 
   /** `sync`: panels sharing a key share the crosshair (uPlot's cursor sync). */
   constructor(readonly key: string, private readonly sync = "tracklet") {
@@ -115,6 +123,10 @@ export class ChartPanel {
   /** New data for the same runs (a live run's new points): the plot keeps its zoom unless
    * it showed everything, then it follows the new extent. Other runs: a new plot. */
   update(answer: SeriesAnswer, runs: ChartRun[]): void {
+    if (this.zoomed && this.plot) {  // keep the zoomed range's own data; used on reset
+      this.last = { answer, runs };
+      return;
+    }
     const { data, shown } = this.chartData(answer, runs);
     const plot = this.plot;
     if (!plot || shown.map((r) => r.path).join("\n") !== this.shownPaths) {
@@ -126,13 +138,54 @@ export class ChartPanel {
     const whole = !xs.length || min === undefined || max === undefined ||
       (min <= xs[0] && max >= xs[xs.length - 1]);
     this.last = { answer, runs };
+    this.setExtent(data);
+    this.quiet = true;
     plot.setData(data, whole);
+    this.quiet = false;
+  }
+
+  private setExtent(data: uPlot.AlignedData): void {
+    const xs = data[0];
+    this.extent = xs.length ? [xs[0], xs[xs.length - 1]] : [0, 0];
+  }
+
+  /** The x scale changed: when the user zoomed in, fetch that range at full resolution. */
+  private onScale(u: uPlot): void {
+    const { min, max } = u.scales.x;
+    if (this.quiet || min === undefined || max === undefined || !this.fetchRange) return;
+    const [lo, hi] = this.extent;
+    if (min <= lo && max >= hi) return;  // the whole series: nothing to refetch
+    this.zoomed = true;
+    window.clearTimeout(this.zoomTimer);
+    this.zoomTimer = window.setTimeout(() => void this.zoomTo(u, min, max), 120);
+  }
+
+  private async zoomTo(u: uPlot, min: number, max: number): Promise<void> {
+    const range = { min: Math.floor(min), max: Math.ceil(max) + 1 };
+    let answer: SeriesAnswer;
+    try {
+      answer = await this.fetchRange!(range, this.width());
+    } catch {
+      return;  // keep the coarser data already drawn
+    }
+    if (u !== this.plot) return;  // redrawn meanwhile
+    const { data } = this.chartData(answer, this.shown, true);
+    this.quiet = true;
+    u.setData(data, false);
+    u.setScale("x", { min, max });
+    this.quiet = false;
+  }
+
+  /** Back to the whole series (double-click). */
+  private resetZoom(): void {
+    this.zoomed = false;
+    if (this.last) this.draw(this.last.answer, this.last.runs);
   }
 
   /** The plot's columns; on a log axis values at or below zero are gaps. */
-  private chartData(answer: SeriesAnswer, runs: ChartRun[]):
+  private chartData(answer: SeriesAnswer, runs: ChartRun[], keepAll = false):
       { data: uPlot.AlignedData; shown: ChartRun[] } {
-    const out = chartData(answer, this.key, runs);
+    const out = chartData(answer, this.key, runs, keepAll);
     if (!this.log) return out;
     const [x, ...ys] = out.data;
     const positive = ys.map((col) => Array.from(col, (v) => (v !== null && v !== undefined &&
@@ -144,7 +197,10 @@ export class ChartPanel {
   draw(answer: SeriesAnswer, runs: ChartRun[]): void {
     this.destroy();
     this.last = { answer, runs };
+    this.zoomed = false;
     const { data, shown } = this.chartData(answer, runs);
+    this.shown = shown;
+    this.setExtent(data);
     this.shownPaths = shown.map((r) => r.path).join("\n");
     if (!shown.length) {
       replace(this.plotBox, h("p", { class: "muted" }, "no numeric values"));
@@ -184,6 +240,7 @@ export class ChartPanel {
       scales: { x: { time: false }, y: this.log ? { distr: 3 } : {} },
       axes: [axis({ label: answer.x, size: 40 }), axis({ size: 60 })],
       hooks: {
+        setScale: [(u, key) => { if (key === "x") this.onScale(u); }],
         setCursor: [(u) => {
           const idx = u.cursor.idx;
           values.forEach((v, i) => {
@@ -194,7 +251,10 @@ export class ChartPanel {
       },
     };
     replace(this.legend, items);
+    this.quiet = true;
     this.plot = new uPlot(opts, data, this.plotBox);
+    this.quiet = false;
+    this.plot.over.addEventListener("dblclick", () => this.resetZoom());
     charts.set(this.key, this.plot);
     this.resize = new ResizeObserver(() => {
       if (this.plot) this.plot.setSize({ width: this.width(), height: 220 });
@@ -255,13 +315,14 @@ export function chartSections(panels: ChartPanel[]): HTMLElement {
 
 /** Fetch and draw `panels` for `runs`, a few requests at a time (one per panel). */
 export async function drawPanels(panels: ChartPanel[], runs: ChartRun[],
-    fetchSeries: (keys: string[], buckets: number) => Promise<SeriesAnswer>,
+    fetchSeries: (keys: string[], buckets: number, range?: StepRange) => Promise<SeriesAnswer>,
     live = false): Promise<void> {
   let next = 0;
   const worker = async () => {
     while (next < panels.length) {
       const panel = panels[next++];
       if (live && panel.el.hidden) continue;
+      panel.fetchRange = (range, buckets) => fetchSeries([panel.key], buckets, range);
       try {
         const answer = await fetchSeries([panel.key], panel.width());
         if (live) panel.update(answer, runs); else panel.draw(answer, runs);

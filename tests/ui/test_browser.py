@@ -122,6 +122,22 @@ def test_the_run_page_the_sdk_links_to(ui_page: UiPage, project: Project) -> Non
     page.wait_for_selector(".panel[data-key=loss] canvas")
     ui_page.screenshot("run")
 
+    # Zooming in fetches the range again at its own resolution: one step a point here.
+    page.evaluate("() => window.tracklet.charts.get('loss').setScale('x', "
+                  "{min: 2300, max: 2400})")
+    page.wait_for_function("() => { const x = window.tracklet.charts.get('loss').data[0];"
+                           " return x[0] >= 2300 && x[1] - x[0] === 1; }", timeout=TIMEOUT_MS)
+    x, last, _, _ = chart_data(page, "loss")
+    assert 2300 <= x[0] and x[-1] <= 2401
+    assert last[x.index(SPIKE_STEP)] == SPIKE and last[x.index(SPIKE_STEP + 1)] == pytest.approx(
+        loss(SPIKE_STEP + 1))
+    ui_page.screenshot("run-zoomed")
+    # A double click goes back to the whole run.
+    page.dblclick(".panel[data-key=loss] .u-over")
+    page.wait_for_function("() => window.tracklet.charts.get('loss').data[0][0] === 0",
+                           timeout=TIMEOUT_MS)
+    assert max(v for v in chart_data(page, "loss")[3] if v is not None) == SPIKE
+
     # A log y axis: the same points, the spike still on top.
     page.click(".panel[data-key=loss] button.log")
     page.wait_for_function("() => window.tracklet.charts.get('loss').scales.y.distr === 3",

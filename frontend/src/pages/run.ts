@@ -1,6 +1,6 @@
 // /<entity>/<project>/runs/<run>: the run's overview (state, times, config, summary) and one
 // chart per metric of its history.
-import { series } from "../api";
+import { series, type StepRange } from "../api";
 import { ChartPanel, chartKeys, chartSections, drawPanels, repeat, runColor }
   from "../chart";
 import { type Child, h, path } from "../dom";
@@ -51,7 +51,8 @@ export async function runPage(entity: string, project: string, name: string): Pr
     panels.length ? chartSections(panels)
       : h("p", { class: "muted" }, "No numeric metrics logged."));
   const chartRun = { path: run.path, label: run.label, color: runColor(run.path) };
-  const fetchSeries = (keys: string[], buckets: number) => series([run.path], keys, buckets);
+  const fetchSeries = (keys: string[], buckets: number, range?: StepRange) =>
+    series([run.path], keys, buckets, range);
   await drawPanels(panels, [chartRun], fetchSeries);
   if (n.state === "running") {
     // Live: new points join the charts (and new metrics a reload) until the run ends.

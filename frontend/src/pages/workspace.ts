@@ -56,7 +56,7 @@ export async function workspacePage(entity: string, project: string): Promise<vo
       return;
     }
     await drawPanels(panels, chosen,
-      (keys, buckets) => series(chosen.map((r) => r.path), keys, buckets), live);
+      (keys, buckets, range) => series(chosen.map((r) => r.path), keys, buckets, range), live);
   };
   const table = new RunsTable(runs, columns(entity, project, configKeys, summaryKeys),
     runs.slice(0, FIRST_SELECTED).map((r) => r.path), redraw);
