@@ -3,7 +3,8 @@
 ``runs`` is a comma-separated list of ``entity/project/run`` paths, ``keys`` a
 comma-separated list of metric keys, ``buckets`` how many buckets the step axis (``x``,
 only ``_step`` for now) is cut into; ``min_step`` (inclusive) and ``max_step`` (exclusive)
-narrow the axis to a range (a zoomed chart), read at that range's own resolution. The answer is strict JSON::
+narrow the axis to a range (a zoomed chart), read at that range's own resolution. The
+answer is strict JSON::
 
     {"x": "_step", "start": 0, "bucketWidth": 100, "buckets": 1000,
      "runs": [{"run": "e/p/r", "series": {"loss": {"bucket": [...], "count": [...],
