@@ -20,6 +20,9 @@ declare global {
 }
 window.tracklet = { charts };
 
+/** Runs named in a chart's legend (the rest are counted). */
+const LEGEND_ITEMS = 12;
+
 const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
   "#17becf", "#bcbd22", "#4e79a7"];
 
@@ -250,7 +253,10 @@ export class ChartPanel {
         }],
       },
     };
-    replace(this.legend, items);
+    // A long legend would bury the plot: the first LEGEND_ITEMS runs, then a count.
+    const more = items.length - LEGEND_ITEMS;
+    replace(this.legend, items.slice(0, LEGEND_ITEMS),
+      more > 0 ? h("span", { class: "muted more" }, `and ${more} more`) : null);
     this.quiet = true;
     this.plot = new uPlot(opts, data, this.plotBox);
     this.quiet = false;
