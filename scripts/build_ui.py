@@ -81,7 +81,19 @@ def _check_node() -> str:
 
 
 def build(force: bool = False) -> bool:
-    """Build unless fresh (or ``force``); True when it built. Raises :class:`BuildFailed`."""
+    """Build unless fresh (or ``force``); True when it built. Raises :class:`BuildFailed`.
+
+    Processes building at once (test workers, a hatch build beside ``make run``) take turns
+    on a lock file, so only the first builds and the others find the build fresh."""
+    import fcntl
+
+    FRONTEND.mkdir(parents=True, exist_ok=True)
+    with (FRONTEND / ".build.lock").open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        return _build(force)
+
+
+def _build(force: bool) -> bool:
     if not force and is_fresh():
         return False
     npm = _check_node()
