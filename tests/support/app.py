@@ -43,8 +43,10 @@ class InProcessApp:
 @contextmanager
 def in_process_app(settings: Settings) -> Iterator[InProcessApp]:
     """Open (and migrate) the store ``settings`` name, register the admin key, and serve
-    the app in process. Background compaction is off: tests compact when they choose."""
-    settings = replace(settings, history_compaction_interval_s=0)
+    the app in process. Background work stays out of the way of what a test counts or
+    compares: compaction is off (tests compact when they choose) and the crash sweep runs
+    hourly (tests/e2e/test_lifecycle.py covers it against a real server)."""
+    settings = replace(settings, history_compaction_interval_s=0, crash_check_interval_s=3600)
     storage = Storage.open(settings)
     try:
         storage.bootstrap_admin(ADMIN_KEY)
