@@ -161,10 +161,10 @@ def count_collections(conn: Connection, project_id: int, type_id: int | None) ->
     return int(conn.execute(q).scalar_one())
 
 
-def collection_id_for_client_id(conn: Connection, client_id: str) -> int | None:
-    """The sequence registered under a client's sequence id, or None."""
-    return conn.execute(select(artifact_collections.c.id).where(
-        artifact_collections.c.client_id == client_id)).scalar_one_or_none()
+def collections_by_client_id(conn: Connection, client_id: str) -> list[Collection]:
+    """The sequences registered under a client's sequence id (one per project at most)."""
+    return [_collection(r) for r in conn.execute(_collection_select().where(
+        artifact_collections.c.client_id == client_id).order_by(artifact_collections.c.id))]
 
 
 def update_collection(conn: Connection, collection_id: int, **values: Any) -> None:
@@ -249,10 +249,14 @@ def is_live(conn: Connection, artifact_id: int) -> bool:
                         ).first() is not None
 
 
-def artifact_by_client_id(conn: Connection, client_id: str) -> Artifact | None:
-    """The artifact created with this client id, or None."""
-    row = conn.execute(artifact_select().where(artifacts.c.client_id == client_id)).first()
-    return to_artifact(row) if row else None
+def artifacts_by_client_id(conn: Connection, client_id: str) -> list[Artifact]:
+    """The artifacts created with this client id, oldest first.
+
+    Client ids are unique within a sequence only: a caller picks among these the ones its
+    entity holds (or it may read), so another tenant's id finds nothing.
+    """
+    return [to_artifact(r) for r in conn.execute(
+        artifact_select().where(artifacts.c.client_id == client_id).order_by(artifacts.c.id))]
 
 
 def committed_by_digest(conn: Connection, sequence_id: int, digest: str) -> Artifact | None:

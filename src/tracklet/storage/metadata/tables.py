@@ -167,6 +167,8 @@ run_files = Table(
     Column("updated_at", Float, nullable=False),
     Column("uploaded", Boolean, nullable=False, default=False),
 )
+# Migration 0010: who may reference a digest is decided by the files that hold it.
+Index("ix_run_files_md5", run_files.c.md5)
 
 # Migration 0008: tombstones of deleted runs. SQLite gives a new row the largest id plus one,
 # so without them the next run could take a deleted run's id (and its stale GraphQL id).
@@ -200,12 +202,15 @@ artifact_collections = Table(
     Column("name", String(128), nullable=False),
     Column("kind", String(16), nullable=False),
     Column("description", Text, nullable=True),
-    Column("client_id", String(128), nullable=True, unique=True),
+    # Migration 0010: a client's sequence id is unique within its project only.
+    Column("client_id", String(128), nullable=True),
     Column("next_version", Integer, nullable=False, default=0),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     UniqueConstraint("project_id", "name", name="uq_artifact_collections_project_name"),
+    UniqueConstraint("project_id", "client_id", name="uq_artifact_collections_project_client"),
 )
+Index("ix_artifact_collections_client", artifact_collections.c.client_id)
 
 artifacts = Table(
     "artifacts",
@@ -229,7 +234,8 @@ artifacts = Table(
     Column("ttl_inherited", Boolean, nullable=False, default=True),
     Column("created_by_run_id", Integer, ForeignKey("runs.id", ondelete="SET NULL"),
            nullable=True),
-    Column("client_id", String(128), nullable=True, unique=True),
+    # Migration 0010: unique within its sequence only; looked up within the caller's entity.
+    Column("client_id", String(128), nullable=True),
     Column("manifest_blob_key", String(256), nullable=True),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
@@ -239,7 +245,9 @@ artifacts = Table(
     Column("manifest_type", String(16), nullable=True),
     Column("base_artifact_id", Integer, nullable=True),
     Column("distributed_id", String(128), nullable=True),
+    UniqueConstraint("sequence_id", "client_id", name="uq_artifacts_sequence_client"),
 )
+Index("ix_artifacts_client", artifacts.c.client_id)
 Index("ix_artifacts_sequence_digest", artifacts.c.sequence_id, artifacts.c.digest)
 Index("ix_artifacts_created_by", artifacts.c.created_by_run_id)
 Index("ix_artifacts_sequence_distributed", artifacts.c.sequence_id, artifacts.c.distributed_id)
@@ -318,6 +326,27 @@ artifact_multipart_uploads = Table(
     Column("part_count", Integer, nullable=False),
     Column("created_at", Float, nullable=False),
 )
+
+# Migration 0010: digests uploaded for a pending artifact (its upload session). A manifest
+# entry may name a digest only when it is here or the committer can read a file holding it.
+artifact_upload_proofs = Table(
+    "artifact_upload_proofs",
+    metadata,
+    Column("artifact_id", Integer, ForeignKey("artifacts.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("md5_hex", String(32), primary_key=True),
+)
+
+# Migration 0010: upload URLs are single-use. A token's nonce is kept (with the MD5 of what
+# it stored, so a retry of the same bytes is answered alike) until the token expires.
+used_upload_tokens = Table(
+    "used_upload_tokens",
+    metadata,
+    Column("nonce", String(32), primary_key=True),
+    Column("digest", String(32), nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+Index("ix_used_upload_tokens_expires", used_upload_tokens.c.expires_at)
 
 # -- history tiers (migration 0004) ----------------------------------------------------------
 
