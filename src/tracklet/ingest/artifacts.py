@@ -217,7 +217,7 @@ def create_artifact(storage: Storage, user: User, req: CreateRequest,
             tags=orjson.dumps(tags).decode(), pending_aliases=orjson.dumps(aliases).decode(),
             size=0, file_count=0, history_step=req.history_step, ttl_seconds=ttl_seconds,
             ttl_inherited=ttl_inherited, created_by_run_id=run.id if run else None,
-            client_id=req.client_id or None, distributed_id=req.distributed_id or None)
+            scoped_client_id=req.client_id or None, distributed_id=req.distributed_id or None)
         created = repo.get_artifact(conn, artifact_id)
     assert created is not None
     return created

@@ -202,15 +202,18 @@ artifact_collections = Table(
     Column("name", String(128), nullable=False),
     Column("kind", String(16), nullable=False),
     Column("description", Text, nullable=True),
-    # Migration 0010: a client's sequence id is unique within its project only.
-    Column("client_id", String(128), nullable=True),
+    # Empty since migration 0010 (globally unique: an id would reach across entities).
+    Column("client_id", String(128), nullable=True, unique=True),
     Column("next_version", Integer, nullable=False, default=0),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     UniqueConstraint("project_id", "name", name="uq_artifact_collections_project_name"),
-    UniqueConstraint("project_id", "client_id", name="uq_artifact_collections_project_client"),
+    # Migration 0010: a client's sequence id, unique within its project.
+    Column("scoped_client_id", String(128), nullable=True),
 )
-Index("ix_artifact_collections_client", artifact_collections.c.client_id)
+Index("uq_artifact_collections_scoped_client", artifact_collections.c.project_id,
+      artifact_collections.c.scoped_client_id, unique=True)
+Index("ix_artifact_collections_scoped_client_id", artifact_collections.c.scoped_client_id)
 
 artifacts = Table(
     "artifacts",
@@ -234,8 +237,8 @@ artifacts = Table(
     Column("ttl_inherited", Boolean, nullable=False, default=True),
     Column("created_by_run_id", Integer, ForeignKey("runs.id", ondelete="SET NULL"),
            nullable=True),
-    # Migration 0010: unique within its sequence only; looked up within the caller's entity.
-    Column("client_id", String(128), nullable=True),
+    # Empty since migration 0010 (globally unique: an id would reach across entities).
+    Column("client_id", String(128), nullable=True, unique=True),
     Column("manifest_blob_key", String(256), nullable=True),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
@@ -245,9 +248,13 @@ artifacts = Table(
     Column("manifest_type", String(16), nullable=True),
     Column("base_artifact_id", Integer, nullable=True),
     Column("distributed_id", String(128), nullable=True),
-    UniqueConstraint("sequence_id", "client_id", name="uq_artifacts_sequence_client"),
+    # Migration 0010: the client's id, unique within the sequence; looked up within the
+    # caller's entity (ingest.artifacts.find_by_client_id).
+    Column("scoped_client_id", String(128), nullable=True),
 )
-Index("ix_artifacts_client", artifacts.c.client_id)
+Index("uq_artifacts_scoped_client", artifacts.c.sequence_id, artifacts.c.scoped_client_id,
+      unique=True)
+Index("ix_artifacts_scoped_client_id", artifacts.c.scoped_client_id)
 Index("ix_artifacts_sequence_digest", artifacts.c.sequence_id, artifacts.c.digest)
 Index("ix_artifacts_created_by", artifacts.c.created_by_run_id)
 Index("ix_artifacts_sequence_distributed", artifacts.c.sequence_id, artifacts.c.distributed_id)

@@ -1,6 +1,11 @@
 """Signed URLs and content addressing grant nothing by themselves: single-use upload tokens,
-per-artifact upload proofs, client ids scoped to their collection (or project), and an index
-to find run files by digest
+per-artifact upload proofs, client ids scoped to their sequence (or project), and an index to
+find run files by digest
+
+Client ids move to a new column ``scoped_client_id``, unique per sequence (per project for a
+sequence's own id), and the old globally unique ``client_id`` is left empty. Dropping that
+constraint in place would make SQLite rebuild ``artifacts`` and ``artifact_collections``,
+and dropping a table with foreign keys on cascades its children's rows away.
 
 Revision ID: 0010
 Revises: 0009
@@ -17,17 +22,8 @@ down_revision = "0009"
 branch_labels = None
 depends_on = None
 
-# 0002 declared the client_id unique constraints without names: PostgreSQL named them
-# <table>_client_id_key; SQLite keeps none, so batch mode names them by this convention.
-_SQLITE_NAMES = {"uq": "uq_%(table_name)s_%(column_0_name)s"}
-
-
-def _drop_global_unique(table: str) -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.drop_constraint(f"{table}_client_id_key", table, type_="unique")
-        return
-    with op.batch_alter_table(table, naming_convention=_SQLITE_NAMES) as batch_op:
-        batch_op.drop_constraint(f"uq_{table}_client_id", type_="unique")
+# (table, the column a client id is unique within)
+_SCOPES = (("artifacts", "sequence_id"), ("artifact_collections", "project_id"))
 
 
 def upgrade() -> None:
@@ -47,27 +43,25 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("artifact_id", "md5_hex"),
     )
     op.create_index("ix_run_files_md5", "run_files", ["md5"])
-    _drop_global_unique("artifacts")
-    _drop_global_unique("artifact_collections")
-    with op.batch_alter_table("artifacts") as batch_op:
-        batch_op.create_unique_constraint("uq_artifacts_sequence_client",
-                                          ["sequence_id", "client_id"])
-    with op.batch_alter_table("artifact_collections") as batch_op:
-        batch_op.create_unique_constraint("uq_artifact_collections_project_client",
-                                          ["project_id", "client_id"])
-    op.create_index("ix_artifacts_client", "artifacts", ["client_id"])
-    op.create_index("ix_artifact_collections_client", "artifact_collections", ["client_id"])
+    for table, scope in _SCOPES:
+        op.add_column(table, sa.Column("scoped_client_id", sa.String(length=128),
+                                       nullable=True))
+        op.execute(f"UPDATE {table} SET scoped_client_id = client_id, client_id = NULL "
+                   "WHERE client_id IS NOT NULL")
+        op.create_index(f"uq_{table}_scoped_client", table, [scope, "scoped_client_id"],
+                        unique=True)
+        op.create_index(f"ix_{table}_scoped_client_id", table, ["scoped_client_id"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_artifact_collections_client", table_name="artifact_collections")
-    op.drop_index("ix_artifacts_client", table_name="artifacts")
-    with op.batch_alter_table("artifact_collections") as batch_op:
-        batch_op.drop_constraint("uq_artifact_collections_project_client", type_="unique")
-        batch_op.create_unique_constraint("uq_artifact_collections_client_id", ["client_id"])
-    with op.batch_alter_table("artifacts") as batch_op:
-        batch_op.drop_constraint("uq_artifacts_sequence_client", type_="unique")
-        batch_op.create_unique_constraint("uq_artifacts_client_id", ["client_id"])
+    for table, _ in reversed(_SCOPES):
+        op.drop_index(f"ix_{table}_scoped_client_id", table_name=table)
+        op.drop_index(f"uq_{table}_scoped_client", table_name=table)
+        # Ids another entity also used stay behind: 0002's client_id is globally unique.
+        op.execute(f"UPDATE {table} SET client_id = scoped_client_id WHERE id IN ("
+                   f"SELECT min(id) FROM {table} WHERE scoped_client_id IS NOT NULL "
+                   "GROUP BY scoped_client_id)")
+        op.drop_column(table, "scoped_client_id")
     op.drop_index("ix_run_files_md5", table_name="run_files")
     op.drop_table("artifact_upload_proofs")
     op.drop_index("ix_used_upload_tokens_expires", table_name="used_upload_tokens")
