@@ -254,12 +254,12 @@ def readable_digests(storage: Storage, user: User, artifact_id: int,
     may name for ``user``: uploaded for that artifact, or held by a file ``user`` may read."""
     canonical = {d: md5_hex_to_b64(md5_b64_to_hex(d)) for d in digests_b64}
     with storage.db.read() as conn:
-        proven = grants.proven(conn, artifact_id,
-                               (md5_b64_to_hex(d) for d in canonical.values()))
-        holders = grants.digest_holders(conn, canonical.values())
+        proven = {md5_hex_to_b64(h) for h in grants.proven(
+            conn, artifact_id, (md5_b64_to_hex(d) for d in canonical.values()))}
+        # Only what this artifact's uploads do not cover needs its holders looked up.
+        holders = grants.digest_holders(conn, set(canonical.values()) - proven)
     return {d for d, c in canonical.items()
-            if md5_b64_to_hex(c) in proven
-            or any(can_read(user, entity) for entity in holders.get(c, ()))}
+            if c in proven or any(can_read(user, entity) for entity in holders.get(c, ()))}
 
 
 def _pending(storage: Storage, user: User, artifact_id: int) -> Artifact:
