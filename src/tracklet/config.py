@@ -89,8 +89,19 @@ class Settings:
         default=15.0, metadata=_doc("Seconds between sweeps that mark silent runs crashed.")
     )
     signed_url_ttl_s: int = field(
-        default=7 * 24 * 3600,
-        metadata=_doc("Lifetime in seconds of signed upload and download URLs."),
+        default=3600,
+        metadata=_doc(
+            "Lifetime in seconds of signed download URLs (the SDK asks for a fresh one when "
+            "a download is refused); over S3, of the presigned bucket URLs."
+        ),
+    )
+    signed_upload_ttl_s: int = field(
+        default=24 * 3600,
+        metadata=_doc(
+            "Lifetime in seconds of signed upload URLs. Longer than downloads because the "
+            "SDK takes them when it queues files (every part of a multipart upload at once) "
+            "and never refreshes them; each one is single-use and accepts one object only."
+        ),
     )
     db_busy_timeout_s: float = field(
         default=10.0,

@@ -425,10 +425,11 @@ def test_export_url_is_signed_and_supports_ranges(live_server: LiveServer) -> No
     # run's export is how a download of it is served.
     storage = live_server.storage()
     try:
-        with open_history(storage, _run_pk(live_server, project, name)) as view:
-            blob_key = view.exports[0].blob_key
-        url = history_export_url(storage, live_server.settings(), live_server.url, blob_key,
-                                 f"{name}.history.0.parquet")
+        run_pk = _run_pk(live_server, project, name)
+        with open_history(storage, run_pk) as view:
+            part_no = view.exports[0].part
+        url = history_export_url(storage, live_server.settings(), live_server.url, run_pk,
+                                 part_no, f"{name}.history.0.parquet")
     finally:
         storage.close()
     head = httpx.head(url)

@@ -49,7 +49,7 @@ def _log(storage: Storage, user: User, files: dict[str, bytes], aliases: tuple[s
     for up, data in zip(ingest.request_uploads(storage, user, specs), files.values(),
                         strict=True):
         if up.needs_upload:
-            ingest.store_file(storage, _spool(data), up.spec.md5_b64, None)
+            ingest.store_file(storage, _spool(data), up.spec.md5_b64, None, art.id)
     doc = json.dumps({"version": 1, "contents": {
         e.path: {"digest": e.digest, "size": e.size} for e in entries}}).encode()
     manifest = _spool(doc)
@@ -84,7 +84,7 @@ def test_versions_dedup_and_alias_moves(storage: Storage, user: User) -> None:
 
 def test_upload_digest_mismatch_and_missing_files(storage: Storage, user: User) -> None:
     with pytest.raises(InvalidInput, match="MD5"):
-        ingest.store_file(storage, _spool(b"wrong"), _spool(b"right").md5_b64, None)
+        ingest.store_file(storage, _spool(b"wrong"), _spool(b"right").md5_b64, None, 1)
     assert not storage.blobs.exists(cas_key(_spool(b"wrong").md5_hex))
     art = ingest.create_artifact(storage, user, ingest.CreateRequest(
         entity="alice", project="p", run_name=None, type_name="dataset", collection="data",

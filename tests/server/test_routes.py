@@ -14,6 +14,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import secrets
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,14 +25,21 @@ import pytest
 from starlette.routing import Match
 
 from tests.support.app import InProcessApp
+from tracklet.domain.artifacts import ArtifactState, ManifestEntry
+from tracklet.ingest.artifacts import CreateRequest, create_artifact
 from tracklet.server.access import Access, AccessRoute, route
 from tracklet.server.rest import health
 from tracklet.server.routes import ROUTES
 from tracklet.server.signing import sign
-from tracklet.storage.metadata.runs import get_run_by_path
+from tracklet.storage.history.exports import Export, add_export
+from tracklet.storage.metadata.accounts import get_user_by_name
+from tracklet.storage.metadata.artifacts import insert_files, update_artifact
+from tracklet.storage.metadata.runs import get_run_by_path, store_run_file
 
 RUN_ID = "<run id>"
-BLOB = "<blob key>"
+ARTIFACT_ID = "<artifact id>"
+EXPORTED_RUN_ID = "<exported run id>"
+NONCE = "<fresh nonce>"
 BLOB_KEY = "tests/routes/blob"
 BLOB_BYTES = b"route test bytes\n"
 NO_MD5 = "0" * 32
@@ -50,7 +59,8 @@ class Sample:
     ok: int = 200
     json: Any = None
     content: bytes | None = None
-    #: Claims of a valid token (SIGNED_URL routes); RUN_ID and BLOB are filled in.
+    #: Claims of a valid token (SIGNED_URL routes); RUN_ID, ARTIFACT_ID and NONCE are filled
+    #: in.
     claims: dict[str, Any] = field(default_factory=dict)
 
 
@@ -61,25 +71,26 @@ SAMPLES: dict[str, Sample] = {
         json={"files": {"wandb-history.jsonl": {"offset": 0, "content": [ROW]}}}),
     "/storage/upload/{name:path}": Sample(
         "PUT", "/storage/upload/notes.txt", content=b"notes",
-        claims={"k": "up", "r": RUN_ID, "n": "notes.txt"}),
+        claims={"k": "up", "r": RUN_ID, "n": "notes.txt", "j": NONCE}),
     "/storage/file/{name:path}": Sample(
-        "GET", "/storage/file/blob.txt", claims={"k": "get", "b": BLOB}),
+        "GET", "/storage/file/blob.txt", claims={"k": "file", "r": RUN_ID, "n": "blob.txt"}),
     "/storage/artifact/{name:path}": Sample(
         "PUT", "/storage/artifact/a.txt", content=b"artifact",
-        claims={"k": "aup", "a": 1, "m": _md5_b64(b"artifact")}),
+        claims={"k": "aup", "a": ARTIFACT_ID, "m": _md5_b64(b"artifact"), "j": NONCE}),
     "/storage/artifact-part/{name:path}": Sample(
         "PUT", "/storage/artifact-part/a.txt", ok=404, content=b"part",
-        claims={"k": "apt", "u": "no-such-upload", "p": 1}),
+        claims={"k": "apt", "u": "no-such-upload", "p": 1, "j": NONCE}),
     "/storage/manifest/{name:path}": Sample(
         "PUT", "/storage/manifest/wandb_manifest.json", ok=404, content=b"{}",
-        claims={"k": "amf", "a": 987654, "m": _md5_b64(b"{}")}),
+        claims={"k": "amf", "a": 987654, "m": _md5_b64(b"{}"), "j": NONCE}),
     "/storage/artifact-file/{name:path}": Sample(
-        "GET", "/storage/artifact-file/blob.txt", claims={"k": "get", "b": BLOB}),
+        "GET", "/storage/artifact-file/blob.txt",
+        claims={"k": "afile", "a": ARTIFACT_ID, "p": "blob.txt"}),
     "/artifactsV2/{region}/{entity}/{project}/{collection}/{rest:path}": Sample(
         "GET", f"/artifactsV2/default/admin/routes/coll/1/{NO_MD5}/a.txt", ok=404),
     "/artifacts/{entity}/{md5}": Sample("GET", f"/artifacts/admin/{NO_MD5}", ok=404),
     "/storage/export/{name:path}": Sample(
-        "GET", "/storage/export/h.parquet", claims={"k": "hist", "b": BLOB}),
+        "GET", "/storage/export/h.parquet", claims={"k": "hist", "r": EXPORTED_RUN_ID, "p": 0}),
     "/api/v1/runs/series": Sample("GET", "/api/v1/runs/series?runs=admin/routes/r1&keys=loss"),
     "/api/v1/runs/history": Sample(
         "GET", "/api/v1/runs/history?run=admin/routes/r1&keys=loss&format=json"),
@@ -117,9 +128,12 @@ def _ids(routes: list[AccessRoute]) -> list[str]:
 
 @dataclass(frozen=True)
 class World:
-    """What the samples refer to: a run with history and a stored blob."""
+    """What the samples refer to: a run with history, and a blob held by one of its files,
+    by a committed artifact and by another run's history export."""
 
     run_id: int
+    artifact_id: int
+    exported_run_id: int
     secret: bytes
 
 
@@ -129,17 +143,38 @@ def world(app: InProcessApp) -> World:
         "query": "mutation { upsertBucket(input: {name: \"r1\", modelName: \"routes\"}) "
                  "{ inserted } }"})
     assert r.status_code == 200, r.text
+    r = app.client.post("/graphql", json={
+        "query": "mutation { upsertBucket(input: {name: \"r2\", modelName: \"routes\"}) "
+                 "{ inserted } }"})
+    assert r.status_code == 200, r.text
     r = app.client.post("/files/admin/routes/r1/file_stream",
                         json={"files": {"wandb-history.jsonl": {"offset": 0, "content": [ROW]}}})
     assert r.status_code == 200, r.text
     app.storage.blobs.put(BLOB_KEY, io.BytesIO(BLOB_BYTES))
+    md5, size = _md5_b64(BLOB_BYTES), len(BLOB_BYTES)
     with app.storage.db.read() as conn:
         run_id = get_run_by_path(conn, "admin", "routes", "r1").id
-    return World(run_id, app.storage.signing_secret())
+        exported_run_id = get_run_by_path(conn, "admin", "routes", "r2").id
+        admin = get_user_by_name(conn, "admin")
+    assert admin is not None
+    artifact = create_artifact(app.storage, admin, CreateRequest(
+        entity="admin", project="routes", run_name=None, type_name="dataset",
+        collection="routes", digest="d" * 32))
+    with app.storage.db.write() as conn:
+        store_run_file(conn, run_id, "blob.txt", BLOB_KEY, md5, size, "text/plain")
+        insert_files(conn, artifact.id, [(ManifestEntry("blob.txt", md5, size), BLOB_KEY)])
+        update_artifact(conn, artifact.id, state=ArtifactState.COMMITTED.value,
+                        committed_at=time.time())
+        add_export(conn, Export(run_id=exported_run_id, part=0, blob_key=BLOB_KEY, size_bytes=size,
+                                row_count=1, min_step=0, max_step=0, key_stats="{}",
+                                created_at=time.time()))
+    return World(run_id, artifact.id, exported_run_id, app.storage.signing_secret())
 
 
 def _token(world: World, claims: dict[str, Any], ttl_s: int = 60) -> str:
-    values = {RUN_ID: world.run_id, BLOB: BLOB_KEY}
+    values: dict[str, Any] = {RUN_ID: world.run_id, ARTIFACT_ID: world.artifact_id,
+                              EXPORTED_RUN_ID: world.exported_run_id,
+                              NONCE: secrets.token_hex(12)}
     filled = {k: values.get(v, v) if isinstance(v, str) else v for k, v in claims.items()}
     return sign(world.secret, filled, ttl_s)
 
@@ -261,9 +296,8 @@ def test_signed_url_routes_accept_a_valid_signature_without_the_database(
         assert response.status_code == sample.ok, (r.path, response.text)
         if sample.method == "GET":
             assert response.content == BLOB_BYTES, r.path
-    head = _send(app, "HEAD", _with_token("/storage/export/h.parquet",
-                                          _token(world, {"k": "hist", "b": BLOB})),
-                 SAMPLES["/storage/export/{name:path}"])
+    export = SAMPLES["/storage/export/{name:path}"]
+    head = _send(app, "HEAD", _with_token(export.url, _token(world, export.claims)), export)
     assert head.status_code == 200 and head.headers["content-length"] == str(len(BLOB_BYTES))
 
 

@@ -22,7 +22,7 @@ from tracklet.domain.access import require_read, require_write
 from tracklet.domain.artifacts import Artifact, ArtifactState, ManifestEntry, parse_manifest
 from tracklet.domain.records import User
 from tracklet.errors import Conflict, InvalidInput, NotFound
-from tracklet.ingest.uploads import HashingSpool, check_md5, store_spool
+from tracklet.ingest.uploads import HashingSpool, UploadToken, check_md5, store_spool
 from tracklet.storage import Storage
 from tracklet.storage.history.jsonline import dumps, loads
 from tracklet.storage.metadata import artifacts as repo
@@ -100,16 +100,26 @@ def _store_bytes(storage: Storage, data: bytes) -> str:
 
 
 def store_manifest(storage: Storage, artifact_id: int, spool: HashingSpool,
-                   declared_b64: str | None) -> None:
+                   declared_b64: str | None, token: UploadToken | None = None) -> None:
     """Keep an uploaded manifest for a pending artifact, checked against its digest.
 
     FULL uploads replace the manifest; INCREMENTAL ones are laid over the base version's;
     PATCH ones over what earlier runs of the distributed artifact sent. A manifest arriving
-    after the version was committed changes nothing.
+    after the version was committed changes nothing. With ``token`` (the upload URL's), a
+    retry of the same bytes changes nothing and other bytes are refused.
     """
     check_md5(spool.md5_b64, declared_b64, "artifact manifest")
     if spool.size > MAX_MANIFEST_BYTES:
         raise InvalidInput(f"artifact manifest is larger than {MAX_MANIFEST_BYTES} bytes")
+    if token is not None and not token.check(storage, spool.md5_hex):
+        return
+    _store(storage, artifact_id, spool)
+    if token is not None:
+        with storage.db.write() as conn:
+            token.spend(conn, spool.md5_hex)
+
+
+def _store(storage: Storage, artifact_id: int, spool: HashingSpool) -> None:
     with storage.db.read() as conn:
         artifact = repo.get_artifact(conn, artifact_id)
     if artifact is None:

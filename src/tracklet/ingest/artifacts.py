@@ -4,8 +4,13 @@ Flow (PROTOCOL §2.4): ``create_artifact`` makes a PENDING version (or answers a
 one when the same content is already in the sequence); the client asks for upload URLs
 (``request_uploads``), PUTs each file and the manifest, then ``commit_artifact`` checks that
 every file the manifest names is stored, records the files and makes the version visible
-with the next version index and its aliases. Blobs are content-addressed by MD5, so a file
-that is already stored is never uploaded twice.
+with the next version index and its aliases.
+
+Blobs are content-addressed by MD5, but a digest grants nothing: a manifest entry may name a
+digest only when its bytes were uploaded for this artifact (an upload proves possession) or
+the committer may read a file that holds them. ``request_uploads`` answers alike whether
+the digest is stored or not, unless the caller may read a holder: then no upload is needed.
+Client ids belong to the entity that logged them: another entity's id finds nothing.
 """
 
 from __future__ import annotations
@@ -15,11 +20,12 @@ import secrets
 import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import orjson
 from sqlalchemy import Connection
 
-from tracklet.domain.access import require_read, require_write
+from tracklet.domain.access import can_read, require_read, require_write
 from tracklet.domain.artifacts import (
     TTL_INHERIT,
     Artifact,
@@ -28,23 +34,36 @@ from tracklet.domain.artifacts import (
     ManifestEntry,
     manifest_digest,
     md5_b64_to_hex,
+    md5_hex_to_b64,
     validate_alias,
     validate_artifact_name,
     validate_type_name,
+)
+from tracklet.domain.artifacts import (
+    Collection as ArtifactCollection,
 )
 from tracklet.domain.names import validate_file_path, validate_name, validate_tag
 from tracklet.domain.records import Run, User
 from tracklet.errors import InvalidInput, NotFound
 from tracklet.ingest.artifact_manifests import MERGED_TYPES, read_manifest
-from tracklet.ingest.uploads import HashingSpool, StoredBlob, cas_key, check_md5, store_spool
+from tracklet.ingest.uploads import (
+    HashingSpool,
+    StoredBlob,
+    UploadToken,
+    cas_key,
+    check_md5,
+    store_spool,
+)
 from tracklet.storage import Storage
 from tracklet.storage.history.jsonline import loads
 from tracklet.storage.metadata import accounts
 from tracklet.storage.metadata import artifact_lineage as lineage
 from tracklet.storage.metadata import artifacts as repo
 from tracklet.storage.metadata import runs as run_repo
+from tracklet.storage.metadata import upload_grants as grants
 
 _MAX_TAGS = 100
+_Owned = TypeVar("_Owned", Artifact, ArtifactCollection)
 
 
 @dataclass(frozen=True)
@@ -166,9 +185,10 @@ def create_artifact(storage: Storage, user: User, req: CreateRequest,
     require_write(user, req.entity)
     with storage.db.write() as conn:
         if req.client_id:
-            existing = repo.artifact_by_client_id(conn, req.client_id)
-            if existing is not None:
-                return existing
+            # A retry finds its first answer; another entity's id is like an unknown one.
+            for existing in repo.artifacts_by_client_id(conn, req.client_id):
+                if existing.entity == req.entity:
+                    return existing
         entity = accounts.ensure_entity(conn, req.entity)
         project = accounts.ensure_project(conn, entity, req.project)
         run = _run(conn, req.entity, req.project, req.run_name) if req.run_name else None
@@ -197,10 +217,49 @@ def create_artifact(storage: Storage, user: User, req: CreateRequest,
             tags=orjson.dumps(tags).decode(), pending_aliases=orjson.dumps(aliases).decode(),
             size=0, file_count=0, history_step=req.history_step, ttl_seconds=ttl_seconds,
             ttl_inherited=ttl_inherited, created_by_run_id=run.id if run else None,
-            client_id=req.client_id or None, distributed_id=req.distributed_id or None)
+            scoped_client_id=req.client_id or None, distributed_id=req.distributed_id or None)
         created = repo.get_artifact(conn, artifact_id)
     assert created is not None
     return created
+
+
+def find_by_client_id(storage: Storage, user: User, client_id: str,
+                      sequence: bool = False) -> Artifact | None:
+    """The artifact logged with ``client_id`` that ``user`` may read (one of their own
+    entity's first), or None; with ``sequence``, else the latest live version of the
+    sequence logged with that sequence client id. Unreadable ones are as unknown."""
+    with storage.db.read() as conn:
+        found = _readable_first(user, repo.artifacts_by_client_id(conn, client_id))
+        if found is None and sequence:
+            for collection in _readable(user, repo.collections_by_client_id(conn, client_id)):
+                found = repo.latest_live(conn, collection.id)
+                if found is not None:
+                    break
+    return found
+
+
+def _readable(user: User, items: list[_Owned]) -> list[_Owned]:
+    mine = [i for i in items if i.entity == user.entity]
+    return mine + [i for i in items if i.entity != user.entity and can_read(user, i.entity)]
+
+
+def _readable_first(user: User, items: list[Artifact]) -> Artifact | None:
+    readable = _readable(user, items)
+    return readable[0] if readable else None
+
+
+def readable_digests(storage: Storage, user: User, artifact_id: int,
+                     digests_b64: Collection[str]) -> set[str]:
+    """The digests (base64) among ``digests_b64`` a manifest of artifact ``artifact_id``
+    may name for ``user``: uploaded for that artifact, or held by a file ``user`` may read."""
+    canonical = {d: md5_hex_to_b64(md5_b64_to_hex(d)) for d in digests_b64}
+    with storage.db.read() as conn:
+        proven = {md5_hex_to_b64(h) for h in grants.proven(
+            conn, artifact_id, (md5_b64_to_hex(d) for d in canonical.values()))}
+        # Only what this artifact's uploads do not cover needs its holders looked up.
+        holders = grants.digest_holders(conn, set(canonical.values()) - proven)
+    return {d for d, c in canonical.items()
+            if c in proven or any(can_read(user, entity) for entity in holders.get(c, ()))}
 
 
 def _pending(storage: Storage, user: User, artifact_id: int) -> Artifact:
@@ -211,17 +270,27 @@ def _pending(storage: Storage, user: User, artifact_id: int) -> Artifact:
 
 
 def request_uploads(storage: Storage, user: User, specs: list[FileSpec]) -> list[FileUpload]:
-    """Upload instructions per file, in request order; stored content needs no upload."""
+    """Upload instructions per file, in request order.
+
+    No upload is needed for content the caller may already reference (uploaded for this
+    artifact, or in a file they may read); any other digest gets an upload URL, stored or
+    not, so the answer tells nothing about other tenants' files.
+    """
     checked: dict[int, Artifact] = {}
-    out = []
     for spec in specs:
         if spec.artifact_id not in checked:
             checked[spec.artifact_id] = _pending(storage, user, spec.artifact_id)
-        artifact = checked[spec.artifact_id]
         validate_file_path(spec.name)
+        md5_b64_to_hex(spec.md5_b64)
+    known = {aid: readable_digests(storage, user, aid,
+                                   {s.md5_b64 for s in specs if s.artifact_id == aid})
+             for aid in checked}
+    out = []
+    for spec in specs:
+        artifact = checked[spec.artifact_id]
         md5_hex = md5_b64_to_hex(spec.md5_b64)
         key = cas_key(md5_hex)
-        if storage.blobs.exists(key):
+        if spec.md5_b64 in known[spec.artifact_id] and storage.blobs.exists(key):
             out.append(FileUpload(spec, artifact, md5_hex, key, needs_upload=False))
         elif spec.parts:
             out.append(_start_multipart(storage, spec, artifact, md5_hex, key))
@@ -248,16 +317,29 @@ def part_key(upload_id: str, part: int) -> str:
 
 
 def store_file(storage: Storage, spool: HashingSpool, md5_b64: str,
-               content_md5: str | None) -> StoredBlob:
-    """Keep an uploaded artifact file; InvalidInput when its bytes do not match its digest."""
+               content_md5: str | None, artifact_id: int,
+               token: UploadToken | None = None) -> StoredBlob:
+    """Keep an uploaded artifact file for artifact ``artifact_id`` (proof that its uploader
+    holds these bytes); InvalidInput when they do not match the digest, NotFound when the
+    artifact is gone, PermissionDenied when ``token`` was spent on other bytes."""
     check_md5(spool.md5_b64, md5_b64, "artifact file")
     check_md5(spool.md5_b64, content_md5, "Content-MD5")
-    return store_spool(storage, spool)
+    with storage.db.read() as conn:
+        if repo.get_artifact(conn, artifact_id) is None:
+            raise NotFound("the artifact this upload URL was made for no longer exists")
+    if token is not None:
+        token.check(storage, spool.md5_hex)
+    blob = store_spool(storage, spool)
+    with storage.db.write() as conn:
+        if token is None or token.spend(conn, spool.md5_hex):
+            grants.add_proof(conn, artifact_id, spool.md5_hex)
+    return blob
 
 
 def store_part(storage: Storage, spool: HashingSpool, upload_id: str, part: int,
-               content_md5: str | None) -> str:
-    """Keep one multipart part; returns its ETag (the part's hex MD5)."""
+               content_md5: str | None, token: UploadToken | None = None) -> str:
+    """Keep one multipart part; returns its ETag (the part's hex MD5). With ``token``, a
+    retry of the same bytes changes nothing and other bytes are refused."""
     with storage.db.read() as conn:
         found = repo.get_multipart(conn, upload_id)
     if found is None:
@@ -265,8 +347,13 @@ def store_part(storage: Storage, spool: HashingSpool, upload_id: str, part: int,
     if not 1 <= part <= found.part_count:
         raise InvalidInput(f"part number {part} is outside 1..{found.part_count}")
     check_md5(spool.md5_b64, content_md5, f"part {part} Content-MD5")
+    if token is not None and not token.check(storage, spool.md5_hex):
+        return spool.md5_hex
     spool.file.seek(0)
     storage.blobs.put(part_key(upload_id, part), spool.file)
+    if token is not None:
+        with storage.db.write() as conn:
+            token.spend(conn, spool.md5_hex)
     return spool.md5_hex
 
 
@@ -300,6 +387,7 @@ def complete_multipart(storage: Storage, user: User, artifact_id: int, upload_id
         storage.blobs.delete(part_key(upload_id, number))
     with storage.db.write() as conn:
         repo.finish_multipart(conn, upload_id)
+        grants.add_proof(conn, artifact_id, upload.md5_hex)
     return upload.md5_hex
 
 
@@ -315,6 +403,8 @@ def commit_artifact(storage: Storage, user: User, artifact_id: int) -> Artifact:
     if artifact.manifest_blob_key is None:
         raise InvalidInput("cannot commit: the artifact manifest was never uploaded")
     entries = read_manifest(storage, artifact.manifest_blob_key)
+    allowed = readable_digests(storage, user, artifact_id,
+                               {e.digest for e in entries if not e.is_reference})
     stored: list[tuple[ManifestEntry, str | None]] = []
     missing = []
     for entry in entries:
@@ -322,7 +412,8 @@ def commit_artifact(storage: Storage, user: User, artifact_id: int) -> Artifact:
             stored.append((entry, None))
             continue
         key = cas_key(md5_b64_to_hex(entry.digest))
-        if not storage.blobs.exists(key):
+        # A digest the committer neither uploaded nor may read is as absent as a missing one.
+        if entry.digest not in allowed or not storage.blobs.exists(key):
             missing.append(entry.path)
         stored.append((entry, key))
     if missing:

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import mimetypes
 import tempfile
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from tracklet.errors import InvalidInput, NotFound
+from sqlalchemy import Connection
+
+from tracklet.domain.media import guess_type
+from tracklet.errors import InvalidInput, NotFound, PermissionDenied
 from tracklet.storage import Storage
 from tracklet.storage.blobs.base import CHUNK
 from tracklet.storage.history.jsonline import loads_object
 from tracklet.storage.metadata import runs as run_repo
+from tracklet.storage.metadata import upload_grants
 
 METADATA_FILE = "wandb-metadata.json"
 _MAX_METADATA_BYTES = 16 * 1024 * 1024
@@ -52,6 +55,13 @@ def store_stream(storage: Storage, spool: BinaryIO) -> StoredBlob:
     return StoredBlob(key=key, md5_b64=base64.b64encode(md5.digest()).decode(), size=size)
 
 
+def _stored(md5_hex: str, spool: BinaryIO) -> StoredBlob:
+    """What an earlier upload of the same bytes stored (a retry stores nothing new)."""
+    spool.seek(0, 2)
+    return StoredBlob(key=cas_key(md5_hex), md5_b64=base64.b64encode(
+        bytes.fromhex(md5_hex)).decode(), size=spool.tell())
+
+
 def new_spool() -> BinaryIO:
     """A temporary file for an incoming body; memory use stays bounded."""
     return tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024)  # type: ignore[return-value]
@@ -59,7 +69,40 @@ def new_spool() -> BinaryIO:
 
 def guess_mimetype(name: str) -> str:
     """The MIME type W&B would report for a file name."""
-    return mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return guess_type(name)
+
+
+@dataclass(frozen=True)
+class UploadToken:
+    """The single-use part of a signed upload URL: its nonce and expiry (epoch seconds).
+
+    An upload URL stores bytes once. A retry that sends the same bytes again (the SDK's
+    answer to a lost response) is answered as the first upload was and changes nothing;
+    any other use of a spent URL is refused, so a leaked one cannot overwrite a file.
+    """
+
+    nonce: str
+    expires_at: float
+
+    def check(self, storage: Storage, md5_hex: str) -> bool:
+        """Before storing: True when unused, False when it already stored these very bytes;
+        PermissionDenied when it stored others."""
+        with storage.db.read() as conn:
+            used = upload_grants.token_use(conn, self.nonce)
+        return self._judge(used, md5_hex)
+
+    def spend(self, conn: Connection, md5_hex: str) -> bool:
+        """In the write that records the upload: True when this use is the first."""
+        return self._judge(upload_grants.use_token(conn, self.nonce, md5_hex,
+                                                   self.expires_at), md5_hex)
+
+    @staticmethod
+    def _judge(used: str | None, md5_hex: str) -> bool:
+        if used is None:
+            return True
+        if used == md5_hex:
+            return False
+        raise PermissionDenied("this upload URL was already used; ask for a new one")
 
 
 class HashingSpool:
@@ -132,12 +175,27 @@ def metadata_columns(text: str) -> dict[str, Any]:
     return values
 
 
-def store_run_file(storage: Storage, spool: BinaryIO, run_id: int, name: str) -> StoredBlob:
+def _md5_hex(spool: BinaryIO) -> str:
+    md5 = hashlib.md5()
+    spool.seek(0)
+    while chunk := spool.read(CHUNK):
+        md5.update(chunk)
+    return md5.hexdigest()
+
+
+def store_run_file(storage: Storage, spool: BinaryIO, run_id: int, name: str,
+                   token: UploadToken | None = None) -> StoredBlob:
     """Store an uploaded run file and record it; NotFound when the run is gone.
 
+    With ``token`` (the upload URL's), the upload is its only one: PermissionDenied when
+    the token already stored other bytes, nothing changes when it stored these.
     For ``wandb-metadata.json`` the run's metadata, host, program and commit are filled in,
     keeping any value UpsertBucket already set.
     """
+    if token is not None:
+        md5_hex = _md5_hex(spool)
+        if not token.check(storage, md5_hex):
+            return _stored(md5_hex, spool)
     blob = store_stream(storage, spool)
     metadata: dict[str, Any] = {}
     if name == METADATA_FILE and blob.size < _MAX_METADATA_BYTES:
@@ -147,6 +205,8 @@ def store_run_file(storage: Storage, spool: BinaryIO, run_id: int, name: str) ->
         run = run_repo.get_run_by_id(conn, run_id)
         if run is None:
             raise NotFound("the run this upload URL was made for no longer exists")
+        if token is not None and not token.spend(conn, blob.key.rsplit("/", 1)[-1]):
+            return blob
         run_repo.store_run_file(conn, run_id, name, blob.key, blob.md5_b64, blob.size,
                                 guess_mimetype(name))
         if metadata:

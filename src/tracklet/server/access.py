@@ -9,7 +9,9 @@ Every route is built with :func:`route` and names its :class:`Access`:
   The handler reads the user with :func:`request_user`.
 * ``SIGNED_URL``: the URL carries its own authority, an HMAC token of the route's kind in
   ``?t=`` (:mod:`tracklet.server.signing`), because the SDK sends no credentials with blob
-  uploads and downloads. The handler reads the token's claims with :func:`url_claims`.
+  uploads and downloads. The handler reads the token's claims with :func:`url_claims`
+  (upload routes its single-use part with :func:`upload_token`), and looks the object they
+  name up again, so a URL opens nothing once its run or artifact is gone.
 
 Refusals are domain errors (:class:`~tracklet.errors.Unauthenticated` for missing or unknown
 credentials, :class:`~tracklet.errors.PermissionDenied` for a bad, expired or foreign
@@ -30,7 +32,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tracklet.domain.records import User
-from tracklet.errors import Unauthenticated
+from tracklet.errors import PermissionDenied, Unauthenticated
+from tracklet.ingest.uploads import UploadToken
 from tracklet.server.signing import verify
 from tracklet.server.state import AppState
 
@@ -81,6 +84,18 @@ def url_claims(request: Request) -> dict[str, Any]:
     if not isinstance(claims, dict):
         raise Unauthenticated("this route takes no signed URL")
     return claims
+
+
+def upload_token(request: Request) -> UploadToken:
+    """The single-use token of a signed upload URL (its nonce and expiry).
+
+    A token without a nonce (handed out before upload URLs became single-use) is refused.
+    """
+    claims = url_claims(request)
+    nonce, exp = claims.get("j"), claims.get("exp")
+    if not isinstance(nonce, str) or not nonce or not isinstance(exp, int):
+        raise PermissionDenied("this upload URL is not single-use; ask for a new one")
+    return UploadToken(nonce, float(exp))
 
 
 async def authenticate(request: Request) -> User:

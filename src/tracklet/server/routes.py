@@ -3,8 +3,8 @@
 ``Access.PUBLIC`` routes take no credentials (health probes, and the web UI's shell and
 static assets: the pages fetch their data from the authenticated APIs), ``Access.USER``
 routes a user's API key, ``Access.SIGNED_URL`` routes a signed token of the named kind in
-``?t=`` (handed out by :mod:`tracklet.server.urls`). ``tests/server/test_routes.py`` calls
-every route without them.
+``?t=`` (handed out by :mod:`tracklet.server.urls`); each kind opens one route, for its
+method(s) only. ``tests/server/test_routes.py`` calls every route without them.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ ROUTES: list[AccessRoute] = [
     route("/storage/upload/{name:path}", storage.upload, ["PUT"],
           access=Access.SIGNED_URL, token="up"),
     route("/storage/file/{name:path}", storage.download, ["GET"],
-          access=Access.SIGNED_URL, token="get"),
+          access=Access.SIGNED_URL, token="file"),
     route("/storage/artifact/{name:path}", artifacts.upload_file, ["PUT"],
           access=Access.SIGNED_URL, token="aup"),
     route("/storage/artifact-part/{name:path}", artifacts.upload_part, ["PUT"],
@@ -37,7 +37,7 @@ ROUTES: list[AccessRoute] = [
     route("/storage/manifest/{name:path}", artifacts.upload_manifest, ["PUT"],
           access=Access.SIGNED_URL, token="amf"),
     route("/storage/artifact-file/{name:path}", artifacts.download, ["GET"],
-          access=Access.SIGNED_URL, token="get"),
+          access=Access.SIGNED_URL, token="afile"),
     route("/artifactsV2/{region}/{entity}/{project}/{collection}/{rest:path}",
           artifacts.download_v2, ["GET"], access=Access.USER),
     route("/artifacts/{entity}/{md5}", artifacts.download_v1, ["GET"], access=Access.USER),

@@ -53,8 +53,13 @@ class BlobStore(ABC):
         """
         return None
 
-    def presigned_get(self, key: str, expires_s: int) -> str | None:
-        """A URL that serves ``key`` without tracklet in the path, or None."""
+    def presigned_get(self, key: str, expires_s: int, content_type: str | None = None,
+                      disposition: str | None = None) -> str | None:
+        """A URL that serves ``key`` without tracklet in the path, or None.
+
+        ``content_type`` and ``disposition``, when given, are the Content-Type and
+        Content-Disposition the response must carry whatever the object was stored with.
+        """
         return None
 
     def presigned_put(self, key: str, expires_s: int) -> str | None:

@@ -134,7 +134,7 @@ def ensure_collection(conn: Connection, project: Project, name: str, type_name: 
     now = time.time()
     conn.execute(artifact_collections.insert().values(
         project_id=project.id, type_id=art_type.id, name=name, kind=kind.value,
-        client_id=client_id, next_version=0, created_at=now, updated_at=now))
+        scoped_client_id=client_id, next_version=0, created_at=now, updated_at=now))
     created = find_collection(conn, project.id, name)
     assert created is not None
     return created
@@ -161,10 +161,11 @@ def count_collections(conn: Connection, project_id: int, type_id: int | None) ->
     return int(conn.execute(q).scalar_one())
 
 
-def collection_id_for_client_id(conn: Connection, client_id: str) -> int | None:
-    """The sequence registered under a client's sequence id, or None."""
-    return conn.execute(select(artifact_collections.c.id).where(
-        artifact_collections.c.client_id == client_id)).scalar_one_or_none()
+def collections_by_client_id(conn: Connection, client_id: str) -> list[Collection]:
+    """The sequences registered under a client's sequence id (one per project at most)."""
+    return [_collection(r) for r in conn.execute(_collection_select().where(
+        artifact_collections.c.scoped_client_id == client_id
+    ).order_by(artifact_collections.c.id))]
 
 
 def update_collection(conn: Connection, collection_id: int, **values: Any) -> None:
@@ -208,9 +209,9 @@ def artifact_select() -> Select[Any]:
             artifacts.c.state, artifacts.c.description, artifacts.c.metadata, artifacts.c.tags,
             artifacts.c.size, artifacts.c.file_count, artifacts.c.history_step,
             artifacts.c.ttl_seconds, artifacts.c.ttl_inherited, artifacts.c.created_by_run_id,
-            artifacts.c.client_id, artifacts.c.manifest_blob_key, artifacts.c.created_at,
-            artifacts.c.updated_at, artifacts.c.manifest_type, artifacts.c.base_artifact_id,
-            artifacts.c.distributed_id,
+            artifacts.c.scoped_client_id.label("client_id"), artifacts.c.manifest_blob_key,
+            artifacts.c.created_at, artifacts.c.updated_at, artifacts.c.manifest_type,
+            artifacts.c.base_artifact_id, artifacts.c.distributed_id,
         )
         .select_from(artifacts)
         .join(_seq, _seq.c.id == artifacts.c.sequence_id)
@@ -249,10 +250,15 @@ def is_live(conn: Connection, artifact_id: int) -> bool:
                         ).first() is not None
 
 
-def artifact_by_client_id(conn: Connection, client_id: str) -> Artifact | None:
-    """The artifact created with this client id, or None."""
-    row = conn.execute(artifact_select().where(artifacts.c.client_id == client_id)).first()
-    return to_artifact(row) if row else None
+def artifacts_by_client_id(conn: Connection, client_id: str) -> list[Artifact]:
+    """The artifacts created with this client id, oldest first.
+
+    Client ids are unique within a sequence only: a caller picks among these the ones its
+    entity holds (or it may read), so another tenant's id finds nothing.
+    """
+    return [to_artifact(r) for r in conn.execute(
+        artifact_select().where(artifacts.c.scoped_client_id == client_id)
+        .order_by(artifacts.c.id))]
 
 
 def committed_by_digest(conn: Connection, sequence_id: int, digest: str) -> Artifact | None:

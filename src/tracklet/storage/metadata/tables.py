@@ -167,6 +167,8 @@ run_files = Table(
     Column("updated_at", Float, nullable=False),
     Column("uploaded", Boolean, nullable=False, default=False),
 )
+# Migration 0010: who may reference a digest is decided by the files that hold it.
+Index("ix_run_files_md5", run_files.c.md5)
 
 # Migration 0008: tombstones of deleted runs. SQLite gives a new row the largest id plus one,
 # so without them the next run could take a deleted run's id (and its stale GraphQL id).
@@ -200,12 +202,18 @@ artifact_collections = Table(
     Column("name", String(128), nullable=False),
     Column("kind", String(16), nullable=False),
     Column("description", Text, nullable=True),
+    # Empty since migration 0010 (globally unique: an id would reach across entities).
     Column("client_id", String(128), nullable=True, unique=True),
     Column("next_version", Integer, nullable=False, default=0),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     UniqueConstraint("project_id", "name", name="uq_artifact_collections_project_name"),
+    # Migration 0010: a client's sequence id, unique within its project.
+    Column("scoped_client_id", String(128), nullable=True),
 )
+Index("uq_artifact_collections_scoped_client", artifact_collections.c.project_id,
+      artifact_collections.c.scoped_client_id, unique=True)
+Index("ix_artifact_collections_scoped_client_id", artifact_collections.c.scoped_client_id)
 
 artifacts = Table(
     "artifacts",
@@ -229,6 +237,7 @@ artifacts = Table(
     Column("ttl_inherited", Boolean, nullable=False, default=True),
     Column("created_by_run_id", Integer, ForeignKey("runs.id", ondelete="SET NULL"),
            nullable=True),
+    # Empty since migration 0010 (globally unique: an id would reach across entities).
     Column("client_id", String(128), nullable=True, unique=True),
     Column("manifest_blob_key", String(256), nullable=True),
     Column("created_at", Float, nullable=False),
@@ -239,7 +248,13 @@ artifacts = Table(
     Column("manifest_type", String(16), nullable=True),
     Column("base_artifact_id", Integer, nullable=True),
     Column("distributed_id", String(128), nullable=True),
+    # Migration 0010: the client's id, unique within the sequence; looked up within the
+    # caller's entity (ingest.artifacts.find_by_client_id).
+    Column("scoped_client_id", String(128), nullable=True),
 )
+Index("uq_artifacts_scoped_client", artifacts.c.sequence_id, artifacts.c.scoped_client_id,
+      unique=True)
+Index("ix_artifacts_scoped_client_id", artifacts.c.scoped_client_id)
 Index("ix_artifacts_sequence_digest", artifacts.c.sequence_id, artifacts.c.digest)
 Index("ix_artifacts_created_by", artifacts.c.created_by_run_id)
 Index("ix_artifacts_sequence_distributed", artifacts.c.sequence_id, artifacts.c.distributed_id)
@@ -318,6 +333,27 @@ artifact_multipart_uploads = Table(
     Column("part_count", Integer, nullable=False),
     Column("created_at", Float, nullable=False),
 )
+
+# Migration 0010: digests uploaded for a pending artifact (its upload session). A manifest
+# entry may name a digest only when it is here or the committer can read a file holding it.
+artifact_upload_proofs = Table(
+    "artifact_upload_proofs",
+    metadata,
+    Column("artifact_id", Integer, ForeignKey("artifacts.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("md5_hex", String(32), primary_key=True),
+)
+
+# Migration 0010: upload URLs are single-use. A token's nonce is kept (with the MD5 of what
+# it stored, so a retry of the same bytes is answered alike) until the token expires.
+used_upload_tokens = Table(
+    "used_upload_tokens",
+    metadata,
+    Column("nonce", String(32), primary_key=True),
+    Column("digest", String(32), nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+Index("ix_used_upload_tokens_expires", used_upload_tokens.c.expires_at)
 
 # -- history tiers (migration 0004) ----------------------------------------------------------
 

@@ -32,7 +32,7 @@ from tracklet.errors import InvalidInput, NotFound
 from tracklet.ingest.uploads import guess_mimetype
 from tracklet.server.graphql.context import GraphQLContext, Info
 from tracklet.server.graphql.ids import decode_id, encode_id
-from tracklet.server.urls import artifact_download_url
+from tracklet.server.urls import artifact_file_download_url, manifest_download_url
 from tracklet.storage.metadata import artifact_lineage as lineage
 from tracklet.storage.metadata import artifacts as repo
 
@@ -349,8 +349,8 @@ def resolve_artifact_manifest(artifact: Artifact, info: Info) -> dict[str, Any] 
     if artifact.manifest_blob_key is None:
         return None
     ctx = _ctx(info)
-    url = artifact_download_url(ctx.storage, ctx.settings, ctx.base_url, artifact.manifest_blob_key,
-                            "wandb_manifest.json")
+    url = manifest_download_url(ctx.storage, ctx.settings, ctx.base_url, artifact.id,
+                                artifact.manifest_blob_key)
     return {"id": encode_id("ArtifactManifest", artifact.id), "file": {
         "id": encode_id("ArtifactManifestFile", artifact.id), "name": "wandb_manifest.json",
         "displayName": "wandb_manifest.json", "directUrl": url, "url": url,
@@ -373,7 +373,8 @@ def resolve_artifact_files_by_entries(artifact: Artifact, info: Info,
 def file_node(ctx: GraphQLContext, artifact: Artifact, f: ArtifactFile) -> dict[str, Any]:
     """A File object (plain dict) for one artifact file; references point at themselves."""
     if f.blob_key is not None:
-        url = artifact_download_url(ctx.storage, ctx.settings, ctx.base_url, f.blob_key, f.path)
+        url = artifact_file_download_url(ctx.storage, ctx.settings, ctx.base_url, artifact.id,
+                                         f.path, f.blob_key)
     else:
         url = f.ref or ""
     return {

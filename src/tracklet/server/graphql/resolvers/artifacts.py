@@ -20,7 +20,6 @@ from tracklet.server.urls import (
     artifact_part_upload_url,
     manifest_upload_url,
 )
-from tracklet.storage.metadata import artifacts as repo
 
 query = QueryType()
 mutation = MutationType()
@@ -210,15 +209,8 @@ def resolve_client_id_mapping(_: Any, info: Info, client_id: str | None = None
     ctx = _ctx(info)
     if not client_id:
         return None
-    with ctx.storage.db.read() as conn:
-        artifact = repo.artifact_by_client_id(conn, client_id)
-        if artifact is None:
-            cid = repo.collection_id_for_client_id(conn, client_id)
-            artifact = repo.latest_live(conn, cid) if cid is not None else None
-    if artifact is None:
-        return None
-    ingest.get_artifact(ctx.storage, ctx.user, artifact.id)
-    return {"serverID": encode_id("Artifact", artifact.id)}
+    artifact = ingest.find_by_client_id(ctx.storage, ctx.user, client_id, sequence=True)
+    return None if artifact is None else {"serverID": encode_id("Artifact", artifact.id)}
 
 
 def _link_source(ctx: GraphQLContext, input: dict[str, Any]) -> int:  # noqa: A002
@@ -226,8 +218,7 @@ def _link_source(ctx: GraphQLContext, input: dict[str, Any]) -> int:  # noqa: A0
         return artifact_id(input.get("artifact_id"))
     client = _str(input, "client_id")
     if client:
-        with ctx.storage.db.read() as conn:
-            found = repo.artifact_by_client_id(conn, client)
+        found = ingest.find_by_client_id(ctx.storage, ctx.user, client)
         if found is not None:
             return found.id
         raise NotFound(f"no artifact was logged with client id {client!r}")

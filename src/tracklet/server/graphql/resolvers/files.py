@@ -13,7 +13,7 @@ from tracklet.errors import InvalidInput
 from tracklet.server.graphql.context import GraphQLContext, Info
 from tracklet.server.graphql.ids import encode_id
 from tracklet.server.graphql.resolvers.runs import load_run
-from tracklet.server.urls import blob_download_url, run_file_upload_url
+from tracklet.server.urls import run_file_download_url, run_file_upload_url
 from tracklet.storage.metadata import runs as run_repo
 
 mutation = MutationType()
@@ -149,8 +149,8 @@ def resolve_file_url(
             ctx.storage, ctx.settings, ctx.base_url, node.run.id, node.name)
     if node.file is None or node.file.blob_key is None:
         return None
-    return blob_download_url(ctx.storage, ctx.settings, ctx.base_url, node.file.blob_key,
-                             node.name)
+    return run_file_download_url(ctx.storage, ctx.settings, ctx.base_url, node.run.id,
+                                 node.name, node.file.blob_key, node.file.mimetype)
 
 
 @file_type.field("directUrl")
