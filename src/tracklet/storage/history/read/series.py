@@ -25,9 +25,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tracklet.storage.history import live_columns
-from tracklet.storage.history.parquet import STEP
-from tracklet.storage.history.tiers import RunHistory, begin_snapshot
+from tracklet.storage.history.export.format import STEP
+from tracklet.storage.history.live import columns as live_columns
+from tracklet.storage.history.read.tiers import RunHistory, begin_snapshot
 
 if TYPE_CHECKING:
     from tracklet.storage.facade import Storage
@@ -265,17 +265,31 @@ def _live_then_exports(view: RunHistory, keys: Sequence[str],
 
 
 _POOL_SIZE = max(1, min(4, os.cpu_count() or 1))
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
 
 
-def _reader_pool() -> ThreadPoolExecutor:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=_POOL_SIZE,
-                                       thread_name_prefix="tracklet-series")
-        return _pool
+class SeriesPool:
+    """The threads that decode and reduce the exports of chart series (``Storage.series_pool``),
+    started on first use and stopped by :meth:`close`."""
+
+    def __init__(self, size: int = _POOL_SIZE) -> None:
+        self._size = size
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> ThreadPoolExecutor:
+        """The pool (started now if it is not running)."""
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=self._size,
+                                                thread_name_prefix="tracklet-series")
+            return self._pool
+
+    def close(self) -> None:
+        """Stop the threads once their work is done, without waiting for them."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False)
 
 
 def chart_series(storage: Storage, run_ids: Sequence[int], keys: Sequence[str],
@@ -284,8 +298,8 @@ def chart_series(storage: Storage, run_ids: Sequence[int], keys: Sequence[str],
     read in one snapshot.
 
     Live rows are read on this thread (the snapshot's connection); the exports of the runs
-    are decoded and reduced by a small shared pool of threads (Parquet decoding and numpy
-    release the GIL).
+    are decoded and reduced by ``storage.series_pool``, a few threads shared by every
+    request (Parquet decoding and numpy release the GIL).
     """
     with storage.db.read() as conn:
         begin_snapshot(conn)
@@ -294,7 +308,7 @@ def chart_series(storage: Storage, run_ids: Sequence[int], keys: Sequence[str],
             firsts = [s for s in (v.first_step() for v in views) if s is not None]
             lasts = [s for s in (v.last_step() for v in views) if s is not None]
             axis = Axis.spanning(min(firsts, default=None), max(lasts, default=None), buckets)
-            pool = _reader_pool()
+            pool = storage.series_pool.get()
             futures = []
             try:
                 for view in views:
