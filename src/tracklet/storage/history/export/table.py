@@ -1,4 +1,8 @@
-"""The ``history_exports`` table: which Parquet blobs hold a run's compacted history."""
+"""The ``history_exports`` table: which Parquet blobs hold a run's compacted history.
+
+The statement listing a run's parts is built once per process (a module constant): every
+history read runs it, it is constant SQL, and it holds no data of any deployment.
+"""
 
 from __future__ import annotations
 
