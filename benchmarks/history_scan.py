@@ -25,7 +25,7 @@ from benchmarks.harness import replace_section, throwaway_server, timed, wandb_a
 from benchmarks.wire import Wire, finish_payload, history_payload
 from tracklet.config import Settings
 from tracklet.storage import Storage
-from tracklet.storage.history.tiers import open_history
+from tracklet.storage.history.read.tiers import open_history
 from tracklet.storage.metadata import runs as run_repo
 
 ENTITY, PROJECT, RUN = "admin", "bench", "scan"

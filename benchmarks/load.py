@@ -191,7 +191,7 @@ def verify(server: harness.Server, project: str, names: Sequence[str], lines_per
            first_run: int = 0, check_values: bool = True) -> tuple[bool, str]:
     """Read every run back from the server's storage: row counts and, optionally, values."""
     try:
-        from tracklet.storage.history.tiers import open_history
+        from tracklet.storage.history.read.tiers import open_history
         from tracklet.storage.metadata import runs as run_repo
     except ImportError as exc:
         return False, f"storage API changed ({exc}); update benchmarks/load.py verify()"
@@ -241,7 +241,7 @@ def _floor(base: Path, runs: int, lines_per_run: int, lpr: int, db: str | None) 
     from tracklet.domain.records import RunFields, StreamChunk
     from tracklet.ingest.runs import UpsertRequest, upsert_run
     from tracklet.storage import Storage
-    from tracklet.storage.history import live
+    from tracklet.storage.history.live import write as live
 
     storage = Storage.open(Settings(data_dir=base, db=db or ""))
     try:

@@ -384,7 +384,7 @@ def wait_exported(server: harness.Server, project: str, names: Sequence[str], ro
                   timeout: float = 1800) -> None:
     """Wait until every run's history sits in its Parquet export (the tier finished runs
     are read from), so a measurement does not race the compaction."""
-    from tracklet.storage.history.tiers import open_history
+    from tracklet.storage.history.read.tiers import open_history
     from tracklet.storage.metadata import runs as run_repo
 
     storage = server.storage()

@@ -37,7 +37,7 @@ async def create_runs(wire: Wire, project: str, names: Sequence[str], parallel: 
 
 def stored_counts(storage: Any, run_ids: Sequence[int]) -> dict[int, int]:
     """How many history rows each run holds, over both tiers (live rows and exports)."""
-    from tracklet.storage.history.tiers import open_history
+    from tracklet.storage.history.read.tiers import open_history
 
     out: dict[int, int] = {}
     for run_id in run_ids:

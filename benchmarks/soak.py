@@ -177,7 +177,7 @@ def soak(args: argparse.Namespace, base: Path, runs: int, seconds: float, lpr: i
 
 def exported_rows(storage: Any, run_ids: list[int]) -> int:
     """Rows the runs hold in Parquet exports (checkpoints, for running runs)."""
-    from tracklet.storage.history.tiers import open_history
+    from tracklet.storage.history.read.tiers import open_history
 
     total = 0
     for run_id in run_ids:

@@ -113,7 +113,7 @@ def stored_rows(data_dir: Path) -> list[int]:
     """History rows stored per run of project w1: the check that nothing was lost."""
     from tracklet.config import Settings
     from tracklet.storage import Storage
-    from tracklet.storage.history import live
+    from tracklet.storage.history.live import read as live
     from tracklet.storage.metadata.tables import projects, runs
 
     storage = Storage.open(Settings(data_dir=data_dir), migrate=False)

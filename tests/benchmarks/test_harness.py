@@ -30,7 +30,7 @@ def test_load_generator_streams_every_line_without_loss(server: harness.Server) 
     ok, detail = load.verify(server, "smoke", res.names, 250)
     assert ok, detail
     # Independently of verify(): the stored lines are exactly the generated ones.
-    from tracklet.storage.history import live
+    from tracklet.storage.history.live.read import history_lines
     from tracklet.storage.metadata import runs as run_repo
 
     storage = server.storage()
@@ -38,7 +38,7 @@ def test_load_generator_streams_every_line_without_loss(server: harness.Server) 
         with storage.db.read() as conn:
             run = run_repo.find_run_by_path(conn, harness.ENTITY, "smoke", res.names[2])
             assert run is not None
-            stored = live.history_lines(conn, run.id)
+            stored = history_lines(conn, run.id)
     finally:
         storage.close()
     assert stored == data.history_lines(2, 0, 250)

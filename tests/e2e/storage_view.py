@@ -17,9 +17,14 @@ from typing import Any
 from tests.e2e.conftest import LiveServer
 from tracklet.domain.records import Run, RunFile
 from tracklet.storage import Storage
-from tracklet.storage.history import live
 from tracklet.storage.history.jsonline import loads
-from tracklet.storage.history.tiers import open_history
+from tracklet.storage.history.live.read import (
+    console_lines,
+    count_lines,
+    event_lines,
+    history_counts,
+)
+from tracklet.storage.history.read.tiers import open_history
 from tracklet.storage.metadata import runs as run_repo
 from tracklet.storage.metadata.tables import events
 
@@ -83,8 +88,8 @@ def stored_run(server: LiveServer, entity: str, project: str, name: str) -> Stor
     with opened(server) as storage:
         with storage.db.read() as conn:
             run = run_repo.get_run_by_path(conn, entity, project, name)
-            event_rows = live.event_lines(conn, run.id)
-            console = live.console_lines(conn, run.id)
+            event_rows = event_lines(conn, run.id)
+            console = console_lines(conn, run.id)
             files = {f.name: f for f in run_repo.list_run_files(conn, run.id)}
         # Both tiers: a finished run's rows move from the database to Parquet exports.
         with open_history(storage, run.id) as view:
@@ -108,13 +113,13 @@ def stored_run(server: LiveServer, entity: str, project: str, name: str) -> Stor
 def line_count(server: LiveServer, table: Any, run_id: int) -> int:
     """Stored rows of ``events``/``console`` for one run."""
     with opened(server) as storage, storage.db.read() as conn:
-        return live.count_lines(conn, table, [run_id]).get(run_id, 0)
+        return count_lines(conn, table, [run_id]).get(run_id, 0)
 
 
 def history_count(server: LiveServer, run_id: int) -> int:
     """Stored history rows of one run."""
     with opened(server) as storage, storage.db.read() as conn:
-        return live.history_counts(conn, [run_id]).get(run_id, 0)
+        return history_counts(conn, [run_id]).get(run_id, 0)
 
 
 def events_count(server: LiveServer, run_id: int) -> int:

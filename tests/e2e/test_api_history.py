@@ -24,7 +24,7 @@ import pytest
 from tests.e2e.conftest import LiveServer, SdkEnv
 from tests.e2e.http_writer import HttpWriter, same_value
 from tracklet.server.urls import history_export_url
-from tracklet.storage.history.tiers import RunHistory, open_history
+from tracklet.storage.history.read.tiers import RunHistory, open_history
 from tracklet.storage.metadata import runs as run_repo
 
 ENTITY = "admin"

@@ -14,10 +14,10 @@ import pytest
 from tests.e2e.conftest import LiveServer, SdkEnv
 from tests.e2e.http_writer import same_value
 from tracklet.server.graphql.ids import decode_id
-from tracklet.storage.history import live
-from tracklet.storage.history.exports import get_exports
+from tracklet.storage.history.export.table import get_exports
 from tracklet.storage.history.jsonline import loads
-from tracklet.storage.history.tiers import open_history
+from tracklet.storage.history.live.read import event_lines
+from tracklet.storage.history.read.tiers import open_history
 from tracklet.storage.metadata import runs as run_repo
 
 CONFIG = {"lr": 0.003, "layers": [64, 32], "opt": {"name": "adam", "betas": [0.9, 0.99]},
@@ -89,7 +89,7 @@ def test_run_fields_match_what_was_logged(api: Any, live_server: LiveServer,
         beat = dt.datetime.fromisoformat(run.heartbeat_at).replace(tzinfo=dt.timezone.utc)
         assert abs(beat.timestamp() - stored.heartbeat_at) < 1
         with storage.db.read() as conn:
-            events = live.event_lines(conn, stored.id)
+            events = event_lines(conn, stored.id)
         system = run.history(stream="system", pandas=False)
         assert events and same_value(system, [loads(e) for e in events])
         metadata = run.metadata

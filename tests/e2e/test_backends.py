@@ -20,7 +20,7 @@ import pytest
 
 from tests.conftest import S3_TEST_ENV, PostgresServer, S3Server
 from tests.e2e.conftest import LiveServer, SdkEnv, make_api, sdk_environment, start_server
-from tracklet.storage.history.tiers import open_history
+from tracklet.storage.history.read.tiers import open_history
 from tracklet.storage.metadata import runs as run_repo
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.s3, pytest.mark.xdist_group("team-backends")]

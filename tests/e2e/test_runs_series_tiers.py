@@ -17,7 +17,7 @@ import pyarrow as pa
 from tests.e2e.conftest import LiveServer
 from tests.e2e.http_writer import HttpWriter
 from tests.e2e.test_api_history import wait_for_export
-from tracklet.storage.history.tiers import open_history
+from tracklet.storage.history.read.tiers import open_history
 from tracklet.storage.metadata.runs import get_run_by_path
 from tracklet.testing.series_oracle import expected_series, from_json, mismatches, same_value
 

@@ -26,8 +26,16 @@ from tracklet.ingest.filestream import (
 )
 from tracklet.ingest.runs import UpsertRequest, upsert_run
 from tracklet.storage import Storage
-from tracklet.storage.history import chunks, live
 from tracklet.storage.history.jsonline import loads
+from tracklet.storage.history.live import chunks
+from tracklet.storage.history.live import write as live_write
+from tracklet.storage.history.live.read import (
+    console_lines,
+    event_lines,
+    history_counts,
+    history_lines,
+)
+from tracklet.storage.history.live.write import step_value
 from tracklet.storage.metadata import runs as run_repo
 
 
@@ -43,7 +51,7 @@ def _apply(storage: Storage, payload: dict[str, Any], name: str = "run00001") ->
 def _history(storage: Storage) -> list[str]:
     with storage.db.read() as conn:
         run = run_repo.get_run_by_path(conn, "alice", "proj", "run00001")
-        return live.history_lines(conn, run.id)
+        return history_lines(conn, run.id)
 
 
 def _lines(n: int, start: int = 0) -> list[str]:
@@ -110,8 +118,8 @@ def test_replayed_request_changes_nothing(storage: Storage, user: User) -> None:
     _apply(storage, payload)
     with storage.db.read() as conn:
         again = run_repo.get_run_by_path(conn, "alice", "proj", "run00001")
-        assert live.console_lines(conn, again.id) == [(0, "x"), (1, "y")]
-        assert live.event_lines(conn, again.id) == ['{"cpu": 1}']
+        assert console_lines(conn, again.id) == [(0, "x"), (1, "y")]
+        assert event_lines(conn, again.id) == ['{"cpu": 1}']
     assert _history(storage) == _lines(5)
     assert (again.history_line_count, again.events_line_count, again.log_line_count) == (5, 1, 2)
     assert (again.summary, again.last_step) == ('{"v": 4}', 4)
@@ -127,7 +135,7 @@ def test_offsets_overwrite_and_extend(storage: Storage, user: User) -> None:
                                                        "content": _lines(2, start=10)}}})
     with storage.db.read() as conn:
         run = run_repo.get_run_by_path(conn, "alice", "proj", "run00001")
-        assert live.console_lines(conn, run.id) == [(0, "a"), (1, "b 100%"), (2, "c")]
+        assert console_lines(conn, run.id) == [(0, "a"), (1, "b 100%"), (2, "c")]
     assert _history(storage) == _lines(3) + _lines(2, start=10)
     assert (run.log_line_count, run.history_line_count, run.last_step) == (3, 5, 11)
 
@@ -138,7 +146,7 @@ def test_concurrent_retries_of_one_run_store_each_line_once(
     server process while the first try is being stored): every line is stored exactly
     once, small chunks packed or not, on every backend."""
     monkeypatch.setattr(chunks, "CHUNK_LINES", 200)
-    monkeypatch.setattr(live, "PACK_MIN_CHUNKS", 4)
+    monkeypatch.setattr(live_write, "PACK_MIN_CHUNKS", 4)
     storage = Storage.open(storage_settings)
     user, _ = storage.create_user("alice")
     _new_run(storage, user)
@@ -165,7 +173,7 @@ def test_concurrent_retries_of_one_run_store_each_line_once(
     assert _history(storage) == _lines(2000)
     with storage.db.read() as conn:
         run = run_repo.get_run_by_path(conn, "alice", "proj", "run00001")
-        assert live.history_counts(conn, [run.id]) == {run.id: 2000}
+        assert history_counts(conn, [run.id]) == {run.id: 2000}
         assert run.history_line_count == 2000
     storage.close()
 
@@ -238,15 +246,15 @@ def test_any_sequence_of_writes_equals_line_array_semantics(
             model[offset + i] = line
     with storage.db.read() as conn:
         run = run_repo.get_run_by_path(conn, "alice", "proj", name)
-        assert live.console_lines(conn, run.id) == sorted(model.items())
+        assert console_lines(conn, run.id) == sorted(model.items())
         assert run.log_line_count == max(model) + 1
 
 
 def test_non_finite_steps_are_not_steps() -> None:
-    assert live.step_value({"_step": math.nan}) is None
-    assert live.step_value({"_step": 2**64}) is None
-    assert live.step_value({"_step": True}) is None
-    assert live.step_value({"_step": 7.0}) == 7
+    assert step_value({"_step": math.nan}) is None
+    assert step_value({"_step": 2**64}) is None
+    assert step_value({"_step": True}) is None
+    assert step_value({"_step": 7.0}) == 7
 
 
 def _checked_steps(name: str, lines: list[str]) -> tuple[int | None, ...] | str:
@@ -260,7 +268,7 @@ def _checked_steps(name: str, lines: list[str]) -> tuple[int | None, ...] | str:
             row = None
         if not isinstance(row, dict):
             return f"files.{name}.content[{i}] is not a JSON object"
-        step = live.step_value(row)
+        step = step_value(row)
         if name == HISTORY and step is None and "_step" in row:
             return f"files.{name}.content[{i}] has a _step that is not an integer"
         steps.append(step)

@@ -18,7 +18,7 @@ from tracklet.ingest.filestream import StreamRequest, parse_file_stream
 from tracklet.ingest.runs import UpsertRequest, upsert_run
 from tracklet.ingest.writer import GroupWriter
 from tracklet.storage import Storage
-from tracklet.storage.history import live
+from tracklet.storage.history.live.read import history_counts, history_lines
 from tracklet.storage.metadata import runs as run_repo
 
 
@@ -36,7 +36,7 @@ def _request(name: str, offset: int, n: int, tag: str = "v") -> StreamRequest:
 def _stored(storage: Storage, name: str) -> tuple[list[str], int, int | None]:
     with storage.db.read() as conn:
         run = run_repo.get_run_by_path(conn, "alice", "proj", name)
-        return live.history_lines(conn, run.id), run.history_line_count, run.last_step
+        return history_lines(conn, run.id), run.history_line_count, run.last_step
 
 
 @contextmanager
@@ -147,7 +147,7 @@ def test_retried_request_is_stored_once(storage: Storage, user: User) -> None:
     assert (count, last) == (25, 24)
     with storage.db.read() as conn:
         run = run_repo.get_run_by_path(conn, "alice", "proj", "retried1")
-        assert live.history_counts(conn, [run.id]) == {run.id: 25}
+        assert history_counts(conn, [run.id]) == {run.id: 25}
 
 
 def test_full_queue_answers_unavailable_instead_of_queueing(storage: Storage, user: User) -> None:

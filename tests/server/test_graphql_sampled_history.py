@@ -15,9 +15,10 @@ from tracklet.config import Settings
 from tracklet.domain.records import RunFields, StreamChunk, User
 from tracklet.server.graphql import GraphQLContext, build_schema, execute
 from tracklet.storage import Storage
-from tracklet.storage.history import compaction, live
+from tracklet.storage.history import compaction
+from tracklet.storage.history.live.write import write_history
+from tracklet.storage.history.read.tiers import open_history
 from tracklet.storage.history.rows import dumps_row, json_safe
-from tracklet.storage.history.tiers import open_history
 from tracklet.storage.metadata import accounts
 from tracklet.storage.metadata import runs as run_repo
 
@@ -63,7 +64,7 @@ def _run(store: Storage, name: str) -> int:
 
 def _log(store: Storage, run_id: int, rows: list[dict[str, Any]], offset: int) -> None:
     with store.db.write() as conn:
-        live.write_history(conn, run_id, StreamChunk(offset, tuple(dumps_row(r) for r in rows)))
+        write_history(conn, run_id, StreamChunk(offset, tuple(dumps_row(r) for r in rows)))
 
 
 def _state(store: Storage, run_id: int, state: str) -> None:

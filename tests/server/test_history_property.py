@@ -40,7 +40,8 @@ from hypothesis import strategies as st
 from tests.e2e.http_writer import sdk_json
 from tests.support import history_oracle as oracle
 from tests.support.app import InProcessApp
-from tracklet.storage.history import chunks, compaction
+from tracklet.storage.history import compaction
+from tracklet.storage.history.live import chunks
 from tracklet.storage.metadata import runs as run_repo
 from tracklet.testing.series_oracle import expected_series, mismatches
 

@@ -13,7 +13,7 @@ from starlette.requests import ClientDisconnect
 from tracklet.domain.records import RunFields, StreamChunk, User
 from tracklet.server.rest import history
 from tracklet.storage import Storage
-from tracklet.storage.history import live
+from tracklet.storage.history.live.write import write_history
 from tracklet.storage.metadata import accounts
 from tracklet.storage.metadata import runs as run_repo
 
@@ -24,7 +24,7 @@ def alice(storage: Storage) -> User:
         user = accounts.create_user(conn, "alice", admin=False)
         project = accounts.ensure_project(conn, accounts.ensure_entity(conn, "alice"), "p")
         run = run_repo.create_run(conn, project, "r", None, RunFields())
-        live.write_history(conn, run.id, StreamChunk(
+        write_history(conn, run.id, StreamChunk(
             0, tuple(f'{{"_step": {i}, "x": {i * 0.5}}}' for i in range(3000))))
     return user
 

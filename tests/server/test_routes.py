@@ -31,7 +31,7 @@ from tracklet.server.access import Access, AccessRoute, route
 from tracklet.server.rest import health
 from tracklet.server.routes import ROUTES
 from tracklet.server.signing import sign
-from tracklet.storage.history.exports import Export, add_export
+from tracklet.storage.history.export.table import Export, add_export
 from tracklet.storage.metadata.accounts import get_user_by_name
 from tracklet.storage.metadata.artifacts import insert_files, update_artifact
 from tracklet.storage.metadata.runs import get_run_by_path, store_run_file

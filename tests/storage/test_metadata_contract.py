@@ -24,7 +24,18 @@ from tracklet.domain.keys import hash_api_key
 from tracklet.domain.records import Project, RunFields, StreamChunk
 from tracklet.errors import Conflict, NotFound
 from tracklet.storage import Storage
-from tracklet.storage.history import live
+from tracklet.storage.history.live.read import (
+    console_lines,
+    count_lines,
+    event_lines,
+    history_counts,
+    history_lines,
+    history_tail,
+    iter_history_lines,
+    iter_rows,
+    tail,
+)
+from tracklet.storage.history.live.write import write_console, write_events, write_history
 from tracklet.storage.metadata import accounts
 from tracklet.storage.metadata import runs as run_repo
 from tracklet.storage.metadata.migrate import alembic_config, upgrade
@@ -270,17 +281,17 @@ def test_delete_run_removes_its_rows(storage: Storage) -> None:
     keep = _new_run(storage, name="run2")
     for r in (rid, keep):
         with storage.db.write() as conn:
-            live.write_history(conn, r, StreamChunk(0, ('{"_step": 0}',)))
-            live.write_events(conn, r, StreamChunk(0, ("{}",)))
-            live.write_console(conn, r, StreamChunk(0, ("hi",)))
+            write_history(conn, r, StreamChunk(0, ('{"_step": 0}',)))
+            write_events(conn, r, StreamChunk(0, ("{}",)))
+            write_console(conn, r, StreamChunk(0, ("hi",)))
             run_repo.store_run_file(conn, r, "f", "cas/x", "m", 1, None)
     with storage.db.write() as conn:
         run_repo.delete_run(conn, rid)
     with storage.db.read() as conn:
         assert run_repo.get_run_by_id(conn, rid) is None
-        assert live.history_counts(conn, [rid, keep]) == {keep: 1}
+        assert history_counts(conn, [rid, keep]) == {keep: 1}
         for table in (events, console):
-            assert live.count_lines(conn, table, [rid, keep]) == {keep: 1}
+            assert count_lines(conn, table, [rid, keep]) == {keep: 1}
         assert run_repo.count_run_files(conn, rid) == 0
         assert run_repo.count_run_files(conn, keep) == 1
 
@@ -296,30 +307,30 @@ def _lines(steps: range, tag: str = "") -> tuple[str, ...]:
 def test_history_upserts_by_offset(storage: Storage) -> None:
     rid = _new_run(storage)
     with storage.db.write() as conn:
-        assert live.write_history(conn, rid, StreamChunk(0, _lines(range(0, 5)))) == (5, 4)
+        assert write_history(conn, rid, StreamChunk(0, _lines(range(0, 5)))) == (5, 4)
         # A retried request with the same offset changes nothing...
-        assert live.write_history(conn, rid, StreamChunk(0, _lines(range(0, 5)))) == (5, 4)
+        assert write_history(conn, rid, StreamChunk(0, _lines(range(0, 5)))) == (5, 4)
         # ...an overlapping one overwrites by index, and the rest follows on.
-        assert live.write_history(conn, rid, StreamChunk(3, _lines(range(3, 8), "v2"))) == (8, 7)
+        assert write_history(conn, rid, StreamChunk(3, _lines(range(3, 8), "v2"))) == (8, 7)
     with storage.db.read() as conn:
-        lines = live.history_lines(conn, rid)
+        lines = history_lines(conn, rid)
         assert lines == list(_lines(range(0, 3)) + _lines(range(3, 8), "v2"))
-        assert live.history_lines(conn, rid, min_step=2, max_step=4) == lines[2:4]
-        assert live.history_lines(conn, rid, limit=2) == lines[:2]
-        assert list(live.iter_history_lines(conn, rid)) == lines
-        assert live.history_tail(conn, rid, 2) == lines[-2:]
-        assert live.history_counts(conn, [rid]) == {rid: 8}
+        assert history_lines(conn, rid, min_step=2, max_step=4) == lines[2:4]
+        assert history_lines(conn, rid, limit=2) == lines[:2]
+        assert list(iter_history_lines(conn, rid)) == lines
+        assert history_tail(conn, rid, 2) == lines[-2:]
+        assert history_counts(conn, [rid]) == {rid: 8}
 
 
 def test_history_keeps_extended_json_and_64_bit_steps(storage: Storage) -> None:
     rid = _new_run(storage)
     lines = ('{"_step": 4611686018427387904, "x": NaN}', '{"x": -Infinity}', "not json")
     with storage.db.write() as conn:
-        assert live.write_history(conn, rid, StreamChunk(2**33, lines)) == (
+        assert write_history(conn, rid, StreamChunk(2**33, lines)) == (
             2**33 + 3, 4611686018427387904)
     with storage.db.read() as conn:
-        assert live.history_lines(conn, rid) == list(lines)
-        stored = [(s, ln) for s, ln, _ in live.iter_rows(conn, rid)]
+        assert history_lines(conn, rid) == list(lines)
+        stored = [(s, ln) for s, ln, _ in iter_rows(conn, rid)]
         top = conn.execute(select(history_chunks.c.last_line)
                            .where(history_chunks.c.run_id == rid)).scalar_one()
     # Only the first line has a step: the others are kept but are not rows of the read path.
@@ -330,16 +341,16 @@ def test_history_keeps_extended_json_and_64_bit_steps(storage: Storage) -> None:
 def test_events_and_console_upsert_by_offset(storage: Storage) -> None:
     rid = _new_run(storage)
     with storage.db.write() as conn:
-        assert live.write_events(conn, rid, StreamChunk(0, ('{"cpu": 1}', '{"cpu": 2}'))) == 2
-        assert live.write_events(conn, rid, StreamChunk(1, ('{"cpu": 3}',))) == 2
-        assert live.write_console(conn, rid, StreamChunk(0, ("a", "progress 10%"))) == 2
+        assert write_events(conn, rid, StreamChunk(0, ('{"cpu": 1}', '{"cpu": 2}'))) == 2
+        assert write_events(conn, rid, StreamChunk(1, ('{"cpu": 3}',))) == 2
+        assert write_console(conn, rid, StreamChunk(0, ("a", "progress 10%"))) == 2
         # The SDK rewrites the last console line (carriage returns) at the same offset.
-        assert live.write_console(conn, rid, StreamChunk(1, ("progress 100%", "done"))) == 3
+        assert write_console(conn, rid, StreamChunk(1, ("progress 100%", "done"))) == 3
     with storage.db.read() as conn:
-        assert live.event_lines(conn, rid) == ['{"cpu": 1}', '{"cpu": 3}']
-        assert live.tail(conn, events, rid, 1) == ['{"cpu": 3}']
-        assert live.console_lines(conn, rid) == [(0, "a"), (1, "progress 100%"), (2, "done")]
-        assert live.console_lines(conn, rid, after=0, limit=1) == [(1, "progress 100%")]
+        assert event_lines(conn, rid) == ['{"cpu": 1}', '{"cpu": 3}']
+        assert tail(conn, events, rid, 1) == ['{"cpu": 3}']
+        assert console_lines(conn, rid) == [(0, "a"), (1, "progress 100%"), (2, "done")]
+        assert console_lines(conn, rid, after=0, limit=1) == [(1, "progress 100%")]
 
 
 # -- transactions -----------------------------------------------------------------------------
@@ -352,11 +363,11 @@ def test_a_failed_write_leaves_nothing_behind(storage: Storage) -> None:
         pass
 
     with pytest.raises(Boom), storage.db.write() as conn:
-        live.write_history(conn, rid, StreamChunk(0, _lines(range(3))))
+        write_history(conn, rid, StreamChunk(0, _lines(range(3))))
         run_repo.set_run_columns(conn, rid, history_line_count=3)
         raise Boom
     with storage.db.read() as conn:
-        assert live.history_lines(conn, rid) == []
+        assert history_lines(conn, rid) == []
         assert run_repo.get_run_by_id(conn, rid).history_line_count == 0  # type: ignore[union-attr]
 
 
@@ -373,18 +384,18 @@ def test_readers_do_not_see_uncommitted_writes(storage: Storage) -> None:
     rid = _new_run(storage)
     seen: list[list[str]] = []
     with storage.db.write() as conn:
-        live.write_history(conn, rid, StreamChunk(0, _lines(range(2))))
+        write_history(conn, rid, StreamChunk(0, _lines(range(2))))
 
         def read() -> None:
             with storage.db.read() as rconn:
-                seen.append(live.history_lines(rconn, rid))
+                seen.append(history_lines(rconn, rid))
 
         reader = threading.Thread(target=read)
         reader.start()
         reader.join(timeout=30)
     assert seen == [[]]
     with storage.db.read() as conn:
-        assert len(live.history_lines(conn, rid)) == 2
+        assert len(history_lines(conn, rid)) == 2
 
 
 def test_concurrent_writers_to_different_runs_all_land(storage: Storage) -> None:
@@ -395,7 +406,7 @@ def test_concurrent_writers_to_different_runs_all_land(storage: Storage) -> None
         try:
             for offset in range(0, 50, 5):
                 with storage.db.write() as conn:
-                    live.write_history(conn, rid, StreamChunk(offset,
+                    write_history(conn, rid, StreamChunk(offset,
                                                               _lines(range(offset, offset + 5))))
                     run_repo.set_run_columns(conn, rid, history_line_count=offset + 5)
         except BaseException as exc:
@@ -408,7 +419,7 @@ def test_concurrent_writers_to_different_runs_all_land(storage: Storage) -> None
         t.join(timeout=120)
     assert not errors, errors
     with storage.db.read() as conn:
-        assert live.history_counts(conn, rids) == dict.fromkeys(rids, 50)
+        assert history_counts(conn, rids) == dict.fromkeys(rids, 50)
         counts = conn.execute(select(runs.c.history_line_count).where(runs.c.id.in_(rids)))
         assert [c for (c,) in counts] == [50] * 4
 
@@ -417,11 +428,11 @@ def test_nul_characters_are_stored_the_same_on_every_backend(storage: Storage) -
     """PostgreSQL text cannot hold U+0000; a program printing one must not break the run."""
     rid = _new_run(storage)
     with storage.db.write() as conn:
-        live.write_console(conn, rid, StreamChunk(0, ("before\x00after",)))
-        live.write_history(conn, rid, StreamChunk(0, ('{"_step": 0, "s": "a\x00b"}',)))
+        write_console(conn, rid, StreamChunk(0, ("before\x00after",)))
+        write_history(conn, rid, StreamChunk(0, ('{"_step": 0, "s": "a\x00b"}',)))
     with storage.db.read() as conn:
-        assert live.console_lines(conn, rid) == [(0, "before\ufffdafter")]
-        assert live.history_lines(conn, rid) == ['{"_step": 0, "s": "a\ufffdb"}']
+        assert console_lines(conn, rid) == [(0, "before\ufffdafter")]
+        assert history_lines(conn, rid) == ['{"_step": 0, "s": "a\ufffdb"}']
 
 
 def test_a_deleted_runs_id_is_never_given_out_again(storage: Storage) -> None:

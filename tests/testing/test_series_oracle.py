@@ -9,9 +9,10 @@ from typing import Any
 
 from tracklet.domain.records import Project, RunFields, StreamChunk
 from tracklet.storage import Storage
-from tracklet.storage.history import compaction, live
+from tracklet.storage.history import compaction
+from tracklet.storage.history.live.write import write_history
+from tracklet.storage.history.read.series import Series, chart_series
 from tracklet.storage.history.rows import dumps_row
-from tracklet.storage.history.series import Series, chart_series
 from tracklet.storage.metadata import accounts
 from tracklet.storage.metadata import runs as run_repo
 from tracklet.testing.series_oracle import (
@@ -68,7 +69,7 @@ def _project(storage: Storage) -> Project:
 
 def _log(storage: Storage, run_id: int, rows: list[dict[str, Any]], offset: int) -> None:
     with storage.db.write() as conn:
-        live.write_history(conn, run_id, StreamChunk(offset, tuple(dumps_row(r) for r in rows)))
+        write_history(conn, run_id, StreamChunk(offset, tuple(dumps_row(r) for r in rows)))
 
 
 def _answer(series: Series) -> dict[str, list[Any]]:

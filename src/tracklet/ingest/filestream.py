@@ -19,9 +19,9 @@ from tracklet.domain.records import FileStreamUpdate, StreamChunk
 from tracklet.domain.runs import RunState
 from tracklet.errors import InvalidInput, NotFound, TrackletError
 from tracklet.storage import Storage
-from tracklet.storage.history import live
 from tracklet.storage.history.compaction import CHECKPOINT_ROWS
 from tracklet.storage.history.jsonline import loads
+from tracklet.storage.history.live import write as live
 from tracklet.storage.metadata import compaction_queue
 from tracklet.storage.metadata import runs as run_repo
 from tracklet.storage.metadata.strict_json import with_strict_shadows

@@ -13,7 +13,9 @@ from tracklet.domain.names import validate_name
 from tracklet.domain.records import User
 from tracklet.errors import Conflict
 from tracklet.storage.blobs import BlobStore, open_blob_store
-from tracklet.storage.history.exports import LocalFiles
+from tracklet.storage.history.export.cache import ExportReadCache
+from tracklet.storage.history.export.files import LocalFiles
+from tracklet.storage.history.read.series import SeriesPool
 from tracklet.storage.metadata import accounts
 from tracklet.storage.metadata.engine import Database
 from tracklet.storage.metadata.migrate import upgrade
@@ -34,10 +36,15 @@ class Storage:
     memo: dict[str, Any] = field(default_factory=dict, repr=False)
     # Ordered run listings, so paging through a filtered listing sorts it once.
     run_listings: RunListingCache = field(default_factory=RunListingCache, repr=False)
+    # Decoded footers and row groups of history exports: a scan's pages reuse them.
+    export_reads: ExportReadCache = field(default_factory=ExportReadCache, repr=False)
+    # Threads that decode exports for chart series, started on first use.
+    series_pool: SeriesPool = field(default_factory=SeriesPool, repr=False)
+    # Local copies of export blobs and the readers of them (which share export_reads).
     files: LocalFiles = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.files = LocalFiles(self.blobs, self.cache_dir)
+        self.files = LocalFiles(self.blobs, self.cache_dir, self.export_reads)
 
     @classmethod
     def open(cls, settings: Settings, migrate: bool = True) -> Storage:
@@ -103,6 +110,7 @@ class Storage:
         return None
 
     def close(self) -> None:
-        """Release database connections and blob-store clients."""
+        """Release database connections, blob-store clients and reader threads."""
+        self.series_pool.close()
         self.db.dispose()
         self.blobs.close()

@@ -7,8 +7,8 @@ import time
 from sqlalchemy import select
 
 from tracklet.storage.facade import Storage
-from tracklet.storage.history.exports import delete_exports
-from tracklet.storage.history.keys import live_key_counts
+from tracklet.storage.history.export.table import delete_exports
+from tracklet.storage.history.read.keys import live_key_counts
 from tracklet.storage.metadata import compaction_queue
 from tracklet.storage.metadata import runs as run_repo
 from tracklet.storage.metadata.tables import deleted_runs, entities, projects, runs

@@ -8,7 +8,7 @@ from sqlalchemy import text
 
 from tests.storage.metadata.seed import insert_runs
 from tracklet.config import Settings
-from tracklet.storage.history import live
+from tracklet.storage.history.live.read import history_counts, history_lines, iter_rows, top_line
 from tracklet.storage.metadata.engine import Database
 from tracklet.storage.metadata.migrate import alembic_config, upgrade
 
@@ -37,11 +37,11 @@ def test_history_rows_survive_upgrade_and_downgrade(storage_settings: Settings) 
         with db.read() as c:
             for run_id in (1, 2):
                 want = _rows(run_id)
-                assert live.history_lines(c, run_id) == [d for _, _, d in want]
+                assert history_lines(c, run_id) == [d for _, _, d in want]
                 stepped = sorted((s, ln, d) for ln, s, d in want if s is not None)
-                assert list(live.iter_rows(c, run_id)) == stepped
-                assert live.top_line(c, run_id) == want[-1][0]
-            assert live.history_counts(c, [1, 2]) == {1: 2500, 2: 2500}
+                assert list(iter_rows(c, run_id)) == stepped
+                assert top_line(c, run_id) == want[-1][0]
+            assert history_counts(c, [1, 2]) == {1: 2500, 2: 2500}
             assert c.execute(text("SELECT count(*) FROM history_chunks")).scalar_one() == 6
         with db.write() as c:
             cfg = alembic_config(db)

@@ -19,7 +19,7 @@ from tracklet.errors import NotFound
 from tracklet.server.access import url_claims
 from tracklet.server.state import AppState
 from tracklet.storage import Storage
-from tracklet.storage.history.exports import get_exports
+from tracklet.storage.history.export.table import get_exports
 
 
 def _export_path(storage: Storage, run_id: int, part: int) -> Path:

@@ -9,7 +9,7 @@ record batches with the columns ``_step`` and then each key; ``json`` answers::
 
 with non-finite floats as the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` and
 JSON-text columns decoded. Every row in the range holding at least one of the keys comes
-back, in step order, nothing sampled; see :mod:`tracklet.storage.history.columns` for the
+back, in step order, nothing sampled; see :mod:`tracklet.storage.history.read.columns` for the
 column types and how the two history tiers are merged.
 
 The answer streams while one read transaction holds a consistent view of the run, so the
@@ -42,10 +42,10 @@ from tracklet.errors import InvalidInput
 from tracklet.server.access import request_user
 from tracklet.server.state import AppState
 from tracklet.storage import Storage
-from tracklet.storage.history.columns import ColumnScan
 from tracklet.storage.history.jsonline import loads
+from tracklet.storage.history.read.columns import ColumnScan
+from tracklet.storage.history.read.tiers import RunHistory, begin_snapshot
 from tracklet.storage.history.rows import dumps_row, json_safe
-from tracklet.storage.history.tiers import RunHistory, begin_snapshot
 from tracklet.storage.metadata.runs import get_run_by_path
 
 MAX_KEYS = 100

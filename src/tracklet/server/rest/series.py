@@ -34,7 +34,7 @@ from tracklet.server.access import request_user
 from tracklet.server.compression import LARGE_BODY, accepts_gzip, gzip_large
 from tracklet.server.state import AppState
 from tracklet.storage import Storage
-from tracklet.storage.history.series import Axis, Series, chart_series
+from tracklet.storage.history.read.series import Axis, Series, chart_series
 from tracklet.storage.metadata.runs import get_run_by_path
 
 MAX_RUNS = 1000

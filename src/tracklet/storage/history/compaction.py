@@ -2,7 +2,7 @@
 
 When a run ends, all of its live rows are exported. While it runs, a *checkpoint* exports
 the settled part of a long live tier (every line in a completed slot of
-:data:`~.chunks.CHUNK_LINES`), so charts and scans of a long live run read columns instead
+:data:`~.live.chunks.CHUNK_LINES`), so charts and scans of a long live run read columns instead
 of decoding JSON text, and the live tier stays short. Ingest queues a running run for that
 every :data:`CHECKPOINT_ROWS` lines; a checkpoint is written once at least that many rows,
 and a quarter of what is exported already, wait past the last exported step (parts grow
@@ -27,7 +27,7 @@ queue (:mod:`..metadata.compaction_queue`):
 If anything changed before the part is recorded (a rewrite, a resumed or ended run), the
 attempt is dropped with its blob and the run is compacted again later. If a rewrite comes
 after, the deletes stop and the remaining copies stay live, where they win. Reads are right
-at every point in between: a row present in both tiers is served once (see :mod:`.tiers`).
+at every point in between: a row present in both tiers is served once (see :mod:`.read.tiers`).
 """
 
 from __future__ import annotations
@@ -41,12 +41,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tracklet.storage.history import chunks, live
-from tracklet.storage.history.exports import Export, add_export, get_exports, new_blob_key
-from tracklet.storage.history.keys import live_key_counts
-from tracklet.storage.history.parquet import ExportSummary, write_export
+from tracklet.storage.history.export.table import Export, add_export, get_exports, new_blob_key
+from tracklet.storage.history.export.writer import ExportSummary, write_export
+from tracklet.storage.history.live.chunks import slot_start
+from tracklet.storage.history.live.read import count_rows, fingerprint, iter_rows
+from tracklet.storage.history.live.write import remove_lines
+from tracklet.storage.history.read.keys import live_key_counts
+from tracklet.storage.history.read.tiers import RunHistory, open_history
 from tracklet.storage.history.rows import Row, dumps_row, same_json
-from tracklet.storage.history.tiers import RunHistory, open_history
 from tracklet.storage.metadata import compaction_queue
 from tracklet.storage.metadata.runs import get_run_by_id
 
@@ -82,15 +84,15 @@ def compact_run(storage: Storage, run_id: int, *,
                 return True
             ended = run.state in ENDED
             token = compaction_queue.token(view.conn, run_id)
-            before = live.fingerprint(view.conn, run_id)
+            before = fingerprint(view.conn, run_id)
             parts = [e.blob_key for e in view.exports]
             top = view.exported_max_step
             last_line = before[1]
             if not ended:
                 # Only completed slots: ingest never packs their chunks again.
-                last_line = chunks.slot_start(last_line + 1) - 1
+                last_line = slot_start(last_line + 1) - 1
                 exported = sum(e.row_count for e in view.exports)
-                fresh = live.count_rows(view.conn, run_id, None if top is None else top + 1)
+                fresh = count_rows(view.conn, run_id, None if top is None else top + 1)
                 if fresh < max(checkpoint_rows, exported * CHECKPOINT_SHARE) or last_line < 0:
                     return True
             redundant = _redundant_lines(view, top, last_line)
@@ -130,7 +132,7 @@ def compact_run(storage: Storage, run_id: int, *,
 def _rows_after(view: RunHistory, top: int | None, last_line: int) -> Iterator[Row]:
     start = None if top is None else top + 1
     return (Row(step, text=text) for step, line, text
-            in live.iter_rows(view.conn, view.run_id, start, None) if line <= last_line)
+            in iter_rows(view.conn, view.run_id, start, None) if line <= last_line)
 
 
 def _redundant_lines(view: RunHistory, top: int | None, last_line: int) -> list[int]:
@@ -140,7 +142,7 @@ def _redundant_lines(view: RunHistory, top: int | None, last_line: int) -> list[
     exported = view.exported_rows(view.live_min, top + 1)
     pending: list[Row] = []
     redundant = []
-    for step, line, text in live.iter_rows(view.conn, view.run_id, None, top + 1):
+    for step, line, text in iter_rows(view.conn, view.run_id, None, top + 1):
         pending = [r for r in pending if r.step >= step]
         for row in exported:
             if row.step >= step:
@@ -185,7 +187,7 @@ def _record(storage: Storage, run_id: int, plan: _Plan) -> bool:
                 or [e.blob_key for e in get_exports(conn, run_id)] != plan.parts):
             return False
         if plan.ended_as is not None and (run.state not in ENDED or
-                                          live.fingerprint(conn, run_id) != plan.ended_as):
+                                          fingerprint(conn, run_id) != plan.ended_as):
             return False
         if plan.export is not None:
             add_export(conn, plan.export)
@@ -203,7 +205,7 @@ def _delete_exported(storage: Storage, run_id: int, plan: _Plan) -> None:
         with storage.db.write() as conn:
             if compaction_queue.token(conn, run_id, lock=True) != plan.token:
                 break  # lines were rewritten: what is left stays live, where it wins
-            start = live.remove_lines(conn, run_id, through_line=plan.last_line, start=start,
+            start = remove_lines(conn, run_id, through_line=plan.last_line, start=start,
                                       drop_stepped=plan.export is not None,
                                       above_step=plan.top, lines=plan.redundant,
                                       max_lines=DELETE_BATCH)

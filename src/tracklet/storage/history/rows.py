@@ -121,3 +121,26 @@ def zip_records(keys: Sequence[str], columns: Sequence[Sequence[Any]]) -> list[d
         (k0, k1, k2), (a, b, c) = keys, columns
         return [{k0: x, k1: y, k2: z} for x, y, z in zip(a, b, c, strict=True)]
     return list(map(dict, map(zip, repeat(keys), zip(*columns, strict=True))))
+
+
+def is_number(value: Any) -> bool:
+    """A JSON number (bools are not numbers here)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def type_name(value: Any) -> str:
+    """The W&B-style type name of a logged value (``number``, ``string``, media ``_type``...)."""
+    if value is None:
+        return "nil"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        kind = value.get("_type")
+        return kind if isinstance(kind, str) else "map"
+    return "unknown"

@@ -4,8 +4,6 @@ as exclusive, a ``sampledHistory`` spec's ``maxStep`` is inclusive."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from itertools import islice
 from typing import Any
 
 import orjson
@@ -15,13 +13,16 @@ from tracklet.domain.access import require_read
 from tracklet.domain.records import Run
 from tracklet.errors import InvalidInput
 from tracklet.server.graphql.context import GraphQLContext, Info
-from tracklet.storage.history import live
 from tracklet.storage.history.jsonline import loads_object
-from tracklet.storage.history.keys import history_keys
-from tracklet.storage.history.projection import MISSING, project_lines
-from tracklet.storage.history.rows import Row, json_safe
-from tracklet.storage.history.sampling import project, sample_rows
-from tracklet.storage.history.tiers import RunHistory, open_history
+from tracklet.storage.history.read.keys import history_keys
+from tracklet.storage.history.read.pages import (
+    first_rows,
+    history_page,
+    sampled_events,
+    sampled_records,
+)
+from tracklet.storage.history.read.tiers import open_history
+from tracklet.storage.history.rows import json_safe
 
 run_type = ObjectType("Run")
 
@@ -59,38 +60,8 @@ def resolve_history(run: Run, info: Info, samples: int | None = None,
     ctx = _ctx(info, run)
     n = _samples(samples)
     lo, hi = _step(min_step, "minStep"), _step(max_step, "maxStep")
-    if n == 0 or (lo is not None and hi is not None and hi <= lo):
-        return []
     with open_history(ctx.storage, run.id) as view:
-        page = _whole_live_page(view, lo, hi, n)
-        if page is not None:
-            return page
-        count = view.count(lo, hi)
-        if count is not None and count <= n:
-            # Every row fits (always so for the SDK's HistoryPage): no need to look inside.
-            texts = view.exported_texts(lo, hi)
-            if texts is not None:
-                return texts
-            if not view.exports:
-                return list(view.live_texts(lo, hi))
-            return [row.text for row in view.rows(lo, hi)]
-        return [row.text for row in sample_rows(lambda: view.rows(lo, hi), n,
-                                                fetch=view.rows_at)]
-
-
-def _whole_live_page(view: RunHistory, lo: int | None, hi: int | None,
-                     n: int) -> list[str] | None:
-    """Every row text in ``[lo, hi)`` when only live rows can be there (a live run, or the
-    tail of a checkpointed one) and they are at most ``n`` (the SDK's pages: a step range
-    the page's size); read up to one row more than fits instead of counting first. None
-    when that does not apply."""
-    if lo is None or hi is None or hi - lo > n:
-        return None
-    top = view.exported_max_step
-    if top is not None and lo <= top:
-        return None
-    page = list(islice(view.live_texts(lo, hi), n + 1))
-    return page if len(page) <= n else None
+        return history_page(view, lo, hi, n)
 
 
 def _spec(text: Any) -> tuple[list[str], int, int | None, int | None]:
@@ -111,72 +82,9 @@ def resolve_sampled_history(run: Run, info: Info,
                             specs: list[Any] | None = None) -> list[list[dict[str, Any]]]:
     ctx = _ctx(info, run)
     parsed = [_spec(s) for s in specs or []]
-    out: list[list[dict[str, Any]]] = []
     with open_history(ctx.storage, run.id) as view:
-        for keys, samples, lo, hi in parsed:
-            if samples == 0 or (lo is not None and hi is not None and hi <= lo):
-                out.append([])
-                continue
-            page = _whole_live_page(view, lo, hi, samples)
-            if page is not None:
-                out.append(_live_records(page, keys))
-                continue
-            if view.exports or lo is None or hi is None or hi - lo > samples:
-                count = view.count(lo, hi)
-                if count is not None and count <= samples:
-                    # Every row fits the page: nothing to choose.
-                    records = view.exported_records(lo, hi, keys)  # column-wise
-                    if records is not None:
-                        out.append(records)
-                        continue
-                    out.append(_records((r.data for r in view.rows(lo, hi, keys)), keys))
-                    continue
-            rows = sample_rows(lambda k=keys, a=lo, b=hi: view.rows(a, b, keys=k),  # type: ignore[misc]
-                               samples, keys,
-                               fetch=lambda steps, k=keys: view.rows_at(steps, k))  # type: ignore[misc]
-            out.append([json_safe(project(r, keys)) for r in rows])
-    return out
-
-
-def _live_records(texts: Sequence[str], keys: list[str]) -> list[dict[str, Any]]:
-    """:func:`_records` of live row texts, parsed as ``Row.data`` parses them (text that is
-    not a JSON object holds no key), decoding only ``keys``. Only a row read by the lenient
-    path may hold NaN or Infinity, so only those need :func:`json_safe`."""
-    got = project_lines(texts, keys)
-    columns, missing = got.columns, MISSING
-    if len(keys) == 2 and not got.slow:
-        k0, k1 = keys
-        return [{k0: a, k1: b} for a, b in zip(*columns, strict=True)
-                if a is not missing and b is not missing]
-    out: list[dict[str, Any]] = []
-    special = set(got.slow)
-    for i, values in enumerate(zip(*columns, strict=True)):
-        if missing in values:
-            continue
-        record = dict(zip(keys, values, strict=True))
-        out.append(json_safe(record) if i in special else record)
-    return out
-
-
-def _records(rows: Iterable[dict[str, Any]], keys: list[str]) -> list[dict[str, Any]]:
-    """Every row holding all ``keys``, projected to them, strict-JSON-ready: what
-    ``json_safe(project(row, keys))`` gives, walking only records that may need it (a
-    non-finite float, or a container that may hold one)."""
-    out: list[dict[str, Any]] = []
-    pair = len(keys) == 2
-    k0, k1 = (keys[0], keys[1]) if pair else ("", "")
-    for data in rows:
-        try:
-            record = {k0: data[k0], k1: data[k1]} if pair else {k: data[k] for k in keys}
-        except KeyError:
-            continue
-        for value in record.values():
-            kind = type(value)
-            if (kind is float and value - value != 0) or kind is dict or kind is list:
-                record = json_safe(record)
-                break
-        out.append(record)
-    return out
+        return [sampled_records(view, keys, lo, hi, samples)
+                for keys, samples, lo, hi in parsed]
 
 
 @run_type.field("historyKeys")
@@ -204,16 +112,7 @@ def resolve_parquet_history(run: Run, info: Info,
     ctx = _ctx(info, run)
     keys = list(dict.fromkeys(["_step", *(live_keys or [])]))
     with open_history(ctx.storage, run.id) as view:
-        if keys == ["_step"] and not view.exports:
-            # What the SDK asks of a live run: steps only, no row text read.
-            steps = live.first_steps(view.conn, run.id, LIVE_DATA_LIMIT)
-            return {"parquetUrls": [], "liveData": [{"_step": s} for s in steps]}
-        rows = islice(view.rows(keys=keys), LIVE_DATA_LIMIT)
-        if keys == ["_step"]:
-            live_data = [{"_step": r.step} for r in rows]
-        else:
-            live_data = [json_safe({**project(r, keys), "_step": r.step}) for r in rows]
-        return {"parquetUrls": [], "liveData": live_data}
+        return {"parquetUrls": [], "liveData": first_rows(view, keys, LIVE_DATA_LIMIT)}
 
 
 @run_type.field("historyTail")
@@ -226,14 +125,7 @@ def resolve_history_tail(run: Run, info: Info) -> str:
 @run_type.field("events")
 def resolve_events(run: Run, info: Info, samples: int | None = None) -> list[str]:
     ctx = _ctx(info, run)
-    n = _samples(samples)
-    with ctx.storage.db.read() as conn:
-        lines = live.event_lines(conn, run.id)
-
-    def rows() -> Iterator[Row]:
-        return (Row(i, text=line) for i, line in enumerate(lines))
-
-    return [row.text for row in sample_rows(rows, n)] if n else []
+    return sampled_events(ctx.storage, run.id, _samples(samples))
 
 
 BINDABLES = [run_type]

@@ -14,8 +14,8 @@ from tracklet.errors import InvalidInput, NotFound, Unsupported
 from tracklet.ingest.runs import UpsertRequest, upsert_run
 from tracklet.server.graphql.context import GraphQLContext, Info
 from tracklet.server.graphql.ids import decode_id, encode_id
-from tracklet.storage.history import live
 from tracklet.storage.history.jsonline import dumps, loads_object
+from tracklet.storage.history.live import read as live
 from tracklet.storage.metadata import accounts
 from tracklet.storage.metadata import runs as run_repo
 from tracklet.storage.metadata.tables import events

@@ -1,7 +1,7 @@
 """history_chunks: live history packed 1,000 lines a row instead of one row per line
 
 The rows of ``history`` are copied into chunks (lines of a run in line order, the layout
-``tracklet.storage.history.chunks`` documents, written out here so this migration keeps
+``tracklet.storage.history.live.chunks`` documents, written out here so this migration keeps
 working whatever that module becomes), then ``history`` is dropped.
 
 Revision ID: 0009

@@ -1,7 +1,7 @@
 """A run's history as one step-ordered sequence, merged from its two tiers.
 
-The live tier (rows in the metadata DB, :mod:`.live`) holds what arrived since the run
-last ended; the export (immutable Parquet parts in the blob store, :mod:`.parquet`, with
+The live tier (rows in the metadata DB, :mod:`..live`) holds what arrived since the run
+last ended; the export (immutable Parquet parts in the blob store, :mod:`..export`, with
 increasing step ranges) holds what was compacted each time it ended. Normally only one tier
 has rows. Both do while a finished run is resumed, and when a client rewrote rows that were
 already exported; then a live row replaces the exported row with the same ``_step``.
@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection
 
 from tracklet.errors import NotFound, Unavailable
-from tracklet.storage.history import live
-from tracklet.storage.history.exports import Export, get_exports
-from tracklet.storage.history.parquet import ExportFile
+from tracklet.storage.history.export.reader import ExportFile
+from tracklet.storage.history.export.table import Export, get_exports
+from tracklet.storage.history.live import read as live
 from tracklet.storage.history.rows import Row
 
 if TYPE_CHECKING:

@@ -10,9 +10,10 @@ import pytest
 
 from tracklet.domain.records import Project, RunFields, StreamChunk
 from tracklet.storage import Storage
-from tracklet.storage.history import compaction, live
+from tracklet.storage.history import compaction
+from tracklet.storage.history.live.write import write_history
+from tracklet.storage.history.read.series import Series, chart_series
 from tracklet.storage.history.rows import dumps_row
-from tracklet.storage.history.series import Series, chart_series
 from tracklet.storage.metadata import accounts
 from tracklet.storage.metadata import runs as run_repo
 from tracklet.testing.series_oracle import expected_series, mismatches
@@ -33,7 +34,7 @@ def _new_run(storage: Storage, project: Project, name: str) -> int:
 
 def _log(storage: Storage, run_id: int, rows: list[dict[str, Any]], offset: int) -> None:
     with storage.db.write() as conn:
-        live.write_history(conn, run_id, StreamChunk(offset, tuple(dumps_row(r) for r in rows)))
+        write_history(conn, run_id, StreamChunk(offset, tuple(dumps_row(r) for r in rows)))
 
 
 def _finish(storage: Storage, run_id: int) -> None:

@@ -4,7 +4,7 @@ A live read usually wants two or three keys of rows that hold a dozen or more. D
 line into a msgspec Struct that has only the wanted keys as fields skips building Python
 objects for every other value, which is most of the cost of parsing the whole row.
 
-The values are exactly those of the readers' reference path, :func:`.jsonline.loads_object`
+The values are exactly those of the readers' reference path, :func:`..jsonline.loads_object`
 (exact: the SDK's ``NaN``/``Infinity`` tokens, integers of any size) followed by
 ``dict.get``: a line that is not a JSON object holds no key. msgspec is strict JSON and
 reads integers of any size as integers too, so only a line it refuses (a non-finite token,
@@ -13,6 +13,10 @@ through that reference path.
 
 Lines are decoded one call each rather than joined into one JSON array: it is as fast, and
 no line can pair up with its neighbours into other items.
+
+The decoders are memoized per process (``lru_cache``, not on ``Storage``): a decoder is a
+pure function of its key tuple, holds no data of any deployment or run, and building one
+(a Struct type and its decoder) costs more than decoding a page with it.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """A run's live rows as numeric columns, for chart series.
 
 Live rows are JSON text in the metadata DB. A chart over running runs reads all of them, so
-this reads them in bounded batches of whole chunks (:func:`.live.iter_batches`), decodes only
+this reads them in bounded batches of whole chunks (:func:`.read.iter_batches`), decodes only
 the wanted keys of each line (:func:`.projection.project_lines`) and turns numbers into numpy
 arrays batch by batch. The values are exactly those of a row-by-row read: numbers only
 (bools, strings, nulls and nested values are not numbers), integers kept as integers, a key
@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection
 
-from tracklet.storage.history import live
-from tracklet.storage.history.projection import project_lines
+from tracklet.storage.history.live.chunks import INT64_MAX
+from tracklet.storage.history.live.projection import project_lines
+from tracklet.storage.history.live.read import iter_batches
 
 BATCH_ROWS = 20_000
 _NUMBER = (int, float)
@@ -95,7 +96,7 @@ def read(conn: Connection, run_id: int, keys: Sequence[str], lo: int | None,
          hi: int | None) -> LiveColumns:
     """The live rows of ``run_id`` with ``lo <= step <= hi`` as columns of ``keys``."""
     cols = LiveColumns(keys)
-    upper = None if hi is None or hi >= live.INT64_MAX else hi + 1
-    for steps, _lines, texts in live.iter_batches(conn, run_id, lo, upper, BATCH_ROWS):
+    upper = None if hi is None or hi >= INT64_MAX else hi + 1
+    for steps, _lines, texts in iter_batches(conn, run_id, lo, upper, BATCH_ROWS):
         cols.add_batch(steps, texts)
     return cols

@@ -1,8 +1,9 @@
 """``historyKeys``: the last step and, per key, how many values of each type were logged.
 
 The export's share comes from statistics written with it. The live tier's share is counted
-from its rows, incrementally: this process remembers, per run, the counts up to the last
-line it read, so asking again (``api.run()`` asks every time) only reads new lines.
+from its rows, incrementally: the ``Storage`` (in ``Storage.memo``) remembers, per run, the
+counts up to the last line it read, so asking again (``api.run()`` asks every time) only
+reads new lines.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tracklet.storage.history import live
-from tracklet.storage.history.live_stats import count_types
-from tracklet.storage.history.parquet import STEP
+from tracklet.storage.history.export.format import STEP
+from tracklet.storage.history.live.read import top_line
+from tracklet.storage.history.live.stats import count_types
 
 if TYPE_CHECKING:
-    from tracklet.storage.history.tiers import RunHistory
+    from tracklet.storage.history.read.tiers import RunHistory
 
 _MEMO_KEY = "history.live_key_counts"
 _MAX_RUNS = 256
@@ -45,7 +46,7 @@ class LiveKeyCounts:
         if cached is None or cached.generation != generation:
             cached = _Counts(generation)
         merged = {k: Counter(v) for k, v in cached.keys.items()}
-        through = max(cached.through_line, live.top_line(view.conn, view.run_id))
+        through = max(cached.through_line, top_line(view.conn, view.run_id))
         if through > cached.through_line:
             new = count_types(view.conn, view.run_id, cached.through_line, through)
             for key, counts in new.items():

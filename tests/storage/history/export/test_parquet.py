@@ -14,7 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.storage import sdk_parquet_reader
-from tracklet.storage.history.parquet import ENCODING, ExportFile, chunk_rows, write_export
+from tracklet.storage.history.export.cache import ExportReadCache
+from tracklet.storage.history.export.format import ENCODING
+from tracklet.storage.history.export.reader import ExportFile
+from tracklet.storage.history.export.writer import chunk_rows, write_export
 from tracklet.storage.history.rows import Row, dumps_row, same_json
 
 
@@ -182,14 +185,15 @@ def test_texts_of_any_scalars(tmp_path_factory: pytest.TempPathFactory,
 def test_a_file_rewritten_in_place_is_never_read_from_the_caches(tmp_path: Path) -> None:
     # The footer index and decoded row groups are cached per file: a new file at the same
     # path (other rows, other columns) must be read as itself.
+    cache = ExportReadCache()
     first = [{"_step": s, "a": float(s)} for s in range(50)]
     path, _ = _write(tmp_path, first)
-    assert ExportFile(path).records(0, 50, ["a", "_step"]) == first
-    assert ExportFile(path).count(0, 1000) == 50
+    assert ExportFile(path, cache=cache).records(0, 50, ["a", "_step"]) == first
+    assert ExportFile(path, cache=cache).count(0, 1000) == 50
     second = [{"_step": s, "b": s * 3, "a": -1.5} for s in range(10, 90)]
     path2, _ = _write(tmp_path, second)
     assert path2 == path
-    reader = ExportFile(path)
+    reader = ExportFile(path, cache=cache)
     assert reader.keys == ["b", "a"] and reader.count(0, 1000) == 80
     assert reader.records(0, 1000, ["a", "_step"]) == [{"a": -1.5, "_step": s}
                                                        for s in range(10, 90)]
@@ -199,12 +203,18 @@ def test_a_file_rewritten_in_place_is_never_read_from_the_caches(tmp_path: Path)
 def test_a_reader_opens_the_file_only_when_its_groups_are_not_cached(tmp_path: Path) -> None:
     rows = [{"_step": s, "x": s / 7} for s in range(40)]
     path, _ = _write(tmp_path, rows)
-    first = ExportFile(path)
+    cache = ExportReadCache()
+    first = ExportFile(path, cache=cache)
     assert first.records(0, 40, ["x"]) == [{"x": r["x"]} for r in rows]
     first.close()
-    again = ExportFile(path)
+    again = ExportFile(path, cache=cache)
     assert again.records(5, 9, ["x"]) == [{"x": r["x"]} for r in rows[5:9]]
     assert again._file is None  # footer and group both came from the caches
+    # A reader with another cache (another Storage's) shares nothing: it opens the file.
+    other = ExportFile(path, cache=ExportReadCache())
+    assert other._file is not None
+    assert other.records(5, 9, ["x"]) == [{"x": r["x"]} for r in rows[5:9]]
+    other.close()
     path.unlink()
     with pytest.raises(FileNotFoundError):
-        ExportFile(path)
+        ExportFile(path, cache=cache)

@@ -25,6 +25,9 @@ import numpy as np
 
 #: Lines per chunk: a 1,000-step history page reads about one chunk.
 CHUNK_LINES = 1000
+#: The largest step a chunk holds (its ``layout`` stores steps as int64); ingest validates
+#: steps against it.
+INT64_MAX = 2**63 - 1
 
 _I8 = np.dtype("<i8")
 

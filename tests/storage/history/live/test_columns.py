@@ -12,10 +12,13 @@ import pytest
 
 from tracklet.domain.records import Project, RunFields, StreamChunk
 from tracklet.storage import Storage
-from tracklet.storage.history import chunks, live, live_columns, series
 from tracklet.storage.history.jsonline import loads_object
+from tracklet.storage.history.live import chunks
+from tracklet.storage.history.live import columns as live_columns
+from tracklet.storage.history.live.write import step_of, write_history
+from tracklet.storage.history.read import series
+from tracklet.storage.history.read.tiers import open_history
 from tracklet.storage.history.rows import dumps_row
-from tracklet.storage.history.tiers import open_history
 from tracklet.storage.metadata import accounts
 from tracklet.storage.metadata import runs as run_repo
 
@@ -63,7 +66,7 @@ def _write(storage: Storage, run_id: int) -> dict[int, str]:
     model: dict[int, str] = {}
     with storage.db.write() as conn:
         for offset, lines in writes:
-            live.write_history(conn, run_id, StreamChunk(offset, tuple(lines)))
+            write_history(conn, run_id, StreamChunk(offset, tuple(lines)))
             model.update((offset + i, text) for i, text in enumerate(lines))
     return model
 
@@ -72,7 +75,7 @@ def _reference(model: dict[int, str], lo: int | None,
                hi: int | None) -> tuple[dict[str, tuple[list[int], list[Any]]], list[int]]:
     """Row by row from the written lines: per key the (steps, numbers), and every step."""
     rows = sorted((step, line, text) for line, text in model.items()
-                  if (step := live.step_of(text)) is not None
+                  if (step := step_of(text)) is not None
                   and (lo is None or step >= lo) and (hi is None or step <= hi))
     per_key: dict[str, tuple[list[int], list[Any]]] = {k: ([], []) for k in KEYS}
     for step, _line_no, text in rows:

@@ -13,9 +13,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tracklet.storage.history import projection
 from tracklet.storage.history.jsonline import loads_object
-from tracklet.storage.history.projection import MISSING, project_lines
+from tracklet.storage.history.live import projection
+from tracklet.storage.history.live.projection import MISSING, project_lines
 
 # Key strings: plain, the SDK's own, unicode, empty, and ones msgspec cannot name a field
 # after (quotes, backslashes, control characters).

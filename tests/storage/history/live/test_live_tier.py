@@ -16,7 +16,22 @@ from sqlalchemy import select
 
 from tracklet.domain.records import Project, RunFields, StreamChunk
 from tracklet.storage import Storage
-from tracklet.storage.history import chunks, live
+from tracklet.storage.history.live import chunks
+from tracklet.storage.history.live import write as live_write
+from tracklet.storage.history.live.read import (
+    count_rows,
+    first_steps,
+    history_counts,
+    history_lines,
+    history_tail,
+    iter_history_lines,
+    iter_rows,
+    live_steps,
+    rows_at_steps,
+    step_stats,
+    top_line,
+)
+from tracklet.storage.history.live.write import HistoryWrites, remove_lines, step_of, write_history
 from tracklet.storage.metadata import accounts
 from tracklet.storage.metadata import runs as run_repo
 from tracklet.storage.metadata.tables import history_chunks
@@ -41,32 +56,32 @@ def _new_run(storage: Storage, name: str) -> int:
 def _stepped(model: dict[int, str], lo: int | None = None,
              hi: int | None = None) -> list[tuple[int, int, str]]:
     return sorted((step, line, text) for line, text in model.items()
-                  if (step := live.step_of(text)) is not None
+                  if (step := step_of(text)) is not None
                   and (lo is None or step >= lo) and (hi is None or step < hi))
 
 
 def _check(conn: Any, run_id: int, model: dict[int, str]) -> None:
     ordered = [model[k] for k in sorted(model)]
-    assert live.history_lines(conn, run_id) == ordered
-    assert list(live.iter_history_lines(conn, run_id)) == ordered
-    assert live.history_tail(conn, run_id, 3) == ordered[-3:]
-    assert live.history_counts(conn, [run_id]).get(run_id, 0) == len(model)
-    assert live.top_line(conn, run_id) == max(model, default=-1)
+    assert history_lines(conn, run_id) == ordered
+    assert list(iter_history_lines(conn, run_id)) == ordered
+    assert history_tail(conn, run_id, 3) == ordered[-3:]
+    assert history_counts(conn, [run_id]).get(run_id, 0) == len(model)
+    assert top_line(conn, run_id) == max(model, default=-1)
     rows = _stepped(model)
-    assert list(live.iter_rows(conn, run_id, batch=4)) == rows
+    assert list(iter_rows(conn, run_id, batch=4)) == rows
     for limit in (1, 2, 5, len(rows) + 1):
-        assert live.first_steps(conn, run_id, limit) == [r[0] for r in rows][:limit]
-    assert live.step_stats(conn, run_id) == (
+        assert first_steps(conn, run_id, limit) == [r[0] for r in rows][:limit]
+    assert step_stats(conn, run_id) == (
         len(rows), min((r[0] for r in rows), default=None),
         max((r[0] for r in rows), default=None))
     for lo, hi in ((0, 10), (5, 6), (-3, 1), (30, None), (None, 2**62), (None, 2**64),
                    (-(2**64), 3), (2**63, None)):
         part = _stepped(model, lo, hi)
-        assert list(live.iter_rows(conn, run_id, lo, hi, batch=3)) == part
-        assert live.count_rows(conn, run_id, lo, hi) == len(part)
-        assert live.live_steps(conn, run_id, lo, hi) == {r[0] for r in part}
+        assert list(iter_rows(conn, run_id, lo, hi, batch=3)) == part
+        assert count_rows(conn, run_id, lo, hi) == len(part)
+        assert live_steps(conn, run_id, lo, hi) == {r[0] for r in part}
     wanted = [0, 7, 8, 39, 2**62, 2**63 - 1]
-    assert list(live.rows_at_steps(conn, run_id, wanted)) == [r for r in rows
+    assert list(rows_at_steps(conn, run_id, wanted)) == [r for r in rows
                                                               if r[0] in wanted]
 
 
@@ -79,12 +94,12 @@ def test_live_tier_matches_model(storage: Storage, writes: list[tuple[int, list[
                                  chunk_lines: int, pack_min: int, drop: list[int],
                                  above: int | None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(chunks, "CHUNK_LINES", chunk_lines)
-    monkeypatch.setattr(live, "PACK_MIN_CHUNKS", pack_min)
+    monkeypatch.setattr(live_write, "PACK_MIN_CHUNKS", pack_min)
     run_id = _new_run(storage, f"r{next(_names)}")
     model: dict[int, str] = {}
     with storage.db.write() as conn:
         for offset, texts in writes:
-            live.write_history(conn, run_id, StreamChunk(offset, tuple(texts)))
+            write_history(conn, run_id, StreamChunk(offset, tuple(texts)))
             model.update((offset + i, t) for i, t in enumerate(texts))
     with storage.db.read() as conn:
         _check(conn, run_id, model)
@@ -93,12 +108,12 @@ def test_live_tier_matches_model(storage: Storage, writes: list[tuple[int, list[
     start: int | None = 0
     while start is not None:
         with storage.db.write() as conn:
-            start = live.remove_lines(conn, run_id, through_line=through, start=start,
+            start = remove_lines(conn, run_id, through_line=through, start=start,
                                       drop_stepped=True, above_step=above, lines=drop,
                                       max_lines=7)
     model = {line: text for line, text in model.items()
              if line > through or not (line in drop or (
-                 (step := live.step_of(text)) is not None and (above is None or step > above)))}
+                 (step := step_of(text)) is not None and (above is None or step > above)))}
     with storage.db.read() as conn:
         _check(conn, run_id, model)
 
@@ -109,13 +124,13 @@ def test_ingest_batch_overwrites_in_request_order(storage: Storage) -> None:
     run_id = _new_run(storage, "batch")
     first = tuple(orjson.dumps({"_step": i, "v": "a"}).decode() for i in range(30))
     retry = tuple(orjson.dumps({"_step": i, "v": "b"}).decode() for i in range(10, 15))
-    writes = live.HistoryWrites()
+    writes = HistoryWrites()
     assert writes.add(run_id, StreamChunk(0, first), known_end=0) == (30, 29)
     assert writes.add(run_id, StreamChunk(10, retry), known_end=30) == (15, 14)
     with storage.db.write() as conn:
         writes.flush(conn)
     with storage.db.read() as conn:
-        assert live.history_lines(conn, run_id) == [*first[:10], *retry, *first[15:]]
+        assert history_lines(conn, run_id) == [*first[:10], *retry, *first[15:]]
 
 
 def test_small_requests_are_packed_once_their_slot_is_full(
@@ -124,12 +139,12 @@ def test_small_requests_are_packed_once_their_slot_is_full(
     a slot's last line arrives; then a slot of PACK_MIN_CHUNKS or more chunks becomes one,
     in batches and across them."""
     monkeypatch.setattr(chunks, "CHUNK_LINES", 10)
-    monkeypatch.setattr(live, "PACK_MIN_CHUNKS", 4)
+    monkeypatch.setattr(live_write, "PACK_MIN_CHUNKS", 4)
     run_id = _new_run(storage, "packed")
     texts = [orjson.dumps({"_step": i, "v": i * 0.5}).decode() for i in range(47)]
     end = 0
     for sizes in ([3, 4], [2], [1, 5, 5], [2, 2, 2, 2, 2], [9], [8]):
-        writes = live.HistoryWrites()
+        writes = HistoryWrites()
         for n in sizes:
             writes.add(run_id, StreamChunk(end, tuple(texts[end:end + n])), known_end=end)
             end += n

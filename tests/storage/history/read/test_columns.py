@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 
 from tracklet.domain.records import RunFields, StreamChunk
 from tracklet.storage import Storage
-from tracklet.storage.history import live
-from tracklet.storage.history.columns import ColumnScan, output_type, value_kind, value_kinds
 from tracklet.storage.history.jsonline import loads_object
+from tracklet.storage.history.live.write import write_history
+from tracklet.storage.history.read.columns import ColumnScan, output_type, value_kind, value_kinds
+from tracklet.storage.history.read.tiers import open_history
 from tracklet.storage.history.rows import dumps_row
-from tracklet.storage.history.tiers import open_history
 from tracklet.storage.metadata import accounts
 from tracklet.storage.metadata import runs as run_repo
 
@@ -91,8 +91,8 @@ def test_live_scan_equals_row_by_row_parse(storage: Storage, run_id: int,
     odd = {300: "7", 301: '[{"_step": 301, "loss": 1}]', 302: '{"_step": 302, "loss": NaN}',
            303: '{"_step": 303, "loss": 1e400, "acc": 18446744073709551616}'}
     with storage.db.write() as conn:
-        live.write_history(conn, run_id, StreamChunk(0, tuple(texts.values())))
-        live.write_history(conn, run_id, StreamChunk(300, tuple(odd.values())))
+        write_history(conn, run_id, StreamChunk(0, tuple(texts.values())))
+        write_history(conn, run_id, StreamChunk(300, tuple(odd.values())))
     texts.update({s: t for s, t in odd.items() if t[0] == "{"})
     wanted = [k for k in dict.fromkeys(keys) if k != "_step"]
     with open_history(storage, run_id) as view:
@@ -109,11 +109,12 @@ def test_live_scan_equals_row_by_row_parse(storage: Storage, run_id: int,
 @pytest.mark.parametrize("cells", [1, 1 << 22])
 def test_exported_scan_is_the_same_however_row_groups_are_read(
         storage: Storage, run_id: int, cells: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tracklet.storage.history import columns, compaction
+    from tracklet.storage.history import compaction
+    from tracklet.storage.history.read import columns
 
     texts = {s: _row(s) for s in range(0, 40_000)}  # past one row group of 32,768
     with storage.db.write() as conn:
-        live.write_history(conn, run_id, StreamChunk(0, tuple(texts.values())))
+        write_history(conn, run_id, StreamChunk(0, tuple(texts.values())))
         run_repo.set_run_columns(conn, run_id, state="finished")
     assert compaction.compact_now(storage, run_id)
     monkeypatch.setattr(columns, "CELLS_PER_READ", cells)

@@ -1,5 +1,5 @@
 """Per-key type counts over live history rows (what ``historyKeys`` reports for a running
-run). Type names match :func:`.parquet.type_name`.
+run). Type names match :func:`..rows.type_name`.
 
 Values are counted by their Python type and only dicts (media, tables: named by their
 ``_type``) are looked at one by one, which keeps this a few microseconds per row.
@@ -12,9 +12,9 @@ from collections import Counter
 import orjson
 from sqlalchemy import Connection
 
-from tracklet.storage.history import live
 from tracklet.storage.history.jsonline import loads_object
-from tracklet.storage.history.parquet import type_name
+from tracklet.storage.history.live.read import stepped_lines
+from tracklet.storage.history.rows import type_name
 
 _NAMES: dict[type, str] = {type(None): "nil", bool: "boolean", int: "number", float: "number",
                            str: "string", list: "list"}
@@ -25,7 +25,7 @@ def count_types(conn: Connection, run_id: int, after: int,
     """Type counts per key over stepped live rows with ``after < line <= upto``."""
     pairs: Counter[tuple[str, type]] = Counter()
     special: dict[str, Counter[str]] = {}
-    for text in live.stepped_lines(conn, run_id, after + 1, upto):
+    for text in stepped_lines(conn, run_id, after + 1, upto):
         try:
             row = orjson.loads(text)
         except orjson.JSONDecodeError:

@@ -12,11 +12,13 @@ import pytest
 
 from tracklet.domain.records import Project, RunFields, StreamChunk
 from tracklet.storage import Storage
-from tracklet.storage.history import compaction, live
-from tracklet.storage.history.keys import history_keys
+from tracklet.storage.history import compaction
+from tracklet.storage.history.live.read import fingerprint
+from tracklet.storage.history.live.write import write_history
+from tracklet.storage.history.read.keys import history_keys
+from tracklet.storage.history.read.sampling import evenly_spaced, sample_rows
+from tracklet.storage.history.read.tiers import open_history
 from tracklet.storage.history.rows import Row, dumps_row, same_json
-from tracklet.storage.history.sampling import evenly_spaced, sample_rows
-from tracklet.storage.history.tiers import open_history
 from tracklet.storage.metadata import accounts, compaction_queue
 from tracklet.storage.metadata import runs as run_repo
 from tracklet.storage.metadata.strict_json import strict_json_text
@@ -45,7 +47,7 @@ def _new_run(storage: Storage, project: Project, name: str = "r") -> int:
 
 def _log(storage: Storage, run_id: int, rows: list[dict[str, Any]], offset: int) -> None:
     with storage.db.write() as conn:
-        live.write_history(conn, run_id, StreamChunk(offset, tuple(dumps_row(r) for r in rows)))
+        write_history(conn, run_id, StreamChunk(offset, tuple(dumps_row(r) for r in rows)))
 
 
 def _set_state(storage: Storage, run_id: int, state: str) -> None:
@@ -132,7 +134,7 @@ def test_compaction_gives_way_to_concurrent_writes(storage: Storage,
     _log(storage, run, _rows(0, 50), 0)
     _set_state(storage, run, "finished")
     with storage.db.read() as conn:
-        stale = live.fingerprint(conn, run)
+        stale = fingerprint(conn, run)
         token = compaction_queue.token(conn, run)
     _log(storage, run, _rows(50, 51), 50)  # a row arrives after the snapshot
     plan = compaction._Plan(None, [], None, stale[1], [1], stale, token)
@@ -219,8 +221,8 @@ def test_a_rewrite_after_a_part_is_recorded_stops_its_deletes(storage: Storage,
         token = compaction_queue.token(view.conn, run)
         summary_rows = list(compaction._rows_after(view, None, 1_999))
     assert len(summary_rows) == 2_000
-    from tracklet.storage.history.exports import Export, new_blob_key
-    from tracklet.storage.history.parquet import write_export
+    from tracklet.storage.history.export.table import Export, new_blob_key
+    from tracklet.storage.history.export.writer import write_export
     path = storage.files.cache_dir() / "part.parquet"
     summary = write_export(lambda: iter(summary_rows), path)
     key = new_blob_key(run)

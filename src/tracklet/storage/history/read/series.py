@@ -25,9 +25,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tracklet.storage.history import live_columns
-from tracklet.storage.history.parquet import STEP
-from tracklet.storage.history.tiers import RunHistory, begin_snapshot
+from tracklet.storage.history.export.format import STEP
+from tracklet.storage.history.live import columns as live_columns
+from tracklet.storage.history.read.tiers import RunHistory, begin_snapshot
 
 if TYPE_CHECKING:
     from tracklet.storage.facade import Storage
@@ -268,17 +268,31 @@ def _live_then_exports(view: RunHistory, keys: Sequence[str], axis: Axis,
 
 
 _POOL_SIZE = max(1, min(4, os.cpu_count() or 1))
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
 
 
-def _reader_pool() -> ThreadPoolExecutor:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=_POOL_SIZE,
-                                       thread_name_prefix="tracklet-series")
-        return _pool
+class SeriesPool:
+    """The threads that decode and reduce the exports of chart series (``Storage.series_pool``),
+    started on first use and stopped by :meth:`close`."""
+
+    def __init__(self, size: int = _POOL_SIZE) -> None:
+        self._size = size
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> ThreadPoolExecutor:
+        """The pool (started now if it is not running)."""
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=self._size,
+                                                thread_name_prefix="tracklet-series")
+            return self._pool
+
+    def close(self) -> None:
+        """Stop the threads once their work is done, without waiting for them."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False)
 
 
 def chart_series(storage: Storage, run_ids: Sequence[int], keys: Sequence[str],
@@ -289,8 +303,8 @@ def chart_series(storage: Storage, run_ids: Sequence[int], keys: Sequence[str],
     chart gets its range at full resolution), all read in one snapshot.
 
     Live rows are read on this thread (the snapshot's connection); the exports of the runs
-    are decoded and reduced by a small shared pool of threads (Parquet decoding and numpy
-    release the GIL).
+    are decoded and reduced by ``storage.series_pool``, a few threads shared by every
+    request (Parquet decoding and numpy release the GIL).
     """
     with storage.db.read() as conn:
         begin_snapshot(conn)
@@ -309,7 +323,7 @@ def chart_series(storage: Storage, run_ids: Sequence[int], keys: Sequence[str],
             if not axis.buckets:  # no steps (in the range): nothing to read
                 empty = reduce_series(np.empty(0, np.int64), np.empty(0), axis)
                 return axis, [dict.fromkeys(keys, empty) for _ in views]
-            pool = _reader_pool()
+            pool = storage.series_pool.get()
             futures = []
             try:
                 for view in views:

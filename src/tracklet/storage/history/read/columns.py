@@ -37,20 +37,20 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tracklet.storage.history import live
-from tracklet.storage.history.exports import Export
-from tracklet.storage.history.keys import live_key_counts
-from tracklet.storage.history.parquet import (
+from tracklet.storage.history.export.format import (
     ENCODING,
     JSON,
     STEP,
-    ExportFile,
-    _strip_nulls,
     step_bounds,
+    strip_nulls,
 )
-from tracklet.storage.history.projection import MISSING, project_lines
+from tracklet.storage.history.export.reader import ExportFile
+from tracklet.storage.history.export.table import Export
+from tracklet.storage.history.live.projection import MISSING, project_lines
+from tracklet.storage.history.live.read import iter_batches, live_steps
+from tracklet.storage.history.read.keys import live_key_counts
+from tracklet.storage.history.read.tiers import RunHistory
 from tracklet.storage.history.rows import dumps_row
-from tracklet.storage.history.tiers import RunHistory
 
 BATCH_ROWS = 32_768
 #: Cells (rows x columns) decoded per Parquet read: as many row groups at once as fit, so
@@ -210,7 +210,7 @@ class ColumnScan:
         top = view.exported_max_step
         if self.exports and view.has_live and view.live_min is not None and (
                 top is not None and view.live_min <= top):
-            steps = live.live_steps(view.conn, view.run_id, self.min_step, self.max_step)
+            steps = live_steps(view.conn, view.run_id, self.min_step, self.max_step)
             shadow = np.fromiter(sorted(steps), dtype=np.int64, count=len(steps))
         pending = _Peek(itertools.chain(self._ahead, self._live))
         for exported in self._exported_tables(shadow):
@@ -288,12 +288,12 @@ class ColumnScan:
 
     def _live_batches(self) -> Iterator[_LiveBatch]:
         """The live rows holding a non-null value under at least one key, in step order,
-        a batch of :func:`.live.iter_batches` at a time, decoding only those keys."""
+        a batch of :func:`..live.read.iter_batches` at a time, decoding only those keys."""
         keys = self.keys
         if not keys:
             return
-        for steps, _lines, texts in live.iter_batches(self.view.conn, self.view.run_id,
-                                                      self.min_step, self.max_step):
+        for steps, _lines, texts in iter_batches(self.view.conn, self.view.run_id,
+                                                 self.min_step, self.max_step):
             batch = _LiveBatch.held(steps, project_lines(texts, keys).columns)
             if len(batch):
                 yield batch
@@ -390,7 +390,7 @@ def _convert(file: ExportFile, column: Column,
             return pc.if_else(pc.equal(values, "null"), pa.scalar(None, pa.string()), values)
         items = values.to_pylist()
         if column.key in file.nested_keys:
-            items = [None if v is None else _strip_nulls(v) for v in items]
+            items = [None if v is None else strip_nulls(v) for v in items]
         return pa.array([None if v is None else dumps_row(v) for v in items], type=pa.string())
     if values.type == column.type:
         return values
