@@ -185,7 +185,8 @@ def test_concurrent_first_use_creates_one_project_user_and_secret(
     assert len(set(results)) == 1
     with storage.db.read() as conn:
         assert accounts.count_users(conn) == 1
-        assert accounts.user_by_key_hash(conn, hash_api_key(ADMIN_KEY)).username == "admin"  # type: ignore[union-attr]
+        admin = accounts.user_by_key_hash(conn, hash_api_key(storage.secret.pepper, ADMIN_KEY))
+        assert admin is not None and admin.username == "admin"
     for s in stores:
         s.close()
 

@@ -21,12 +21,14 @@ from tracklet.errors import (
     Unauthenticated,
     Unavailable,
     Unsupported,
+    UnsupportedMediaType,
 )
 
 log = logging.getLogger("tracklet.server")
 
 _STATUS: list[tuple[type[TrackletError], int]] = [
     (PayloadTooLarge, 413),
+    (UnsupportedMediaType, 415),
     (InvalidInput, 400),
     (Unauthenticated, 401),
     (PermissionDenied, 403),
@@ -46,13 +48,16 @@ def status_for(exc: TrackletError) -> int:
 
 
 def error_response(exc: TrackletError) -> Response:
-    """A JSON error body in the shape the SDK reads (``errors[].message``)."""
+    """A JSON error body in the shape the SDK reads (``errors[].message``).
+
+    A 401 carries no ``WWW-Authenticate: Basic`` challenge: browsers answer one with a
+    password prompt and then send the typed credentials to every request of the site by
+    themselves. The SDK sends its key without being challenged.
+    """
     status = status_for(exc)
     headers = {}
     if isinstance(exc, Unavailable):
         headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
-    if isinstance(exc, Unauthenticated):
-        headers["WWW-Authenticate"] = 'Basic realm="tracklet"'
     body = {"error": exc.message, "errors": [{"message": exc.message}]}
     return JSONResponse(body, status_code=status, headers=headers)
 

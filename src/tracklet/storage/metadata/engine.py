@@ -13,6 +13,8 @@ connection pool that stays exhausted beyond the busy timeout.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -50,8 +52,8 @@ class Database:
     def _make_engine(self) -> Engine:
         if self.is_sqlite:
             path = self.url.removeprefix("sqlite:///")
-            if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            if path and path != ":memory:" and not path.startswith("file:"):
+                _private_sqlite_file(Path(path))
             engine = create_engine(
                 self.url,
                 connect_args={"check_same_thread": False, "timeout": self.busy_timeout_s},
@@ -202,3 +204,16 @@ def _is_transient(exc: DBAPIError) -> bool:
     # server; its OperationalError among them is a connection that failed or was lost
     # (refused, reset, closed by a server restarting).
     return isinstance(orig, psycopg.OperationalError)
+
+
+def _private_sqlite_file(path: Path) -> None:
+    """Create the database file (and its folder) readable by the owner only, and take
+    group and other access away from an existing one: it holds every user's data and
+    credential hashes. SQLite gives its -wal and -shm files the database file's mode."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for suffix in ("", "-wal", "-shm"):
+        file = path.with_name(path.name + suffix)
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            if file.stat().st_mode & 0o077:
+                file.chmod(0o600)
