@@ -19,7 +19,6 @@ import base64
 import hashlib
 import io
 import itertools
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 

@@ -55,7 +55,7 @@ def legacy_key_hash(key: str) -> str:
 
 def rekey_legacy_hash(pepper: bytes, legacy_hex: str) -> str:
     """The keyed hash of the key whose :func:`legacy_key_hash` is ``legacy_hex``."""
-    return hmac.new(pepper, bytes.fromhex(legacy_hex), hashlib.sha256).hexdigest()
+    return hmac.digest(pepper, bytes.fromhex(legacy_hex), "sha256").hex()
 
 
 def hash_api_key(pepper: bytes, key: str) -> str:
@@ -70,7 +70,7 @@ def new_session_token() -> str:
 
 def hash_token(pepper: bytes, token: str) -> str:
     """The digest stored instead of a session token."""
-    return hmac.new(pepper, b"session\0" + token.encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(pepper, b"session\0" + token.encode(), "sha256").hex()
 
 
 _NAME_BODY_CHARS = 4

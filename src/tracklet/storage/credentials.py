@@ -189,7 +189,9 @@ def end_session(storage: Storage, token: str) -> None:
 
 
 def auth_version(storage: Storage) -> str:
-    """The current auth version (see :func:`tracklet.storage.metadata.accounts.auth_version`)."""
-    with storage.db.read() as conn:
-        return accounts.auth_version(conn)
+    """The current auth version (see :func:`tracklet.storage.metadata.accounts.auth_version`),
+    read the cheapest way the database offers: it is read on every request."""
+    value = storage.db.quick_read("SELECT value FROM server_settings WHERE key = ?",
+                                  (accounts.AUTH_VERSION_SETTING,))
+    return "" if value is None else str(value)
 

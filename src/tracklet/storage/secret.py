@@ -13,7 +13,7 @@ refuses to start rather than refuse every key: servers on several hosts share on
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import functools
 import hmac
 import os
 import secrets
@@ -35,24 +35,24 @@ class ServerSecret:
 
     def derive(self, purpose: str) -> bytes:
         """A 32-byte key for one ``purpose``, independent of the keys of other purposes."""
-        return hmac.new(self.value, b"tracklet/" + purpose.encode(), hashlib.sha256).digest()
+        return hmac.digest(self.value, b"tracklet/" + purpose.encode(), "sha256")
 
-    @property
+    @functools.cached_property
     def signing_key(self) -> bytes:
         """The HMAC key of signed upload and download URLs."""
         return self.derive("signed-urls")
 
-    @property
+    @functools.cached_property
     def pepper(self) -> bytes:
         """The HMAC key of stored API-key and session-token hashes."""
         return self.derive("credential-hashes")
 
-    @property
+    @functools.cached_property
     def csrf_key(self) -> bytes:
         """The HMAC key deriving a session's CSRF token from its cookie."""
         return self.derive("csrf")
 
-    @property
+    @functools.cached_property
     def fingerprint(self) -> str:
         """A public check value: equal fingerprints, equal secrets."""
         return self.derive("fingerprint").hex()

@@ -17,13 +17,13 @@ import contextlib
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import psycopg
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, PoolProxiedConnection, create_engine, event
 from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import NullPool
@@ -47,6 +47,9 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         self.busy_timeout_s = busy_timeout_s
         self._write_lock = threading.Lock()
+        self._quick_lock = threading.Lock()
+        self._quick: PoolProxiedConnection | None = None
+        self._quick_raw: Any = None
         self.engine: Engine = self._make_engine()
 
     def _make_engine(self) -> Engine:
@@ -168,8 +171,44 @@ class Database:
         except PoolTimeout as exc:
             raise Unavailable("database overloaded, retry shortly", retry_after=2.0) from exc
 
+    def quick_read(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """The first column of the first row of a tiny read (None without a row), for a
+        value read on every request. ``sql`` takes ``?`` placeholders.
+
+        It runs on a connection kept for it, in autocommit mode: one statement that reads
+        the latest commit, without a pool checkout, a liveness ping or BEGIN/COMMIT around
+        it. On SQLite (a WAL reader never waits) that is ~15 µs where a pooled SQLAlchemy
+        transaction costs ~1 ms on this machine; on PostgreSQL one round trip instead of
+        four. A failed read drops the connection (the next call opens another) and is
+        answered as :class:`Unavailable`.
+        """
+        if not self.is_sqlite:
+            sql = sql.replace("?", "%s")
+        with self._quick_lock:
+            if self._quick is None:
+                self._quick = self.engine.raw_connection()
+                raw = self._quick.driver_connection
+                if self.is_sqlite:
+                    assert isinstance(raw, sqlite3.Connection)
+                    raw.isolation_level = None
+                else:
+                    assert isinstance(raw, psycopg.Connection)
+                    raw.autocommit = True
+                self._quick_raw = raw
+            try:
+                row = self._quick_raw.execute(sql, tuple(params)).fetchone()
+            except (sqlite3.Error, psycopg.Error) as exc:
+                self._quick.invalidate()
+                self._quick = self._quick_raw = None
+                raise Unavailable("database busy, retry shortly", retry_after=1.0) from exc
+        return None if row is None else row[0]
+
     def dispose(self) -> None:
         """Close every pooled connection."""
+        with self._quick_lock:
+            if self._quick is not None:
+                self._quick.close()
+                self._quick = self._quick_raw = None
         self.engine.dispose()
 
 

@@ -84,8 +84,9 @@ def resolve_user_api_keys(user: User, info: Info) -> dict[str, Any]:
 
 
 @mutation.field("generateApiKey")
-def resolve_generate_api_key(_: Any, info: Info, input: dict[str, Any] | None = None
-                             ) -> dict[str, Any]:
+def resolve_generate_api_key(
+    _: Any, info: Info, input: dict[str, Any] | None = None  # noqa: A002
+) -> dict[str, Any]:
     """A new key for the caller. As on W&B, ``name`` is the key itself (the SDK's
     ``User.generate_api_key`` returns it), in this answer only; the key is listed under
     its ``description``, or its non-secret prefix."""
@@ -97,8 +98,9 @@ def resolve_generate_api_key(_: Any, info: Info, input: dict[str, Any] | None = 
 
 
 @mutation.field("deleteApiKey")
-def resolve_delete_api_key(_: Any, info: Info, input: dict[str, Any] | None = None
-                           ) -> dict[str, Any]:
+def resolve_delete_api_key(
+    _: Any, info: Info, input: dict[str, Any] | None = None  # noqa: A002
+) -> dict[str, Any]:
     """Revoke a key by id: the caller's own, or anyone's for an admin."""
     ctx = info.context
     credentials.revoke_key_as(ctx.storage, ctx.user,
