@@ -164,7 +164,3 @@ class Authenticator:
         if user is None:
             raise Unauthenticated("invalid API key")
         return user, float("inf")
-
-    def user_for_key(self, key: str) -> User:
-        """The user owning ``key``; Unauthenticated when nobody does (no cache)."""
-        return self._lookup(key, False)[0]
