@@ -1,4 +1,5 @@
-# `make run` serves tracklet on SQLite + a local folder. `make test` takes a fresh Debian
+# `make run` serves tracklet on SQLite + a local folder, with the web UI built from frontend/
+# first when it is missing or stale (Node.js 20.19+ and npm; apt-installed if missing). `make test` takes a fresh Debian
 # machine with Python 3.11 to a full run: venv, test extras, system packages (PostgreSQL, via
 # apt-get), then ruff, mypy and pytest on two workers.
 PY ?= python3
@@ -12,7 +13,7 @@ PYTEST_ARGS ?= -n 2 --dist loadgroup tests
 LOCK := requirements/test.lock
 LOCK_ARGS ?=
 
-.PHONY: run test install install-test lock system-deps lint typecheck pytest bench conformance clean
+.PHONY: ui run test install install-test lock system-deps lint typecheck pytest bench conformance clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -42,7 +43,13 @@ lock: | $(BIN)/python
 		--python-platform x86_64-manylinux_2_28 --custom-compile-command "make lock" \
 		-q $(LOCK_ARGS) -o $(LOCK)
 
-run: install
+# The web UI's assets (src/tracklet/ui/static/, gitignored): scripts/build_ui.py rebuilds
+# them when frontend/'s sources changed, and does nothing otherwise.
+ui:
+	command -v npm >/dev/null 2>&1 || ./scripts/system-deps.sh ui
+	$(PY) scripts/build_ui.py
+
+run: install ui
 	$(BIN)/tracklet server --host $(HOST) --port $(PORT)
 
 system-deps:

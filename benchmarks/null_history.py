@@ -2,24 +2,21 @@
 
 ``wandb.Api().run(path).scan_history(keys=[...])`` (wandb 0.31) sends, besides Viewer and
 GetDefaultEntity: the Run query (RunFragment), RunHistoryKeys (for ``lastStep``),
-RunParquetHistory (the exported Parquet URLs and the steps still live), and then, from
-wandb-core, one SampledHistoryPage per page of live steps; exported steps it reads from the
-Parquet URLs itself with HTTP Range requests.
+RunParquetHistory (tracklet lists no Parquet file and every step as live, finished runs
+too, so scan_history's key filter holds), and then, from wandb-core, one
+SampledHistoryPage per page of steps.
 
 :class:`History` holds the generated history (benchmarks/data.py) of some runs as JSON
 fragments encoded once at startup, so every answer is a join of ready bytes: what a server
-that spends nothing on storage, lookup or encoding would send. A run is answered as live
-(every step in ``liveData``, pages from SampledHistoryPage) unless its project name ends in
-:data:`EXPORTED_SUFFIX`; then it is finished, its history in one Parquet file (written once
-at startup, served with Range support) and ``liveData`` empty.
+that spends nothing on storage, lookup or encoding would send. A run is running unless its
+project name ends in :data:`EXPORTED_SUFFIX`; then it is finished. Either way its history is
+answered as tracklet answers it: every step in ``liveData``, pages from SampledHistoryPage.
 """
 
 from __future__ import annotations
 
 import re
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -28,7 +25,6 @@ from benchmarks import data
 from benchmarks.runs import run_name
 
 EXPORTED_SUFFIX = "-exported"
-PARQUET_PREFIX = "/null-parquet/"
 _RUN_NAME = re.compile(r"r(\d{6})")
 
 
@@ -41,8 +37,7 @@ def run_index(name: str) -> int | None:
 class History:
     """The generated history of runs ``runs`` (``steps`` steps each), encoded for ``keys``."""
 
-    def __init__(self, runs: Sequence[int], steps: int, keys: Sequence[str],
-                 folder: Path | None = None) -> None:
+    def __init__(self, runs: Sequence[int], steps: int, keys: Sequence[str]) -> None:
         self.steps = steps
         self.keys = list(keys)
         # {(run, key): [b'{"_step":s,"key":v}' for every step]}
@@ -57,31 +52,8 @@ class History:
                      for k in ("_step", "_runtime", "_timestamp", *data.METRICS)},
             "lastStep": steps - 1}
         self._history_keys_json = orjson.dumps(self._history_keys)
-        self.folder = Path(folder or tempfile.mkdtemp(prefix="null-history-"))
-        self._parquet = {r: self._write_parquet(r) for r in runs}
 
-    def _write_parquet(self, run: int) -> Path:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        steps = list(range(self.steps))
-        columns: dict[str, Any] = {
-            "_step": pa.array(steps, pa.int64()),
-            "_runtime": pa.array([s * 0.01 for s in steps], pa.float64()),
-            "_timestamp": pa.array([data.T0 + s for s in steps], pa.float64())}
-        for i, m in enumerate(data.METRICS):
-            columns[m] = pa.array([data.value(run, s, i) for s in steps], pa.float64())
-        path = self.folder / f"{run_name(run)}.parquet"
-        pq.write_table(pa.table(columns), path)
-        return path
-
-    def parquet_path(self, url_path: str) -> Path | None:
-        """The file behind a ``/null-parquet/<run>.parquet`` URL path, if any."""
-        name = url_path.removeprefix(PARQUET_PREFIX).removesuffix(".parquet")
-        index = run_index(name)
-        return self._parquet.get(index) if index is not None else None
-
-    def answer(self, query: str, variables: dict[str, Any], base: str) -> bytes | None:
+    def answer(self, query: str, variables: dict[str, Any]) -> bytes | None:
         """The whole ``{"data": ...}`` body for a ``project { run { ... } }`` read, or None
         when the document is not one of the history read's."""
         project = str(variables.get("project") or "")
@@ -94,7 +66,7 @@ class History:
         if "sampledHistory" in query:
             inner = self._sampled(run, orjson.loads(variables["spec"]))
         elif "parquetHistory" in query:
-            inner = self._parquet_history(run, exported, base)
+            inner = b'{"parquetHistory":{"parquetUrls":[],"liveData":' + self._live + b"}}"
         elif "RunFragment" in query:
             inner = self._run(run, name, exported)
         elif "historyKeys" in query:
@@ -110,12 +82,6 @@ class History:
             raise ValueError(f"the null responder answers full pages of one key, not {spec}")
         return (b'{"sampledHistory":[[' + b",".join(self._rows[(run, keys[0])][lo:hi + 1])
                 + b"]]}")
-
-    def _parquet_history(self, run: int, exported: bool, base: str) -> bytes:
-        if exported:
-            url = f"{base}{PARQUET_PREFIX}{run_name(run)}.parquet"
-            return orjson.dumps({"parquetHistory": {"parquetUrls": [url], "liveData": []}})
-        return b'{"parquetHistory":{"parquetUrls":[],"liveData":' + self._live + b"}}"
 
     def _run(self, run: int, name: str, exported: bool) -> bytes:
         return orjson.dumps({

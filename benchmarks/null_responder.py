@@ -24,14 +24,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from starlette.responses import FileResponse
 from starlette.types import Receive, Scope, Send
 
-from benchmarks.null_history import PARQUET_PREFIX, History
+from benchmarks.null_history import History
 
 _ROOT_FIELDS = ("upsertBucket", "createRunFiles", "viewer", "serverInfo", "entity")
 HISTORY: History | None = None
-# Requests seen, by kind (GraphQL operation, or method + "parquet"); GET /null-stats shows them,
+# Requests seen, by kind (GraphQL operation); GET /null-stats shows them,
 # so a benchmark can tell how many requests the SDK sent for a read.
 COUNTS: Counter[str] = Counter()
 
@@ -71,26 +70,18 @@ def _operation(body: dict[str, Any]) -> str:
     return m.group(1) if m else "graphql"
 
 
-def _history_answer(body: dict[str, Any], base: str) -> bytes | None:
+def _history_answer(body: dict[str, Any]) -> bytes | None:
     """The history read's answer when ``body`` is one of its documents, else None."""
     query = str(body.get("query", ""))
     if HISTORY is None or not re.search(r"[{\s]project\s*\(", query) or "upsertBucket" in query:
         return None
-    return HISTORY.answer(query, body.get("variables") or {}, base)
+    return HISTORY.answer(query, body.get("variables") or {})
 
 
 async def app(scope: Scope, receive: Receive, send: Send) -> None:
     """The whole responder."""
     if scope["type"] != "http":
         return
-    if HISTORY is not None and scope["path"].startswith(PARQUET_PREFIX):
-        file = HISTORY.parquet_path(scope["path"])
-        if file is not None:
-            ranged = any(k == b"range" for k, _ in scope["headers"])
-            COUNTS[f"{scope['method']} parquet{' (range)' if ranged else ''}"] += 1
-            await FileResponse(file, media_type="application/vnd.apache.parquet")(
-                scope, receive, send)
-            return
     chunks = []
     more = True
     while more:
@@ -103,7 +94,7 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         host = dict(scope["headers"]).get(b"host", b"127.0.0.1").decode()
         body = orjson.loads(b"".join(chunks) or b"{}")
         COUNTS[_operation(body)] += 1
-        payload = _history_answer(body, f"http://{host}") or orjson.dumps(
+        payload = _history_answer(body) or orjson.dumps(
             {"data": _graphql_answer(body, f"http://{host}")})
     elif path == "/null-stats":
         payload = orjson.dumps(COUNTS)

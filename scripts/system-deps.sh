@@ -3,10 +3,18 @@
 # is missing. Needs root (as in CI) or sudo.
 #   postgresql: the real PostgreSQL server the tests start (scripts/pg-throwaway.sh)
 #   python3-venv: only when $PY is Debian's own python3, which ships without ensurepip
+#   chromium: the browser tests/ui drives through Playwright (/usr/bin/chromium; never a
+#     downloaded browser)
+#   nodejs, npm: build the web UI (frontend/); only when npm is missing
+# `system-deps.sh ui` installs only what building the web UI needs (make run).
 set -euo pipefail
 need=()
-ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
-"${PY:-python3}" -c 'import ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
+if [ "${1:-}" != "ui" ]; then
+    ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
+    "${PY:-python3}" -c 'import ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+    [ -x /usr/bin/chromium ] || need+=(chromium)
+fi
 if [ ${#need[@]} -eq 0 ]; then
     exit 0
 fi

@@ -1,5 +1,5 @@
 """The null responder's history read: the real wandb SDK's scan_history gets exactly the
-generated rows from it (live pages and an exported Parquet file), and the answers are the
+generated rows from it (pages, for a live and a finished run alike), and the answers are the
 generated data, not canned text."""
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import orjson
 import pytest
 from benchmarks.runs import run_name
@@ -55,57 +54,44 @@ def test_real_sdk_scans_a_live_run_page_by_page(responder: str) -> None:
                                "SampledHistoryPage": 3}
 
 
-def test_real_sdk_scans_an_exported_run_from_parquet(responder: str) -> None:
+def test_real_sdk_scans_a_finished_run_by_pages(responder: str) -> None:
+    """A finished run is paged like a live one (tracklet lists no Parquet file)."""
     res = _sdk_scan(responder, "peers" + null_history.EXPORTED_SUFFIX)
 
     assert res["problem"] is None and res["rows"] == STEPS
-    sent = res["requests"]
-    assert isinstance(sent, dict)
-    assert "SampledHistoryPage" not in sent
-    assert sent.get("GET parquet (range)", 0) > 0
+    assert res["requests"] == {"Run": 1, "RunHistoryKeys": 1, "RunParquetHistory": 1,
+                               "SampledHistoryPage": 3}
 
 
 def test_pages_hold_the_generated_rows_of_the_named_run(tmp_path: Path) -> None:
-    history = null_history.History([0, 5], 30, ["m3"], folder=tmp_path)
+    history = null_history.History([0, 5], 30, ["m3"])
     query = "query SampledHistoryPage { project { run { sampledHistory(specs: [$spec]) } } }"
     spec = orjson.dumps({"keys": ["_step", "m3", "_step"], "minStep": 10, "samples": 10,
                          "maxStep": 19}).decode()
 
-    answer = history.answer(query, {"project": "p", "run": "r000005", "spec": spec}, "")
+    answer = history.answer(query, {"project": "p", "run": "r000005", "spec": spec})
     assert answer is not None
     page = orjson.loads(answer)["data"]["project"]["run"]["sampledHistory"]
     assert page == [[{"_step": s, "m3": data.value(5, s, 3)} for s in range(10, 20)]]
     # The last page stops at the run's last step; an unknown run is null.
     spec = orjson.dumps({"keys": ["m3"], "minStep": 25, "samples": 10, "maxStep": 34}).decode()
-    answer = history.answer(query, {"project": "p", "run": "r000000", "spec": spec}, "")
+    answer = history.answer(query, {"project": "p", "run": "r000000", "spec": spec})
     assert answer is not None
     assert [r["_step"] for r in orjson.loads(answer)["data"]["project"]["run"][
         "sampledHistory"][0]] == list(range(25, 30))
-    answer = history.answer(query, {"project": "p", "run": "r000001", "spec": spec}, "")
+    answer = history.answer(query, {"project": "p", "run": "r000001", "spec": spec})
     assert answer is not None and orjson.loads(answer)["data"]["project"]["run"] is None
     # A sampled (not full) page is not something it can answer exactly.
     spec = orjson.dumps({"keys": ["m3"], "minStep": 0, "samples": 5, "maxStep": 29}).decode()
     with pytest.raises(ValueError, match="full pages"):
-        history.answer(query, {"project": "p", "run": "r000000", "spec": spec}, "")
+        history.answer(query, {"project": "p", "run": "r000000", "spec": spec})
 
 
-def test_parquet_export_holds_the_generated_rows(tmp_path: Path) -> None:
-    import pyarrow.parquet as pq
-
-    history = null_history.History([2], 40, ["m3"], folder=tmp_path)
+def test_parquet_history_lists_every_step_as_live() -> None:
+    history = null_history.History([2], 40, ["m3"])
     query = "query RunParquetHistory { project { run { parquetHistory { parquetUrls } } } }"
-    answer = history.answer(query, {"project": "x" + null_history.EXPORTED_SUFFIX,
-                                    "runName": "r000002"}, "http://h")
-    assert answer is not None
-    got = orjson.loads(answer)["data"]["project"]["run"]["parquetHistory"]
-    assert got["liveData"] == [] and len(got["parquetUrls"]) == 1
-    path = history.parquet_path(httpx.URL(got["parquetUrls"][0]).path)
-    assert path is not None
-    table = pq.read_table(path, columns=["_step", *data.METRICS]).to_pylist()
-    assert table == [{"_step": s, **data.row(2, s)} for s in range(40)]
-    # Live: no URLs, every step in liveData.
-    answer = history.answer(query, {"project": "x", "runName": "r000002"}, "http://h")
-    assert answer is not None
-    got = orjson.loads(answer)["data"]["project"]["run"]["parquetHistory"]
-    assert got == {"parquetUrls": [], "liveData": [{"_step": s} for s in range(40)]}
-
+    for project in ("x", "x" + null_history.EXPORTED_SUFFIX):
+        answer = history.answer(query, {"project": project, "runName": "r000002"})
+        assert answer is not None
+        got = orjson.loads(answer)["data"]["project"]["run"]["parquetHistory"]
+        assert got == {"parquetUrls": [], "liveData": [{"_step": s} for s in range(40)]}

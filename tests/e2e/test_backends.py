@@ -118,8 +118,9 @@ def _check_run_through_api(server: LiveServer, team: Team, logged: LoggedRun, wo
     # Downloads go straight to the bucket: presigned by this server, fetched without it.
     assert files["weights.bin"].url.startswith(team.s3.endpoint_url + "/" + team.bucket + "/")
     root = workdir / "download"
-    files["weights.bin"].download(root=str(root))
-    files["notes.txt"].download(root=str(root))
+    # File.download returns the file it wrote, open.
+    files["weights.bin"].download(root=str(root)).close()
+    files["notes.txt"].download(root=str(root)).close()
     assert (root / "weights.bin").read_bytes() == weights()
     assert (root / "notes.txt").read_text() == "hello from server A\n"
 
@@ -212,7 +213,7 @@ def test_an_upload_url_from_one_server_is_accepted_by_the_other(
     api = make_api(team.a, tmp_path / "api", monkeypatch)
     (remote,) = [f for f in api.run(logged_run.path).files() if f.name == "extra/from-b.bin"]
     assert remote.size == len(payload)
-    remote.download(root=str(tmp_path / "dl"))
+    remote.download(root=str(tmp_path / "dl")).close()
     assert (tmp_path / "dl" / "extra" / "from-b.bin").read_bytes() == payload
     # ...and the signed URL it handed out works for anyone, without credentials.
     assert httpx.get(remote.url, timeout=60).content == payload

@@ -59,6 +59,16 @@ def _start_script(env: dict[str, str], workdir: Path, code: str) -> subprocess.P
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def _reap(proc: subprocess.Popen[str]) -> None:
+    """Kill ``proc`` if it still runs, wait for it and close its pipes."""
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()
+
+
 def _first_run_line(proc: subprocess.Popen[str]) -> tuple[str, str, str]:
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -170,9 +180,7 @@ def test_killed_process_becomes_crashed_and_live_one_does_not(
                   == "preempted", HEARTBEAT_TIMEOUT_S + 30, "preempted state")
     finally:
         for p in (victim, preempted):
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+            _reap(p)
     stored = stored_run(crash_server, *path)
     assert stored.run.exit_code is None
     assert stored.run.heartbeat_at <= killed_at + 1
@@ -192,9 +200,7 @@ def test_stop_request_stops_the_sdk_run(sdk: SdkEnv, api) -> None:  # type: igno
         assert _run_row(sdk.server, entity, project, run_id).stop_requested  # type: ignore[union-attr]
         proc.wait(timeout=120)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        _reap(proc)
     assert proc.returncode != 0
     stored = stored_run(sdk.server, entity, project, run_id)
     assert stored.run.state == "killed"

@@ -87,7 +87,7 @@ def test_media_round_trip(sdk: SdkEnv, api, live_server: LiveServer, tmp_path: P
     assert set(local_media) <= set(remote)
     out = tmp_path / "files"
     for name in local_media:
-        remote[name].download(root=str(out), replace=True)
+        remote[name].download(root=str(out), replace=True).close()  # an open file
     assert {k: v for k, v in read_tree(out).items()} == local_media
 
     rows = _history(live_server, logged["entity"], "media", logged["id"])
@@ -132,5 +132,5 @@ def test_table_over_10000_rows(sdk: SdkEnv, api, tmp_path: Path) -> None:  # typ
     run = api.run(f"{logged['entity']}/media-big/{logged['id']}")
     remote = {f.name: f for f in run.files(per_page=1000)}
     for name, data in local.items():
-        remote[name].download(root=str(tmp_path / "rf"), replace=True)
+        remote[name].download(root=str(tmp_path / "rf"), replace=True).close()
         assert (tmp_path / "rf" / name).read_bytes() == data

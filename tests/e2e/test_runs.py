@@ -260,7 +260,7 @@ def test_saved_files_are_byte_equal(sdk: SdkEnv, api, tmp_path: Path) -> None:  
         assert listed[name].size == len(data)
         assert listed[name].md5 == md5_b64(data)
         target = tmp_path / "dl"
-        run.file(name).download(root=str(target), replace=True)
+        run.file(name).download(root=str(target), replace=True).close()  # an open file
         assert (target / name).read_bytes() == data, name
 
 

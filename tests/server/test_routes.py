@@ -116,6 +116,14 @@ SAMPLES: dict[str, Sample] = {
     "/health": Sample("GET", "/health"),
     "/healthz": Sample("GET", "/healthz"),
     "/ready": Sample("GET", "/ready"),
+    # The web UI's shell and assets (public: the pages' data comes from the USER routes). An
+    # asset that was never built answers 404 whether or not the front end is built here.
+    "/static/{name:path}": Sample("GET", "/static/assets/not-built-here.js", ok=404),
+    "/": Sample("GET", "/"),
+    "/login": Sample("GET", "/login"),
+    "/authorize": Sample("GET", "/authorize"),
+    "/{entity:entity}/{project}": Sample("GET", "/admin/routes"),
+    "/{entity:entity}/{project}/runs/{run}": Sample("GET", "/admin/routes/runs/r1"),
 }
 
 #: Credentials that identify nobody.
@@ -206,11 +214,14 @@ def test_every_route_has_a_sample() -> None:
 
 def test_public_routes_answer_without_credentials(app: InProcessApp) -> None:
     public = _routes(Access.PUBLIC)
-    assert {r.path for r in public} == {"/health", "/healthz", "/ready", "/api/v1/auth/login"}
+    assert {r.path for r in public} == {
+        "/health", "/healthz", "/ready", "/api/v1/auth/login", "/static/{name:path}", "/",
+        "/login", "/authorize", "/{entity:entity}/{project}",
+        "/{entity:entity}/{project}/runs/{run}"}
     for r in public:
         sample = SAMPLES[r.path]
         response = _send(app, sample.method, sample.url, sample)
-        assert response.status_code == 200, (r.path, response.text)
+        assert response.status_code == sample.ok, (r.path, response.text)
 
 
 def test_user_routes_refuse_missing_or_wrong_keys(app: InProcessApp) -> None:

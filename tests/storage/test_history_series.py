@@ -111,3 +111,29 @@ def test_series_of_an_empty_run(storage: Storage, project: Project) -> None:
     run = _new_run(storage, project, "empty")
     axis, series = chart_series(storage, [run], ["loss"], 10)
     assert axis.buckets == 0 and series[0]["loss"].bucket.size == 0
+
+
+@pytest.mark.parametrize("buckets", [1, 7, 1000])
+def test_a_step_range_is_read_at_its_own_resolution(storage: Storage, project: Project,
+                                                    buckets: int) -> None:
+    """``min_step`` (inclusive) and ``max_step`` (exclusive) narrow the shared axis: a
+    zoomed chart's range, from live rows and exports alike, bucketed over the range only."""
+    live_run = _new_run(storage, project, "zoom-live")
+    done = _new_run(storage, project, "zoom-done")
+    live_rows, done_rows = _rows(0, 900, 5), _rows(5, 1200, 6)
+    _log(storage, live_run, live_rows, 0)
+    _log(storage, done, done_rows, 0)
+    _finish(storage, done)
+    axis, series = chart_series(storage, [live_run, done], ["loss", "epoch"], buckets,
+                                min_step=300, max_step=450)
+    assert axis.start == 300 and axis.start + axis.width * axis.buckets >= 450
+    assert axis.width == max(1, -(-150 // buckets))
+    for rows, per_key in zip([live_rows, done_rows], series, strict=True):
+        inside = [r for r in rows if 300 <= r["_step"] < 450]
+        _same(per_key["epoch"], expected_series(inside, "epoch", axis.start, axis.width))
+        got = per_key["loss"]
+        assert got.first_step.min() >= 300 and got.last_step.max() < 450
+        assert int(got.count.sum()) == len(inside)
+    # A range where nothing was logged: no buckets.
+    axis, series = chart_series(storage, [live_run], ["loss"], 10, min_step=5000)
+    assert axis.buckets == 0 and series[0]["loss"].bucket.size == 0

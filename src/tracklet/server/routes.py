@@ -1,9 +1,11 @@
 """The whole URL map, and who may call each route (see :mod:`tracklet.server.access`).
 
-``Access.PUBLIC`` routes take no credentials, ``Access.USER`` routes a user's API key or
-session cookie (plus the CSRF token on a cookie-authenticated write),
-``Access.SIGNED_URL`` routes a signed token of the named kind in ``?t=`` (handed out by
-:mod:`tracklet.server.urls`). ``tests/server/test_routes.py`` calls every route without them.
+``Access.PUBLIC`` routes take no credentials (health probes, sign-in, and the web UI's shell
+and static assets: the pages fetch their data from the authenticated APIs), ``Access.USER``
+routes a user's API key or session cookie (plus the CSRF token on a cookie-authenticated
+write), ``Access.SIGNED_URL`` routes a signed token of the named kind in ``?t=`` (handed out
+by :mod:`tracklet.server.urls`). ``tests/server/test_routes.py`` calls every route without
+them.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from tracklet.server.rest import (
     series,
     storage,
 )
+from tracklet.ui import page, static_file
 
 ROUTES: list[AccessRoute] = [
     route("/graphql", graphql.graphql, ["POST"], access=Access.USER, json_body=True),
@@ -52,4 +55,12 @@ ROUTES: list[AccessRoute] = [
     route("/health", health.health, ["GET"], access=Access.PUBLIC),
     route("/healthz", health.health, ["GET"], access=Access.PUBLIC),
     route("/ready", health.ready, ["GET"], access=Access.PUBLIC),
+    # The web UI: hashed assets, then the page URLs the wandb SDK prints (project and run
+    # links, `wandb login`'s /authorize). `{entity:entity}` refuses the API's own prefixes.
+    route("/static/{name:path}", static_file, ["GET"], access=Access.PUBLIC),
+    route("/", page, ["GET"], access=Access.PUBLIC),
+    route("/login", page, ["GET"], access=Access.PUBLIC),
+    route("/authorize", page, ["GET"], access=Access.PUBLIC),
+    route("/{entity:entity}/{project}", page, ["GET"], access=Access.PUBLIC),
+    route("/{entity:entity}/{project}/runs/{run}", page, ["GET"], access=Access.PUBLIC),
 ]

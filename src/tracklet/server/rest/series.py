@@ -2,7 +2,9 @@
 
 ``runs`` is a comma-separated list of ``entity/project/run`` paths, ``keys`` a
 comma-separated list of metric keys, ``buckets`` how many buckets the step axis (``x``,
-only ``_step`` for now) is cut into. The answer is strict JSON::
+only ``_step`` for now) is cut into; ``min_step`` (inclusive) and ``max_step`` (exclusive)
+narrow the axis to a range (a zoomed chart), read at that range's own resolution. The
+answer is strict JSON::
 
     {"x": "_step", "start": 0, "bucketWidth": 100, "buckets": 1000,
      "runs": [{"run": "e/p/r", "series": {"loss": {"bucket": [...], "count": [...],
@@ -73,15 +75,26 @@ def _paths(runs: Sequence[str]) -> list[tuple[str, str, str]]:
     return out
 
 
+def _step(value: str | None, name: str) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidInput(f"{name} must be an integer step, got {value!r}") from None
+
+
 def load(storage: Storage, user: User, runs: Sequence[str], keys: Sequence[str],
-         buckets: int) -> tuple[Axis, list[dict[str, Series]]]:
-    """Resolve and authorise the runs, then reduce their series."""
+         buckets: int, min_step: int | None = None,
+         max_step: int | None = None) -> tuple[Axis, list[dict[str, Series]]]:
+    """Resolve and authorise the runs, then reduce their series (over the steps from
+    ``min_step``, inclusive, to ``max_step``, exclusive, when given)."""
     paths = _paths(runs)
     for entity, _, _ in paths:
         require_read(user, entity)
     with storage.db.read() as conn:
         ids = [get_run_by_path(conn, *p).id for p in paths]
-    return chart_series(storage, ids, keys, buckets)
+    return chart_series(storage, ids, keys, buckets, min_step, max_step)
 
 
 def to_json(runs: Sequence[str], axis: Axis, series: list[dict[str, Series]]) -> bytes:
@@ -146,7 +159,10 @@ async def runs_series(request: Request) -> Response:
     runs = _list(q.get("runs"), "runs", MAX_RUNS)
     keys = _list(q.get("keys"), "keys", MAX_KEYS)
     buckets = _buckets(q.get("buckets"))
-    axis, series = await to_thread.run_sync(load, state.storage, user, runs, keys, buckets)
+    min_step, max_step = _step(q.get("min_step"), "min_step"), _step(q.get("max_step"),
+                                                                      "max_step")
+    axis, series = await to_thread.run_sync(load, state.storage, user, runs, keys, buckets,
+                                            min_step, max_step)
     arrow = ARROW_STREAM in request.headers.get("accept", "")
     gzip = accepts_gzip(request.headers.get("accept-encoding", ""))
     body, encoded = await to_thread.run_sync(encode, runs, axis, series, arrow, gzip)

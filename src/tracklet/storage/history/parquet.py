@@ -10,8 +10,8 @@ for floats (and for integers mixed with floats, when they fit 2^53), ``bool``, `
 descriptors, histograms), kept only when it reads back equal. Anything else (mixed kinds,
 objects Arrow cannot type) is stored as JSON text and marked with the field metadata
 ``tracklet.encoding=json`` so tracklet decodes it exactly. A missing value is a null.
-Explicit ``null`` values are recorded per key in the export's statistics (see
-:class:`KeyStats`) and restored by :class:`ExportFile`.
+Explicit ``null`` values, and the integers of a ``double`` column, are recorded per key in
+the export's statistics (see :class:`KeyStats`) and restored by :class:`ExportFile`.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ JSON = b"json"
 SCHEMA_MARK = {b"tracklet.history": b"1"}
 
 MAX_NULL_STEPS = 10_000
+#: Integers a ``double`` column records by step; a key with more is stored as JSON text.
+MAX_INT_STEPS = 10_000
 #: Rows an export's writer handles at once (one key's values of a block go together).
 BLOCK_ROWS = 4096
 
@@ -73,6 +75,8 @@ class KeyStats:
     max: tuple[float, int] | None = None
     null_steps: list[int] = field(default_factory=list)
     nulls_truncated: bool = False
+    #: Steps whose value is an integer in a column stored as ``double``.
+    int_steps: list[int] = field(default_factory=list)
 
     @property
     def types(self) -> Counter[str]:
@@ -142,6 +146,7 @@ class KeyStats:
             "max": list(self.max) if self.max else None,
             "nullSteps": self.null_steps,
             "nullsTruncated": self.nulls_truncated,
+            **({"intSteps": self.int_steps} if self.int_steps else {}),
         }
 
     @classmethod
@@ -157,6 +162,7 @@ class KeyStats:
         stats.max = (data["max"][0], data["max"][1]) if data.get("max") else None
         stats.null_steps = list(data.get("nullSteps", []))
         stats.nulls_truncated = bool(data.get("nullsTruncated", False))
+        stats.int_steps = list(data.get("intSteps", []))
         return stats
 
 
@@ -201,6 +207,7 @@ class _ColumnPlan:
 
     def __init__(self) -> None:
         self.kinds: set[str] = set()
+        self.ints = 0
         self.big_int = False
         self.negative = False
         self.nested_type: pa.DataType | None = None
@@ -214,6 +221,7 @@ class _ColumnPlan:
         elif kind is int:
             if _INT64[0] <= value < _INT64[1]:
                 self.kinds.add("int")
+                self.ints += 1
                 if value > _EXACT_FLOAT_INT or value < -_EXACT_FLOAT_INT:
                     self.big_int = True
                 if value < 0:
@@ -244,6 +252,7 @@ class _ColumnPlan:
             elif low < _INT64[0] or high >= _INT64[1]:
                 return False
             self.kinds.add("int")
+            self.ints += len(ints)
             if high > _EXACT_FLOAT_INT or low < -_EXACT_FLOAT_INT:
                 self.big_int = True
             if low < 0:
@@ -277,7 +286,8 @@ class _ColumnPlan:
             return pa.int64(), False
         if kinds <= {"int", "uint"} and kinds and not self.negative:
             return pa.uint64(), False
-        if kinds <= {"int", "float"} and "float" in kinds and not self.big_int:
+        if (kinds <= {"int", "float"} and "float" in kinds and not self.big_int
+                and self.ints <= MAX_INT_STEPS):
             return pa.float64(), False
         if kinds == {"bool"}:
             return pa.bool_(), False
@@ -329,8 +339,14 @@ def write_export(rows: Callable[[], Iterable[Row]], path: Path) -> ExportSummary
     schema = pa.schema(fields, metadata=SCHEMA_MARK)
     size = chunk_rows(len(fields))
     with pq.ParquetWriter(str(path), schema, compression="zstd") as writer:
+        # A double column keeps its integers' steps, so they read back as integers.
+        mixed = [key for key, (t, _) in types.items()
+                 if pa.types.is_floating(t) and plans[key].ints]
         for steps, columns in _columns(rows(), list(types), size):
             step_stats.add_numbers(steps, steps)
+            for key in mixed:
+                stats[key].int_steps.extend(
+                    step for step, v in zip(steps, columns[key], strict=True) if type(v) is int)
             arrays = [pa.array(steps, type=pa.int64())]
             for key, (t, as_json) in types.items():
                 arrays.append(_to_array(columns[key], t, as_json))
@@ -553,6 +569,7 @@ class ExportFile:
         self.groups = index.groups
         self._group_rows = index.group_rows
         self.nulls = {k: set(s.null_steps) for k, s in (stats or {}).items() if s.null_steps}
+        self.ints = {k: set(s.int_steps) for k, s in (stats or {}).items() if s.int_steps}
 
     @property
     def file(self) -> pq.ParquetFile:
@@ -580,7 +597,8 @@ class ExportFile:
         ``{key: value}`` dicts built column-wise; None when a key needs the exact
         row-by-row decoding (JSON-encoded, nested, explicit nulls, non-finite floats)."""
         wanted = list(dict.fromkeys(keys))
-        if any(k in self.json_keys or k in self.nested_keys or k in self.nulls for k in wanted):
+        if any(k in self.json_keys or k in self.nested_keys or k in self.nulls
+               or k in self.ints for k in wanted):
             return None
         present = [k for k in wanted if k in self._key_set and k != STEP]
         if len(present) != len([k for k in wanted if k != STEP]):
@@ -606,7 +624,7 @@ class ExportFile:
         """Every row in ``[min_step, max_step)`` as the JSON text :meth:`rows` would give
         (``Row.text``), built column-wise; None when a column needs the exact row-by-row
         decoding (JSON-encoded, nested, explicit nulls, non-finite floats)."""
-        if self.json_keys or self.nested_keys or self.nulls:
+        if self.json_keys or self.nested_keys or self.nulls or self.ints:
             return None
         out: list[str] = []
         names = [STEP, *self.keys]
@@ -689,10 +707,10 @@ class ExportFile:
     def _rows(self, table: pa.Table, keys: list[str]) -> Iterator[Row]:
         steps = table.column(STEP).to_pylist()
         columns = [(k, table.column(k).to_pylist(), k in self.json_keys,
-                    k in self.nested_keys, self.nulls.get(k)) for k in keys]
+                    k in self.nested_keys, self.nulls.get(k), self.ints.get(k)) for k in keys]
         for i, step in enumerate(steps):
             data: dict[str, Any] = {STEP: step}
-            for key, values, as_json, nested, nulls in columns:
+            for key, values, as_json, nested, nulls, ints in columns:
                 value = values[i]
                 if value is None:
                     if nulls is not None and step in nulls:
@@ -702,6 +720,8 @@ class ExportFile:
                     value = loads(value)
                 elif nested:
                     value = _strip_nulls(value)
+                elif ints is not None and step in ints:
+                    value = int(value)
                 data[key] = value
             yield Row(int(step), data=data)
 

@@ -229,13 +229,16 @@ def run_series(view: RunHistory, keys: Sequence[str], axis: Axis) -> dict[str, S
     return _live_then_exports(view, keys, axis)()
 
 
-def _live_then_exports(view: RunHistory, keys: Sequence[str],
-                       axis: Axis) -> Callable[[], dict[str, Series]]:
+def _live_then_exports(view: RunHistory, keys: Sequence[str], axis: Axis,
+                       last_step: int | None = None) -> Callable[[], dict[str, Series]]:
     """Read the live tier now (it needs the view's connection, which stays on this thread)
     and return the rest of the work: reading the exports and reducing, which touches no
-    connection and may run on another thread."""
+    connection and may run on another thread. Steps past ``last_step`` are not read (the
+    axis's last bucket may reach beyond a requested range)."""
     lo = axis.start if axis.buckets else None
     hi = axis.start + axis.width * axis.buckets - 1 if axis.buckets else None
+    if hi is not None and last_step is not None:
+        hi = min(hi, last_step)
     live_cols = _Columns(keys)
     shadowed: np.ndarray | None = None
     if view.has_live:
@@ -279,9 +282,11 @@ def _reader_pool() -> ThreadPoolExecutor:
 
 
 def chart_series(storage: Storage, run_ids: Sequence[int], keys: Sequence[str],
-                 buckets: int) -> tuple[Axis, list[dict[str, Series]]]:
-    """``keys`` of each run reduced over one shared axis spanning every run's steps, all
-    read in one snapshot.
+                 buckets: int, min_step: int | None = None,
+                 max_step: int | None = None) -> tuple[Axis, list[dict[str, Series]]]:
+    """``keys`` of each run reduced over one shared axis spanning every run's steps (only
+    those from ``min_step``, inclusive, to ``max_step``, exclusive, when given: a zoomed
+    chart gets its range at full resolution), all read in one snapshot.
 
     Live rows are read on this thread (the snapshot's connection); the exports of the runs
     are decoded and reduced by a small shared pool of threads (Parquet decoding and numpy
@@ -293,12 +298,22 @@ def chart_series(storage: Storage, run_ids: Sequence[int], keys: Sequence[str],
         try:
             firsts = [s for s in (v.first_step() for v in views) if s is not None]
             lasts = [s for s in (v.last_step() for v in views) if s is not None]
-            axis = Axis.spanning(min(firsts, default=None), max(lasts, default=None), buckets)
+            first, last = min(firsts, default=None), max(lasts, default=None)
+            if first is not None and min_step is not None:
+                first = max(first, min_step)
+            if last is not None and max_step is not None:
+                last = min(last, max_step - 1)
+            if first is not None and last is not None and first > last:
+                first = last = None  # nothing logged in the range
+            axis = Axis.spanning(first, last, buckets)
+            if not axis.buckets:  # no steps (in the range): nothing to read
+                empty = reduce_series(np.empty(0, np.int64), np.empty(0), axis)
+                return axis, [dict.fromkeys(keys, empty) for _ in views]
             pool = _reader_pool()
             futures = []
             try:
                 for view in views:
-                    futures.append(pool.submit(_live_then_exports(view, keys, axis)))
+                    futures.append(pool.submit(_live_then_exports(view, keys, axis, last)))
                 return axis, [f.result() for f in futures]
             finally:
                 # Never close a view a worker may still be reading.

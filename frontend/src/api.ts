@@ -1,0 +1,128 @@
+// Every request the UI makes, to the server's own APIs only (same origin, no CDN).
+//
+// Signed-in browsers carry the HttpOnly session cookie; each write (any method but GET/HEAD)
+// also sends the JS-readable `tracklet_csrf` cookie's value as `X-CSRF-Token`. A 401 sends
+// the page to /login?next=<where it was>.
+
+export class ApiError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+/** The CSRF token the sign-in set (the `tracklet_csrf` cookie), or "". */
+export function csrfToken(): string {
+  for (const part of document.cookie.split(";")) {
+    const [name, ...rest] = part.trim().split("=");
+    if (name === "tracklet_csrf") return decodeURIComponent(rest.join("="));
+  }
+  return "";
+}
+
+/** fetch() with the session cookie and, on writes, the CSRF header; throws on non-2xx. */
+export async function request(url: string, init: RequestInit = {}): Promise<Response> {
+  const method = (init.method ?? "GET").toUpperCase();
+  const headers = new Headers(init.headers);
+  // Tells the server to answer 401 without a Basic challenge (which would make the browser
+  // open its own password dialog instead of letting the UI show the sign-in page).
+  headers.set("X-Tracklet-UI", "1");
+  if (method !== "GET" && method !== "HEAD") {
+    const token = csrfToken();
+    if (token) headers.set("X-CSRF-Token", token);
+  }
+  const response = await fetch(url, { ...init, method, headers, credentials: "same-origin" });
+  if (!response.ok) throw new ApiError(response.status, await errorMessage(response));
+  return response;
+}
+
+async function errorMessage(response: Response): Promise<string> {
+  try {
+    const body = await response.json();
+    const message = body?.errors?.[0]?.message ?? body?.error ?? body?.detail;
+    if (typeof message === "string") return message;
+  } catch {
+    /* not JSON */
+  }
+  return `${response.status} ${response.statusText}`;
+}
+
+/** POST JSON, read JSON. */
+export async function postJson<T>(url: string, body: unknown): Promise<T> {
+  const response = await request(url, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  const text = await response.text();
+  return (text ? JSON.parse(text) : {}) as T;
+}
+
+/** A GraphQL document, as the SDK sends it; throws on the first GraphQL error. */
+export async function graphql<T>(query: string, variables: Record<string, unknown> = {}):
+    Promise<T> {
+  const body = await postJson<{ data?: T; errors?: { message: string }[] }>(
+    "/graphql", { query, variables });
+  if (body.errors?.length) throw new ApiError(200, body.errors[0].message);
+  if (!body.data) throw new ApiError(200, "empty GraphQL answer");
+  return body.data;
+}
+
+/** One bucket-reduced series of one key of one run (see /api/v1/runs/series). */
+export interface Series {
+  bucket: number[];
+  count: number[];
+  firstStep: number[];
+  lastStep: number[];
+  min: (number | string | null)[];
+  max: (number | string | null)[];
+  last: (number | string | null)[];
+}
+
+export interface SeriesAnswer {
+  x: string;
+  start: number;
+  bucketWidth: number;
+  buckets: number;
+  runs: { run: string; series: Record<string, Series> }[];
+}
+
+/** A step range: `min` inclusive, `max` exclusive. */
+export interface StepRange { min: number; max: number }
+
+/** Chart series of `runs` (entity/project/run paths) for `keys`, in `buckets` buckets (of
+ * `range` only, when given: a zoomed chart). */
+export async function series(runs: string[], keys: string[], buckets: number,
+    range?: StepRange): Promise<SeriesAnswer> {
+  const q = new URLSearchParams({
+    runs: runs.join(","), keys: keys.join(","), buckets: String(buckets),
+  });
+  if (range) {
+    q.set("min_step", String(range.min));
+    q.set("max_step", String(range.max));
+  }
+  const response = await request(`/api/v1/runs/series?${q}`);
+  return (await response.json()) as SeriesAnswer;
+}
+
+/** The signed-in user (GET /api/v1/auth/me). */
+export interface Me {
+  username: string;
+  entity?: string;
+  admin?: boolean;
+  [other: string]: unknown;
+}
+
+export const auth = {
+  login: (body: { username: string; password: string } | { api_key: string }) =>
+    postJson<Record<string, unknown>>("/api/v1/auth/login", body),
+  logout: () => postJson<Record<string, unknown>>("/api/v1/auth/logout", {}),
+  me: async (): Promise<Me> => (await request("/api/v1/auth/me")).json() as Promise<Me>,
+  createKey: (name: string) =>
+    postJson<Record<string, unknown>>("/api/v1/auth/keys", { name }),
+};
+
+/** Send the browser to the sign-in page, coming back here afterwards. */
+export function toLogin(): void {
+  const next = location.pathname + location.search;
+  location.assign(`/login?next=${encodeURIComponent(next)}`);
+}

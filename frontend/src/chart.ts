@@ -1,0 +1,362 @@
+// One uPlot panel per metric: for each run the line of last values per bucket with a band
+// from the bucket's min to its max, so a spike that a bucket averages away still shows.
+import uPlot from "uplot";
+import "uplot/dist/uPlot.min.css";
+import type { SeriesAnswer, StepRange } from "./api";
+import { h, replace } from "./dom";
+import { number } from "./format";
+
+export interface ChartRun {
+  /** entity/project/run, as /api/v1/runs/series names it. */
+  path: string;
+  label: string;
+  color: string;
+}
+
+/** Every chart on the page by metric key (read by the UI tests and the console). */
+export const charts = new Map<string, uPlot>();
+declare global {
+  interface Window { tracklet?: { charts: Map<string, uPlot> } }
+}
+window.tracklet = { charts };
+
+/** Runs named in a chart's legend (the rest are counted). */
+const LEGEND_ITEMS = 12;
+
+const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+  "#17becf", "#bcbd22", "#4e79a7"];
+
+/** A run's colour, stable across pages and reloads (a hash of its path). */
+export function runColor(path: string): string {
+  let hash = 2166136261;
+  for (let i = 0; i < path.length; i++) hash = Math.imul(hash ^ path.charCodeAt(i), 16777619);
+  return PALETTE[(hash >>> 0) % PALETTE.length];
+}
+
+function alpha(color: string, a: number): string {
+  const n = parseInt(color.slice(1), 16);
+  return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${a})`;
+}
+
+/** Numbers only: the JSON's "NaN" / "Infinity" strings and non-numbers become gaps. */
+function num(v: unknown): number | null {
+  return typeof v === "number" && Number.isFinite(v) ? v : null;
+}
+
+/** uPlot's columns for `key`: x, then per run last, min, max; and the runs that had data. */
+export function chartData(answer: SeriesAnswer, key: string, runs: ChartRun[],
+    keepAll = false): { data: uPlot.AlignedData; shown: ChartRun[] } {
+  const byPath = new Map(answer.runs.map((r) => [r.run, r.series[key]]));
+  const shown = keepAll ? runs : runs.filter((r) => byPath.get(r.path)?.bucket.length);
+  const xs = new Set<number>();
+  for (const run of shown) for (const b of byPath.get(run.path)?.bucket ?? []) xs.add(b);
+  const buckets = [...xs].sort((a, b) => a - b);
+  const index = new Map(buckets.map((b, i) => [b, i]));
+  const x = buckets.map((b) => answer.start + b * answer.bucketWidth);
+  const columns: (number | null)[][] = [];
+  for (const run of shown) {
+    const s = byPath.get(run.path) ?? { bucket: [], last: [], min: [], max: [] };
+    const last = new Array<number | null>(x.length).fill(null);
+    const min = new Array<number | null>(x.length).fill(null);
+    const max = new Array<number | null>(x.length).fill(null);
+    s.bucket.forEach((b, i) => {
+      const at = index.get(b)!;
+      last[at] = num(s.last[i]);
+      min[at] = num(s.min[i]);
+      max[at] = num(s.max[i]);
+    });
+    columns.push(last, min, max);
+  }
+  return { data: [x, ...columns] as uPlot.AlignedData, shown };
+}
+
+/** An axis in the page's colours (light or dark theme, from the stylesheet's variables). */
+function axis(options: uPlot.Axis): uPlot.Axis {
+  const css = getComputedStyle(document.documentElement);
+  const fg = css.getPropertyValue("--fg").trim() || "#1b1f24";
+  const grid = css.getPropertyValue("--grid").trim() || "rgba(0,0,0,0.08)";
+  return { ...options, stroke: fg, grid: { stroke: grid, width: 1 },
+    ticks: { stroke: grid, width: 1 } };
+}
+
+/** A chart panel for `key`: a titled box that draws itself once `answer` is given. */
+export class ChartPanel {
+  readonly el: HTMLElement;
+  private readonly plotBox: HTMLElement;
+  private readonly legend: HTMLElement;
+  private plot: uPlot | null = null;
+  private resize: ResizeObserver | null = null;
+  private shownPaths = "";
+  private log = false;
+  private last: { answer: SeriesAnswer; runs: ChartRun[] } | null = null;
+  private shown: ChartRun[] = [];
+  /** The x extent of the whole series; a narrower x scale is a zoom. */
+  private extent: [number, number] = [0, 0];
+  private zoomed = false;
+  private quiet = false;
+  private zoomTimer = 0;
+  /** Fetches this key's series over a step range (set by drawPanels). */
+  fetchRange: ((range: StepRange, buckets: number) => Promise<SeriesAnswer>) | null = null;
+
+  /** `sync`: panels sharing a key share the crosshair (uPlot's cursor sync). */
+  constructor(readonly key: string, private readonly sync = "tracklet") {
+    this.plotBox = h("div", { class: "plot" }, h("p", { class: "muted" }, "loading…"));
+    this.legend = h("div", { class: "legend" });
+    const logButton = h("button", { type: "button", class: "log", "aria-pressed": "false",
+      title: "logarithmic y axis" }, "log");
+    logButton.addEventListener("click", () => {
+      this.log = !this.log;
+      logButton.setAttribute("aria-pressed", String(this.log));
+      if (this.last) this.draw(this.last.answer, this.last.runs);
+    });
+    this.el = h("section", { class: "panel", "data-key": key },
+      h("h3", null, h("span", null, key), logButton), this.plotBox, this.legend);
+  }
+
+  /** The width to ask buckets for: one per pixel. */
+  width(): number {
+    return Math.max(200, Math.floor(this.plotBox.clientWidth || 400));
+  }
+
+  /** Show a failure instead of the plot. */
+  fail(message: string): void {
+    replace(this.plotBox, h("p", { class: "error" }, message));
+  }
+
+  /** New data for the same runs (a live run's new points): the plot keeps its zoom unless
+   * it showed everything, then it follows the new extent. Other runs: a new plot. */
+  update(answer: SeriesAnswer, runs: ChartRun[]): void {
+    if (this.zoomed && this.plot) {  // keep the zoomed range's own data; used on reset
+      this.last = { answer, runs };
+      return;
+    }
+    const { data, shown } = this.chartData(answer, runs);
+    const plot = this.plot;
+    if (!plot || shown.map((r) => r.path).join("\n") !== this.shownPaths) {
+      this.draw(answer, runs);
+      return;
+    }
+    const xs = plot.data[0];
+    const { min, max } = plot.scales.x;
+    const whole = !xs.length || min === undefined || max === undefined ||
+      (min <= xs[0] && max >= xs[xs.length - 1]);
+    this.last = { answer, runs };
+    this.setExtent(data);
+    this.quiet = true;
+    plot.setData(data, whole);
+    this.quiet = false;
+  }
+
+  private setExtent(data: uPlot.AlignedData): void {
+    const xs = data[0];
+    this.extent = xs.length ? [xs[0], xs[xs.length - 1]] : [0, 0];
+  }
+
+  /** The x scale changed: when the user zoomed in, fetch that range at full resolution. */
+  private onScale(u: uPlot): void {
+    const { min, max } = u.scales.x;
+    if (this.quiet || min === undefined || max === undefined || !this.fetchRange) return;
+    const [lo, hi] = this.extent;
+    if (min <= lo && max >= hi) return;  // the whole series: nothing to refetch
+    this.zoomed = true;
+    window.clearTimeout(this.zoomTimer);
+    this.zoomTimer = window.setTimeout(() => void this.zoomTo(u, min, max), 120);
+  }
+
+  private async zoomTo(u: uPlot, min: number, max: number): Promise<void> {
+    const range = { min: Math.floor(min), max: Math.ceil(max) + 1 };
+    let answer: SeriesAnswer;
+    try {
+      answer = await this.fetchRange!(range, this.width());
+    } catch {
+      return;  // keep the coarser data already drawn
+    }
+    if (u !== this.plot) return;  // redrawn meanwhile
+    const { data } = this.chartData(answer, this.shown, true);
+    this.quiet = true;
+    u.setData(data, false);
+    u.setScale("x", { min, max });
+    this.quiet = false;
+  }
+
+  /** Back to the whole series (double-click). */
+  private resetZoom(): void {
+    this.zoomed = false;
+    if (this.last) this.draw(this.last.answer, this.last.runs);
+  }
+
+  /** The plot's columns; on a log axis values at or below zero are gaps. */
+  private chartData(answer: SeriesAnswer, runs: ChartRun[], keepAll = false):
+      { data: uPlot.AlignedData; shown: ChartRun[] } {
+    const out = chartData(answer, this.key, runs, keepAll);
+    if (!this.log) return out;
+    const [x, ...ys] = out.data;
+    const positive = ys.map((col) => Array.from(col, (v) => (v !== null && v !== undefined &&
+      v > 0 ? v : null)));
+    return { data: [x, ...positive] as uPlot.AlignedData, shown: out.shown };
+  }
+
+  /** Draw `runs`' series of this key from `answer`. */
+  draw(answer: SeriesAnswer, runs: ChartRun[]): void {
+    this.destroy();
+    this.last = { answer, runs };
+    this.zoomed = false;
+    const { data, shown } = this.chartData(answer, runs);
+    this.shown = shown;
+    this.setExtent(data);
+    this.shownPaths = shown.map((r) => r.path).join("\n");
+    if (!shown.length) {
+      replace(this.plotBox, h("p", { class: "muted" }, "no numeric values"));
+      replace(this.legend);
+      return;
+    }
+    const series: uPlot.Series[] = [{ label: answer.x }];
+    const bands: uPlot.Band[] = [];
+    shown.forEach((run, i) => {
+      const base = 1 + i * 3;
+      series.push(
+        { label: run.label, stroke: run.color, width: 1.5, spanGaps: true,
+          points: { show: false } },
+        { label: `${run.label} min`, stroke: alpha(run.color, 0.6), width: 0.5,
+          spanGaps: true, points: { show: false } },
+        { label: `${run.label} max`, stroke: alpha(run.color, 0.6), width: 0.5,
+          spanGaps: true, points: { show: false } },
+      );
+      bands.push({ series: [base + 2, base + 1], fill: alpha(run.color, 0.2) });
+    });
+    const items: HTMLElement[] = [];
+    const values = shown.map((run) => {
+      const v = h("span", { class: "value" });
+      const swatch = h("span", { class: "swatch" });
+      swatch.style.background = run.color;  // CSSOM, allowed by the CSP (no inline markup)
+      items.push(h("span", { class: "item" }, swatch, h("span", null, run.label), v));
+      return v;
+    });
+    replace(this.plotBox);
+    const opts: uPlot.Options = {
+      width: this.width(),
+      height: 220,
+      series,
+      bands,
+      legend: { show: false },
+      cursor: { drag: { x: true, y: false }, sync: { key: this.sync } },
+      scales: { x: { time: false }, y: this.log ? { distr: 3 } : {} },
+      axes: [axis({ label: answer.x, size: 40 }), axis({ size: 60 })],
+      hooks: {
+        setScale: [(u, key) => { if (key === "x") this.onScale(u); }],
+        setCursor: [(u) => {
+          const idx = u.cursor.idx;
+          values.forEach((v, i) => {
+            const y = idx === null || idx === undefined ? null : u.data[1 + i * 3][idx];
+            v.textContent = y === null || y === undefined ? "" : number(y);
+          });
+        }],
+      },
+    };
+    // A long legend would bury the plot: the first LEGEND_ITEMS runs, then a count.
+    const more = items.length - LEGEND_ITEMS;
+    replace(this.legend, items.slice(0, LEGEND_ITEMS),
+      more > 0 ? h("span", { class: "muted more" }, `and ${more} more`) : null);
+    this.quiet = true;
+    this.plot = new uPlot(opts, data, this.plotBox);
+    this.quiet = false;
+    this.plot.over.addEventListener("dblclick", () => this.resetZoom());
+    charts.set(this.key, this.plot);
+    this.resize = new ResizeObserver(() => {
+      if (this.plot) this.plot.setSize({ width: this.width(), height: 220 });
+    });
+    this.resize.observe(this.plotBox);
+  }
+
+  /** Free the plot (the panel can draw again). */
+  destroy(): void {
+    this.resize?.disconnect();
+    this.resize = null;
+    if (this.plot) {
+      if (charts.get(this.key) === this.plot) charts.delete(this.key);
+      this.plot.destroy();
+      this.plot = null;
+    }
+  }
+}
+
+/** The numeric metric keys worth a chart: user keys (not `_step`, `_runtime`, ...). */
+export function chartKeys(keys: Iterable<string>): string[] {
+  return [...new Set(keys)].filter((k) => !k.startsWith("_") && !k.startsWith("system/"))
+    .sort((a, b) => a.localeCompare(b));
+}
+
+/** A section name for a metric: its prefix before the last "/" ("train/loss" → "train"). */
+export function section(key: string): string {
+  const at = key.lastIndexOf("/");
+  return at > 0 ? key.slice(0, at) : "";
+}
+
+/** Panels grouped into sections by prefix (unprefixed metrics first), with a search box
+ * that hides the panels whose key does not contain the text. */
+export function chartSections(panels: ChartPanel[]): HTMLElement {
+  const groups = new Map<string, ChartPanel[]>();
+  for (const p of panels) {
+    const name = section(p.key);
+    groups.set(name, [...(groups.get(name) ?? []), p]);
+  }
+  const names = [...groups.keys()].sort((a, b) => (a === "" ? -1 : b === "" ? 1
+    : a.localeCompare(b)));
+  const sections = names.map((name) => h("details", { class: "chart-section", open: true,
+    "data-section": name },
+  h("summary", null, name || "Charts", h("span", { class: "muted" },
+    ` (${groups.get(name)!.length})`)),
+  h("div", { class: "charts" }, groups.get(name)!.map((p) => p.el))));
+  const search = h("input", { type: "search", class: "metric-search",
+    placeholder: "Search metrics", "aria-label": "search metrics" });
+  search.addEventListener("input", () => {
+    const text = search.value.trim().toLowerCase();
+    for (const p of panels) p.el.hidden = !!text && !p.key.toLowerCase().includes(text);
+    for (const el of sections) {
+      el.hidden = [...el.querySelectorAll<HTMLElement>(".panel")].every((p) => p.hidden);
+    }
+  });
+  return h("div", { class: "chart-sections" }, search, sections);
+}
+
+/** Fetch and draw `panels` for `runs`, a few requests at a time (one per panel). */
+export async function drawPanels(panels: ChartPanel[], runs: ChartRun[],
+    fetchSeries: (keys: string[], buckets: number, range?: StepRange) => Promise<SeriesAnswer>,
+    live = false): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < panels.length) {
+      const panel = panels[next++];
+      if (live && panel.el.hidden) continue;
+      panel.fetchRange = (range, buckets) => fetchSeries([panel.key], buckets, range);
+      try {
+        const answer = await fetchSeries([panel.key], panel.width());
+        if (live) panel.update(answer, runs); else panel.draw(answer, runs);
+      } catch (err) {
+        panel.fail(err instanceof Error ? err.message : String(err));
+      }
+    }
+  };
+  await Promise.all([worker(), worker(), worker(), worker()]);
+}
+
+/** Call `poll` every `everyMs` while it answers true (a live run); paused while the tab is
+ * hidden. Returns a function that stops it. */
+export function repeat(poll: () => Promise<boolean>, everyMs = 5000): () => void {
+  let timer = 0;
+  let stopped = false;
+  const tick = async () => {
+    if (stopped) return;
+    let again = true;
+    if (!document.hidden) {
+      try {
+        again = await poll();
+      } catch {
+        again = true;  // a failed poll is retried at the next tick
+      }
+    }
+    if (again && !stopped) timer = window.setTimeout(() => void tick(), everyMs);
+  };
+  timer = window.setTimeout(() => void tick(), everyMs);
+  return () => { stopped = true; window.clearTimeout(timer); };
+}

@@ -1,0 +1,71 @@
+// /<entity>/<project>/runs/<run>: the run's overview (state, times, config, summary) and one
+// chart per metric of its history.
+import { series, type StepRange } from "../api";
+import { ChartPanel, chartKeys, chartSections, drawPanels, repeat, runColor }
+  from "../chart";
+import { type Child, h, path } from "../dom";
+import { dateTime, duration, value } from "../format";
+import { frame } from "../layout";
+import { loadRun, numericHistoryKeys } from "../runs";
+
+function keyValueTable(cls: string, values: Record<string, unknown>): HTMLElement {
+  const keys = Object.keys(values).sort((a, b) => a.localeCompare(b));
+  if (!keys.length) return h("p", { class: "muted" }, "none");
+  return h("table", { class: `grid kv ${cls}` }, h("tbody", null, keys.map((k) =>
+    h("tr", { "data-key": k }, h("th", null, k), h("td", null, value(values[k]))))));
+}
+
+export async function runPage(entity: string, project: string, name: string): Promise<void> {
+  const crumbs = [{ text: entity }, { text: project, href: path(entity, project) },
+    { text: "runs" }, { text: name, href: path(entity, project, "runs", name) }];
+  const run = await loadRun(entity, project, name);
+  if (run === null) {
+    frame(crumbs, h("p", { class: "error" }, `No run ${entity}/${project}/${name}.`));
+    return;
+  }
+  const n = run.node;
+  const facts: [string, Child][] = [
+    ["State", h("span", { class: `state ${n.state ?? ""}` }, n.state ?? "")],
+    ["Created", dateTime(run.created)],
+    ["Runtime", duration(run.runtime)],
+    ["Run ID", n.name],
+    ["User", n.user?.username ?? ""],
+    ["Group", n.group ?? ""],
+    ["Job type", n.jobType ?? ""],
+    ["Tags", n.tags.map((t) => h("span", { class: "tag" }, t))],
+    ["Notes", n.notes ?? ""],
+    ["Commit", n.commit ?? ""],
+  ];
+  const summary = Object.fromEntries(Object.entries(run.summary).filter(
+    ([k]) => !k.startsWith("_")));
+  const panels = chartKeys(numericHistoryKeys(run)).map((k) => new ChartPanel(k));
+  frame(crumbs,
+    h("h1", { class: "run-name" }, run.label),
+    h("div", { class: "overview" },
+      h("section", null, h("h2", null, "Overview"),
+        h("dl", { class: "facts" }, facts.filter(([, v]) => v !== "" &&
+          !(Array.isArray(v) && !v.length)).map(([k, v]) => [h("dt", null, k),
+          h("dd", { "data-fact": k }, v)]))),
+      h("section", null, h("h2", null, "Config"), keyValueTable("config", run.config)),
+      h("section", null, h("h2", null, "Summary"), keyValueTable("summary", summary))),
+    panels.length ? chartSections(panels)
+      : h("p", { class: "muted" }, "No numeric metrics logged."));
+  const chartRun = { path: run.path, label: run.label, color: runColor(run.path) };
+  const fetchSeries = (keys: string[], buckets: number, range?: StepRange) =>
+    series([run.path], keys, buckets, range);
+  await drawPanels(panels, [chartRun], fetchSeries);
+  if (n.state === "running") {
+    // Live: new points join the charts (and new metrics a reload) until the run ends.
+    repeat(async () => {
+      const now = await loadRun(entity, project, name);
+      await drawPanels(panels, [chartRun], fetchSeries, true);
+      const state = now?.node.state ?? "";
+      const shown = document.querySelector<HTMLElement>("[data-fact=State] .state");
+      if (shown && state) {
+        shown.textContent = state;
+        shown.className = `state ${state}`;
+      }
+      return state === "running";
+    });
+  }
+}
