@@ -56,6 +56,27 @@ class Settings:
         default="",
         metadata=_doc("API key given to the admin user created on first start (for automation)."),
     )
+    secret_key: str = field(
+        default="",
+        metadata=_doc(
+            "Server secret (32 or more characters) from which the URL-signing key and the "
+            "pepper of stored key hashes are derived. Empty means <data_dir>/secret.key, "
+            "created on first start (mode 0600). Every process serving one database needs "
+            "the same secret: set this (or copy the file) when they run on several hosts."
+        ),
+    )
+    session_ttl_s: int = field(
+        default=14 * 24 * 3600,
+        metadata=_doc("Lifetime in seconds of a browser sign-in session."),
+    )
+    forwarded_allow_ips: str = field(
+        default="127.0.0.1",
+        metadata=_doc(
+            "Comma-separated addresses of proxies trusted to set X-Forwarded-Proto/-For "
+            "(passed to uvicorn; '*' trusts any). Requests they mark https get Secure cookies "
+            "and HSTS."
+        ),
+    )
     max_body_bytes: int = field(
         default=64 * 1024 * 1024,
         metadata=_doc(

@@ -4,9 +4,11 @@
 
     TrackletError
      ├── InvalidInput          bad request data (400)
-     │    └── PayloadTooLarge  body over the configured limit (413)
-     ├── Unauthenticated       missing or unknown API key (401)
-     ├── PermissionDenied      the key's user may not touch this entity (403)
+     │    ├── PayloadTooLarge  body over the configured limit (413)
+     │    └── UnsupportedMediaType  a body of a Content-Type the route does not take (415)
+     ├── Unauthenticated       missing or unknown API key or session, wrong password (401)
+     ├── PermissionDenied      the key's user may not touch this entity; a cookie-
+     │                         authenticated write without its CSRF token (403)
      ├── NotFound              unknown entity, project, run, file or token target (404)
      ├── Conflict              the request contradicts stored state (409)
      ├── Unsupported           a W&B feature tracklet does not offer yet (400, clear message)
@@ -32,8 +34,12 @@ class PayloadTooLarge(InvalidInput):
     """The request body is larger than the configured limit."""
 
 
+class UnsupportedMediaType(InvalidInput):
+    """The request body's Content-Type is not one the route accepts."""
+
+
 class Unauthenticated(TrackletError):
-    """No API key, or one the server does not know."""
+    """No API key or session, one the server does not know, or a wrong password."""
 
 
 class PermissionDenied(TrackletError):

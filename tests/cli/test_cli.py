@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+import stat
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from tracklet.cli import cli
@@ -17,7 +20,7 @@ def _user_for(data_dir: Path, key: str) -> tuple[str, bool] | None:
     store = Storage.open(Settings(data_dir=data_dir), migrate=False)
     try:
         with store.db.read() as conn:
-            user = accounts.user_by_key_hash(conn, hash_api_key(key))
+            user = accounts.user_by_key_hash(conn, hash_api_key(store.secret.pepper, key))
         return None if user is None else (user.username, user.admin)
     finally:
         store.close()
@@ -83,3 +86,89 @@ def test_server_refuses_workers_it_cannot_start(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["server", "--workers", "2", "--data-dir", str(tmp_path)])
     assert result.exit_code == 2 and "--workers" in result.output
     assert not (tmp_path / "tracklet.db").exists(), "refused before touching the store"
+
+
+def test_key_create_list_and_revoke(tmp_path: Path) -> None:
+    runner = CliRunner()
+    data = ["--data-dir", str(tmp_path)]
+    assert runner.invoke(cli, ["user", "create", "kim", *data]).exit_code == 0
+    made = runner.invoke(cli, ["key", "create", "laptop", "--user", "kim", *data])
+    assert made.exit_code == 0, made.output
+    key = made.output.strip()
+    assert is_valid_api_key(key) and _user_for(tmp_path, key) == ("kim", False)
+    dup = runner.invoke(cli, ["key", "create", "laptop", "--user", "kim", *data])
+    assert dup.exit_code != 0 and "already a key named 'laptop'" in dup.output
+
+    listed = runner.invoke(cli, ["key", "list", "--user", "kim", *data])
+    assert listed.exit_code == 0
+    names = [line.split("\t")[0] for line in listed.output.splitlines()]
+    assert len(names) == 2 and names[1] == "laptop" and names[0].startswith("tlk-")
+    assert key not in listed.output
+
+    revoked = runner.invoke(cli, ["key", "revoke", "laptop", "--user", "kim", *data])
+    assert revoked.exit_code == 0, revoked.output
+    assert _user_for(tmp_path, key) is None
+    again = runner.invoke(cli, ["key", "revoke", "laptop", "--user", "kim", *data])
+    assert again.exit_code != 0 and "has no key" in again.output
+    nobody = runner.invoke(cli, ["key", "list", "--user", "nobody", *data])
+    assert nobody.exit_code != 0 and "no user called 'nobody'" in nobody.output
+
+
+def test_user_passwords_from_stdin(tmp_path: Path) -> None:
+    from tracklet.errors import Unauthenticated
+    from tracklet.storage import credentials
+
+    runner = CliRunner()
+    data = ["--data-dir", str(tmp_path)]
+    made = runner.invoke(cli, ["user", "create", "pat", "--password", *data],
+                         input="first secret\n")
+    assert made.exit_code == 0, made.output
+    short = runner.invoke(cli, ["user", "passwd", "pat", *data], input="short\n")
+    assert short.exit_code != 0 and "8 to 1024" in short.output
+    changed = runner.invoke(cli, ["user", "passwd", "pat", *data], input="second secret\n")
+    assert changed.exit_code == 0, changed.output
+    store = Storage.open(Settings(data_dir=tmp_path))
+    try:
+        assert credentials.check_password(store, "pat", "second secret").username == "pat"
+        for username, password in (("pat", "first secret"), ("nobody", "second secret")):
+            try:
+                credentials.check_password(store, username, password)
+            except Unauthenticated as exc:
+                assert exc.message == "wrong username or password"
+            else:
+                raise AssertionError(f"{username} signed in with {password!r}")
+    finally:
+        store.close()
+
+
+def test_admin_key_from_the_environment_is_never_printed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: None)
+    key = "env-" + "e" * 44
+    from_env = CliRunner().invoke(cli, ["server", "--data-dir", str(tmp_path / "a")],
+                                  env={"TRACKLET_ADMIN_KEY": key})
+    assert from_env.exit_code == 0, from_env.output
+    assert key not in from_env.output and "TRACKLET_ADMIN_KEY" in from_env.output
+    assert _user_for(tmp_path / "a", key) == ("admin", True)
+    generated = CliRunner().invoke(cli, ["server", "--data-dir", str(tmp_path / "b")],
+                                   env={"TRACKLET_ADMIN_KEY": ""})
+    assert generated.exit_code == 0, generated.output
+    printed = re.search(r"with API key:\s+(\S+)", generated.output)
+    assert printed and _user_for(tmp_path / "b", printed.group(1)) == ("admin", True)
+
+
+def test_data_dir_database_and_secret_are_private(tmp_path: Path) -> None:
+    data_dir = tmp_path / "new" / "data"
+    result = CliRunner().invoke(cli, ["db", "upgrade", "--data-dir", str(data_dir)])
+    assert result.exit_code == 0, result.output
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    for name in ("tracklet.db", "secret.key"):
+        assert stat.S_IMODE((data_dir / name).stat().st_mode) == 0o600, name
+    # An existing database readable by others is tightened when it is opened.
+    (data_dir / "tracklet.db").chmod(0o644)
+    assert CliRunner().invoke(cli, ["db", "upgrade", "--data-dir", str(data_dir)]).exit_code == 0
+    assert stat.S_IMODE((data_dir / "tracklet.db").stat().st_mode) == 0o600
+    secret = (data_dir / "secret.key").read_text()
+    assert secret.encode() not in (data_dir / "tracklet.db").read_bytes()

@@ -39,9 +39,14 @@ def test_first_start_creates_admin_and_prints_its_key(tmp_path: Path) -> None:
         match = re.search(r"Created user 'admin' with API key:\s+(\S+)", server.log())
         assert match, server.log()
         key = match.group(1)
+        assert f"Sign in at {server.url}" in server.log()
         r = _viewer(server, key)
         assert r.status_code == 200
         assert r.json()["data"]["viewer"]["username"] == "admin"
+        # The same key signs a browser in.
+        signed_in = httpx.post(f"{server.url}/api/v1/auth/login", json={"api_key": key})
+        assert signed_in.status_code == 200 and signed_in.json()["user"]["username"] == "admin"
+        assert "tracklet_session" in signed_in.cookies
     finally:
         server.stop()
     again = start_server(data_dir, env={"TRACKLET_ADMIN_KEY": ""})
@@ -56,6 +61,27 @@ def test_admin_key_from_environment_is_seeded(live_server: LiveServer) -> None:
     r = _viewer(live_server, live_server.key)
     assert r.status_code == 200
     assert r.json()["data"]["viewer"]["entity"] == "admin"
+    assert live_server.key not in live_server.log(), "a key from the environment is not logged"
+
+
+def test_a_key_made_in_the_browser_works_in_the_sdk_until_revoked_elsewhere(
+        live_server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    with httpx.Client(base_url=live_server.url, timeout=30) as browser:
+        login = browser.post("/api/v1/auth/login", json={"api_key": live_server.key})
+        assert login.status_code == 200
+        csrf = login.json()["csrf_token"]
+        assert browser.post("/api/v1/auth/keys", json={"name": "notebook"}).status_code == 403
+        made = browser.post("/api/v1/auth/keys", json={"name": "notebook"},
+                            headers={"X-CSRF-Token": csrf})
+        assert made.status_code == 201, made.text
+    key = made.json()["key"]
+    api = make_api(replace(live_server, key=key), live_server.data_dir / "nb-api", monkeypatch)
+    assert api.viewer.username == "admin" and "notebook" in api.viewer.api_keys
+    # Revoked by another process (the CLI on the same data dir): refused at once.
+    revoked = _tracklet("key", "revoke", "notebook", "--data-dir", str(live_server.data_dir))
+    assert revoked.returncode == 0, revoked.stderr
+    assert _viewer(live_server, key).status_code == 401
+    assert _viewer(live_server, live_server.key).status_code == 200
 
 
 def test_user_created_while_server_runs_logs_in_at_once(live_server: LiveServer,

@@ -3,10 +3,14 @@
 The table below holds one well-formed request per route (a new route fails
 :func:`test_every_route_has_a_sample` until it is added). Each is sent
 
-* without credentials, with wrong or malformed ones: ``Access.USER`` routes answer 401 with
-  ``WWW-Authenticate``, ``Access.SIGNED_URL`` routes 403, whatever the body (refused before
-  the handler reads it), and never a 2xx or a 500;
-* with the admin's key (basic and Bearer) or a valid signed token: the handler's own answer.
+* without credentials, with wrong or malformed ones (an unknown session cookie too):
+  ``Access.USER`` routes answer 401 without a ``WWW-Authenticate`` challenge (a browser
+  would prompt), ``Access.SIGNED_URL`` routes 403, whatever the body (refused before the
+  handler reads it), and never a 2xx or a 500;
+* with the admin's key (basic and Bearer) or a valid signed token: the handler's own answer;
+* with the admin's session cookie: the handler's answer for GET, and for any other method
+  403 without the session's CSRF token and the handler's answer with it;
+* a route taking a JSON body answers 415 to a form or text/plain POST.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import itertools
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -24,10 +29,11 @@ import orjson
 import pytest
 from starlette.routing import Match
 
-from tests.support.app import InProcessApp
+from tests.support.app import ADMIN_KEY, InProcessApp
 from tracklet.domain.artifacts import ArtifactState, ManifestEntry
 from tracklet.ingest.artifacts import CreateRequest, create_artifact
 from tracklet.server.access import Access, AccessRoute, route
+from tracklet.server.auth import CSRF_HEADER, SESSION_COOKIE
 from tracklet.server.rest import health
 from tracklet.server.routes import ROUTES
 from tracklet.server.signing import sign
@@ -57,11 +63,27 @@ class Sample:
     method: str
     url: str
     ok: int = 200
+    #: The JSON body, or a function making one (a body that must differ per request).
     json: Any = None
     content: bytes | None = None
     #: Claims of a valid token (SIGNED_URL routes); RUN_ID, ARTIFACT_ID and NONCE are filled
     #: in.
     claims: dict[str, Any] = field(default_factory=dict)
+    #: Part of the handler's error message when ``ok`` is an error status.
+    message: str = ""
+
+    def body(self) -> bytes | None:
+        """The request body of this sample."""
+        if self.json is None:
+            return self.content
+        return orjson.dumps(self.json() if callable(self.json) else self.json)
+
+
+_key_names = (f"routes-key-{i}" for i in itertools.count())
+
+
+def _new_key_name() -> dict[str, str]:
+    return {"name": next(_key_names)}
 
 
 SAMPLES: dict[str, Sample] = {
@@ -79,21 +101,30 @@ SAMPLES: dict[str, Sample] = {
         claims={"k": "aup", "a": ARTIFACT_ID, "m": _md5_b64(b"artifact"), "j": NONCE}),
     "/storage/artifact-part/{name:path}": Sample(
         "PUT", "/storage/artifact-part/a.txt", ok=404, content=b"part",
-        claims={"k": "apt", "u": "no-such-upload", "p": 1, "j": NONCE}),
+        claims={"k": "apt", "u": "no-such-upload", "p": 1, "j": NONCE},
+        message="multipart upload not found"),
     "/storage/manifest/{name:path}": Sample(
         "PUT", "/storage/manifest/wandb_manifest.json", ok=404, content=b"{}",
-        claims={"k": "amf", "a": 987654, "m": _md5_b64(b"{}"), "j": NONCE}),
+        claims={"k": "amf", "a": 987654, "m": _md5_b64(b"{}"), "j": NONCE}, message="not found"),
     "/storage/artifact-file/{name:path}": Sample(
         "GET", "/storage/artifact-file/blob.txt",
         claims={"k": "afile", "a": ARTIFACT_ID, "p": "blob.txt"}),
     "/artifactsV2/{region}/{entity}/{project}/{collection}/{rest:path}": Sample(
-        "GET", f"/artifactsV2/default/admin/routes/coll/1/{NO_MD5}/a.txt", ok=404),
-    "/artifacts/{entity}/{md5}": Sample("GET", f"/artifacts/admin/{NO_MD5}", ok=404),
+        "GET", f"/artifactsV2/default/admin/routes/coll/1/{NO_MD5}/a.txt", ok=404,
+        message="no artifact file"),
+    "/artifacts/{entity}/{md5}": Sample("GET", f"/artifacts/admin/{NO_MD5}", ok=404,
+                                        message="no artifact file"),
     "/storage/export/{name:path}": Sample(
         "GET", "/storage/export/h.parquet", claims={"k": "hist", "r": EXPORTED_RUN_ID, "p": 0}),
     "/api/v1/runs/series": Sample("GET", "/api/v1/runs/series?runs=admin/routes/r1&keys=loss"),
     "/api/v1/runs/history": Sample(
         "GET", "/api/v1/runs/history?run=admin/routes/r1&keys=loss&format=json"),
+    "/api/v1/auth/login": Sample("POST", "/api/v1/auth/login", json={"api_key": ADMIN_KEY}),
+    "/api/v1/auth/logout": Sample("POST", "/api/v1/auth/logout"),
+    "/api/v1/auth/me": Sample("GET", "/api/v1/auth/me"),
+    "/api/v1/auth/keys": Sample("POST", "/api/v1/auth/keys", ok=201, json=_new_key_name),
+    "/api/v1/auth/keys/{name}": Sample("DELETE", "/api/v1/auth/keys/no-such-key", ok=404,
+                                       message="has no key"),
     "/health": Sample("GET", "/health"),
     "/healthz": Sample("GET", "/healthz"),
     "/ready": Sample("GET", "/ready"),
@@ -186,9 +217,13 @@ def _with_token(url: str, token: str) -> str:
 def _send(app: InProcessApp, method: str, url: str, sample: Sample,
           headers: dict[str, str] | None = None, body: bytes | None = None,
           auth: Any = None) -> httpx.Response:
-    """One request; ``auth=None`` sends no credentials (the client's admin key is dropped)."""
+    """One request; ``auth=None`` sends no credentials (the client's admin key is dropped).
+    A JSON sample goes with its Content-Type unless ``headers`` name one."""
     if body is None:
-        body = sample.content if sample.json is None else orjson.dumps(sample.json)
+        body = sample.body()
+    headers = dict(headers or {})
+    if sample.json is not None and not any(h.lower() == "content-type" for h in headers):
+        headers["Content-Type"] = "application/json"
     return app.client.request(method, url, content=body, headers=headers, auth=auth)
 
 
@@ -197,7 +232,8 @@ def _assert_refused(response: httpx.Response, status: int, what: str) -> None:
     if response.request.method != "HEAD":
         assert response.json()["errors"][0]["message"], what
     if status == 401:
-        assert response.headers["www-authenticate"] == 'Basic realm="tracklet"', what
+        # A challenge makes browsers prompt, then send the typed key with every request.
+        assert "www-authenticate" not in response.headers, what
 
 
 def test_every_route_has_a_sample() -> None:
@@ -215,11 +251,12 @@ def test_every_route_has_a_sample() -> None:
 def test_public_routes_answer_without_credentials(app: InProcessApp) -> None:
     public = _routes(Access.PUBLIC)
     assert {r.path for r in public} == {
-        "/health", "/healthz", "/ready", "/static/{name:path}", "/", "/login", "/authorize",
-        "/{entity:entity}/{project}", "/{entity:entity}/{project}/runs/{run}"}
+        "/health", "/healthz", "/ready", "/api/v1/auth/login", "/static/{name:path}", "/",
+        "/login", "/authorize", "/{entity:entity}/{project}",
+        "/{entity:entity}/{project}/runs/{run}"}
     for r in public:
         sample = SAMPLES[r.path]
-        response = _send(app, "GET", sample.url, sample)
+        response = _send(app, sample.method, sample.url, sample)
         assert response.status_code == sample.ok, (r.path, response.text)
 
 
@@ -238,6 +275,9 @@ def test_user_routes_refuse_missing_or_wrong_keys(app: InProcessApp) -> None:
                 response = _send(app, method, sample.url, sample,
                                  headers={"Authorization": header})
                 _assert_refused(response, 401, f"{method} {r.path} with {header!r}")
+            response = _send(app, method, sample.url, sample,
+                             headers={"Cookie": f"{SESSION_COOKIE}=not-a-session"})
+            _assert_refused(response, 401, f"{method} {r.path} with an unknown session")
 
 
 def test_user_routes_accept_a_valid_key(app: InProcessApp, world: World) -> None:
@@ -247,11 +287,75 @@ def test_user_routes_accept_a_valid_key(app: InProcessApp, world: World) -> None
             headers = None if auth else {"Authorization": f"Bearer {app.key}"}
             response = _send(app, sample.method, sample.url, sample, headers=headers,
                              auth=auth)
-            assert response.status_code == sample.ok, (r.path, response.text)
-            if sample.ok == 404:  # the handler ran: the artifact file is unknown
-                assert "no artifact file" in response.json()["errors"][0]["message"]
+            _assert_answered(response, sample, r.path)
     viewer = app.graphql("{ viewer { username } }")
     assert viewer["data"]["viewer"]["username"] == "admin"
+
+
+def _assert_answered(response: httpx.Response, sample: Sample, what: str) -> None:
+    """The handler ran and gave the sample's answer."""
+    assert response.status_code == sample.ok, (what, response.status_code, response.text)
+    if sample.message:
+        assert sample.message in response.json()["errors"][0]["message"], what
+
+
+def _session(app: InProcessApp) -> tuple[str, str]:
+    """Sign the admin in with their key: (session token, CSRF token)."""
+    response = app.client.post("/api/v1/auth/login", json={"api_key": app.key}, auth=None)
+    assert response.status_code == 200, response.text
+    token, csrf = response.cookies[SESSION_COOKIE], response.json()["csrf_token"]
+    app.client.cookies.clear()  # each request below names its cookie itself
+    return token, csrf
+
+
+def test_user_routes_accept_a_session_cookie_and_writes_need_its_csrf_token(
+        app: InProcessApp, world: World) -> None:
+    token, csrf = _session(app)
+    cookie = {"Cookie": f"{SESSION_COOKIE}={token}"}
+    # Signing out ends the session the other routes use: last.
+    user_routes = sorted(_routes(Access.USER), key=lambda r: r.path == "/api/v1/auth/logout")
+    for r in user_routes:
+        sample = SAMPLES[r.path]
+        if sample.method in ("GET", "HEAD"):
+            _assert_answered(_send(app, sample.method, sample.url, sample, headers=cookie),
+                             sample, r.path)
+            continue
+        for wrong in ({}, {CSRF_HEADER: ""}, {CSRF_HEADER: csrf[:-2] + "xx"},
+                      {CSRF_HEADER: token}):
+            response = _send(app, sample.method, sample.url, sample,
+                             headers={**cookie, **wrong})
+            _assert_refused(response, 403, f"{sample.method} {r.path} by cookie, {wrong}")
+            assert "CSRF" in response.json()["errors"][0]["message"]
+        response = _send(app, sample.method, sample.url, sample,
+                         headers={**cookie, CSRF_HEADER: csrf})
+        _assert_answered(response, sample, f"{r.path} by cookie with the CSRF token")
+    # The last one signed out: the cookie now identifies nobody.
+    response = _send(app, "GET", "/api/v1/auth/me", SAMPLES["/api/v1/auth/me"], headers=cookie)
+    _assert_refused(response, 401, "a session after signing out")
+
+
+def test_json_routes_refuse_other_content_types(app: InProcessApp) -> None:
+    json_routes = [r for r in ROUTES if r.json_body]
+    assert {r.path for r in json_routes} >= {"/graphql", "/api/v1/auth/login",
+                                            "/api/v1/auth/keys"}
+    token, csrf = _session(app)
+    for r in json_routes:
+        sample = SAMPLES[r.path]
+        for content_type in ("application/x-www-form-urlencoded", "text/plain",
+                             "multipart/form-data; boundary=x", None):
+            headers = {"Content-Type": content_type} if content_type else {"Content-Type": ""}
+            for credentials in ({}, {"Cookie": f"{SESSION_COOKIE}={token}",
+                                     CSRF_HEADER: csrf}):
+                response = _send(app, "POST", sample.url, sample,
+                                 headers={**headers, **credentials},
+                                 auth=None if r.access is Access.PUBLIC or credentials
+                                 else ("api", app.key))
+                _assert_refused(response, 415, f"{r.path} as {content_type}")
+        # Parameters after the media type are fine.
+        response = _send(app, "POST", sample.url, sample,
+                         headers={"Content-Type": "application/json; charset=utf-8"},
+                         auth=None if r.access is Access.PUBLIC else ("api", app.key))
+        _assert_answered(response, sample, f"{r.path} as JSON with a charset")
 
 
 def test_signed_url_routes_refuse_bad_or_missing_signatures(app: InProcessApp,
@@ -293,7 +397,7 @@ def test_signed_url_routes_accept_a_valid_signature_without_the_database(
         sample = SAMPLES[r.path]
         url = _with_token(sample.url, _token(world, sample.claims))
         response = _send(app, sample.method, url, sample)
-        assert response.status_code == sample.ok, (r.path, response.text)
+        _assert_answered(response, sample, r.path)
         if sample.method == "GET":
             assert response.content == BLOB_BYTES, r.path
     export = SAMPLES["/storage/export/{name:path}"]

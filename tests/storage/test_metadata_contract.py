@@ -104,12 +104,17 @@ def test_users_keys_and_entities(storage: Storage) -> None:
     with storage.db.write() as conn:
         alice = accounts.create_user(conn, "alice", admin=True, email="a@example.com")
         bob = accounts.create_user(conn, "bob", admin=False)
-        accounts.add_api_key(conn, alice.id, "h" * 64)
-        accounts.add_api_key(conn, alice.id, "h" * 64)  # idempotent for the same user
+        accounts.add_api_key(conn, alice.id, "h" * 64, "laptop")
+        accounts.add_api_key(conn, alice.id, "h" * 64, "laptop")  # idempotent for the same user
+        # Names are per user: bob may have a "laptop" too, alice not a second one.
+        accounts.add_api_key(conn, bob.id, "b" * 64, "laptop")
+        with pytest.raises(Conflict, match="already a key named"):
+            accounts.add_api_key(conn, alice.id, "a" * 64, "laptop")
+        assert accounts.free_key_name(conn, alice.id, "laptop") == "laptop-2"
     assert alice.admin is True and bob.admin is False
     assert (alice.username, alice.entity, alice.email) == ("alice", "alice", "a@example.com")
     with storage.db.write() as conn, pytest.raises(Conflict):
-        accounts.add_api_key(conn, bob.id, "h" * 64)
+        accounts.add_api_key(conn, bob.id, "h" * 64, "desktop")
     with storage.db.write() as conn, pytest.raises(Conflict):
         accounts.create_user(conn, "alice", admin=False)
     with storage.db.read() as conn:
@@ -196,7 +201,8 @@ def test_concurrent_first_use_creates_one_project_user_and_secret(
     assert len(set(results)) == 1
     with storage.db.read() as conn:
         assert accounts.count_users(conn) == 1
-        assert accounts.user_by_key_hash(conn, hash_api_key(ADMIN_KEY)).username == "admin"  # type: ignore[union-attr]
+        admin = accounts.user_by_key_hash(conn, hash_api_key(storage.secret.pepper, ADMIN_KEY))
+        assert admin is not None and admin.username == "admin"
     for s in stores:
         s.close()
 

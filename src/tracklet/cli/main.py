@@ -72,17 +72,22 @@ def server(data_dir: Path | None, db: str | None, blobs: str | None, host: str |
     storage = Storage.open(settings)
     try:
         created = storage.bootstrap_admin(settings.admin_key or None)
-        if created is not None:
-            user, key = created
-            click.echo(
-                f"Created user {user.username!r} with API key:\n\n    {key}\n\n"
-                "Log in from a training script with:\n"
-                f"    wandb login --host http://{settings.host}:{settings.port} {key}\n"
-                "(shown once; `tracklet user key admin` issues a new one)\n"
-            )
     finally:
         storage.close()
-    click.echo(f"tracklet serving on http://{settings.host}:{settings.port} "
+    url = settings.public_url.rstrip("/") or f"http://{settings.host}:{settings.port}"
+    if created is not None and settings.admin_key:
+        # The key came from the environment: whoever set it knows it, and logs must not.
+        click.echo(f"Registered the API key from TRACKLET_ADMIN_KEY for user "
+                   f"{created[0].username!r}.\n")
+    elif created is not None:
+        user, key = created
+        click.echo(
+            f"Created user {user.username!r} with API key:\n\n    {key}\n\n"
+            f"Sign in at {url} with it, or log in from a training script with:\n"
+            f"    wandb login --host {url} {key}\n"
+            "(shown once; `tracklet key create NAME` issues another)\n"
+        )
+    click.echo(f"tracklet serving on {url} "
                f"(db {settings.db_url.split('@')[-1]}, blobs {settings.blobs_url})")
     uvicorn.run(
         create_app(settings),
@@ -91,6 +96,8 @@ def server(data_dir: Path | None, db: str | None, blobs: str | None, host: str |
         log_level=settings.log_level,
         access_log=False,
         timeout_keep_alive=75,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
 
 
@@ -99,24 +106,61 @@ def user() -> None:
     """Manage users and API keys."""
 
 
+def _read_password(from_stdin: bool) -> str:
+    """A new password: the first line of stdin, or typed twice at a prompt."""
+    if from_stdin or not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    password: str = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return password
+
+
 @user.command("create")
 @click.argument("name")
 @click.option("--admin", is_flag=True, help="Give the user admin rights.")
 @click.option("--key", default=None, help="Register this API key instead of generating one.")
 @click.option("--email", default=None, help="The user's e-mail address.")
+@click.option("--password", "with_password", is_flag=True,
+              help="Also set a password for signing in to the web pages (prompted, or the "
+                   "first line of stdin when it is not a terminal).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
 @store_options
 @_fail_cleanly
 def user_create(name: str, admin: bool, key: str | None, email: str | None,
-                data_dir: Path | None, db: str | None, blobs: str | None) -> None:
+                with_password: bool, password_stdin: bool, data_dir: Path | None,
+                db: str | None, blobs: str | None) -> None:
     """Create user NAME (idempotent) and print an API key for it."""
-    from tracklet.storage import Storage
+    from tracklet.storage import Storage, credentials
 
+    password = None
+    if with_password or password_stdin:
+        password = credentials.validate_password(_read_password(password_stdin))
     storage = Storage.open(_settings(data_dir=data_dir, db=db, blobs=blobs))
     try:
         _user, api_key = storage.create_user(name, admin=admin, key=key, email=email)
+        if password is not None:
+            credentials.set_password(storage, name, password)
     finally:
         storage.close()
     click.echo(api_key)
+
+
+@user.command("passwd")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+@store_options
+@_fail_cleanly
+def user_passwd(name: str, password_stdin: bool, data_dir: Path | None, db: str | None,
+                blobs: str | None) -> None:
+    """Set the password of user NAME (and sign out their browser sessions)."""
+    from tracklet.storage import Storage, credentials
+
+    password = credentials.validate_password(_read_password(password_stdin))
+    storage = Storage.open(_settings(data_dir=data_dir, db=db, blobs=blobs))
+    try:
+        credentials.set_password(storage, name, password)
+    finally:
+        storage.close()
+    click.echo(f"password of {name!r} set")
 
 
 @user.command("key")
@@ -124,7 +168,7 @@ def user_create(name: str, admin: bool, key: str | None, email: str | None,
 @store_options
 @_fail_cleanly
 def user_key(name: str, data_dir: Path | None, db: str | None, blobs: str | None) -> None:
-    """Issue a new API key for the existing user NAME."""
+    """Issue a new API key for the existing user NAME (see also `tracklet key create`)."""
     from tracklet.storage import Storage
     from tracklet.storage.metadata import accounts
 
@@ -137,6 +181,73 @@ def user_key(name: str, data_dir: Path | None, db: str | None, blobs: str | None
     finally:
         storage.close()
     click.echo(api_key)
+
+
+def user_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--user, whose keys a `tracklet key` command manages."""
+    return click.option("--user", "username", default="admin", show_default=True,
+                        help="The user whose keys to manage.")(fn)
+
+
+@cli.group()
+def key() -> None:
+    """Manage a user's named API keys (revocation takes effect at once)."""
+
+
+@key.command("list")
+@user_option
+@store_options
+@_fail_cleanly
+def key_list(username: str, data_dir: Path | None, db: str | None, blobs: str | None) -> None:
+    """List the names of a user's keys (never the keys)."""
+    import datetime
+
+    from tracklet.storage import Storage, credentials
+
+    storage = Storage.open(_settings(data_dir=data_dir, db=db, blobs=blobs))
+    try:
+        keys = credentials.list_api_keys(storage, username)
+    finally:
+        storage.close()
+    for k in keys:
+        created = datetime.datetime.fromtimestamp(k.created_at, datetime.UTC)
+        click.echo(f"{k.name}\t{created:%Y-%m-%d %H:%M:%S} UTC")
+
+
+@key.command("create")
+@click.argument("name")
+@user_option
+@store_options
+@_fail_cleanly
+def key_create(name: str, username: str, data_dir: Path | None, db: str | None,
+               blobs: str | None) -> None:
+    """Create a key called NAME and print it (the only time it is shown)."""
+    from tracklet.storage import Storage, credentials
+
+    storage = Storage.open(_settings(data_dir=data_dir, db=db, blobs=blobs))
+    try:
+        api_key = credentials.create_api_key_for(storage, username, name)
+    finally:
+        storage.close()
+    click.echo(api_key)
+
+
+@key.command("revoke")
+@click.argument("name")
+@user_option
+@store_options
+@_fail_cleanly
+def key_revoke(name: str, username: str, data_dir: Path | None, db: str | None,
+               blobs: str | None) -> None:
+    """Revoke the key called NAME: every server refuses it from its next request on."""
+    from tracklet.storage import Storage, credentials
+
+    storage = Storage.open(_settings(data_dir=data_dir, db=db, blobs=blobs))
+    try:
+        credentials.revoke_api_key_for(storage, username, name)
+    finally:
+        storage.close()
+    click.echo(f"revoked {name!r} of {username!r}")
 
 
 @cli.group()

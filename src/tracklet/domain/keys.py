@@ -1,8 +1,19 @@
-"""API keys: the format the wandb SDK accepts, generation and hashing."""
+"""API keys and session tokens: the format the wandb SDK accepts, generation and hashing.
+
+Keys are stored as ``HMAC-SHA256(pepper, SHA-256(key))``, the pepper a server secret kept
+out of the database (:mod:`tracklet.storage.secret`). A keyed fast hash rather than a
+salted slow one (argon2, used for passwords): a key is 288 random bits, so there is
+nothing to guess and a slow hash buys no safety, while it would cost every request
+milliseconds of CPU and rule out the lookup by hash. The pepper makes a copy of the
+database useless for checking candidate keys. The inner SHA-256 is the digest stored before
+the pepper existed, so those rows are re-keyed without knowing the keys
+(:func:`rekey_legacy_hash`).
+"""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import secrets
 
@@ -37,9 +48,29 @@ def new_api_key() -> str:
     return "tlk-" + secrets.token_urlsafe(36)
 
 
-def hash_api_key(key: str) -> str:
-    """The digest stored instead of the key itself."""
+def legacy_key_hash(key: str) -> str:
+    """The digest stored for a key before keyed hashes (plain SHA-256, hex)."""
     return hashlib.sha256(key.encode()).hexdigest()
+
+
+def rekey_legacy_hash(pepper: bytes, legacy_hex: str) -> str:
+    """The keyed hash of the key whose :func:`legacy_key_hash` is ``legacy_hex``."""
+    return hmac.digest(pepper, bytes.fromhex(legacy_hex), "sha256").hex()
+
+
+def hash_api_key(pepper: bytes, key: str) -> str:
+    """The digest stored instead of the key itself."""
+    return rekey_legacy_hash(pepper, legacy_key_hash(key))
+
+
+def new_session_token() -> str:
+    """A fresh random session token (the cookie's value): 256 bits."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_token(pepper: bytes, token: str) -> str:
+    """The digest stored instead of a session token."""
+    return hmac.digest(pepper, b"session\0" + token.encode(), "sha256").hex()
 
 
 _NAME_BODY_CHARS = 4

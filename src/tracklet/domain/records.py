@@ -19,6 +19,15 @@ class User:
 
 
 @dataclass(frozen=True)
+class ApiKey:
+    """One of a user's API keys, as listed: never the secret."""
+
+    id: int
+    name: str
+    created_at: float
+
+
+@dataclass(frozen=True)
 class Entity:
     """A namespace owning projects (a user's own, or a team)."""
 

@@ -19,6 +19,7 @@ from tracklet.server.auth import Authenticator
 from tracklet.server.compression import ApiGZip
 from tracklet.server.errors import tracklet_error_handler, unexpected_error_handler
 from tracklet.server.graphql import build_schema
+from tracklet.server.headers import SecurityHeaders
 from tracklet.server.limits import ConcurrencyLimit
 from tracklet.server.routes import ROUTES
 from tracklet.server.state import AppState
@@ -64,6 +65,8 @@ def create_app(settings: Settings, storage: Storage | None = None) -> Starlette:
         routes=ROUTES,
         lifespan=lifespan,
         middleware=[
+            # Outermost: the 429s of the limit and the 500s of errors get the headers too.
+            Middleware(SecurityHeaders),
             Middleware(ConcurrencyLimit, limit=settings.max_concurrent_requests,
                        stream_limit=settings.max_concurrent_streams),
             Middleware(ApiGZip, minimum_size=4096),

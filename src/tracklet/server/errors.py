@@ -21,12 +21,14 @@ from tracklet.errors import (
     Unauthenticated,
     Unavailable,
     Unsupported,
+    UnsupportedMediaType,
 )
 
 log = logging.getLogger("tracklet.server")
 
 _STATUS: list[tuple[type[TrackletError], int]] = [
     (PayloadTooLarge, 413),
+    (UnsupportedMediaType, 415),
     (InvalidInput, 400),
     (Unauthenticated, 401),
     (PermissionDenied, 403),
@@ -45,23 +47,17 @@ def status_for(exc: TrackletError) -> int:
     return 400
 
 
-#: The header the web UI sends with every request (frontend/src/api.ts).
-UI_REQUEST_HEADER = "x-tracklet-ui"
-
-
-def error_response(exc: TrackletError, challenge: bool = True) -> Response:
+def error_response(exc: TrackletError) -> Response:
     """A JSON error body in the shape the SDK reads (``errors[].message``).
 
-    A 401 carries a ``WWW-Authenticate: Basic`` challenge unless ``challenge`` is False:
-    the web UI's requests go without it, since browsers answer that challenge with their
-    own password dialog where the UI shows its sign-in page.
+    A 401 carries no ``WWW-Authenticate: Basic`` challenge: browsers answer one with a
+    password prompt and then send the typed credentials to every request of the site by
+    themselves. The SDK sends its key without being challenged.
     """
     status = status_for(exc)
     headers = {}
     if isinstance(exc, Unavailable):
         headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
-    if isinstance(exc, Unauthenticated) and challenge:
-        headers["WWW-Authenticate"] = 'Basic realm="tracklet"'
     body = {"error": exc.message, "errors": [{"message": exc.message}]}
     return JSONResponse(body, status_code=status, headers=headers)
 
@@ -71,7 +67,7 @@ async def tracklet_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, TrackletError)
     if isinstance(exc, Unavailable):
         log.warning("%s %s: %s; answered 503", request.method, request.url.path, exc.message)
-    return error_response(exc, challenge=UI_REQUEST_HEADER not in request.headers)
+    return error_response(exc)
 
 
 async def unexpected_error_handler(request: Request, exc: Exception) -> Response:

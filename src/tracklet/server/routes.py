@@ -1,10 +1,11 @@
 """The whole URL map, and who may call each route (see :mod:`tracklet.server.access`).
 
-``Access.PUBLIC`` routes take no credentials (health probes, and the web UI's shell and
-static assets: the pages fetch their data from the authenticated APIs), ``Access.USER``
-routes a user's API key, ``Access.SIGNED_URL`` routes a signed token of the named kind in
-``?t=`` (handed out by :mod:`tracklet.server.urls`); each kind opens one route, for its
-method(s) only. ``tests/server/test_routes.py`` calls every route without them.
+``Access.PUBLIC`` routes take no credentials (health probes, sign-in, and the web UI's shell
+and static assets: the pages fetch their data from the authenticated APIs), ``Access.USER``
+routes a user's API key or session cookie (plus the CSRF token on a cookie-authenticated
+write), ``Access.SIGNED_URL`` routes a signed token of the named kind in ``?t=`` (handed out
+by :mod:`tracklet.server.urls`); each kind opens one route, for its method(s) only.
+``tests/server/test_routes.py`` calls every route without them.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from tracklet.server.access import Access, AccessRoute, route
 from tracklet.server.rest import (
     artifacts,
+    auth,
     exports,
     file_stream,
     graphql,
@@ -23,7 +25,7 @@ from tracklet.server.rest import (
 from tracklet.ui import page, static_file
 
 ROUTES: list[AccessRoute] = [
-    route("/graphql", graphql.graphql, ["POST"], access=Access.USER),
+    route("/graphql", graphql.graphql, ["POST"], access=Access.USER, json_body=True),
     route("/files/{entity}/{project}/{run}/file_stream", file_stream.file_stream, ["POST"],
           access=Access.USER),
     route("/storage/upload/{name:path}", storage.upload, ["PUT"],
@@ -45,6 +47,11 @@ ROUTES: list[AccessRoute] = [
           access=Access.SIGNED_URL, token="hist"),
     route("/api/v1/runs/series", series.runs_series, ["GET"], access=Access.USER),
     route("/api/v1/runs/history", history.runs_history, ["GET"], access=Access.USER),
+    route("/api/v1/auth/login", auth.login, ["POST"], access=Access.PUBLIC, json_body=True),
+    route("/api/v1/auth/logout", auth.logout, ["POST"], access=Access.USER),
+    route("/api/v1/auth/me", auth.me, ["GET"], access=Access.USER),
+    route("/api/v1/auth/keys", auth.create_key, ["POST"], access=Access.USER, json_body=True),
+    route("/api/v1/auth/keys/{name}", auth.delete_key, ["DELETE"], access=Access.USER),
     route("/health", health.health, ["GET"], access=Access.PUBLIC),
     route("/healthz", health.health, ["GET"], access=Access.PUBLIC),
     route("/ready", health.ready, ["GET"], access=Access.PUBLIC),

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tracklet.config import Settings
-from tracklet.domain.keys import hash_api_key, key_name, new_api_key, validate_api_key
+from tracklet.domain.keys import (
+    hash_api_key,
+    key_name,
+    new_api_key,
+    rekey_legacy_hash,
+    validate_api_key,
+)
 from tracklet.domain.names import validate_name
 from tracklet.domain.records import User
 from tracklet.errors import Conflict
@@ -20,8 +25,13 @@ from tracklet.storage.metadata import accounts
 from tracklet.storage.metadata.engine import Database
 from tracklet.storage.metadata.migrate import upgrade
 from tracklet.storage.metadata.run_query import RunListingCache
-
-_SECRET_KEY = "signing_secret"
+from tracklet.storage.secret import (
+    FINGERPRINT_SETTING,
+    SECRET_FILE,
+    ServerSecret,
+    check_fingerprint,
+    ensure_private_dir,
+)
 
 
 @dataclass
@@ -30,8 +40,9 @@ class Storage:
 
     db: Database
     blobs: BlobStore
+    #: Kept out of the database: see :mod:`tracklet.storage.secret`.
+    secret: ServerSecret = field(repr=False)
     cache_dir: Path | None = None
-    _secret: bytes | None = field(default=None, repr=False)
     # Derived data this process keeps between requests (history key statistics).
     memo: dict[str, Any] = field(default_factory=dict, repr=False)
     # Ordered run listings, so paging through a filtered listing sorts it once.
@@ -48,25 +59,39 @@ class Storage:
 
     @classmethod
     def open(cls, settings: Settings, migrate: bool = True) -> Storage:
-        """Open both stores; run schema migrations first unless ``migrate`` is False."""
+        """Open both stores; run schema migrations first unless ``migrate`` is False.
+
+        The data dir is created 0700 and the server secret read (or created); a database
+        set up with another secret is refused, and API-key hashes from before keyed hashes
+        are re-keyed.
+        """
+        ensure_private_dir(settings.resolved_data_dir)
+        if settings.secret_key:
+            secret, where = ServerSecret.from_setting(settings.secret_key), "TRACKLET_SECRET_KEY"
+        else:
+            secret = ServerSecret.load_or_create(settings.resolved_data_dir)
+            where = str(settings.resolved_data_dir / SECRET_FILE)
         db = Database(settings.db_url, busy_timeout_s=settings.db_busy_timeout_s)
-        if migrate:
-            upgrade(db)
+        try:
+            if migrate:
+                upgrade(db)
+                with db.write() as conn:
+                    check_fingerprint(accounts.setdefault_setting(
+                        conn, FINGERPRINT_SETTING, secret.fingerprint), secret, where)
+                    accounts.rekey_legacy_hashes(
+                        conn, lambda old: rekey_legacy_hash(secret.pepper, old))
+        except BaseException:
+            db.dispose()
+            raise
         blobs = open_blob_store(
             settings.blobs_url, endpoint_url=settings.s3_endpoint_url, region=settings.s3_region
         )
-        return cls(db=db, blobs=blobs, cache_dir=settings.resolved_data_dir / "cache")
+        return cls(db=db, blobs=blobs, secret=secret,
+                   cache_dir=settings.resolved_data_dir / "cache")
 
     def signing_secret(self) -> bytes:
-        """The HMAC key for signed URLs, shared by every server process through the DB."""
-        if self._secret is None:
-            with self.db.write() as conn:
-                value = accounts.get_setting(conn, _SECRET_KEY)
-                if value is None:
-                    # Another process may be creating it right now: the first one wins.
-                    value = accounts.setdefault_setting(conn, _SECRET_KEY, secrets.token_hex(32))
-            self._secret = bytes.fromhex(value)
-        return self._secret
+        """The HMAC key for signed URLs (derived from the server secret, not in the DB)."""
+        return self.secret.signing_key
 
     def create_user(
         self, username: str, admin: bool = False, key: str | None = None,
@@ -75,7 +100,8 @@ class Storage:
         """Create a user (or reuse an existing one) and register an API key for them.
 
         With ``key`` given that exact key is registered (for automation); otherwise a new
-        random key is generated. Returns the user and the key.
+        random key is generated. The key is named by its non-secret prefix. Returns the user
+        and the key.
         """
         validate_name("user", username)
         key = validate_api_key(key) if key else new_api_key()
@@ -85,7 +111,12 @@ class Storage:
                     user = accounts.get_user_by_name(conn, username)
                     if user is None:
                         user = accounts.create_user(conn, username, admin=admin, email=email)
-                    accounts.add_api_key(conn, user.id, hash_api_key(key), key_name(key))
+                    key_hash = hash_api_key(self.secret.pepper, key)
+                    if accounts.user_by_key_hash(conn, key_hash) is None:
+                        name = accounts.free_key_name(conn, user.id, key_name(key))
+                    else:  # registered again: add_api_key checks it is this user's
+                        name = key_name(key)
+                    accounts.add_api_key(conn, user.id, key_hash, name)
                 return user, key
             except Conflict:
                 # Another process created the user at the same moment; now it is there.
@@ -104,7 +135,8 @@ class Storage:
         if empty or (key and admin is not None):
             if not empty and key and admin is not None:
                 with self.db.read() as conn:
-                    if accounts.user_by_key_hash(conn, hash_api_key(key)) is not None:
+                    if accounts.user_by_key_hash(
+                            conn, hash_api_key(self.secret.pepper, key)) is not None:
                         return None
             return self.create_user("admin", admin=True, key=key)
         return None

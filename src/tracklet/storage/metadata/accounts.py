@@ -1,14 +1,16 @@
-"""Users, API keys, entities, projects and server-wide settings."""
+"""Users, API keys, passwords, entities, projects and server-wide settings."""
 
 from __future__ import annotations
 
 import functools
+import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, func, select
 
-from tracklet.domain.records import Entity, Project, User
+from tracklet.domain.records import ApiKey, Entity, Project, User
 from tracklet.errors import Conflict, NotFound
 from tracklet.storage.metadata.tables import (
     api_keys,
@@ -17,9 +19,14 @@ from tracklet.storage.metadata.tables import (
     server_settings,
     users,
 )
-from tracklet.storage.metadata.upsert import insert_missing
+from tracklet.storage.metadata.upsert import insert_missing, upsert_rows
 
-_USER_COLS = (
+#: ``api_keys.hash_scheme`` of keyed hashes, and of plain SHA-256 ones from before 0010.
+HMAC_SCHEME = "hmac"
+LEGACY_SCHEME = "sha256"
+AUTH_VERSION_SETTING = "auth_version"
+
+USER_COLUMNS = (
     users.c.id,
     users.c.username,
     users.c.email,
@@ -30,7 +37,8 @@ _USER_COLS = (
 )
 
 
-def _user(row: Any) -> User:
+def user_record(row: Any) -> User:
+    """A User from a row selected with :data:`USER_COLUMNS`."""
     return User(**row._mapping)
 
 
@@ -98,46 +106,51 @@ def create_user(
 def get_user(conn: Connection, user_id: int) -> User:
     """The user with primary key ``user_id``."""
     row = conn.execute(
-        select(*_USER_COLS)
+        select(*USER_COLUMNS)
         .join(entities, entities.c.id == users.c.entity_id)
         .where(users.c.id == user_id)
     ).first()
     if row is None:
         raise NotFound(f"user {user_id} not found")
-    return _user(row)
+    return user_record(row)
 
 
 def get_user_by_name(conn: Connection, username: str) -> User | None:
     """The user called ``username``, or None."""
     row = conn.execute(
-        select(*_USER_COLS)
+        select(*USER_COLUMNS)
         .join(entities, entities.c.id == users.c.entity_id)
         .where(users.c.username == username)
     ).first()
-    return _user(row) if row else None
+    return user_record(row) if row else None
 
 
 def user_of_entity(conn: Connection, entity_id: int) -> User | None:
     """The user whose own entity this is (None for team entities)."""
     row = conn.execute(
-        select(*_USER_COLS)
+        select(*USER_COLUMNS)
         .join(entities, entities.c.id == users.c.entity_id)
         .where(users.c.entity_id == entity_id)
         .order_by(users.c.id)
         .limit(1)
     ).first()
-    return _user(row) if row else None
+    return user_record(row) if row else None
 
 
-def add_api_key(conn: Connection, user_id: int, key_hash: str, name: str | None = None) -> None:
-    """Register a key (by its hash, with a display ``name``) for a user; Conflict if another
-    user holds it."""
+def add_api_key(conn: Connection, user_id: int, key_hash: str, name: str) -> None:
+    """Register a key (by its keyed hash, :func:`tracklet.domain.keys.hash_api_key`) for a
+    user under ``name``; registering the same key again is a no-op. Conflict if another
+    user holds it, or this user has another key of that name."""
     owner = conn.execute(
         select(api_keys.c.user_id).where(api_keys.c.key_hash == key_hash)
     ).scalar_one_or_none()
     if owner is None:
+        if conn.execute(select(api_keys.c.id).where(api_keys.c.user_id == user_id,
+                                                    api_keys.c.name == name)).first():
+            raise Conflict(f"there is already a key named {name!r}")
         insert_missing(conn, api_keys, {"user_id": user_id, "key_hash": key_hash,
-                                        "created_at": time.time(), "name": name},
+                                        "created_at": time.time(), "name": name,
+                                        "hash_scheme": HMAC_SCHEME},
                        keys=("key_hash",))
         owner = conn.execute(
             select(api_keys.c.user_id).where(api_keys.c.key_hash == key_hash)
@@ -146,22 +159,111 @@ def add_api_key(conn: Connection, user_id: int, key_hash: str, name: str | None 
         raise Conflict("that API key is already registered to another user")
 
 
+def free_key_name(conn: Connection, user_id: int, base: str) -> str:
+    """``base``, or ``base-2``, ``base-3``... whichever this user has no key called yet."""
+    taken = set(conn.execute(select(api_keys.c.name).where(
+        api_keys.c.user_id == user_id, api_keys.c.name.startswith(base, autoescape=True)
+    )).scalars())
+    name, n = base, 1
+    while name in taken:
+        n += 1
+        name = f"{base}-{n}"
+    return name
+
+
 def list_api_keys(conn: Connection, user_id: int) -> list[tuple[int, str]]:
-    """(id, display name) of a user's keys, oldest first; unnamed ones are ``key-<id>``."""
-    rows = conn.execute(select(api_keys.c.id, api_keys.c.name)
+    """(id, name) of a user's keys, oldest first."""
+    return [(k.id, k.name) for k in api_key_records(conn, user_id)]
+
+
+def api_key_records(conn: Connection, user_id: int) -> list[ApiKey]:
+    """A user's keys (never their secrets), oldest first."""
+    rows = conn.execute(select(api_keys.c.id, api_keys.c.name, api_keys.c.created_at)
                         .where(api_keys.c.user_id == user_id).order_by(api_keys.c.id))
-    return [(int(r.id), r.name or f"key-{r.id}") for r in rows]
+    return [ApiKey(int(r.id), r.name, float(r.created_at)) for r in rows]
+
+
+def key_id_of_hash(conn: Connection, key_hash: str) -> int:
+    """The id of the key row with this hash (which must exist)."""
+    return int(conn.execute(
+        select(api_keys.c.id).where(api_keys.c.key_hash == key_hash)).scalar_one())
+
+
+def key_owner(conn: Connection, key_id: int) -> int | None:
+    """The id of the user holding key ``key_id``, or None."""
+    owner = conn.execute(
+        select(api_keys.c.user_id).where(api_keys.c.id == key_id)
+    ).scalar_one_or_none()
+    return None if owner is None else int(owner)
+
+
+def delete_api_key(conn: Connection, user_id: int, *, name: str | None = None,
+                   key_id: int | None = None) -> bool:
+    """Delete one of a user's keys, by name or id; True if there was one. Call
+    :func:`bump_auth_version` in the same transaction so every process drops it at once."""
+    where = [api_keys.c.user_id == user_id]
+    if name is not None:
+        where.append(api_keys.c.name == name)
+    if key_id is not None:
+        where.append(api_keys.c.id == key_id)
+    if len(where) == 1:
+        raise ValueError("name or key_id is required")
+    return bool(conn.execute(api_keys.delete().where(*where)).rowcount)
 
 
 def user_by_key_hash(conn: Connection, key_hash: str) -> User | None:
-    """The user owning the key with this hash, or None."""
+    """The user owning the key with this keyed hash, or None."""
     row = conn.execute(
-        select(*_USER_COLS)
+        select(*USER_COLUMNS)
         .join(entities, entities.c.id == users.c.entity_id)
         .join(api_keys, api_keys.c.user_id == users.c.id)
-        .where(api_keys.c.key_hash == key_hash)
+        .where(api_keys.c.key_hash == key_hash, api_keys.c.hash_scheme == HMAC_SCHEME)
     ).first()
-    return _user(row) if row else None
+    return user_record(row) if row else None
+
+
+def rekey_legacy_hashes(conn: Connection, rekey: Callable[[str], str]) -> int:
+    """Replace every plain SHA-256 key hash (written before migration 0010) with
+    ``rekey(old_hash)``; returns how many rows changed. Safe beside another process doing
+    the same: a row is only rewritten while it still has the old scheme."""
+    rows = conn.execute(select(api_keys.c.id, api_keys.c.key_hash)
+                        .where(api_keys.c.hash_scheme == LEGACY_SCHEME)).all()
+    changed = 0
+    for row in rows:
+        changed += conn.execute(
+            api_keys.update()
+            .where(api_keys.c.id == row.id, api_keys.c.hash_scheme == LEGACY_SCHEME)
+            .values(key_hash=rekey(row.key_hash), hash_scheme=HMAC_SCHEME)
+        ).rowcount
+    return changed
+
+
+def set_password_hash(conn: Connection, user_id: int, password_hash: str | None) -> None:
+    """Store a user's password hash (None: the user signs in with an API key only)."""
+    conn.execute(users.update().where(users.c.id == user_id)
+                 .values(password_hash=password_hash))
+
+
+def password_hash_of(conn: Connection, user_id: int) -> str | None:
+    """The stored password hash of a user, or None."""
+    value = conn.execute(
+        select(users.c.password_hash).where(users.c.id == user_id)
+    ).scalar_one_or_none()
+    return None if value is None else str(value)
+
+
+def auth_version(conn: Connection) -> str:
+    """A value that changes whenever a credential stops being valid (a key revoked, a
+    session ended, a password changed); processes compare it to drop cached credentials."""
+    return get_setting(conn, AUTH_VERSION_SETTING) or ""
+
+
+def bump_auth_version(conn: Connection) -> None:
+    """Change :func:`auth_version` (to a random value: concurrent bumps never write the
+    same value, so none of them goes unnoticed)."""
+    upsert_rows(conn, server_settings, [{"key": AUTH_VERSION_SETTING,
+                                         "value": secrets.token_hex(8)}],
+                keys=("key",), update=("value",))
 
 
 _PROJECT_COLS = (

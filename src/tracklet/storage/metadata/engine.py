@@ -13,15 +13,17 @@ connection pool that stays exhausted beyond the busy timeout.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import psycopg
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, PoolProxiedConnection, create_engine, event
 from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import NullPool
@@ -45,13 +47,16 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         self.busy_timeout_s = busy_timeout_s
         self._write_lock = threading.Lock()
+        self._quick_lock = threading.Lock()
+        self._quick: PoolProxiedConnection | None = None
+        self._quick_raw: Any = None
         self.engine: Engine = self._make_engine()
 
     def _make_engine(self) -> Engine:
         if self.is_sqlite:
             path = self.url.removeprefix("sqlite:///")
-            if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            if path and path != ":memory:" and not path.startswith("file:"):
+                _private_sqlite_file(Path(path))
             engine = create_engine(
                 self.url,
                 connect_args={"check_same_thread": False, "timeout": self.busy_timeout_s},
@@ -166,8 +171,44 @@ class Database:
         except PoolTimeout as exc:
             raise Unavailable("database overloaded, retry shortly", retry_after=2.0) from exc
 
+    def quick_read(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """The first column of the first row of a tiny read (None without a row), for a
+        value read on every request. ``sql`` takes ``?`` placeholders.
+
+        It runs on a connection kept for it, in autocommit mode: one statement that reads
+        the latest commit, without a pool checkout, a liveness ping or BEGIN/COMMIT around
+        it. On SQLite (a WAL reader never waits) that is ~15 µs where a pooled SQLAlchemy
+        transaction costs ~1 ms on this machine; on PostgreSQL one round trip instead of
+        four. A failed read drops the connection (the next call opens another) and is
+        answered as :class:`Unavailable`.
+        """
+        if not self.is_sqlite:
+            sql = sql.replace("?", "%s")
+        with self._quick_lock:
+            if self._quick is None:
+                self._quick = self.engine.raw_connection()
+                raw = self._quick.driver_connection
+                if self.is_sqlite:
+                    assert isinstance(raw, sqlite3.Connection)
+                    raw.isolation_level = None
+                else:
+                    assert isinstance(raw, psycopg.Connection)
+                    raw.autocommit = True
+                self._quick_raw = raw
+            try:
+                row = self._quick_raw.execute(sql, tuple(params)).fetchone()
+            except (sqlite3.Error, psycopg.Error) as exc:
+                self._quick.invalidate()
+                self._quick = self._quick_raw = None
+                raise Unavailable("database busy, retry shortly", retry_after=1.0) from exc
+        return None if row is None else row[0]
+
     def dispose(self) -> None:
         """Close every pooled connection."""
+        with self._quick_lock:
+            if self._quick is not None:
+                self._quick.close()
+                self._quick = self._quick_raw = None
         self.engine.dispose()
 
 
@@ -202,3 +243,16 @@ def _is_transient(exc: DBAPIError) -> bool:
     # server; its OperationalError among them is a connection that failed or was lost
     # (refused, reset, closed by a server restarting).
     return isinstance(orig, psycopg.OperationalError)
+
+
+def _private_sqlite_file(path: Path) -> None:
+    """Create the database file (and its folder) readable by the owner only, and take
+    group and other access away from an existing one: it holds every user's data and
+    credential hashes. SQLite gives its -wal and -shm files the database file's mode."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for suffix in ("", "-wal", "-shm"):
+        file = path.with_name(path.name + suffix)
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            if file.stat().st_mode & 0o077:
+                file.chmod(0o600)

@@ -52,6 +52,8 @@ users = Table(
     Column("admin", Boolean, nullable=False, default=False),
     Column("entity_id", Integer, ForeignKey("entities.id"), nullable=False),
     Column("created_at", Float, nullable=False),
+    # Migration 0010: an argon2 hash (``storage.credentials``); null without a password.
+    Column("password_hash", Text, nullable=True),
 )
 
 api_keys = Table(
@@ -61,8 +63,25 @@ api_keys = Table(
     Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
     Column("key_hash", String(64), nullable=False, unique=True),
     Column("created_at", Float, nullable=False),
-    # Migration 0007: a non-secret prefix of the key (``domain.keys.key_name``).
-    Column("name", String(64), nullable=True),
+    # Migration 0007: a non-secret name; 0010: required, unique per user (``key-<id>``
+    # for keys registered unnamed).
+    Column("name", String(64), nullable=False),
+    # Migration 0010: ``hmac`` (``domain.keys.hash_api_key``) or ``sha256`` (a row written
+    # before 0010, re-keyed by ``Storage.open``).
+    Column("hash_scheme", String(16), nullable=False, server_default="sha256"),
+    UniqueConstraint("user_id", "name", name="uq_api_keys_user_name"),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    # The keyed hash of the cookie's token (``domain.keys.hash_token``), never the token.
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index("ix_sessions_user", "user_id"),
 )
 
 projects = Table(

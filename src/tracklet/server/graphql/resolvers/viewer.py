@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from ariadne import ObjectType, QueryType
+from ariadne import MutationType, ObjectType, QueryType
 
 from tracklet.domain.access import require_read
 from tracklet.domain.records import User
 from tracklet.server.graphql.context import Info
-from tracklet.server.graphql.ids import encode_id
+from tracklet.server.graphql.ids import decode_id, encode_id
+from tracklet.storage import credentials
 from tracklet.storage.metadata import accounts
 
 query = QueryType()
+mutation = MutationType()
 user_type = ObjectType("User")
 entity_type = ObjectType("Entity")
 
@@ -81,6 +83,31 @@ def resolve_user_api_keys(user: User, info: Info) -> dict[str, Any]:
                                 "description": None}} for pk, name in keys]}
 
 
+@mutation.field("generateApiKey")
+def resolve_generate_api_key(
+    _: Any, info: Info, input: dict[str, Any] | None = None  # noqa: A002
+) -> dict[str, Any]:
+    """A new key for the caller. As on W&B, ``name`` is the key itself (the SDK's
+    ``User.generate_api_key`` returns it), in this answer only; the key is listed under
+    its ``description``, or its non-secret prefix."""
+    ctx = info.context
+    description = (input or {}).get("description")
+    pk, key = credentials.generate_api_key(ctx.storage, ctx.user, description)
+    return {"apiKey": {"id": encode_id("ApiKey", pk), "name": key,
+                       "description": description}}
+
+
+@mutation.field("deleteApiKey")
+def resolve_delete_api_key(
+    _: Any, info: Info, input: dict[str, Any] | None = None  # noqa: A002
+) -> dict[str, Any]:
+    """Revoke a key by id: the caller's own, or anyone's for an admin."""
+    ctx = info.context
+    credentials.revoke_key_as(ctx.storage, ctx.user,
+                              decode_id("ApiKey", str((input or {}).get("id") or "")))
+    return {"success": True}
+
+
 @entity_type.field("id")
 def resolve_entity_id(entity: Any, *_: Any) -> str:
     return encode_id("Entity", entity.id)
@@ -119,4 +146,4 @@ for _field, _value in {
 }.items():
     entity_type.set_field(_field, lambda *_a, _v=_value: _v)
 
-BINDABLES = [query, user_type, entity_type]
+BINDABLES = [query, mutation, user_type, entity_type]
