@@ -16,9 +16,16 @@ from ariadne import (
 )
 from graphql import GraphQLError, GraphQLObjectType, GraphQLSchema
 
-from tracklet.errors import InvalidInput, TrackletError, Unavailable, Unsupported
+from tracklet.errors import (
+    InvalidInput,
+    PayloadTooLarge,
+    TrackletError,
+    Unavailable,
+    Unsupported,
+)
 from tracklet.server.errors import graphql_message, graphql_status
 from tracklet.server.graphql.context import GraphQLContext
+from tracklet.server.graphql.cost import QueryLimits
 from tracklet.server.graphql.documents import attach_documents, documents_of
 from tracklet.server.graphql.resolvers import (
     artifact_reads,
@@ -38,9 +45,10 @@ log = logging.getLogger("tracklet.graphql")
 SCHEMA_DIR = Path(__file__).parent / "schema"
 
 
-def build_schema() -> GraphQLSchema:
+def build_schema(limits: QueryLimits | None = None) -> GraphQLSchema:
     """The executable schema: SDL files plus every resolver module's bindables, with a
-    cache of the documents executed against it (see :mod:`.documents`)."""
+    cache of the documents executed against it (see :mod:`.documents`) that validates them
+    against ``limits`` too (see :mod:`.cost`; the defaults without it)."""
     type_defs = load_schema_from_path(str(SCHEMA_DIR))
     bindables: list[Any] = [*SCALARS, *viewer.BINDABLES, *runs.BINDABLES, *files.BINDABLES,
                             *artifacts.BINDABLES, *artifact_reads.BINDABLES,
@@ -50,7 +58,7 @@ def build_schema() -> GraphQLSchema:
     _bind_default_resolvers(schema)
     # Arguments and input fields arrive in resolvers as snake_case keyword/dict keys.
     convert_schema_names(schema, None)
-    attach_documents(schema)
+    attach_documents(schema, limits)
     return schema
 
 
@@ -113,6 +121,11 @@ def execute(
     if operation is not None and not isinstance(operation, str):
         raise InvalidInput("'operationName' must be a string")
     documents = documents_of(schema)
+    limit = documents.limits.max_document_bytes
+    if len(query) > limit or len(query.encode("utf-8")) > limit:
+        raise PayloadTooLarge(
+            f"GraphQL document is over the limit of {limit} bytes "
+            "(graphql_max_document_bytes)")
     transient: list[Unavailable] = []
     originals: list[BaseException | None] = []
 
