@@ -23,7 +23,12 @@ from tracklet.errors import (
     Unavailable,
     Unsupported,
 )
-from tracklet.server.errors import graphql_message, graphql_status
+from tracklet.server.errors import (
+    graphql_message,
+    graphql_status,
+    new_request_id,
+    resolver_error,
+)
 from tracklet.server.graphql.context import GraphQLContext
 from tracklet.server.graphql.cost import QueryLimits
 from tracklet.server.graphql.documents import attach_documents, documents_of
@@ -129,16 +134,22 @@ def execute(
     transient: list[Unavailable] = []
     originals: list[BaseException | None] = []
 
+    request_id = new_request_id()
+
     def format_one(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
         formatted: dict[str, Any] = format_error(error, debug)
-        original = error.original_error
+        raw = error.original_error
+        original = None if raw is None else resolver_error(raw)
         originals.append(original)
         if isinstance(original, Unavailable):
             transient.append(original)
         if original is not None:
-            formatted["message"] = graphql_message(original)
-            if not isinstance(original, TrackletError):
-                log.error("resolver error", exc_info=original)
+            formatted["message"] = graphql_message(original, request_id)
+            if not isinstance(original, (TrackletError, GraphQLError)):
+                log.error("internal error in GraphQL field %s (request id %s)",
+                          ".".join(map(str, error.path or ())), request_id,
+                          exc_info=original)
+                formatted.setdefault("extensions", {})["requestId"] = request_id
         return formatted
 
     _ok, result = graphql_sync(
