@@ -111,6 +111,25 @@ class Settings:
             "$regex runs on RE2 (linear time) and needs no timeout."
         ),
     )
+    ingest_max_depth: int = field(
+        default=64,
+        metadata=_doc(
+            "Most containers (objects, arrays) nested in one history, events or summary line "
+            "of file_stream, the line's own object included; deeper lines get 400 (reading "
+            "a Parquet export of a history broke near 300 levels)."
+        ),
+    )
+    ingest_max_keys: int = field(
+        default=10_000,
+        metadata=_doc(
+            "Most object keys (nested ones included) in one history, events or summary line "
+            "of file_stream; more get 400."
+        ),
+    )
+    ingest_max_line_bytes: int = field(
+        default=4 * 1024 * 1024,
+        metadata=_doc("Largest single file_stream line in bytes; a larger one gets 413."),
+    )
     max_concurrent_requests: int = field(
         default=64,
         metadata=_doc(
