@@ -68,10 +68,13 @@ async def tracklet_error_handler(request: Request, exc: Exception) -> Response:
 
 
 async def unexpected_error_handler(request: Request, exc: Exception) -> Response:
-    """Anything unplanned: logged with its traceback; the client gets a plain 500."""
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return JSONResponse({"error": "internal server error", "errors": [
-        {"message": "internal server error"}]}, status_code=500)
+    """Anything unplanned: logged with its traceback under a request id; the client gets a
+    plain 500 carrying that id, never the exception's text."""
+    request_id = new_request_id()
+    log.error("unhandled error on %s %s (request id %s)", request.method, request.url.path,
+              request_id, exc_info=exc)
+    message = f"internal server error (request id {request_id})"
+    return JSONResponse({"error": message, "errors": [{"message": message}]}, status_code=500)
 
 
 def new_request_id() -> str:
