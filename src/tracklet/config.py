@@ -100,7 +100,7 @@ class Settings:
         default=2000,
         metadata=_doc(
             "Cost of one field that reads a run's history (history, sampledHistory, "
-            "historyKeys, events, systemMetrics, ...) in the GraphQL complexity budget."
+            "historyKeys, events, ...) in the GraphQL complexity budget."
         ),
     )
     run_filter_timeout_s: float = field(

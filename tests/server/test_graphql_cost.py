@@ -40,10 +40,14 @@ CAPTURED = PROTOCOL / "wandb_0.31_captured_documents.json"
 def _sdk_documents() -> list[tuple[str, str]]:
     """The documents of wandb 0.31's Python package, plus those captured on the wire that
     the package does not hold as text (wandb-core's own: UpsertBucket, HistoryPage, ...)."""
+    from wandb.apis.public.runs import _create_runs_query
+
     operations = json.loads(OPERATIONS.read_text())
     captured = json.loads(CAPTURED.read_text())
+    # Built at run time, so in neither file: api.runs(), lazy and full (historyKeys per run).
+    built = [("Runs", _create_runs_query(lazy=lazy)) for lazy in (True, False)]
     return ([(op["name"], text) for op in operations for text in op["documents"]]
-            + [(doc["name"], doc["document"]) for doc in captured])
+            + [(doc["name"], doc["document"]) for doc in captured] + built)
 
 
 def test_every_sdk_document_is_within_the_default_limits() -> None:

@@ -32,7 +32,6 @@ from graphql import (
     GraphQLError,
     GraphQLList,
     GraphQLNamedType,
-    GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
@@ -51,7 +50,7 @@ from tracklet.config import Settings
 #: Fields that read a run's history tables or files: each costs this much on its own.
 HISTORY_FIELDS = frozenset({
     "history", "sampledHistory", "historyKeys", "historyTail", "events", "eventsTail",
-    "systemMetrics", "parquetHistory",
+    "parquetHistory",
 })
 _PAGE_ARGUMENTS = ("first", "last", "limit", "samples")
 
@@ -164,9 +163,9 @@ class _Measure:
             self.aliases += 1
         name = node.name.value
         field_type: Any = None
-        if isinstance(parent, GraphQLObjectType) or hasattr(parent, "fields"):
-            definition = getattr(parent, "fields", {}).get(name)
-            field_type = definition.type if definition is not None else None
+        definition = getattr(parent, "fields", {}).get(name)  # objects and interfaces
+        if definition is not None:
+            field_type = definition.type
         named = get_named_type(field_type) if field_type is not None else None
         is_connection = named is not None and named.name.endswith("Connection")
         is_list = isinstance(get_nullable_type(field_type), GraphQLList) if field_type else False

@@ -53,7 +53,7 @@ def check_pattern(pattern: str, ignore_case: bool = False) -> str:
         if isinstance(detail, bytes):
             detail = detail.decode("utf-8", "replace")
         raise InvalidInput(
-            f"$regex {pattern!r} cannot run on the server's linear-time regex engine (RE2 "
+            f"invalid $regex {pattern!r} for the server's linear-time regex engine (RE2 "
             f"syntax: no backreferences or lookaround; at most {MAX_PATTERN_MEMORY >> 20} MB "
             f"compiled): {detail}") from None
     return full
