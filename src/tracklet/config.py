@@ -92,8 +92,9 @@ class Settings:
         metadata=_doc(
             "Complexity budget of one GraphQL operation: each field costs 1 plus its children, "
             "times the page size for connections and lists of objects (the literal first/"
-            "limit, else the variable's default, else 50), plus graphql_history_weight per "
-            "history field. The wandb SDK's costliest operation is near 128,000."
+            "limit, else the variable's default, else 50 for a connection and 10 for a "
+            "plain list), plus graphql_history_weight per history field. The wandb SDK's "
+            "costliest operation (api.runs() with historyKeys per run) is near 101,500."
         ),
     )
     graphql_history_weight: int = field(

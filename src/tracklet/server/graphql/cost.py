@@ -11,7 +11,8 @@ validation errors, see :mod:`.documents`), with fragments expanded:
 
 A connection (a type named ``...Connection``) or a list of objects multiplies its children
 by the page it asks for: the literal ``first``/``last``/``limit``/``samples`` argument, or the
-default of the variable passed there, or :attr:`QueryLimits.page_weight` when neither says.
+default of the variable passed there, or when neither says :attr:`QueryLimits.page_weight`
+for a connection and :attr:`QueryLimits.list_weight` for a plain list.
 The ``edges`` list inside a connection is already counted by its connection. This is an
 estimate that ignores variable values on purpose: it belongs to the document, so it is
 computed once, and every document the wandb SDK sends stays far below the budget
@@ -65,6 +66,9 @@ class QueryLimits:
     max_document_bytes: int = 100_000
     max_tokens: int = 20_000
     page_weight: int = 50
+    #: A plain list of objects (an artifact's aliases, a run's files by name) is unpaged and
+    #: short in practice: it counts this many items unless an argument says how many.
+    list_weight: int = 10
     history_weight: int = 2000
     max_page_weight: int = 1000
 
@@ -172,13 +176,15 @@ class _Measure:
         children = self.selections(node.selection_set, named, depth,
                                    is_connection, spread)
         multiplier = 1
-        if is_connection or (is_list and named is not None and is_composite_type(named)
-                             and not (in_connection and name == "edges")):
-            multiplier = self.page(node)
+        if is_connection:
+            multiplier = self.page(node, self.limits.page_weight)
+        elif (is_list and named is not None and is_composite_type(named)
+              and not (in_connection and name == "edges")):
+            multiplier = self.page(node, self.limits.list_weight)
         own = self.limits.history_weight if name in HISTORY_FIELDS else 1
         return own + multiplier * children
 
-    def page(self, node: FieldNode) -> int:
+    def page(self, node: FieldNode, default: int) -> int:
         for argument in node.arguments or ():
             if argument.name.value not in _PAGE_ARGUMENTS:
                 continue
@@ -188,7 +194,7 @@ class _Measure:
             if isinstance(value, VariableNode) and value.name.value in self.defaults:
                 return max(1, min(self.defaults[value.name.value],
                                   self.limits.max_page_weight))
-        return self.limits.page_weight
+        return default
 
     def _type(self, name: str | None) -> GraphQLNamedType | None:
         if name is None or self.schema is None:
