@@ -84,6 +84,74 @@ class Settings:
             "The wandb SDK caps its own requests near 10 MiB."
         ),
     )
+    graphql_max_document_bytes: int = field(
+        default=100_000,
+        metadata=_doc(
+            "Largest GraphQL document (the query text) accepted; larger ones get 413 before "
+            "parsing. The wandb SDK's largest is near 2.2 KB."
+        ),
+    )
+    graphql_max_tokens: int = field(
+        default=20_000,
+        metadata=_doc("Most lexical tokens in one GraphQL document; more is a syntax error."),
+    )
+    graphql_max_depth: int = field(
+        default=15,
+        metadata=_doc(
+            "Deepest chain of nested fields in one GraphQL operation, fragments expanded "
+            "(the wandb SDK's deepest is 11)."
+        ),
+    )
+    graphql_max_aliases: int = field(
+        default=10,
+        metadata=_doc(
+            "Most aliased fields in one GraphQL operation (the wandb SDK sends at most 3)."
+        ),
+    )
+    graphql_max_cost: int = field(
+        default=200_000,
+        metadata=_doc(
+            "Complexity budget of one GraphQL operation: each field costs 1 plus its children, "
+            "times the page size for connections and lists of objects (the literal first/"
+            "limit, else the variable's default, else 50 for a connection and 10 for a "
+            "plain list), plus graphql_history_weight per history field. The wandb SDK's "
+            "costliest operation (api.runs() with historyKeys per run) is near 101,500."
+        ),
+    )
+    graphql_history_weight: int = field(
+        default=2000,
+        metadata=_doc(
+            "Cost of one field that reads a run's history (history, sampledHistory, "
+            "historyKeys, events, ...) in the GraphQL complexity budget."
+        ),
+    )
+    run_filter_timeout_s: float = field(
+        default=10.0,
+        metadata=_doc(
+            "PostgreSQL statement timeout of a run listing query (api.runs(filters=...)); a "
+            "slower one is cancelled and answered 400. 0 disables it. On SQLite the filters' "
+            "$regex runs on RE2 (linear time) and needs no timeout."
+        ),
+    )
+    ingest_max_depth: int = field(
+        default=64,
+        metadata=_doc(
+            "Most containers (objects, arrays) nested in one history, events or summary line "
+            "of file_stream, the line's own object included; deeper lines get 400 (reading "
+            "a Parquet export of a history broke near 300 levels)."
+        ),
+    )
+    ingest_max_keys: int = field(
+        default=10_000,
+        metadata=_doc(
+            "Most object keys (nested ones included) in one history, events or summary line "
+            "of file_stream; more get 400."
+        ),
+    )
+    ingest_max_line_bytes: int = field(
+        default=4 * 1024 * 1024,
+        metadata=_doc("Largest single file_stream line in bytes; a larger one gets 413."),
+    )
     max_concurrent_requests: int = field(
         default=64,
         metadata=_doc(

@@ -16,9 +16,10 @@ from hypothesis import strategies as st
 
 from tracklet.config import Settings
 from tracklet.domain.records import RunFields, User
-from tracklet.errors import InvalidInput, NotFound
+from tracklet.errors import InvalidInput, NotFound, PayloadTooLarge
 from tracklet.ingest.filestream import (
     HISTORY,
+    StreamLimits,
     StreamRequest,
     apply_batch,
     apply_file_stream,
@@ -77,7 +78,7 @@ def _lines(n: int, start: int = 0) -> list[str]:
         ({"files": {"wandb-events.jsonl": {"offset": 0, "content": ["nope"]}}}, "JSON object"),
         ({"files": {"wandb-summary.json": {"offset": 0, "content": ["1"]}}}, "JSON object"),
         ({"files": {"wandb-history.jsonl": {"offset": 0, "content": ["[" * 5000 + "]" * 5000]}}},
-         "JSON object"),
+         "ingest_max_depth"),
         ({"uploaded": "a.txt"}, "uploaded"),
         ({"exitcode": True}, "exitcode"),
         ({"exitcode": 2**40}, "exitcode"),
@@ -339,8 +340,54 @@ def test_fast_line_parse_edge_cases_match_the_checked_parse(line: str) -> None:
     lines = [line, '{"_step": 9}']
     expected = _checked_steps(HISTORY, lines)
     try:
+        # Limits past these lines' nesting: the parsers' own handling is compared here.
         got: tuple[int | None, ...] | str = parse_file_stream(
-            {"files": {HISTORY: {"offset": 0, "content": lines}}}).history_steps
+            {"files": {HISTORY: {"offset": 0, "content": lines}}},
+            StreamLimits(max_depth=10_000)).history_steps
     except InvalidInput as exc:
         got = str(exc)
     assert got == expected
+
+
+def _history_payload(*lines: str) -> dict[str, Any]:
+    return {"files": {"wandb-history.jsonl": {"offset": 0, "content": list(lines)}}}
+
+
+def _nested(depth: int) -> str:
+    """A line of ``depth`` containers (its own object included), alternating kinds."""
+    text = "1"
+    for level in range(depth - 1):
+        text = f"[{text}]" if level % 2 else f'{{"k": {text}}}'
+    return '{"_step": 0, "v": ' + text + "}"
+
+
+def test_stored_data_limits_are_enforced_by_name() -> None:
+    limits = StreamLimits()
+    parse_file_stream(_history_payload(_nested(limits.max_depth)))
+    with pytest.raises(InvalidInput, match=r"nested 65 levels deep, over the limit of 64 "
+                                           r"\(ingest_max_depth\)"):
+        parse_file_stream(_history_payload('{"_step": 0}', _nested(65)))
+    wide = "{" + ", ".join(f'"k{i}": {i}' for i in range(limits.max_keys)) + "}"
+    parse_file_stream(_history_payload(wide))
+    with pytest.raises(InvalidInput, match=r"10001 keys, over the limit of 10000 "
+                                           r"\(ingest_max_keys\)"):
+        parse_file_stream(_history_payload(wide[:-1] + ', "one more": {}}'))
+    big = '{"s": "' + "x" * limits.max_line_bytes + '"}'
+    with pytest.raises(PayloadTooLarge, match="ingest_max_line_bytes"):
+        parse_file_stream({"files": {"output.log": {"offset": 0, "content": [big]}}})
+    for name in ("wandb-events.jsonl", "wandb-summary.json"):
+        with pytest.raises(InvalidInput, match="ingest_max_depth"):
+            parse_file_stream({"files": {name: {"offset": 0, "content": [_nested(80)]}}})
+
+
+def test_brackets_colons_and_escapes_inside_strings_do_not_count() -> None:
+    limits = StreamLimits(max_depth=3, max_keys=4)
+    text = '{"a": "[[[[{{{{::::", "b\\"[{:": {"c": "\\\\"}, "d": ["]]]]"]}'
+    update = parse_file_stream(_history_payload(text), limits)
+    assert update.history is not None and update.history.lines == (text,)
+    with pytest.raises(InvalidInput, match="ingest_max_depth"):
+        parse_file_stream(_history_payload('{"a": [[[1]]]}'), limits)
+    with pytest.raises(InvalidInput, match="ingest_max_keys"):
+        parse_file_stream(_history_payload('{"a": 1, "b": 2, "c": {"d": 3, "e": 4}}'), limits)
+    output = {"files": {"output.log": {"offset": 0, "content": ["[[[[[[ a: b: c: d:"]}}}
+    parse_file_stream(output, limits)  # console text has no shape

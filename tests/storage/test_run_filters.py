@@ -24,7 +24,7 @@ from tracklet.storage.metadata import accounts
 from tracklet.storage.metadata import runs as run_repo
 from tracklet.storage.metadata.engine import Database
 from tracklet.storage.metadata.migrate import upgrade
-from tracklet.storage.metadata.run_query import count_runs, list_runs
+from tracklet.storage.metadata.run_query import bound_statements, count_runs, list_runs
 
 
 def _make_runs(n: int) -> list[dict[str, Any]]:
@@ -228,7 +228,9 @@ BAD = [
     ('{"$and": []}', "$and needs a non-empty list"),
     ('{"config.lr": {"$in": 3}}', "needs a list"),
     ('{"config.lr": {"$exists": "yes"}}', "needs true or false"),
-    ('{"config.lr": {"$regex": "("}}', "invalid $regex"),
+    ('{"config.lr": {"$regex": "("}}', "linear-time regex engine"),
+    ('{"notes": {"$regex": "(a)\\\\1"}}', "no backreferences"),
+    ('{"notes": {"$regex": "(?=a)"}}', "no backreferences or lookaround"),
     ('{"config.lr": {"$regex": "a", "$options": "z"}}', "$options supports only"),
     ('{"config.opt": {"name": "adam"}}', "cannot compare 'config.opt' with an object"),
     ('{"createdAt": {"$gt": "yesterday"}}', "ISO-8601"),
@@ -269,3 +271,20 @@ def test_bad_orders_and_cursors(store: tuple[Database, Project, dict[str, int]])
         cursor = list_runs(conn, project.id, None, "+name", None, 5).cursors[-1]
         with pytest.raises(InvalidInput, match="another order"):
             list_runs(conn, project.id, None, "-name", cursor, 10)
+
+
+def test_statement_timeout_cancels_a_slow_listing_query(
+        store: tuple[Database, Project, dict[str, int]]) -> None:
+    """On PostgreSQL a run listing's statements are bounded (run_filter_timeout_s), and a
+    cancelled one is the caller's InvalidInput naming the limit; SQLite needs no bound."""
+    db, project, _ = store
+    if not db.url.startswith("postgresql"):
+        with db.read() as conn:
+            bound_statements(conn, 0.05)  # a no-op there
+            assert count_runs(conn, project.id, None) > 0
+        return
+    with pytest.raises(InvalidInput, match="run_filter_timeout_s"), db.read() as conn:
+        bound_statements(conn, 0.05)
+        conn.exec_driver_sql("SELECT pg_sleep(2)")
+    with db.read() as conn:  # the bound ends with its transaction
+        conn.exec_driver_sql("SELECT pg_sleep(0.1)")

@@ -7,6 +7,7 @@ carriage-return progress bar replace the earlier text instead of piling up.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,9 +16,10 @@ from typing import Annotated, Any
 import msgspec
 from sqlalchemy import Connection
 
+from tracklet.config import Settings
 from tracklet.domain.records import FileStreamUpdate, StreamChunk
 from tracklet.domain.runs import RunState
-from tracklet.errors import InvalidInput, NotFound, TrackletError
+from tracklet.errors import InvalidInput, NotFound, PayloadTooLarge, TrackletError
 from tracklet.storage import Storage
 from tracklet.storage.history.compaction import CHECKPOINT_ROWS
 from tracklet.storage.history.jsonline import loads
@@ -34,6 +36,77 @@ OUTPUT = "output.log"
 
 #: Offsets past this are not a real run's line numbers but an attempt to poke the database.
 MAX_OFFSET = 2**53
+
+
+@dataclass(frozen=True)
+class StreamLimits:
+    """What one file_stream line may hold (``ingest_max_*`` in :class:`Settings`): every
+    read path (history pages, sampled history, the columnar scan, chart series, Parquet
+    compaction) is exercised up to these limits, so whatever ingest accepts reads back."""
+
+    #: Containers (objects and arrays) nested in one line, the line's own object included.
+    #: Reading a Parquet export broke near 300 levels; every read path holds at 260.
+    max_depth: int = 64
+    #: Object keys in one line, nested objects' keys included.
+    max_keys: int = 10_000
+    #: Size of one line in bytes (UTF-8).
+    max_line_bytes: int = 4 * 1024 * 1024
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StreamLimits:
+        """The limits configured in ``settings``."""
+        return cls(max_depth=settings.ingest_max_depth, max_keys=settings.ingest_max_keys,
+                   max_line_bytes=settings.ingest_max_line_bytes)
+
+
+# An escape inside a string, a quote, a bracket or a colon: all the shape check looks at.
+_SHAPE_TOKENS = re.compile(r'\\.|["{}\[\]:]')
+
+
+def _check_line(name: str, index: int, line: str, limits: StreamLimits,
+                shaped: bool = True) -> None:
+    """InvalidInput (PayloadTooLarge for size) naming the limit a line breaks. Counting
+    brackets and colons bounds depth and keys from above, so the scan of the line's tokens
+    only runs for the rare line those bounds do not clear."""
+    where = f"files.{name}.content[{index}]"
+    size = len(line)
+    if size > limits.max_line_bytes or (
+            size * 4 > limits.max_line_bytes and len(line.encode("utf-8", "surrogatepass"))
+            > limits.max_line_bytes):
+        raise PayloadTooLarge(f"{where} is over the limit of {limits.max_line_bytes} bytes "
+                              "per line (ingest_max_line_bytes)")
+    if not shaped:
+        return
+    if (line.count("{") + line.count("[") <= limits.max_depth
+            and line.count(":") <= limits.max_keys):
+        return
+    depth = deepest = keys = 0
+    in_string = False
+    for match in _SHAPE_TOKENS.finditer(line):
+        token = match.group()
+        if token == '"':
+            in_string = not in_string
+        elif in_string or len(token) > 1:
+            continue
+        elif token in "{[":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token == ":":
+            keys += 1
+        else:
+            depth -= 1
+    if deepest > limits.max_depth:
+        raise InvalidInput(f"{where} is nested {deepest} levels deep, over the limit of "
+                           f"{limits.max_depth} (ingest_max_depth)")
+    if keys > limits.max_keys:
+        raise InvalidInput(f"{where} has {keys} keys, over the limit of {limits.max_keys} "
+                           "(ingest_max_keys)")
+
+
+def _check_lines(name: str, chunk: StreamChunk, limits: StreamLimits) -> None:
+    shaped = name != OUTPUT
+    for i, line in enumerate(chunk.lines):
+        _check_line(name, i, line, limits, shaped)
 
 
 @dataclass(frozen=True)
@@ -121,12 +194,14 @@ def _check_objects(name: str, chunk: StreamChunk) -> None:
             _json_object(name, i, line)
 
 
-def parse_file_stream(payload: Any) -> FileStreamUpdate:
+def parse_file_stream(payload: Any, limits: StreamLimits | None = None) -> FileStreamUpdate:
     """Validate a file_stream body. Unknown file names and keys are ignored.
 
     History, events and summary lines must each be a JSON object (NaN and Infinity allowed,
-    as the SDK writes them); anything else is InvalidInput and nothing of the request is kept.
+    as the SDK writes them) within ``limits`` (nesting, keys, line size; the defaults
+    without it); anything else is InvalidInput and nothing of the request is kept.
     """
+    limits = limits or StreamLimits()
     if not isinstance(payload, dict):
         raise InvalidInput("file_stream body must be a JSON object")
     files = payload.get("files")
@@ -136,6 +211,8 @@ def parse_file_stream(payload: Any) -> FileStreamUpdate:
         raise InvalidInput("'files' must be an object")
     chunks = {name: _chunk(name, files[name]) for name in (HISTORY, EVENTS, SUMMARY, OUTPUT)
               if name in files}
+    for name, chunk in chunks.items():
+        _check_lines(name, chunk, limits)
     history = chunks.get(HISTORY)
     steps = _history_steps(history) if history else ()
     for name in (EVENTS, SUMMARY):

@@ -19,6 +19,7 @@ from tracklet.server.auth import Authenticator
 from tracklet.server.compression import ApiGZip
 from tracklet.server.errors import tracklet_error_handler, unexpected_error_handler
 from tracklet.server.graphql import build_schema
+from tracklet.server.graphql.cost import QueryLimits
 from tracklet.server.headers import SecurityHeaders
 from tracklet.server.limits import ConcurrencyLimit
 from tracklet.server.routes import ROUTES
@@ -42,8 +43,8 @@ def create_app(settings: Settings, storage: Storage | None = None) -> Starlette:
         )
         secret = await to_thread.run_sync(store.signing_secret)
         state = AppState(settings=settings, storage=store, auth=Authenticator(store),
-                         schema=build_schema(), writer=GroupWriter(store),
-                         signing_secret=secret)
+                         schema=build_schema(QueryLimits.from_settings(settings)),
+                         writer=GroupWriter(store), signing_secret=secret)
         app.state.tracklet = state
         tasks = [asyncio.create_task(_crash_sweeper(state))]
         if store.db.is_sqlite:

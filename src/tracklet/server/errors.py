@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import math
+import re
+import secrets
 from collections.abc import Sequence
 from typing import Any
 
@@ -71,17 +73,64 @@ async def tracklet_error_handler(request: Request, exc: Exception) -> Response:
 
 
 async def unexpected_error_handler(request: Request, exc: Exception) -> Response:
-    """Anything unplanned: logged with its traceback; the client gets a plain 500."""
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return JSONResponse({"error": "internal server error", "errors": [
-        {"message": "internal server error"}]}, status_code=500)
+    """Anything unplanned: logged with its traceback under a request id; the client gets a
+    plain 500 carrying that id, never the exception's text."""
+    request_id = new_request_id()
+    log.error("unhandled error on %s %s (request id %s)", request.method, request.url.path,
+              request_id, exc_info=exc)
+    message = f"internal server error (request id {request_id})"
+    return JSONResponse({"error": message, "errors": [{"message": message}]}, status_code=500)
 
 
-def graphql_message(exc: BaseException) -> str:
-    """The message a GraphQL client sees for an error raised in a resolver."""
+def new_request_id() -> str:
+    """A short random id naming one request in the log and in its error messages."""
+    return secrets.token_hex(8)
+
+
+def resolver_error(exc: BaseException) -> BaseException:
+    """The error a resolver's exception stands for: a call that never entered the resolver
+    (a TypeError raised by binding the field's arguments: an argument missing or unknown)
+    is the caller's InvalidInput; an integer the database cannot hold (sqlite3 raises
+    OverflowError while binding it) too; anything else is returned as it is."""
+    if isinstance(exc, TypeError) and _raised_by_call(exc):
+        match = _CALL_MISMATCH.search(str(exc))
+        detail = (match.group(1).replace(" positional argument", " argument")
+                  .replace(" keyword argument", " argument")
+                  if match else "arguments do not match the field")
+        return InvalidInput(f"invalid arguments: {detail}")
+    if isinstance(exc, OverflowError) and "SQLite INTEGER" in str(exc):
+        return InvalidInput("an integer argument is out of range (64-bit signed at most)")
+    return exc
+
+
+# "resolve_x() missing 1 required positional argument: 'input'", "... got an unexpected
+# keyword argument 'foo'", "... takes 2 positional arguments but 3 were given"
+_CALL_MISMATCH = re.compile(r"\)\s+(missing .*|got an unexpected .*|takes .*)$")
+_CALLER_PACKAGES = ("/graphql/", "/ariadne/")
+
+
+def _raised_by_call(exc: TypeError) -> bool:
+    """Whether ``exc`` was raised at a call site in graphql-core or ariadne (binding the
+    arguments) rather than inside a resolver: the innermost traceback frame tells."""
+    tb = exc.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    filename = tb.tb_frame.f_code.co_filename.replace("\\", "/")
+    return any(part in filename for part in _CALLER_PACKAGES) and bool(
+        _CALL_MISMATCH.search(str(exc)))
+
+
+def graphql_message(exc: BaseException, request_id: str = "") -> str:
+    """The message a GraphQL client sees for an error raised in a resolver: the domain
+    message, or for anything unplanned a generic one carrying the request id it was logged
+    under (never the exception's own text, which tells internals)."""
     if isinstance(exc, TrackletError):
         return exc.message
-    return str(exc) or exc.__class__.__name__
+    if isinstance(exc, GraphQLError):
+        return exc.message
+    return f"internal server error (request id {request_id or 'unknown'})"
 
 
 def graphql_status(result: dict[str, Any], originals: Sequence[BaseException | None]) -> int:

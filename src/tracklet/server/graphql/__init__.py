@@ -16,9 +16,21 @@ from ariadne import (
 )
 from graphql import GraphQLError, GraphQLObjectType, GraphQLSchema
 
-from tracklet.errors import InvalidInput, TrackletError, Unavailable, Unsupported
-from tracklet.server.errors import graphql_message, graphql_status
+from tracklet.errors import (
+    InvalidInput,
+    PayloadTooLarge,
+    TrackletError,
+    Unavailable,
+    Unsupported,
+)
+from tracklet.server.errors import (
+    graphql_message,
+    graphql_status,
+    new_request_id,
+    resolver_error,
+)
 from tracklet.server.graphql.context import GraphQLContext
+from tracklet.server.graphql.cost import QueryLimits
 from tracklet.server.graphql.documents import attach_documents, documents_of
 from tracklet.server.graphql.resolvers import (
     artifact_reads,
@@ -38,9 +50,10 @@ log = logging.getLogger("tracklet.graphql")
 SCHEMA_DIR = Path(__file__).parent / "schema"
 
 
-def build_schema() -> GraphQLSchema:
+def build_schema(limits: QueryLimits | None = None) -> GraphQLSchema:
     """The executable schema: SDL files plus every resolver module's bindables, with a
-    cache of the documents executed against it (see :mod:`.documents`)."""
+    cache of the documents executed against it (see :mod:`.documents`) that validates them
+    against ``limits`` too (see :mod:`.cost`; the defaults without it)."""
     type_defs = load_schema_from_path(str(SCHEMA_DIR))
     bindables: list[Any] = [*SCALARS, *viewer.BINDABLES, *runs.BINDABLES, *files.BINDABLES,
                             *artifacts.BINDABLES, *artifact_reads.BINDABLES,
@@ -50,7 +63,7 @@ def build_schema() -> GraphQLSchema:
     _bind_default_resolvers(schema)
     # Arguments and input fields arrive in resolvers as snake_case keyword/dict keys.
     convert_schema_names(schema, None)
-    attach_documents(schema)
+    attach_documents(schema, limits)
     return schema
 
 
@@ -113,19 +126,30 @@ def execute(
     if operation is not None and not isinstance(operation, str):
         raise InvalidInput("'operationName' must be a string")
     documents = documents_of(schema)
+    limit = documents.limits.max_document_bytes
+    if len(query) > limit or len(query.encode("utf-8")) > limit:
+        raise PayloadTooLarge(
+            f"GraphQL document is over the limit of {limit} bytes "
+            "(graphql_max_document_bytes)")
     transient: list[Unavailable] = []
     originals: list[BaseException | None] = []
 
+    request_id = new_request_id()
+
     def format_one(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
         formatted: dict[str, Any] = format_error(error, debug)
-        original = error.original_error
+        raw = error.original_error
+        original = None if raw is None else resolver_error(raw)
         originals.append(original)
         if isinstance(original, Unavailable):
             transient.append(original)
         if original is not None:
-            formatted["message"] = graphql_message(original)
-            if not isinstance(original, TrackletError):
-                log.error("resolver error", exc_info=original)
+            formatted["message"] = graphql_message(original, request_id)
+            if not isinstance(original, (TrackletError, GraphQLError)):
+                log.error("internal error in GraphQL field %s (request id %s)",
+                          ".".join(map(str, error.path or ())), request_id,
+                          exc_info=original)
+                formatted.setdefault("extensions", {})["requestId"] = request_id
         return formatted
 
     _ok, result = graphql_sync(

@@ -5,6 +5,10 @@ more than answering a 1,000-row history page, so both are done once per distinct
 cache belongs to the schema it validated against (``schema.extensions``): ``build_schema``
 runs once per app in its lifespan (``AppState.schema``), so two apps in one process never
 share documents, and a validation result is never reused against another schema.
+
+The cache is bounded by entries and by the characters of the texts it holds; a document is
+parsed with a token limit, and the server's cost limits (:mod:`.cost`) are validation rules,
+so a document's measure is computed once with its other validation errors.
 """
 
 from __future__ import annotations
@@ -22,11 +26,16 @@ from graphql import (
     GraphQLSchema,
     TypeInfo,
     parse,
+    specified_rules,
     validate,
 )
 
+from tracklet.server.graphql.cost import QueryLimits, cost_rule
+
 #: Distinct document texts kept per schema.
 DOCUMENT_CACHE = 512
+#: Characters of document text kept per schema (a parse tree is a few dozen times larger).
+DOCUMENT_CACHE_CHARS = 2 * 1024 * 1024
 _EXTENSION = "tracklet.documents"
 
 
@@ -40,9 +49,15 @@ class DocumentCache:
     """A least-recently-used map from document text to its parse tree and validation
     errors against one schema. Thread-safe (requests execute in worker threads)."""
 
-    def __init__(self, schema: GraphQLSchema, size: int = DOCUMENT_CACHE) -> None:
+    def __init__(self, schema: GraphQLSchema, size: int = DOCUMENT_CACHE,
+                 limits: QueryLimits | None = None,
+                 max_chars: int = DOCUMENT_CACHE_CHARS) -> None:
         self.schema = schema
         self.size = size
+        self.max_chars = max_chars
+        self.limits = limits or QueryLimits()
+        self.cost_rule = cost_rule(self.limits)
+        self._chars = 0
         self._texts: OrderedDict[str, _Entry] = OrderedDict()
         self._documents: dict[int, _Entry] = {}
         self._lock = threading.Lock()
@@ -59,15 +74,19 @@ class DocumentCache:
             if entry is not None:
                 self._texts.move_to_end(text)
                 return entry.document
-        document = parse(text)
+        document = parse(text, max_tokens=self.limits.max_tokens)
+        if len(text) > self.max_chars // 16:
+            return document  # parsed every time rather than crowding out the SDK's documents
         with self._lock:
             entry = self._texts.get(text)
             if entry is not None:  # another thread parsed it meanwhile
                 return entry.document
             entry = self._texts[text] = _Entry(document)
             self._documents[id(document)] = entry
-            while len(self._texts) > self.size:
-                _, old = self._texts.popitem(last=False)
+            self._chars += len(text)
+            while len(self._texts) > self.size or self._chars > self.max_chars:
+                old_text, old = self._texts.popitem(last=False)
+                self._chars -= len(old_text)
                 del self._documents[id(old.document)]
         return document
 
@@ -77,7 +96,9 @@ class DocumentCache:
                  ) -> list[GraphQLError]:
         """Validation errors of a document (an ariadne ``QueryValidator``); remembered for
         documents this cache parsed, computed every time for any other. ``type_info`` is
-        ignored: graphql-core 3.3 validates without one."""
+        ignored: graphql-core 3.3 validates without one. The cost limits always apply, beside
+        ``rules`` (the standard rules without it)."""
+        rules = (*(specified_rules if rules is None else rules), self.cost_rule)
         with self._lock:
             entry = self._documents.get(id(document_ast))
             known = entry is not None and entry.document is document_ast
@@ -90,9 +111,9 @@ class DocumentCache:
         return errors
 
 
-def attach_documents(schema: GraphQLSchema) -> DocumentCache:
+def attach_documents(schema: GraphQLSchema, limits: QueryLimits | None = None) -> DocumentCache:
     """Give ``schema`` a document cache of its own (done by ``build_schema``)."""
-    cache = DocumentCache(schema)
+    cache = DocumentCache(schema, limits=limits)
     schema.extensions[_EXTENSION] = cache
     return cache
 

@@ -20,6 +20,7 @@ def decode_id(kind: str, value: str) -> int:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidInput(f"invalid {kind} id {value!r}") from None
     prefix, _, pk = text.rpartition(":")
-    if prefix != kind or not pk.isdigit():
+    # Primary keys are 64-bit signed integers in both databases.
+    if prefix != kind or not pk.isdigit() or len(pk) > 19 or int(pk) >= 2**63:
         raise InvalidInput(f"invalid {kind} id {value!r}")
     return int(pk)

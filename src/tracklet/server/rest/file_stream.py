@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tracklet.domain.access import require_write
-from tracklet.ingest.filestream import StreamRequest, parse_file_stream
+from tracklet.ingest.filestream import StreamLimits, StreamRequest, parse_file_stream
 from tracklet.server.access import request_user
 from tracklet.server.rest.body import read_json
 from tracklet.server.state import AppState
@@ -35,10 +35,11 @@ async def file_stream(request: Request) -> Response:
     require_write(request_user(request), entity)
     payload = await read_json(request, state.settings.max_body_bytes)
     update: Any
+    limits = StreamLimits.from_settings(state.settings)
     if _small(request):
-        update = parse_file_stream(payload)
+        update = parse_file_stream(payload, limits)
     else:
-        update = await to_thread.run_sync(parse_file_stream, payload)
+        update = await to_thread.run_sync(parse_file_stream, payload, limits)
     result = await state.writer.submit(StreamRequest(entity, project, name, update))
     return Response(_STOPPED if result.stopped else _OK, media_type="application/json")
 

@@ -29,6 +29,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import NullPool
 
 from tracklet.errors import InvalidInput, Unavailable
+from tracklet.storage.metadata.regex import sqlite_regexp
 
 T = TypeVar("T")
 
@@ -76,6 +77,11 @@ class Database:
                 cur.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
                 cur.execute(f"PRAGMA busy_timeout={busy_ms}")
                 cur.close()
+                # Run filters' $regex, on RE2 rather than the backtracking ``re`` that
+                # SQLAlchemy registers as REGEXP (see regex.py); REGEXP is replaced too.
+                dbapi_conn.create_function("tracklet_regexp", 2, sqlite_regexp,
+                                           deterministic=True)
+                dbapi_conn.create_function("regexp", 2, sqlite_regexp, deterministic=True)
 
             @event.listens_for(engine, "begin")
             def _begin(conn: Connection) -> None:
@@ -162,6 +168,10 @@ class Database:
                 raise Unavailable("database connection lost, retry", retry_after=1.0) from exc
             if _is_transient(exc):
                 raise Unavailable("database busy, retry shortly", retry_after=1.0) from exc
+            if getattr(exc.orig, "sqlstate", None) == _QUERY_CANCELED:
+                raise InvalidInput(
+                    "query cancelled after the statement timeout (run_filter_timeout_s): "
+                    "narrow the filters or simplify the $regex") from exc
             if isinstance(exc, DataError):
                 # A value the database cannot hold (too long for its column, out of range,
                 # a NUL character on PostgreSQL): the client's input, not a server fault.
@@ -216,6 +226,8 @@ class Database:
 # too_many_connections, admin_shutdown, crash_shutdown, cannot_connect_now; class 08 is
 # connection exceptions. Everything else (constraint violations, program limits such as
 # "too many grouping sets", syntax) would fail the same way on a retry.
+# A statement timeout (``SET LOCAL statement_timeout``) fired: the query, not the server.
+_QUERY_CANCELED = "57014"
 _TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03", "53300", "57P01", "57P02", "57P03"})
 # SQLITE_BUSY (another connection holds the lock) and SQLITE_LOCKED (a conflict inside this
 # connection or its shared cache); the low byte of an extended code is its primary code, so

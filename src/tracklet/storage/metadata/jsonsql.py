@@ -38,6 +38,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import FunctionElement
 
 from tracklet.errors import InvalidInput
+from tracklet.storage.metadata.regex import check_pattern
 
 Path = tuple[str, ...]
 
@@ -160,9 +161,13 @@ class JsonArrayMatches(_JsonOp):
 
 def regex_match(expr: ColumnElement[Any], pattern: str, ignore_case: bool,
                 dialect_name: str) -> ColumnElement[bool]:
-    """``expr`` matches ``pattern`` (Python ``re`` on SQLite, POSIX ARE on PostgreSQL)."""
+    """``expr`` matches ``pattern``: RE2 on SQLite, PostgreSQL's ARE engine there, once the
+    pattern passed :func:`.regex.check_pattern` (see that module for why)."""
+    full = check_pattern(pattern, ignore_case)
     if dialect_name == "sqlite":
-        return expr.regexp_match(("(?i)" if ignore_case else "") + pattern)
+        matched: ColumnElement[bool] = func.tracklet_regexp(
+            bindparam(None, full, String()), expr, type_=Boolean())
+        return matched
     return expr.regexp_match(pattern, flags="i" if ignore_case else None)
 
 

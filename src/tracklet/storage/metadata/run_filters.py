@@ -32,7 +32,6 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -65,6 +64,7 @@ from tracklet.storage.metadata.jsonsql import (
     definite,
     regex_match,
 )
+from tracklet.storage.metadata.regex import check_pattern
 from tracklet.storage.metadata.tables import runs, users
 
 MAX_NODES = 2000
@@ -340,11 +340,8 @@ class _Compiler:
             raise InvalidInput(f"$regex for {field.name!r} needs a pattern string")
         if not isinstance(options, str) or set(options) - {"i"}:
             raise InvalidInput("$options supports only 'i' (case-insensitive)")
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise InvalidInput(f"invalid $regex {pattern!r}: {exc}") from None
         ignore_case = "i" in options
+        check_pattern(pattern, ignore_case)
         if field.kind == "tags":
             return JsonArrayMatches(runs.c.tags, (), pattern, ignore_case)
         if field.is_json:

@@ -148,6 +148,14 @@ def _listing(conn: Connection, project_id: int, parsed: dict[str, Any], sort: Or
     return entry
 
 
+def bound_statements(conn: Connection, timeout_s: float) -> None:
+    """On PostgreSQL, cancel any statement of this transaction running longer than
+    ``timeout_s`` (0: no bound); the engine answers a cancelled one as InvalidInput. SQLite
+    needs none: its filters run in this process, on RE2 for ``$regex``."""
+    if timeout_s > 0 and conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SET LOCAL statement_timeout = {max(1, int(timeout_s * 1000))}")
+
+
 def list_runs(
     conn: Connection,
     project_id: int,
@@ -157,6 +165,7 @@ def list_runs(
     limit: int = 50,
     memo: dict[str, Any] | None = None,
     listings: RunListingCache | None = None,
+    timeout_s: float = 0.0,
 ) -> RunPage:
     """Runs of a project matching ``filters`` in ``order``, after the cursor ``after``.
 
@@ -165,11 +174,13 @@ def list_runs(
     match list is kept in ``listings`` (the Storage's ``run_listings``) while the project's
     runs stay unchanged; a page is then a slice of it after the cursor's position (the same
     rows the keyset condition selects). ``memo`` (a per-request dict) lets the page and its
-    ``count_runs`` share one fingerprint.
+    ``count_runs`` share one fingerprint. ``timeout_s`` bounds each statement of the rest
+    of the transaction on PostgreSQL (:func:`bound_statements`).
     """
     parsed = parse_filters(filters)
     sort = parse_order(order)
     limit = max(1, min(int(limit), MAX_PAGE))
+    bound_statements(conn, timeout_s)
     if after:
         decode_cursor(sort, after)  # InvalidInput for a cursor that is not ours
     listing = _listing(conn, project_id, parsed, sort, memo, listings)
@@ -213,10 +224,11 @@ def _list_by_keyset(conn: Connection, project_id: int, parsed: dict[str, Any], s
 def count_runs(conn: Connection, project_id: int,
                filters: str | dict[str, Any] | None = None,
                memo: dict[str, Any] | None = None,
-               listings: RunListingCache | None = None) -> int:
+               listings: RunListingCache | None = None, timeout_s: float = 0.0) -> int:
     """How many runs of a project match ``filters`` (from a listing in ``listings`` when
-    one is current)."""
+    one is current); ``timeout_s`` as in :func:`list_runs`."""
     parsed = parse_filters(filters)
+    bound_statements(conn, timeout_s)
     if listings is not None:
         cached = listings.count(_cache_key(project_id, parsed, parse_order(None)),
                                 _memo_fingerprint(conn, project_id, memo))

@@ -50,7 +50,8 @@ def resolve_project_runs(
         return {"edges": [], "pageInfo": {"endCursor": after, "hasNextPage": False}}
     with ctx.storage.db.read() as conn:
         page = list_runs(conn, project.id, filters, order, after, limit, memo=ctx.cache,
-                         listings=ctx.storage.run_listings)
+                         listings=ctx.storage.run_listings,
+                         timeout_s=ctx.settings.run_filter_timeout_s)
     edges = [{"node": run, "cursor": cursor} for run, cursor in zip(page.runs, page.cursors,
                                                                      strict=True)]
     return {
@@ -66,7 +67,8 @@ def resolve_project_run_count(project: Project, info: Info, filters: str | None 
     require_read(ctx.user, project.entity)
     with ctx.storage.db.read() as conn:
         return count_runs(conn, project.id, filters, memo=ctx.cache,
-                          listings=ctx.storage.run_listings)
+                          listings=ctx.storage.run_listings,
+                          timeout_s=ctx.settings.run_filter_timeout_s)
 
 
 @project_type.field("user")

@@ -62,8 +62,11 @@ def resolve_user_flags(*_: Any) -> str:
 
 
 @user_type.field("teams")
-def resolve_user_teams(user: User, *_: Any) -> dict[str, Any]:
-    return {"edges": [{"node": {"name": user.entity, "id": encode_id("Entity", user.entity_id)}}]}
+def resolve_user_teams(user: User, info: Info) -> dict[str, Any]:
+    # Entity records, as every Entity field resolver reads them (a dict has no is_team).
+    with info.context.storage.db.read() as conn:
+        entity = accounts.get_entity(conn, user.entity)
+    return {"edges": [{"node": entity}]}
 
 
 @user_type.field("organizations")
