@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,7 +60,9 @@ def team(postgres_server: PostgresServer, s3_server: S3Server,
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Team]:
     db = postgres_server.create_database()
     bucket = s3_server.create_bucket()
-    env = {**S3_TEST_ENV, "TRACKLET_S3_ENDPOINT_URL": s3_server.endpoint_url}
+    # Every server process of one database shares its secret (URL signing, key pepper).
+    env = {**S3_TEST_ENV, "TRACKLET_S3_ENDPOINT_URL": s3_server.endpoint_url,
+           "TRACKLET_SECRET_KEY": secrets.token_hex(32)}
     # Started together against the empty database: migrations and the admin bootstrap race.
     servers = [
         start_server(tmp_path_factory.mktemp(f"server-{name}"), env=env, db=db,

@@ -63,6 +63,9 @@ def seeded(live_server: LiveServer) -> LiveServer:
     return live_server
 
 
+JSON_TYPE = {"Content-Type": "application/json"}
+
+
 def _case_requests(key: str) -> list[tuple[str, dict[str, Any], int, str]]:
     """(name, httpx request kwargs, expected status, text the message must contain)."""
     auth = ("api", key)
@@ -74,9 +77,13 @@ def _case_requests(key: str) -> list[tuple[str, dict[str, Any], int, str]]:
 
     return [
         ("malformed JSON to graphql", {"method": "POST", "url": gql, "auth": auth,
-                                       "content": b'{"query": '}, 400, "not valid JSON"),
-        ("empty body", {"method": "POST", "url": gql, "auth": auth, "content": b""},
-         400, "empty"),
+                                       "headers": JSON_TYPE, "content": b'{"query": '},
+         400, "not valid JSON"),
+        ("empty body", {"method": "POST", "url": gql, "auth": auth, "headers": JSON_TYPE,
+                        "content": b""}, 400, "empty"),
+        ("JSON without its content type", {"method": "POST", "url": gql, "auth": auth,
+                                           "content": b'{"query": "{ viewer { id } }"}'},
+         415, "Content-Type: application/json"),
         ("JSON array body", {"method": "POST", "url": gql, "auth": auth, "json": [1]},
          400, "JSON object"),
         ("malformed GraphQL", q("mutation { upsertBucket(input: {name: "), 400, "Syntax Error"),
