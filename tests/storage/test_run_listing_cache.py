@@ -27,14 +27,6 @@ FILTERS = {"summary_metrics.acc": {"$gt": 0.3}}
 ORDER = "-summary_metrics.acc"
 
 
-@pytest.fixture
-def project(storage: Storage) -> Project:
-    with storage.db.write() as conn:
-        accounts.create_user(conn, "alice", admin=False)
-        entity = accounts.ensure_entity(conn, "alice")
-        return accounts.ensure_project(conn, entity, "p")
-
-
 def _acc(i: int) -> float:
     return ((i * 37) % 101) / 101
 

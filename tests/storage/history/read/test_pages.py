@@ -21,21 +21,12 @@ from tracklet.storage.history.read.pages import (
 )
 from tracklet.storage.history.read.tiers import open_history
 from tracklet.storage.history.rows import dumps_row, json_safe
-from tracklet.storage.metadata import accounts
 from tracklet.storage.metadata import runs as run_repo
 
 
 @pytest.fixture
 def storage_blobs() -> str:
     return "local"
-
-
-@pytest.fixture
-def project(storage: Storage) -> Project:
-    with storage.db.write() as conn:
-        accounts.create_user(conn, "alice", admin=False)
-        entity = accounts.ensure_entity(conn, "alice")
-        return accounts.ensure_project(conn, entity, "p")
 
 
 def _rows(start: int, stop: int) -> list[dict[str, Any]]:

@@ -14,17 +14,8 @@ from tracklet.storage.history import compaction
 from tracklet.storage.history.live.write import write_history
 from tracklet.storage.history.read.series import Series, chart_series
 from tracklet.storage.history.rows import dumps_row
-from tracklet.storage.metadata import accounts
 from tracklet.storage.metadata import runs as run_repo
 from tracklet.testing.series_oracle import expected_series, mismatches
-
-
-@pytest.fixture
-def project(storage: Storage) -> Project:
-    with storage.db.write() as conn:
-        accounts.create_user(conn, "alice", admin=False)
-        entity = accounts.ensure_entity(conn, "alice")
-        return accounts.ensure_project(conn, entity, "p")
 
 
 def _new_run(storage: Storage, project: Project, name: str) -> int:

@@ -19,7 +19,7 @@ from tracklet.storage.history.read.keys import history_keys
 from tracklet.storage.history.read.sampling import evenly_spaced, sample_rows
 from tracklet.storage.history.read.tiers import open_history
 from tracklet.storage.history.rows import Row, dumps_row, same_json
-from tracklet.storage.metadata import accounts, compaction_queue
+from tracklet.storage.metadata import compaction_queue
 from tracklet.storage.metadata import runs as run_repo
 from tracklet.storage.metadata.strict_json import strict_json_text
 from tracklet.storage.run_deletion import delete_run
@@ -30,14 +30,6 @@ def storage_blobs() -> str:
     """Blobs in a local folder: compaction writes real files, and reads of exports then go
     through the file in place (``BlobStore.local_path``) rather than the download cache."""
     return "local"
-
-
-@pytest.fixture
-def project(storage: Storage) -> Project:
-    with storage.db.write() as conn:
-        accounts.create_user(conn, "alice", admin=False)
-        entity = accounts.ensure_entity(conn, "alice")
-        return accounts.ensure_project(conn, entity, "p")
 
 
 def _new_run(storage: Storage, project: Project, name: str = "r") -> int:
