@@ -266,6 +266,27 @@ def db_upgrade(data_dir: Path | None, db: str | None, blobs: str | None) -> None
     click.echo("database is up to date")
 
 
+@cli.command("sync-offline")
+@click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="List the offline runs, upload nothing.")
+def sync_offline(root: Path, dry_run: bool) -> None:
+    """Upload the wandb offline runs under ROOT (server and key from WANDB_BASE_URL and
+    WANDB_API_KEY). Exits 1 when any run failed to sync."""
+    from tracklet.trackers import sync_offline_runs
+
+    results = sync_offline_runs(root, dry_run=dry_run)
+    for r in results:
+        status = "would sync" if dry_run else ("synced" if r.ok else "FAILED")
+        click.echo(f"{status}\t{r.run_id}\t{r.path}")
+        if not r.ok:
+            click.echo(r.stderr.rstrip(), err=True)
+    if not results:
+        click.echo(f"no offline runs under {root}")
+    if any(not r.ok for r in results):
+        sys.exit(1)
+
+
 def main() -> None:
     """Console-script entry point."""
     sys.exit(cli())
+
