@@ -106,7 +106,7 @@ class WandbAdapter(TrackerAdapter):
 
     def list_runs(self, *, project: str, group_prefix: str | None = None) -> list[RunRecord]:
         """``wandb.Api().runs`` of ``entity/project``, filtered on ``{"group": {"$regex":
-        "^<prefix>"}}`` by the server."""
+        "^<prefix>"}}`` by the server; empty when the project does not exist."""
         api = self._api()
         entity = self.entity or api.default_entity
         filters = ({} if group_prefix is None
@@ -114,7 +114,8 @@ class WandbAdapter(TrackerAdapter):
         try:
             runs = api.runs(f"{entity}/{project}", filters=filters)
             return [self._record(r) for r in runs]
-        except self._wandb.errors.CommError:
+        except (self._wandb.errors.CommError, ValueError):
+            # The SDK says "Could not find project" for a project nobody logged to yet.
             if not _project_exists(api, entity, project):
                 return []
             raise
