@@ -175,3 +175,40 @@ def test_offline_then_sync(sdk: SdkEnv, api: Any, tmp_path: Path) -> None:
     assert again.returncode == 0, again.stderr
     assert again.stdout == f"synced\t{handle['id']}\t{run_dir}\n"
     assert rows() == expected, "syncing again stores no row twice"
+
+
+def test_sync_failure_is_reported(sdk: SdkEnv, api: Any,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    project = _project()
+    out = _run_adapter(sdk, OFFLINE, project)
+    run_id = out["handle"]["id"]
+    root = sdk.workdir / "offline-root"
+    # wandb sync itself exits 0 here: the failure is seen from the missing .synced marker.
+    env = {**sdk.env, "PYTHONPATH": SRC, "WANDB_API_KEY": "local-" + "0" * 40}
+    proc = subprocess.run([sys.executable, "-m", "tracklet", "sync-offline", str(root)],
+                          capture_output=True, text=True, env=env, cwd=sdk.workdir,
+                          timeout=300)
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    assert proc.stdout.startswith(f"FAILED\t{run_id}\t")
+    assert "without marking the run synced" in proc.stderr
+
+    monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")  # nothing listens there
+    (timed_out,) = sync_offline_runs(root, timeout=5)
+    assert (timed_out.ok, timed_out.run_id) == (False, run_id)
+    assert timed_out.stderr == "wandb sync did not finish in 5 s"
+
+    monkeypatch.setenv("WANDB_BASE_URL", sdk.server.url)
+    (result,) = sync_offline_runs(root)
+    assert result.ok, result.stderr
+    history = list(api.run(f"admin/{project}/{run_id}").scan_history())
+    assert [(r["_step"], r["loss"]) for r in history] == [(i, 100 - i) for i in range(40)]
+
+
+def test_sync_offline_nothing_to_do(tmp_path: Path) -> None:
+    (tmp_path / "wandb" / "run-20260101_000000-abc").mkdir(parents=True)
+    (tmp_path / "elsewhere" / "offline-run-20260101_000000-abc").mkdir(parents=True)
+    assert sync_offline_runs(tmp_path) == []
+    proc = subprocess.run([sys.executable, "-m", "tracklet", "sync-offline", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": SRC})
+    assert (proc.returncode, proc.stdout) == (0, f"no offline runs under {tmp_path}\n")
