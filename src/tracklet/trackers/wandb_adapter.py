@@ -32,13 +32,14 @@ class WandbAdapter(TrackerAdapter):
     in ``<base_dir>/<run_id>/wandb/offline-run-*``, where :func:`find_offline_runs` finds
     them. ``entity`` None means the API key's default entity.
 
+    ``base_dir`` has no default, so the caller always decides where the SDK's files go.
     ``wandb`` is imported when the adapter is built: :class:`TrackerInitError` if it is not
     installed.
     """
 
     name = "wandb"
 
-    def __init__(self, entity: str | None = None, base_dir: str | Path = "tracker_runs") -> None:
+    def __init__(self, entity: str | None = None, *, base_dir: str | Path) -> None:
         try:
             self._wandb: ModuleType = importlib.import_module("wandb")
         except ImportError as exc:
