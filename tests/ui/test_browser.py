@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import httpx
 import pytest
 
 from tests.e2e.http_writer import HttpWriter
@@ -216,77 +217,80 @@ def test_the_projects_list(ui_page: UiPage, project: Project) -> None:
     page.wait_for_url("**/admin/ui-demo")
 
 
-def test_sign_in_posts_to_the_auth_api_and_returns(browser: Any, ui_server: TrackletServer,
-                                                   tmp_path: Any) -> None:
-    """Without credentials a page sends the browser to /login; the key form posts
-    ``{"api_key"}`` to /api/v1/auth/login and goes back where it came from (the session
-    backend is answered by the test here: only the front end's side is checked)."""
+def _cookies(context: Any) -> dict[str, dict[str, Any]]:
+    return {c["name"]: c for c in context.cookies()}
+
+
+def test_sign_in_with_a_key_or_a_password_and_return(browser: Any, ui_server: TrackletServer,
+                                                     tmp_path: Any) -> None:
+    """The real sign-in: without credentials a page sends the browser to /login; the API key
+    form starts a server-side session (HttpOnly cookie) and goes back where it came from; a
+    user created with ``tracklet user create --password-stdin`` signs in with the password;
+    a ``next`` that leaves the site is ignored (no open redirect)."""
     context, ui = new_ui_page(browser, ui_server, tmp_path, authorized=False)
     page = ui.page
-    sent: list[Any] = []
-
-    def fake_login(route: Any) -> None:
-        sent.append(route.request.post_data_json)
-        route.fulfill(status=200, content_type="application/json", body='{"username":"admin"}')
-
-    page.route("**/api/v1/auth/login", fake_login)
     page.goto("/admin/somewhere")
     page.wait_for_url("**/login?next=%2Fadmin%2Fsomewhere", timeout=TIMEOUT_MS)
     page.wait_for_selector("#key-form")
     ui.screenshot("login")
+    page.fill("#key-form input[name=api_key]", "wrong-key")
+    page.click("#key-form button[type=submit]")
+    page.wait_for_selector("p.error:has-text('Sign-in failed')", timeout=TIMEOUT_MS)
+    assert "tracklet_session" not in _cookies(context)
     page.fill("#key-form input[name=api_key]", f"  {ui_server.key} ")
     page.click("#key-form button[type=submit]")
     page.wait_for_url("**/admin/somewhere", timeout=TIMEOUT_MS)
-    assert sent == [{"api_key": ui_server.key}]
-
-    # Username and password; a `next` that leaves the site is ignored (no open redirect).
-    for evil in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
-        page.goto(f"/login?next={quote(evil, safe='')}")
-        page.fill("#password-form input[name=username]", "admin")
-        page.fill("#password-form input[name=password]", "pw")
-        page.click("#password-form button[type=submit]")
-        page.wait_for_url(f"{ui_server.url}/", timeout=TIMEOUT_MS)
-    assert sent[1:] == [{"username": "admin", "password": "pw"}] * 3
+    session = _cookies(context)["tracklet_session"]
+    assert session["httpOnly"] and session["sameSite"] == "Lax"
+    assert not _cookies(context)["tracklet_csrf"]["httpOnly"]
     context.close()
 
+    subprocess.run([sys.executable, "-m", "tracklet", "user", "create", "ui-pw",
+                    "--password-stdin", "--data-dir", str(ui_server.data_dir)],
+                   input="a long enough password\n", text=True, check=True,
+                   capture_output=True, timeout=120)
+    for evil in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
+        context, ui = new_ui_page(browser, ui_server, tmp_path, authorized=False)
+        page = ui.page
+        page.goto(f"/login?next={quote(evil, safe='')}")
+        page.fill("#password-form input[name=username]", "ui-pw")
+        page.fill("#password-form input[name=password]", "a long enough password")
+        page.click("#password-form button[type=submit]")
+        page.wait_for_url(f"{ui_server.url}/", timeout=TIMEOUT_MS)
+        assert "tracklet_session" in _cookies(context)
+        me = page.evaluate("() => fetch('/api/v1/auth/me').then(r => r.json())")
+        assert me["username"] == "ui-pw" and me["signed_in_with"] == "session"
+        context.close()
 
-def test_authorize_creates_a_key_with_the_csrf_token(ui_page: UiPage) -> None:
-    """/authorize (where `wandb login` sends people) asks /api/v1/auth/me who is signed in
-    and creates a named key with the CSRF cookie's value in X-CSRF-Token."""
-    page = ui_page.page
-    page.context.add_cookies([{"name": "tracklet_csrf", "value": "csrf-value-1",
-                               "url": ui_page.server.url}])
-    created: list[tuple[Any, str | None]] = []
-    page.route("**/api/v1/auth/me", lambda route: route.fulfill(
-        status=200, content_type="application/json", body='{"username":"admin"}'))
 
-    def fake_keys(route: Any) -> None:
-        created.append((route.request.post_data_json,
-                        route.request.headers.get("x-csrf-token")))
-        route.fulfill(status=200, content_type="application/json",
-                      body='{"name":"laptop","key":"local-newkey"}')
-
-    page.route("**/api/v1/auth/keys", fake_keys)
-    page.goto("/authorize")
+def test_authorize_creates_a_key_and_sign_out_ends_the_session(
+        browser: Any, ui_server: TrackletServer, tmp_path: Any) -> None:
+    """/authorize (where `wandb login` sends people) shows who is signed in and creates a
+    named key (sent with the CSRF token) that then works as an API key; signing out ends
+    the server-side session, so the old cookie no longer gets in."""
+    context, ui = new_ui_page(browser, ui_server, tmp_path, authorized=False)
+    page = ui.page
+    page.goto("/login?next=%2Fauthorize")
+    page.fill("#key-form input[name=api_key]", ui_server.key)
+    page.click("#key-form button[type=submit]")
+    page.wait_for_url("**/authorize", timeout=TIMEOUT_MS)
     page.wait_for_selector("input[name=name]", timeout=TIMEOUT_MS)
-    page.fill("input[name=name]", "laptop")
+    page.fill("input[name=name]", "laptop-ui")
     page.click("button[type=submit]")
-    page.wait_for_selector("input.key")
-    assert page.input_value("input.key") == "local-newkey"
-    assert created == [({"name": "laptop"}, "csrf-value-1")]
-    ui_page.screenshot("authorize")
-
-    # Sign-out posts to /api/v1/auth/logout with the token, then shows the sign-in page.
-    logouts: list[str | None] = []
-
-    def fake_logout(route: Any) -> None:
-        logouts.append(route.request.headers.get("x-csrf-token"))
-        route.fulfill(status=204, body="")
-
-    page.route("**/api/v1/auth/logout", fake_logout)
-    page.click("header button:text-is('Sign out')")
-    page.wait_for_url("**/login", timeout=TIMEOUT_MS)
-    assert logouts == ["csrf-value-1"]
+    page.wait_for_selector("input.key", timeout=TIMEOUT_MS)
+    new_key = page.input_value("input.key")
+    ui.screenshot("authorize")
+    with httpx.Client(base_url=ui_server.url) as client:
+        me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {new_key}"})
+        assert me.status_code == 200 and "laptop-ui" in [k["name"] for k in me.json()["api_keys"]]
+        old_session = _cookies(context)["tracklet_session"]["value"]
+        page.click("header button:text-is('Sign out')")
+        page.wait_for_url("**/login", timeout=TIMEOUT_MS)
+        assert "tracklet_session" not in _cookies(context)
+    with httpx.Client(base_url=ui_server.url,
+                      cookies={"tracklet_session": old_session}) as replayer:
+        assert replayer.get("/api/v1/auth/me").status_code == 401
+    context.close()
 
 
 def test_unknown_run_says_so(ui_page: UiPage, project: Project) -> None:
