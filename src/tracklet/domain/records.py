@@ -16,6 +16,8 @@ class User:
     entity_id: int
     entity: str
     created_at: float
+    #: A team's non-human user: keys only, no password, no sign-in.
+    service_account: bool = False
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,8 @@ class Entity:
     name: str
     is_team: bool
     created_at: float
+    #: The organization a team belongs to (None: none).
+    org_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,8 @@ class Project:
     description: str | None
     created_at: float
     updated_at: float
+    #: PRIVATE, TEAM or ORGANIZATION (``domain.policy.Visibility``); None is TEAM.
+    access: str | None = None
 
 
 @dataclass(frozen=True)

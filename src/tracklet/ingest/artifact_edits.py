@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import orjson
 from sqlalchemy import Connection
 
-from tracklet.domain.access import require_write
 from tracklet.domain.artifacts import (
     Artifact,
     ArtifactState,
@@ -18,6 +17,7 @@ from tracklet.domain.artifacts import (
     validate_artifact_name,
 )
 from tracklet.domain.names import validate_name
+from tracklet.domain.policy import Action, require
 from tracklet.domain.records import User
 from tracklet.errors import Conflict, InvalidInput, NotFound
 from tracklet.ingest.artifacts import get_artifact, metadata_text, ttl_values, validate_tags
@@ -46,7 +46,7 @@ def _committed(storage: Storage, user: User, artifact_id: int) -> Artifact:
 
 def _member_collection(storage: Storage, user: User, artifact: Artifact,
                        target: AliasTarget) -> Collection:
-    require_write(user, target.entity)
+    require(user, Action.WRITE, target.entity)
     with storage.db.read() as conn:
         project = accounts.find_project(conn, target.entity, target.project)
         collection = (repo.find_collection(conn, project.id, target.collection)
@@ -143,7 +143,7 @@ def link_artifact(storage: Storage, user: User, artifact_id: int, entity: str, p
     validate_name("project", project)
     validate_artifact_name(portfolio)
     wanted = [validate_alias(a) for a in dict.fromkeys(aliases) if a != "latest"]
-    require_write(user, entity)
+    require(user, Action.WRITE, entity)
     with storage.db.write() as conn:
         proj = accounts.ensure_project(conn, accounts.ensure_entity(conn, entity), project)
         found = repo.find_collection(conn, proj.id, portfolio)
@@ -170,7 +170,7 @@ def unlink_artifact(storage: Storage, user: User, artifact_id: int, collection_i
         collection = repo.get_collection(conn, collection_id)
         if collection is None:
             raise NotFound("artifact collection not found")
-        require_write(user, collection.entity)
+        require(user, Action.WRITE, collection.entity)
         if collection.kind is not CollectionKind.PORTFOLIO:
             raise InvalidInput("only links to portfolios can be removed; delete the artifact "
                                "to remove it from its own sequence")
@@ -187,7 +187,7 @@ def delete_collection(storage: Storage, user: User, collection_id: int) -> Colle
         collection = repo.get_collection(conn, collection_id)
         if collection is None:
             raise NotFound("artifact collection not found")
-        require_write(user, collection.entity)
+        require(user, Action.WRITE, collection.entity)
         if collection.kind is CollectionKind.SEQUENCE:
             for member in repo.list_members(conn, collection, None, 1_000_000):
                 repo.remove_memberships(conn, member.artifact.id)
@@ -210,7 +210,7 @@ def update_collection(storage: Storage, user: User, collection_id: int,
         collection = repo.get_collection(conn, collection_id)
         if collection is None:
             raise NotFound("artifact collection not found")
-        require_write(user, collection.entity)
+        require(user, Action.WRITE, collection.entity)
         if name is not None and name != collection.name:
             repo.require_member_free_name(conn, collection.project_id, name)
         if values:

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tracklet.domain.access import require_read, require_write
 from tracklet.domain.artifacts import Artifact, ArtifactState, ManifestEntry, parse_manifest
+from tracklet.domain.policy import Action, require
 from tracklet.domain.records import User
 from tracklet.errors import Conflict, InvalidInput, NotFound
 from tracklet.ingest.uploads import HashingSpool, UploadToken, check_md5, store_spool
@@ -44,13 +44,13 @@ def set_manifest_kind(storage: Storage, user: User, artifact_id: int, manifest_t
         base = repo.get_artifact(conn, base_id) if base_id is not None else None
     if artifact is None:
         raise NotFound(f"artifact {artifact_id} not found")
-    require_write(user, artifact.entity)
+    require(user, Action.WRITE, artifact.entity)
     if artifact.state is not ArtifactState.PENDING:
         return artifact
     if manifest_type == "INCREMENTAL" and base_id is not None:
         if base is None or base.state is not ArtifactState.COMMITTED:
             raise InvalidInput(f"base artifact {base_id} is not a committed artifact")
-        require_read(user, base.entity)
+        require(user, Action.READ, base.entity)
     with storage.db.write() as conn:
         repo.update_artifact(
             conn, artifact_id, manifest_type=manifest_type,

@@ -25,7 +25,6 @@ from typing import TypeVar
 import orjson
 from sqlalchemy import Connection
 
-from tracklet.domain.access import can_read, require_read, require_write
 from tracklet.domain.artifacts import (
     TTL_INHERIT,
     Artifact,
@@ -43,6 +42,7 @@ from tracklet.domain.artifacts import (
     Collection as ArtifactCollection,
 )
 from tracklet.domain.names import validate_file_path, validate_name, validate_tag
+from tracklet.domain.policy import Action, can, require
 from tracklet.domain.records import Run, User
 from tracklet.errors import InvalidInput, NotFound
 from tracklet.ingest.artifact_manifests import MERGED_TYPES, read_manifest
@@ -151,7 +151,7 @@ def get_artifact(storage: Storage, user: User, artifact_id: int, write: bool = F
         artifact = repo.get_artifact(conn, artifact_id)
     if artifact is None:
         raise NotFound(f"artifact {artifact_id} not found")
-    (require_write if write else require_read)(user, artifact.entity)
+    require(user, Action.WRITE if write else Action.READ, artifact.entity)
     return artifact
 
 
@@ -182,7 +182,7 @@ def create_artifact(storage: Storage, user: User, req: CreateRequest,
             f"{', '.join(repr(r) for r in regions)}")
     if req.distributed_id is not None and not 0 < len(req.distributed_id) <= 128:
         raise InvalidInput("distributedID must be 1-128 characters")
-    require_write(user, req.entity)
+    require(user, Action.WRITE, req.entity)
     with storage.db.write() as conn:
         if req.client_id:
             # A retry finds its first answer; another entity's id is like an unknown one.
@@ -240,7 +240,7 @@ def find_by_client_id(storage: Storage, user: User, client_id: str,
 
 def _readable(user: User, items: list[_Owned]) -> list[_Owned]:
     mine = [i for i in items if i.entity == user.entity]
-    return mine + [i for i in items if i.entity != user.entity and can_read(user, i.entity)]
+    return mine + [i for i in items if i.entity != user.entity and can(user, Action.READ, i.entity)]
 
 
 def _readable_first(user: User, items: list[Artifact]) -> Artifact | None:
@@ -259,7 +259,7 @@ def readable_digests(storage: Storage, user: User, artifact_id: int,
         # Only what this artifact's uploads do not cover needs its holders looked up.
         holders = grants.digest_holders(conn, set(canonical.values()) - proven)
     return {d for d, c in canonical.items()
-            if c in proven or any(can_read(user, entity) for entity in holders.get(c, ()))}
+            if c in proven or any(can(user, Action.READ, entity) for entity in holders.get(c, ()))}
 
 
 def _pending(storage: Storage, user: User, artifact_id: int) -> Artifact:
@@ -448,7 +448,7 @@ def use_artifact(storage: Storage, user: User, entity: str, project: str, run_na
                  artifact_id: int, used_as: str | None = None) -> Artifact:
     """Record that a run used an artifact (the input edge of lineage)."""
     artifact = get_artifact(storage, user, artifact_id)
-    require_write(user, entity)
+    require(user, Action.WRITE, entity)
     with storage.db.write() as conn:
         run = _run(conn, entity, project, run_name)
         lineage.add_usage(conn, run.id, artifact.id, used_as)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tracklet.domain.access import require_write
 from tracklet.domain.names import validate_name, validate_run_name
+from tracklet.domain.policy import Action, require
 from tracklet.domain.records import Run, RunFields, User
 from tracklet.errors import NotFound
 from tracklet.storage import Storage
 from tracklet.storage.metadata import accounts
 from tracklet.storage.metadata import runs as run_repo
+from tracklet.storage.teams import ensure_writable_entity
 
 
 @dataclass(frozen=True)
@@ -35,14 +36,14 @@ def upsert_run(storage: Storage, user: User, req: UpsertRequest) -> tuple[Run, b
             run = run_repo.get_run_by_id(conn, req.run_id)
             if run is None:
                 raise NotFound("run not found")
-            require_write(user, run.entity)
+            require(user, Action.WRITE, run.entity, run.project)
             return run_repo.update_run(conn, run.id, req.fields), False
         entity_name = validate_name("entity", req.entity or user.entity)
         project_name = validate_name("project", req.project or "uncategorized")
         if req.name is not None:
             validate_run_name(req.name)
-        require_write(user, entity_name)
-        entity = accounts.ensure_entity(conn, entity_name)
+        entity = ensure_writable_entity(conn, user, entity_name)
+        require(user, Action.WRITE, entity_name, project_name)
         project = accounts.ensure_project(conn, entity, project_name)
         if req.name is not None:
             existing = run_repo.find_run(conn, project.id, req.name)

@@ -23,7 +23,7 @@ POST, which another site can make a browser send without asking, never reaches t
 Refusals are domain errors (:class:`~tracklet.errors.Unauthenticated` for missing or unknown
 credentials, :class:`~tracklet.errors.PermissionDenied` for a bad, expired or foreign
 signature), answered by ``server/errors.py`` like any other. Whether the user may act on a
-given entity is decided afterwards, by :mod:`tracklet.domain.access`.
+given entity is decided afterwards, by the one policy in :mod:`tracklet.domain.policy`.
 """
 
 from __future__ import annotations

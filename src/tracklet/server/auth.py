@@ -159,8 +159,8 @@ class Authenticator:
             found = credentials.session_user(self.storage, credential)
             if found is None:
                 raise Unauthenticated("your session has ended: sign in again")
-            return found
+            return credentials.with_grants(self.storage, found[0]), found[1]
         user = credentials.user_for_key(self.storage, credential)
         if user is None:
             raise Unauthenticated("invalid API key")
-        return user, float("inf")
+        return credentials.with_grants(self.storage, user), float("inf")

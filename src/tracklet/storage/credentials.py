@@ -24,10 +24,12 @@ from tracklet.domain.keys import (
     new_api_key,
     new_session_token,
 )
+from tracklet.domain.policy import Subject
 from tracklet.domain.records import ApiKey, User
 from tracklet.errors import InvalidInput, NotFound, Unauthenticated
-from tracklet.storage.metadata import accounts
+from tracklet.storage.metadata import accounts, audit
 from tracklet.storage.metadata import sessions as session_repo
+from tracklet.storage.metadata import teams as team_repo
 
 if TYPE_CHECKING:
     from tracklet.storage.facade import Storage
@@ -65,6 +67,7 @@ def create_api_key(storage: Storage, user: User, name: str) -> str:
     with storage.db.write() as conn:
         accounts.add_api_key(conn, user.id, hash_api_key(storage.secret.pepper, key),
                              validate_key_name(name))
+        audit.record(conn, user.username, "key.create", user.username, name)
     return key
 
 
@@ -78,6 +81,7 @@ def generate_api_key(storage: Storage, user: User, description: str | None) -> t
         accounts.add_api_key(conn, user.id, key_hash,
                              accounts.free_key_name(conn, user.id, base[:56]))
         key_id = accounts.key_id_of_hash(conn, key_hash)
+        audit.record(conn, user.username, "key.create", user.username, f"key {key_id}")
     return key_id, key
 
 
@@ -94,14 +98,17 @@ def list_api_keys(storage: Storage, username: str) -> list[ApiKey]:
 
 
 def revoke_api_key(storage: Storage, user: User, *, name: str | None = None,
-                   key_id: int | None = None) -> None:
+                   key_id: int | None = None, actor: User | None = None) -> None:
     """Delete one of ``user``'s keys by name or id; refused by every server process from
-    the next request on. NotFound if they have no such key."""
+    the next request on. NotFound if they have no such key. ``actor``: who revoked it, for
+    the audit log (None: the command line)."""
     with storage.db.write() as conn:
         if not accounts.delete_api_key(conn, user.id, name=name, key_id=key_id):
             raise NotFound(f"{user.username!r} has no key "
                            f"{name if name is not None else key_id!r}")
         accounts.bump_auth_version(conn)
+        audit.record(conn, actor.username if actor else None, "key.revoke", user.username,
+                     name if name is not None else f"key {key_id}")
 
 
 def revoke_api_key_for(storage: Storage, username: str, name: str) -> None:
@@ -117,13 +124,19 @@ def revoke_key_as(storage: Storage, actor: User, key_id: int) -> None:
         owner = accounts.get_user(conn, owner_id) if owner_id is not None else None
     if owner is None or not (actor.admin or actor.id == owner.id):
         raise NotFound(f"no API key {key_id}")
-    revoke_api_key(storage, owner, key_id=key_id)
+    revoke_api_key(storage, owner, key_id=key_id, actor=actor)
 
 
 def user_for_key(storage: Storage, key: str) -> User | None:
     """The user holding ``key``, or None."""
     with storage.db.read() as conn:
         return accounts.user_by_key_hash(conn, hash_api_key(storage.secret.pepper, key))
+
+
+def with_grants(storage: Storage, user: User) -> Subject:
+    """``user`` with the roles and project grants they hold (``domain.policy``)."""
+    with storage.db.read() as conn:
+        return Subject.of(user, team_repo.grants_of(conn, user))
 
 
 def validate_password(password: str) -> str:
@@ -142,6 +155,7 @@ def set_password(storage: Storage, username: str, password: str) -> None:
         accounts.set_password_hash(conn, user.id, hashed)
         session_repo.delete_user_sessions(conn, user.id)
         accounts.bump_auth_version(conn)
+        audit.record(conn, None, "user.password", username)
 
 
 def check_password(storage: Storage, username: str, password: str) -> User:

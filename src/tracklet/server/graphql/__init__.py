@@ -41,6 +41,7 @@ from tracklet.server.graphql.resolvers import (
     run_delete,
     runs,
     runs_query,
+    teams,
     viewer,
 )
 from tracklet.server.graphql.scalars import SCALARS
@@ -58,7 +59,8 @@ def build_schema(limits: QueryLimits | None = None) -> GraphQLSchema:
     bindables: list[Any] = [*SCALARS, *viewer.BINDABLES, *runs.BINDABLES, *files.BINDABLES,
                             *artifacts.BINDABLES, *artifact_reads.BINDABLES,
                             *run_control.BINDABLES, *runs_query.BINDABLES,
-                            *history.BINDABLES, *run_delete.BINDABLES]
+                            *history.BINDABLES, *run_delete.BINDABLES,
+                            *teams.BINDABLES]
     schema = make_executable_schema(type_defs, *bindables)
     _bind_default_resolvers(schema)
     # Arguments and input fields arrive in resolvers as snake_case keyword/dict keys.

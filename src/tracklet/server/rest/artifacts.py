@@ -13,8 +13,8 @@ from anyio import to_thread
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tracklet.domain.access import require_read
 from tracklet.domain.artifacts import ArtifactState, md5_hex_to_b64
+from tracklet.domain.policy import Action, require
 from tracklet.domain.records import User
 from tracklet.errors import InvalidInput, NotFound
 from tracklet.ingest import artifact_manifests as manifests
@@ -97,7 +97,7 @@ async def upload_manifest(request: Request) -> Response:
 
 def _find_blob(state: AppState, user: User, entity: str, project: str | None,
                md5_hex: str) -> str:
-    require_read(user, entity)
+    require(user, Action.READ, entity, project)
     digest = md5_hex_to_b64(md5_hex)
     with state.storage.db.read() as conn:
         if project is not None:

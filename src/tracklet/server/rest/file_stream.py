@@ -8,7 +8,7 @@ from anyio import to_thread
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tracklet.domain.access import require_write
+from tracklet.domain.policy import Action, require
 from tracklet.ingest.filestream import StreamLimits, StreamRequest, parse_file_stream
 from tracklet.server.access import request_user
 from tracklet.server.rest.body import read_json
@@ -32,7 +32,7 @@ async def file_stream(request: Request) -> Response:
     state: AppState = request.app.state.tracklet
     p = request.path_params
     entity, project, name = p["entity"], p["project"], p["run"]
-    require_write(request_user(request), entity)
+    require(request_user(request), Action.WRITE, entity, project)
     payload = await read_json(request, state.settings.max_body_bytes)
     update: Any
     limits = StreamLimits.from_settings(state.settings)

@@ -36,7 +36,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from tracklet.domain.access import require_read
+from tracklet.domain.policy import Action, require
 from tracklet.domain.records import User
 from tracklet.errors import InvalidInput
 from tracklet.server.access import request_user
@@ -166,7 +166,7 @@ class _Scan:
     def open(self) -> None:
         """Find the run and plan the columns: errors up to here get their own status."""
         q = self.query
-        require_read(self.user, q.entity)
+        require(self.user, Action.READ, q.entity, q.project)
         try:
             # One read transaction finds the run and reads its history.
             conn = self._stack.enter_context(self.storage.db.read())

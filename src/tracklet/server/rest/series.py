@@ -27,7 +27,7 @@ from anyio import to_thread
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tracklet.domain.access import require_read
+from tracklet.domain.policy import Action, require
 from tracklet.domain.records import User
 from tracklet.errors import InvalidInput
 from tracklet.server.access import request_user
@@ -90,8 +90,8 @@ def load(storage: Storage, user: User, runs: Sequence[str], keys: Sequence[str],
     """Resolve and authorise the runs, then reduce their series (over the steps from
     ``min_step``, inclusive, to ``max_step``, exclusive, when given)."""
     paths = _paths(runs)
-    for entity, _, _ in paths:
-        require_read(user, entity)
+    for entity, project, _ in paths:
+        require(user, Action.READ, entity, project)
     with storage.db.read() as conn:
         ids = [get_run_by_path(conn, *p).id for p in paths]
     return chart_series(storage, ids, keys, buckets, min_step, max_step)

@@ -34,6 +34,7 @@ USER_COLUMNS = (
     users.c.entity_id,
     entities.c.name.label("entity"),
     users.c.created_at,
+    users.c.service_account,
 )
 
 
@@ -87,14 +88,20 @@ def get_entity(conn: Connection, name: str) -> Entity:
 
 
 def create_user(
-    conn: Connection, username: str, admin: bool, email: str | None = None
+    conn: Connection, username: str, admin: bool, email: str | None = None,
+    service_account: bool = False,
 ) -> User:
-    """A new user with an entity of the same name; Conflict if the username is taken."""
+    """A new user with an entity of the same name; Conflict if the username is taken, or
+    the name is a team's or another user's entity."""
     if conn.execute(select(users.c.id).where(users.c.username == username)).first():
         raise Conflict(f"user {username!r} already exists")
     entity = ensure_entity(conn, username)
+    if entity.is_team or conn.execute(
+            select(users.c.id).where(users.c.entity_id == entity.id)).first():
+        raise Conflict(f"the name {username!r} is taken by a team or another user")
     created = insert_missing(conn, users, {"username": username, "email": email, "admin": admin,
-                                           "entity_id": entity.id, "created_at": time.time()},
+                                           "entity_id": entity.id, "created_at": time.time(),
+                                           "service_account": service_account},
                              keys=("username",))
     if not created:  # a concurrent transaction created it first
         raise Conflict(f"user {username!r} already exists")
@@ -274,6 +281,7 @@ _PROJECT_COLS = (
     projects.c.description,
     projects.c.created_at,
     projects.c.updated_at,
+    projects.c.access,
 )
 
 
@@ -334,3 +342,9 @@ def list_projects(
     if after_id is not None:
         q = q.where(projects.c.id > after_id)
     return [_project(r) for r in conn.execute(q)]
+
+
+def set_project_description(conn: Connection, project_id: int, description: str) -> None:
+    """Replace a project's description."""
+    conn.execute(projects.update().where(projects.c.id == project_id)
+                 .values(description=description, updated_at=time.time()))

@@ -41,6 +41,9 @@ entities = Table(
     Column("name", String(128), nullable=False, unique=True),
     Column("is_team", Boolean, nullable=False, default=False),
     Column("created_at", Float, nullable=False),
+    # Migration 0012: the organization of a team entity (null: none).
+    Column("org_id", Integer, ForeignKey("organizations.id", name="fk_entities_org"),
+           nullable=True),
 )
 
 users = Table(
@@ -54,6 +57,8 @@ users = Table(
     Column("created_at", Float, nullable=False),
     # Migration 0010: an argon2 hash (``storage.credentials``); null without a password.
     Column("password_hash", Text, nullable=True),
+    # Migration 0012: a team's non-human user (keys only, no password).
+    Column("service_account", Boolean, nullable=False, server_default=false()),
 )
 
 api_keys = Table(
@@ -93,7 +98,50 @@ projects = Table(
     Column("description", Text, nullable=True),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # Migration 0012: PRIVATE, TEAM or ORGANIZATION (``domain.policy.Visibility``); null
+    # is TEAM.
+    Column("access", String(16), nullable=True),
     UniqueConstraint("entity_id", "name", name="uq_projects_entity_name"),
+)
+
+# Migration 0012: organizations, team membership and the audit log.
+organizations = Table(
+    "organizations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+)
+
+org_members = Table(
+    "org_members",
+    metadata,
+    Column("org_id", Integer, ForeignKey("organizations.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Index("ix_org_members_user", "user_id"),
+)
+
+team_members = Table(
+    "team_members",
+    metadata,
+    Column("entity_id", Integer, ForeignKey("entities.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Index("ix_team_members_user", "user_id"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("created_at", Float, nullable=False),
+    Column("actor", String(128), nullable=True),
+    Column("action", String(64), nullable=False),
+    Column("target", String(256), nullable=False),
+    Column("detail", Text, nullable=True),
 )
 
 runs = Table(

@@ -13,7 +13,6 @@ from ariadne import InterfaceType, ObjectType, QueryType
 from ariadne.types import SchemaBindable
 from graphql import GraphQLSchema
 
-from tracklet.domain.access import can_read, require_read
 from tracklet.domain.artifacts import (
     TTL_DISABLED,
     Alias,
@@ -27,6 +26,7 @@ from tracklet.domain.artifacts import (
     commit_hash,
     split_name,
 )
+from tracklet.domain.policy import Action, can, require
 from tracklet.domain.records import Project, Run
 from tracklet.errors import InvalidInput, NotFound
 from tracklet.ingest.uploads import guess_mimetype
@@ -120,7 +120,7 @@ def visible_artifact(ctx: GraphQLContext, pk: int) -> Artifact | None:
             return None
         if artifact.state is ArtifactState.COMMITTED and not repo.is_live(conn, pk):
             return None
-    require_read(ctx.user, artifact.entity)
+    require(ctx.user, Action.READ, artifact.entity)
     return artifact
 
 
@@ -140,7 +140,7 @@ def resolve_artifact_collection(_: Any, info: Info, id: str | None = None  # noq
     ctx = _ctx(info)
     found = collection_of(ctx, collection_id(id))
     if found is not None:
-        require_read(ctx.user, found.entity)
+        require(ctx.user, Action.READ, found.entity)
     return found
 
 
@@ -148,7 +148,7 @@ def resolve_artifact_collection(_: Any, info: Info, id: str | None = None  # noq
 
 
 def _named_collection(ctx: GraphQLContext, project: Project, name: str) -> Collection | None:
-    require_read(ctx.user, project.entity)
+    require(ctx.user, Action.READ, project.entity)
     with ctx.storage.db.read() as conn:
         return repo.find_collection(conn, project.id, name)
 
@@ -186,7 +186,7 @@ def resolve_project_collections(project: Project, info: Info, after: str | None 
 
 def _collections(ctx: GraphQLContext, project: Project, type_id: int | None,
                  after: str | None, first: int | None) -> dict[str, Any]:
-    require_read(ctx.user, project.entity)
+    require(ctx.user, Action.READ, project.entity)
     limit = page_size(first)
     with ctx.storage.db.read() as conn:
         rows = repo.list_collections(conn, project.id, type_id, int_cursor(after), limit + 1)
@@ -199,7 +199,7 @@ def _collections(ctx: GraphQLContext, project: Project, type_id: int | None,
 def resolve_project_artifact_type(project: Project, info: Info, name: str | None = None
                                   ) -> ArtifactType | None:
     ctx = _ctx(info)
-    require_read(ctx.user, project.entity)
+    require(ctx.user, Action.READ, project.entity)
     if not name:
         return None
     with ctx.storage.db.read() as conn:
@@ -210,7 +210,7 @@ def resolve_project_artifact_type(project: Project, info: Info, name: str | None
 def resolve_project_artifact_types(project: Project, info: Info, after: str | None = None,
                                    first: int | None = None, **_: Any) -> dict[str, Any]:
     ctx = _ctx(info)
-    require_read(ctx.user, project.entity)
+    require(ctx.user, Action.READ, project.entity)
     limit = page_size(first)
     with ctx.storage.db.read() as conn:
         rows = repo.list_types(conn, project.id, int_cursor(after), limit + 1)
@@ -223,7 +223,7 @@ def resolve_project_artifact_types(project: Project, info: Info, after: str | No
 
 def _run_artifacts(ctx: GraphQLContext, run: Run, after: str | None, first: int | None,
                    inputs: bool) -> dict[str, Any]:
-    require_read(ctx.user, run.entity)
+    require(ctx.user, Action.READ, run.entity)
     limit, offset = page_size(first), int_cursor(after) or 0
     with ctx.storage.db.read() as conn:
         if inputs:
@@ -316,7 +316,7 @@ def resolve_artifact_aliases(artifact: Artifact, info: Info) -> list[Alias]:
     aliases = ctx.loaders.aliases.load(artifact.id)
     collections = ctx.loaders.collections.load_many(a.collection_id for a in aliases)
     return [a for a, c in zip(aliases, collections, strict=True)
-            if c is not None and can_read(ctx.user, c.entity)]
+            if c is not None and can(ctx.user, Action.READ, c.entity)]
 
 
 @artifact_type.field("createdBy")
@@ -325,14 +325,14 @@ def resolve_artifact_created_by(artifact: Artifact, info: Info) -> Run | None:
         return None
     ctx = _ctx(info)
     run = ctx.loaders.runs.load(artifact.created_by_run_id)
-    return run if run is not None and can_read(ctx.user, run.entity) else None
+    return run if run is not None and can(ctx.user, Action.READ, run.entity) else None
 
 
 @artifact_type.field("usedBy")
 def resolve_artifact_used_by(artifact: Artifact, info: Info, **_: Any) -> dict[str, Any]:
     ctx = _ctx(info)
     found = ctx.loaders.runs.load_many(ctx.loaders.used_by.load(artifact.id))
-    runs = [r for r in found if r is not None and can_read(ctx.user, r.entity)]
+    runs = [r for r in found if r is not None and can(ctx.user, Action.READ, r.entity)]
     return connection(runs, [str(r.id) for r in runs], False)
 
 
@@ -340,7 +340,7 @@ def resolve_artifact_used_by(artifact: Artifact, info: Info, **_: Any) -> dict[s
 def resolve_artifact_memberships(artifact: Artifact, info: Info, **_: Any) -> dict[str, Any]:
     ctx = _ctx(info)
     members = [m for m in ctx.loaders.memberships_of(artifact.id)
-               if can_read(ctx.user, m.collection.entity)]
+               if can(ctx.user, Action.READ, m.collection.entity)]
     return connection(members, [str(m.collection.id) for m in members], False)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from ariadne import ObjectType
 
-from tracklet.domain.access import require_read
+from tracklet.domain.policy import Action, require
 from tracklet.domain.records import Run
 from tracklet.errors import InvalidInput
 from tracklet.server.graphql.context import GraphQLContext, Info
@@ -34,7 +34,7 @@ LIVE_DATA_LIMIT = 10_000
 def _ctx(info: Info, run: Run) -> GraphQLContext:
     ctx = info.context
     assert isinstance(ctx, GraphQLContext)
-    require_read(ctx.user, run.entity)
+    require(ctx.user, Action.READ, run.entity, run.project)
     return ctx
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from ariadne import MutationType, ObjectType
 from sqlalchemy import Connection
 
-from tracklet.domain.access import require_write
+from tracklet.domain.policy import Action, require
 from tracklet.domain.records import Run
 from tracklet.domain.runs import check_transition
 from tracklet.errors import InvalidInput, NotFound, Unsupported
@@ -44,7 +44,7 @@ def _writable_run(conn: Connection, ctx: GraphQLContext, run_id: int) -> Run:
     run = run_repo.get_run_by_id(conn, run_id)
     if run is None:
         raise NotFound("run not found")
-    require_write(ctx.user, run.entity)
+    require(ctx.user, Action.WRITE, run.entity, run.project)
     return run
 
 

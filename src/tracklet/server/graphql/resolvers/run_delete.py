@@ -6,7 +6,7 @@ from typing import Any
 
 from ariadne import MutationType
 
-from tracklet.domain.access import require_write
+from tracklet.domain.policy import Action, require
 from tracklet.errors import NotFound
 from tracklet.server.graphql.context import GraphQLContext, Info
 from tracklet.server.graphql.ids import decode_id
@@ -30,9 +30,9 @@ def resolve_delete_run(
         entity = deleted_run_entity(ctx.storage, run_id)
         if entity is None:
             raise NotFound("run not found")
-        require_write(ctx.user, entity)
+        require(ctx.user, Action.WRITE, entity)
         return {"clientMutationId": input.get("client_mutation_id")}
-    require_write(ctx.user, run.entity)
+    require(ctx.user, Action.WRITE, run.entity, run.project)
     delete_run(ctx.storage, run.id)
     return {"clientMutationId": input.get("client_mutation_id")}
 

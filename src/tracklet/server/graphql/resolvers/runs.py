@@ -7,8 +7,8 @@ from typing import Any
 import orjson
 from ariadne import MutationType, ObjectType, QueryType
 
-from tracklet.domain.access import require_read, require_write
-from tracklet.domain.records import Entity, Project, Run, RunFields, User
+from tracklet.domain.policy import Action, can, require
+from tracklet.domain.records import Project, Run, RunFields, User
 from tracklet.domain.runs import CLIENT_SETTABLE_STATES
 from tracklet.errors import InvalidInput, NotFound, Unsupported
 from tracklet.ingest.runs import UpsertRequest, upsert_run
@@ -129,9 +129,9 @@ def _project(ctx: GraphQLContext, entity: str | None, name: str | None) -> Proje
     with ctx.storage.db.read() as conn:
         project = accounts.find_project(conn, entity_name, name or "uncategorized")
     # A project that does not exist is null for everyone (the SDK then says "project ... not
-    # found"); one that exists in an entity the caller may not read is refused.
-    if project is not None:
-        require_read(ctx.user, entity_name)
+    # found"), and so is one the caller may not read.
+    if project is None or not can(ctx.user, Action.READ, entity_name, project.name):
+        return None
     return project
 
 
@@ -153,12 +153,6 @@ def resolve_project_internal_id(project: Project, *_: Any) -> str:
     return str(project.id)
 
 
-@project_type.field("entity")
-def resolve_project_entity(project: Project, *_: Any) -> Entity:
-    return Entity(id=project.entity_id, name=project.entity, is_team=False,
-                  created_at=project.created_at)
-
-
 @project_type.field("entityName")
 def resolve_project_entity_name(project: Project, *_: Any) -> str:
     return project.entity
@@ -168,7 +162,7 @@ def resolve_project_entity_name(project: Project, *_: Any) -> str:
 def resolve_project_read_only(project: Project, info: Info) -> bool:
     ctx = _ctx(info)
     try:
-        require_write(ctx.user, project.entity)
+        require(ctx.user, Action.WRITE, project.entity, project.name)
     except Exception:
         return True
     return False
@@ -181,7 +175,6 @@ for _field, _value in {
     "teamMembers": [],
     "totalSweeps": 0,
     "triggers": [],
-    "access": "PRIVATE",
     "views": "{}",
 }.items():
     project_type.set_field(_field, lambda *_a, _v=_value: _v)
@@ -278,7 +271,7 @@ def resolve_run_sweep_name(run: Run, *_: Any) -> str | None:
 
 def load_run(ctx: GraphQLContext, entity: str, project: str, name: str) -> Run:
     """The run at a path the caller may write to; NotFound or PermissionDenied otherwise."""
-    require_write(ctx.user, entity)
+    require(ctx.user, Action.WRITE, entity, project)
     with ctx.storage.db.read() as conn:
         run = run_repo.find_run_by_path(conn, entity, project, name)
     if run is None:

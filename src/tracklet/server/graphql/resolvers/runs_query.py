@@ -6,7 +6,7 @@ from typing import Any
 
 from ariadne import ObjectType, QueryType
 
-from tracklet.domain.access import require_read
+from tracklet.domain.policy import Action, can, require
 from tracklet.domain.records import Project, User
 from tracklet.errors import InvalidInput
 from tracklet.server.graphql.context import GraphQLContext, Info
@@ -43,7 +43,7 @@ def resolve_project_runs(
     order: str | None = None,
 ) -> dict[str, Any]:
     ctx = _ctx(info)
-    require_read(ctx.user, project.entity)
+    require(ctx.user, Action.READ, project.entity, project.name)
     limit = _first(first, 50)
     if limit == 0:
         # No page can make progress; saying "more" would send a client round forever.
@@ -64,7 +64,7 @@ def resolve_project_runs(
 @project_type.field("runCount")
 def resolve_project_run_count(project: Project, info: Info, filters: str | None = None) -> int:
     ctx = _ctx(info)
-    require_read(ctx.user, project.entity)
+    require(ctx.user, Action.READ, project.entity, project.name)
     with ctx.storage.db.read() as conn:
         return count_runs(conn, project.id, filters, memo=ctx.cache,
                           listings=ctx.storage.run_listings,
@@ -92,7 +92,7 @@ def resolve_models(
 ) -> dict[str, Any]:
     ctx = _ctx(info)
     entity = entity_name or ctx.user.entity
-    require_read(ctx.user, entity)
+    require(ctx.user, Action.READ, entity)
     limit = min(_first(first, 50), _MAX_PROJECTS_PAGE)
     after_id: int | None = None
     if after:
@@ -103,7 +103,10 @@ def resolve_models(
         rows = accounts.list_projects(conn, entity, after_id, limit + 1)
     page = rows[:limit]
     return {
-        "edges": [{"node": p, "cursor": str(p.id)} for p in page],
+        # A PRIVATE project is left out for those who may not read it (the page may then
+        # hold fewer than ``first``; the cursor still moves on).
+        "edges": [{"node": p, "cursor": str(p.id)} for p in page
+                  if can(ctx.user, Action.READ, p.entity, p.name)],
         "pageInfo": {"endCursor": str(page[-1].id) if page else after,
                      "hasNextPage": len(rows) > limit},
     }

@@ -6,12 +6,14 @@ from typing import Any
 
 from ariadne import MutationType, ObjectType, QueryType
 
-from tracklet.domain.access import require_read
+from tracklet.domain.policy import Action, can, require
 from tracklet.domain.records import User
 from tracklet.server.graphql.context import Info
 from tracklet.server.graphql.ids import decode_id, encode_id
+from tracklet.server.graphql.resolvers import teams
 from tracklet.storage import credentials
 from tracklet.storage.metadata import accounts
+from tracklet.storage.metadata import teams as team_repo
 
 query = QueryType()
 mutation = MutationType()
@@ -41,7 +43,7 @@ def resolve_server_info(*_: Any) -> dict[str, Any]:
 def resolve_entity(_: Any, info: Info, name: str | None = None) -> Any:
     ctx = info.context
     name = name or ctx.user.entity
-    require_read(ctx.user, name)
+    require(ctx.user, Action.READ, name)
     with ctx.storage.db.read() as conn:
         return accounts.get_entity(conn, name)
 
@@ -63,15 +65,25 @@ def resolve_user_flags(*_: Any) -> str:
 
 @user_type.field("teams")
 def resolve_user_teams(user: User, info: Info) -> dict[str, Any]:
+    """The user's own entity, then the teams they belong to that the caller may read."""
+    ctx = info.context
     # Entity records, as every Entity field resolver reads them (a dict has no is_team).
-    with info.context.storage.db.read() as conn:
-        entity = accounts.get_entity(conn, user.entity)
-    return {"edges": [{"node": entity}]}
+    with ctx.storage.db.read() as conn:
+        entities = [accounts.get_entity(conn, user.entity)]
+        entities += [e for e, _role in team_repo.teams_of(conn, user.id)]
+    return {"edges": [{"node": e} for e in entities if can(ctx.user, Action.READ, e.name)]}
 
 
 @user_type.field("organizations")
-def resolve_user_orgs(*_: Any) -> list[Any]:
-    return []
+def resolve_user_orgs(user: User, info: Info) -> list[dict[str, Any]]:
+    """The organizations of the caller's teams (the user's own, for the caller)."""
+    ctx = info.context
+    if not (ctx.user.admin or ctx.user.id == user.id):
+        return []
+    with ctx.storage.db.read() as conn:
+        org_ids = {e.org_id for e, _role in team_repo.teams_of(conn, user.id)} - {None}
+        orgs = [team_repo.org_by_id(conn, i) for i in sorted(i for i in org_ids if i)]
+    return [{"id": encode_id("Organization", o.id), "name": o.name} for o in orgs]
 
 
 @user_type.field("apiKeys")
@@ -117,8 +129,12 @@ def resolve_entity_id(entity: Any, *_: Any) -> str:
 
 
 @entity_type.field("organization")
-def resolve_entity_org(*_: Any) -> None:
-    return None
+def resolve_entity_org(entity: Any, info: Info) -> dict[str, Any] | None:
+    if getattr(entity, "org_id", None) is None:
+        return None
+    with info.context.storage.db.read() as conn:
+        org = team_repo.org_by_id(conn, entity.org_id)
+    return {"id": encode_id("Organization", org.id), "name": org.name}
 
 
 @entity_type.field("isTeam")
@@ -128,14 +144,7 @@ def resolve_entity_is_team(entity: Any, *_: Any) -> bool:
 
 @entity_type.field("members")
 def resolve_entity_members(entity: Any, info: Info) -> list[dict[str, Any]]:
-    """A personal entity's one member is its user (teams are not implemented yet)."""
-    with info.context.storage.db.read() as conn:
-        owner = accounts.user_of_entity(conn, entity.id)
-    if owner is None:
-        return []
-    return [{"id": encode_id("User", owner.id), "admin": owner.admin, "pending": False,
-             "email": owner.email, "username": owner.username, "name": owner.username,
-             "photoUrl": None, "accountType": "USER", "apiKey": None, "role": "admin"}]
+    return teams.entity_members(entity, info)
 
 
 for _field, _value in {

@@ -1,0 +1,190 @@
+"""Teams, users and project access as the SDK's public API asks for them: ``api.create_team``
+(createTeam), ``Team.invite`` (createInvite), ``Member.delete`` (deleteInvite),
+``Team.create_service_account``, ``api.create_user`` (createUser), ``api.user(s)``
+(users), ``api.create_project`` (upsertModel) and ``Project.access``.
+
+Permissions are ``domain.policy``'s, applied by ``storage.teams``; a refusal reads as the
+thing not existing.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ariadne import MutationType, ObjectType, QueryType
+
+from tracklet.domain.policy import Action, Role, Visibility, can, grants_of
+from tracklet.domain.records import Entity, Project, User
+from tracklet.errors import InvalidInput, NotFound
+from tracklet.server.graphql.context import Info
+from tracklet.server.graphql.ids import decode_id, encode_id
+from tracklet.storage import teams
+from tracklet.storage.metadata import accounts
+from tracklet.storage.metadata import teams as team_repo
+
+query = QueryType()
+mutation = MutationType()
+project_type = ObjectType("Project")
+
+
+def _input(value: dict[str, Any] | None) -> dict[str, Any]:
+    return value or {}
+
+
+def _str(data: dict[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    if value is not None and not isinstance(value, str):
+        raise InvalidInput(f"{key} must be a string")
+    return value or None
+
+
+@mutation.field("createTeam")
+def resolve_create_team(_: Any, info: Info,
+                        input: dict[str, Any] | None = None) -> dict[str, Any]:  # noqa: A002
+    ctx = info.context
+    data = _input(input)
+    name = _str(data, "team_name")
+    if name is None:
+        raise InvalidInput("teamName is required")
+    entity = teams.create_team(ctx.storage, name, ctx.user,
+                               admin=_str(data, "team_admin_user_name"))
+    return {"entity": entity}
+
+
+@mutation.field("createUser")
+def resolve_create_user(_: Any, info: Info,
+                        input: dict[str, Any] | None = None) -> dict[str, Any]:  # noqa: A002
+    """A new user named after the e-mail's local part (server admins only). Their key is
+    not returned: the admin issues one with ``tracklet key create``."""
+    ctx = info.context
+    data = _input(input)
+    email = _str(data, "email")
+    if email is None or "@" not in email:
+        raise InvalidInput("email is required")
+    username = "".join(c if c.isalnum() or c in "-_." else "-" for c in email.split("@")[0])
+    user, _key = teams.create_user(ctx.storage, username.strip("-.") or "user", ctx.user,
+                                   email=email, admin=bool(data.get("admin")))
+    return {"user": user}
+
+
+def _find_invitee(ctx: Any, username: str | None, email: str | None) -> User:
+    with ctx.storage.db.read() as conn:
+        if username is not None:
+            user = accounts.get_user_by_name(conn, username)
+        else:
+            found = [u for u in team_repo.list_users(conn, email, limit=10) if u.email == email]
+            user = found[0] if found else None
+    if user is None:
+        raise NotFound(f"no user {(username or email)!r}: create the user first "
+                       "(tracklet user create), then add them to the team")
+    return user
+
+
+@mutation.field("createInvite")
+def resolve_create_invite(_: Any, info: Info,
+                          input: dict[str, Any] | None = None) -> dict[str, Any]:  # noqa: A002
+    """Add an existing user (by username or e-mail) to a team at once: this server sends
+    no e-mail, so an invite is accepted as it is made."""
+    ctx = info.context
+    data = _input(input)
+    team = _str(data, "entity_name")
+    if team is None:
+        raise InvalidInput("entityName is required")
+    user = _find_invitee(ctx, _str(data, "username"), _str(data, "email"))
+    role = Role.ADMIN if data.get("admin") else Role.MEMBER
+    teams.set_team_member(ctx.storage, team, user.username, role, ctx.user)
+    return {"invite": {"id": encode_id("User", user.id), "name": user.username,
+                       "email": user.email, "createdAt": time.time(),
+                       "toUser": {"name": user.username}}}
+
+
+@mutation.field("deleteInvite")
+def resolve_delete_invite(_: Any, info: Info,
+                          input: dict[str, Any] | None = None) -> dict[str, Any]:  # noqa: A002
+    """Take a member out of a team (``Member.delete()``)."""
+    ctx = info.context
+    data = _input(input)
+    team = _str(data, "entity_name")
+    raw = _str(data, "id")
+    if team is None or raw is None:
+        raise InvalidInput("id and entityName are required")
+    teams.delete_team_member_by_id(ctx.storage, team, decode_id("User", raw), ctx.user)
+    return {"success": True}
+
+
+@mutation.field("createServiceAccount")
+def resolve_create_service_account(
+    _: Any, info: Info, input: dict[str, Any] | None = None  # noqa: A002
+) -> dict[str, Any]:
+    ctx = info.context
+    data = _input(input)
+    team = _str(data, "entity_name")
+    if team is None:
+        raise InvalidInput("entityName is required")
+    user, _key = teams.create_service_account(ctx.storage, team, _str(data, "description"),
+                                              ctx.user)
+    return {"user": user}
+
+
+@mutation.field("upsertModel")
+def resolve_upsert_model(_: Any, info: Info,
+                         input: dict[str, Any] | None = None) -> dict[str, Any]:  # noqa: A002
+    """Create a project, or update its description and access (``api.create_project``)."""
+    ctx = info.context
+    data = _input(input)
+    name = _str(data, "name")
+    if name is None:
+        raise InvalidInput("name is required")
+    project, inserted = teams.upsert_project(
+        ctx.storage, ctx.user, _str(data, "entity_name") or ctx.user.entity, name,
+        description=_str(data, "description"), access=_str(data, "access"))
+    return {"project": project, "model": project, "inserted": inserted}
+
+
+@query.field("users")
+def resolve_users(_: Any, info: Info, query: str | None = None) -> dict[str, Any]:
+    """Users matching ``query`` (username or e-mail): any user for a server admin, else
+    the caller and the members of their teams."""
+    ctx = info.context
+    with ctx.storage.db.read() as conn:
+        found = team_repo.list_users(conn, query)
+        if not ctx.user.admin:
+            visible = {ctx.user.id}
+            for team, _role in grants_of(ctx.user).roles:
+                entity = accounts.get_entity(conn, team)
+                visible.update(m.user.id for m in team_repo.team_members_of(conn, entity.id))
+            found = [u for u in found if u.id in visible]
+    return {"edges": [{"node": u} for u in found]}
+
+
+@project_type.field("access")
+def resolve_project_access(project: Project, *_: Any) -> str:
+    return Visibility.parse(project.access).value
+
+
+@project_type.field("entity")
+def resolve_project_entity(project: Project, info: Info) -> Entity:
+    with info.context.storage.db.read() as conn:
+        return accounts.get_entity(conn, project.entity)
+
+
+def entity_members(entity: Entity, info: Info) -> list[dict[str, Any]]:
+    """The members of an entity (a team's members, a user's own entity: the user), for
+    anyone who may read it."""
+    ctx = info.context
+    if not can(ctx.user, Action.READ, entity.name):
+        return []
+    with ctx.storage.db.read() as conn:
+        if entity.is_team:
+            members = [(m.user, m.role) for m in team_repo.team_members_of(conn, entity.id)]
+        else:
+            owner = accounts.user_of_entity(conn, entity.id)
+            members = [] if owner is None else [(owner, Role.ADMIN)]
+    return [{"id": encode_id("User", u.id), "admin": role is Role.ADMIN, "pending": False,
+             "email": u.email, "username": u.username, "name": u.username,
+             "photoUrl": None, "accountType": "SERVICE" if u.service_account else "USER",
+             "apiKey": None, "role": role.value} for u, role in members]
+
+
+BINDABLES = [query, mutation, project_type]
