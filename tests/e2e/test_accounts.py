@@ -127,10 +127,11 @@ def test_user_may_not_write_to_another_entity(live_server: LiveServer) -> None:
         r = c.post("/graphql", json={"query": """mutation {
             upsertBucket(input: {name: "intrude1", modelName: "p", entityName: "admin"}) {
                 bucket { id } } }"""})
-        assert r.status_code == 403
-        assert "may not write to entity 'admin'" in r.json()["errors"][0]["message"]
+        # Refused as if the entity did not exist.
+        assert r.status_code == 404
+        assert "entity 'admin' not found" in r.json()["errors"][0]["message"]
         r = c.post("/files/admin/p/intrude1/file_stream", json={})
-        assert r.status_code == 403
+        assert r.status_code == 404
     with opened(live_server) as storage, storage.db.read() as conn:
         assert run_repo.find_run_by_path(conn, "admin", "p", "intrude1") is None
 

@@ -9,7 +9,7 @@ import pytest
 
 from tracklet.domain.artifacts import ArtifactState, ManifestEntry, manifest_digest
 from tracklet.domain.records import User
-from tracklet.errors import Conflict, InvalidInput, PermissionDenied
+from tracklet.errors import Conflict, InvalidInput, NotFound
 from tracklet.ingest import artifact_edits as edits
 from tracklet.ingest import artifact_manifests as manifests
 from tracklet.ingest import artifacts as ingest
@@ -99,9 +99,10 @@ def test_upload_digest_mismatch_and_missing_files(storage: Storage, user: User) 
 def test_other_users_cannot_write(storage: Storage, user: User) -> None:
     bob = storage.create_user("bob")[0]
     art_id = _log(storage, user, {"a": b"1"})
-    with pytest.raises(PermissionDenied):
+    # Refused as if it did not exist.
+    with pytest.raises(NotFound):
         edits.delete_artifact(storage, bob, art_id, delete_aliases=True)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotFound):
         ingest.create_artifact(storage, bob, ingest.CreateRequest(
             entity="alice", project="p", run_name=None, type_name="dataset",
             collection="data", digest="e" * 32))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tracklet.domain.records import RunFields, User
-from tracklet.errors import InvalidInput, NotFound, PermissionDenied
+from tracklet.errors import InvalidInput, NotFound
 from tracklet.ingest.runs import UpsertRequest, upsert_run
 from tracklet.storage import Storage
 
@@ -44,7 +44,8 @@ def test_state_pending_is_kept(storage: Storage, user: User) -> None:
 
 
 def test_refusals(storage: Storage, user: User) -> None:
-    with pytest.raises(PermissionDenied):
+    # Another's entity, or one that does not exist, is not found alike.
+    with pytest.raises(NotFound, match="entity 'someone' not found"):
         upsert_run(storage, user, UpsertRequest(None, "x", "p", "someone", RunFields()))
     with pytest.raises(InvalidInput):
         upsert_run(storage, user, UpsertRequest(None, "bad/name", "p", None, RunFields()))
