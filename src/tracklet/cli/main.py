@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -10,37 +9,9 @@ from typing import Any
 
 import click
 
-from tracklet.config import Settings
-from tracklet.errors import TrackletError
-
-
-def store_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """--data-dir, --db and --blobs, shared by every command that opens the store."""
-
-    @click.option("--data-dir", type=click.Path(path_type=Path), default=None,
-                  help="Data folder (default ~/.tracklet, or TRACKLET_DATA_DIR).")
-    @click.option("--db", default=None, help="Database URL (default SQLite in the data folder).")
-    @click.option("--blobs", default=None, help="Blob store URL (default <data-dir>/blobs).")
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        return fn(*args, **kwargs)
-
-    return wrapper
-
-
-def _settings(**overrides: Any) -> Settings:
-    return Settings.from_env(**overrides)
-
-
-def _fail_cleanly(fn: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except TrackletError as exc:
-            raise click.ClickException(exc.message) from exc
-
-    return wrapper
+from tracklet.cli.options import fail_cleanly as _fail_cleanly
+from tracklet.cli.options import settings as _settings
+from tracklet.cli.options import store_options
 
 
 @click.group()
@@ -284,6 +255,11 @@ def sync_offline(root: Path, dry_run: bool) -> None:
         click.echo(f"no offline runs under {root}")
     if any(not r.ok for r in results):
         sys.exit(1)
+
+
+from tracklet.cli import teams as _teams  # noqa: E402  (its commands join the group)
+
+_teams.register(cli)
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ from tracklet.domain.records import User
 from tracklet.errors import Conflict, InvalidInput, NotFound
 from tracklet.ingest.artifacts import get_artifact, metadata_text, ttl_values, validate_tags
 from tracklet.storage import Storage
-from tracklet.storage.metadata import accounts
+from tracklet.storage.metadata import accounts, audit
 from tracklet.storage.metadata import artifacts as repo
 
 
@@ -129,6 +129,7 @@ def delete_artifact(storage: Storage, user: User, artifact_id: int,
         repo.remove_memberships(conn, artifact_id)
         repo.delete_files(conn, artifact_id)
         repo.update_artifact(conn, artifact_id, state=ArtifactState.DELETED.value)
+        audit.record(conn, user.username, "artifact.delete", f"artifact {artifact_id}")
         for membership in memberships:
             if any(a.alias == "latest" for a in membership.aliases):
                 _move_latest(conn, membership.collection.id)

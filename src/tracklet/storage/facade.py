@@ -21,7 +21,7 @@ from tracklet.storage.blobs import BlobStore, open_blob_store
 from tracklet.storage.history.export.cache import ExportReadCache
 from tracklet.storage.history.export.files import LocalFiles
 from tracklet.storage.history.read.series import SeriesPool
-from tracklet.storage.metadata import accounts
+from tracklet.storage.metadata import accounts, audit
 from tracklet.storage.metadata.engine import Database
 from tracklet.storage.metadata.migrate import upgrade
 from tracklet.storage.metadata.run_query import RunListingCache
@@ -111,6 +111,8 @@ class Storage:
                     user = accounts.get_user_by_name(conn, username)
                     if user is None:
                         user = accounts.create_user(conn, username, admin=admin, email=email)
+                        audit.record(conn, None, "user.create", username,
+                                     "admin" if admin else None)
                     key_hash = hash_api_key(self.secret.pepper, key)
                     if accounts.user_by_key_hash(conn, key_hash) is None:
                         name = accounts.free_key_name(conn, user.id, key_name(key))

@@ -9,14 +9,15 @@ from sqlalchemy import select
 from tracklet.storage.facade import Storage
 from tracklet.storage.history.export.table import delete_exports
 from tracklet.storage.history.read.keys import live_key_counts
-from tracklet.storage.metadata import compaction_queue
+from tracklet.storage.metadata import audit, compaction_queue
 from tracklet.storage.metadata import runs as run_repo
 from tracklet.storage.metadata.tables import deleted_runs, entities, projects, runs
 from tracklet.storage.metadata.upsert import insert_missing
 
 
-def delete_run(storage: Storage, run_id: int) -> None:
-    """Delete the run, its history, events, console, file records and history export.
+def delete_run(storage: Storage, run_id: int, actor: str | None = None) -> None:
+    """Delete the run, its history, events, console, file records and history export
+    (``actor``: who asked, for the audit log).
 
     Run files live in content-addressed blobs that other runs may share, so their bytes
     stay; the export blob is the run's own and goes once the rows are gone.
@@ -31,6 +32,7 @@ def delete_run(storage: Storage, run_id: int) -> None:
         export_keys = delete_exports(conn, run_id)
         compaction_queue.drop(conn, run_id)
         run_repo.delete_run(conn, run_id)
+        audit.record(conn, actor, "run.delete", f"run {run_id}")
     live_key_counts(storage.memo).forget(run_id)
     for key in export_keys:
         storage.blobs.delete(key)

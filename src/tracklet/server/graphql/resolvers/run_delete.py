@@ -33,7 +33,7 @@ def resolve_delete_run(
         require(ctx.user, Action.WRITE, entity)
         return {"clientMutationId": input.get("client_mutation_id")}
     require(ctx.user, Action.WRITE, run.entity, run.project)
-    delete_run(ctx.storage, run.id)
+    delete_run(ctx.storage, run.id, ctx.user.username)
     return {"clientMutationId": input.get("client_mutation_id")}
 
 
