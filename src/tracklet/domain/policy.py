@@ -161,13 +161,14 @@ def allowed(actor: User, action: Action, resource: Resource) -> bool:
             and key in grants.org_readable)
 
 
-def require(actor: User, action: Action, entity: str,
-            project: str | None = None) -> None:
-    """NotFound (as if ``entity``/``project`` did not exist) unless ``actor`` may do
-    ``action`` to it."""
+def require(actor: User, action: Action, entity: str, project: str | None = None,
+            missing: str | None = None) -> None:
+    """NotFound unless ``actor`` may do ``action`` to ``entity``/``project``: worded as
+    ``missing`` (what the caller is told when the object they named does not exist, say
+    "run not found" for a lookup by id), else as a missing entity or project."""
     resource = Resource(entity, project)
     if not allowed(actor, action, resource):
-        raise NotFound(f"{resource} not found")
+        raise NotFound(missing or f"{resource} not found")
 
 
 def can(actor: User, action: Action, entity: str, project: str | None = None) -> bool:

@@ -171,7 +171,8 @@ def unlink_artifact(storage: Storage, user: User, artifact_id: int, collection_i
         collection = repo.get_collection(conn, collection_id)
         if collection is None:
             raise NotFound("artifact collection not found")
-        require(user, Action.WRITE, collection.entity)
+        require(user, Action.WRITE, collection.entity, collection.project,
+                missing="artifact collection not found")
         if collection.kind is not CollectionKind.PORTFOLIO:
             raise InvalidInput("only links to portfolios can be removed; delete the artifact "
                                "to remove it from its own sequence")
@@ -188,7 +189,8 @@ def delete_collection(storage: Storage, user: User, collection_id: int) -> Colle
         collection = repo.get_collection(conn, collection_id)
         if collection is None:
             raise NotFound("artifact collection not found")
-        require(user, Action.WRITE, collection.entity)
+        require(user, Action.WRITE, collection.entity, collection.project,
+                missing="artifact collection not found")
         if collection.kind is CollectionKind.SEQUENCE:
             for member in repo.list_members(conn, collection, None, 1_000_000):
                 repo.remove_memberships(conn, member.artifact.id)
@@ -196,6 +198,8 @@ def delete_collection(storage: Storage, user: User, collection_id: int) -> Colle
                 repo.update_artifact(conn, member.artifact.id,
                                      state=ArtifactState.DELETED.value)
         repo.delete_collection(conn, collection.id)
+        audit.record(conn, user.username, "collection.delete",
+                     f"{collection.entity}/{collection.project}/{collection.name}")
     return collection
 
 
@@ -211,7 +215,8 @@ def update_collection(storage: Storage, user: User, collection_id: int,
         collection = repo.get_collection(conn, collection_id)
         if collection is None:
             raise NotFound("artifact collection not found")
-        require(user, Action.WRITE, collection.entity)
+        require(user, Action.WRITE, collection.entity, collection.project,
+                missing="artifact collection not found")
         if name is not None and name != collection.name:
             repo.require_member_free_name(conn, collection.project_id, name)
         if values:

@@ -44,13 +44,15 @@ def set_manifest_kind(storage: Storage, user: User, artifact_id: int, manifest_t
         base = repo.get_artifact(conn, base_id) if base_id is not None else None
     if artifact is None:
         raise NotFound(f"artifact {artifact_id} not found")
-    require(user, Action.WRITE, artifact.entity)
+    require(user, Action.WRITE, artifact.entity, artifact.project,
+            missing=f"artifact {artifact_id} not found")
     if artifact.state is not ArtifactState.PENDING:
         return artifact
     if manifest_type == "INCREMENTAL" and base_id is not None:
         if base is None or base.state is not ArtifactState.COMMITTED:
             raise InvalidInput(f"base artifact {base_id} is not a committed artifact")
-        require(user, Action.READ, base.entity)
+        require(user, Action.READ, base.entity, base.project,
+                missing=f"base artifact {base_id} is not a committed artifact")
     with storage.db.write() as conn:
         repo.update_artifact(
             conn, artifact_id, manifest_type=manifest_type,

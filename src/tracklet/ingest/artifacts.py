@@ -151,7 +151,8 @@ def get_artifact(storage: Storage, user: User, artifact_id: int, write: bool = F
         artifact = repo.get_artifact(conn, artifact_id)
     if artifact is None:
         raise NotFound(f"artifact {artifact_id} not found")
-    require(user, Action.WRITE if write else Action.READ, artifact.entity)
+    require(user, Action.WRITE if write else Action.READ, artifact.entity, artifact.project,
+            missing=f"artifact {artifact_id} not found")
     return artifact
 
 

@@ -36,7 +36,7 @@ def upsert_run(storage: Storage, user: User, req: UpsertRequest) -> tuple[Run, b
             run = run_repo.get_run_by_id(conn, req.run_id)
             if run is None:
                 raise NotFound("run not found")
-            require(user, Action.WRITE, run.entity, run.project)
+            require(user, Action.WRITE, run.entity, run.project, missing="run not found")
             return run_repo.update_run(conn, run.id, req.fields), False
         entity_name = validate_name("entity", req.entity or user.entity)
         project_name = validate_name("project", req.project or "uncategorized")

@@ -120,8 +120,8 @@ def visible_artifact(ctx: GraphQLContext, pk: int) -> Artifact | None:
             return None
         if artifact.state is ArtifactState.COMMITTED and not repo.is_live(conn, pk):
             return None
-    require(ctx.user, Action.READ, artifact.entity)
-    return artifact
+    # One the caller may not read is None, as a missing one.
+    return artifact if can(ctx.user, Action.READ, artifact.entity, artifact.project) else None
 
 
 # -- queries ------------------------------------------------------------------------------------
@@ -139,8 +139,8 @@ def resolve_artifact_collection(_: Any, info: Info, id: str | None = None  # noq
         return None
     ctx = _ctx(info)
     found = collection_of(ctx, collection_id(id))
-    if found is not None:
-        require(ctx.user, Action.READ, found.entity)
+    if found is not None and not can(ctx.user, Action.READ, found.entity, found.project):
+        return None
     return found
 
 
@@ -223,7 +223,7 @@ def resolve_project_artifact_types(project: Project, info: Info, after: str | No
 
 def _run_artifacts(ctx: GraphQLContext, run: Run, after: str | None, first: int | None,
                    inputs: bool) -> dict[str, Any]:
-    require(ctx.user, Action.READ, run.entity)
+    require(ctx.user, Action.READ, run.entity, run.project)
     limit, offset = page_size(first), int_cursor(after) or 0
     with ctx.storage.db.read() as conn:
         if inputs:

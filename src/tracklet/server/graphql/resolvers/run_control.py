@@ -44,7 +44,7 @@ def _writable_run(conn: Connection, ctx: GraphQLContext, run_id: int) -> Run:
     run = run_repo.get_run_by_id(conn, run_id)
     if run is None:
         raise NotFound("run not found")
-    require(ctx.user, Action.WRITE, run.entity, run.project)
+    require(ctx.user, Action.WRITE, run.entity, run.project, missing="run not found")
     return run
 
 

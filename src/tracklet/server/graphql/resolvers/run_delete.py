@@ -30,9 +30,9 @@ def resolve_delete_run(
         entity = deleted_run_entity(ctx.storage, run_id)
         if entity is None:
             raise NotFound("run not found")
-        require(ctx.user, Action.WRITE, entity)
+        require(ctx.user, Action.WRITE, entity, missing="run not found")
         return {"clientMutationId": input.get("client_mutation_id")}
-    require(ctx.user, Action.WRITE, run.entity, run.project)
+    require(ctx.user, Action.WRITE, run.entity, run.project, missing="run not found")
     delete_run(ctx.storage, run.id, ctx.user.username)
     return {"clientMutationId": input.get("client_mutation_id")}
 
