@@ -165,8 +165,14 @@ def resolve_project_access(project: Project, *_: Any) -> str:
 
 @project_type.field("entity")
 def resolve_project_entity(project: Project, info: Info) -> Entity:
-    with info.context.storage.db.read() as conn:
-        return accounts.get_entity(conn, project.entity)
+    # Once per entity and request: listings reach the same few entities many times.
+    cache = info.context.cache
+    key = f"entity:{project.entity_id}"
+    if key not in cache:
+        with info.context.storage.db.read() as conn:
+            cache[key] = accounts.get_entity(conn, project.entity)
+    entity: Entity = cache[key]
+    return entity
 
 
 def entity_members(entity: Entity, info: Info) -> list[dict[str, Any]]:
