@@ -77,6 +77,24 @@ class Settings:
             "and HSTS."
         ),
     )
+    sign_in_attempts: int = field(
+        default=10,
+        metadata=_doc(
+            "Failed sign-ins allowed per username and client address within "
+            "sign_in_window_s; past it sign-in answers 429 with Retry-After."
+        ),
+    )
+    sign_in_window_s: int = field(
+        default=300,
+        metadata=_doc("The window in seconds over which failed sign-ins are counted."),
+    )
+    graphql_max_concurrent_per_user: int = field(
+        default=8,
+        metadata=_doc(
+            "GraphQL requests one user may have in flight in one server process; the next "
+            "one answers 429 with Retry-After (the SDK retries it)."
+        ),
+    )
     max_body_bytes: int = field(
         default=64 * 1024 * 1024,
         metadata=_doc(

@@ -13,6 +13,7 @@
      ├── Conflict              the request contradicts stored state (409)
      ├── Unsupported           a W&B feature tracklet does not offer yet (400, clear message)
      └── Unavailable           transient: database busy, overloaded (503 + Retry-After)
+          └── RateLimited      this caller is over a per-caller limit (429 + Retry-After)
 """
 
 from __future__ import annotations
@@ -64,3 +65,8 @@ class Unavailable(TrackletError):
     def __init__(self, message: str, retry_after: float = 1.0) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class RateLimited(Unavailable):
+    """This caller is over a per-caller limit (failed sign-ins, requests in flight); the
+    client should retry after ``retry_after`` seconds."""

@@ -125,6 +125,7 @@ SAMPLES: dict[str, Sample] = {
     "/api/v1/auth/keys": Sample("POST", "/api/v1/auth/keys", ok=201, json=_new_key_name),
     "/api/v1/auth/keys/{name}": Sample("DELETE", "/api/v1/auth/keys/no-such-key", ok=404,
                                        message="has no key"),
+    "/api/v1/audit": Sample("GET", "/api/v1/audit?limit=5"),
     "/health": Sample("GET", "/health"),
     "/healthz": Sample("GET", "/healthz"),
     "/ready": Sample("GET", "/ready"),

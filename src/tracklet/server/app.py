@@ -22,6 +22,7 @@ from tracklet.server.graphql import build_schema
 from tracklet.server.graphql.cost import QueryLimits
 from tracklet.server.headers import SecurityHeaders
 from tracklet.server.limits import ConcurrencyLimit
+from tracklet.server.rate_limits import SignInLimiter, UserConcurrency
 from tracklet.server.routes import ROUTES
 from tracklet.server.state import AppState
 from tracklet.storage import Storage
@@ -44,7 +45,11 @@ def create_app(settings: Settings, storage: Storage | None = None) -> Starlette:
         secret = await to_thread.run_sync(store.signing_secret)
         state = AppState(settings=settings, storage=store, auth=Authenticator(store),
                          schema=build_schema(QueryLimits.from_settings(settings)),
-                         writer=GroupWriter(store), signing_secret=secret)
+                         writer=GroupWriter(store), signing_secret=secret,
+                         sign_ins=SignInLimiter(settings.sign_in_attempts,
+                                                settings.sign_in_window_s),
+                         graphql_slots=UserConcurrency(
+                             settings.graphql_max_concurrent_per_user))
         app.state.tracklet = state
         tasks = [asyncio.create_task(_crash_sweeper(state))]
         if store.db.is_sqlite:

@@ -19,6 +19,7 @@ from tracklet.errors import (
     NotFound,
     PayloadTooLarge,
     PermissionDenied,
+    RateLimited,
     TrackletError,
     Unauthenticated,
     Unavailable,
@@ -37,6 +38,7 @@ _STATUS: list[tuple[type[TrackletError], int]] = [
     (NotFound, 404),
     (Conflict, 409),
     (Unsupported, 400),
+    (RateLimited, 429),
     (Unavailable, 503),
 ]
 
@@ -68,7 +70,8 @@ async def tracklet_error_handler(request: Request, exc: Exception) -> Response:
     """Starlette exception handler for TrackletError."""
     assert isinstance(exc, TrackletError)
     if isinstance(exc, Unavailable):
-        log.warning("%s %s: %s; answered 503", request.method, request.url.path, exc.message)
+        log.warning("%s %s: %s; answered %d", request.method, request.url.path, exc.message,
+                    status_for(exc))
     return error_response(exc)
 
 

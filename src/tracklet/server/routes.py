@@ -13,6 +13,7 @@ from __future__ import annotations
 from tracklet.server.access import Access, AccessRoute, route
 from tracklet.server.rest import (
     artifacts,
+    audit,
     auth,
     exports,
     file_stream,
@@ -52,6 +53,7 @@ ROUTES: list[AccessRoute] = [
     route("/api/v1/auth/me", auth.me, ["GET"], access=Access.USER),
     route("/api/v1/auth/keys", auth.create_key, ["POST"], access=Access.USER, json_body=True),
     route("/api/v1/auth/keys/{name}", auth.delete_key, ["DELETE"], access=Access.USER),
+    route("/api/v1/audit", audit.audit_log, ["GET"], access=Access.USER),
     route("/health", health.health, ["GET"], access=Access.PUBLIC),
     route("/healthz", health.health, ["GET"], access=Access.PUBLIC),
     route("/ready", health.ready, ["GET"], access=Access.PUBLIC),

@@ -9,6 +9,7 @@ from graphql import GraphQLSchema
 from tracklet.config import Settings
 from tracklet.ingest.writer import GroupWriter
 from tracklet.server.auth import Authenticator
+from tracklet.server.rate_limits import SignInLimiter, UserConcurrency
 from tracklet.storage import Storage
 
 
@@ -24,3 +25,6 @@ class AppState:
     #: The HMAC key of signed URLs, read (or created) once at startup: verifying a URL on
     #: the event loop must not wait for the database.
     signing_secret: bytes
+    #: Failed sign-ins per (username, address), and GraphQL requests in flight per user.
+    sign_ins: SignInLimiter
+    graphql_slots: UserConcurrency

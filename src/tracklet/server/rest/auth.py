@@ -57,17 +57,25 @@ def _user_json(user: User) -> dict[str, Any]:
             "entity": user.entity}
 
 
-def _sign_in(state: AppState, body: Any) -> tuple[User, str]:
+def _sign_in(state: AppState, body: Any, address: str) -> tuple[User, str]:
     username, password = _string(body, "username"), _string(body, "password")
     api_key = _string(body, "api_key")
-    if api_key is not None and username is None and password is None:
-        user = credentials.user_for_key(state.storage, api_key)
-        if user is None:
-            raise Unauthenticated("invalid API key")
-    elif username is not None and password is not None and api_key is None:
-        user = credentials.check_password(state.storage, username, password)
-    else:
-        raise InvalidInput('send {"username", "password"} or {"api_key"}')
+    # Failures are counted per username and address (key sign-ins under one name).
+    who = username if username is not None else "(api key)"
+    state.sign_ins.check(who, address)
+    try:
+        if api_key is not None and username is None and password is None:
+            user = credentials.user_for_key(state.storage, api_key)
+            if user is None:
+                raise Unauthenticated("invalid API key")
+        elif username is not None and password is not None and api_key is None:
+            user = credentials.check_password(state.storage, username, password)
+        else:
+            raise InvalidInput('send {"username", "password"} or {"api_key"}')
+    except Unauthenticated:
+        state.sign_ins.failed(who, address)
+        raise
+    state.sign_ins.succeeded(who, address)
     return user, credentials.start_session(state.storage, user, state.settings.session_ttl_s)
 
 
@@ -75,7 +83,8 @@ async def login(request: Request) -> Response:
     """Start a session from a password or an API key; set the session and CSRF cookies."""
     state = _state(request)
     body = await read_json(request, _MAX_BODY)
-    user, token = await to_thread.run_sync(_sign_in, state, body)
+    address = request.client.host if request.client is not None else ""
+    user, token = await to_thread.run_sync(_sign_in, state, body, address)
     csrf = csrf_token(state.storage.secret.csrf_key, token)
     response = JSONResponse({"user": _user_json(user), "csrf_token": csrf},
                             headers={"Cache-Control": "no-store"})

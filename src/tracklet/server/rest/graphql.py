@@ -34,7 +34,8 @@ async def graphql(request: Request) -> Response:
         settings=state.settings,
         base_url=base_url(request, state.settings.public_url),
     )
-    content, status = await to_thread.run_sync(_execute, state.schema, body, ctx)
+    with state.graphql_slots.slot(ctx.user.id):
+        content, status = await to_thread.run_sync(_execute, state.schema, body, ctx)
     return Response(content, status_code=status, media_type="application/json")
 
 
