@@ -315,7 +315,10 @@ def test_other_users_see_nothing(live_server: LiveServer, project: dict[str, Any
     eve = wandb.Api(api_key=key, overrides={"base_url": live_server.url}, timeout=60)
     path = f"{ENTITY}/{project['name']}"
     # Refused exactly as a project that does not exist.
-    assert list(eve.runs(path)) == list(eve.runs(f"{ENTITY}/no-such-project")) == []
+    with pytest.raises(ValueError, match=f"Could not find project {project['name']}"):
+        list(eve.runs(path))
+    with pytest.raises(ValueError, match="Could not find project no-such-project"):
+        list(eve.runs(f"{ENTITY}/no-such-project"))
     with pytest.raises(Exception, match=r"not found|Could not find"):
         eve.run(f"{path}/h000")
     response = httpx.post(f"{live_server.url}/graphql", auth=("api", key), json={

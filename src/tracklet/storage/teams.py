@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from tracklet.domain.keys import hash_api_key, key_name, new_api_key
 from tracklet.domain.names import validate_name
-from tracklet.domain.policy import Action, Role, Visibility, can, require
+from tracklet.domain.policy import Action, Role, Subject, Visibility, can, require
 from tracklet.domain.records import Entity, Project, User
 from tracklet.errors import InvalidInput, NotFound
 from tracklet.storage.metadata import accounts, audit
@@ -40,10 +40,15 @@ def _user(conn: Connection, username: str) -> User:
     return user
 
 
+def _current(conn: Connection, actor: User) -> Subject:
+    """``actor`` with their grants as stored now (a request's may predate this change)."""
+    return Subject.of(actor, repo.grants_of(conn, actor))
+
+
 def _team(conn: Connection, name: str, actor: User | None, action: Action) -> Entity:
     """The team ``name`` if ``actor`` may do ``action`` to it; NotFound otherwise."""
     if actor is not None:
-        require(actor, action, name)
+        require(_current(conn, actor), action, name)
     entity = accounts.get_entity(conn, name)
     if not entity.is_team:
         raise NotFound(f"team {name!r} not found")
@@ -211,7 +216,7 @@ def set_project_access(storage: Storage, entity: str, project: str, visibility: 
     """Set a project's visibility (the entity's admins)."""
     with storage.db.write() as conn:
         if actor is not None:
-            require(actor, Action.ADMIN, entity, project)
+            require(_current(conn, actor), Action.ADMIN, entity, project)
         found = accounts.find_project(conn, entity, project)
         if found is None:
             raise NotFound(f"project {entity}/{project} not found")
@@ -265,6 +270,7 @@ def upsert_project(storage: Storage, actor: User, entity: str, name: str,
     validate_name("project", name)
     visibility = parse_visibility(access) if access is not None else None
     with storage.db.write() as conn:
+        actor = _current(conn, actor)
         target = ensure_writable_entity(conn, actor, entity)
         existing = accounts.find_project(conn, entity, name)
         require(actor, Action.WRITE, entity, name if existing is not None else None)

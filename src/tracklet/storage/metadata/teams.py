@@ -42,9 +42,12 @@ class Member:
 
 def create_org(conn: Connection, name: str) -> Organization:
     """A new organization; Conflict when the name is taken."""
-    if not insert_missing(conn, organizations, {"name": name, "created_at": time.time()},
-                          keys=("name",)):
+    # Checked by reading, not by insert_missing's row count, which PostgreSQL's driver
+    # does not report reliably for ON CONFLICT DO NOTHING.
+    if conn.execute(select(organizations.c.id).where(organizations.c.name == name)).first():
         raise Conflict(f"organization {name!r} already exists")
+    insert_missing(conn, organizations, {"name": name, "created_at": time.time()},
+                   keys=("name",))
     return get_org(conn, name)
 
 
@@ -110,10 +113,15 @@ def user_record_from(mapping: dict[str, object]) -> User:
 
 def create_team(conn: Connection, name: str, org_id: int | None) -> Entity:
     """A new team entity; Conflict when any entity (user or team) has the name."""
-    if not insert_missing(conn, entities, {"name": name, "is_team": True, "org_id": org_id,
-                                           "created_at": time.time()}, keys=("name",)):
-        raise Conflict(f"an entity called {name!r} already exists")
+    taken = Conflict(f"an entity called {name!r} already exists")
+    if conn.execute(select(entities.c.id).where(entities.c.name == name)).first():
+        raise taken
+    now = time.time()
+    insert_missing(conn, entities, {"name": name, "is_team": True, "org_id": org_id,
+                                    "created_at": now}, keys=("name",))
     row = conn.execute(select(entities).where(entities.c.name == name)).one()
+    if not row.is_team or row.created_at != now:  # a concurrent transaction took the name
+        raise taken
     return Entity(**row._mapping)
 
 

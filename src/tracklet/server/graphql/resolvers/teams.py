@@ -19,13 +19,19 @@ from tracklet.domain.records import Entity, Project, User
 from tracklet.errors import InvalidInput, NotFound
 from tracklet.server.graphql.context import Info
 from tracklet.server.graphql.ids import decode_id, encode_id
-from tracklet.storage import teams
+from tracklet.storage import credentials, teams
 from tracklet.storage.metadata import accounts
 from tracklet.storage.metadata import teams as team_repo
 
 query = QueryType()
 mutation = MutationType()
 project_type = ObjectType("Project")
+
+
+def _refresh(ctx: Any) -> None:
+    """Reload the caller's grants after a change to memberships, so the rest of this
+    request (the mutation's answer) sees the new team."""
+    ctx.user = credentials.with_grants(ctx.storage, ctx.user)
 
 
 def _input(value: dict[str, Any] | None) -> dict[str, Any]:
@@ -49,6 +55,7 @@ def resolve_create_team(_: Any, info: Info,
         raise InvalidInput("teamName is required")
     entity = teams.create_team(ctx.storage, name, ctx.user,
                                admin=_str(data, "team_admin_user_name"))
+    _refresh(ctx)
     return {"entity": entity}
 
 
