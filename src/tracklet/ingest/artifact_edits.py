@@ -144,7 +144,7 @@ def link_artifact(storage: Storage, user: User, artifact_id: int, entity: str, p
     validate_name("project", project)
     validate_artifact_name(portfolio)
     wanted = [validate_alias(a) for a in dict.fromkeys(aliases) if a != "latest"]
-    require(user, Action.WRITE, entity)
+    require(user, Action.WRITE, entity, project)
     with storage.db.write() as conn:
         proj = accounts.ensure_project(conn, accounts.ensure_entity(conn, entity), project)
         found = repo.find_collection(conn, proj.id, portfolio)

@@ -61,6 +61,7 @@ from tracklet.storage.metadata import artifact_lineage as lineage
 from tracklet.storage.metadata import artifacts as repo
 from tracklet.storage.metadata import runs as run_repo
 from tracklet.storage.metadata import upload_grants as grants
+from tracklet.storage.teams import ensure_writable_entity
 
 _MAX_TAGS = 100
 _Owned = TypeVar("_Owned", Artifact, ArtifactCollection)
@@ -183,14 +184,15 @@ def create_artifact(storage: Storage, user: User, req: CreateRequest,
             f"{', '.join(repr(r) for r in regions)}")
     if req.distributed_id is not None and not 0 < len(req.distributed_id) <= 128:
         raise InvalidInput("distributedID must be 1-128 characters")
-    require(user, Action.WRITE, req.entity)
+    require(user, Action.WRITE, req.entity, req.project)
     with storage.db.write() as conn:
         if req.client_id:
             # A retry finds its first answer; another entity's id is like an unknown one.
             for existing in repo.artifacts_by_client_id(conn, req.client_id):
                 if existing.entity == req.entity:
                     return existing
-        entity = accounts.ensure_entity(conn, req.entity)
+        # An entity that does not exist is an error the user sees, not a new entity.
+        entity = ensure_writable_entity(conn, user, req.entity)
         project = accounts.ensure_project(conn, entity, req.project)
         run = _run(conn, req.entity, req.project, req.run_name) if req.run_name else None
         sequence = repo.ensure_collection(conn, project, req.collection, req.type_name,
@@ -449,7 +451,7 @@ def use_artifact(storage: Storage, user: User, entity: str, project: str, run_na
                  artifact_id: int, used_as: str | None = None) -> Artifact:
     """Record that a run used an artifact (the input edge of lineage)."""
     artifact = get_artifact(storage, user, artifact_id)
-    require(user, Action.WRITE, entity)
+    require(user, Action.WRITE, entity, project)
     with storage.db.write() as conn:
         run = _run(conn, entity, project, run_name)
         lineage.add_usage(conn, run.id, artifact.id, used_as)
