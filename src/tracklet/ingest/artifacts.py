@@ -243,7 +243,8 @@ def find_by_client_id(storage: Storage, user: User, client_id: str,
 
 def _readable(user: User, items: list[_Owned]) -> list[_Owned]:
     mine = [i for i in items if i.entity == user.entity]
-    return mine + [i for i in items if i.entity != user.entity and can(user, Action.READ, i.entity)]
+    return mine + [i for i in items
+                   if i.entity != user.entity and can(user, Action.READ, i.entity, i.project)]
 
 
 def _readable_first(user: User, items: list[Artifact]) -> Artifact | None:
@@ -262,7 +263,8 @@ def readable_digests(storage: Storage, user: User, artifact_id: int,
         # Only what this artifact's uploads do not cover needs its holders looked up.
         holders = grants.digest_holders(conn, set(canonical.values()) - proven)
     return {d for d, c in canonical.items()
-            if c in proven or any(can(user, Action.READ, entity) for entity in holders.get(c, ()))}
+            if c in proven or any(can(user, Action.READ, entity, project)
+                                  for entity, project in holders.get(c, ()))}
 
 
 def _pending(storage: Storage, user: User, artifact_id: int) -> Artifact:

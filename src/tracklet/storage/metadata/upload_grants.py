@@ -4,7 +4,7 @@ uploaded for a pending artifact, and which entities hold a file with a given dig
 Blobs are content-addressed, so knowing a file's MD5 must not be enough to reach it: a
 manifest entry may name a digest only when its bytes were uploaded for that artifact (the
 upload proves possession) or when the caller can read a file that already holds them
-(``digest_holders`` lists the entities to ask the access policy about).
+(``digest_holders`` lists the entities and projects to ask the access policy about).
 """
 
 from __future__ import annotations
@@ -69,14 +69,16 @@ def proven(conn: Connection, artifact_id: int, md5_hexes: Iterable[str]) -> set[
     return found
 
 
-def digest_holders(conn: Connection, digests_b64: Iterable[str]) -> dict[str, set[str]]:
-    """Per base64 MD5, the entities with a live artifact file or a run file holding it."""
+def digest_holders(conn: Connection, digests_b64: Iterable[str]
+                   ) -> dict[str, set[tuple[str, str]]]:
+    """Per base64 MD5, the (entity, project) pairs with a live artifact file or a run file
+    holding it."""
     wanted = sorted(set(digests_b64))
-    holders: dict[str, set[str]] = {}
+    holders: dict[str, set[tuple[str, str]]] = {}
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start:start + _CHUNK]
         in_artifacts = (
-            select(artifact_files.c.digest, entities.c.name)
+            select(artifact_files.c.digest, entities.c.name, projects.c.name)
             .join(artifacts, artifacts.c.id == artifact_files.c.artifact_id)
             .join(artifact_collections, artifact_collections.c.id == artifacts.c.sequence_id)
             .join(projects, projects.c.id == artifact_collections.c.project_id)
@@ -85,13 +87,13 @@ def digest_holders(conn: Connection, digests_b64: Iterable[str]) -> dict[str, se
                    live_clause())
             .distinct())
         in_runs = (
-            select(run_files.c.md5, entities.c.name)
+            select(run_files.c.md5, entities.c.name, projects.c.name)
             .join(runs, runs.c.id == run_files.c.run_id)
             .join(projects, projects.c.id == runs.c.project_id)
             .join(entities, entities.c.id == projects.c.entity_id)
             .where(run_files.c.md5.in_(chunk), run_files.c.blob_key.is_not(None))
             .distinct())
         for query in (in_artifacts, in_runs):
-            for digest, entity in conn.execute(query):
-                holders.setdefault(str(digest), set()).add(str(entity))
+            for digest, entity, project in conn.execute(query):
+                holders.setdefault(str(digest), set()).add((str(entity), str(project)))
     return holders

@@ -148,7 +148,7 @@ def resolve_artifact_collection(_: Any, info: Info, id: str | None = None  # noq
 
 
 def _named_collection(ctx: GraphQLContext, project: Project, name: str) -> Collection | None:
-    require(ctx.user, Action.READ, project.entity)
+    require(ctx.user, Action.READ, project.entity, project.name)
     with ctx.storage.db.read() as conn:
         return repo.find_collection(conn, project.id, name)
 
@@ -186,7 +186,7 @@ def resolve_project_collections(project: Project, info: Info, after: str | None 
 
 def _collections(ctx: GraphQLContext, project: Project, type_id: int | None,
                  after: str | None, first: int | None) -> dict[str, Any]:
-    require(ctx.user, Action.READ, project.entity)
+    require(ctx.user, Action.READ, project.entity, project.name)
     limit = page_size(first)
     with ctx.storage.db.read() as conn:
         rows = repo.list_collections(conn, project.id, type_id, int_cursor(after), limit + 1)
@@ -199,7 +199,7 @@ def _collections(ctx: GraphQLContext, project: Project, type_id: int | None,
 def resolve_project_artifact_type(project: Project, info: Info, name: str | None = None
                                   ) -> ArtifactType | None:
     ctx = _ctx(info)
-    require(ctx.user, Action.READ, project.entity)
+    require(ctx.user, Action.READ, project.entity, project.name)
     if not name:
         return None
     with ctx.storage.db.read() as conn:
@@ -210,7 +210,7 @@ def resolve_project_artifact_type(project: Project, info: Info, name: str | None
 def resolve_project_artifact_types(project: Project, info: Info, after: str | None = None,
                                    first: int | None = None, **_: Any) -> dict[str, Any]:
     ctx = _ctx(info)
-    require(ctx.user, Action.READ, project.entity)
+    require(ctx.user, Action.READ, project.entity, project.name)
     limit = page_size(first)
     with ctx.storage.db.read() as conn:
         rows = repo.list_types(conn, project.id, int_cursor(after), limit + 1)
@@ -316,7 +316,7 @@ def resolve_artifact_aliases(artifact: Artifact, info: Info) -> list[Alias]:
     aliases = ctx.loaders.aliases.load(artifact.id)
     collections = ctx.loaders.collections.load_many(a.collection_id for a in aliases)
     return [a for a, c in zip(aliases, collections, strict=True)
-            if c is not None and can(ctx.user, Action.READ, c.entity)]
+            if c is not None and can(ctx.user, Action.READ, c.entity, c.project)]
 
 
 @artifact_type.field("createdBy")
@@ -325,14 +325,16 @@ def resolve_artifact_created_by(artifact: Artifact, info: Info) -> Run | None:
         return None
     ctx = _ctx(info)
     run = ctx.loaders.runs.load(artifact.created_by_run_id)
-    return run if run is not None and can(ctx.user, Action.READ, run.entity) else None
+    return run if run is not None and can(ctx.user, Action.READ, run.entity, run.project) \
+        else None
 
 
 @artifact_type.field("usedBy")
 def resolve_artifact_used_by(artifact: Artifact, info: Info, **_: Any) -> dict[str, Any]:
     ctx = _ctx(info)
     found = ctx.loaders.runs.load_many(ctx.loaders.used_by.load(artifact.id))
-    runs = [r for r in found if r is not None and can(ctx.user, Action.READ, r.entity)]
+    runs = [r for r in found
+            if r is not None and can(ctx.user, Action.READ, r.entity, r.project)]
     return connection(runs, [str(r.id) for r in runs], False)
 
 
@@ -340,7 +342,7 @@ def resolve_artifact_used_by(artifact: Artifact, info: Info, **_: Any) -> dict[s
 def resolve_artifact_memberships(artifact: Artifact, info: Info, **_: Any) -> dict[str, Any]:
     ctx = _ctx(info)
     members = [m for m in ctx.loaders.memberships_of(artifact.id)
-               if can(ctx.user, Action.READ, m.collection.entity)]
+               if can(ctx.user, Action.READ, m.collection.entity, m.collection.project)]
     return connection(members, [str(m.collection.id) for m in members], False)
 
 
