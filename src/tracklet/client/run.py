@@ -326,8 +326,7 @@ def init(project: str, *, entity: str | None = None, config: Mapping[str, Any] |
 
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d_%H%M%S")
     prefix = "run" if mode == "online" else "offline-run"
-    run_dir = Path(dir or Path.cwd()) / "tracklet" / f"{prefix}-{stamp}-{run_id}"
-    run_dir.mkdir(parents=True, exist_ok=False)
+    run_dir = _new_run_dir(Path(dir or Path.cwd()) / "tracklet", f"{prefix}-{stamp}-{run_id}")
     lock = RunLock.acquire(run_dir)
     record = {"id": run_id, "project": project, "entity": entity, "name": name,
               "group": group, "tags": list(tag_tuple), "notes": notes, "job_type": job_type,
@@ -360,6 +359,20 @@ def init(project: str, *, entity: str | None = None, config: Mapping[str, Any] |
     _live.add(run)
     _current = run
     return run
+
+
+def _new_run_dir(parent: Path, name: str) -> Path:
+    # A resumed run started in the same second as its previous process gets a suffix.
+    parent.mkdir(parents=True, exist_ok=True)
+    candidate = parent / name
+    n = 1
+    while True:
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            n += 1
+            candidate = parent / f"{name}.{n}"
 
 
 def _json_object(value: Any) -> dict[str, Any]:
