@@ -126,7 +126,9 @@ class Uploader(threading.Thread):
         if not queue:
             return
         payloads: list[bytes] = []
-        while queue:
+        # Only what is queued now: a tight training loop refills the queue as fast as it
+        # drains, and the rows must reach the journal (and the server) meanwhile.
+        for _ in range(len(queue)):
             kind, payload = queue.popleft()
             if kind == HISTORY:
                 line = self._encode_row(payload)
