@@ -11,8 +11,8 @@ import pytest
 
 import tracklet
 from tests.client.helpers import ENTITY, journal_rows, project, wait_acked
-from tests.e2e.test_api_history import same_rows, wait_for_export
 from tests.e2e.conftest import LiveServer
+from tests.e2e.test_api_history import same_rows, wait_for_export
 
 
 def _without_times(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -43,7 +43,7 @@ class LoopbackListener:
         listener = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - the http.server hook's name
+            def do_POST(self) -> None:
                 length = min(int(self.headers.get("Content-Length") or 0), 16384)
                 form = urllib.parse.parse_qs(self.rfile.read(length).decode("utf-8", "replace"))
                 state = (form.get("state") or [""])[0]
@@ -65,7 +65,7 @@ class LoopbackListener:
                 self.wfile.write(_DONE_PAGE)
                 listener._received.set()
 
-            def log_message(self, format: str, *args: Any) -> None:
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 pass
 
         self._server = HTTPServer(("127.0.0.1", 0), Handler)
@@ -127,7 +127,7 @@ def login(host: str | None = None, *, key: str | None = None, browser: bool = Tr
         base_url = "http://" + base_url
     api_key = key or settings.api_key
     if not api_key and browser:
-        api_key = _browser_key(base_url, open_url, echo, timeout)
+        api_key = _browser_key(base_url, open_url, echo, timeout) or ""
     if not api_key:
         if prompt is None:
             raise LoginError("no API key received")

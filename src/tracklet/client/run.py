@@ -63,7 +63,7 @@ class Config(MutableMapping[str, Any]):
     def __len__(self) -> int:
         return len(self._data)
 
-    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def update(self, *args: Any, **kwargs: Any) -> None:
         """Set several keys at once (one upsert)."""
         patch = dict(*args, **kwargs)
         self._data.update(patch)
@@ -99,7 +99,7 @@ class Summary(MutableMapping[str, Any]):
     def __len__(self) -> int:
         return len(self._merged())
 
-    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def update(self, *args: Any, **kwargs: Any) -> None:
         """Set several summary keys at once."""
         self._run._put(SUMMARY, dict(*args, **kwargs))
 
@@ -109,12 +109,12 @@ class Run:
     ``with`` ends it as failed (exit code 1), and a process exiting without ``finish()``
     ends it as its exit says (1 after an uncaught exception, else 0)."""
 
-    def __init__(self, *, id: str, project: str, entity: str | None, name: str | None,
+    def __init__(self, *, run_id: str, project: str, entity: str | None, name: str | None,
                  group: str | None, tags: tuple[str, ...], notes: str | None,
                  job_type: str | None, mode: Mode, run_dir: Path | None,
                  config: Mapping[str, Any], start_step: int = 0,
                  summary_state: SummaryState | None = None) -> None:
-        self.id = id
+        self.id = run_id
         self.project = project
         self.entity = entity
         self.name = name
@@ -276,8 +276,9 @@ def _new_id() -> str:
 def init(project: str, *, entity: str | None = None, config: Mapping[str, Any] | None = None,
          name: str | None = None, tags: list[str] | tuple[str, ...] | None = None,
          group: str | None = None, job_type: str | None = None, notes: str | None = None,
-         id: str | None = None, resume: bool | Literal["allow", "must", "never"] | None = None,
-         mode: Mode = "online", dir: str | Path | None = None,
+         id: str | None = None,  # noqa: A002 - wandb.init's names
+         resume: bool | Literal["allow", "must", "never"] | None = None,
+         mode: Mode = "online", dir: str | Path | None = None,  # noqa: A002
          base_url: str | None = None, api_key: str | None = None) -> Run:
     """Start a run in ``project`` and make it the current one.
 
@@ -295,7 +296,7 @@ def init(project: str, *, entity: str | None = None, config: Mapping[str, Any] |
     tag_tuple = tuple(tags or ())
     resuming = resume in (True, "allow", "must")
     if mode == "disabled":
-        run = Run(id=run_id, project=project, entity=entity, name=name, group=group,
+        run = Run(run_id=run_id, project=project, entity=entity, name=name, group=group,
                   tags=tag_tuple, notes=notes, job_type=job_type, mode=mode, run_dir=None,
                   config=config or {})
         _current = run
@@ -345,7 +346,7 @@ def init(project: str, *, entity: str | None = None, config: Mapping[str, Any] |
                 raise RunError(f"the server refused run {run_id}: {exc}") from exc
             print(f"tracklet: server unreachable ({exc}); logging continues and the "
                   "uploader keeps trying", file=sys.stderr)
-    run = Run(id=run_id, project=project, entity=entity, name=name, group=group,
+    run = Run(run_id=run_id, project=project, entity=entity, name=name, group=group,
               tags=tag_tuple, notes=notes, job_type=job_type, mode=mode, run_dir=run_dir,
               config=config or {}, start_step=start_step, summary_state=summary_state)
     uploader = Uploader(run_dir, journal, sender, dict(config or {}), summary_state)

@@ -11,9 +11,9 @@ import base64
 import json
 import urllib.error
 import urllib.request
-from urllib.parse import quote
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 #: Statuses the SDK does not retry either: the request itself is wrong and will stay wrong.
 FATAL_STATUSES = frozenset({400, 401, 403, 404, 409, 410, 413, 422, 501})
