@@ -15,6 +15,7 @@ from tracklet.client import (
     current_run,
     finish,
     init,
+    load_tensor,
     log,
 )
 
@@ -30,5 +31,6 @@ __all__ = [
     "current_run",
     "finish",
     "init",
+    "load_tensor",
     "log",
 ]

@@ -11,6 +11,7 @@ from typing import Any
 from tracklet.client.credentials import Credentials, LoginRequired
 from tracklet.client.run import Config, Run, RunError, Summary, current_run, init
 from tracklet.client.sync import RunSync, find_runs, sync_run
+from tracklet.client.tensors import load_tensor
 from tracklet.client.values import Tensor
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "find_runs",
     "finish",
     "init",
+    "load_tensor",
     "log",
     "sync_run",
 ]

@@ -12,6 +12,7 @@ The payload's first byte is its kind; the rest is JSON text:
 - ``h`` one history row, the JSON line exactly as it is sent;
 - ``s`` a summary patch (keys set explicitly, beside the last logged values);
 - ``c`` a config patch;
+- ``u`` a run file to upload (its name; the bytes are in ``<run dir>/files/<name>``);
 - ``f`` the end of the run (``{"exit_code": n}``).
 """
 
@@ -34,6 +35,7 @@ HISTORY = b"h"
 SUMMARY = b"s"
 CONFIG = b"c"
 FINISH = b"f"
+FILE = b"u"
 
 JOURNAL_NAME = "run.journal"
 
@@ -73,6 +75,8 @@ class Replay:
     summary: dict[str, Any] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
     exit_code: int | None = None
+    #: Run files to upload, by name under ``<run dir>/files``, in first-saved order.
+    files: list[str] = field(default_factory=list)
     #: Records read; the next record's sequence number.
     records: int = 0
 
@@ -98,6 +102,10 @@ def replay(path: Path) -> Replay:
             result.summary.update(json.loads(body))
         elif kind == CONFIG:
             result.config.update(json.loads(body))
+        elif kind == FILE:
+            name = body.decode("utf-8")
+            if name not in result.files:
+                result.files.append(name)
         elif kind == FINISH:
             result.exit_code = int(json.loads(body)["exit_code"])
     return result

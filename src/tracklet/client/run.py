@@ -7,7 +7,9 @@ it. Nothing the user calls during training waits for the network.
 from __future__ import annotations
 
 import atexit
+import json
 import secrets
+import shutil
 import string
 import sys
 import threading
@@ -23,7 +25,15 @@ from tracklet.client import journal as jr
 from tracklet.client.credentials import resolve
 from tracklet.client.locking import RunLock
 from tracklet.client.sender import Sender
-from tracklet.client.uploader import CONFIG, FINISH, HISTORY, SUMMARY, SummaryState, Uploader
+from tracklet.client.uploader import (
+    CONFIG,
+    FILE,
+    FINISH,
+    HISTORY,
+    SUMMARY,
+    SummaryState,
+    Uploader,
+)
 from tracklet.client.values import _PLAIN, snapshot
 from tracklet.client.wire import Connection, WireError
 
@@ -198,6 +208,46 @@ class Run:
         self._step += 1
         if self._uploader is not None:
             self._uploader.put(HISTORY, row)
+
+    def save(self, path: str | Path, base_path: str | Path | None = None) -> str:
+        """Upload the file at ``path`` with the run (copied now, sent in the background),
+        named relative to ``base_path`` (default: its own folder). Returns the name."""
+        source = Path(path)
+        name = (source.resolve().relative_to(Path(base_path).resolve()).as_posix()
+                if base_path is not None else source.name)
+        if self._finished:
+            raise RunError(f"run {self.id} is finished")
+        if self.dir is None:
+            return name
+        target = self.dir / "files" / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        self._put(FILE, name)
+        return name
+
+    def tensor(self, key: str, step: int) -> Any:
+        """The array logged as ``tracklet.Tensor(x, keep="full")`` under ``key`` at
+        ``step``, read back from this run's directory (``tracklet.load_tensor`` reads it
+        from the server)."""
+        if self.dir is None:
+            raise RunError("a disabled run keeps no tensors")
+        import numpy as np
+
+        self._flush_to_journal()
+        for line in jr.replay(self.dir / jr.JOURNAL_NAME).history:
+            row = json.loads(line)
+            if row.get("_step") == step and f"{key}/tensor" in row:
+                return np.load(self.dir / "files" / row[f"{key}/tensor"]["path"],
+                               allow_pickle=False)
+        raise KeyError(f"no full tensor {key!r} at step {step}")
+
+    def _flush_to_journal(self, timeout: float = 30.0) -> None:
+        uploader = self._uploader
+        if uploader is None:
+            return
+        deadline = time.monotonic() + timeout
+        while (uploader.queue or uploader.busy) and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     def finish(self, exit_code: int = 0, timeout: float | None = None) -> None:
         """End the run (finished for 0, failed otherwise), waiting up to ``timeout`` seconds

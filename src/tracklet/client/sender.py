@@ -46,10 +46,12 @@ class Sender:
         self.acked: int = int(state.get("acked", 0))
         self.complete: bool = bool(state.get("complete", False))
         self._sent_config: str | None = state.get("config")
+        self.uploaded: set[str] = set(state.get("uploaded") or ())
 
     def _save(self) -> None:
         state = {"address": asdict(self.address) if self.address else None, "base": self.base,
-                 "acked": self.acked, "complete": self.complete, "config": self._sent_config}
+                 "acked": self.acked, "complete": self.complete, "config": self._sent_config,
+                 "uploaded": sorted(self.uploaded)}
         tmp = self._state_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(state))
         os.replace(tmp, self._state_path)
@@ -81,6 +83,21 @@ class Sender:
         self._sent_config = text
         self._save()
         return address
+
+    def upload_files(self, names: list[str]) -> None:
+        """Upload the run files ``names`` (from ``<run dir>/files``) not uploaded yet, then
+        tell the server they are complete (file_stream ``uploaded``)."""
+        assert self.address is not None
+        todo = [n for n in dict.fromkeys(names) if n not in self.uploaded]
+        if not todo:
+            return
+        urls, headers = self.connection.create_run_files(self.address, todo)
+        for name, url in zip(todo, urls, strict=True):
+            if url is not None:
+                self.connection.put(url, (self.run_dir / "files" / name).read_bytes(), headers)
+        self.connection.file_stream(self.address, {"uploaded": todo})
+        self.uploaded.update(todo)
+        self._save()
 
     def pending(self, total: int) -> int:
         """Rows of ``total`` journaled ones the server has not confirmed."""

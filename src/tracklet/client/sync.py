@@ -76,7 +76,8 @@ def sync_run(run_dir: Path, credentials: Credentials, dry_run: bool = False,
                         replay.run)
         total = len(replay.history)
         todo = total - sender.acked
-        if dry_run or (todo == 0 and (sender.complete or not replay.finished)
+        files_done = set(replay.files) <= sender.uploaded
+        if dry_run or (todo == 0 and files_done and (sender.complete or not replay.finished)
                        and sender.address is not None):
             return RunSync(run_dir, run_id, 0 if not dry_run else todo, replay.finished)
         summary = SummaryState()
@@ -86,6 +87,7 @@ def sync_run(run_dir: Path, credentials: Credentials, dry_run: bool = False,
         before = sender.acked
         try:
             sender.upsert(replay.config)
+            sender.upload_files(replay.files)
             while not sender.post(replay.history, total, summary.line(), replay.exit_code):
                 if progress is not None:
                     progress(sender.acked, total)

@@ -29,7 +29,7 @@ INTERVAL = 0.2
 #: Backoff after a failed post: doubling from the first to the last, with jitter.
 BACKOFF_FIRST, BACKOFF_MAX = 0.5, 30.0
 
-HISTORY, SUMMARY, CONFIG, FINISH = "h", "s", "c", "f"
+HISTORY, SUMMARY, CONFIG, FINISH, FILE = "h", "s", "c", "f", "u"
 
 
 def dumps(value: Any) -> str:
@@ -81,6 +81,10 @@ class Uploader(threading.Thread):
         self._summary_dirty = False
         self._config_dirty = sender is not None
         self._exit_code: int | None = None
+        #: True while a batch is taken off the queue and not yet journaled.
+        self.busy = False
+        #: Run files journaled and not yet confirmed uploaded.
+        self._files: list[str] = []
         self._failures = 0
         self._next_try = 0.0
         #: The last error from the server, for the message at finish.
@@ -125,13 +129,14 @@ class Uploader(threading.Thread):
         queue = self.queue
         if not queue:
             return
+        self.busy = True
         payloads: list[bytes] = []
         # Only what is queued now: a tight training loop refills the queue as fast as it
         # drains, and the rows must reach the journal (and the server) meanwhile.
         for _ in range(len(queue)):
             kind, payload = queue.popleft()
             if kind == HISTORY:
-                line = self._encode_row(payload)
+                line = self._encode_row(payload, payloads)
                 payloads.append(jr.HISTORY + line.encode("utf-8"))
                 self._unsent.append(line)
                 self._total += 1
@@ -146,31 +151,43 @@ class Uploader(threading.Thread):
                 self.config.update(patch)
                 payloads.append(jr.CONFIG + dumps(patch).encode("utf-8"))
                 self._config_dirty = True
+            elif kind == FILE:
+                self._add_file(str(payload), payloads)
             elif kind == FINISH:
                 self._exit_code = int(payload)
                 payloads.append(jr.FINISH + dumps({"exit_code": self._exit_code}).encode())
         self.journal.append(payloads)
+        self.busy = False
         if self._exit_code is not None:
             self.journal.sync()
         with self._drained:
             self._drained.notify_all()
 
-    def _encode_row(self, row: dict[str, Any]) -> str:
+    def _add_file(self, name: str, payloads: list[bytes]) -> None:
+        payloads.append(jr.FILE + name.encode("utf-8"))
+        if name not in self._files:
+            self._files.append(name)
+
+    def _encode_row(self, row: dict[str, Any], payloads: list[bytes]) -> str:
         out: dict[str, Any] = {}
         for key, value in row.items():
             if isinstance(value, Tensor):
-                out.update(self._tensor_values(key, value))
+                out.update(self._tensor_values(key, value, payloads))
             else:
                 out[key] = scalar(value)
         self.summary.add_row(out)
         return dumps(out)
 
-    def _tensor_values(self, key: str, tensor: Tensor) -> dict[str, Any]:
+    def _tensor_values(self, key: str, tensor: Tensor,
+                       payloads: list[bytes]) -> dict[str, Any]:
         values: dict[str, Any] = {key: histogram(tensor.array)}
         for stat, number in statistics(tensor.array).items():
             values[f"{key}/{stat}"] = number
         if tensor.keep == "full":
-            values[f"{key}/tensor"] = self._store_tensor(tensor)
+            stored = self._store_tensor(tensor)
+            # The file record goes before the row that references it.
+            self._add_file(stored["path"], payloads)
+            values[f"{key}/tensor"] = stored
         return values
 
     def _store_tensor(self, tensor: Tensor) -> dict[str, Any]:
@@ -202,6 +219,9 @@ class Uploader(threading.Thread):
             if self._config_dirty:
                 sender.upsert(self.config)
                 self._config_dirty = False
+            if self._files:
+                sender.upload_files(self._files)
+                self._files.clear()
             while True:
                 work = (sender.pending(self._total) > 0 or self._summary_dirty
                         or (self._exit_code is not None and not sender.complete))

@@ -39,6 +39,15 @@ query TrackletRunStatus($project: String, $entity: String, $name: String!) {
 }
 """
 
+CREATE_RUN_FILES = """
+mutation CreateRunFiles($entity: String!, $project: String!, $run: String!, $files: [String!]!) {
+  createRunFiles(input: {entityName: $entity, projectName: $project, runName: $run,
+      files: $files}) {
+    runID uploadHeaders files { name uploadUrl }
+  }
+}
+"""
+
 VIEWER = "query Viewer { viewer { id entity username } }"
 
 
@@ -131,6 +140,34 @@ class Connection:
         model = data.get("model")
         bucket = model.get("bucket") if isinstance(model, dict) else None
         return bucket if isinstance(bucket, dict) else None
+
+    def create_run_files(self, address: RunAddress,
+                         names: list[str]) -> tuple[list[str | None], list[str]]:
+        """Upload URLs for run files ``names`` (None: the server has that file already)
+        and the ``Name:Value`` headers every upload must carry."""
+        data = self.graphql(CREATE_RUN_FILES, {"entity": address.entity,
+                                               "project": address.project,
+                                               "run": address.name, "files": names})
+        payload = data["createRunFiles"]
+        urls = {f["name"]: f.get("uploadUrl") for f in payload.get("files") or []}
+        return [urls.get(n) for n in names], list(payload.get("uploadHeaders") or [])
+
+    def put(self, url: str, data: bytes, headers: list[str]) -> None:
+        """PUT ``data`` to a (signed) upload URL; no credentials go with it, as with the SDK."""
+        if url.startswith("/"):
+            url = self.base_url + url
+        extra = dict(h.split(":", 1) for h in headers if ":" in h)
+        request = urllib.request.Request(url, data=data, method="PUT", headers={
+            **{k.strip(): v.strip() for k, v in extra.items()},
+            "User-Agent": "tracklet-client"})
+        try:
+            with urllib.request.urlopen(request, timeout=max(self.timeout, 300)) as response:
+                response.read()
+        except urllib.error.HTTPError as exc:
+            raise WireError(f"upload: HTTP {exc.code}", status=exc.code,
+                            retryable=exc.code not in FATAL_STATUSES) from None
+        except (OSError, urllib.error.URLError) as exc:
+            raise WireError(f"upload: {exc}", retryable=True) from None
 
     def file_stream(self, address: RunAddress, body: dict[str, Any]) -> dict[str, Any]:
         """One file_stream post for the run at ``address``."""
