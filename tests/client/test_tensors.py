@@ -29,7 +29,7 @@ def test_an_array_is_logged_as_histogram_and_statistics(client_env: Path, api: A
     with tracklet.init(name, dir=client_env) as run:
         run.log({"w": x})
         x[...] = 0  # changed in place after log(): the logged values were copied
-    row = list(api.run(f"{ENTITY}/{name}/{run.id}").scan_history())[0]
+    row = next(iter(api.run(f"{ENTITY}/{name}/{run.id}").scan_history()))
     finite = _array()[np.isfinite(_array())].astype(np.float64)
     counts, edges = np.histogram(finite, bins=64)
     assert row["w"] == {"_type": "histogram", "values": counts.tolist(),
@@ -45,7 +45,7 @@ def test_numpy_scalars_become_numbers(client_env: Path, api: Any) -> None:
     with tracklet.init(name, dir=client_env) as run:
         run.log({"f": np.float32(0.5), "i": np.int64(2**40), "b": np.bool_(True),
                  "zero_d": np.array(3.25)})
-    row = list(api.run(f"{ENTITY}/{name}/{run.id}").scan_history())[0]
+    row = next(iter(api.run(f"{ENTITY}/{name}/{run.id}").scan_history()))
     assert (row["f"], row["i"], row["b"], row["zero_d"]) == (0.5, 2**40, True, 3.25)
 
 
