@@ -271,8 +271,8 @@ def db_upgrade(data_dir: Path | None, db: str | None, blobs: str | None) -> None
 @click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="List the offline runs, upload nothing.")
 def sync_offline(root: Path, dry_run: bool) -> None:
-    """Upload the wandb offline runs under ROOT (server and key from WANDB_BASE_URL and
-    WANDB_API_KEY). Exits 1 when any run failed to sync."""
+    """Upload the wandb and tracklet offline runs under ROOT (server and key from
+    WANDB_BASE_URL and WANDB_API_KEY). Exits 1 when any run failed to sync."""
     from tracklet.trackers import sync_offline_runs
 
     results = sync_offline_runs(root, dry_run=dry_run)

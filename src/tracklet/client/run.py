@@ -215,13 +215,20 @@ class Run:
         source = Path(path)
         name = (source.resolve().relative_to(Path(base_path).resolve()).as_posix()
                 if base_path is not None else source.name)
+        return self.save_as(source, name)
+
+    def save_as(self, path: str | Path, name: str) -> str:
+        """Upload the file at ``path`` as the run file ``name`` (a relative slash path)."""
+        parts = name.split("/")
+        if not name or name.startswith("/") or any(p in ("", ".", "..") for p in parts):
+            raise ValueError(f"run file name {name!r} must be a relative path")
         if self._finished:
             raise RunError(f"run {self.id} is finished")
         if self.dir is None:
             return name
         target = self.dir / "files" / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
+        shutil.copyfile(path, target)
         self._put(FILE, name)
         return name
 

@@ -48,6 +48,25 @@ mutation CreateRunFiles($entity: String!, $project: String!, $run: String!, $fil
 }
 """
 
+RUN_FIELDS = "name displayName state group tags config summaryMetrics"
+
+LIST_RUNS = """
+query TrackletRuns($entity: String, $project: String, $filters: JSONString, $after: String) {
+  project(name: $project, entityName: $entity) {
+    runs(filters: $filters, first: 500, after: $after, order: "+created_at") {
+      edges { node { RUN_FIELDS } }
+      pageInfo { endCursor hasNextPage }
+    }
+  }
+}
+""".replace("RUN_FIELDS", RUN_FIELDS)
+
+GET_RUN = """
+query TrackletRun($entity: String, $project: String, $name: String!) {
+  model(name: $project, entityName: $entity) { bucket(name: $name, missingOk: true) { RUN_FIELDS } }
+}
+""".replace("RUN_FIELDS", RUN_FIELDS)
+
 VIEWER = "query Viewer { viewer { id entity username } }"
 
 
@@ -168,6 +187,31 @@ class Connection:
                             retryable=exc.code not in FATAL_STATUSES) from None
         except (OSError, urllib.error.URLError) as exc:
             raise WireError(f"upload: {exc}", retryable=True) from None
+
+    def list_runs(self, entity: str | None, project: str,
+                  filters: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every run of ``entity/project`` matching ``filters`` (the Public API's run
+        filters), oldest first; empty when the project does not exist."""
+        runs: list[dict[str, Any]] = []
+        after = None
+        while True:
+            data = self.graphql(LIST_RUNS, {"entity": entity, "project": project,
+                                            "filters": json.dumps(filters), "after": after})
+            connection = (data.get("project") or {}).get("runs")
+            if not connection:
+                return runs
+            runs.extend(edge["node"] for edge in connection["edges"])
+            page = connection.get("pageInfo") or {}
+            if not page.get("hasNextPage"):
+                return runs
+            after = page.get("endCursor")
+
+    def get_run(self, entity: str | None, project: str, name: str) -> dict[str, Any] | None:
+        """The run ``entity/project/name`` (fields as :meth:`list_runs`), or None."""
+        data = self.graphql(GET_RUN, {"entity": entity, "project": project, "name": name})
+        model = data.get("model")
+        bucket = model.get("bucket") if isinstance(model, dict) else None
+        return bucket if isinstance(bucket, dict) else None
 
     def file_stream(self, address: RunAddress, body: dict[str, Any]) -> dict[str, Any]:
         """One file_stream post for the run at ``address``."""
