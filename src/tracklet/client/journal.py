@@ -9,7 +9,8 @@ off, so it is never replayed and never followed by a valid-looking record.
 The payload's first byte is its kind; the rest is JSON text:
 
 - ``r`` the run (project, entity, name, config, tags...) — always record 0;
-- ``h`` one history row, the JSON line exactly as it is sent;
+- ``h`` history rows, the JSON lines exactly as they are sent, joined by newlines (JSON
+  text has none of its own);
 - ``s`` a summary patch (keys set explicitly, beside the last logged values);
 - ``c`` a config patch;
 - ``u`` a run file to upload (its name; the bytes are in ``<run dir>/files/<name>``);
@@ -97,7 +98,7 @@ def replay(path: Path) -> Replay:
     for payload in payloads[1:]:
         kind, body = payload[:1], payload[1:]
         if kind == HISTORY:
-            result.history.append(body.decode("utf-8"))
+            result.history.extend(body.decode("utf-8").split("\n"))
         elif kind == SUMMARY:
             result.summary.update(json.loads(body))
         elif kind == CONFIG:

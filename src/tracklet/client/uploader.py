@@ -30,6 +30,11 @@ INTERVAL = 0.2
 BACKOFF_FIRST, BACKOFF_MAX = 0.5, 30.0
 
 HISTORY, SUMMARY, CONFIG, FINISH, FILE = "h", "s", "c", "f", "u"
+#: Queue items journaled between two releases of the GIL.
+CHUNK = 256
+
+_fast_dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=True,
+                               check_circular=False).encode
 
 
 def dumps(value: Any) -> str:
@@ -130,17 +135,29 @@ class Uploader(threading.Thread):
         if not queue:
             return
         self.busy = True
-        payloads: list[bytes] = []
         # Only what is queued now: a tight training loop refills the queue as fast as it
-        # drains, and the rows must reach the journal (and the server) meanwhile.
-        for _ in range(len(queue)):
+        # drains, and the rows must reach the journal (and the server) meanwhile. Chunks
+        # let go of the GIL in between, so log() never waits for a whole batch.
+        todo = len(queue)
+        while todo:
+            chunk = min(todo, CHUNK)
+            todo -= chunk
+            self._journal_chunk(chunk)
+            time.sleep(0)
+        self.busy = False
+        if self._exit_code is not None:
+            self.journal.sync()
+        with self._drained:
+            self._drained.notify_all()
+
+    def _journal_chunk(self, count: int) -> None:
+        queue = self.queue
+        payloads: list[bytes] = []
+        lines: list[str] = []
+        for _ in range(count):
             kind, payload = queue.popleft()
             if kind == HISTORY:
-                line = self._encode_row(payload, payloads)
-                payloads.append(jr.HISTORY + line.encode("utf-8"))
-                self._unsent.append(line)
-                self._total += 1
-                self._summary_dirty = True
+                lines.append(self._encode_row(payload, payloads))
             elif kind == SUMMARY:
                 patch = {k: scalar(v) for k, v in payload.items()}
                 self.summary.explicit.update(patch)
@@ -156,12 +173,14 @@ class Uploader(threading.Thread):
             elif kind == FINISH:
                 self._exit_code = int(payload)
                 payloads.append(jr.FINISH + dumps({"exit_code": self._exit_code}).encode())
+        if lines:
+            # The chunk's rows in one record, after the files they reference: a torn tail
+            # loses whole records only, so a row never survives without its file record.
+            payloads.append(jr.HISTORY + "\n".join(lines).encode("utf-8"))
+            self._unsent.extend(lines)
+            self._total += len(lines)
+            self._summary_dirty = True
         self.journal.append(payloads)
-        self.busy = False
-        if self._exit_code is not None:
-            self.journal.sync()
-        with self._drained:
-            self._drained.notify_all()
 
     def _add_file(self, name: str, payloads: list[bytes]) -> None:
         payloads.append(jr.FILE + name.encode("utf-8"))
@@ -169,6 +188,15 @@ class Uploader(threading.Thread):
             self._files.append(name)
 
     def _encode_row(self, row: dict[str, Any], payloads: list[bytes]) -> str:
+        try:
+            # Plain values (the common case) go straight through the C encoder; anything
+            # it refuses (numpy scalars, tensors, objects) takes the converting path.
+            line = _fast_dumps(row)
+        except (TypeError, ValueError):
+            pass
+        else:
+            self.summary.add_row(row)
+            return line
         out: dict[str, Any] = {}
         for key, value in row.items():
             if isinstance(value, Tensor):
