@@ -79,6 +79,8 @@ class Uploader(threading.Thread):
         self.max_queue = max_queue
         self._drained = threading.Condition()
         self._stop_event = threading.Event()
+        #: Set to start a round now rather than after INTERVAL (a full queue, stop()).
+        self._wake = threading.Event()
         self._deadline = float("inf")
         #: Journaled rows the server has not confirmed, and the count of all journaled rows.
         self._unsent: list[str] = []
@@ -103,6 +105,7 @@ class Uploader(threading.Thread):
         if len(queue) >= self.max_queue:
             with self._drained:
                 while len(queue) >= self.max_queue and self.is_alive():
+                    self._wake.set()
                     self._drained.wait(0.1)
         queue.append((kind, payload))
 
@@ -114,12 +117,15 @@ class Uploader(threading.Thread):
         """Drain, send until done or ``deadline`` (time.monotonic), then end the thread."""
         self._deadline = deadline
         self._stop_event.set()
+        self._wake.set()
 
     def run(self) -> None:
         """The thread's loop: journal what is queued, then send, every :data:`INTERVAL`."""
         try:
             while True:
-                stopping = self._stop_event.wait(INTERVAL)
+                self._wake.wait(INTERVAL)
+                self._wake.clear()
+                stopping = self._stop_event.is_set()
                 self._journal_queue()
                 if self.sender is not None:
                     self._send(final=stopping)
