@@ -17,11 +17,13 @@ import pytest
 
 import tracklet
 from tests.client.helpers import ENTITY, journal_rows, project, wait_acked
-from tests.e2e.conftest import LiveServer, make_api, start_server
+from tests.e2e.conftest import ADMIN_KEY, LiveServer, make_api, start_server
 from tests.e2e.test_api_history import same_rows
+from tracklet import testing
 from tracklet.client import sender as sender_module
 from tracklet.client.credentials import Credentials
 from tracklet.client.sync import find_runs, is_synced, sync_run
+from tracklet.testing import TrackletServer
 
 SRC = str(Path(tracklet.__file__).resolve().parent.parent)
 
@@ -128,6 +130,55 @@ def test_server_down_mid_run_loses_nothing_and_never_stalls_log(
         path = f"{ENTITY}/{name}/{run.id}"
         assert same_rows(_history(api, path), journal_rows(run.dir))
         assert api.run(path).state == "finished"
+    finally:
+        server.stop()
+
+
+def _server_on_port(data_dir: Path, port: int) -> TrackletServer:
+    """``tracklet server`` on ``data_dir`` at a given port (a restart at the same address)."""
+    command = [sys.executable, "-m", "tracklet", "server", "--data-dir", str(data_dir),
+               "--port", str(port)]
+    started = testing.launch(command, port, data_dir / f"server-{time.monotonic_ns()}.log",
+                             env={**os.environ, "TRACKLET_ADMIN_KEY": ADMIN_KEY})
+    server = TrackletServer(started.url, started.process, started.log_path, key=ADMIN_KEY,
+                            data_dir=data_dir, env={}, db="", blobs="")
+    server.wait_ready(60)
+    return server
+
+
+def test_server_restarting_mid_run_gets_every_row_once_without_sync(
+        client_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data_dir = tmp_path / "server-data"
+    server = start_server(data_dir)
+    port = int(server.url.rsplit(":", 1)[1])
+    name = project()
+    run = tracklet.init(name, dir=client_env, base_url=server.url, api_key=server.key)
+    try:
+        for i in range(100):
+            run.log({"v": i})
+        wait_acked(run, 100)
+    finally:
+        server.stop()
+    slowest = 0.0
+    deadline = time.monotonic() + 5
+    i = 100
+    while time.monotonic() < deadline:  # 5 s of training with the server gone
+        start = time.perf_counter()
+        run.log({"v": i})
+        slowest = max(slowest, time.perf_counter() - start)
+        i += 1
+        time.sleep(0.0005)
+    assert slowest < 0.05, f"log() took {slowest * 1e3:.1f} ms with the server down"
+    server = _server_on_port(data_dir, port)
+    try:
+        for j in range(i, i + 100):
+            run.log({"v": j})
+        run.finish(timeout=60)
+        assert run.dir is not None and is_synced(run.dir)
+        api = make_api(server, tmp_path / "api", monkeypatch)
+        got = _history(api, f"{ENTITY}/{name}/{run.id}")
+        assert [r["v"] for r in got] == list(range(i + 100))
+        assert same_rows(got, journal_rows(run.dir))
     finally:
         server.stop()
 
