@@ -26,6 +26,7 @@ from tracklet.client.wire import WireError
 
 #: Seconds between the thread's rounds (journal, then send).
 INTERVAL = 0.2
+STOP_INTERVAL = 0.01
 #: Backoff after a failed post: doubling from the first to the last, with jitter.
 BACKOFF_FIRST, BACKOFF_MAX = 0.5, 30.0
 
@@ -123,7 +124,9 @@ class Uploader(threading.Thread):
         """The thread's loop: journal what is queued, then send, every :data:`INTERVAL`."""
         try:
             while True:
-                self._wake.wait(INTERVAL)
+                # Once stopping, rounds follow each other closely (the backoff still
+                # spaces out posts to a failing server).
+                self._wake.wait(STOP_INTERVAL if self._stop_event.is_set() else INTERVAL)
                 self._wake.clear()
                 stopping = self._stop_event.is_set()
                 self._journal_queue()
