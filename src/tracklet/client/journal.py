@@ -13,6 +13,7 @@ The payload's first byte is its kind; the rest is JSON text:
   text has none of its own);
 - ``s`` a summary patch (keys set explicitly, beside the last logged values);
 - ``c`` a config patch;
+- ``o`` console lines (``output.log``), joined by newlines;
 - ``u`` a run file to upload (its name; the bytes are in ``<run dir>/files/<name>``);
 - ``f`` the end of the run (``{"exit_code": n}``).
 """
@@ -37,6 +38,7 @@ SUMMARY = b"s"
 CONFIG = b"c"
 FINISH = b"f"
 FILE = b"u"
+CONSOLE = b"o"
 
 JOURNAL_NAME = "run.journal"
 
@@ -76,6 +78,8 @@ class Replay:
     summary: dict[str, Any] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
     exit_code: int | None = None
+    #: Console lines, each as output.log holds it (an ISO time, then the text).
+    console: list[str] = field(default_factory=list)
     #: Run files to upload, by name under ``<run dir>/files``, in first-saved order.
     files: list[str] = field(default_factory=list)
     #: Records read; the next record's sequence number.
@@ -103,6 +107,8 @@ def replay(path: Path) -> Replay:
             result.summary.update(json.loads(body))
         elif kind == CONFIG:
             result.config.update(json.loads(body))
+        elif kind == CONSOLE:
+            result.console.extend(body.decode("utf-8").split("\n"))
         elif kind == FILE:
             name = body.decode("utf-8")
             if name not in result.files:

@@ -22,11 +22,13 @@ from types import TracebackType
 from typing import Any, Literal
 
 from tracklet.client import journal as jr
+from tracklet.client.console import Capture
 from tracklet.client.credentials import resolve
 from tracklet.client.locking import RunLock
 from tracklet.client.sender import Sender
 from tracklet.client.uploader import (
     CONFIG,
+    CONSOLE,
     FILE,
     FINISH,
     HISTORY,
@@ -145,6 +147,7 @@ class Run:
         self._uploader: Uploader | None = None
         self._lock: RunLock | None = None
         self._base_url: str | None = None
+        self._capture: Capture | None = None
 
     @property
     def step(self) -> int:
@@ -264,6 +267,9 @@ class Run:
             return
         if self._pending:
             self._commit()
+        if self._capture is not None:
+            self._capture.stop()
+            self._capture = None
         self._finished = True
         _live.discard(self)
         global _current
@@ -336,7 +342,8 @@ def init(project: str, *, entity: str | None = None, config: Mapping[str, Any] |
          id: str | None = None,  # noqa: A002 - wandb.init's names
          resume: bool | Literal["allow", "must", "never"] | None = None,
          mode: Mode = "online", dir: str | Path | None = None,  # noqa: A002
-         base_url: str | None = None, api_key: str | None = None) -> Run:
+         base_url: str | None = None, api_key: str | None = None,
+         console: Literal["wrap", "off"] = "wrap") -> Run:
     """Start a run in ``project`` and make it the current one.
 
     ``mode="online"`` sends as it goes (the server is contacted once here, to create the
@@ -345,6 +352,8 @@ def init(project: str, *, entity: str | None = None, config: Mapping[str, Any] |
     for ``tracklet sync``; ``"disabled"`` records nothing. ``resume="allow"|"must"`` (or
     True) continues the run ``id`` online: its steps, rows and summary carry on.
     ``base_url`` and ``api_key`` override the environment and the stored login.
+    ``console="wrap"`` records what the process prints to stdout/stderr (``output.log``)
+    while the run is the only one capturing; ``"off"`` leaves the streams alone.
     """
     global _current
     if mode not in ("online", "offline", "disabled"):
@@ -413,6 +422,9 @@ def init(project: str, *, entity: str | None = None, config: Mapping[str, Any] |
     run._lock = lock
     run._base_url = connection.base_url if connection else None
     uploader.start()
+    if console == "wrap" and not any(r._capture for r in _live):
+        run._capture = Capture(lambda t, text, err: uploader.put(CONSOLE, (t, text, err)),
+                               lambda: uploader.ident)
     _install_exit_hooks()
     _live.add(run)
     _current = run

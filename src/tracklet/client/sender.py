@@ -47,11 +47,14 @@ class Sender:
         self.complete: bool = bool(state.get("complete", False))
         self._sent_config: str | None = state.get("config")
         self.uploaded: set[str] = set(state.get("uploaded") or ())
+        self.console_base: int | None = state.get("console_base")
+        self.console_acked: int = int(state.get("console_acked", 0))
 
     def _save(self) -> None:
         state = {"address": asdict(self.address) if self.address else None, "base": self.base,
                  "acked": self.acked, "complete": self.complete, "config": self._sent_config,
-                 "uploaded": sorted(self.uploaded)}
+                 "uploaded": sorted(self.uploaded), "console_base": self.console_base,
+                 "console_acked": self.console_acked}
         tmp = self._state_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(state))
         os.replace(tmp, self._state_path)
@@ -79,6 +82,13 @@ class Sender:
             base = run.get("history_base")
             self.base = int(base) if base is not None else (
                 address.history_line_count if run.get("resume") else 0)
+        if self.console_base is None:
+            base = run.get("console_base")
+            if base is None and run.get("resume"):
+                status = self.connection.run_status(address.entity, address.project,
+                                                    address.name)
+                base = (status or {}).get("logLineCount")
+            self.console_base = int(base or 0)
         self.address = address
         self._sent_config = text
         self._save()
@@ -104,27 +114,26 @@ class Sender:
         return total - self.acked
 
     def post(self, history: list[str], total: int, summary: str | None,
-             exit_code: int | None) -> bool:
+             exit_code: int | None, console: list[str] | None = None,
+             console_total: int = 0) -> bool:
         """Send the next batch: rows ``acked..`` of ``history`` (the journal's rows from
-        index ``first`` = ``total - len(history)`` on), the summary line, and the completion
-        once every row is in. True when nothing is left to send. Raises WireError."""
+        index ``first`` = ``total - len(history)`` on), likewise console lines, the summary
+        line, and the completion once every row and line is in. True when nothing is left
+        to send. Raises WireError."""
         assert self.address is not None and self.base is not None
-        first = total - len(history)
-        start = self.acked - first
-        batch: list[str] = []
-        size = 0
-        for line in history[start:start + MAX_LINES]:
-            if batch and size + len(line) > MAX_BYTES:
-                break
-            batch.append(line)
-            size += len(line)
+        batch = _batch(history, total, self.acked)
+        lines = _batch(console or [], console_total, self.console_acked)
         files: dict[str, Any] = {}
         if batch:
             files["wandb-history.jsonl"] = {"offset": self.base + self.acked, "content": batch}
+        if lines:
+            files["output.log"] = {"offset": (self.console_base or 0) + self.console_acked,
+                                   "content": lines}
         if summary is not None:
             files["wandb-summary.json"] = {"offset": 0, "content": [summary]}
         body: dict[str, Any] = {"files": files} if files else {}
-        finishing = exit_code is not None and self.acked + len(batch) == total
+        finishing = (exit_code is not None and self.acked + len(batch) == total
+                     and self.console_acked + len(lines) == console_total)
         if finishing:
             body["complete"] = True
             body["exitcode"] = exit_code
@@ -132,10 +141,26 @@ class Sender:
             return True
         self.connection.file_stream(self.address, body)
         self.acked += len(batch)
+        self.console_acked += len(lines)
         if finishing:
             self.complete = True
         self._save()
-        return self.acked == total and (exit_code is None or self.complete)
+        return (self.acked == total and self.console_acked == console_total
+                and (exit_code is None or self.complete))
+
+
+def _batch(lines: list[str], total: int, acked: int) -> list[str]:
+    """The next lines to send: from index ``acked`` of the ``total`` journaled ones, of
+    which ``lines`` holds the last ``len(lines)``; at most MAX_LINES and MAX_BYTES."""
+    start = acked - (total - len(lines))
+    batch: list[str] = []
+    size = 0
+    for line in lines[start:start + MAX_LINES]:
+        if batch and size + len(line) > MAX_BYTES:
+            break
+        batch.append(line)
+        size += len(line)
+    return batch
 
 
 def _read_state(path: Path) -> dict[str, Any]:

@@ -54,6 +54,8 @@ def is_synced(run_dir: Path) -> bool:
     except (FileNotFoundError, ValueError):
         return False
     return (state.get("acked") == len(replay.history)
+            and state.get("console_acked", 0) == len(replay.console)
+            and set(replay.files) <= set(state.get("uploaded") or ())
             and (not replay.finished or bool(state.get("complete"))))
 
 
@@ -76,8 +78,10 @@ def sync_run(run_dir: Path, credentials: Credentials, dry_run: bool = False,
                         replay.run)
         total = len(replay.history)
         todo = total - sender.acked
+        console_done = sender.console_acked >= len(replay.console)
         files_done = set(replay.files) <= sender.uploaded
-        if dry_run or (todo == 0 and files_done and (sender.complete or not replay.finished)
+        if dry_run or (todo == 0 and files_done and console_done
+                       and (sender.complete or not replay.finished)
                        and sender.address is not None):
             return RunSync(run_dir, run_id, 0 if not dry_run else todo, replay.finished)
         summary = SummaryState()
@@ -88,7 +92,8 @@ def sync_run(run_dir: Path, credentials: Credentials, dry_run: bool = False,
         try:
             sender.upsert(replay.config)
             sender.upload_files(replay.files)
-            while not sender.post(replay.history, total, summary.line(), replay.exit_code):
+            while not sender.post(replay.history, total, summary.line(), replay.exit_code,
+                                  replay.console, len(replay.console)):
                 if progress is not None:
                     progress(sender.acked, total)
         except WireError as exc:

@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections import deque
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,9 @@ STOP_INTERVAL = 0.01
 #: Backoff after a failed post: doubling from the first to the last, with jitter.
 BACKOFF_FIRST, BACKOFF_MAX = 0.5, 30.0
 
-HISTORY, SUMMARY, CONFIG, FINISH, FILE = "h", "s", "c", "f", "u"
+HISTORY, SUMMARY, CONFIG, FINISH, FILE, CONSOLE = "h", "s", "c", "f", "u", "o"
+#: The run file that collects the console, uploaded at the end (as the wandb SDK does).
+OUTPUT_LOG = "output.log"
 #: Queue items journaled between two releases of the GIL.
 CHUNK = 256
 
@@ -41,6 +44,12 @@ _fast_dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=True,
 def dumps(value: Any) -> str:
     """Compact JSON; NaN and infinities as the SDK writes them (``NaN``, ``Infinity``)."""
     return json.dumps(value, separators=(",", ":"), allow_nan=True)
+
+
+def _console_line(timestamp: float, text: str, error: bool) -> str:
+    """A line as output.log holds it: ISO time then text, ``ERROR `` first for stderr."""
+    stamp = datetime.fromtimestamp(timestamp, timezone.utc).replace(tzinfo=None).isoformat()
+    return f"ERROR {stamp} {text}" if error else f"{stamp} {text}"
 
 
 class SummaryState:
@@ -91,6 +100,9 @@ class Uploader(threading.Thread):
         self._exit_code: int | None = None
         #: True while a batch is taken off the queue and not yet journaled.
         self.busy = False
+        #: Console lines not confirmed by the server, and the count of all journaled ones.
+        self._console: list[str] = []
+        self._console_total = 0
         #: Run files journaled and not yet confirmed uploaded.
         self._files: list[str] = []
         self._failures = 0
@@ -131,7 +143,11 @@ class Uploader(threading.Thread):
                 stopping = self._stop_event.is_set()
                 self._journal_queue()
                 if self.sender is not None:
-                    self._send(final=stopping)
+                    try:
+                        self._send(final=stopping)
+                    except Exception as exc:  # the thread must outlive any surprise
+                        self._retry_later(WireError(f"unexpected: {exc!r}", retryable=True),
+                                          stopping)
                 if stopping and (self.sender is None or self.synced
                                  or time.monotonic() >= self._deadline):
                     break
@@ -163,10 +179,13 @@ class Uploader(threading.Thread):
         queue = self.queue
         payloads: list[bytes] = []
         lines: list[str] = []
+        console: list[str] = []
         for _ in range(count):
             kind, payload = queue.popleft()
             if kind == HISTORY:
                 lines.append(self._encode_row(payload, payloads))
+            elif kind == CONSOLE:
+                console.append(_console_line(*payload))
             elif kind == SUMMARY:
                 patch = {k: scalar(v) for k, v in payload.items()}
                 self.summary.explicit.update(patch)
@@ -180,8 +199,12 @@ class Uploader(threading.Thread):
             elif kind == FILE:
                 self._add_file(str(payload), payloads)
             elif kind == FINISH:
+                self._journal_console(console, payloads)
+                if (self.run_dir / "files" / OUTPUT_LOG).exists():
+                    self._add_file(OUTPUT_LOG, payloads)
                 self._exit_code = int(payload)
                 payloads.append(jr.FINISH + dumps({"exit_code": self._exit_code}).encode())
+        self._journal_console(console, payloads)
         if lines:
             # The chunk's rows in one record, after the files they reference: a torn tail
             # loses whole records only, so a row never survives without its file record.
@@ -190,6 +213,19 @@ class Uploader(threading.Thread):
             self._total += len(lines)
             self._summary_dirty = True
         self.journal.append(payloads)
+
+    def _journal_console(self, console: list[str], payloads: list[bytes]) -> None:
+        if not console:
+            return
+        text = "\n".join(console)
+        payloads.append(jr.CONSOLE + text.encode("utf-8"))
+        path = self.run_dir / "files" / OUTPUT_LOG
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as f:
+            f.write(text + "\n")
+        self._console.extend(console)
+        self._console_total += len(console)
+        console.clear()
 
     def _add_file(self, name: str, payloads: list[bytes]) -> None:
         payloads.append(jr.FILE + name.encode("utf-8"))
@@ -208,6 +244,7 @@ class Uploader(threading.Thread):
             return line
         out: dict[str, Any] = {}
         for key, value in row.items():
+            key = str(key)
             if isinstance(value, Tensor):
                 out.update(self._tensor_values(key, value, payloads))
             else:
@@ -261,30 +298,36 @@ class Uploader(threading.Thread):
                 self._files.clear()
             while True:
                 work = (sender.pending(self._total) > 0 or self._summary_dirty
+                        or sender.console_acked < self._console_total
                         or (self._exit_code is not None and not sender.complete))
                 if not work:
                     break
                 self._summary_dirty = False
                 done = sender.post(self._unsent, self._total, self.summary.line(),
-                                   self._exit_code)
+                                   self._exit_code, self._console, self._console_total)
                 del self._unsent[:len(self._unsent) - sender.pending(self._total)]
+                del self._console[:len(self._console)
+                                  - (self._console_total - sender.console_acked)]
                 if done:
                     break
             self.synced = self._exit_code is not None and sender.complete
             self._failures = 0
             self.last_error = None
         except WireError as exc:
-            self._summary_dirty = True
-            self.last_error = str(exc)
-            if not exc.retryable:
-                # The server refuses this run's data for good: keep the journal for a sync.
-                print(f"tracklet: the server refused the run's data: {exc}", file=sys.stderr)
-                self.sender = None
-                return
-            self._failures += 1
-            delay = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (self._failures - 1))
-            if exc.retry_after is not None:
-                delay = max(delay, exc.retry_after)
-            if final:
-                delay = min(delay, 2.0)
-            self._next_try = time.monotonic() + delay * random.uniform(1.0, 1.25)
+            self._retry_later(exc, final)
+
+    def _retry_later(self, exc: WireError, final: bool) -> None:
+        self._summary_dirty = True
+        self.last_error = str(exc)
+        if not exc.retryable:
+            # The server refuses this run's data for good: keep the journal for a sync.
+            print(f"tracklet: the server refused the run's data: {exc}", file=sys.stderr)
+            self.sender = None
+            return
+        self._failures += 1
+        delay = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (self._failures - 1))
+        if exc.retry_after is not None:
+            delay = max(delay, exc.retry_after)
+        if final:
+            delay = min(delay, 2.0)
+        self._next_try = time.monotonic() + delay * random.uniform(1.0, 1.25)

@@ -8,6 +8,7 @@ ingestion path and runs read back through ``wandb.Api()`` like the SDK's own.
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import urllib.error
 import urllib.request
@@ -34,7 +35,9 @@ mutation UpsertBucket($id: String, $name: String, $project: String, $entity: Str
 RUN_STATUS = """
 query TrackletRunStatus($project: String, $entity: String, $name: String!) {
   model(name: $project, entityName: $entity) {
-    bucket(name: $name, missingOk: true) { id name state historyLineCount summaryMetrics }
+    bucket(name: $name, missingOk: true) {
+      id name state historyLineCount logLineCount summaryMetrics
+    }
   }
 }
 """
@@ -116,8 +119,9 @@ class Connection:
             raise WireError(f"{path}: HTTP {exc.code}: {detail}",
                             retryable=exc.code not in FATAL_STATUSES, status=exc.code,
                             retry_after=_seconds(retry_after)) from None
-        except (OSError, urllib.error.URLError) as exc:
-            raise WireError(f"{path}: {exc}", retryable=True) from None
+        except (OSError, urllib.error.URLError, http.client.HTTPException) as exc:
+            # A server going away mid-response raises HTTPException (IncompleteRead...).
+            raise WireError(f"{path}: {exc!r}", retryable=True) from None
         try:
             return json.loads(raw) if raw else {}
         except ValueError:
@@ -185,8 +189,8 @@ class Connection:
         except urllib.error.HTTPError as exc:
             raise WireError(f"upload: HTTP {exc.code}", status=exc.code,
                             retryable=exc.code not in FATAL_STATUSES) from None
-        except (OSError, urllib.error.URLError) as exc:
-            raise WireError(f"upload: {exc}", retryable=True) from None
+        except (OSError, urllib.error.URLError, http.client.HTTPException) as exc:
+            raise WireError(f"upload: {exc!r}", retryable=True) from None
 
     def list_runs(self, entity: str | None, project: str,
                   filters: dict[str, Any]) -> list[dict[str, Any]]:
