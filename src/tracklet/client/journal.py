@@ -6,6 +6,10 @@ by one. Reading stops at the first record that is short, fails its checksum or b
 sequence: that is a torn tail from a crash mid-write; :meth:`Journal.open_for_append` cuts it
 off, so it is never replayed and never followed by a valid-looking record.
 
+Durability: records are written to the OS in batches by the uploader thread (so they
+survive the process being killed) and fsynced when the run finishes; a machine crash may
+lose the last batches, never corrupt earlier ones.
+
 The payload's first byte is its kind; the rest is JSON text:
 
 - ``r`` the run (project, entity, name, config, tags...) — always record 0;

@@ -94,6 +94,12 @@ class Summary(MutableMapping[str, Any]):
         self._state = state
 
     def _merged(self) -> dict[str, Any]:
+        # The uploader thread updates these dicts; a copy racing with it is retried.
+        for _ in range(100):
+            try:
+                return {**self._state.last, **self._state.explicit}
+            except RuntimeError:
+                continue
         return {**self._state.last, **self._state.explicit}
 
     def __getitem__(self, key: str) -> Any:
