@@ -4,7 +4,10 @@ the loopback listener takes one key with the right state only; the environment v
 
 from __future__ import annotations
 
+import os
 import stat
+import subprocess
+import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -107,3 +110,22 @@ def test_init_uses_wandb_variables(live_server: LiveServer, tmp_path: Path,
     with tracklet.init(project(), dir=tmp_path) as run:
         run.log({"x": 1})
     assert run.url is not None and run.url.startswith(live_server.url)
+
+
+def test_login_command_with_a_key(live_server: LiveServer, tmp_path: Path) -> None:
+    src = str(Path(tracklet.__file__).resolve().parent.parent)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("WANDB_", "TRACKLET_"))}
+    env.update({"PYTHONPATH": src, "TRACKLET_CONFIG_DIR": str(tmp_path / "cfg")})
+    bad = subprocess.run([sys.executable, "-m", "tracklet", "login", live_server.url, "--key",
+                          "local-" + "y" * 40], capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert bad.returncode == 1 and "refused the API key" in bad.stderr
+    ok = subprocess.run([sys.executable, "-m", "tracklet", "login", live_server.url, "--key",
+                         live_server.key], capture_output=True, text=True, env=env, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    assert f"Logged in to {live_server.url} as admin" in ok.stdout
+    path = tmp_path / "cfg" / FILE_NAME
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert resolve(settings=ClientSettings(config_dir=tmp_path / "cfg")).api_key == \
+        live_server.key
