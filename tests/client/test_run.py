@@ -12,7 +12,7 @@ import pytest
 import tracklet
 from tests.client.helpers import ENTITY, journal_rows, project, wait_acked
 from tests.e2e.conftest import LiveServer
-from tests.e2e.test_api_history import same_rows, wait_for_export
+from tests.e2e.test_api_history import same_rows, wait_for_checkpoint, wait_for_export
 
 
 def _without_times(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -113,3 +113,24 @@ def test_disabled_mode_records_nothing(tmp_path: Path) -> None:
     run.log({"x": 1})
     run.finish()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_long_run_reads_back_on_the_checkpoint_tier(client_env: Path, api: Any,
+                                                      live_server: LiveServer) -> None:
+    """Past 20,000 rows a running run gets a checkpoint export; the client's rows read back
+    exactly from both tiers while it runs, and after it finished."""
+    name = project()
+    run = tracklet.init(name, dir=client_env)
+    for i in range(20_500):
+        run.log({"loss": 1 / (i + 1), "i": i, "note": f"n{i % 7}"})
+    wait_acked(run, 20_500, timeout=120)
+    exported, live_rows = wait_for_checkpoint(live_server, name, run.id, 20_500)
+    assert exported == 20_000 and live_rows == 500
+    path = f"{ENTITY}/{name}/{run.id}"
+    assert run.dir is not None
+    journaled = journal_rows(run.dir)
+    assert same_rows(list(api.run(path).scan_history(page_size=5000)), journaled)
+    run.finish()
+    wait_for_export(live_server, name, run.id, 20_500)
+    api.flush()
+    assert same_rows(list(api.run(path).scan_history(page_size=5000)), journaled)
