@@ -200,8 +200,9 @@ def main(argv: list[str]) -> int:
         "pauses, GIL hand-overs (5 ms switch interval) and the OS descheduling the process "
         "on this shared 2-core machine: the floor row (no thread, no I/O, measured in the "
         "tracklet process before init) shows what the machine alone does to max. The arrays "
-        "are logged first (then 3 s of rest), so finish() measures the scalar backlog a tight loop leaves: the uploader thread "
-        "yields the GIL to the training loop and catches up at finish()."
+        "are logged first (then 3 s of rest), so finish() measures the scalar backlog a "
+        "tight loop leaves: the uploader thread yields the GIL to the training loop and "
+        "catches up at finish()."
     )
     harness.report("client-log", "The light client's log() against the wandb SDK",
                    [table, tensor], harness.command_line("benchmarks.client_log", argv), args,
