@@ -218,3 +218,15 @@ def test_sigkill_mid_run_then_sync_delivers_every_journaled_row_once(
     got = _history(api, path)
     assert [r["v"] for r in got] == list(range(len(rows)))
     assert same_rows(got, rows)
+
+
+def test_a_run_still_being_logged_is_not_synced(client_env: Path,
+                                                live_server: LiveServer) -> None:
+    run = tracklet.init(project(), mode="offline", dir=client_env)
+    run.log({"v": 1})
+    assert run.dir is not None
+    result = sync_run(run.dir, Credentials(live_server.url, live_server.key))
+    assert (result.ok, result.error) == (False, "the run is still being logged by another "
+                                                "process")
+    run.finish()
+    assert sync_run(run.dir, Credentials(live_server.url, live_server.key)).rows == 1
