@@ -421,9 +421,8 @@ def init(project: str, *, entity: str | None = None, config: Mapping[str, Any] |
     run = Run(run_id=run_id, project=project, entity=entity, name=name, group=group,
               tags=tag_tuple, notes=notes, job_type=job_type, mode=mode, run_dir=run_dir,
               config=config or {}, start_step=start_step, summary_state=summary_state)
-    uploader = Uploader(run_dir, journal, sender, dict(config or {}), summary_state)
-    if sender is not None and sender.address is not None:
-        uploader._config_dirty = False
+    uploader = Uploader(run_dir, journal, sender, dict(config or {}), summary_state,
+                        config_sent=sender is not None and sender.address is not None)
     run._uploader = uploader
     run._lock = lock
     run._base_url = connection.base_url if connection else None
@@ -452,8 +451,6 @@ def _new_run_dir(parent: Path, name: str) -> Path:
 
 
 def _json_object(value: Any) -> dict[str, Any]:
-    import json
-
     if isinstance(value, dict):
         return value
     if isinstance(value, str):

@@ -75,10 +75,12 @@ class SummaryState:
 
 class Uploader(threading.Thread):
     """Journals and (when ``sender`` is given) uploads one run. A daemon thread, so an exit
-    without ``finish()`` reaches the atexit hook that finishes the run."""
+    without ``finish()`` reaches the atexit hook that finishes the run. ``config_sent``
+    says the run was already created on the server with ``config`` (at init)."""
 
     def __init__(self, run_dir: Path, journal: jr.Journal, sender: Sender | None,
-                 config: dict[str, Any], summary: SummaryState, max_queue: int = 100_000) -> None:
+                 config: dict[str, Any], summary: SummaryState, max_queue: int = 100_000,
+                 config_sent: bool = False) -> None:
         super().__init__(name=f"tracklet-uploader-{run_dir.name}", daemon=True)
         self.run_dir = run_dir
         self.journal = journal
@@ -96,7 +98,7 @@ class Uploader(threading.Thread):
         self._unsent: list[str] = []
         self._total = 0
         self._summary_dirty = False
-        self._config_dirty = sender is not None
+        self._config_dirty = sender is not None and not config_sent
         self._exit_code: int | None = None
         #: True while a batch is taken off the queue and not yet journaled.
         self.busy = False
