@@ -1,7 +1,36 @@
-"""tracklet: a self-hosted experiment tracker that speaks the Weights & Biases protocol."""
+"""tracklet: a self-hosted experiment tracker that speaks the Weights & Biases protocol.
+
+The package itself is the light client (``tracklet.init``, ``tracklet.log`` ...); the
+server lives in subpackages that importing ``tracklet`` does not load.
+"""
 
 from __future__ import annotations
 
+from tracklet.client import (
+    Config,
+    Run,
+    RunError,
+    Summary,
+    Tensor,
+    current_run,
+    finish,
+    init,
+    load_tensor,
+    log,
+)
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = [
+    "Config",
+    "Run",
+    "RunError",
+    "Summary",
+    "Tensor",
+    "__version__",
+    "current_run",
+    "finish",
+    "init",
+    "load_tensor",
+    "log",
+]

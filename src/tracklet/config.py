@@ -309,3 +309,29 @@ def _coerce(type_name: Any, raw: str, var: str = "") -> Any:
     if name == "Path":
         return Path(raw)
     return raw
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """Configuration of the light client (``tracklet.init``, ``tracklet login``, ``tracklet
+    sync``), read from the environment of the training process. Values stored by ``tracklet
+    login`` in ``config_dir`` fill whatever the environment leaves empty."""
+
+    api_key: str = field(default="", metadata=_doc(
+        "API key (TRACKLET_API_KEY, else WANDB_API_KEY)."))
+    base_url: str = field(default="", metadata=_doc(
+        "Server URL such as http://host:8080 (TRACKLET_BASE_URL, else WANDB_BASE_URL)."))
+    config_dir: Path | None = field(default=None, metadata=_doc(
+        "Folder of the stored login (TRACKLET_CONFIG_DIR; default the user's config dir)."))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ClientSettings:
+        """The client settings in ``environ`` (default ``os.environ``); the ``TRACKLET_``
+        variables win over the ``WANDB_`` ones, so people coming from W&B need no change."""
+        env = os.environ if environ is None else environ
+        config_dir = env.get("TRACKLET_CONFIG_DIR")
+        return cls(
+            api_key=env.get("TRACKLET_API_KEY") or env.get("WANDB_API_KEY") or "",
+            base_url=(env.get("TRACKLET_BASE_URL") or env.get("WANDB_BASE_URL") or "").rstrip("/"),
+            config_dir=Path(config_dir) if config_dir else None,
+        )

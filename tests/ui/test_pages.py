@@ -13,7 +13,7 @@ from starlette.routing import Match
 from tests.support.app import InProcessApp, in_process_app
 from tracklet.config import Settings
 from tracklet.server.routes import ROUTES
-from tracklet.ui import CONTENT_SECURITY_POLICY, RESERVED_SEGMENTS, page
+from tracklet.ui.pages import AUTHORIZE_CSP, CONTENT_SECURITY_POLICY, RESERVED_SEGMENTS, page
 
 PAGE_URLS = ["/", "/login", "/authorize", "/admin/demo", "/admin/demo/",
              "/admin/my%20project/runs/abc123", "/some-team/p/runs/x=y+z&w$@"]
@@ -35,11 +35,22 @@ def test_page_urls_answer_the_shell_without_credentials(app: InProcessApp) -> No
         assert response.status_code == 200, url
         assert response.headers["content-type"].startswith("text/html"), url
         assert '<div id="app">' in response.text, url
-        assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+        policy = AUTHORIZE_CSP if url.startswith("/authorize") else CONTENT_SECURITY_POLICY
+        assert response.headers["content-security-policy"] == policy, url
         assert response.headers["x-content-type-options"] == "nosniff"
         assert response.headers["x-frame-options"] == "DENY"
         assert response.headers["referrer-policy"] == "same-origin"
         assert response.headers["cache-control"] == "no-cache"
+
+
+def test_authorize_may_post_only_to_the_loopback_interface() -> None:
+    """/authorize posts a new key to `tracklet login`'s listener on 127.0.0.1 (any port) and
+    nowhere else; the rest of its policy is the shell's."""
+    shell = dict(d.split(" ", 1) for d in CONTENT_SECURITY_POLICY.split("; "))
+    authorize = dict(d.split(" ", 1) for d in AUTHORIZE_CSP.split("; "))
+    assert authorize.pop("form-action") == "'self' http://127.0.0.1:*"
+    shell.pop("form-action")
+    assert authorize == shell
 
 
 def test_the_policy_allows_nothing_inline_or_foreign() -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from tracklet.cli.client_commands import login, sync
 from tracklet.cli.options import fail_cleanly as _fail_cleanly
 from tracklet.cli.options import settings as _settings
 from tracklet.cli.options import store_options
@@ -241,8 +242,8 @@ def db_upgrade(data_dir: Path | None, db: str | None, blobs: str | None) -> None
 @click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="List the offline runs, upload nothing.")
 def sync_offline(root: Path, dry_run: bool) -> None:
-    """Upload the wandb offline runs under ROOT (server and key from WANDB_BASE_URL and
-    WANDB_API_KEY). Exits 1 when any run failed to sync."""
+    """Upload the wandb and tracklet offline runs under ROOT (server and key from
+    WANDB_BASE_URL and WANDB_API_KEY). Exits 1 when any run failed to sync."""
     from tracklet.trackers import sync_offline_runs
 
     results = sync_offline_runs(root, dry_run=dry_run)
@@ -256,6 +257,9 @@ def sync_offline(root: Path, dry_run: bool) -> None:
     if any(not r.ok for r in results):
         sys.exit(1)
 
+
+cli.add_command(login)
+cli.add_command(sync)
 
 from tracklet.cli import teams as _teams  # noqa: E402  (its commands join the group)
 

@@ -23,7 +23,7 @@ from tracklet.server.rest import (
     series,
     storage,
 )
-from tracklet.ui import page, static_file
+from tracklet.ui import authorize_page, page, static_file
 
 ROUTES: list[AccessRoute] = [
     route("/graphql", graphql.graphql, ["POST"], access=Access.USER, json_body=True),
@@ -62,7 +62,7 @@ ROUTES: list[AccessRoute] = [
     route("/static/{name:path}", static_file, ["GET"], access=Access.PUBLIC),
     route("/", page, ["GET"], access=Access.PUBLIC),
     route("/login", page, ["GET"], access=Access.PUBLIC),
-    route("/authorize", page, ["GET"], access=Access.PUBLIC),
+    route("/authorize", authorize_page, ["GET"], access=Access.PUBLIC),
     route("/{entity:entity}/{project}", page, ["GET"], access=Access.PUBLIC),
     route("/{entity:entity}/{project}/runs/{run}", page, ["GET"], access=Access.PUBLIC),
 ]

@@ -1,4 +1,5 @@
-"""Tracker adapters: wandb, a no-op JSONL log, behind one interface (:class:`TrackerAdapter`).
+"""Tracker adapters: wandb, the tracklet client, a no-op JSONL log, behind one interface
+(:class:`TrackerAdapter`).
 
 Importing this package imports no backend: ``wandb`` is imported when a
 :class:`WandbAdapter` is built.
@@ -18,6 +19,7 @@ from tracklet.trackers.offline import (
     find_offline_runs,
     sync_offline_runs,
 )
+from tracklet.trackers.tracklet_adapter import TrackletAdapter
 from tracklet.trackers.wandb_adapter import WandbAdapter
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "TrackerAdapter",
     "TrackerBinding",
     "TrackerInitError",
+    "TrackletAdapter",
     "WandbAdapter",
     "find_offline_runs",
     "sync_offline_runs",

@@ -9,14 +9,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _OFFLINE_DIR = re.compile(r"^offline-run-\d{8}_\d{6}-(?P<id>[A-Za-z0-9_-]+)$")
+# tracklet's own: a second process of the same run in the same second adds ".<n>".
+_TRACKLET_DIR = re.compile(r"^offline-run-\d{8}_\d{6}-(?P<id>[A-Za-z0-9_-]+)(\.\d+)?$")
 
 
 @dataclass(frozen=True)
 class OfflineRun:
-    """A wandb offline run directory and the id the run will keep once synced."""
+    """An offline run directory and the id the run will keep once synced. ``backend`` is
+    "wandb" (a wandb SDK run) or "tracklet" (a light-client run with its journal)."""
 
     path: Path
     run_id: str
+    backend: str = "wandb"
 
 
 @dataclass(frozen=True)
@@ -33,29 +37,54 @@ class SyncResult:
 
 
 def find_offline_runs(root: str | Path) -> list[OfflineRun]:
-    """Every ``<dir>/wandb/offline-run-*`` directory under ``root``, sorted by path."""
+    """Every ``<dir>/wandb/offline-run-*`` directory (wandb) and ``<dir>/tracklet/
+    offline-run-*`` directory holding a journal (tracklet) under ``root``, sorted by path."""
     found = []
     for path in sorted(Path(root).rglob("offline-run-*")):
+        if not path.is_dir():
+            continue
         match = _OFFLINE_DIR.match(path.name)
-        if match and path.is_dir() and path.parent.name == "wandb":
+        if match and path.parent.name == "wandb":
             found.append(OfflineRun(path=path, run_id=match["id"]))
+            continue
+        match = _TRACKLET_DIR.match(path.name)
+        if match and path.parent.name == "tracklet" and (path / "run.journal").is_file():
+            found.append(OfflineRun(path=path, run_id=match["id"], backend="tracklet"))
     return found
 
 
 def sync_offline_runs(root: str | Path, dry_run: bool = False,
                       timeout: float = 3600) -> list[SyncResult]:
-    """Upload every offline run under ``root`` with ``wandb sync <run dir>``, one process per
-    run so each gets its own result. The server and key come from the SDK's settings
-    (``WANDB_BASE_URL``, ``WANDB_API_KEY``). Runs keep their ids; syncing a run again
-    uploads nothing twice. A run counts as synced when ``wandb sync`` exits 0 and leaves its
-    ``.wandb.synced`` marker; a sync taking longer than ``timeout`` seconds fails."""
+    """Upload every offline run under ``root``: wandb runs with ``wandb sync <run dir>``, one
+    process per run so each gets its own result; tracklet runs with the light client's
+    :func:`tracklet.client.sync_run`. The server and key come from the SDK's settings
+    (``WANDB_BASE_URL``, ``WANDB_API_KEY``; for tracklet runs ``TRACKLET_*`` first, then the
+    stored login). Runs keep their ids; syncing a run again uploads nothing twice. A wandb
+    run counts as synced when ``wandb sync`` exits 0 and leaves its ``.wandb.synced``
+    marker; a wandb sync taking longer than ``timeout`` seconds fails."""
     results = []
     for run in find_offline_runs(root):
         if dry_run:
             results.append(SyncResult(path=run.path, run_id=run.run_id, ok=True, stderr=""))
             continue
-        results.append(_sync_one(run, timeout))
+        if run.backend == "tracklet":
+            results.append(_sync_tracklet(run))
+        else:
+            results.append(_sync_one(run, timeout))
     return results
+
+
+def _sync_tracklet(run: OfflineRun) -> SyncResult:
+    from tracklet.client.credentials import LoginRequired, resolve
+    from tracklet.client.sync import sync_run
+
+    try:
+        credentials = resolve()
+    except LoginRequired as exc:
+        return SyncResult(path=run.path, run_id=run.run_id, ok=False, stderr=str(exc))
+    result = sync_run(run.path, credentials)
+    return SyncResult(path=run.path, run_id=run.run_id, ok=result.ok,
+                      stderr=result.error or "")
 
 
 def _sync_one(run: OfflineRun, timeout: float) -> SyncResult:

@@ -11,8 +11,10 @@ from tracklet.ui.pages import (
     CONTENT_SECURITY_POLICY,
     RESERVED_SEGMENTS,
     STATIC_DIR,
+    authorize_page,
     page,
     static_file,
 )
 
-__all__ = ["CONTENT_SECURITY_POLICY", "RESERVED_SEGMENTS", "STATIC_DIR", "page", "static_file"]
+__all__ = ["CONTENT_SECURITY_POLICY", "RESERVED_SEGMENTS", "STATIC_DIR", "authorize_page",
+           "page", "static_file"]

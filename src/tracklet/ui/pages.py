@@ -63,6 +63,12 @@ _SHELL_HEADERS = {
 }
 _IMMUTABLE = "public, max-age=31536000, immutable"
 
+#: /authorize may also post a new key to a ``tracklet login`` waiting on this machine's
+#: loopback interface (RFC 8252's loopback redirect), and to no other place.
+AUTHORIZE_CSP = CONTENT_SECURITY_POLICY.replace(
+    "form-action 'self'", "form-action 'self' http://127.0.0.1:*")
+_AUTHORIZE_HEADERS = {**_SHELL_HEADERS, "Content-Security-Policy": AUTHORIZE_CSP}
+
 
 class EntitySegment(Convertor[str]):
     """A path segment naming an entity: any segment but the :data:`RESERVED_SEGMENTS`."""
@@ -133,6 +139,11 @@ def shell_html() -> str:
 async def page(_request: Request) -> Response:
     """Any page URL: the app shell (its script renders the page from the path)."""
     return HTMLResponse(shell_html(), headers=_SHELL_HEADERS)
+
+
+async def authorize_page(_request: Request) -> Response:
+    """/authorize: the app shell, allowed to post a key to a loopback ``tracklet login``."""
+    return HTMLResponse(shell_html(), headers=_AUTHORIZE_HEADERS)
 
 
 def _static_path(name: str) -> Path | None:
