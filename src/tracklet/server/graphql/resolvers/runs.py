@@ -179,7 +179,6 @@ for _field, _value in {
     "isBenchmark": False,
     "members": [],
     "teamMembers": [],
-    "totalSweeps": 0,
     "triggers": [],
     "access": "PRIVATE",
     "views": "{}",
