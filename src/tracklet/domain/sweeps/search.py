@@ -95,8 +95,8 @@ def _bayes(spec: SweepSpec, trials: Sequence[Trial], seed: int) -> Proposal:
         # multivariate TPE is flagged experimental; it models the parameters jointly.
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         sampler = optuna.samplers.TPESampler(
-            seed=seed + len(trials), n_startup_trials=BAYES_STARTUP_TRIALS,
-            multivariate=True)
+            seed=(seed * 1_000_003 + len(trials)) % 2**32,
+            n_startup_trials=BAYES_STARTUP_TRIALS, multivariate=True)
     study = optuna.create_study(
         direction="minimize" if spec.minimize else "maximize", sampler=sampler)
     for t in trials:

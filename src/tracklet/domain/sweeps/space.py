@@ -122,7 +122,7 @@ class Param:
             out: list[Any] = []
             for i in range(first, last + 1):
                 x = i * self.q
-                out.append(int(round(x)) if self.integral else x)
+                out.append(round(x) if self.integral else x)
             return out
         return list(self.values)
 
