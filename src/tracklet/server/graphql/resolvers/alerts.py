@@ -30,17 +30,18 @@ def _ctx(info: Info) -> GraphQLContext:
 
 
 def _seconds(raw: Any) -> float:
-    """waitDuration as wandb-core sends it: a number of seconds (or its decimal text)."""
+    """waitDuration as wandb-core sends it (milliseconds, a number or its decimal text) in
+    seconds; W&B's default of one minute when it is missing."""
     if raw is None:
         return 60.0
     if isinstance(raw, str):
         try:
-            raw = float(raw.removesuffix("s"))
+            raw = float(raw)
         except ValueError:
             raise InvalidInput(f"invalid waitDuration {raw!r}") from None
-    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not 0 <= raw < 1e9:
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not 0 <= raw < 1e15:
         raise InvalidInput(f"invalid waitDuration {raw!r}")
-    return float(raw)
+    return float(raw) / 1000.0
 
 
 @mutation.field("notifyScriptableRunAlert")
