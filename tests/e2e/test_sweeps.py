@@ -84,6 +84,24 @@ def _configs(sweep: Any) -> list[tuple[Any, ...]]:
     return sorted((r.config["x"], r.config["y"]) for r in sweep.runs)
 
 
+def _live(server: LiveServer, sweep: str) -> tuple[str, list[tuple[str, str]]]:
+    """The sweep's state and its runs' (name, state), fresh from the server (``wandb.Api``
+    caches the sweeps it has loaded)."""
+    body = httpx.post(f"{server.url}/graphql", auth=("api", server.key), timeout=30, json={
+        "query": """query S($name: String!) { project(name: "hpo", entityName: "admin") {
+            sweep(sweepName: $name) { state runs { edges { node { name state } } } } } }""",
+        "variables": {"name": sweep}}).json()
+    data = body["data"]["project"]["sweep"]
+    return data["state"], [(e["node"]["name"], e["node"]["state"])
+                           for e in data["runs"]["edges"]]
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+    proc.communicate()
+
+
 def _until(check: Any, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while not check():
@@ -100,7 +118,11 @@ def test_cli_grid_sweep_runs_every_point_once(sweeper: Sweeper, api: Any) -> Non
     url = f"{sweeper.server.url}/admin/hpo/sweeps/{sweep_id}"
     assert url in out
     assert httpx.get(url).status_code == 200
-    _wait(sweeper.agent(sweep_id))  # no --count: the agent exits when the grid is done
+    agent = sweeper.agent(sweep_id)
+    try:
+        _wait(agent)  # no --count: the agent exits when the grid is done
+    finally:
+        _stop(agent)
     sweep = api.sweep(f"admin/hpo/{sweep_id}")
     assert _configs(sweep) == [(x, y) for x in (0, 1, 2) for y in (0, 5)]
     assert sweep.state == "FINISHED"
@@ -116,8 +138,12 @@ def test_cli_grid_sweep_runs_every_point_once(sweeper: Sweeper, api: Any) -> Non
 def test_two_agents_share_a_grid(sweeper: Sweeper, api: Any) -> None:
     sweep_id, _ = sweeper.create(GRID)
     agents = [sweeper.agent(sweep_id), sweeper.agent(sweep_id)]
-    for proc in agents:
-        _wait(proc)
+    try:
+        for proc in agents:
+            _wait(proc)
+    finally:
+        for proc in agents:
+            _stop(proc)
     sweep = api.sweep(f"admin/hpo/{sweep_id}")
     assert _configs(sweep) == [(x, y) for x in (0, 1, 2) for y in (0, 5)]
     agent_runs = sorted(a.totalRuns for a in sweep.agents())
@@ -160,22 +186,24 @@ def test_pause_resume_stop(sweeper: Sweeper, api: Any) -> None:
     sweep_id, _ = sweeper.create({"method": "random", "parameters": {
         "x": {"values": [0, 1]}, "y": {"value": 0}, "steps": {"value": 3}}})
     path = f"admin/hpo/{sweep_id}"
+    server = sweeper.server
     sweeper.cli("sweep", "--pause", path)
-    assert api.sweep(path).state == "PAUSED"
+    assert _live(server, sweep_id) == ("PAUSED", [])
     agent = sweeper.agent(sweep_id)
     try:
         time.sleep(12)  # two heartbeats: a paused sweep hands out nothing
-        assert len(api.sweep(path).runs) == 0
+        assert _live(server, sweep_id) == ("PAUSED", [])
         sweeper.cli("sweep", "--resume", path)
-        _until(lambda: len(api.sweep(path).runs) >= 1)
+        _until(lambda: len(_live(server, sweep_id)[1]) >= 1)
         sweeper.cli("sweep", "--stop", path)
         _wait(agent, timeout=120)
     finally:
-        agent.kill()
-    sweep = api.sweep(path)
-    assert sweep.state == "FINISHED"
-    assert 1 <= len(sweep.runs) <= 2
-    assert all(r.state == "finished" for r in sweep.runs)
+        _stop(agent)
+    state, runs = _live(server, sweep_id)
+    assert state == "FINISHED"
+    assert 1 <= len(runs) <= 2
+    assert all(s == "finished" for _, s in runs)
+    assert api.sweep(path).state == "FINISHED"
 
 
 def test_cancel_kills_the_running_run(sweeper: Sweeper, api: Any) -> None:
@@ -183,20 +211,21 @@ def test_cancel_kills_the_running_run(sweeper: Sweeper, api: Any) -> None:
         "x": {"values": [0]}, "y": {"value": 0}, "steps": {"value": 300},
         "pause": {"value": 0.5}}})
     path = f"admin/hpo/{sweep_id}"
+    server = sweeper.server
     agent = sweeper.agent(sweep_id)
     try:
-        _until(lambda: any(r.state == "running" for r in api.sweep(path).runs))
+        _until(lambda: [s for _, s in _live(server, sweep_id)[1]] == ["running"])
         started = time.monotonic()
         sweeper.cli("sweep", "--cancel", path)
         _wait(agent, timeout=120)
         assert time.monotonic() - started < 100  # well before its 150 s of steps
     finally:
-        agent.kill()
-    sweep = api.sweep(path)
-    assert sweep.state == "CANCELED"
-    (run,) = sweep.runs
-    _until(lambda: api.run(f"{path.rsplit('/', 1)[0]}/{run.id}").state != "running", 60)
-    assert api.run(f"admin/hpo/{run.id}").state in ("killed", "failed", "crashed")
+        _stop(agent)
+    _until(lambda: _live(server, sweep_id)[1][0][1] != "running", 60)
+    state, [(name, run_state)] = _live(server, sweep_id)
+    assert state == "CANCELED"
+    assert run_state in ("killed", "failed", "crashed")
+    assert api.run(f"admin/hpo/{name}").history_keys.get("lastStep", -1) < 299
 
 
 def test_bad_sweep_config_gets_a_clear_error(sweeper: Sweeper) -> None:

@@ -148,6 +148,7 @@ def _commands(conn: Connection, sweep: Sweep, agent: SweepAgent,
               running: list[str]) -> tuple[list[dict[str, Any]], int]:
     state = SweepState(sweep.state)
     if state is SweepState.CANCELED:
+        _mark_killed(conn, sweep, agent, running)
         if running:
             _stop_live_runs(conn, sweep, running)
             return [_command("stop", run_id=name) for name in running], 0
@@ -217,3 +218,13 @@ def _stop_live_runs(conn: Connection, sweep: Sweep, names: list[str] | None = No
     for run in sweep_repo.sweep_runs_of(conn, sweep, names):
         if RunState(run.state) in LIVE_STATES:
             run_repo.request_stop(conn, run.id)
+
+
+def _mark_killed(conn: Connection, sweep: Sweep, agent: SweepAgent,
+                 running: list[str]) -> None:
+    """Runs of a canceled sweep that the agent no longer runs but that never said they
+    ended (the agent killed them) are killed, not left running until the crash check."""
+    names = [n for n in sweep_repo.agent_run_names(conn, agent.id) if n not in running]
+    for run in sweep_repo.sweep_runs_of(conn, sweep, names):
+        if RunState(run.state) in LIVE_STATES:
+            run_repo.set_run_columns(conn, run.id, state=RunState.KILLED.value)
