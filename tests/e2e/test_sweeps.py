@@ -15,7 +15,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.e2e.conftest import LiveServer, SdkEnv, sdk_environment
+from tests.e2e.conftest import LiveServer, sdk_environment
 
 TRAIN = """\
 import math, time, wandb

@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from tests.e2e.http_writer import HttpWriter
 from tests.support.app import InProcessApp
 
 UPSERT = """mutation UpsertSweep($id: ID, $config: String, $entityName: String,
@@ -208,3 +209,26 @@ def test_sweep_of_another_entity_is_refused(app: InProcessApp) -> None:
         "query": AGENT, "variables": {"host": "h", "entityName": "admin",
                                       "projectName": "sweeps", "sweep": sweep["name"]}})
     assert response.status_code == 403, response.text
+
+
+def test_hyperband_stops_a_run_behind_the_others(app: InProcessApp) -> None:
+    sweep = _create(app, {"method": "random", "metric": {"name": "loss"},
+                          "early_terminate": {"type": "hyperband", "min_iter": 2, "eta": 2},
+                          "parameters": {"a": {"values": [1, 2]}}})
+    writer = HttpWriter("", app.key, client=app.client)
+    agent = _agent(app, sweep["name"])
+    for i, losses in enumerate(([1.0, 0.5, 0.4], [0.9, 0.6, 0.5], [0.8, 0.7, 0.6])):
+        _run(app, f"done{i}", sweep["name"])
+        writer.log("admin", "sweeps", f"done{i}", [{"loss": v} for v in losses], finish=True)
+    (bad,) = _beat(app, agent)
+    _run(app, bad["run_id"], sweep["name"])
+    writer.log("admin", "sweeps", bad["run_id"], [{"loss": 5.0}])
+    assert _beat(app, agent, (bad["run_id"],)) == []  # one iteration: not judged yet
+    writer.log("admin", "sweeps", bad["run_id"], [{"loss": 4.0}], offset=1)
+    stop = _beat(app, agent, (bad["run_id"],))
+    assert [(c["type"], c["run_id"]) for c in stop] == [("stop", bad["run_id"])]
+    other = _agent(app, sweep["name"])
+    (good,) = _beat(app, other)
+    _run(app, good["run_id"], sweep["name"])
+    writer.log("admin", "sweeps", good["run_id"], [{"loss": 0.3}, {"loss": 0.2}])
+    assert _beat(app, other, (good["run_id"],)) == []

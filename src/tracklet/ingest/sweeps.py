@@ -22,6 +22,7 @@ from tracklet.domain.names import validate_name
 from tracklet.domain.records import Run, User
 from tracklet.domain.runs import LIVE_STATES, RunState
 from tracklet.domain.sweeps.config import SweepSpec, load_config_text, parse_sweep_config
+from tracklet.domain.sweeps.hyperband import iterations_needed, should_stop
 from tracklet.domain.sweeps.records import (
     Sweep,
     SweepAgent,
@@ -32,6 +33,7 @@ from tracklet.domain.sweeps.search import Proposal, Trial, propose
 from tracklet.errors import InvalidInput, NotFound
 from tracklet.storage import Storage
 from tracklet.storage.history.jsonline import loads_object
+from tracklet.storage.history.read.tiers import open_history
 from tracklet.storage.metadata import accounts
 from tracklet.storage.metadata import runs as run_repo
 from tracklet.storage.metadata import sweeps as sweep_repo
@@ -124,6 +126,7 @@ def heartbeat(storage: Storage, user: User, agent_id: int,
               run_states: dict[str, Any]) -> tuple[SweepAgent, list[dict[str, Any]]]:
     """An agent's heartbeat: its running runs in, the commands it should carry out back."""
     running = [name for name, alive in run_states.items() if alive]
+    stops = _early_terminated(storage, agent_id, running) if running else []
     with storage.db.write() as conn:
         agent = sweep_repo.get_agent(conn, agent_id)
         if agent is None:
@@ -132,7 +135,7 @@ def heartbeat(storage: Storage, user: User, agent_id: int,
         if sweep is None:
             raise NotFound("sweep not found")
         require_write(user, sweep.entity)
-        commands, handed_out = _commands(conn, sweep, agent, running)
+        commands, handed_out = _commands(conn, sweep, agent, running, stops)
         sweep_repo.touch_agent(conn, agent.id, new_runs=handed_out,
                                state="FINISHED" if _exits(commands) else "RUNNING")
         sweep_repo.update_sweep(conn, sweep.id, heartbeat_at=agent.heartbeat_at)
@@ -144,8 +147,8 @@ def _exits(commands: list[dict[str, Any]]) -> bool:
     return any(c["type"] == "exit" for c in commands)
 
 
-def _commands(conn: Connection, sweep: Sweep, agent: SweepAgent,
-              running: list[str]) -> tuple[list[dict[str, Any]], int]:
+def _commands(conn: Connection, sweep: Sweep, agent: SweepAgent, running: list[str],
+              stops: list[str]) -> tuple[list[dict[str, Any]], int]:
     state = SweepState(sweep.state)
     if state is SweepState.CANCELED:
         _mark_killed(conn, sweep, agent, running)
@@ -161,7 +164,8 @@ def _commands(conn: Connection, sweep: Sweep, agent: SweepAgent,
         sweep_repo.update_sweep(conn, sweep.id, state=SweepState.RUNNING.value)
     spec = parse_sweep_config(load_config_text(sweep.config))
     if running:
-        return [], 0
+        _stop_live_runs(conn, sweep, stops)
+        return [_command("stop", run_id=name) for name in stops], 0
     handed = sweep_repo.assignments(conn, sweep.id)
     proposal = None
     if spec.run_cap is None or len(handed) < spec.run_cap:
@@ -203,6 +207,19 @@ def metric_of(run: Run, metric: str) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
+def metric_series(storage: Storage, run_id: int, metric: str, limit: int) -> list[float]:
+    """The first ``limit`` logged values of a run's metric, in step order (every tier)."""
+    out: list[float] = []
+    with open_history(storage, run_id) as view:
+        for row in view.rows(None, None, [metric]):
+            value = row.data.get(metric)
+            if isinstance(value, _NUMBER) and not isinstance(value, bool):
+                out.append(float(value))
+                if len(out) >= limit:
+                    break
+    return out
+
+
 def _trials(conn: Connection, sweep: Sweep, spec: SweepSpec) -> list[Trial]:
     handed = sweep_repo.assignments(conn, sweep.id)
     metrics: dict[str, float | None] = {}
@@ -211,6 +228,28 @@ def _trials(conn: Connection, sweep: Sweep, spec: SweepSpec) -> list[Trial]:
     return [Trial(grid_index=a.grid_index,
                   coordinates=None if a.coordinates is None else orjson.loads(a.coordinates),
                   metric=metrics.get(a.run_name)) for a in handed]
+
+
+def _early_terminated(storage: Storage, agent_id: int, running: list[str]) -> list[str]:
+    """The agent's running runs that hyperband stops (read before the heartbeat's write)."""
+    with storage.db.read() as conn:
+        agent = sweep_repo.get_agent(conn, agent_id)
+        sweep = None if agent is None else sweep_repo.get_sweep(conn, agent.sweep_id)
+        if sweep is None or sweep.state != SweepState.RUNNING.value:
+            return []
+        try:
+            spec = parse_sweep_config(load_config_text(sweep.config))
+        except InvalidInput:
+            return []
+        runs = sweep_repo.sweep_runs_of(conn, sweep)
+    hb, metric = spec.early_terminate, spec.metric
+    if hb is None or metric is None:
+        return []
+    limit = iterations_needed(hb)
+    series = {r.name: metric_series(storage, r.id, metric, limit) for r in runs}
+    return [name for name in running if name in series
+            and should_stop(hb, spec.minimize, series[name],
+                            [s for other, s in series.items() if other != name])]
 
 
 def _stop_live_runs(conn: Connection, sweep: Sweep, names: list[str] | None = None) -> None:
