@@ -59,6 +59,7 @@ FUNCTIONS: dict[str, tuple[Objective, dict[str, tuple[float, float]], float, int
 
 
 def _config(method: str, bounds: dict[str, tuple[float, float]], per_dim: int) -> Any:
+    params: dict[str, dict[str, Any]]
     if method == "grid":
         params = {k: {"values": [float(v) for v in np.linspace(lo, hi, per_dim)]}
                   for k, (lo, hi) in bounds.items()}
@@ -119,12 +120,13 @@ def main(argv: list[str]) -> int:
     if not (args.quick or args.no_readme):
         command = ("python -m benchmarks.sweep_search --runs "
                    + " ".join(map(str, runs)) + f" --seeds {seeds}")
+        stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         update_readme("sweep-search", f"""### Sweep search quality (`{command}`)
 
 Simple regret (best value found minus the known minimum; lower is better) after N runs, mean
 over {seeds} seeds for random and bayes; grid is deterministic and runs its first N points
 (8 x 8 for Branin, 3^6 for Hartmann-6). Bayes is optuna's multivariate TPE with
-{BAYES_STARTUP_TRIALS} random start-up runs, as the server's controller runs it. {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.
+{BAYES_STARTUP_TRIALS} random start-up runs, as the server's controller runs it. {stamp}.
 
 {table}
 """)
