@@ -35,7 +35,7 @@ class Sweeper:
     def __init__(self, server: LiveServer, workdir: Path) -> None:
         self.server = server
         self.code = workdir / "code"
-        self.code.mkdir()
+        self.code.mkdir(parents=True)
         (self.code / "train.py").write_text(TRAIN)
         self.env = sdk_environment(server, workdir)
         bin_dir = str(Path(sys.executable).parent)
