@@ -232,3 +232,33 @@ def test_hyperband_stops_a_run_behind_the_others(app: InProcessApp) -> None:
     _run(app, good["run_id"], sweep["name"])
     writer.log("admin", "sweeps", good["run_id"], [{"loss": 0.3}, {"loss": 0.2}])
     assert _beat(app, other, (good["run_id"],)) == []
+
+
+SWEEPS = """query GetSweeps($project: String!, $entity: String!, $cursor: String,
+    $perPage: Int = 50) {
+  project(name: $project, entityName: $entity) {
+    totalSweeps
+    sweeps(after: $cursor, first: $perPage) {
+      pageInfo { endCursor hasNextPage }
+      edges { node { __typename id name displayName method state description bestLoss
+        config createdAt updatedAt runCount runCountExpected } } } } }"""
+
+
+def test_project_lists_its_sweeps_in_pages(app: InProcessApp) -> None:
+    made = [_create(app, GRID)["name"] for _ in range(3)]
+    seen: list[str] = []
+    cursor = None
+    while True:
+        body = app.graphql(SWEEPS, {"project": "sweeps", "entity": "admin", "cursor": cursor,
+                                    "perPage": 2})
+        assert "errors" not in body, body
+        project = body["data"]["project"]
+        assert project["totalSweeps"] == 3
+        page = project["sweeps"]
+        seen += [e["node"]["name"] for e in page["edges"]]
+        assert all(e["node"]["method"] == "grid" and e["node"]["runCountExpected"] == 6
+                   for e in page["edges"])
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        cursor = page["pageInfo"]["endCursor"]
+    assert seen == made[::-1]

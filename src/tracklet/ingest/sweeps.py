@@ -138,8 +138,8 @@ def heartbeat(storage: Storage, user: User, agent_id: int,
         commands, handed_out = _commands(conn, sweep, agent, running, stops)
         sweep_repo.touch_agent(conn, agent.id, new_runs=handed_out,
                                state="FINISHED" if _exits(commands) else "RUNNING")
-        sweep_repo.update_sweep(conn, sweep.id, heartbeat_at=agent.heartbeat_at)
         agent = sweep_repo.get_agent(conn, agent.id) or agent
+        sweep_repo.update_sweep(conn, sweep.id, heartbeat_at=agent.heartbeat_at)
     return agent, commands
 
 
