@@ -21,7 +21,12 @@ from tracklet.domain.access import require_read, require_write
 from tracklet.domain.names import validate_name
 from tracklet.domain.records import Run, User
 from tracklet.domain.runs import LIVE_STATES, RunState
-from tracklet.domain.sweeps.config import SweepSpec, load_config_text, parse_sweep_config
+from tracklet.domain.sweeps.config import (
+    SweepSpec,
+    load_config_text,
+    parse_sweep_config,
+    spec_of_text,
+)
 from tracklet.domain.sweeps.hyperband import iterations_needed, should_stop
 from tracklet.domain.sweeps.records import (
     Sweep,
@@ -162,13 +167,12 @@ def _commands(conn: Connection, sweep: Sweep, agent: SweepAgent, running: list[s
         return [], 0
     if state is SweepState.PENDING:
         sweep_repo.update_sweep(conn, sweep.id, state=SweepState.RUNNING.value)
-    spec = parse_sweep_config(load_config_text(sweep.config))
+    spec = spec_of_text(sweep.config)
     if running:
         _stop_live_runs(conn, sweep, stops)
         return [_command("stop", run_id=name) for name in stops], 0
-    handed = sweep_repo.assignments(conn, sweep.id)
     proposal = None
-    if spec.run_cap is None or len(handed) < spec.run_cap:
+    if spec.run_cap is None or sweep_repo.count_assignments(conn, sweep.id) < spec.run_cap:
         proposal = propose(spec, _trials(conn, sweep, spec), sweep.seed)
     if proposal is None:
         sweep_repo.update_sweep(conn, sweep.id, state=SweepState.FINISHED.value)
@@ -221,6 +225,8 @@ def metric_series(storage: Storage, run_id: int, metric: str, limit: int) -> lis
 
 
 def _trials(conn: Connection, sweep: Sweep, spec: SweepSpec) -> list[Trial]:
+    if spec.method == "random":  # a random proposal depends only on how many came before
+        return [Trial()] * sweep_repo.count_assignments(conn, sweep.id)
     handed = sweep_repo.assignments(conn, sweep.id)
     metrics: dict[str, float | None] = {}
     if spec.metric is not None and spec.method == "bayes":
@@ -238,7 +244,7 @@ def _early_terminated(storage: Storage, agent_id: int, running: list[str]) -> li
         if sweep is None or sweep.state != SweepState.RUNNING.value:
             return []
         try:
-            spec = parse_sweep_config(load_config_text(sweep.config))
+            spec = spec_of_text(sweep.config)
         except InvalidInput:
             return []
         runs = sweep_repo.sweep_runs_of(conn, sweep)

@@ -6,6 +6,7 @@ InvalidInput naming what is wrong, in the words of W&B's sweep documentation.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -54,15 +55,26 @@ class SweepSpec:
         return self.goal == "minimize"
 
 
+# libyaml's loader when PyYAML was built with it: heartbeats parse the config every time.
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_config_text(text: str) -> dict[str, Any]:
     """The config document the SDK sent (YAML, or JSON which is YAML too)."""
     try:
-        doc = yaml.safe_load(text)
+        doc = yaml.load(text, Loader=_LOADER)
     except yaml.YAMLError as exc:
         raise InvalidInput(f"sweep config is not valid YAML: {exc}") from None
     if not isinstance(doc, dict):
         raise InvalidInput("sweep config must be a mapping")
     return doc
+
+
+@functools.lru_cache(maxsize=256)
+def spec_of_text(text: str) -> SweepSpec:
+    """:func:`parse_sweep_config` of a stored config text, cached (a sweep's heartbeats all
+    parse the same text; SweepSpec is immutable)."""
+    return parse_sweep_config(load_config_text(text))
 
 
 def parse_sweep_config(doc: dict[str, Any]) -> SweepSpec:

@@ -161,6 +161,12 @@ def assignments(conn: Connection, sweep_id: int) -> list[SweepAssignment]:
     return [SweepAssignment(**r._mapping) for r in rows]
 
 
+def count_assignments(conn: Connection, sweep_id: int) -> int:
+    """How many parameter sets the sweep handed out."""
+    return int(conn.execute(select(func.count()).select_from(sweep_runs)
+                            .where(sweep_runs.c.sweep_id == sweep_id)).scalar_one())
+
+
 def assign(conn: Connection, sweep_id: int, agent_id: int, run_name: str, params: str,
            coordinates: str | None, grid_index: int | None) -> None:
     """Record a parameter set handed to an agent for ``run_name``."""

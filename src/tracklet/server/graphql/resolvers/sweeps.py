@@ -10,7 +10,7 @@ from ariadne import MutationType, ObjectType
 
 from tracklet.domain.records import Project, Run
 from tracklet.domain.runs import LIVE_STATES, RunState
-from tracklet.domain.sweeps.config import load_config_text, parse_sweep_config
+from tracklet.domain.sweeps.config import spec_of_text
 from tracklet.domain.sweeps.records import Sweep, SweepAgent
 from tracklet.domain.sweeps.search import expected_run_count
 from tracklet.errors import InvalidInput, TrackletError
@@ -182,7 +182,7 @@ def resolve_sweep_run_count(sweep: Sweep, info: Info) -> int:
 @sweep_type.field("runCountExpected")
 def resolve_sweep_run_count_expected(sweep: Sweep, *_: Any) -> int | None:
     try:
-        return expected_run_count(parse_sweep_config(load_config_text(sweep.config)))
+        return expected_run_count(spec_of_text(sweep.config))
     except TrackletError:
         return None
 
@@ -191,7 +191,7 @@ def resolve_sweep_run_count_expected(sweep: Sweep, *_: Any) -> int | None:
 def resolve_sweep_best_loss(sweep: Sweep, info: Info) -> float | None:
     """The best value of the sweep's metric over its runs (lowest or highest by goal)."""
     try:
-        spec = parse_sweep_config(load_config_text(sweep.config))
+        spec = spec_of_text(sweep.config)
     except TrackletError:
         return None
     if spec.metric is None:
