@@ -211,6 +211,20 @@ class Settings:
             "compacted into a Parquet export in the blob store; 0 turns compaction off."
         ),
     )
+    alert_webhook_url: str = field(
+        default="",
+        metadata=_doc(
+            "Webhook that receives every run alert (run.alert) as Slack-compatible JSON "
+            "(POST {\"text\": ...}), retried with backoff; empty: alerts are stored only."
+        ),
+    )
+    alert_delivery_interval_s: float = field(
+        default=5.0,
+        metadata=_doc(
+            "Seconds between checks for alert deliveries to send; a failed one is retried "
+            "after this times 2**attempts (at most 5 attempts)."
+        ),
+    )
     log_level: str = field(default="info", metadata=_doc("Server log level."))
     storage_regions: str = field(
         default="default",

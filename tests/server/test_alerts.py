@@ -4,9 +4,19 @@ limited per run and title by waitDuration (milliseconds on the wire), read back 
 
 from __future__ import annotations
 
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tests.support.app import InProcessApp
+import pytest
+
+from tests.support.app import InProcessApp, in_process_app
+from tracklet.config import Settings
+from tracklet.server.alert_delivery import MAX_ATTEMPTS, deliver_due
 
 NOTIFY = """mutation NotifyScriptableRunAlert($entityName: String!, $projectName: String!,
     $runName: String!, $title: String!, $text: String!, $severity: AlertSeverity = INFO,
@@ -66,3 +76,91 @@ def test_bad_alerts_are_client_errors(app: InProcessApp) -> None:
                                        "runName": "r1", "title": "x", "text": "y"}})
     assert foreign.status_code == 403
     assert _alerts(app, "r1") == []
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    """A webhook on loopback that fails its first ``failures`` requests with a 500."""
+
+    failures = 0
+    received: list[dict[str, Any]] = []
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        cls = type(self)
+        if cls.failures > 0:
+            cls.failures -= 1
+            self.send_response(500)
+        else:
+            cls.received.append(body)
+            self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[str, type[_Receiver]]]:
+    handler = type("Receiver", (_Receiver,), {"failures": 2, "received": []})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", handler
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+DELIVERIES = """query A { project(name: "al", entityName: "admin") { run(name: "r1") {
+  alerts { title deliveries { destination state attempts lastError deliveredAt } } } } }"""
+
+
+def test_alerts_reach_the_webhook_after_retries(
+        app_settings: Settings, receiver: tuple[str, type[_Receiver]]) -> None:
+    url, handler = receiver
+    settings = replace(app_settings, alert_webhook_url=url, alert_delivery_interval_s=0.1,
+                       public_url="http://tracklet.example")
+    with in_process_app(settings) as app:
+        app.graphql(BUCKET, {"name": "r1"})
+        assert _notify(app, "r1", "diverged", severity="ERROR").status_code == 200
+        deadline = time.monotonic() + 30
+        while True:
+            (alert,) = app.graphql(DELIVERIES)["data"]["project"]["run"]["alerts"]
+            (delivery,) = alert["deliveries"]
+            if delivery["state"] != "pending":
+                break
+            assert time.monotonic() < deadline, "the alert was never delivered"
+            time.sleep(0.1)
+        (body,) = handler.received
+        assert body["text"] == "[ERROR] diverged: diverged! (admin/al/r1)"
+        assert body["url"] == "http://tracklet.example/admin/al/runs/r1"
+        assert delivery["destination"] == "webhook"
+        assert delivery["state"] == "delivered" and delivery["attempts"] == 3
+        assert delivery["deliveredAt"]
+
+
+def test_no_destination_means_stored_only(app: InProcessApp) -> None:
+    app.graphql(BUCKET, {"name": "r1"})
+    assert _notify(app, "r1", "quiet").status_code == 200
+    (alert,) = app.graphql(DELIVERIES)["data"]["project"]["run"]["alerts"]
+    assert alert == {"title": "quiet", "deliveries": []}
+
+
+def test_a_delivery_gives_up_after_the_last_attempt(
+        app_settings: Settings, receiver: tuple[str, type[_Receiver]]) -> None:
+    url, handler = receiver
+    handler.failures = 100
+    # No background task (interval of an hour): the test drives the attempts itself.
+    settings = replace(app_settings, alert_webhook_url=url, alert_delivery_interval_s=3600)
+    with in_process_app(settings) as app:
+        app.graphql(BUCKET, {"name": "r1"})
+        assert _notify(app, "r1", "lost").status_code == 200
+        later = time.time() + 10 * 3600 * 2 ** MAX_ATTEMPTS
+        attempted = [deliver_due(app.storage, settings, now=later) for _ in range(7)]
+        assert attempted == [1] * MAX_ATTEMPTS + [0, 0]
+        (alert,) = app.graphql(DELIVERIES)["data"]["project"]["run"]["alerts"]
+        assert alert["deliveries"] == [{"destination": "webhook", "state": "failed",
+                                        "attempts": MAX_ATTEMPTS, "lastError": "HTTP 500",
+                                        "deliveredAt": None}]
+        assert handler.received == []

@@ -100,3 +100,17 @@ class RunAlert:
     severity: str
     wait_duration: float
     created_at: float
+
+
+@dataclass(frozen=True)
+class AlertDelivery:
+    """One destination's delivery of an alert: pending, delivered or failed."""
+
+    id: int
+    alert_id: int
+    destination: str
+    state: str
+    attempts: int
+    next_attempt_at: float
+    last_error: str | None
+    delivered_at: float | None

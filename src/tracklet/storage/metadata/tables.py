@@ -468,3 +468,18 @@ run_alerts = Table(
     Column("created_at", Float, nullable=False),
 )
 Index("ix_run_alerts_run_title", run_alerts.c.run_id, run_alerts.c.title, run_alerts.c.created_at)
+
+alert_deliveries = Table(
+    "alert_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("alert_id", Integer, ForeignKey("run_alerts.id", ondelete="CASCADE"), nullable=False),
+    Column("destination", Text, nullable=False),
+    # pending -> delivered | failed (after the last attempt)
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("delivered_at", Float, nullable=True),
+)
+Index("ix_alert_deliveries_due", alert_deliveries.c.state, alert_deliveries.c.next_attempt_at)

@@ -7,7 +7,7 @@ from typing import Any
 from ariadne import MutationType, ObjectType
 
 from tracklet.domain.records import Run
-from tracklet.domain.sweeps.records import RunAlert
+from tracklet.domain.sweeps.records import AlertDelivery, RunAlert
 from tracklet.errors import InvalidInput
 from tracklet.server.graphql.context import GraphQLContext, Info
 from tracklet.server.graphql.ids import encode_id
@@ -17,6 +17,7 @@ from tracklet.storage.metadata import alerts as alert_repo
 mutation = MutationType()
 run_type = ObjectType("Run")
 alert_type = ObjectType("RunAlert")
+delivery_type = ObjectType("AlertDelivery")
 
 SEVERITIES = ("INFO", "WARN", "ERROR")
 _MAX_TITLE = 1024
@@ -66,8 +67,11 @@ def resolve_notify_alert(
     assert isinstance(entity, str) and isinstance(project, str) and isinstance(name, str)
     run = load_run(ctx, entity, project, name)
     with ctx.storage.db.write() as conn:
-        alert_repo.add_alert(conn, run.id, title=title, text=text, severity=severity,
-                             wait_duration=_seconds(data.get("wait_duration")))
+        alert = alert_repo.add_alert(conn, run.id, title=title, text=text, severity=severity,
+                                     wait_duration=_seconds(data.get("wait_duration")))
+        if alert is not None and ctx.settings.alert_webhook_url:
+            alert_repo.queue_delivery(conn, alert.id, ctx.settings.alert_webhook_url,
+                                      alert.created_at)
     return {"success": True}
 
 
@@ -77,9 +81,21 @@ def resolve_run_alerts(run: Run, info: Info) -> list[RunAlert]:
         return alert_repo.list_alerts(conn, run.id)
 
 
+@alert_type.field("deliveries")
+def resolve_alert_deliveries(alert: RunAlert, info: Info) -> list[AlertDelivery]:
+    with _ctx(info).storage.db.read() as conn:
+        return alert_repo.list_deliveries(conn, alert.id)
+
+
+@delivery_type.field("destination")
+def resolve_delivery_destination(*_: Any) -> str:
+    """The kind of destination only: a webhook URL is a credential (Slack's are)."""
+    return "webhook"
+
+
 @alert_type.field("id")
 def resolve_alert_id(alert: RunAlert, *_: Any) -> str:
     return encode_id("RunAlert", alert.id)
 
 
-BINDABLES = [mutation, run_type, alert_type]
+BINDABLES = [mutation, run_type, alert_type, delivery_type]

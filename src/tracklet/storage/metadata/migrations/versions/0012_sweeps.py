@@ -5,6 +5,7 @@
 * ``sweep_runs``: every parameter set handed to an agent, by run name; a grid point's index
   is unique per sweep so no two agents get the same point.
 * ``run_alerts``: ``run.alert(...)`` as stored after wait_duration rate limiting.
+* ``alert_deliveries``: the delivery log of alerts to the configured webhook.
 
 Revision ID: 0012
 Revises: 0011
@@ -83,9 +84,25 @@ def upgrade() -> None:
     )
     op.create_index("ix_run_alerts_run_title", "run_alerts",
                     ["run_id", "title", "created_at"])
+    op.create_table(
+        "alert_deliveries",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("alert_id", sa.Integer(),
+                  sa.ForeignKey("run_alerts.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("destination", sa.Text(), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.Float(), nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("delivered_at", sa.Float(), nullable=True),
+    )
+    op.create_index("ix_alert_deliveries_due", "alert_deliveries",
+                    ["state", "next_attempt_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_alert_deliveries_due", table_name="alert_deliveries")
+    op.drop_table("alert_deliveries")
     op.drop_index("ix_run_alerts_run_title", table_name="run_alerts")
     op.drop_table("run_alerts")
     op.drop_table("sweep_runs")
