@@ -5,6 +5,7 @@ limited per run and title by waitDuration (milliseconds on the wire), read back 
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -164,3 +165,53 @@ def test_a_delivery_gives_up_after_the_last_attempt(
                                         "attempts": MAX_ATTEMPTS, "lastError": "HTTP 500",
                                         "deliveredAt": None}]
         assert handler.received == []
+
+
+@pytest.fixture
+def smtp_receiver() -> Iterator[tuple[int, list[Any]]]:
+    """An SMTP server on loopback (aiosmtpd) that keeps the messages it accepts."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Message
+
+    received: list[Any] = []
+
+    class Keep(Message):  # type: ignore[misc]
+        def handle_message(self, message: Any) -> None:
+            received.append(message)
+
+    with socket.socket() as probe:  # aiosmtpd checks the port it is given, so not 0
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(Keep(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield port, received
+    finally:
+        controller.stop()
+
+
+def test_alerts_are_emailed(app_settings: Settings, smtp_receiver: tuple[int, list[Any]],
+                            receiver: tuple[str, type[_Receiver]]) -> None:
+    port, mails = smtp_receiver
+    url, hook = receiver
+    hook.failures = 0
+    settings = replace(app_settings, alert_email_to="ops@example.com, ml@example.com",
+                       smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False,
+                       alert_webhook_url=url, alert_delivery_interval_s=0.1)
+    with in_process_app(settings) as app:
+        app.graphql(BUCKET, {"name": "r1"})
+        assert _notify(app, "r1", "nan loss", severity="WARN").status_code == 200
+        deadline = time.monotonic() + 30
+        while True:
+            (alert,) = app.graphql(DELIVERIES)["data"]["project"]["run"]["alerts"]
+            states = {d["destination"]: d["state"] for d in alert["deliveries"]}
+            if "pending" not in states.values():
+                break
+            assert time.monotonic() < deadline, "the alert was never delivered"
+            time.sleep(0.1)
+        assert states == {"webhook": "delivered", "email": "delivered"}
+        (mail,) = mails
+        assert mail["Subject"] == "[tracklet WARN] nan loss"
+        assert mail["To"] == "ops@example.com, ml@example.com"
+        assert "Run: admin/al/r1" in mail.get_payload()
+        assert len(hook.received) == 1

@@ -9,6 +9,7 @@ from ariadne import MutationType, ObjectType
 from tracklet.domain.records import Run
 from tracklet.domain.sweeps.records import AlertDelivery, RunAlert
 from tracklet.errors import InvalidInput
+from tracklet.server.alert_delivery import destination_kind, destinations
 from tracklet.server.graphql.context import GraphQLContext, Info
 from tracklet.server.graphql.ids import encode_id
 from tracklet.server.graphql.resolvers.runs import load_run
@@ -69,9 +70,9 @@ def resolve_notify_alert(
     with ctx.storage.db.write() as conn:
         alert = alert_repo.add_alert(conn, run.id, title=title, text=text, severity=severity,
                                      wait_duration=_seconds(data.get("wait_duration")))
-        if alert is not None and ctx.settings.alert_webhook_url:
-            alert_repo.queue_delivery(conn, alert.id, ctx.settings.alert_webhook_url,
-                                      alert.created_at)
+        if alert is not None:
+            for destination in destinations(ctx.settings):
+                alert_repo.queue_delivery(conn, alert.id, destination, alert.created_at)
     return {"success": True}
 
 
@@ -88,9 +89,9 @@ def resolve_alert_deliveries(alert: RunAlert, info: Info) -> list[AlertDelivery]
 
 
 @delivery_type.field("destination")
-def resolve_delivery_destination(*_: Any) -> str:
+def resolve_delivery_destination(delivery: AlertDelivery, *_: Any) -> str:
     """The kind of destination only: a webhook URL is a credential (Slack's are)."""
-    return "webhook"
+    return destination_kind(delivery.destination)
 
 
 @alert_type.field("id")
