@@ -114,15 +114,17 @@ GRID = {"method": "grid", "metric": {"name": "loss", "goal": "minimize"},
 
 
 def test_cli_grid_sweep_runs_every_point_once(sweeper: Sweeper, api: Any) -> None:
-    sweep_id, out = sweeper.create(GRID)
+    command = ["${env}", "${interpreter}", "${program}", "${args_no_hyphens}"]
+    sweep_id, out = sweeper.create({**GRID, "command": command})
     url = f"{sweeper.server.url}/admin/hpo/sweeps/{sweep_id}"
     assert url in out
     assert httpx.get(url).status_code == 200
     agent = sweeper.agent(sweep_id)
     try:
-        _wait(agent)  # no --count: the agent exits when the grid is done
+        log = _wait(agent)  # no --count: the agent exits when the grid is done
     finally:
         _stop(agent)
+    assert "python train.py x=1 y=5" in log  # the sweep's command, args without hyphens
     sweep = api.sweep(f"admin/hpo/{sweep_id}")
     assert _configs(sweep) == [(x, y) for x in (0, 1, 2) for y in (0, 5)]
     assert sweep.state == "FINISHED"
