@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 
 import pytest
-
 from benchmarks.sweep_search import FUNCTIONS, branin, hartmann6, measure
 
 
