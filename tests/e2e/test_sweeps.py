@@ -266,3 +266,18 @@ run.finish()
     assert alerts[0]["waitDuration"] == 300
     assert alerts[1]["waitDuration"] == 60
     assert run.state == "finished"
+
+
+def test_update_and_list_sweeps(sweeper: Sweeper, api: Any) -> None:
+    sweep_id, _ = sweeper.create(GRID)
+    (sweeper.code / "wider.yaml").write_text(yaml.safe_dump({
+        "program": "train.py", **GRID, "parameters": {"x": {"values": [0, 1, 2, 3]},
+                                                       "y": {"values": [0, 5]}}}))
+    out = sweeper.cli("sweep", "--update", f"admin/hpo/{sweep_id}", "wider.yaml").stderr
+    assert "Updating sweep with ID: " in out
+    sweep = api.sweep(f"admin/hpo/{sweep_id}")
+    assert sweep.config["parameters"]["x"]["values"] == [0, 1, 2, 3]
+    assert sweep.expected_run_count == 8
+    listed = {s.id: s for s in api.project("hpo", entity="admin").sweeps()}
+    assert sweep_id in listed
+    assert listed[sweep_id].state == "RUNNING"
