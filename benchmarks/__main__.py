@@ -15,6 +15,9 @@ WORKLOADS = {
     "growth": "each workload at x1, x10, x100",
     "w1_sdk_online_vs_offline": "the real wandb SDK, online vs offline (separate helper)",
     "client_log": "the light client's run.log() vs the wandb SDK's: calls/s, p50/p99/max",
+    "sweep_search": "sweep search quality: bayes vs random vs grid on Branin and Hartmann-6",
+    "sweep_heartbeat": "32 agents on one sweep: heartbeat latency and runs handed out per "
+                       "second; floor: viewer { id }",
 }
 
 

@@ -229,6 +229,35 @@ class Settings:
             "compacted into a Parquet export in the blob store; 0 turns compaction off."
         ),
     )
+    alert_webhook_url: str = field(
+        default="",
+        metadata=_doc(
+            "Webhook that receives every run alert (run.alert) as Slack-compatible JSON "
+            "(POST {\"text\": ...}), retried with backoff; empty: alerts are stored only."
+        ),
+    )
+    alert_delivery_interval_s: float = field(
+        default=5.0,
+        metadata=_doc(
+            "Seconds between checks for alert deliveries to send; a failed one is retried "
+            "after this times 2**attempts (at most 5 attempts)."
+        ),
+    )
+    alert_email_to: str = field(
+        default="",
+        metadata=_doc("Comma-separated addresses that receive every run alert by e-mail "
+                      "(through TRACKLET_SMTP_HOST); empty: no e-mail."),
+    )
+    smtp_host: str = field(default="", metadata=_doc("SMTP server for alert e-mails."))
+    smtp_port: int = field(default=587, metadata=_doc("SMTP server port."))
+    smtp_starttls: bool = field(
+        default=True, metadata=_doc("Upgrade the SMTP connection with STARTTLS."))
+    smtp_username: str = field(
+        default="", metadata=_doc("SMTP login (empty: send without logging in)."))
+    smtp_password: str = field(default="", repr=False,
+                               metadata=_doc("Password of the SMTP login."))
+    smtp_from: str = field(
+        default="tracklet@localhost", metadata=_doc("Sender address of alert e-mails."))
     log_level: str = field(default="info", metadata=_doc("Server log level."))
     storage_regions: str = field(
         default="default",

@@ -137,6 +137,7 @@ SAMPLES: dict[str, Sample] = {
     "/authorize": Sample("GET", "/authorize"),
     "/{entity:entity}/{project}": Sample("GET", "/admin/routes"),
     "/{entity:entity}/{project}/runs/{run}": Sample("GET", "/admin/routes/runs/r1"),
+    "/{entity:entity}/{project}/sweeps/{sweep}": Sample("GET", "/admin/routes/sweeps/s1"),
 }
 
 #: Credentials that identify nobody.
@@ -254,7 +255,7 @@ def test_public_routes_answer_without_credentials(app: InProcessApp) -> None:
     assert {r.path for r in public} == {
         "/health", "/healthz", "/ready", "/api/v1/auth/login", "/static/{name:path}", "/",
         "/login", "/authorize", "/{entity:entity}/{project}",
-        "/{entity:entity}/{project}/runs/{run}"}
+        "/{entity:entity}/{project}/runs/{run}", "/{entity:entity}/{project}/sweeps/{sweep}"}
     for r in public:
         sample = SAMPLES[r.path]
         response = _send(app, sample.method, sample.url, sample)

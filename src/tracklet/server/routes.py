@@ -65,4 +65,5 @@ ROUTES: list[AccessRoute] = [
     route("/authorize", authorize_page, ["GET"], access=Access.PUBLIC),
     route("/{entity:entity}/{project}", page, ["GET"], access=Access.PUBLIC),
     route("/{entity:entity}/{project}/runs/{run}", page, ["GET"], access=Access.PUBLIC),
+    route("/{entity:entity}/{project}/sweeps/{sweep}", page, ["GET"], access=Access.PUBLIC),
 ]

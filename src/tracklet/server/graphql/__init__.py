@@ -33,6 +33,7 @@ from tracklet.server.graphql.context import GraphQLContext
 from tracklet.server.graphql.cost import QueryLimits
 from tracklet.server.graphql.documents import attach_documents, documents_of
 from tracklet.server.graphql.resolvers import (
+    alerts,
     artifact_reads,
     artifacts,
     files,
@@ -41,6 +42,7 @@ from tracklet.server.graphql.resolvers import (
     run_delete,
     runs,
     runs_query,
+    sweeps,
     teams,
     viewer,
 )
@@ -60,7 +62,7 @@ def build_schema(limits: QueryLimits | None = None) -> GraphQLSchema:
                             *artifacts.BINDABLES, *artifact_reads.BINDABLES,
                             *run_control.BINDABLES, *runs_query.BINDABLES,
                             *history.BINDABLES, *run_delete.BINDABLES,
-                            *teams.BINDABLES]
+                            *teams.BINDABLES, *sweeps.BINDABLES, *alerts.BINDABLES]
     schema = make_executable_schema(type_defs, *bindables)
     _bind_default_resolvers(schema)
     # Arguments and input fields arrive in resolvers as snake_case keyword/dict keys.

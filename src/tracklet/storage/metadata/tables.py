@@ -448,3 +448,86 @@ history_compaction = Table(
     Column("claimed_at", Float, nullable=True),
     Column("attempts", Integer, nullable=False, default=0),
 )
+
+# Migration 0012: sweeps, their agents, the parameter sets handed out, and run alerts.
+sweeps = Table(
+    "sweeps",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("display_name", String(256), nullable=True),
+    Column("description", Text, nullable=True),
+    # The config as the client sent it (YAML text); parsed by domain.sweeps.config.
+    Column("config", Text, nullable=False),
+    Column("method", String(16), nullable=False),
+    Column("state", String(16), nullable=False),
+    # Seeds the random and bayes methods, so proposals do not depend on the server process.
+    Column("seed", BigInteger, nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("heartbeat_at", Float, nullable=True),
+    UniqueConstraint("project_id", "name", name="uq_sweeps_project_name"),
+)
+
+sweep_agents = Table(
+    "sweep_agents",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sweep_id", Integer, ForeignKey("sweeps.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("host", String(256), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("heartbeat_at", Float, nullable=False),
+    Column("total_runs", Integer, nullable=False, default=0),
+    UniqueConstraint("sweep_id", "name", name="uq_sweep_agents_sweep_name"),
+)
+
+sweep_runs = Table(
+    "sweep_runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sweep_id", Integer, ForeignKey("sweeps.id", ondelete="CASCADE"), nullable=False),
+    Column("run_name", String(128), nullable=False),
+    Column("agent_id", Integer, ForeignKey("sweep_agents.id", ondelete="SET NULL"),
+           nullable=True),
+    Column("params", Text, nullable=False),
+    # The bayes method's search coordinates (JSON), null for the other methods.
+    Column("coordinates", Text, nullable=True),
+    # The grid point's index: unique, so two agents never get the same point.
+    Column("grid_index", Integer, nullable=True),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("sweep_id", "run_name", name="uq_sweep_runs_sweep_run"),
+    UniqueConstraint("sweep_id", "grid_index", name="uq_sweep_runs_sweep_grid"),
+)
+
+run_alerts = Table(
+    "run_alerts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("severity", String(8), nullable=False),
+    Column("wait_duration", Float, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+Index("ix_run_alerts_run_title", run_alerts.c.run_id, run_alerts.c.title, run_alerts.c.created_at)
+
+alert_deliveries = Table(
+    "alert_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("alert_id", Integer, ForeignKey("run_alerts.id", ondelete="CASCADE"), nullable=False),
+    Column("destination", Text, nullable=False),
+    # pending -> delivered | failed (after the last attempt)
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("delivered_at", Float, nullable=True),
+)
+Index("ix_alert_deliveries_due", alert_deliveries.c.state, alert_deliveries.c.next_attempt_at)

@@ -68,6 +68,9 @@ def _spec(text: Any) -> tuple[list[str], int, int | None, int | None]:
     spec = loads_object(text) if isinstance(text, str) else text
     if not isinstance(spec, dict):
         raise InvalidInput("each sampledHistory spec must be a JSON object with 'keys'")
+    if not spec:
+        # The sweep agent and `wandb sweep --stop` send "{}": no keys, no rows.
+        return [], 0, None, None
     keys = spec.get("keys")
     if not isinstance(keys, list) or not keys or not all(isinstance(k, str) for k in keys):
         raise InvalidInput("sampledHistory spec 'keys' must be a non-empty list of strings")
@@ -83,7 +86,7 @@ def resolve_sampled_history(run: Run, info: Info,
     ctx = _ctx(info, run)
     parsed = [_spec(s) for s in specs or []]
     with open_history(ctx.storage, run.id) as view:
-        return [sampled_records(view, keys, lo, hi, samples)
+        return [sampled_records(view, keys, lo, hi, samples) if keys else []
                 for keys, samples, lo, hi in parsed]
 
 

@@ -173,7 +173,6 @@ for _field, _value in {
     "isBenchmark": False,
     "members": [],
     "teamMembers": [],
-    "totalSweeps": 0,
     "triggers": [],
     "views": "{}",
 }.items():
