@@ -27,7 +27,7 @@ from botocore.exceptions import (
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from tracklet.errors import InvalidInput, NotFound, Unavailable
+from tracklet.errors import NotFound, StoreUnusable, Unavailable
 from tracklet.storage.blobs.base import CHUNK, BlobStore
 
 _PART = 8 * 1024 * 1024
@@ -48,40 +48,61 @@ class S3BlobStore(BlobStore):
         client: Any = None,
     ) -> None:
         if not bucket:
-            raise InvalidInput("an s3:// blob store URL needs a bucket: s3://bucket/prefix")
+            raise StoreUnusable("an s3:// blob store URL needs a bucket: s3://bucket/prefix")
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         # A session of its own: boto3's default one keeps the credentials it resolved first.
-        self._client = client if client is not None else boto3.session.Session().client(
-            "s3",
-            endpoint_url=endpoint_url,
-            region_name=region,
-            config=Config(
-                signature_version="s3v4",
-                # Custom endpoints (MinIO, moto, on-prem) rarely resolve bucket subdomains.
-                s3={"addressing_style": "path" if endpoint_url else "auto"},
-                retries={"max_attempts": 5, "mode": "standard"},
-                max_pool_connections=32,
-            ),
-        )
+        session = boto3.session.Session()
+
+        def make(**config: Any) -> Any:
+            return session.client(
+                "s3", endpoint_url=endpoint_url, region_name=region,
+                config=Config(
+                    signature_version="s3v4",
+                    # Custom endpoints (MinIO, moto, on-prem) rarely resolve bucket subdomains.
+                    s3={"addressing_style": "path" if endpoint_url else "auto"},
+                    **config,
+                ))
+
+        self._client = client if client is not None else make(
+            retries={"max_attempts": 5, "mode": "standard"}, max_pool_connections=32)
+        # The startup check tries once and gives up connecting after a few seconds: the
+        # store's client retries five times, which would hold a wrong endpoint up for long.
+        probe = client if client is not None else make(
+            retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5,
+            read_timeout=10)
         self._transfer = TransferConfig(
             multipart_threshold=_PART, multipart_chunksize=_PART, max_concurrency=4
         )
-        self._check_bucket()
+        self._check_bucket(probe)
 
-    def _check_bucket(self) -> None:
-        # Fail at startup with a clear message rather than at the first upload.
+    def _check_bucket(self, client: Any) -> None:
+        """Fail at startup with what was tried and why, rather than at the first upload."""
+        where = f"S3 bucket {self.bucket!r} at {self._client.meta.endpoint_url}"
         try:
-            with _translate("", missing=False):
-                self._client.head_bucket(Bucket=self.bucket)
-        except ClientError as exc:
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            reason = "does not exist" if status == 404 else f"is not accessible ({status})"
-            raise InvalidInput(f"S3 bucket {self.bucket!r} {reason}") from exc
+            client.head_bucket(Bucket=self.bucket)
         except NoCredentialsError as exc:
-            raise InvalidInput(
+            raise StoreUnusable(
                 "no S3 credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
                 "(or ~/.aws/credentials, or an instance role)") from exc
+        except (BotoConnectionError, HTTPClientError) as exc:
+            raise StoreUnusable(f"cannot reach the S3 endpoint for {where}: {exc}") from exc
+        except ClientError as exc:
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if status == 404:
+                raise StoreUnusable(f"{where} does not exist (create it first)") from exc
+            if status in (401, 403):
+                # A HEAD answer has no body, so no error code: ask again with a GET, whose
+                # answer says whether the key, the signature or the bucket's policy refused.
+                code, message = _refusal(client, self.bucket)
+                if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken",
+                            "ExpiredToken", "InvalidClientTokenId"):
+                    raise StoreUnusable(
+                        f"S3 credentials refused by {where} ({code}: {message}); check "
+                        "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY") from exc
+                raise StoreUnusable(f"access to {where} denied ({code or status}: "
+                                    f"{message or 'forbidden'})") from exc
+            raise StoreUnusable(f"{where} is not usable ({status}: {exc})") from exc
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
@@ -157,6 +178,18 @@ class _CountingReader:
         data = self._source.read(size)
         self.count += len(data)
         return data
+
+
+def _refusal(client: Any, bucket: str) -> tuple[str, str]:
+    """The error code and message S3 gives for a one-key listing of ``bucket``."""
+    try:
+        client.list_objects_v2(Bucket=bucket, MaxKeys=1)
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        return str(error.get("Code", "")), str(error.get("Message", ""))
+    except (BotoConnectionError, HTTPClientError):
+        pass
+    return "", ""
 
 
 @contextmanager
