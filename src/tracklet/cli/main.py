@@ -286,6 +286,10 @@ def sync_offline(root: Path, dry_run: bool) -> None:
         sys.exit(1)
 
 
+# Commands kept in modules of their own register themselves on ``cli``.
+from tracklet.cli import transfer as _transfer  # noqa: E402,F401
+
+
 def main() -> None:
     """Console-script entry point."""
     sys.exit(cli())

@@ -1,0 +1,106 @@
+"""``tracklet export`` and ``tracklet import``: a deployment's projects to and from an export
+folder (the layout is documented in :mod:`tracklet.storage.transfer.layout`)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import click
+
+from tracklet.cli.main import _fail_cleanly, _settings, cli, store_options
+
+
+class ProgressBars:
+    """One bar per label: rich's when it is installed, click's otherwise; nothing when the
+    output is not a terminal."""
+
+    def __init__(self) -> None:
+        self._rich: Any = None
+        self._tasks: dict[str, Any] = {}
+        self._click: dict[str, Any] = {}
+        self._enabled = sys.stderr.isatty()
+
+    def __enter__(self) -> ProgressBars:
+        if self._enabled:
+            try:
+                from rich.progress import Progress  # type: ignore[import-not-found]
+            except ImportError:
+                pass
+            else:
+                self._rich = Progress(transient=False)
+                self._rich.start()
+        return self
+
+    def __call__(self, what: str, done: int, total: int) -> None:
+        if not self._enabled:
+            return
+        if self._rich is not None:
+            if what not in self._tasks:
+                self._tasks[what] = self._rich.add_task(what, total=total)
+            self._rich.update(self._tasks[what], completed=done, total=total)
+            return
+        bar = self._click.get(what)
+        if bar is None:
+            bar = self._click[what] = click.progressbar(length=max(total, 1), label=what,
+                                                        file=sys.stderr)
+            bar.__enter__()
+        bar.update(done - bar.pos)
+        if done >= total:
+            bar.__exit__(None, None, None)
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._rich is not None:
+            self._rich.stop()
+
+
+@cli.command("export")
+@click.argument("args", nargs=-1, required=True, metavar="[ENTITY/PROJECT ...] DIR")
+@store_options
+@_fail_cleanly
+def export_command(args: tuple[str, ...], data_dir: Path | None, db: str | None,
+                   blobs: str | None) -> None:
+    """Export projects (all of them when none is named; ENTITY alone: all of its projects)
+    into DIR: runs, history as Parquet, system metrics, console logs, files and artifacts.
+    Run it again to bring DIR up to date: what is there already is skipped."""
+    from tracklet.storage import Storage
+    from tracklet.storage.transfer import export_projects
+
+    *selectors, target = args
+    storage = Storage.open(_settings(data_dir=data_dir, db=db, blobs=blobs))
+    try:
+        with ProgressBars() as bars:
+            report = export_projects(storage, Path(target), selectors, progress=bars)
+    finally:
+        storage.close()
+    click.echo(f"exported {report.projects} projects to {target}: {report.runs} runs "
+               f"({report.runs_skipped} unchanged), {report.history_rows:,} history rows, "
+               f"{report.artifacts} artifact versions, {report.blobs} new blobs "
+               f"({report.blob_bytes:,} bytes)")
+
+
+@cli.command("import")
+@click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--no-compact", is_flag=True,
+              help="Leave finished runs' history in the live tier (a server compacts it).")
+@store_options
+@_fail_cleanly
+def import_command(source: Path, no_compact: bool, data_dir: Path | None, db: str | None,
+                   blobs: str | None) -> None:
+    """Import an export folder made by `tracklet export` (run ids kept). Run it again after
+    an interruption: what is stored already is skipped."""
+    from tracklet.storage import Storage
+    from tracklet.storage.transfer import import_folder
+
+    storage = Storage.open(_settings(data_dir=data_dir, db=db, blobs=blobs))
+    try:
+        with ProgressBars() as bars:
+            report = import_folder(storage, source, progress=bars, compact=not no_compact)
+    finally:
+        storage.close()
+    click.echo(f"imported {report.projects} projects from {source}: {report.runs} runs "
+               f"({report.runs_skipped} already there), {report.history_rows:,} history rows, "
+               f"{report.artifacts} artifact versions, {report.blobs} new blobs")
