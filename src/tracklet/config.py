@@ -211,6 +211,21 @@ class Settings:
             "compacted into a Parquet export in the blob store; 0 turns compaction off."
         ),
     )
+    blob_gc_interval_s: float = field(
+        default=6 * 3600.0,
+        metadata=_doc(
+            "Seconds between blob garbage collections by the server (blobs no run file, "
+            "artifact version or history export references, older than blob_gc_grace_s; "
+            "see `tracklet gc`); 0 turns them off."
+        ),
+    )
+    blob_gc_grace_s: float = field(
+        default=24 * 3600.0,
+        metadata=_doc(
+            "Unreferenced blobs younger than this many seconds are kept by garbage "
+            "collection: an upload in flight writes its blob before the row naming it."
+        ),
+    )
     log_level: str = field(default="info", metadata=_doc("Server log level."))
     storage_regions: str = field(
         default="default",

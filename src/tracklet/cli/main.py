@@ -287,6 +287,7 @@ def sync_offline(root: Path, dry_run: bool) -> None:
 
 
 # Commands kept in modules of their own register themselves on ``cli``.
+from tracklet.cli import housekeeping as _housekeeping  # noqa: E402,F401
 from tracklet.cli import transfer as _transfer  # noqa: E402,F401
 
 

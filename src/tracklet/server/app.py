@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -24,7 +25,7 @@ from tracklet.server.headers import SecurityHeaders
 from tracklet.server.limits import ConcurrencyLimit
 from tracklet.server.routes import ROUTES
 from tracklet.server.state import AppState
-from tracklet.storage import Storage
+from tracklet.storage import Storage, blob_gc
 from tracklet.storage.history import compaction
 from tracklet.storage.metadata import runs as run_repo
 
@@ -51,6 +52,8 @@ def create_app(settings: Settings, storage: Storage | None = None) -> Starlette:
             tasks.append(asyncio.create_task(_wal_checkpointer(state)))
         if settings.history_compaction_interval_s > 0:
             tasks.append(asyncio.create_task(_history_compactor(state)))
+        if settings.blob_gc_interval_s > 0:
+            tasks.append(asyncio.create_task(_blob_collector(state)))
         try:
             yield
         finally:
@@ -114,6 +117,24 @@ async def _history_compactor(state: AppState) -> None:
             log.warning("history compaction skipped: %s", exc.message)
         except Exception:
             log.exception("history compaction failed")
+
+
+async def _blob_collector(state: AppState) -> None:
+    """Delete blobs nothing references any more (storage/blob_gc.py); every server process
+    may run it, a second one finds nothing left to do."""
+    settings = state.settings
+    while True:
+        await asyncio.sleep(settings.blob_gc_interval_s)
+        try:
+            report = await to_thread.run_sync(
+                functools.partial(blob_gc.collect, state.storage, settings.blob_gc_grace_s))
+            if report.collected:
+                log.info("blob gc: %d blobs (%d bytes) collected", report.collected,
+                         report.collected_bytes)
+        except TrackletError as exc:
+            log.warning("blob gc skipped: %s", exc.message)
+        except Exception:
+            log.exception("blob gc failed")
 
 
 def _mark_crashed(state: AppState, cutoff: float) -> int:

@@ -28,7 +28,7 @@ from botocore.exceptions import (
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from tracklet.errors import NotFound, StoreUnusable, Unavailable
-from tracklet.storage.blobs.base import CHUNK, BlobStore
+from tracklet.storage.blobs.base import CHUNK, BlobInfo, BlobStore
 
 _PART = 8 * 1024 * 1024
 # SigV4 presigned URLs are valid for at most seven days.
@@ -134,6 +134,21 @@ class S3BlobStore(BlobStore):
     def delete(self, key: str) -> None:
         with _translate(key, missing=False):
             self._client.delete_object(Bucket=self.bucket, Key=self._key(key))
+
+    def listing(self, prefix: str = "") -> Iterator[BlobInfo]:
+        skip = len(self.prefix) + 1 if self.prefix else 0
+        pages = self._client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self._key(prefix) if prefix or self.prefix else "")
+        with _translate("", missing=False):
+            for page in pages:
+                for obj in page.get("Contents", []):
+                    yield BlobInfo(obj["Key"][skip:], int(obj["Size"]),
+                                   obj["LastModified"].timestamp())
+
+    def info(self, key: str) -> BlobInfo:
+        with _translate(key):
+            head = self._client.head_object(Bucket=self.bucket, Key=self._key(key))
+        return BlobInfo(key, int(head["ContentLength"]), head["LastModified"].timestamp())
 
     def presigned_get(self, key: str, expires_s: int, content_type: str | None = None,
                       disposition: str | None = None) -> str | None:
