@@ -59,7 +59,7 @@ def test_delete_with_artifacts_then_gc(tmp_path: Path, monkeypatch: pytest.Monke
         api.run(f"{entity}/gc/a-run").delete(delete_artifacts=True)
         api.run(f"{entity}/gc/c-run").delete()  # without the flag its artifact stays
         api.flush()
-        with pytest.raises(Exception, match="not found|Could not find|does not exist"):
+        with pytest.raises(Exception, match=r"not found|Could not find|does not exist"):
             api.artifact(f"{entity}/gc/a-model:best")
         assert api.artifact(f"{entity}/gc/c-keep:best").logged_by() is None
 

@@ -23,6 +23,7 @@ from tracklet.server.graphql import build_schema
 from tracklet.server.graphql.cost import QueryLimits
 from tracklet.server.headers import SecurityHeaders
 from tracklet.server.limits import ConcurrencyLimit
+from tracklet.server.metrics import Metrics, RequestMetrics
 from tracklet.server.routes import ROUTES
 from tracklet.server.state import AppState
 from tracklet.storage import Storage, blob_gc
@@ -37,6 +38,8 @@ WAL_CHECKPOINT_INTERVAL_S = 1.0
 def create_app(settings: Settings, storage: Storage | None = None) -> Starlette:
     """Build the ASGI app. Storage is opened (and migrated) at startup unless given."""
 
+    metrics = Metrics()
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = storage if storage is not None else await to_thread.run_sync(
@@ -45,7 +48,7 @@ def create_app(settings: Settings, storage: Storage | None = None) -> Starlette:
         secret = await to_thread.run_sync(store.signing_secret)
         state = AppState(settings=settings, storage=store, auth=Authenticator(store),
                          schema=build_schema(QueryLimits.from_settings(settings)),
-                         writer=GroupWriter(store), signing_secret=secret)
+                         writer=GroupWriter(store), signing_secret=secret, metrics=metrics)
         app.state.tracklet = state
         tasks = [asyncio.create_task(_crash_sweeper(state))]
         if store.db.is_sqlite:
@@ -69,7 +72,9 @@ def create_app(settings: Settings, storage: Storage | None = None) -> Starlette:
         routes=ROUTES,
         lifespan=lifespan,
         middleware=[
-            # Outermost: the 429s of the limit and the 500s of errors get the headers too.
+            # Outermost: every answer is counted, 429s and 500s included.
+            Middleware(RequestMetrics, metrics=metrics),
+            # The 429s of the limit and the 500s of errors get the headers too.
             Middleware(SecurityHeaders),
             Middleware(ConcurrencyLimit, limit=settings.max_concurrent_requests,
                        stream_limit=settings.max_concurrent_streams),

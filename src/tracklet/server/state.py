@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from graphql import GraphQLSchema
 
 from tracklet.config import Settings
 from tracklet.ingest.writer import GroupWriter
 from tracklet.server.auth import Authenticator
+from tracklet.server.metrics import Metrics
 from tracklet.storage import Storage
 
 
@@ -24,3 +25,5 @@ class AppState:
     #: The HMAC key of signed URLs, read (or created) once at startup: verifying a URL on
     #: the event loop must not wait for the database.
     signing_secret: bytes
+    #: This process's request counters, shared with the RequestMetrics middleware.
+    metrics: Metrics = field(default_factory=Metrics)
