@@ -53,22 +53,22 @@ def cli() -> None:
 @store_options
 @click.option("--host", default=None, help="Interface to listen on (default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port to listen on (default 8080).")
-@click.option("--workers", type=int, default=1, show_default=True, help="Server processes.")
+@click.option("--workers", type=int, default=1, show_default=True,
+              help="Server processes sharing the port (PostgreSQL, or SQLite on a local disk).")
 @_fail_cleanly
 def server(data_dir: Path | None, db: str | None, blobs: str | None, host: str | None,
            port: int | None, workers: int) -> None:
     """Run the tracking server (migrations run first)."""
-    import uvicorn
-
-    from tracklet.server import create_app
+    from tracklet.server.processes import serve
     from tracklet.storage import Storage
 
-    if workers != 1:
-        # uvicorn can only fork workers from an import string, which would hand the settings
-        # over through the environment; until that is designed, say so instead of ignoring it.
-        raise click.UsageError("--workers other than 1 is not supported yet; run several "
-                               "`tracklet server` processes on PostgreSQL behind a proxy")
+    if workers < 1:
+        raise click.UsageError("--workers must be 1 or more")
     settings = _settings(data_dir=data_dir, db=db, blobs=blobs, host=host, port=port)
+    if workers > 1 and settings.blobs_url.startswith("memory:"):
+        # Each process would have a store of its own: files uploaded through one would
+        # be missing from the others.
+        raise click.UsageError("--workers above 1 needs a shared blob store, not memory://")
     storage = Storage.open(settings)
     try:
         created = storage.bootstrap_admin(settings.admin_key or None)
@@ -88,9 +88,11 @@ def server(data_dir: Path | None, db: str | None, blobs: str | None, host: str |
             "(shown once; `tracklet key create NAME` issues another)\n"
         )
     click.echo(f"tracklet serving on {url} "
-               f"(db {settings.db_url.split('@')[-1]}, blobs {settings.blobs_url})")
-    uvicorn.run(
-        create_app(settings),
+               f"(db {settings.db_url.split('@')[-1]}, blobs {settings.blobs_url}"
+               f"{f', {workers} processes' if workers > 1 else ''})")
+    serve(
+        settings,
+        workers,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
