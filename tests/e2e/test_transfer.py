@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,8 +18,8 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from tests.conftest import S3_TEST_ENV, PostgresServer, S3Server
-from tests.e2e.conftest import LiveServer, SdkEnv, make_api, sdk_environment, start_server
-from tests.e2e.http_writer import HttpWriter
+from tests.e2e.conftest import LiveServer, make_api, start_server
+from tests.e2e.transfer_source import PROJECT, WEIGHTS, fill_source
 from tracklet.cli import cli
 from tracklet.config import Settings
 from tracklet.storage import Storage
@@ -45,9 +44,6 @@ from tracklet.storage.transfer import import_folder
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.s3]
 
-PROJECT = "moved"
-WEIGHTS = random.Random(7).randbytes(300_000)
-
 
 @dataclass
 class Source:
@@ -61,44 +57,8 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Source]:
     """A server on SQLite + local disk filled by the real SDK (two finished runs, one using
     the other's artifact) and one run still running (written over the wire), exported."""
     server = start_server(tmp_path_factory.mktemp("source"))
-    workdir = tmp_path_factory.mktemp("sdk")
-    (workdir / "weights.bin").write_bytes(WEIGHTS)
-    sdk = SdkEnv(server, workdir, sdk_environment(server, workdir))
     try:
-        out = sdk.run(f"""
-            import math
-            import wandb
-
-            run = wandb.init(project={PROJECT!r}, id="first-run", name="first run", group="g1",
-                             job_type="train", tags=["t1", "t2"], notes="the notes",
-                             config={{"lr": 0.1, "nested": {{"a": [1, 2]}}}})
-            for i in range(400):
-                run.log({{"loss": 1 / (i + 1), "i": i, "odd": math.nan if i == 5 else i / 2,
-                          "text": "s" + str(i) if i % 50 == 0 else None}})
-            print("hello console")
-            run.save("weights.bin", policy="now")
-            art = wandb.Artifact("dataset", type="data", metadata={{"rows": 3}})
-            art.add_file("weights.bin")
-            run.log_artifact(art, aliases=["best"])
-            run.summary["best"] = 0.5
-            run.finish()
-            second = wandb.init(project={PROJECT!r}, id="second-run", group="g1")
-            second.use_artifact("dataset:best").download()
-            second.log({{"x": 1}})
-            second.finish()
-            print("IDS", run.entity, run.id, second.id)
-            """)
-        entity = out.stdout.split("IDS ")[1].split()[0]
-        writer = HttpWriter(server.url, server.key)
-        writer.create_run(entity, PROJECT, "still-running", config={"k": 1})
-        writer.log(entity, PROJECT, "still-running", [{"y": i * 3} for i in range(120)])
-        writer.stream(entity, PROJECT, "still-running", {
-            "wandb-events.jsonl": {"offset": 0, "content": [
-                json.dumps({"system.cpu": 12.5, "_runtime": 1, "_timestamp": 1.7e9}),
-                json.dumps({"system.cpu": 40.0, "_runtime": 2, "_timestamp": 1.7e9 + 1})]},
-            "output.log": {"offset": 0, "content": ["line one\n", "line two\n"]},
-        })
-        writer.client.close()
+        entity = fill_source(server, tmp_path_factory.mktemp("sdk"))
         export_dir = tmp_path_factory.mktemp("export")
         result = CliRunner().invoke(cli, ["export", f"{entity}/{PROJECT}", str(export_dir),
                                           "--data-dir", str(server.data_dir)])

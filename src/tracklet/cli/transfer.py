@@ -104,3 +104,58 @@ def import_command(source: Path, no_compact: bool, data_dir: Path | None, db: st
     click.echo(f"imported {report.projects} projects from {source}: {report.runs} runs "
                f"({report.runs_skipped} already there), {report.history_rows:,} history rows, "
                f"{report.artifacts} artifact versions, {report.blobs} new blobs")
+
+
+@cli.command("import-wandb")
+@click.argument("path", metavar="ENTITY/PROJECT")
+@click.option("--base-url", default=None,
+              help="The W&B server to read (default: what wandb itself is configured with, "
+                   "e.g. WANDB_BASE_URL, else W&B's cloud).")
+@click.option("--api-key", default=None,
+              help="Its API key (default: WANDB_API_KEY or ~/.netrc, as wandb reads them).")
+@click.option("--keep", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Keep the fetched export folder here (default: a temporary folder).")
+@store_options
+@_fail_cleanly
+def import_wandb_command(path: str, base_url: str | None, api_key: str | None,
+                         keep: Path | None, data_dir: Path | None, db: str | None,
+                         blobs: str | None) -> None:
+    """Copy project ENTITY/PROJECT from another W&B server (W&B's cloud, W&B Server or
+    another tracklet) through wandb's public API, keeping run ids. Run it again to bring
+    over the runs added since: runs already here are skipped."""
+    import tempfile
+
+    from sqlalchemy import select
+
+    from tracklet.storage import Storage
+    from tracklet.storage.metadata import accounts
+    from tracklet.storage.metadata.tables import runs
+    from tracklet.storage.transfer import import_folder
+
+    try:
+        import wandb
+    except ImportError as exc:
+        raise click.ClickException("import-wandb reads through the wandb package: "
+                                   "pip install wandb") from exc
+    from tracklet.importers.wandb_api import fetch_project
+
+    entity, _, project = path.partition("/")
+    if not entity or not project:
+        raise click.UsageError("give the source project as ENTITY/PROJECT")
+    api = wandb.Api(api_key=api_key, overrides={"base_url": base_url} if base_url else {},
+                    timeout=60)
+    storage = Storage.open(_settings(data_dir=data_dir, db=db, blobs=blobs))
+    try:
+        with storage.db.read() as conn:
+            found = accounts.find_project(conn, entity, project)
+            there = set() if found is None else set(conn.execute(
+                select(runs.c.name).where(runs.c.project_id == found.id)).scalars())
+        with tempfile.TemporaryDirectory() as tmp, ProgressBars() as bars:
+            folder = keep or Path(tmp)
+            fetched = fetch_project(api, entity, project, folder, skip=there, progress=bars)
+            report = import_folder(storage, folder, progress=bars)
+    finally:
+        storage.close()
+    click.echo(f"imported {path}: {report.runs} runs ({fetched.runs_skipped} already here), "
+               f"{report.history_rows:,} history rows, {fetched.files} files, "
+               f"{report.artifacts} artifact versions")

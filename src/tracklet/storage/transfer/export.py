@@ -144,15 +144,15 @@ def _export_run(storage: Storage, root: Path, entity: str, project: str, run: di
     layout.write_json(folder / "history.keys.json",
                       {k: v.to_json() for k, v in summary.keys.items()})
     with storage.db.read() as conn:
-        _write_table(folder / "events.parquet", _rows(conn, select(
+        write_parquet(folder / "events.parquet", _rows(conn, select(
             events.c.line, events.c.data).where(events.c.run_id == run_id)
             .order_by(events.c.line)), {"line": pa.int64(), "data": pa.string()})
-        _write_table(folder / "console.parquet", _rows(conn, select(
+        write_parquet(folder / "console.parquet", _rows(conn, select(
             console.c.line, console.c.text).where(console.c.run_id == run_id)
             .order_by(console.c.line)), {"line": pa.int64(), "text": pa.string()})
         files = _rows(conn, select(*[c for c in run_files.c if c.name != "run_id"])
                       .where(run_files.c.run_id == run_id).order_by(run_files.c.name))
-    _write_table(folder / "files.parquet", files, _schema(run_files, skip={"run_id"}))
+    write_parquet(folder / "files.parquet", files, table_schema(run_files, skip={"run_id"}))
     for f in files:
         if f["blob_key"]:
             _copy_blob(storage, root, f["blob_key"], report)
@@ -205,11 +205,11 @@ def _export_artifacts(storage: Storage, root: Path, entity: str, project: str,
     }
     for name in layout.ARTIFACT_TABLES:
         rows, table = tables[name]
-        schema = _schema(table)
+        schema = table_schema(table)
         if name in ("artifacts", "artifact_usages", "artifact_outputs"):
             schema.update({"run_entity": pa.string(), "run_project": pa.string(),
                            "run_name": pa.string()})
-        _write_table(where / f"{name}.parquet", rows, schema)
+        write_parquet(where / f"{name}.parquet", rows, schema)
     for key in [v["manifest_blob_key"] for v in versions] + [f["blob_key"] for f in files]:
         if key:
             _copy_blob(storage, root, key, report)
@@ -239,7 +239,7 @@ _ARROW = {"INTEGER": pa.int64(), "BIGINTEGER": pa.int64(), "FLOAT": pa.float64()
           "BLOB": pa.binary()}
 
 
-def _schema(table: Table, skip: Iterable[str] = ()) -> dict[str, pa.DataType]:
+def table_schema(table: Table, skip: Iterable[str] = ()) -> dict[str, pa.DataType]:
     """An Arrow type per column of ``table`` (so an empty or all-null column keeps its type)."""
     out: dict[str, pa.DataType] = {}
     for column in table.c:
@@ -251,7 +251,9 @@ def _schema(table: Table, skip: Iterable[str] = ()) -> dict[str, pa.DataType]:
     return out
 
 
-def _write_table(path: Path, rows: list[dict[str, Any]], schema: dict[str, pa.DataType]) -> None:
+def write_parquet(path: Path, rows: list[dict[str, Any]], schema: dict[str, pa.DataType]) -> None:
+    """Write ``rows`` (dicts; missing keys are nulls) as a Parquet file of ``schema``,
+    atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
     table = pa.Table.from_pylist(
         [{k: r.get(k) for k in schema} for r in rows],
