@@ -38,3 +38,36 @@ def gc_command(dry_run: bool, grace_s: float | None, verbose: bool, data_dir: Pa
     click.echo(f"{verb} {report.collected} blobs ({report.collected_bytes:,} bytes); kept "
                f"{report.referenced} referenced and {report.young} younger than the grace "
                f"period, of {report.scanned}")
+
+
+@cli.command("backup")
+@click.argument("target", type=click.Path(file_okay=False, path_type=Path))
+@store_options
+@_fail_cleanly
+def backup_command(target: Path, data_dir: Path | None, db: str | None,
+                   blobs: str | None) -> None:
+    """Back a SQLite deployment up into TARGET while it runs: the database (SQLite's
+    online backup), every blob and the server secret. Again into the same TARGET copies
+    only new blobs."""
+    from tracklet.storage.backup import backup
+
+    report = backup(_settings(data_dir=data_dir, db=db, blobs=blobs), target)
+    click.echo(f"backed up to {target}: database {report.db_bytes:,} bytes, "
+               f"{report.blobs} new blobs ({report.blob_bytes:,} bytes)"
+               f"{', the server secret' if report.secret else ''}")
+
+
+@cli.command("restore")
+@click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@store_options
+@_fail_cleanly
+def restore_command(source: Path, data_dir: Path | None, db: str | None,
+                    blobs: str | None) -> None:
+    """Restore a `tracklet backup` folder into a deployment without a database yet (stop
+    its servers first); migrations run at its next start."""
+    from tracklet.storage.backup import restore
+
+    report = restore(_settings(data_dir=data_dir, db=db, blobs=blobs), source)
+    click.echo(f"restored {source}: database {report.db_bytes:,} bytes, {report.blobs} "
+               f"blobs ({report.blob_bytes:,} bytes)"
+               f"{', the server secret' if report.secret else ''}")

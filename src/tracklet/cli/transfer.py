@@ -159,3 +159,50 @@ def import_wandb_command(path: str, base_url: str | None, api_key: str | None,
     click.echo(f"imported {path}: {report.runs} runs ({fetched.runs_skipped} already here), "
                f"{report.history_rows:,} history rows, {fetched.files} files, "
                f"{report.artifacts} artifact versions")
+
+
+@cli.command("import-mlflow")
+@click.option("--tracking-uri", required=True,
+              help="The MLflow tracking server, e.g. http://127.0.0.1:5000.")
+@click.option("--experiment", default=None,
+              help="The experiment to import (default: every active one).")
+@click.option("--entity", default="admin", show_default=True,
+              help="The entity the projects (one per experiment) go to.")
+@store_options
+@_fail_cleanly
+def import_mlflow_command(tracking_uri: str, experiment: str | None, entity: str,
+                          data_dir: Path | None, db: str | None, blobs: str | None) -> None:
+    """Copy MLflow experiments (runs, params as config, metrics with their steps as history,
+    tags, artifacts as run files) into projects of the same name, keeping MLflow's run ids.
+    Run it again to bring over new runs: runs already here are skipped."""
+    import tempfile
+
+    from sqlalchemy import select
+
+    from tracklet.importers.mlflow_rest import MlflowClient, fetch_experiment, project_name
+    from tracklet.storage import Storage
+    from tracklet.storage.metadata import accounts
+    from tracklet.storage.metadata.tables import runs
+    from tracklet.storage.transfer import import_folder
+
+    client = MlflowClient(tracking_uri)
+    storage = Storage.open(_settings(data_dir=data_dir, db=db, blobs=blobs))
+    try:
+        experiments = client.experiments(experiment)
+        with tempfile.TemporaryDirectory() as tmp, ProgressBars() as bars:
+            skipped = fetched = 0
+            for exp in experiments:
+                with storage.db.read() as conn:
+                    found = accounts.find_project(conn, entity, project_name(exp["name"]))
+                    there = set() if found is None else set(conn.execute(
+                        select(runs.c.name).where(runs.c.project_id == found.id)).scalars())
+                got = fetch_experiment(client, exp, entity, Path(tmp), skip=there,
+                                       progress=bars)
+                skipped += got.runs_skipped
+                fetched += got.metric_points
+            report = import_folder(storage, Path(tmp), progress=bars)
+    finally:
+        storage.close()
+    click.echo(f"imported {len(experiments)} experiments: {report.runs} runs "
+               f"({skipped} already here), {fetched:,} metric points in "
+               f"{report.history_rows:,} history rows")
