@@ -14,6 +14,7 @@ WORKLOADS = {
     "read": "1-metric scan, 100-run chart series, 10k-run filtered listing; floor: pyarrow",
     "growth": "each workload at x1, x10, x100",
     "w1_sdk_online_vs_offline": "the real wandb SDK, online vs offline (separate helper)",
+    "transfer": "tracklet export / import rows/s and MB/s; floor: copying the export folder",
 }
 
 
