@@ -134,15 +134,29 @@ def _export_run(storage: Storage, root: Path, entity: str, project: str, run: di
     folder.mkdir(parents=True, exist_ok=True)
     run_id = int(run["id"])
     history = folder / "history.parquet"
+    tmp = history.with_name("history.parquet.tmp")
+    keys = folder / "history.keys.json"
     with open_history(storage, run_id) as view:
-        tmp = history.with_name("history.parquet.tmp")
-        summary = write_export(lambda: view.rows(), tmp)
-        os.replace(tmp, history)
-        report.history_rows += summary.rows
-    # Which steps held an int or an explicit null in a column of another type: without
-    # them a reader would give 1.0 for 1 and drop the nulls (see export/key_stats.py).
-    layout.write_json(folder / "history.keys.json",
-                      {k: v.to_json() for k, v in summary.keys.items()})
+        if len(view.exports) == 1 and not view.has_live:
+            # A compacted run: its one export part is the file this layout wants (the
+            # same writer made it), so its bytes and statistics are copied as they are.
+            part = view.exports[0]
+            with tmp.open("wb") as out:
+                for chunk in storage.blobs.open(part.blob_key):
+                    out.write(chunk)
+            os.replace(tmp, history)
+            keys_tmp = keys.with_name(keys.name + ".tmp")
+            keys_tmp.write_text(part.key_stats or "{}")
+            os.replace(keys_tmp, keys)
+            report.history_rows += part.row_count
+        else:
+            summary = write_export(lambda: view.rows(), tmp)
+            os.replace(tmp, history)
+            report.history_rows += summary.rows
+            # Which steps held an int or an explicit null in a column of another type:
+            # without them a reader would give 1.0 for 1 and drop the nulls (see
+            # export/key_stats.py).
+            layout.write_json(keys, {k: v.to_json() for k, v in summary.keys.items()})
     with storage.db.read() as conn:
         write_parquet(folder / "events.parquet", _rows(conn, select(
             events.c.line, events.c.data).where(events.c.run_id == run_id)

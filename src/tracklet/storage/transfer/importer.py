@@ -9,26 +9,32 @@ only, and running it again adds what is missing and stores nothing twice.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sqlalchemy import Connection, Table, func, select, update
 
 from tracklet.domain.records import StreamChunk
 from tracklet.errors import Conflict, InvalidInput
 from tracklet.storage.facade import Storage
-from tracklet.storage.history import compaction
+from tracklet.storage.history.export.format import STEP
 from tracklet.storage.history.export.key_stats import KeyStats
 from tracklet.storage.history.export.reader import ExportFile
+from tracklet.storage.history.export.table import Export, add_export
 from tracklet.storage.history.live.write import (
     write_console_rows,
     write_event_rows,
     write_history,
 )
+from tracklet.storage.history.rows import Row
 from tracklet.storage.metadata import accounts, compaction_queue
 from tracklet.storage.metadata import runs as run_repo
 from tracklet.storage.metadata.strict_json import with_strict_shadows
@@ -125,13 +131,22 @@ def _import_run(storage: Storage, root: Path, project_id: int, folder: Path,
     for f in files:
         if f["blob_key"]:
             _put_blob(storage, root, f["blob_key"], report)
-    stats = {k: KeyStats.from_json(v)
-             for k, v in layout.read_json(folder / "history.keys.json").items()}
-    reader = ExportFile(folder / "history.parquet", stats)
-    try:
-        rows = list(reader.rows())
-    finally:
-        reader.close()
+    ended = doc["state"] in compaction_queue.ENDED_STATES
+    history = folder / "history.parquet"
+    keys_text = (folder / "history.keys.json").read_text()
+    part: Export | None = None
+    rows: list[Row] = []
+    if compact and ended:
+        # A finished run's history goes in as its export part, as compaction would leave
+        # it: the file is already in that format (the same writer made it).
+        part = _stage_export(storage, history, keys_text)
+    else:
+        stats = {k: KeyStats.from_json(v) for k, v in json.loads(keys_text).items()}
+        reader = ExportFile(history, stats)
+        try:
+            rows = list(reader.rows())
+        finally:
+            reader.close()
     events = _table(folder / "events.parquet")
     console = _table(folder / "console.parquet")
     with storage.db.write() as conn:
@@ -146,6 +161,8 @@ def _import_run(storage: Storage, root: Path, project_id: int, folder: Path,
         values["project_id"] = project_id
         run_id = int(conn.execute(runs.insert().values(**with_strict_shadows(values)))
                      .inserted_primary_key[0])  # type: ignore[index]
+        if part is not None and part.row_count:
+            add_export(conn, dataclasses.replace(part, run_id=run_id))
         if rows:
             write_history(conn, run_id, StreamChunk(0, tuple(r.text for r in rows)),
                           [r.step for r in rows])
@@ -153,13 +170,25 @@ def _import_run(storage: Storage, root: Path, project_id: int, folder: Path,
         write_console_rows(conn, [(run_id, c["line"], c["text"]) for c in console])
         if files:
             conn.execute(run_files.insert(), [{**f, "run_id": run_id} for f in files])
-        ended = doc["state"] in compaction_queue.ENDED_STATES
         if ended and rows:
             compaction_queue.request_once(conn, run_id)
     report.runs += 1
-    report.history_rows += len(rows)
-    if compact and ended and rows:
-        compaction.compact_now(storage, run_id)
+    report.history_rows += len(rows) if part is None else part.row_count
+
+
+def _stage_export(storage: Storage, path: Path, keys_text: str) -> Export | None:
+    """Put a run's history file into the blob store as an export part (its run id is set
+    when the run's row exists); None for an empty history."""
+    meta = pq.ParquetFile(path).metadata
+    if meta.num_rows == 0:
+        return None
+    steps = pq.read_table(path, columns=[STEP]).column(STEP)
+    key = f"history/imported/{uuid.uuid4().hex}.parquet"
+    with path.open("rb") as f:
+        size = storage.blobs.put(key, f)
+    return Export(run_id=0, part=0, blob_key=key, size_bytes=size, row_count=meta.num_rows,
+                  min_step=int(pc.min(steps).as_py()), max_step=int(pc.max(steps).as_py()),
+                  key_stats=keys_text, created_at=time.time())
 
 
 def _user_id(conn: Connection, username: str | None) -> int | None:
