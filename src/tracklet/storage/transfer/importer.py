@@ -73,8 +73,9 @@ class ImportReport:
 
 def import_folder(storage: Storage, root: Path, progress: layout.Progress = layout.no_progress,
                   compact: bool = True) -> ImportReport:
-    """Import every project of the export at ``root``. With ``compact``, ended runs are
-    compacted to Parquet as they go in (otherwise a server's compactor does it later)."""
+    """Import every project of the export at ``root``. With ``compact``, an ended run's
+    history file becomes its Parquet export part as it goes in; otherwise (and for running
+    runs) its rows go to the live tier and a server's compactor exports ended runs later."""
     manifest_path = root / layout.MANIFEST
     if not manifest_path.exists():
         raise InvalidInput(f"{root} is not a tracklet export: no {layout.MANIFEST}")
