@@ -96,3 +96,85 @@ def test_delete_with_artifacts_then_gc(tmp_path: Path, monkeypatch: pytest.Monke
         assert "deleted 0 blobs" in again.output
     finally:
         server.stop()
+
+
+def test_gc_running_beside_uploads_loses_nothing_referenced(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Collections back to back (grace 30 s) while the SDK uploads run files and artifact
+    files, some of them bytes an earlier, deleted run held: every referenced blob stays."""
+    import threading
+
+    from tracklet.config import Settings
+    from tracklet.storage import Storage, blob_gc
+
+    server = start_server(tmp_path / "data")
+    stop = threading.Event()
+    collections: list[blob_gc.GcReport] = []
+
+    def collect() -> None:
+        store = Storage.open(Settings(data_dir=server.data_dir), migrate=False)
+        try:
+            while not stop.is_set():
+                collections.append(blob_gc.collect(store, grace_s=30))
+        finally:
+            store.close()
+
+    try:
+        work = tmp_path / "sdk"
+        work.mkdir()
+        sdk = SdkEnv(server, work, sdk_environment(server, work))
+        sdk.run("""
+            import wandb
+            run = wandb.init(project="race", id="old")
+            open("shared.bin", "wb").write(b"reused bytes" * 1000)
+            run.save("shared.bin", policy="now")
+            run.finish()
+            """)
+        api = make_api(server, tmp_path / "api", monkeypatch)
+        api.run(api.default_entity + "/race/old").delete()
+        # Age the now unreferenced blob past the grace period: the next upload of the same
+        # bytes must rewrite it before its row lands, or a collection could take it.
+        shared = server.data_dir / "blobs" / _key(b"reused bytes" * 1000)
+        old = shared.stat().st_mtime - 7200
+        import os
+
+        os.utime(shared, (old, old))
+        collector = threading.Thread(target=collect)
+        collector.start()
+        sdk.run("""
+            import os, wandb
+            for i in range(4):
+                run = wandb.init(project="race", id=f"r{i}")
+                open("shared.bin", "wb").write(b"reused bytes" * 1000)
+                open(f"own{i}.bin", "wb").write(os.urandom(100_000))
+                run.save("shared.bin", policy="now")
+                run.save(f"own{i}.bin", policy="now")
+                art = wandb.Artifact(f"a{i}", type="data")
+                art.add_file(f"own{i}.bin")
+                run.log_artifact(art)
+                run.finish()
+            """)
+    finally:
+        stop.set()
+        if "collector" in locals():
+            collector.join(timeout=120)
+    try:
+        assert len(collections) >= 2, "collections ran during the uploads"
+        store = Storage.open(Settings(data_dir=server.data_dir), migrate=False)
+        try:
+            with store.db.read() as conn:
+                keys, _ = blob_gc.referenced_keys(conn)
+            missing = [k for k in keys if not store.blobs.exists(k)]
+        finally:
+            store.close()
+        assert keys and missing == []
+        down = tmp_path / "down"
+        for i in range(4):
+            run = api.run(f"{api.default_entity}/race/r{i}")
+            run.file("shared.bin").download(root=str(down / str(i)), replace=True).close()
+            assert (down / str(i) / "shared.bin").read_bytes() == b"reused bytes" * 1000
+            art = api.artifact(f"{api.default_entity}/race/a{i}:latest")
+            assert (Path(art.download(root=str(down / f"a{i}"))) / f"own{i}.bin").stat() \
+                .st_size == 100_000
+    finally:
+        server.stop()
