@@ -227,6 +227,11 @@ class Settings:
         ),
     )
     log_level: str = field(default="info", metadata=_doc("Server log level."))
+    log_format: str = field(
+        default="text",
+        metadata=_doc("Server log lines: `text`, or `json` (one object per line: time, "
+                      "level, logger, message, exception)."),
+    )
     storage_regions: str = field(
         default="default",
         metadata=_doc(

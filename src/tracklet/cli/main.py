@@ -59,12 +59,15 @@ def cli() -> None:
 def server(data_dir: Path | None, db: str | None, blobs: str | None, host: str | None,
            port: int | None, workers: int) -> None:
     """Run the tracking server (migrations run first)."""
+    from tracklet.server.logs import FORMATS, log_config
     from tracklet.server.processes import serve
     from tracklet.storage import Storage
 
     if workers < 1:
         raise click.UsageError("--workers must be 1 or more")
     settings = _settings(data_dir=data_dir, db=db, blobs=blobs, host=host, port=port)
+    if settings.log_format not in FORMATS:
+        raise click.UsageError(f"TRACKLET_LOG_FORMAT must be one of {', '.join(FORMATS)}")
     if workers > 1 and settings.blobs_url.startswith("memory:"):
         # Each process would have a store of its own: files uploaded through one would
         # be missing from the others.
@@ -90,12 +93,15 @@ def server(data_dir: Path | None, db: str | None, blobs: str | None, host: str |
     click.echo(f"tracklet serving on {url} "
                f"(db {settings.db_url.split('@')[-1]}, blobs {settings.blobs_url}"
                f"{f', {workers} processes' if workers > 1 else ''})")
+    json_logs = log_config(settings.log_format, settings.log_level)
     serve(
         settings,
         workers,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        # None keeps uvicorn's own text format (its default config, not "no logging").
+        **({"log_config": json_logs} if json_logs else {}),
         access_log=False,
         timeout_keep_alive=75,
         proxy_headers=True,
