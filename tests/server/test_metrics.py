@@ -53,9 +53,20 @@ def test_metrics_count_requests_latencies_and_rows(app: InProcessApp) -> None:
     assert count == 2
     assert samples[f'tracklet_http_request_duration_seconds_sum{{route="{ROUTE}"}}'] > 0
     for gauge in ("tracklet_ingest_queue_requests", "tracklet_compaction_backlog_runs",
-                  "tracklet_db_pool_connections_in_use"):
+                  "tracklet_compaction_lag_seconds", "tracklet_db_pool_connections_in_use"):
         assert gauge in samples
     assert samples["tracklet_compaction_backlog_runs"] == 0
+    assert samples["tracklet_compaction_lag_seconds"] == 0
+
+
+def test_a_waiting_compaction_shows_as_backlog_and_lag(app: InProcessApp) -> None:
+    """The in-process app does not compact (tests choose when): a finished run waits."""
+    writer = HttpWriter("", app.key, client=app.client)
+    writer.create_run("admin", "metrics", "done")
+    writer.log("admin", "metrics", "done", [{"x": 1}], finish=True)
+    samples = _samples(app.client.get("/metrics").text)
+    assert samples["tracklet_compaction_backlog_runs"] == 1
+    assert 0 <= samples["tracklet_compaction_lag_seconds"] < 60
 
 
 def test_metrics_are_for_admins_only(app: InProcessApp) -> None:

@@ -7,6 +7,8 @@ token (Prometheus: ``authorization: {credentials_file: ...}``).
 
 from __future__ import annotations
 
+import time
+
 from anyio import to_thread
 from sqlalchemy import func, select
 from starlette.requests import Request
@@ -31,7 +33,8 @@ async def metrics(request: Request) -> Response:
 
 def _gauges(state: AppState) -> list[tuple[str, str, float]]:
     with state.storage.db.read() as conn:
-        backlog = conn.execute(select(func.count()).select_from(history_compaction)).scalar_one()
+        backlog, oldest = conn.execute(select(
+            func.count(), func.min(history_compaction.c.requested_at))).one()
     pool = state.storage.db.engine.pool
     checked_out = getattr(pool, "checkedout", None)
     out = [
@@ -39,6 +42,9 @@ def _gauges(state: AppState) -> list[tuple[str, str, float]]:
          float(state.writer.pending)),
         ("tracklet_compaction_backlog_runs", "Runs queued for history compaction.",
          float(backlog)),
+        ("tracklet_compaction_lag_seconds",
+         "Age of the oldest queued compaction request (0 when none waits).",
+         max(0.0, time.time() - float(oldest)) if oldest is not None else 0.0),
     ]
     if callable(checked_out):
         out.append(("tracklet_db_pool_connections_in_use",
