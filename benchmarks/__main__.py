@@ -18,6 +18,7 @@ WORKLOADS = {
     "sweep_search": "sweep search quality: bayes vs random vs grid on Branin and Hartmann-6",
     "sweep_heartbeat": "32 agents on one sweep: heartbeat latency and runs handed out per "
                        "second; floor: viewer { id }",
+    "transfer": "tracklet export / import rows/s and MB/s; floor: copying the export folder",
 }
 
 

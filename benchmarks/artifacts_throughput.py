@@ -129,8 +129,28 @@ def main() -> None:
                f"| {files} files, {total_mb:.0f} MB | {floor:.0f} MB/s | {upload:.0f} MB/s "
                f"({upload / floor:.2f}x) | {download:.0f} MB/s ({download / floor:.2f}x) "
                f"| {rss:.0f} MB |\n")
-        with README.open("a") as f:
-            f.write(row)
+        add_row(README, row)
+
+
+def add_row(readme: Path, row: str) -> None:
+    """Add ``row`` at the end of the README's artifact table (a new table at the end of the
+    file when there is none)."""
+    lines = readme.read_text().splitlines(keepends=True)
+    header = next((i for i, line in enumerate(lines) if line.startswith("| date | run | data")),
+                  None)
+    if header is None:
+        lines += ["\n", _TABLE_HEADER]
+        end = len(lines)
+    else:
+        end = header
+        while end < len(lines) and lines[end].startswith("|"):
+            end += 1
+    lines.insert(end, row)
+    readme.write_text("".join(lines))
+
+
+_TABLE_HEADER = ("| date | run | data | floor (disk copy) | upload | download | server peak RSS |\n"
+                 "|---|---|---|---|---|---|---|\n")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The wandb wire protocol at the HTTP level: GraphQL documents and file_stream, no SDK.
 
-The GraphQL documents are the ones the wandb 0.31.0 SDK sends (see
-shared/protocol/operations/operations.json); requests use the SDK's Basic auth
+The GraphQL documents are the ones the wandb 0.31.0 SDK sends (as captured from it);
+requests use the SDK's Basic auth
 (``api:<key>``) and retry 429/5xx honouring Retry-After, as the SDK does, so a retried
 request counts as one delivery and its extra latency is visible.
 """

@@ -6,6 +6,7 @@
 #   chromium: the browser tests/ui drives through Playwright (/usr/bin/chromium; never a
 #     downloaded browser)
 #   nodejs, npm: build the web UI (frontend/); only when npm is missing
+#   nginx-light: tests/e2e/test_nginx.py runs docs/deploy.md's nginx config on loopback
 # `system-deps.sh ui` installs only what building the web UI needs (make run).
 set -euo pipefail
 need=()
@@ -14,6 +15,7 @@ if [ "${1:-}" != "ui" ]; then
     ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
     "${PY:-python3}" -c 'import ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
     [ -x /usr/bin/chromium ] || need+=(chromium)
+    [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 fi
 if [ ${#need[@]} -eq 0 ]; then
     exit 0

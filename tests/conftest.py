@@ -155,9 +155,11 @@ class S3Server:
         return name
 
 
-def start_s3_endpoint(directory: Path) -> str:
-    """Start moto's S3 server in the background (state and log in ``directory``); its URL."""
-    return _script("moto-s3.sh", "start", str(directory), env={"PYTHON": sys.executable})
+def start_s3_endpoint(directory: Path, env: dict[str, str] | None = None) -> str:
+    """Start moto's S3 server in the background (state and log in ``directory``, ``env``
+    added to its environment); its URL."""
+    return _script("moto-s3.sh", "start", str(directory),
+                   env={"PYTHON": sys.executable, **(env or {})})
 
 
 def stop_s3_endpoint(directory: Path) -> None:

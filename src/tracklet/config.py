@@ -258,7 +258,27 @@ class Settings:
                                metadata=_doc("Password of the SMTP login."))
     smtp_from: str = field(
         default="tracklet@localhost", metadata=_doc("Sender address of alert e-mails."))
+    blob_gc_interval_s: float = field(
+        default=6 * 3600.0,
+        metadata=_doc(
+            "Seconds between blob garbage collections by the server (blobs no run file, "
+            "artifact version or history export references, older than blob_gc_grace_s; "
+            "see `tracklet gc`); 0 turns them off."
+        ),
+    )
+    blob_gc_grace_s: float = field(
+        default=24 * 3600.0,
+        metadata=_doc(
+            "Unreferenced blobs younger than this many seconds are kept by garbage "
+            "collection: an upload in flight writes its blob before the row naming it."
+        ),
+    )
     log_level: str = field(default="info", metadata=_doc("Server log level."))
+    log_format: str = field(
+        default="text",
+        metadata=_doc("Server log lines: `text`, or `json` (one object per line: time, "
+                      "level, logger, message, exception)."),
+    )
     storage_regions: str = field(
         default="default",
         metadata=_doc(

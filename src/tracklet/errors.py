@@ -12,8 +12,11 @@
      ├── NotFound              unknown entity, project, run, file or token target (404)
      ├── Conflict              the request contradicts stored state (409)
      ├── Unsupported           a W&B feature tracklet does not offer yet (400, clear message)
-     └── Unavailable           transient: database busy, overloaded (503 + Retry-After)
-          └── RateLimited      this caller is over a per-caller limit (429 + Retry-After)
+     ├── Unavailable           transient: database busy, overloaded (503 + Retry-After)
+     │    └── RateLimited      this caller is over a per-caller limit (429 + Retry-After)
+     └── StoreUnusable         a --db / --blobs URL that cannot work: unknown scheme, a
+                               store that refuses or cannot be reached (at start: the CLI
+                               prints it and exits 1)
 """
 
 from __future__ import annotations
@@ -70,3 +73,9 @@ class Unavailable(TrackletError):
 class RateLimited(Unavailable):
     """This caller is over a per-caller limit (failed sign-ins, requests in flight); the
     client should retry after ``retry_after`` seconds."""
+
+
+class StoreUnusable(TrackletError):
+    """A database or blob store URL that cannot be used, found when the store is opened: an
+    unsupported scheme, or a store that cannot be reached or refuses the connection. The
+    message says what was tried and the driver's reason, never a password."""

@@ -83,8 +83,11 @@ def test_db_upgrade_and_server_help(tmp_path: Path) -> None:
 
 
 def test_server_refuses_workers_it_cannot_start(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["server", "--workers", "2", "--data-dir", str(tmp_path)])
-    assert result.exit_code == 2 and "--workers" in result.output
+    none = CliRunner().invoke(cli, ["server", "--workers", "0", "--data-dir", str(tmp_path)])
+    assert none.exit_code == 2 and "--workers must be 1 or more" in none.output
+    apart = CliRunner().invoke(cli, ["server", "--workers", "2", "--blobs", "memory://",
+                                     "--data-dir", str(tmp_path)])
+    assert apart.exit_code == 2 and "shared blob store" in apart.output
     assert not (tmp_path / "tracklet.db").exists(), "refused before touching the store"
 
 

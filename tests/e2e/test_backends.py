@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import random
 import secrets
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -220,3 +221,45 @@ def test_an_upload_url_from_one_server_is_accepted_by_the_other(
     assert (tmp_path / "dl" / "extra" / "from-b.bin").read_bytes() == payload
     # ...and the signed URL it handed out works for anyone, without credentials.
     assert httpx.get(remote.url, timeout=60).content == payload
+
+
+def test_sixteen_runs_of_a_new_project_start_at_once_on_both_servers(team: Team) -> None:
+    """A sweep or a multi-node launch creates the first runs of a project all at once: every
+    UpsertBucket succeeds on PostgreSQL (the project is inserted ON CONFLICT DO NOTHING) and
+    every run stores each of its rows once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.e2e.http_writer import HttpWriter
+
+    project = f"burst-{secrets.token_hex(4)}"
+    barrier = threading.Barrier(16, timeout=60)
+    entity = "admin"
+
+    def start(i: int) -> str:
+        server = (team.a, team.b)[i % 2]
+        writer = HttpWriter(server.url, server.key)
+        barrier.wait()
+        writer.create_run(entity, project, f"run{i:02d}", config={"i": i})
+        writer.log(entity, project, f"run{i:02d}", [{"x": i * 1000 + s} for s in range(50)],
+                   finish=True)
+        writer.client.close()
+        return f"run{i:02d}"
+
+    with ThreadPoolExecutor(16) as pool:
+        names = list(pool.map(start, range(16)))
+    runs = _graphql(team.b, """
+        query R($entity: String!, $project: String!) {
+          project(name: $project, entityName: $entity) {
+            runCount
+            runs(first: 100) { edges { node { name historyLineCount } } }
+          }
+        }""", {"entity": entity, "project": project})["project"]
+    assert isinstance(runs, dict)
+    assert runs["runCount"] == 16
+    stored = {e["node"]["name"]: e["node"]["historyLineCount"] for e in runs["runs"]["edges"]}
+    assert stored == dict.fromkeys(names, 50)
+    projects = _graphql(team.a, """
+        query P($entity: String!) { models(entityName: $entity, first: 500) {
+          edges { node { name } } } }""", {"entity": entity})["models"]
+    assert isinstance(projects, dict)
+    assert [e["node"]["name"] for e in projects["edges"]].count(project) == 1

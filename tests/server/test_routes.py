@@ -129,6 +129,8 @@ SAMPLES: dict[str, Sample] = {
     "/health": Sample("GET", "/health"),
     "/healthz": Sample("GET", "/healthz"),
     "/ready": Sample("GET", "/ready"),
+    # Admin users only (the samples' key is the admin's); see tests/server/test_metrics.py.
+    "/metrics": Sample("GET", "/metrics"),
     # The web UI's shell and assets (public: the pages' data comes from the USER routes). An
     # asset that was never built answers 404 whether or not the front end is built here.
     "/static/{name:path}": Sample("GET", "/static/assets/not-built-here.js", ok=404),

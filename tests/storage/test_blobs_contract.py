@@ -169,3 +169,24 @@ def test_presigned_urls_work_without_credentials(blob_store: BlobStore, key: str
         assert http.put(put_url, content=data[::-1]).status_code == 200
     assert read_all(blob_store, key + ".up") == data[::-1]
 
+
+
+def test_listing_and_info_give_every_object_with_its_size_and_age(blob_store: BlobStore) -> None:
+    import time
+
+    before = time.time() - 5
+    blob_store.put("cas/aa/bb/one", io.BytesIO(b"1"))
+    blob_store.put("cas/cc/dd/two", io.BytesIO(b"22"))
+    blob_store.put("history/7/x.parquet", io.BytesIO(b"333"))
+    listed = {i.key: i for i in blob_store.listing()}
+    assert {k: i.size for k, i in listed.items()} == {
+        "cas/aa/bb/one": 1, "cas/cc/dd/two": 2, "history/7/x.parquet": 3}
+    assert all(before <= i.modified <= time.time() + 5 for i in listed.values())
+    assert sorted(i.key for i in blob_store.listing("cas/")) == ["cas/aa/bb/one",
+                                                                 "cas/cc/dd/two"]
+    info = blob_store.info("history/7/x.parquet")
+    assert (info.key, info.size) == ("history/7/x.parquet", 3)
+    blob_store.delete("cas/aa/bb/one")
+    assert "cas/aa/bb/one" not in {i.key for i in blob_store.listing()}
+    with pytest.raises(NotFound):
+        blob_store.info("cas/aa/bb/one")

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from tests.conftest import S3_TEST_ENV, S3Server, start_s3_endpoint, stop_s3_endpoint
-from tracklet.errors import InvalidInput, Unavailable
+from tracklet.errors import StoreUnusable, Unavailable
 from tracklet.storage.blobs import open_blob_store
 from tracklet.storage.blobs.s3 import S3BlobStore
 
@@ -41,23 +41,23 @@ def test_prefixes_isolate_stores_sharing_a_bucket(s3_server: S3Server) -> None:
 
 
 def test_a_bucketless_url_is_rejected() -> None:
-    with pytest.raises(InvalidInput, match="bucket"):
+    with pytest.raises(StoreUnusable, match="bucket"):
         open_blob_store("s3:///just/a/prefix")
 
 
 def test_a_missing_bucket_is_reported_when_the_store_opens(s3_server: S3Server) -> None:
-    with pytest.raises(InvalidInput, match="'no-such-bucket-here' does not exist"):
+    with pytest.raises(StoreUnusable, match=r"'no-such-bucket-here' at .* does not exist"):
         S3BlobStore("no-such-bucket-here", endpoint_url=s3_server.endpoint_url)
 
 
-def test_an_unreachable_endpoint_is_unavailable_at_open(
+def test_an_unreachable_endpoint_is_reported_at_open(
         monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in S3_TEST_ENV.items():  # signed, so the connection is what fails
         monkeypatch.setenv(name, value)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{s.getsockname()[1]}"
-    with pytest.raises(Unavailable, match="unreachable"):
+    with pytest.raises(StoreUnusable, match=f"cannot reach the S3 endpoint .*{closed}"):
         S3BlobStore("b", endpoint_url=closed)
 
 
@@ -68,7 +68,7 @@ def test_missing_credentials_are_reported_at_open(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    with pytest.raises(InvalidInput, match="no S3 credentials"):
+    with pytest.raises(StoreUnusable, match="no S3 credentials"):
         S3BlobStore("b", endpoint_url="http://127.0.0.1:9")
 
 

@@ -67,6 +67,8 @@ def test_deadlock_is_unavailable_and_the_winner_commits(pg: Database) -> None:
 
     outcomes = _race(pg, [lock_in_order(1, 2), lock_in_order(2, 1)])
     assert sorted(type(o).__name__ for o in outcomes) == ["NoneType", "Unavailable"]
+    assert [o.message for o in outcomes if isinstance(o, Unavailable)] == [
+        "database busy, retry shortly"]
     with pg.read() as conn:
         assert conn.execute(text("SELECT sum(v) FROM t")).scalar_one() == 11
     pg.dispose()
@@ -132,8 +134,21 @@ def test_refused_postgresql_connection_is_unavailable() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     db = _pg(f"postgresql://postgres@127.0.0.1:{port}/nothing", busy_timeout_s=1)
-    with pytest.raises(Unavailable), db.read():
+    with pytest.raises(Unavailable, match="database unreachable") as raised, db.read():
         pass
+    assert "busy" not in raised.value.message, "busy is for lock conflicts only"
+    db.dispose()
+
+
+def test_quick_read_masks_no_error_a_retry_would_not_cure(tmp_path: Path) -> None:
+    """A failing tiny read is answered 503 only when it is a lock conflict: a missing table
+    (a wrong database, a migration not run) must surface, not make the SDK retry forever."""
+    db = Database(f"sqlite:///{tmp_path / 'x.db'}")
+    with pytest.raises(sqlite3.OperationalError, match="no such table"):
+        db.quick_read("SELECT v FROM busy_table WHERE v = ?", (1,))
+    with db.write() as conn:
+        conn.execute(text("CREATE TABLE busy_table (v int)"))
+    assert db.quick_read("SELECT count(*) FROM busy_table") == 0
     db.dispose()
 
 

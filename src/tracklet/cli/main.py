@@ -25,22 +25,25 @@ def cli() -> None:
 @store_options
 @click.option("--host", default=None, help="Interface to listen on (default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port to listen on (default 8080).")
-@click.option("--workers", type=int, default=1, show_default=True, help="Server processes.")
+@click.option("--workers", type=int, default=1, show_default=True,
+              help="Server processes sharing the port (PostgreSQL, or SQLite on a local disk).")
 @_fail_cleanly
 def server(data_dir: Path | None, db: str | None, blobs: str | None, host: str | None,
            port: int | None, workers: int) -> None:
     """Run the tracking server (migrations run first)."""
-    import uvicorn
-
-    from tracklet.server import create_app
+    from tracklet.server.logs import FORMATS, log_config
+    from tracklet.server.processes import serve
     from tracklet.storage import Storage
 
-    if workers != 1:
-        # uvicorn can only fork workers from an import string, which would hand the settings
-        # over through the environment; until that is designed, say so instead of ignoring it.
-        raise click.UsageError("--workers other than 1 is not supported yet; run several "
-                               "`tracklet server` processes on PostgreSQL behind a proxy")
+    if workers < 1:
+        raise click.UsageError("--workers must be 1 or more")
     settings = _settings(data_dir=data_dir, db=db, blobs=blobs, host=host, port=port)
+    if settings.log_format not in FORMATS:
+        raise click.UsageError(f"TRACKLET_LOG_FORMAT must be one of {', '.join(FORMATS)}")
+    if workers > 1 and settings.blobs_url.startswith("memory:"):
+        # Each process would have a store of its own: files uploaded through one would
+        # be missing from the others.
+        raise click.UsageError("--workers above 1 needs a shared blob store, not memory://")
     storage = Storage.open(settings)
     try:
         created = storage.bootstrap_admin(settings.admin_key or None)
@@ -60,12 +63,17 @@ def server(data_dir: Path | None, db: str | None, blobs: str | None, host: str |
             "(shown once; `tracklet key create NAME` issues another)\n"
         )
     click.echo(f"tracklet serving on {url} "
-               f"(db {settings.db_url.split('@')[-1]}, blobs {settings.blobs_url})")
-    uvicorn.run(
-        create_app(settings),
+               f"(db {settings.db_url.split('@')[-1]}, blobs {settings.blobs_url}"
+               f"{f', {workers} processes' if workers > 1 else ''})")
+    json_logs = log_config(settings.log_format, settings.log_level)
+    serve(
+        settings,
+        workers,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        # None keeps uvicorn's own text format (its default config, not "no logging").
+        **({"log_config": json_logs} if json_logs else {}),
         access_log=False,
         timeout_keep_alive=75,
         proxy_headers=True,
@@ -264,6 +272,10 @@ cli.add_command(sync)
 from tracklet.cli import teams as _teams  # noqa: E402  (its commands join the group)
 
 _teams.register(cli)
+
+# Commands kept in modules of their own register themselves on ``cli``.
+from tracklet.cli import housekeeping as _housekeeping  # noqa: E402,F401
+from tracklet.cli import transfer as _transfer  # noqa: E402,F401
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import tempfile
+import time
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -17,6 +18,7 @@ from sqlalchemy import Connection
 from tracklet.domain.media import guess_type
 from tracklet.errors import InvalidInput, NotFound, PermissionDenied
 from tracklet.storage import Storage
+from tracklet.storage.blob_gc import REFRESH_AFTER_S
 from tracklet.storage.blobs.base import CHUNK
 from tracklet.storage.history.jsonline import loads_object
 from tracklet.storage.metadata import runs as run_repo
@@ -49,10 +51,21 @@ def store_stream(storage: Storage, spool: BinaryIO) -> StoredBlob:
         md5.update(chunk)
         size += len(chunk)
     key = cas_key(md5.hexdigest())
-    if not storage.blobs.exists(key):
+    if _needs_put(storage, key):
         spool.seek(0)
         storage.blobs.put(key, spool)
     return StoredBlob(key=key, md5_b64=base64.b64encode(md5.digest()).decode(), size=size)
+
+
+def _needs_put(storage: Storage, key: str) -> bool:
+    """Whether to write ``key``: it is missing, or old enough that garbage collection could
+    take it before the row referencing it lands (rewriting makes it young again; see
+    storage/blob_gc.py)."""
+    try:
+        written = storage.blobs.info(key).modified
+    except NotFound:
+        return True
+    return written < time.time() - REFRESH_AFTER_S
 
 
 def _stored(md5_hex: str, spool: BinaryIO) -> StoredBlob:
@@ -149,7 +162,7 @@ def check_md5(actual_b64: str, declared_b64: str | None, what: str) -> None:
 def store_spool(storage: Storage, spool: HashingSpool) -> StoredBlob:
     """Put a hashed spool into the blob store under its content address (once per content)."""
     key = cas_key(spool.md5_hex)
-    if not storage.blobs.exists(key):
+    if _needs_put(storage, key):
         spool.file.seek(0)
         storage.blobs.put(key, spool.file)
     return StoredBlob(key=key, md5_b64=spool.md5_b64, size=spool.size)

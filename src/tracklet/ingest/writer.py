@@ -61,6 +61,11 @@ class GroupWriter:
         self._thread = threading.Thread(target=self._run, name="tracklet-writer", daemon=True)
         self._thread.start()
 
+    @property
+    def pending(self) -> int:
+        """Requests queued or being applied."""
+        return self._pending
+
     async def submit(self, request: StreamRequest) -> StreamResult:
         """Queue ``request`` and wait until it is committed (or failed)."""
         n = _lines(request)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -23,10 +24,11 @@ from tracklet.server.graphql import build_schema
 from tracklet.server.graphql.cost import QueryLimits
 from tracklet.server.headers import SecurityHeaders
 from tracklet.server.limits import ConcurrencyLimit
+from tracklet.server.metrics import Metrics, RequestMetrics
 from tracklet.server.rate_limits import SignInLimiter, UserConcurrency
 from tracklet.server.routes import ROUTES
 from tracklet.server.state import AppState
-from tracklet.storage import Storage
+from tracklet.storage import Storage, blob_gc
 from tracklet.storage.history import compaction
 from tracklet.storage.metadata import runs as run_repo
 
@@ -37,6 +39,8 @@ WAL_CHECKPOINT_INTERVAL_S = 1.0
 
 def create_app(settings: Settings, storage: Storage | None = None) -> Starlette:
     """Build the ASGI app. Storage is opened (and migrated) at startup unless given."""
+
+    metrics = Metrics()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -50,7 +54,8 @@ def create_app(settings: Settings, storage: Storage | None = None) -> Starlette:
                          sign_ins=SignInLimiter(settings.sign_in_attempts,
                                                 settings.sign_in_window_s),
                          graphql_slots=UserConcurrency(
-                             settings.graphql_max_concurrent_per_user))
+                             settings.graphql_max_concurrent_per_user),
+                         metrics=metrics)
         app.state.tracklet = state
         tasks = [asyncio.create_task(_crash_sweeper(state))]
         if store.db.is_sqlite:
@@ -59,6 +64,8 @@ def create_app(settings: Settings, storage: Storage | None = None) -> Starlette:
             tasks.append(asyncio.create_task(_history_compactor(state)))
         if destinations(settings):
             tasks.append(asyncio.create_task(alert_deliverer(store, settings)))
+        if settings.blob_gc_interval_s > 0:
+            tasks.append(asyncio.create_task(_blob_collector(state)))
         try:
             yield
         finally:
@@ -74,7 +81,9 @@ def create_app(settings: Settings, storage: Storage | None = None) -> Starlette:
         routes=ROUTES,
         lifespan=lifespan,
         middleware=[
-            # Outermost: the 429s of the limit and the 500s of errors get the headers too.
+            # Outermost: every answer is counted, 429s and 500s included.
+            Middleware(RequestMetrics, metrics=metrics),
+            # The 429s of the limit and the 500s of errors get the headers too.
             Middleware(SecurityHeaders),
             Middleware(ConcurrencyLimit, limit=settings.max_concurrent_requests,
                        stream_limit=settings.max_concurrent_streams),
@@ -122,6 +131,24 @@ async def _history_compactor(state: AppState) -> None:
             log.warning("history compaction skipped: %s", exc.message)
         except Exception:
             log.exception("history compaction failed")
+
+
+async def _blob_collector(state: AppState) -> None:
+    """Delete blobs nothing references any more (storage/blob_gc.py); every server process
+    may run it, a second one finds nothing left to do."""
+    settings = state.settings
+    while True:
+        await asyncio.sleep(settings.blob_gc_interval_s)
+        try:
+            report = await to_thread.run_sync(
+                functools.partial(blob_gc.collect, state.storage, settings.blob_gc_grace_s))
+            if report.collected:
+                log.info("blob gc: %d blobs (%d bytes) collected", report.collected,
+                         report.collected_bytes)
+        except TrackletError as exc:
+            log.warning("blob gc skipped: %s", exc.message)
+        except Exception:
+            log.exception("blob gc failed")
 
 
 def _mark_crashed(state: AppState, cutoff: float) -> int:

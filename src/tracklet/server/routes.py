@@ -20,6 +20,7 @@ from tracklet.server.rest import (
     graphql,
     health,
     history,
+    metrics,
     series,
     storage,
 )
@@ -57,6 +58,8 @@ ROUTES: list[AccessRoute] = [
     route("/health", health.health, ["GET"], access=Access.PUBLIC),
     route("/healthz", health.health, ["GET"], access=Access.PUBLIC),
     route("/ready", health.ready, ["GET"], access=Access.PUBLIC),
+    # Prometheus; admin users only (rest/metrics.py says why).
+    route("/metrics", metrics.metrics, ["GET"], access=Access.USER),
     # The web UI: hashed assets, then the page URLs the wandb SDK prints (project and run
     # links, `wandb login`'s /authorize). `{entity:entity}` refuses the API's own prefixes.
     route("/static/{name:path}", static_file, ["GET"], access=Access.PUBLIC),

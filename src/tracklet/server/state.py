@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from graphql import GraphQLSchema
 
 from tracklet.config import Settings
 from tracklet.ingest.writer import GroupWriter
 from tracklet.server.auth import Authenticator
+from tracklet.server.metrics import Metrics
 from tracklet.server.rate_limits import SignInLimiter, UserConcurrency
 from tracklet.storage import Storage
 
@@ -28,3 +29,5 @@ class AppState:
     #: Failed sign-ins per (username, address), and GraphQL requests in flight per user.
     sign_ins: SignInLimiter
     graphql_slots: UserConcurrency
+    #: This process's request counters, shared with the RequestMetrics middleware.
+    metrics: Metrics = field(default_factory=Metrics)

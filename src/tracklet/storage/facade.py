@@ -24,6 +24,7 @@ from tracklet.storage.history.read.series import SeriesPool
 from tracklet.storage.metadata import accounts, audit
 from tracklet.storage.metadata.engine import Database
 from tracklet.storage.metadata.migrate import upgrade
+from tracklet.storage.metadata.preflight import check_database_url
 from tracklet.storage.metadata.run_query import RunListingCache
 from tracklet.storage.secret import (
     FINGERPRINT_SETTING,
@@ -71,6 +72,12 @@ class Storage:
         else:
             secret = ServerSecret.load_or_create(settings.resolved_data_dir)
             where = str(settings.resolved_data_dir / SECRET_FILE)
+        # Both stores are checked before anything is written, so a wrong --db or --blobs
+        # fails with what was tried and why (StoreUnusable), not a traceback or "busy".
+        check_database_url(settings.db_url)
+        blobs = open_blob_store(
+            settings.blobs_url, endpoint_url=settings.s3_endpoint_url, region=settings.s3_region
+        )
         db = Database(settings.db_url, busy_timeout_s=settings.db_busy_timeout_s)
         try:
             if migrate:
@@ -82,10 +89,8 @@ class Storage:
                         conn, lambda old: rekey_legacy_hash(secret.pepper, old))
         except BaseException:
             db.dispose()
+            blobs.close()
             raise
-        blobs = open_blob_store(
-            settings.blobs_url, endpoint_url=settings.s3_endpoint_url, region=settings.s3_region
-        )
         return cls(db=db, blobs=blobs, secret=secret,
                    cache_dir=settings.resolved_data_dir / "cache")
 

@@ -11,7 +11,7 @@ from tracklet.storage.history.export.table import delete_exports
 from tracklet.storage.history.read.keys import live_key_counts
 from tracklet.storage.metadata import audit, compaction_queue
 from tracklet.storage.metadata import runs as run_repo
-from tracklet.storage.metadata.tables import deleted_runs, entities, projects, runs
+from tracklet.storage.metadata.tables import artifacts, deleted_runs, entities, projects, runs
 from tracklet.storage.metadata.upsert import insert_missing
 
 
@@ -46,3 +46,12 @@ def deleted_run_entity(storage: Storage, run_id: int) -> str | None:
             select(entities.c.name).join(deleted_runs, deleted_runs.c.entity_id == entities.c.id)
             .where(deleted_runs.c.id == run_id)).scalar_one_or_none()
     return None if name is None else str(name)
+
+
+def logged_by_run(storage: Storage, run_id: int) -> list[int]:
+    """The ids of the artifact versions ``run_id`` created that are not deleted."""
+    with storage.db.read() as conn:
+        return [int(i) for i in conn.execute(
+            select(artifacts.c.id).where(artifacts.c.created_by_run_id == run_id,
+                                         artifacts.c.state != "DELETED")
+            .order_by(artifacts.c.id)).scalars()]

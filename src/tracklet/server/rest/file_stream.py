@@ -41,6 +41,10 @@ async def file_stream(request: Request) -> Response:
     else:
         update = await to_thread.run_sync(parse_file_stream, payload, limits)
     result = await state.writer.submit(StreamRequest(entity, project, name, update))
+    for kind, chunk in (("history", update.history), ("events", update.events),
+                        ("console", update.output), ("summary", update.summary)):
+        if chunk is not None:
+            state.metrics.count_rows(kind, len(chunk.lines))
     return Response(_STOPPED if result.stopped else _OK, media_type="application/json")
 
 

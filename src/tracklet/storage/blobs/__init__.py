@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlparse
 
-from tracklet.errors import InvalidInput
+from tracklet.errors import StoreUnusable
 from tracklet.storage.blobs.base import BlobStore
 from tracklet.storage.blobs.local import LocalBlobStore
 from tracklet.storage.blobs.memory import MemoryBlobStore
@@ -17,14 +17,19 @@ def open_blob_store(url: str, **options: str) -> BlobStore:
     """Open the store named by ``url``: ``file:///path``, a plain path, ``memory://`` or ``s3://``."""
     parsed = urlparse(url)
     if parsed.scheme in ("", "file"):
-        return LocalBlobStore(Path(parsed.path if parsed.scheme else url))
+        root = Path(parsed.path if parsed.scheme else url)
+        try:
+            return LocalBlobStore(root)
+        except OSError as exc:
+            raise StoreUnusable(f"cannot use the blob folder {str(root)!r}: "
+                                f"{exc.strerror or exc}") from exc
     if parsed.scheme == "memory":
         return MemoryBlobStore()
     if parsed.scheme == "s3":
         try:
             from tracklet.storage.blobs.s3 import S3BlobStore
         except ImportError as exc:
-            raise InvalidInput(
+            raise StoreUnusable(
                 "s3:// blob stores need boto3: pip install 'tracklet[s3]'"
             ) from exc
 
@@ -34,4 +39,7 @@ def open_blob_store(url: str, **options: str) -> BlobStore:
             endpoint_url=options.get("endpoint_url") or None,
             region=options.get("region") or "us-east-1",
         )
-    raise InvalidInput(f"unsupported blob store URL {url!r}")
+    raise StoreUnusable(
+        f"unsupported blob store URL {url!r}: use a folder path or file:///path, "
+        "s3://bucket/prefix (AWS S3, MinIO and other S3-compatible stores; the endpoint from "
+        "TRACKLET_S3_ENDPOINT_URL) or memory:// (a throwaway store for tests)")

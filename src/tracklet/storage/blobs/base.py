@@ -8,6 +8,9 @@ Contract (checked by ``tests/storage/test_blobs_contract.py`` against every back
 * ``open(key)`` yields the stored bytes in chunks; a missing key raises ``NotFound``.
 * ``exists``, ``size`` and ``delete`` do what they say; deleting a missing key is not an error.
 * Keys are slash-separated relative paths built by tracklet itself (never user input).
+* ``listing(prefix)`` yields every stored object whose key starts with ``prefix`` (its
+  size and when it was last written); ``info(key)`` the same for one key (NotFound when
+  missing). Garbage collection judges an object's age by it.
 * ``local_path(key)`` is a readable local file with the bytes (local disk) or None.
 * ``presigned_get`` / ``presigned_put`` return a URL the client can use directly (object
   stores), or ``None`` when the server itself must serve the bytes (local disk, memory).
@@ -17,10 +20,20 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    """A stored object: its key, size and when it was last written (epoch seconds)."""
+
+    key: str
+    size: int
+    modified: float
 
 
 class BlobStore(ABC):
@@ -45,6 +58,14 @@ class BlobStore(ABC):
     @abstractmethod
     def delete(self, key: str) -> None:
         """Remove ``key`` if present."""
+
+    @abstractmethod
+    def listing(self, prefix: str = "") -> Iterator[BlobInfo]:
+        """Every object whose key starts with ``prefix``, in no particular order."""
+
+    @abstractmethod
+    def info(self, key: str) -> BlobInfo:
+        """Size and last write time of ``key``; NotFound when missing."""
 
     def local_path(self, key: str) -> Path | None:
         """A file on this machine holding ``key``'s bytes, or None for remote stores.

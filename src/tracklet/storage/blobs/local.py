@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from tracklet.errors import NotFound
-from tracklet.storage.blobs.base import CHUNK, BlobStore
+from tracklet.storage.blobs.base import CHUNK, BlobInfo, BlobStore
 
 
 class LocalBlobStore(BlobStore):
@@ -65,6 +65,28 @@ class LocalBlobStore(BlobStore):
 
     def local_path(self, key: str) -> Path | None:
         return self._path(key)
+
+    def listing(self, prefix: str = "") -> Iterator[BlobInfo]:
+        root = self.root.resolve()
+        for folder, dirs, files in os.walk(root):
+            if Path(folder) == root:
+                dirs[:] = [d for d in dirs if d != ".tmp"]  # uploads being written
+            for name in files:
+                path = Path(folder) / name
+                key = path.relative_to(root).as_posix()
+                if key.startswith(prefix):
+                    try:
+                        st = path.stat()
+                    except FileNotFoundError:  # deleted meanwhile
+                        continue
+                    yield BlobInfo(key, st.st_size, st.st_mtime)
+
+    def info(self, key: str) -> BlobInfo:
+        try:
+            st = self._path(key).stat()
+        except FileNotFoundError:
+            raise NotFound(f"blob {key!r} not found") from None
+        return BlobInfo(key, st.st_size, st.st_mtime)
 
 
 def _chunks(fh: BinaryIO, chunk_size: int) -> Iterator[bytes]:

@@ -27,8 +27,8 @@ from botocore.exceptions import (
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from tracklet.errors import InvalidInput, NotFound, Unavailable
-from tracklet.storage.blobs.base import CHUNK, BlobStore
+from tracklet.errors import NotFound, StoreUnusable, Unavailable
+from tracklet.storage.blobs.base import CHUNK, BlobInfo, BlobStore
 
 _PART = 8 * 1024 * 1024
 # SigV4 presigned URLs are valid for at most seven days.
@@ -48,40 +48,61 @@ class S3BlobStore(BlobStore):
         client: Any = None,
     ) -> None:
         if not bucket:
-            raise InvalidInput("an s3:// blob store URL needs a bucket: s3://bucket/prefix")
+            raise StoreUnusable("an s3:// blob store URL needs a bucket: s3://bucket/prefix")
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         # A session of its own: boto3's default one keeps the credentials it resolved first.
-        self._client = client if client is not None else boto3.session.Session().client(
-            "s3",
-            endpoint_url=endpoint_url,
-            region_name=region,
-            config=Config(
-                signature_version="s3v4",
-                # Custom endpoints (MinIO, moto, on-prem) rarely resolve bucket subdomains.
-                s3={"addressing_style": "path" if endpoint_url else "auto"},
-                retries={"max_attempts": 5, "mode": "standard"},
-                max_pool_connections=32,
-            ),
-        )
+        session = boto3.session.Session()
+
+        def make(**config: Any) -> Any:
+            return session.client(
+                "s3", endpoint_url=endpoint_url, region_name=region,
+                config=Config(
+                    signature_version="s3v4",
+                    # Custom endpoints (MinIO, moto, on-prem) rarely resolve bucket subdomains.
+                    s3={"addressing_style": "path" if endpoint_url else "auto"},
+                    **config,
+                ))
+
+        self._client = client if client is not None else make(
+            retries={"max_attempts": 5, "mode": "standard"}, max_pool_connections=32)
+        # The startup check tries once and gives up connecting after a few seconds: the
+        # store's client retries five times, which would hold a wrong endpoint up for long.
+        probe = client if client is not None else make(
+            retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5,
+            read_timeout=10)
         self._transfer = TransferConfig(
             multipart_threshold=_PART, multipart_chunksize=_PART, max_concurrency=4
         )
-        self._check_bucket()
+        self._check_bucket(probe)
 
-    def _check_bucket(self) -> None:
-        # Fail at startup with a clear message rather than at the first upload.
+    def _check_bucket(self, client: Any) -> None:
+        """Fail at startup with what was tried and why, rather than at the first upload."""
+        where = f"S3 bucket {self.bucket!r} at {self._client.meta.endpoint_url}"
         try:
-            with _translate("", missing=False):
-                self._client.head_bucket(Bucket=self.bucket)
-        except ClientError as exc:
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            reason = "does not exist" if status == 404 else f"is not accessible ({status})"
-            raise InvalidInput(f"S3 bucket {self.bucket!r} {reason}") from exc
+            client.head_bucket(Bucket=self.bucket)
         except NoCredentialsError as exc:
-            raise InvalidInput(
+            raise StoreUnusable(
                 "no S3 credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
                 "(or ~/.aws/credentials, or an instance role)") from exc
+        except (BotoConnectionError, HTTPClientError) as exc:
+            raise StoreUnusable(f"cannot reach the S3 endpoint for {where}: {exc}") from exc
+        except ClientError as exc:
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if status == 404:
+                raise StoreUnusable(f"{where} does not exist (create it first)") from exc
+            if status in (401, 403):
+                # A HEAD answer has no body, so no error code: ask again with a GET, whose
+                # answer says whether the key, the signature or the bucket's policy refused.
+                code, message = _refusal(client, self.bucket)
+                if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken",
+                            "ExpiredToken", "InvalidClientTokenId"):
+                    raise StoreUnusable(
+                        f"S3 credentials refused by {where} ({code}: {message}); check "
+                        "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY") from exc
+                raise StoreUnusable(f"access to {where} denied ({code or status}: "
+                                    f"{message or 'forbidden'})") from exc
+            raise StoreUnusable(f"{where} is not usable ({status}: {exc})") from exc
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
@@ -113,6 +134,21 @@ class S3BlobStore(BlobStore):
     def delete(self, key: str) -> None:
         with _translate(key, missing=False):
             self._client.delete_object(Bucket=self.bucket, Key=self._key(key))
+
+    def listing(self, prefix: str = "") -> Iterator[BlobInfo]:
+        skip = len(self.prefix) + 1 if self.prefix else 0
+        pages = self._client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self._key(prefix) if prefix or self.prefix else "")
+        with _translate("", missing=False):
+            for page in pages:
+                for obj in page.get("Contents", []):
+                    yield BlobInfo(obj["Key"][skip:], int(obj["Size"]),
+                                   obj["LastModified"].timestamp())
+
+    def info(self, key: str) -> BlobInfo:
+        with _translate(key):
+            head = self._client.head_object(Bucket=self.bucket, Key=self._key(key))
+        return BlobInfo(key, int(head["ContentLength"]), head["LastModified"].timestamp())
 
     def presigned_get(self, key: str, expires_s: int, content_type: str | None = None,
                       disposition: str | None = None) -> str | None:
@@ -157,6 +193,18 @@ class _CountingReader:
         data = self._source.read(size)
         self.count += len(data)
         return data
+
+
+def _refusal(client: Any, bucket: str) -> tuple[str, str]:
+    """The error code and message S3 gives for a one-key listing of ``bucket``."""
+    try:
+        client.list_objects_v2(Bucket=bucket, MaxKeys=1)
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        return str(error.get("Code", "")), str(error.get("Message", ""))
+    except (BotoConnectionError, HTTPClientError):
+        pass
+    return "", ""
 
 
 @contextmanager

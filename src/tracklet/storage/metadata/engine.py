@@ -166,8 +166,9 @@ class Database:
         except DBAPIError as exc:
             if exc.connection_invalidated:
                 raise Unavailable("database connection lost, retry", retry_after=1.0) from exc
-            if _is_transient(exc):
-                raise Unavailable("database busy, retry shortly", retry_after=1.0) from exc
+            transient = _transient_reason(exc.orig)
+            if transient is not None:
+                raise Unavailable(transient, retry_after=1.0) from exc
             if getattr(exc.orig, "sqlstate", None) == _QUERY_CANCELED:
                 raise InvalidInput(
                     "query cancelled after the statement timeout (run_filter_timeout_s): "
@@ -210,7 +211,10 @@ class Database:
             except (sqlite3.Error, psycopg.Error) as exc:
                 self._quick.invalidate()
                 self._quick = self._quick_raw = None
-                raise Unavailable("database busy, retry shortly", retry_after=1.0) from exc
+                transient = _transient_reason(exc)
+                if transient is None:
+                    raise
+                raise Unavailable(transient, retry_after=1.0) from exc
         return None if row is None else row[0]
 
     def dispose(self) -> None:
@@ -222,39 +226,47 @@ class Database:
         self.engine.dispose()
 
 
-# serialization_failure, deadlock_detected, lock_not_available (lock_timeout),
-# too_many_connections, admin_shutdown, crash_shutdown, cannot_connect_now; class 08 is
-# connection exceptions. Everything else (constraint violations, program limits such as
-# "too many grouping sets", syntax) would fail the same way on a retry.
+# Lock conflicts a retry of the whole transaction cures: serialization_failure,
+# deadlock_detected, lock_not_available (lock_timeout).
+_BUSY_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+# A server that cannot take the connection now: too_many_connections, admin_shutdown,
+# crash_shutdown, cannot_connect_now; class 08 is connection exceptions. Everything else
+# (constraint violations, program limits such as "too many grouping sets", syntax, an unknown
+# database or role) would fail the same way on a retry.
+_UNREACHABLE_SQLSTATES = frozenset({"53300", "57P01", "57P02", "57P03"})
 # A statement timeout (``SET LOCAL statement_timeout``) fired: the query, not the server.
 _QUERY_CANCELED = "57014"
-_TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03", "53300", "57P01", "57P02", "57P03"})
 # SQLITE_BUSY (another connection holds the lock) and SQLITE_LOCKED (a conflict inside this
 # connection or its shared cache); the low byte of an extended code is its primary code, so
 # BUSY_SNAPSHOT, BUSY_TIMEOUT, LOCKED_SHAREDCACHE and the like count too.
 _SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
-# What sqlite3_errmsg says for those codes, for Python 3.10, whose sqlite3 exceptions carry
-# no error code.
-_SQLITE_TRANSIENT_MESSAGES = ("database is locked", "database table is locked",
-                              "database schema is locked")
+_BUSY = "database busy, retry shortly"
 
 
-def _is_transient(exc: DBAPIError) -> bool:
-    """Whether a retry of the whole transaction could succeed, judged by the driver's error
-    code (never by words in the message, which may name a table or a limit)."""
-    orig = exc.orig
+def _transient_reason(orig: BaseException | None) -> str | None:
+    """What to tell a client when a retry of the whole transaction could succeed (None when
+    it could not), judged by the driver's error code, never by words in the message (which
+    may name a table or a limit). "busy" is kept for lock conflicts; a server that cannot be
+    reached is called that."""
     if isinstance(orig, sqlite3.Error):
         code = getattr(orig, "sqlite_errorcode", None)
-        if isinstance(code, int):
-            return code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
-        return str(orig).startswith(_SQLITE_TRANSIENT_MESSAGES)
+        if isinstance(code, int) and code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED):
+            return _BUSY
+        return None
     sqlstate = getattr(orig, "sqlstate", None)
     if isinstance(sqlstate, str) and sqlstate:
-        return sqlstate in _TRANSIENT_SQLSTATES or sqlstate.startswith("08")
+        if sqlstate in _BUSY_SQLSTATES:
+            return _BUSY
+        if sqlstate in _UNREACHABLE_SQLSTATES or sqlstate.startswith("08"):
+            return "database unavailable, retry shortly"
+        return None
     # psycopg gives no SQLSTATE to the errors it raises itself rather than relays from the
     # server; its OperationalError among them is a connection that failed or was lost
-    # (refused, reset, closed by a server restarting).
-    return isinstance(orig, psycopg.OperationalError)
+    # (refused, reset, closed by a server restarting). A wrong URL is caught at start by
+    # tracklet.storage.preflight, so here it is a server gone away for a while.
+    if isinstance(orig, psycopg.OperationalError):
+        return "database unreachable, retry shortly"
+    return None
 
 
 def _private_sqlite_file(path: Path) -> None:

@@ -332,6 +332,12 @@ def create_run(
     return run
 
 
+def next_run_id(conn: Connection) -> int | None:
+    """The id a new run must take on SQLite (never a deleted run's); None on PostgreSQL,
+    whose sequence never hands an id out twice."""
+    return _next_sqlite_id(conn) if conn.dialect.name == "sqlite" else None
+
+
 def _next_sqlite_id(conn: Connection) -> int:
     """One past every id a run ever had, deleted ones included (writes are serialised)."""
     live = conn.execute(select(func.max(runs.c.id))).scalar_one() or 0

@@ -8,10 +8,11 @@ from ariadne import MutationType
 
 from tracklet.domain.policy import Action, require
 from tracklet.errors import NotFound
+from tracklet.ingest.artifact_edits import delete_artifact
 from tracklet.server.graphql.context import GraphQLContext, Info
 from tracklet.server.graphql.ids import decode_id
 from tracklet.storage.metadata import runs as run_repo
-from tracklet.storage.run_deletion import delete_run, deleted_run_entity
+from tracklet.storage.run_deletion import delete_run, deleted_run_entity, logged_by_run
 
 mutation = MutationType()
 
@@ -33,6 +34,12 @@ def resolve_delete_run(
         require(ctx.user, Action.WRITE, entity, missing="run not found")
         return {"clientMutationId": input.get("client_mutation_id")}
     require(ctx.user, Action.WRITE, run.entity, run.project, missing="run not found")
+    if input.get("delete_artifacts"):
+        # The versions the run logged go first (aliases and all, as W&B does); their
+        # bytes are shared by content, so blob garbage collection frees what nothing
+        # else references.
+        for artifact_id in logged_by_run(ctx.storage, run.id):
+            delete_artifact(ctx.storage, ctx.user, artifact_id, delete_aliases=True)
     delete_run(ctx.storage, run.id, ctx.user.username)
     return {"clientMutationId": input.get("client_mutation_id")}
 

@@ -1,0 +1,143 @@
+"""docs/deploy.md's nginx configuration, run on loopback (its ports and certificate swapped
+for test ones) in front of two tracklet servers on PostgreSQL + S3: 32 runs of a new
+project started at once over TLS, every row stored once, read back with ``wandb.Api()``
+through nginx."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import ssl
+import subprocess
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import S3_TEST_ENV, PostgresServer, S3Server
+from tests.e2e.conftest import LiveServer, make_api, start_server
+from tests.e2e.http_writer import HttpWriter
+from tracklet.testing import free_port
+
+DEPLOY = Path(__file__).resolve().parents[2] / "docs" / "deploy.md"
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+RUNS, ROWS = 32, 120
+
+pytestmark = [pytest.mark.postgresql, pytest.mark.s3]
+
+
+def documented_config() -> str:
+    """The nginx block of docs/deploy.md."""
+    found = re.search(r"```nginx\n(.*?)```", DEPLOY.read_text(), re.S)
+    assert found, "docs/deploy.md has an nginx block"
+    return found.group(1)
+
+
+def _trust(cert: Path) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(cert))
+
+
+def _certificate(folder: Path) -> tuple[Path, Path]:
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    return cert, key
+
+
+@pytest.fixture
+def fronted(tmp_path: Path, postgres_server: PostgresServer,
+            s3_server: S3Server) -> Iterator[tuple[str, Path, LiveServer, int]]:
+    """nginx on https://127.0.0.1:<port> in front of two servers; (url, CA file, a server,
+    the plain-HTTP port that redirects)."""
+    if not os.access(NGINX, os.X_OK):
+        pytest.fail("nginx is missing: scripts/system-deps.sh installs it", pytrace=False)
+    db = postgres_server.create_database()
+    tls_port, http_port = free_port(), free_port()
+    public = f"https://127.0.0.1:{tls_port}"
+    env = {**S3_TEST_ENV, "TRACKLET_S3_ENDPOINT_URL": s3_server.endpoint_url,
+           "TRACKLET_SECRET_KEY": secrets.token_hex(32), "TRACKLET_PUBLIC_URL": public,
+           "TRACKLET_FORWARDED_ALLOW_IPS": "127.0.0.1"}
+    bucket = s3_server.create_bucket()
+    servers = [start_server(tmp_path / f"server-{n}", env=env, db=db,
+                            blobs=f"s3://{bucket}/t", wait=False) for n in "ab"]
+    nginx_dir = tmp_path / "nginx"
+    nginx_dir.mkdir()
+    cert, key = _certificate(nginx_dir)
+    ups = "".join(f"    server {s.url.removeprefix('http://')};\n" for s in servers)
+    site = (documented_config()
+            .replace("    server 127.0.0.1:8080;\n", ups)
+            .replace("listen 443 ssl http2;", f"listen 127.0.0.1:{tls_port} ssl http2;")
+            .replace("listen 80;", f"listen 127.0.0.1:{http_port};")
+            .replace("/etc/letsencrypt/live/tracklet.example.org/fullchain.pem", str(cert))
+            .replace("/etc/letsencrypt/live/tracklet.example.org/privkey.pem", str(key)))
+    temp = "".join(f"    {d}_temp_path {nginx_dir / d};\n"
+                   for d in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    (nginx_dir / "nginx.conf").write_text(
+        f"{user}daemon off;\nworker_processes 1;\npid {nginx_dir / 'nginx.pid'};\n"
+        f"error_log {nginx_dir / 'error.log'} warn;\nevents {{}}\n"
+        f"http {{\n    access_log off;\n{temp}{site}}}\n")
+    log = (nginx_dir / "nginx.out").open("wb")
+    proc = subprocess.Popen([NGINX, "-p", str(nginx_dir), "-c", str(nginx_dir / "nginx.conf")],
+                            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        for s in servers:
+            s.wait_ready()
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(public + "/ready", verify=_trust(cert), timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None, (nginx_dir / "nginx.out").read_text()
+            assert time.monotonic() < deadline, (nginx_dir / "error.log").read_text()
+            time.sleep(0.2)
+        yield public, cert, servers[0], http_port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+        for s in servers:
+            s.stop()
+        postgres_server.drop_database(db)
+
+
+def test_32_runs_of_a_new_project_at_once_through_nginx(
+        fronted: tuple[str, Path, LiveServer, int], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    url, cert, server, http_port = fronted
+    plain = httpx.get(f"http://127.0.0.1:{http_port}/health", follow_redirects=False)
+    assert plain.status_code == 301 and plain.headers["location"].startswith("https://")
+
+    def one(i: int) -> None:
+        writer = HttpWriter(url, server.key, client=httpx.Client(
+            base_url=url, auth=("api", server.key), timeout=60, verify=_trust(cert)))
+        writer.create_run("admin", "fronted", f"n{i:02d}")
+        writer.log("admin", "fronted", f"n{i:02d}", [{"v": i * 1000 + s} for s in range(ROWS)],
+                   batch=40, finish=True)
+        writer.client.close()
+
+    with ThreadPoolExecutor(RUNS) as pool:
+        list(pool.map(one, range(RUNS)))
+    # The server saw https through the proxy: cookies it sets are Secure, HSTS is sent.
+    login = httpx.post(url + "/api/v1/auth/login", json={"api_key": server.key},
+                       verify=_trust(cert))
+    assert login.status_code == 200
+    assert "secure" in login.headers["set-cookie"].lower()
+    assert "strict-transport-security" in login.headers
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    api = make_api(server, tmp_path / "api", monkeypatch)
+    api = type(api)(api_key=server.key, overrides={"base_url": url}, timeout=60)
+    runs = {r.id: r for r in api.runs("admin/fronted", per_page=100)}
+    assert sorted(runs) == [f"n{i:02d}" for i in range(RUNS)]
+    for i in (0, 17, RUNS - 1):
+        rows = list(runs[f"n{i:02d}"].scan_history(keys=["v"]))
+        assert [r["v"] for r in rows] == [i * 1000 + s for s in range(ROWS)]

@@ -1,0 +1,77 @@
+"""GET /metrics: Prometheus text of this process's requests, latencies and file_stream rows,
+for admin users only."""
+
+from __future__ import annotations
+
+import re
+
+from tests.e2e.http_writer import HttpWriter
+from tests.support.app import InProcessApp
+
+ROUTE = "/files/{entity}/{project}/{run}/file_stream"
+
+
+def _samples(text: str) -> dict[str, float]:
+    """``name{labels}`` -> value of every sample line (comments skipped)."""
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            out[name] = float(value)
+    return out
+
+
+def test_metrics_count_requests_latencies_and_rows(app: InProcessApp) -> None:
+    assert app.graphql("{ viewer { username } }")["data"]["viewer"]["username"] == "admin"
+    HttpWriter("", app.key, client=app.client).create_run(
+        "admin", "metrics", "r1")
+    lines = [f'{{"_step": {i}, "loss": {i / 10}}}' for i in range(25)]
+    for offset in (0, 25):
+        response = app.client.post("/files/admin/metrics/r1/file_stream", json={"files": {
+            "wandb-history.jsonl": {"offset": offset, "content": lines},
+            "output.log": {"offset": offset, "content": ["a\n", "b\n"]}}})
+        assert response.status_code == 200, response.text
+    assert app.client.get("/no/such/route/here/at/all").status_code == 404
+    response = app.client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+    samples = _samples(response.text)
+    requests = 'tracklet_http_requests_total{route="%s",method="POST",status="200"}'
+    assert samples[requests % ROUTE] == 2
+    assert samples[requests % "/graphql"] >= 1
+    assert samples['tracklet_http_requests_total{route="unmatched",method="GET",'
+                   'status="404"}'] == 1
+    assert samples['tracklet_file_stream_rows_total{kind="history"}'] == 50
+    assert samples['tracklet_file_stream_rows_total{kind="console"}'] == 4
+    buckets = [(le, n) for name, n in samples.items()
+               if (m := re.fullmatch(r'tracklet_http_request_duration_seconds_bucket\{route='
+                                     rf'"{re.escape(ROUTE)}",le="([^"]+)"\}}', name))
+               for le in [m.group(1)]]
+    assert buckets[-1] == ("+Inf", 2) and [n for _, n in buckets] == sorted(
+        n for _, n in buckets), "cumulative buckets"
+    count = samples[f'tracklet_http_request_duration_seconds_count{{route="{ROUTE}"}}']
+    assert count == 2
+    assert samples[f'tracklet_http_request_duration_seconds_sum{{route="{ROUTE}"}}'] > 0
+    for gauge in ("tracklet_ingest_queue_requests", "tracklet_compaction_backlog_runs",
+                  "tracklet_compaction_lag_seconds", "tracklet_db_pool_connections_in_use"):
+        assert gauge in samples
+    assert samples["tracklet_compaction_backlog_runs"] == 0
+    assert samples["tracklet_compaction_lag_seconds"] == 0
+
+
+def test_a_waiting_compaction_shows_as_backlog_and_lag(app: InProcessApp) -> None:
+    """The in-process app does not compact (tests choose when): a finished run waits."""
+    writer = HttpWriter("", app.key, client=app.client)
+    writer.create_run("admin", "metrics", "done")
+    writer.log("admin", "metrics", "done", [{"x": 1}], finish=True)
+    samples = _samples(app.client.get("/metrics").text)
+    assert samples["tracklet_compaction_backlog_runs"] == 1
+    assert 0 <= samples["tracklet_compaction_lag_seconds"] < 60
+
+
+def test_metrics_are_for_admins_only(app: InProcessApp) -> None:
+    _user, key = app.storage.create_user("metrics-reader")
+    response = app.client.get("/metrics", auth=("api", key))
+    assert response.status_code == 403
+    assert "admin" in response.json()["errors"][0]["message"]
+    assert app.client.get("/metrics", auth=None).status_code == 401
