@@ -58,6 +58,7 @@ function stepSlider(key: string, list: MediaRef[], show: (ref: MediaRef) => void
     show(ref);
   };
   slider.addEventListener("input", pick);
+  slider.hidden = list.length < 2;  // one step: nothing to slide
   queueMicrotask(pick);
   return h("div", { class: "slider-row" }, slider, label);
 }
