@@ -10,7 +10,6 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,6 +25,7 @@ PROJECT = "ui-tabs"
 XSS_LINE = "<img src=x onerror=\"window.__xss=3;alert(3)\">console"
 XSS_CELL = "<script>window.__xss=4;alert(4)</script>cell"
 TABLE_ROWS = 61
+DASH = "\u2013"  # the UI writes ranges with an en dash
 
 SDK_SCRIPT = f"""
 import sys, time
@@ -115,7 +115,7 @@ def test_console_tab(ui_page: UiPage, logged: Logged) -> None:
                                        "els => els.map(e => e.textContent)")
     assert stderr == ["oops on stderr"]
     total = len(texts)
-    assert page.inner_text(".console-status") == f"lines 1–{total} of {total}"
+    assert page.inner_text(".console-status") == f"lines 1{DASH}{total} of {total}"
     page.fill(".console-search", "PROGRESS")
     page.wait_for_function("() => document.querySelectorAll('.console .line').length === 1",
                            timeout=TIMEOUT_MS)
@@ -185,7 +185,7 @@ def test_media_tab(ui_page: UiPage, logged: Logged) -> None:
     # The table: 61 rows in pages of 50, sortable, cells as text.
     table = "[data-media=tbl] .media-table"
     page.wait_for_selector(f"{table} tbody tr", timeout=TIMEOUT_MS)
-    assert page.inner_text(f"{table} .table-pager span") == f"rows 1–50 of {TABLE_ROWS}"
+    assert page.inner_text(f"{table} .table-pager span") == f"rows 1{DASH}50 of {TABLE_ROWS}"
     first = page.eval_on_selector_all(f"{table} tbody tr:first-child td",
                                       "tds => tds.map(t => t.textContent)")
     assert first == ["0", "n0", "0"]
