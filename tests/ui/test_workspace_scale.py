@@ -181,3 +181,29 @@ def test_x_axis_and_smoothing_keep_the_raw_band(ui_page: UiPage, project: None) 
     # The spike at step 50 is damped in the line but still reaches its height in the band.
     assert max(smooth) < 10.0 <= max(v for v in high2 if v is not None)
     ui_page.screenshot("workspace-smoothed")
+
+
+def test_compare_shows_the_keys_that_differ(ui_page: UiPage, project: None) -> None:
+    page = ui_page.page
+    page.goto(f"/{ENTITY}/{PROJECT}")
+    page.wait_for_selector("tbody tr[data-run]", timeout=TIMEOUT_MS)
+    add_filter(page, "name", "in", "r00000, r00004")
+    wait_count(page, 2)
+    page.uncheck("th.pick input")
+    page.check("th.pick input")
+    page.click("button.compare-button")
+    page.wait_for_selector("table.compare", timeout=TIMEOUT_MS)
+    runs = [th.get_attribute("data-run") for th in page.query_selector_all(
+        "table.compare thead th[data-run]")]
+    assert sorted(runs) == ["r00000", "r00004"]
+    keys = [r.get_attribute("data-key") for r in page.query_selector_all("table.compare tbody tr")]
+    assert keys == ["config.idx"]  # arch and lr are equal for runs 0 and 4
+    idx = page.eval_on_selector_all("table.compare tr[data-key='config.idx'] td",
+                                    "tds => tds.map(t => t.textContent)")
+    assert dict(zip(runs, idx, strict=True)) == {"r00000": "0", "r00004": "4"}
+    page.check("input.compare-all")
+    keys = [r.get_attribute("data-key") for r in page.query_selector_all("table.compare tbody tr")]
+    assert keys == ["config.arch", "config.idx", "config.lr"]
+    assert page.eval_on_selector_all("table.compare tr[data-key='config.lr'] td",
+                                     "tds => tds.map(t => t.textContent)") == ["0.1", "0.1"]
+    ui_page.screenshot("workspace-compare")

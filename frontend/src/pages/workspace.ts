@@ -8,6 +8,7 @@ import { h, path } from "../dom";
 import { frame } from "../layout";
 import { loadRuns, numericSummaryKeys, type UiRun } from "../runs";
 import { type Grouping, RunsTable, columns } from "../table";
+import { showCompare } from "../workspace/compare";
 import { filterBar, mongoFilter } from "../workspace/filters";
 
 /** How many runs the workspace selects at first (the newest). */
@@ -128,6 +129,14 @@ export async function workspacePage(entity: string, project: string): Promise<vo
   const chooser = columnChooser(configKeys, summaryKeys, chosen,
     () => table.setColumns(tableColumns()));
 
+  const compareBox = h("section", { class: "compare-box", hidden: true });
+  const compare = h("button", { type: "button", class: "pager compare-button",
+    onclick: () => {
+      const picked = table.ordered().filter((r) => table.selected.has(r.path));
+      compareBox.hidden = false;
+      showCompare(compareBox, picked, entity, project);
+      compareBox.scrollIntoView();
+    } }, "Compare selected");
   const xSelect = h("select", { class: "x-axis", "aria-label": "x axis" },
     X_AXES.map((x) => h("option", { value: x }, `x: ${x}`)));
   xSelect.addEventListener("change", () => {
@@ -145,7 +154,8 @@ export async function workspacePage(entity: string, project: string): Promise<vo
   frame(crumbs, h("div", { class: "workspace" },
     h("section", { class: "runs" },
       h("h2", null, "Runs (", count, ")"), filters, filterError,
-      h("div", { class: "table-tools" }, quick, groupBy, chooser), table.el),
+      h("div", { class: "table-tools" }, quick, groupBy, chooser, compare), table.el,
+      compareBox),
     h("section", { class: "charts-box" },
       h("div", { class: "chart-tools" }, xSelect,
         h("label", { class: "inline" }, "smoothing ", smooth, smoothLabel)), note,
