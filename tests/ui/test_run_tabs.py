@@ -229,3 +229,45 @@ def test_artifacts_tab_and_the_artifact_page(ui_page: UiPage, logged: Logged) ->
     page.wait_for_selector("p.error", timeout=TIMEOUT_MS)
     assert "No artifact" in page.inner_text("p.error")
     assert_no_script_ran(ui_page)
+
+
+def test_a_long_console_is_paged_and_follows_a_running_run(ui_page: UiPage) -> None:
+    from tests.e2e.http_writer import HttpWriter
+
+    server = ui_page.server
+    writer = HttpWriter(server.url, server.key)
+    lines = [f"2026-01-01T00:00:00.000000 line {i}" for i in range(2500)]
+    try:
+        writer.create_run("admin", PROJECT, "longlog")
+        for at in range(0, len(lines), 500):
+            writer.stream("admin", PROJECT, "longlog",
+                          {"output.log": {"offset": at, "content": lines[at:at + 500]}})
+        page = ui_page.page
+        page.goto(f"/admin/{PROJECT}/runs/longlog#logs")
+        status = ".console-status"
+        # A long log opens at its end: the last 1,000 lines.
+        page.wait_for_function(f"() => document.querySelector({status!r})?.textContent === "
+                               f"'lines 1501{DASH}2500 of 2500'", timeout=TIMEOUT_MS)
+        assert len(page.query_selector_all(".console .line")) == 1000
+        assert page.inner_text(".console .line:last-child .text") == "line 2499"
+        for action, shown in (("prev", f"lines 501{DASH}1500 of 2500"),
+                              ("first", f"lines 1{DASH}1000 of 2500"),
+                              ("next", f"lines 1001{DASH}2000 of 2500"),
+                              ("last", f"lines 1501{DASH}2500 of 2500")):
+            page.click(f"button[data-action={action}]")
+            page.wait_for_function(
+                f"() => document.querySelector({status!r}).textContent === {shown!r}",
+                timeout=TIMEOUT_MS)
+        assert page.inner_text(".console .line:first-child .text") == "line 1500"
+        # The run is still running: new output joins the last page without a reload.
+        page.evaluate("() => { window.__loaded = true; }")
+        writer.stream("admin", PROJECT, "longlog", {"output.log": {
+            "offset": 2500, "content": ["2026-01-01T00:00:09.000000 \x1b[32mfresh\x1b[0m"]}})
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.console .line .text')].some("
+            "e => e.textContent === 'fresh')", timeout=TIMEOUT_MS)
+        assert page.inner_text(".console .ansi-fg2") == "fresh"
+        assert page.evaluate("() => window.__loaded") is True
+        ui_page.screenshot("run-logs-long")
+    finally:
+        writer.close()

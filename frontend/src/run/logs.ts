@@ -118,15 +118,18 @@ export async function consoleTab(box: HTMLElement, run: string, running: () => b
   await load(-1);
   // A long log opens at its end, where a running job's latest output is.
   if (page !== null && (page as ConsolePage).total > PAGE) lastPage();
-  // Follows the tail while the run runs and the last page is shown.
+  // Follows the tail while the run runs and the page shows the log's end: the last shown
+  // line (a `\r` progress bar rewrites it in place) and any new ones are checked, and the
+  // tail page is shown again when they changed.
   repeat(async () => {
     if (!running()) return false;
-    if (page && page.next === null && !query) {
-      const answer = await consolePage(run, after, PAGE);
-      if (answer.lines.length !== page.lines.length ||
-          answer.lines.at(-1)?.[1] !== page.lines.at(-1)?.[1]) {
-        page = answer;
-        render(answer);
+    const shown = page?.lines.at(-1);
+    if (page && !query && (shown === undefined ? page.total === 0
+      : shown[0] >= page.total - 1)) {
+      const from = shown === undefined ? -1 : shown[0] - 1;
+      const fresh = await consolePage(run, from, PAGE);
+      if (fresh.lines.length > 1 || fresh.lines[0]?.[1] !== shown?.[1]) {
+        await load(Math.max(-1, fresh.total - PAGE - 1));
         lines.scrollTop = lines.scrollHeight;
       }
     }
