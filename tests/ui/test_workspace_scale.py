@@ -207,3 +207,27 @@ def test_compare_shows_the_keys_that_differ(ui_page: UiPage, project: None) -> N
     assert page.eval_on_selector_all("table.compare tr[data-key='config.lr'] td",
                                      "tds => tds.map(t => t.textContent)") == ["0.1", "0.1"]
     ui_page.screenshot("workspace-compare")
+
+
+def test_grouped_runs_draw_one_aggregate_line_per_group(ui_page: UiPage, project: None) -> None:
+    page = ui_page.page
+    page.goto(f"/{ENTITY}/{PROJECT}")
+    page.wait_for_selector("tbody tr[data-run]", timeout=TIMEOUT_MS)
+    add_filter(page, "name", "regex", "^h")
+    wait_count(page, 2)
+    page.uncheck("th.pick input")
+    page.check("th.pick input")
+    page.wait_for_function("() => window.tracklet.charts.get('loss')?.data.length === 7",
+                           timeout=TIMEOUT_MS)
+    _, h0, low0, high0, h1, low1, high1 = chart_data(page, "loss")
+    page.select_option("select.group-by", "config.arch")
+    page.wait_for_function("() => window.tracklet.charts.get('loss')?.data.length === 4",
+                           timeout=TIMEOUT_MS)
+    x, mean, low, high = chart_data(page, "loss")
+    assert x == list(range(STEPS))
+    assert mean == pytest.approx([(a + b) / 2 for a, b in zip(h0, h1, strict=True)])
+    assert low == [min(a, b) for a, b in zip(low0, low1, strict=True)]
+    assert high == [max(a, b) for a, b in zip(high0, high1, strict=True)]
+    assert max(high) == pytest.approx(11.1)  # run h1's spike at step 50 (11 + 1 * 0.1)
+    assert page.inner_text(".panel[data-key=loss] .legend") == "hist (2)"
+    ui_page.screenshot("workspace-group-lines")

@@ -1,14 +1,15 @@
 // /<entity>/<project>: the runs table (virtualised; filters sent to the server as api.runs
 // filters; column chooser; grouping) beside one chart panel per metric for the selected
 // runs (x axis choice, EMA smoothing over the raw min-max band).
-import { series } from "../api";
+import { series, type StepRange } from "../api";
 import { ChartPanel, type ChartRun, chartKeys, chartSections, drawPanels, repeat, runColor }
   from "../chart";
 import { h, path } from "../dom";
 import { frame } from "../layout";
 import { loadRuns, numericSummaryKeys, type UiRun } from "../runs";
-import { type Grouping, RunsTable, columns } from "../table";
+import { type Grouping, RunsTable, columns, groupName } from "../table";
 import { showCompare } from "../workspace/compare";
+import { aggregate, groupRuns } from "../workspace/groups";
 import { filterBar, mongoFilter } from "../workspace/filters";
 
 /** How many runs the workspace selects at first (the newest). */
@@ -71,6 +72,7 @@ export async function workspacePage(entity: string, project: string): Promise<vo
   const note = h("p", { class: "muted chart-note" });
   const charts = chartSections(panels);
   let xKey = "_step";
+  let grouping: Grouping | null = null;
   let pending = 0;
   const redraw = (selected: Set<string>) => {
     window.clearTimeout(pending);
@@ -90,8 +92,23 @@ export async function workspacePage(entity: string, project: string): Promise<vo
       return;
     }
     const x = xKey;
-    await drawPanels(panels, chosenRuns, (keys, buckets, range) => series(
-      chosenRuns.map((r) => r.path), x === "_step" ? keys : [...keys, x], buckets, range), live);
+    const fetchSeries = (keys: string[], buckets: number, range?: StepRange) => series(
+      chosenRuns.map((r) => r.path), x === "_step" ? keys : [...keys, x], buckets, range);
+    if (grouping) {
+      // One aggregate line (mean, with the groups' whole min-max band) per group of the
+      // selected runs.
+      const by = grouping;
+      const groupOf = new Map(chosenRuns.map((r) => [r.path,
+        groupName(by.get(byPath.get(r.path)!))]));
+      const sizes = new Map<string, number>();
+      for (const g of groupOf.values()) sizes.set(g, (sizes.get(g) ?? 0) + 1);
+      const lines = groupRuns([...sizes].sort((a, b) => a[0].localeCompare(b[0]))
+        .map(([group, runs]) => ({ group, runs })), runColor);
+      await drawPanels(panels, lines, async (keys, buckets, range) =>
+        aggregate(await fetchSeries(keys, buckets, range), groupOf), live);
+      return;
+    }
+    await drawPanels(panels, chosenRuns, fetchSeries, live);
   };
   const table = new RunsTable(runs, tableColumns(),
     runs.slice(0, FIRST_SELECTED).map((r) => r.path), redraw);
@@ -124,8 +141,11 @@ export async function workspacePage(entity: string, project: string): Promise<vo
   const groupBy = h("select", { class: "group-by", "aria-label": "group runs by" },
     h("option", { value: "" }, "no grouping"),
     groupings.map((g) => h("option", { value: g.id }, `group by ${g.id}`)));
-  groupBy.addEventListener("change", () => table.setGrouping(
-    groupings.find((g) => g.id === groupBy.value) ?? null));
+  groupBy.addEventListener("change", () => {
+    grouping = groupings.find((g) => g.id === groupBy.value) ?? null;
+    table.setGrouping(grouping);
+    void draw(table.selected);
+  });
   const chooser = columnChooser(configKeys, summaryKeys, chosen,
     () => table.setColumns(tableColumns()));
 
