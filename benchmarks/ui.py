@@ -50,7 +50,7 @@ _WAIT_CHARTS = """async ([keys, n, t0]) => {
       : 0;
     if (drawn && first === null) first = performance.now() - t0;
     if (drawn === keys.length) return [first, performance.now() - t0];
-    if (performance.now() - t0 > 120000) throw new Error('charts not drawn: ' +
+    if (performance.now() - t0 > 900000) throw new Error('charts not drawn: ' +
       JSON.stringify(charts ? [...charts].map(([k, c]) => [k, c.data.length]) : null));
     await new Promise(r => setTimeout(r, 5));
   }
