@@ -24,6 +24,11 @@ pytestmark = pytest.mark.xdist_group("ui-browser")
 PROJECT = "ui-tabs"
 XSS_LINE = "<img src=x onerror=\"window.__xss=3;alert(3)\">console"
 XSS_CELL = "<script>window.__xss=4;alert(4)</script>cell"
+#: Any script that ran would change the paragraph's text (its own document, so the check
+#: does not depend on reaching the parent page).
+HTML_MEDIA = ("<p id='said'>hello html</p>"
+              "<script>document.getElementById('said').textContent='script ran'</script>"
+              "<img src=x onerror=\"document.getElementById('said').textContent='onerror'\">")
 TABLE_ROWS = 61
 DASH = "\u2013"  # the UI writes ranges with an en dash
 
@@ -46,6 +51,7 @@ for step in range(3):
     run.log({{"img": wandb.Image(pixels, caption=f"cap{{step}}"), "loss": 1.0 / (step + 1)}})
 rows = [[i, f"n{{i}}", i * 0.5] for i in range({TABLE_ROWS} - 1)] + [[99, {XSS_CELL!r}, -1.0]]
 run.log({{"tbl": wandb.Table(columns=["id", "name", "score"], data=rows)}})
+run.log({{"page": wandb.Html({HTML_MEDIA!r})}})
 art = wandb.Artifact("data", type="dataset", metadata={{"rows": 60}})
 with art.new_file("a.txt") as f:
     f.write("hello")
@@ -195,6 +201,14 @@ def test_media_tab(ui_page: UiPage, logged: Logged) -> None:
         "99", XSS_CELL, "-1"]
     page.click(f"{table} th:nth-child(3) button")  # descending
     assert page.inner_text(f"{table} tbody tr:first-child td:nth-child(3)") == "29.5"
+    # wandb.Html: shown in a frame sandboxed without scripts.
+    frame_el = page.wait_for_selector("[data-media=page] iframe", timeout=TIMEOUT_MS)
+    assert frame_el is not None and frame_el.get_attribute("sandbox") == ""
+    frame = frame_el.content_frame()
+    assert frame is not None
+    frame.wait_for_selector("#said", timeout=TIMEOUT_MS)
+    assert frame.inner_text("#said") == "hello html"
+    page.wait_for_timeout(500)  # give an onerror handler its chance to (not) run
     ui_page.screenshot("run-media")
     assert_no_script_ran(ui_page)
 

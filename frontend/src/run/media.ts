@@ -1,6 +1,7 @@
 // The run's media tab: images logged with wandb.Image, one at a time with a step slider,
-// and tables logged with wandb.Table, read from their table.json and shown as a table
-// with paging and sort. Media files come through the run's signed file URLs.
+// tables logged with wandb.Table, read from their table.json and shown as a table with
+// paging and sort, and wandb.Html in a sandboxed frame. Media files come through the run's
+// signed file URLs.
 import { historyRows, request, sitePath } from "../api";
 import { h, replace } from "../dom";
 import { value } from "../format";
@@ -144,17 +145,45 @@ async function tablePanel(entity: string, project: string, name: string, path: s
   return panel;
 }
 
-/** Fill `box` with the run's images and tables. */
+async function htmlPanel(entity: string, project: string, name: string, path: string,
+    key: string): Promise<HTMLElement> {
+  const list = refs((await historyRows(path, [key])).rows);
+  const links = await urls(entity, project, name, [...new Set(list.flatMap((r) => r.paths))]);
+  const body = h("div", { class: "media-html" });
+  const panel = h("section", { class: "panel media wide", "data-media": key },
+    h("h3", null, key));
+  if (!list.length) return panel;
+  let shownPath = "";
+  panel.append(stepSlider(key, list, (ref) => {
+    const file = ref.paths[0];
+    shownPath = file;
+    const url = links.get(file);
+    if (!url) { replace(body, h("p", { class: "error" }, `missing file ${file}`)); return; }
+    // The server sends HTML only as an attachment; here it is shown in a sandboxed frame
+    // (an empty `sandbox`: no scripts, no forms, a unique origin) from its text.
+    void request(url).then((r) => r.text()).then((text) => {
+      if (shownPath === file) {
+        replace(body, h("iframe", { sandbox: "", srcdoc: text, class: "html-frame",
+          title: `${key} (sandboxed)`, "data-path": file, referrerpolicy: "no-referrer" }));
+      }
+    }, (err: unknown) => replace(body, h("p", { class: "error" }, String(err))));
+  }), body);
+  return panel;
+}
+
+/** Fill `box` with the run's images, tables and HTML. */
 export async function mediaTab(box: HTMLElement, run: UiRun, entity: string, project: string,
     name: string): Promise<void> {
   const images = mediaKeys(run, ["image-file", "images/separated"]);
   const tables = mediaKeys(run, ["table-file", "partitioned-table", "joined-table"]);
-  if (!images.length && !tables.length) {
+  const pages = mediaKeys(run, ["html-file"]);
+  if (!images.length && !tables.length && !pages.length) {
     replace(box, h("p", { class: "muted" }, "No images or tables logged."));
     return;
   }
   const panels = await Promise.all([
     ...images.map((k) => imagePanel(entity, project, name, run.path, k)),
-    ...tables.map((k) => tablePanel(entity, project, name, run.path, k))]);
+    ...tables.map((k) => tablePanel(entity, project, name, run.path, k)),
+    ...pages.map((k) => htmlPanel(entity, project, name, run.path, k))]);
   replace(box, h("div", { class: "media-grid" }, panels));
 }
