@@ -14,6 +14,8 @@ WORKLOADS = {
     "read": "1-metric scan, 100-run chart series, 10k-run filtered listing; floor: pyarrow",
     "growth": "each workload at x1, x10, x100",
     "w1_sdk_online_vs_offline": "the real wandb SDK, online vs offline (separate helper)",
+    "ui": "the web UI in headless chromium: workspace charts at 10/100/1,000 runs vs "
+          "fetching the same series; 10,000-run table scroll",
 }
 
 
