@@ -56,12 +56,13 @@ art = wandb.Artifact("data", type="dataset", metadata={{"rows": 60}})
 with art.new_file("a.txt") as f:
     f.write("hello")
 run.log_artifact(art)
+art.wait()
 time.sleep(3)  # a few system-metric samples
 run.finish()
 user = wandb.init(project={PROJECT!r}, job_type="eval")
 user.use_artifact("data:latest")
 user.finish()
-print("IDS", run.id, user.id, run.url)
+print("IDS", run.id, user.id, run.url, art.url)
 """
 
 
@@ -72,6 +73,7 @@ class Logged:
     producer: str
     consumer: str
     url: str
+    artifact_url: str
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +88,8 @@ def logged(ui_server: TrackletServer, tmp_path_factory: pytest.TempPathFactory
                           text=True, timeout=300, env=sdk_environment(ui_server, workdir))
     assert proc.returncode == 0, proc.stderr[-4000:]
     line = next(x for x in proc.stdout.splitlines() if x.startswith("IDS "))
-    _, producer, consumer, url = line.split(" ")
-    yield Logged(producer, consumer, url)
+    _, producer, consumer, url, artifact_url = line.split(" ")
+    yield Logged(producer, consumer, url, artifact_url)
 
 
 def gql(server: TrackletServer, query: str, **variables: Any) -> dict[str, Any]:
@@ -222,6 +224,8 @@ def test_artifacts_tab_and_the_artifact_page(ui_page: UiPage, logged: Logged) ->
     ui_page.screenshot("run-artifacts")
     page.click(link)
     page.wait_for_selector(".artifact-files tbody tr", timeout=TIMEOUT_MS)
+    # The link is the URL the SDK itself prints for the artifact (`artifact.url`).
+    assert page.url == logged.artifact_url
     assert page.url.endswith(f"/admin/{PROJECT}/artifacts/dataset/data/v0")
     assert page.inner_text("[data-fact=Type]") == "dataset"
     assert page.inner_text("[data-fact=Aliases]").split() == ["latest"]

@@ -158,7 +158,7 @@ export async function workspacePage(entity: string, project: string): Promise<vo
       compareBox.scrollIntoView();
     } }, "Compare selected");
   const xSelect = h("select", { class: "x-axis", "aria-label": "x axis" },
-    X_AXES.map((x) => h("option", { value: x }, `x: ${x}`)));
+    [...X_AXES, ...metricKeys].map((x) => h("option", { value: x }, `x: ${x}`)));
   xSelect.addEventListener("change", () => {
     xKey = xSelect.value;
     void draw(table.selected);
