@@ -126,3 +126,43 @@ export function toLogin(): void {
   const next = location.pathname + location.search;
   location.assign(`/login?next=${encodeURIComponent(next)}`);
 }
+
+/** One page of a run's console lines (see /api/v1/runs/console). */
+export interface ConsolePage {
+  run: string;
+  total: number;
+  lines: [number, string][];
+  next: number | null;
+}
+
+/** Console lines of `run` (entity/project/run) after line `after`, `limit` of them, only
+ * those containing `q` when given. */
+export async function consolePage(run: string, after: number, limit: number, q = ""):
+    Promise<ConsolePage> {
+  const params = new URLSearchParams({ run, after: String(after), limit: String(limit) });
+  if (q) params.set("q", q);
+  return (await request(`/api/v1/runs/console?${params}`)).json() as Promise<ConsolePage>;
+}
+
+/** One run's exact history of `keys` as JSON rows ([_step, ...values]). */
+export interface HistoryAnswer { run: string; columns: string[]; rows: unknown[][] }
+
+export async function historyRows(run: string, keys: string[]): Promise<HistoryAnswer> {
+  const params = new URLSearchParams({ run, keys: keys.join(","), format: "json" });
+  return (await request(`/api/v1/runs/history?${params}`)).json() as Promise<HistoryAnswer>;
+}
+
+/** A signed storage URL the server handed out, as a path on this site when it points here
+ * (the server writes its configured base URL, which may name another host than the one the
+ * browser used); other URLs (presigned S3) are kept. */
+export function sitePath(url: string): string {
+  try {
+    const u = new URL(url, location.origin);
+    if (u.pathname.startsWith("/storage/") || u.pathname.startsWith("/artifacts")) {
+      return u.pathname + u.search;
+    }
+    return u.href;
+  } catch {
+    return url;
+  }
+}

@@ -2,7 +2,7 @@
 // from the bucket's min to its max, so a spike that a bucket averages away still shows.
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
-import type { SeriesAnswer, StepRange } from "./api";
+import type { Series, SeriesAnswer, StepRange } from "./api";
 import { h, replace } from "./dom";
 import { number } from "./format";
 
@@ -43,31 +43,70 @@ function num(v: unknown): number | null {
   return typeof v === "number" && Number.isFinite(v) ? v : null;
 }
 
-/** uPlot's columns for `key`: x, then per run last, min, max; and the runs that had data. */
+/** uPlot's columns for `key`: x, then per run last, min, max; and the runs that had data.
+ * With `xKey` (`_runtime`, `_timestamp`, another metric) a bucket's x is that key's last
+ * value in the same bucket of the same run (the answer must hold both keys); runs' x values
+ * are merged, each run's gaps spanned. */
 export function chartData(answer: SeriesAnswer, key: string, runs: ChartRun[],
-    keepAll = false): { data: uPlot.AlignedData; shown: ChartRun[] } {
-  const byPath = new Map(answer.runs.map((r) => [r.run, r.series[key]]));
-  const shown = keepAll ? runs : runs.filter((r) => byPath.get(r.path)?.bucket.length);
-  const xs = new Set<number>();
-  for (const run of shown) for (const b of byPath.get(run.path)?.bucket ?? []) xs.add(b);
-  const buckets = [...xs].sort((a, b) => a - b);
-  const index = new Map(buckets.map((b, i) => [b, i]));
-  const x = buckets.map((b) => answer.start + b * answer.bucketWidth);
-  const columns: (number | null)[][] = [];
+    keepAll = false, xKey = "_step"): { data: uPlot.AlignedData; shown: ChartRun[] } {
+  const byPath = new Map(answer.runs.map((r) => [r.run, r.series]));
+  const shown = keepAll ? runs : runs.filter((r) => byPath.get(r.path)?.[key]?.bucket.length);
+  const onStep = xKey === "_step";
+  const points: { xs: number[]; s: Series; at: number[] }[] = [];
+  const all = new Set<number>();
   for (const run of shown) {
-    const s = byPath.get(run.path) ?? { bucket: [], last: [], min: [], max: [] };
+    const per = byPath.get(run.path);
+    const s = per?.[key] ?? { bucket: [], count: [], firstStep: [], lastStep: [], last: [],
+      min: [], max: [] };
+    const xs: number[] = [];
+    const at: number[] = [];
+    let xOf: (b: number) => number | null = (b) => answer.start + b * answer.bucketWidth;
+    if (!onStep) {
+      const sx = per?.[xKey];
+      const byBucket = new Map<number, number | null>();
+      sx?.bucket.forEach((b, i) => byBucket.set(b, num(sx.last[i])));
+      xOf = (b) => byBucket.get(b) ?? null;
+    }
+    s.bucket.forEach((b, i) => {
+      const x = xOf(b);
+      if (x === null) return;
+      xs.push(x);
+      at.push(i);
+      all.add(x);
+    });
+    points.push({ xs, s, at });
+  }
+  const x = [...all].sort((a, b) => a - b);
+  const index = new Map(x.map((v, i) => [v, i]));
+  const columns: (number | null)[][] = [];
+  for (const { xs, s, at } of points) {
     const last = new Array<number | null>(x.length).fill(null);
     const min = new Array<number | null>(x.length).fill(null);
     const max = new Array<number | null>(x.length).fill(null);
-    s.bucket.forEach((b, i) => {
-      const at = index.get(b)!;
-      last[at] = num(s.last[i]);
-      min[at] = num(s.min[i]);
-      max[at] = num(s.max[i]);
+    xs.forEach((v, j) => {
+      const k = index.get(v)!;
+      const i = at[j];
+      last[k] = num(s.last[i]);
+      min[k] = num(s.min[i]);
+      max[k] = num(s.max[i]);
     });
     columns.push(last, min, max);
   }
   return { data: [x, ...columns] as uPlot.AlignedData, shown };
+}
+
+/** `values` smoothed by an exponential moving average with weight `alpha` on the past
+ * (0: none), debiased at the start as TensorBoard does; gaps stay gaps. */
+export function ema(values: (number | null)[], alpha: number): (number | null)[] {
+  if (alpha <= 0) return values;
+  let acc = 0;
+  let weight = 0;
+  return values.map((v) => {
+    if (v === null || v === undefined) return null;
+    acc = acc * alpha + (1 - alpha) * v;
+    weight = weight * alpha + (1 - alpha);
+    return acc / weight;
+  });
 }
 
 /** An axis in the page's colours (light or dark theme, from the stylesheet's variables). */
@@ -95,6 +134,11 @@ export class ChartPanel {
   private zoomed = false;
   private quiet = false;
   private zoomTimer = 0;
+  /** The x axis: `_step` (zoom refetches at full resolution) or another key whose value
+   * per bucket places the points (`_runtime`, `_timestamp`); the answers must hold it. */
+  xKey = "_step";
+  /** EMA weight of the drawn line (0: raw); the min-max band always stays raw. */
+  smoothing = 0;
   /** Fetches this key's series over a step range (set by drawPanels). */
   fetchRange: ((range: StepRange, buckets: number) => Promise<SeriesAnswer>) | null = null;
 
@@ -155,7 +199,8 @@ export class ChartPanel {
   /** The x scale changed: when the user zoomed in, fetch that range at full resolution. */
   private onScale(u: uPlot): void {
     const { min, max } = u.scales.x;
-    if (this.quiet || min === undefined || max === undefined || !this.fetchRange) return;
+    if (this.quiet || min === undefined || max === undefined || !this.fetchRange ||
+        this.xKey !== "_step") return;
     const [lo, hi] = this.extent;
     if (min <= lo && max >= hi) return;  // the whole series: nothing to refetch
     this.zoomed = true;
@@ -188,12 +233,22 @@ export class ChartPanel {
   /** The plot's columns; on a log axis values at or below zero are gaps. */
   private chartData(answer: SeriesAnswer, runs: ChartRun[], keepAll = false):
       { data: uPlot.AlignedData; shown: ChartRun[] } {
-    const out = chartData(answer, this.key, runs, keepAll);
+    const out = chartData(answer, this.key, runs, keepAll, this.xKey);
+    if (this.smoothing > 0) {
+      const [x0, ...cols] = out.data;
+      out.data = [x0, ...cols.map((col, i) => (i % 3 === 0
+        ? ema(Array.from(col, (v) => v ?? null), this.smoothing) : col))] as uPlot.AlignedData;
+    }
     if (!this.log) return out;
     const [x, ...ys] = out.data;
     const positive = ys.map((col) => Array.from(col, (v) => (v !== null && v !== undefined &&
       v > 0 ? v : null)));
     return { data: [x, ...positive] as uPlot.AlignedData, shown: out.shown };
+  }
+
+  /** Draw again from the last answer (after a smoothing or log change). */
+  redraw(): void {
+    if (this.last) this.draw(this.last.answer, this.last.runs);
   }
 
   /** Draw `runs`' series of this key from `answer`. */
@@ -241,7 +296,8 @@ export class ChartPanel {
       legend: { show: false },
       cursor: { drag: { x: true, y: false }, sync: { key: this.sync } },
       scales: { x: { time: false }, y: this.log ? { distr: 3 } : {} },
-      axes: [axis({ label: answer.x, size: 40 }), axis({ size: 60 })],
+      axes: [axis({ label: this.xKey === "_step" ? answer.x : this.xKey, size: 40 }),
+        axis({ size: 60 })],
       hooks: {
         setScale: [(u, key) => { if (key === "x") this.onScale(u); }],
         setCursor: [(u) => {

@@ -51,3 +51,13 @@ export function number(v: number): string {
   if (abs !== 0 && (abs < 1e-4 || abs >= 1e9)) return v.toExponential(4);
   return String(Number(v.toPrecision(6)));
 }
+
+/** A byte count as "12.3 KB" (powers of 1024). */
+export function bytes(n: number | null | undefined): string {
+  if (n === null || n === undefined || !Number.isFinite(n)) return "";
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  return i === 0 ? `${v} B` : `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+}

@@ -8,6 +8,7 @@ import { loginPage } from "./pages/login";
 import { projectsPage } from "./pages/projects";
 import { runPage } from "./pages/run";
 import { workspacePage } from "./pages/workspace";
+import { artifactPage } from "./run/artifacts";
 
 type Page = (...segments: string[]) => Promise<void>;
 
@@ -16,6 +17,7 @@ const PAGES: [RegExp, Page][] = [
   [/^\/login\/?$/, loginPage],
   [/^\/authorize\/?$/, authorizePage],
   [/^\/([^/]+)\/([^/]+)\/runs\/([^/]+)\/?$/, runPage],
+  [/^\/([^/]+)\/([^/]+)\/artifacts\/([^/]+)\/([^/]+)\/([^/]+)\/?$/, artifactPage],
   [/^\/([^/]+)\/([^/]+)\/?$/, workspacePage],
 ];
 

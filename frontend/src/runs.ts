@@ -68,25 +68,28 @@ export function decodeRun(entity: string, project: string, node: RunNode): UiRun
 const RUN_FIELDS = `id name displayName state createdAt heartbeatAt tags group jobType
   config summaryMetrics user { username }`;
 
-const RUNS = `query UiRuns($project: String!, $entity: String!, $cursor: String, $perPage: Int) {
+const RUNS = `query UiRuns($project: String!, $entity: String!, $cursor: String, $perPage: Int,
+    $filters: JSONString) {
   project(name: $project, entityName: $entity) {
     runCount
-    runs(after: $cursor, first: $perPage) {
+    runs(after: $cursor, first: $perPage, filters: $filters) {
       edges { node { ${RUN_FIELDS} } }
       pageInfo { endCursor hasNextPage }
     }
   }
 }`;
 
-/** Up to `limit` runs of a project, newest first; null when the project does not exist. */
-export async function loadRuns(entity: string, project: string, limit = 2000):
-    Promise<UiRun[] | null> {
+/** Up to `limit` runs of a project, newest first; null when the project does not exist.
+ * `filters` is an `api.runs` filter (MongoDB style), applied by the server. */
+export async function loadRuns(entity: string, project: string, limit = 2000,
+    filters: Record<string, unknown> | null = null): Promise<UiRun[] | null> {
   const runs: UiRun[] = [];
   let cursor: string | null = null;
   for (;;) {
     type Page = { project: { runs: { edges: { node: RunNode }[];
       pageInfo: { endCursor: string | null; hasNextPage: boolean } } } | null };
-    const data: Page = await graphql<Page>(RUNS, { entity, project, cursor, perPage: 500 });
+    const data: Page = await graphql<Page>(RUNS, { entity, project, cursor, perPage: 500,
+      filters: filters ? JSON.stringify(filters) : null });
     if (!data.project) return null;
     for (const e of data.project.runs.edges) runs.push(decodeRun(entity, project, e.node));
     const info = data.project.runs.pageInfo;

@@ -42,23 +42,72 @@ export function columns(entity: string, project: string, configKeys: string[],
   ];
 }
 
+/** Height of one body row in pixels (fixed, so the table can be virtualised). */
+export const ROW_HEIGHT = 29;
+/** Rows rendered above and below the visible ones. */
+const OVERSCAN = 20;
+
+/** A grouping of the runs: a name and the value each run is grouped by. */
+export interface Grouping { id: string; get: (run: UiRun) => unknown }
+
+type Line = { group: string; count: number; runs: UiRun[] } | UiRun;
+
+/** The runs table, virtualised: only the rows in view (and a few around them) are in the
+ * DOM, so ten thousand runs scroll as smoothly as ten. */
 export class RunsTable {
   readonly el: HTMLElement;
+  private readonly pad: HTMLElement;
+  private readonly table: HTMLTableElement;
+  private readonly head: HTMLTableSectionElement;
+  private readonly body: HTMLTableSectionElement;
   private sortBy = "created";
   private descending = true;
   private query = "";
+  private grouping: Grouping | null = null;
+  private readonly closed = new Set<string>();
+  private lines: Line[] = [];
+  private window: [number, number] = [-1, -1];
+  private frame = 0;
   readonly selected: Set<string>;
 
-  constructor(private readonly runs: UiRun[], private readonly cols: Column[],
+  constructor(private runs: UiRun[], private cols: Column[],
       selected: Iterable<string>, private readonly onSelect: (paths: Set<string>) => void) {
     this.selected = new Set(selected);
-    this.el = h("div", { class: "runs-table" });
+    this.head = h("thead");
+    this.body = h("tbody");
+    this.table = h("table", { class: "grid runs-grid" }, this.head, this.body);
+    this.pad = h("div", { class: "runs-pad" }, this.table);
+    this.el = h("div", { class: "runs-table" }, this.pad);
+    this.el.addEventListener("scroll", () => {
+      if (this.frame) return;
+      this.frame = requestAnimationFrame(() => { this.frame = 0; this.renderWindow(); });
+    }, { passive: true });
     this.render();
   }
 
   /** Show only the runs whose name, id, group or tags contain `text` (case-insensitive). */
   filter(text: string): void {
     this.query = text.trim().toLowerCase();
+    this.render();
+  }
+
+  /** New runs (a server-side filter changed): selections of runs still listed stay. */
+  setRuns(runs: UiRun[]): void {
+    this.runs = runs;
+    this.render();
+  }
+
+  /** New columns (the column chooser). */
+  setColumns(cols: Column[]): void {
+    this.cols = cols;
+    if (!cols.some((c) => c.id === this.sortBy)) this.sortBy = "created";
+    this.render();
+  }
+
+  /** Group rows by `grouping` (null: no groups). */
+  setGrouping(grouping: Grouping | null): void {
+    this.grouping = grouping;
+    this.closed.clear();
     this.render();
   }
 
@@ -73,13 +122,26 @@ export class RunsTable {
   ordered(): UiRun[] {
     const col = this.cols.find((c) => c.id === this.sortBy) ?? this.cols[0];
     const sign = this.descending ? -1 : 1;
-    return this.runs.filter((r) => this.matches(r)).sort((a, b) => {
-      const c = compare(col.get(a), col.get(b));
+    const gone = (v: unknown) => v === null || v === undefined || v === "";
+    const keyed = this.runs.filter((r) => this.matches(r)).map((r) => ({ r, v: col.get(r) }));
+    keyed.sort((a, b) => {
+      const c = compare(a.v, b.v);
       // Missing values stay last in either direction.
-      const va = col.get(a), vb = col.get(b);
-      const gone = (v: unknown) => v === null || v === undefined || v === "";
-      return gone(va) || gone(vb) ? c : sign * c;
+      return gone(a.v) || gone(b.v) ? c : sign * c;
     });
+    return keyed.map((k) => k.r);
+  }
+
+  /** The groups shown, in order, with their runs (empty without a grouping). */
+  groups(): { group: string; runs: UiRun[] }[] {
+    if (!this.grouping) return [];
+    const out = new Map<string, UiRun[]>();
+    for (const r of this.ordered()) {
+      const g = groupName(this.grouping.get(r));
+      out.set(g, [...(out.get(g) ?? []), r]);
+    }
+    return [...out].sort((a, b) => compare(a[0], b[0])).map(([group, runs]) =>
+      ({ group, runs }));
   }
 
   private sort(id: string): void {
@@ -93,37 +155,83 @@ export class RunsTable {
     this.onSelect(this.selected);
   }
 
+  private selectAll(runs: UiRun[], on: boolean): void {
+    for (const r of runs) if (on) this.selected.add(r.path); else this.selected.delete(r.path);
+    this.render();
+    this.onSelect(this.selected);
+  }
+
   private render(): void {
     const rows = this.ordered();
+    if (this.grouping) {
+      this.lines = [];
+      for (const { group, runs } of this.groups()) {
+        this.lines.push({ group, count: runs.length, runs });
+        if (!this.closed.has(group)) this.lines.push(...runs);
+      }
+    } else {
+      this.lines = rows;
+    }
     const all = h("input", { type: "checkbox", title: "select all",
       "aria-label": "select all runs" });
     all.checked = rows.length > 0 && rows.every((r) => this.selected.has(r.path));
-    all.addEventListener("change", () => {
-      for (const r of rows) if (all.checked) this.selected.add(r.path);
-      else this.selected.delete(r.path);
-      this.render();
-      this.onSelect(this.selected);
-    });
-    const head = h("tr", null, h("th", { class: "pick" }, all), this.cols.map((c) => {
+    all.addEventListener("change", () => this.selectAll(rows, all.checked));
+    replace(this.head, h("tr", null, h("th", { class: "pick" }, all), this.cols.map((c) => {
       const mark = c.id === this.sortBy ? (this.descending ? " ▼" : " ▲") : "";
       return h("th", { class: c.numeric ? "num" : null, "data-col": c.id,
         "aria-sort": c.id === this.sortBy ? (this.descending ? "descending" : "ascending")
           : null },
       h("button", { type: "button", class: "sort", onclick: () => this.sort(c.id) },
         c.title, mark));
-    }));
-    const body = rows.map((run) => {
-      const box = h("input", { type: "checkbox", "aria-label": `select ${run.label}` });
-      box.checked = this.selected.has(run.path);
-      box.addEventListener("change", () => this.toggle(run, box.checked));
-      const swatch = h("span", { class: "swatch" });
-      swatch.style.background = runColor(run.path);
-      return h("tr", { "data-run": run.node.name },
-        h("td", { class: "pick" }, box, swatch),
-        this.cols.map((c) => h("td", { class: c.numeric ? "num" : null },
-          c.show ? c.show(run) : value(c.get(run)))));
-    });
-    replace(this.el, h("table", { class: "grid" }, h("thead", null, head),
-      h("tbody", null, body)));
+    })));
+    this.window = [-1, -1];
+    this.renderWindow();
   }
+
+  private groupRow(line: { group: string; count: number; runs: UiRun[] }): HTMLElement {
+    const open = !this.closed.has(line.group);
+    const box = h("input", { type: "checkbox", "aria-label": `select group ${line.group}` });
+    box.checked = line.runs.every((r) => this.selected.has(r.path));
+    box.addEventListener("change", () => this.selectAll(line.runs, box.checked));
+    return h("tr", { class: "group", "data-group": line.group },
+      h("td", { class: "pick" }, box),
+      h("td", { colspan: this.cols.length },
+        h("button", { type: "button", class: "link group-toggle", "aria-expanded": String(open),
+          onclick: () => {
+            if (open) this.closed.add(line.group); else this.closed.delete(line.group);
+            this.render();
+          } }, open ? "▾ " : "▸ ", `${this.grouping?.id ?? ""}: ${line.group}`),
+        h("span", { class: "muted" }, ` (${line.count})`)));
+  }
+
+  private runRow(run: UiRun): HTMLElement {
+    const box = h("input", { type: "checkbox", "aria-label": `select ${run.label}` });
+    box.checked = this.selected.has(run.path);
+    box.addEventListener("change", () => this.toggle(run, box.checked));
+    const swatch = h("span", { class: "swatch" });
+    swatch.style.background = runColor(run.path);
+    return h("tr", { "data-run": run.node.name },
+      h("td", { class: "pick" }, box, swatch),
+      this.cols.map((c) => h("td", { class: c.numeric ? "num" : null },
+        c.show ? c.show(run) : value(c.get(run)))));
+  }
+
+  /** Render the rows in view; the padding above and below stands for the others. */
+  private renderWindow(): void {
+    const view = this.el.clientHeight || 600;
+    const first = Math.max(0, Math.floor(this.el.scrollTop / ROW_HEIGHT) - OVERSCAN);
+    const last = Math.min(this.lines.length,
+      Math.ceil((this.el.scrollTop + view) / ROW_HEIGHT) + OVERSCAN);
+    if (first === this.window[0] && last === this.window[1]) return;
+    this.window = [first, last];
+    this.pad.style.paddingTop = `${first * ROW_HEIGHT}px`;
+    this.pad.style.paddingBottom = `${(this.lines.length - last) * ROW_HEIGHT}px`;
+    replace(this.body, this.lines.slice(first, last).map((line) =>
+      "group" in line ? this.groupRow(line) : this.runRow(line)));
+  }
+}
+
+/** A group's name for a grouped value ("(none)" when missing). */
+export function groupName(v: unknown): string {
+  return v === null || v === undefined || v === "" ? "(none)" : value(v);
 }

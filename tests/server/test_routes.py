@@ -119,6 +119,7 @@ SAMPLES: dict[str, Sample] = {
     "/api/v1/runs/series": Sample("GET", "/api/v1/runs/series?runs=admin/routes/r1&keys=loss"),
     "/api/v1/runs/history": Sample(
         "GET", "/api/v1/runs/history?run=admin/routes/r1&keys=loss&format=json"),
+    "/api/v1/runs/console": Sample("GET", "/api/v1/runs/console?run=admin/routes/r1"),
     "/api/v1/auth/login": Sample("POST", "/api/v1/auth/login", json={"api_key": ADMIN_KEY}),
     "/api/v1/auth/logout": Sample("POST", "/api/v1/auth/logout"),
     "/api/v1/auth/me": Sample("GET", "/api/v1/auth/me"),
@@ -140,6 +141,8 @@ SAMPLES: dict[str, Sample] = {
     "/{entity:entity}/{project}": Sample("GET", "/admin/routes"),
     "/{entity:entity}/{project}/runs/{run}": Sample("GET", "/admin/routes/runs/r1"),
     "/{entity:entity}/{project}/sweeps/{sweep}": Sample("GET", "/admin/routes/sweeps/s1"),
+    "/{entity:entity}/{project}/artifacts/{type}/{name}/{version}": Sample(
+        "GET", "/admin/routes/artifacts/dataset/data/v0"),
 }
 
 #: Credentials that identify nobody.
@@ -257,7 +260,8 @@ def test_public_routes_answer_without_credentials(app: InProcessApp) -> None:
     assert {r.path for r in public} == {
         "/health", "/healthz", "/ready", "/api/v1/auth/login", "/static/{name:path}", "/",
         "/login", "/authorize", "/{entity:entity}/{project}",
-        "/{entity:entity}/{project}/runs/{run}", "/{entity:entity}/{project}/sweeps/{sweep}"}
+        "/{entity:entity}/{project}/runs/{run}", "/{entity:entity}/{project}/sweeps/{sweep}",
+        "/{entity:entity}/{project}/artifacts/{type}/{name}/{version}"}
     for r in public:
         sample = SAMPLES[r.path]
         response = _send(app, sample.method, sample.url, sample)

@@ -1,12 +1,19 @@
-// /<entity>/<project>/runs/<run>: the run's overview (state, times, config, summary) and one
-// chart per metric of its history.
+// /<entity>/<project>/runs/<run>: tabs for the run's overview (state, times, config, summary,
+// one chart per metric of its history), system metrics, console, files, media and artifacts
+// (the URL hash names the tab: #logs, #files...).
 import { series, type StepRange } from "../api";
 import { ChartPanel, chartKeys, chartSections, drawPanels, repeat, runColor }
   from "../chart";
 import { type Child, h, path } from "../dom";
 import { dateTime, duration, value } from "../format";
 import { frame } from "../layout";
+import { artifactsTab } from "../run/artifacts";
+import { filesTab } from "../run/files";
+import { consoleTab } from "../run/logs";
+import { mediaTab } from "../run/media";
+import { systemTab } from "../run/system";
 import { loadRun, numericHistoryKeys } from "../runs";
+import { tabbed } from "../tabs";
 
 function keyValueTable(cls: string, values: Record<string, unknown>): HTMLElement {
   const keys = Object.keys(values).sort((a, b) => a.localeCompare(b));
@@ -39,27 +46,42 @@ export async function runPage(entity: string, project: string, name: string): Pr
   const summary = Object.fromEntries(Object.entries(run.summary).filter(
     ([k]) => !k.startsWith("_")));
   const panels = chartKeys(numericHistoryKeys(run)).map((k) => new ChartPanel(k));
-  frame(crumbs,
-    h("h1", { class: "run-name" }, run.label),
-    h("div", { class: "overview" },
-      h("section", null, h("h2", null, "Overview"),
-        h("dl", { class: "facts" }, facts.filter(([, v]) => v !== "" &&
-          !(Array.isArray(v) && !v.length)).map(([k, v]) => [h("dt", null, k),
-          h("dd", { "data-fact": k }, v)]))),
-      h("section", null, h("h2", null, "Config"), keyValueTable("config", run.config)),
-      h("section", null, h("h2", null, "Summary"), keyValueTable("summary", summary))),
-    panels.length ? chartSections(panels)
-      : h("p", { class: "muted" }, "No numeric metrics logged."));
+  const overview = h("div", { class: "overview" },
+    h("section", null, h("h2", null, "Overview"),
+      h("dl", { class: "facts" }, facts.filter(([, v]) => v !== "" &&
+        !(Array.isArray(v) && !v.length)).map(([k, v]) => [h("dt", null, k),
+        h("dd", { "data-fact": k }, v)]))),
+    h("section", null, h("h2", null, "Config"), keyValueTable("config", run.config)),
+    h("section", null, h("h2", null, "Summary"), keyValueTable("summary", summary)));
   const chartRun = { path: run.path, label: run.label, color: runColor(run.path) };
   const fetchSeries = (keys: string[], buckets: number, range?: StepRange) =>
     series([run.path], keys, buckets, range);
-  await drawPanels(panels, [chartRun], fetchSeries);
+  let state = n.state ?? "";
+  const running = () => state === "running";
+  frame(crumbs,
+    h("h1", { class: "run-name" }, run.label),
+    tabbed([
+      { id: "overview", title: "Overview", render: async (box) => {
+        box.append(overview, panels.length ? chartSections(panels)
+          : h("p", { class: "muted" }, "No numeric metrics logged."));
+        await drawPanels(panels, [chartRun], fetchSeries);
+      } },
+      { id: "system", title: "System", render: (box) =>
+        systemTab(box, entity, project, name, run.path, run.label) },
+      { id: "logs", title: "Logs", render: (box) =>
+        consoleTab(box, run.path, running) },
+      { id: "files", title: "Files", render: (box) => filesTab(box, entity, project, name) },
+      { id: "media", title: "Media", render: (box) =>
+        mediaTab(box, run, entity, project, name) },
+      { id: "artifacts", title: "Artifacts", render: (box) =>
+        artifactsTab(box, entity, project, name) },
+    ]));
   if (n.state === "running") {
     // Live: new points join the charts (and new metrics a reload) until the run ends.
     repeat(async () => {
       const now = await loadRun(entity, project, name);
       await drawPanels(panels, [chartRun], fetchSeries, true);
-      const state = now?.node.state ?? "";
+      state = now?.node.state ?? "";
       const shown = document.querySelector<HTMLElement>("[data-fact=State] .state");
       if (shown && state) {
         shown.textContent = state;

@@ -1,43 +1,78 @@
-// /<entity>/<project>: the runs table beside one chart panel per metric for the selected runs.
-import { series } from "../api";
+// /<entity>/<project>: the runs table (virtualised; filters sent to the server as api.runs
+// filters; column chooser; grouping) beside one chart panel per metric for the selected
+// runs (x axis choice, EMA smoothing over the raw min-max band).
+import { series, type StepRange } from "../api";
 import { ChartPanel, type ChartRun, chartKeys, chartSections, drawPanels, repeat, runColor }
   from "../chart";
 import { h, path } from "../dom";
 import { frame } from "../layout";
 import { loadRuns, numericSummaryKeys, type UiRun } from "../runs";
-import { RunsTable, columns } from "../table";
+import { type Grouping, RunsTable, columns, groupName } from "../table";
+import { showCompare } from "../workspace/compare";
+import { aggregate, groupRuns } from "../workspace/groups";
+import { filterBar, mongoFilter } from "../workspace/filters";
 
 /** How many runs the workspace selects at first (the newest). */
 const FIRST_SELECTED = 20;
 /** The most runs one chart request may name (/api/v1/runs/series's limit). */
 const MAX_CHART_RUNS = 1000;
+/** The most runs the table lists. */
+const MAX_RUNS = 10_000;
 const MAX_COLUMNS = 6;
+const X_AXES = ["_step", "_runtime", "_timestamp"];
 
-function commonKeys(objects: Record<string, unknown>[], filter: (k: string) => boolean):
+function keyCounts(objects: Record<string, unknown>[], filter: (k: string) => boolean):
     string[] {
   const counts = new Map<string, number>();
   for (const o of objects) {
     for (const k of Object.keys(o)) if (filter(k)) counts.set(k, (counts.get(k) ?? 0) + 1);
   }
-  return [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
-    .slice(0, MAX_COLUMNS).map(([k]) => k).sort();
+  return [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([k]) => k);
+}
+
+/** A checkbox list in a disclosure: the config and summary columns to show. */
+function columnChooser(configKeys: string[], summaryKeys: string[], chosen: Set<string>,
+    onChange: () => void): HTMLElement {
+  const item = (id: string, label: string) => {
+    const box = h("input", { type: "checkbox", "data-column": id });
+    box.checked = chosen.has(id);
+    box.addEventListener("change", () => {
+      if (box.checked) chosen.add(id); else chosen.delete(id);
+      onChange();
+    });
+    return h("label", { class: "check" }, box, label);
+  };
+  return h("details", { class: "column-chooser" }, h("summary", null, "Columns"),
+    h("div", { class: "choices" },
+      h("strong", null, "Config"), configKeys.map((k) => item(`config:${k}`, k)),
+      h("strong", null, "Summary"), summaryKeys.map((k) => item(`summary:${k}`, k))));
 }
 
 export async function workspacePage(entity: string, project: string): Promise<void> {
   const crumbs = [{ text: entity }, { text: project, href: path(entity, project) }];
-  const runs = await loadRuns(entity, project);
-  if (runs === null) {
+  const first = await loadRuns(entity, project, MAX_RUNS);
+  if (first === null) {
     frame(crumbs, h("p", { class: "error" }, `No project ${entity}/${project}.`));
     return;
   }
+  let runs: UiRun[] = first;
   const metricKeys = chartKeys(numericSummaryKeys(runs));
-  const configKeys = commonKeys(runs.map((r) => r.config), () => true);
-  const summaryKeys = commonKeys(runs.map((r) => r.summary), (k) => metricKeys.includes(k));
-  const byPath = new Map(runs.map((r) => [r.path, r]));
+  const configKeys = keyCounts(runs.map((r) => r.config), () => true);
+  const summaryKeys = keyCounts(runs.map((r) => r.summary), (k) => !k.startsWith("_"));
+  const chosen = new Set([
+    ...configKeys.slice(0, MAX_COLUMNS).map((k) => `config:${k}`),
+    ...summaryKeys.filter((k) => metricKeys.includes(k)).slice(0, MAX_COLUMNS)
+      .map((k) => `summary:${k}`)]);
+  const tableColumns = () => columns(entity, project,
+    configKeys.filter((k) => chosen.has(`config:${k}`)).sort(),
+    summaryKeys.filter((k) => chosen.has(`summary:${k}`)).sort());
+  let byPath = new Map(runs.map((r) => [r.path, r]));
 
   const panels = metricKeys.map((k) => new ChartPanel(k));
   const note = h("p", { class: "muted chart-note" });
   const charts = chartSections(panels);
+  let xKey = "_step";
+  let grouping: Grouping | null = null;
   let pending = 0;
   const redraw = (selected: Set<string>) => {
     window.clearTimeout(pending);
@@ -47,27 +82,103 @@ export async function workspacePage(entity: string, project: string): Promise<vo
     const all: ChartRun[] = [...selected].map((p) => byPath.get(p)).filter(
       (r): r is UiRun => r !== undefined).map((r) => ({
       path: r.path, label: r.label, color: runColor(r.path) }));
-    const chosen = all.slice(0, MAX_CHART_RUNS);
-    note.textContent = all.length > chosen.length
-      ? `Charts show the first ${chosen.length} of ${all.length} selected runs.` : "";
-    if (!chosen.length) {
+    const chosenRuns = all.slice(0, MAX_CHART_RUNS);
+    note.textContent = all.length > chosenRuns.length
+      ? `Charts show the first ${chosenRuns.length} of ${all.length} selected runs.` : "";
+    for (const p of panels) p.xKey = xKey;
+    if (!chosenRuns.length) {
       panels.forEach((p) => p.draw({ x: "_step", start: 0, bucketWidth: 1, buckets: 0,
         runs: [] }, []));
       return;
     }
-    await drawPanels(panels, chosen,
-      (keys, buckets, range) => series(chosen.map((r) => r.path), keys, buckets, range), live);
+    const x = xKey;
+    const fetchSeries = (keys: string[], buckets: number, range?: StepRange) => series(
+      chosenRuns.map((r) => r.path), x === "_step" ? keys : [...keys, x], buckets, range);
+    if (grouping) {
+      // One aggregate line (mean, with the groups' whole min-max band) per group of the
+      // selected runs.
+      const by = grouping;
+      const groupOf = new Map(chosenRuns.map((r) => [r.path,
+        groupName(by.get(byPath.get(r.path)!))]));
+      const sizes = new Map<string, number>();
+      for (const g of groupOf.values()) sizes.set(g, (sizes.get(g) ?? 0) + 1);
+      const lines = groupRuns([...sizes].sort((a, b) => a[0].localeCompare(b[0]))
+        .map(([group, runs]) => ({ group, runs })), runColor);
+      await drawPanels(panels, lines, async (keys, buckets, range) =>
+        aggregate(await fetchSeries(keys, buckets, range), groupOf), live);
+      return;
+    }
+    await drawPanels(panels, chosenRuns, fetchSeries, live);
   };
-  const table = new RunsTable(runs, columns(entity, project, configKeys, summaryKeys),
+  const table = new RunsTable(runs, tableColumns(),
     runs.slice(0, FIRST_SELECTED).map((r) => r.path), redraw);
 
-  const filter = h("input", { type: "search", class: "runs-filter",
+  const count = h("span", { class: "run-count" }, String(runs.length));
+  const quick = h("input", { type: "search", class: "runs-filter",
     placeholder: "Filter runs by name, id, group or tag", "aria-label": "filter runs" });
-  filter.addEventListener("input", () => table.filter(filter.value));
+  quick.addEventListener("input", () => table.filter(quick.value));
+  const fields = ["name", "displayName", "state", "group", "jobType", "tags", "username",
+    "createdAt", "duration", ...configKeys.map((k) => `config.${k}`),
+    ...summaryKeys.map((k) => `summary_metrics.${k}`)];
+  const filterError = h("p", { class: "error filter-error" });
+  const filters = filterBar(fields, (conditions) => void (async () => {
+    filterError.textContent = "";
+    try {
+      const found = await loadRuns(entity, project, MAX_RUNS, mongoFilter(conditions));
+      runs = found ?? [];
+    } catch (err) {
+      filterError.textContent = err instanceof Error ? err.message : String(err);
+      return;
+    }
+    byPath = new Map(runs.map((r) => [r.path, r]));
+    count.textContent = String(runs.length);
+    table.setRuns(runs);
+    redraw(table.selected);
+  })());
+  const groupings: Grouping[] = [
+    { id: "group", get: (r) => r.node.group }, { id: "jobType", get: (r) => r.node.jobType },
+    ...configKeys.map((k): Grouping => ({ id: `config.${k}`, get: (r) => r.config[k] }))];
+  const groupBy = h("select", { class: "group-by", "aria-label": "group runs by" },
+    h("option", { value: "" }, "no grouping"),
+    groupings.map((g) => h("option", { value: g.id }, `group by ${g.id}`)));
+  groupBy.addEventListener("change", () => {
+    grouping = groupings.find((g) => g.id === groupBy.value) ?? null;
+    table.setGrouping(grouping);
+    void draw(table.selected);
+  });
+  const chooser = columnChooser(configKeys, summaryKeys, chosen,
+    () => table.setColumns(tableColumns()));
+
+  const compareBox = h("section", { class: "compare-box", hidden: true });
+  const compare = h("button", { type: "button", class: "pager compare-button",
+    onclick: () => {
+      const picked = table.ordered().filter((r) => table.selected.has(r.path));
+      compareBox.hidden = false;
+      showCompare(compareBox, picked, entity, project);
+      compareBox.scrollIntoView();
+    } }, "Compare selected");
+  const xSelect = h("select", { class: "x-axis", "aria-label": "x axis" },
+    [...X_AXES, ...metricKeys].map((x) => h("option", { value: x }, `x: ${x}`)));
+  xSelect.addEventListener("change", () => {
+    xKey = xSelect.value;
+    void draw(table.selected);
+  });
+  const smoothLabel = h("span", { class: "muted smooth-value" }, "0");
+  const smooth = h("input", { type: "range", min: 0, max: 0.99, step: 0.01, value: 0,
+    class: "smoothing", "aria-label": "smoothing" });
+  smooth.addEventListener("input", () => {
+    smoothLabel.textContent = smooth.value;
+    for (const p of panels) { p.smoothing = Number(smooth.value); p.redraw(); }
+  });
+
   frame(crumbs, h("div", { class: "workspace" },
     h("section", { class: "runs" },
-      h("h2", null, `Runs (${runs.length})`), filter, table.el),
-    h("section", { class: "charts-box" }, note,
+      h("h2", null, "Runs (", count, ")"), filters, filterError,
+      h("div", { class: "table-tools" }, quick, groupBy, chooser, compare), table.el,
+      compareBox),
+    h("section", { class: "charts-box" },
+      h("div", { class: "chart-tools" }, xSelect,
+        h("label", { class: "inline" }, "smoothing ", smooth, smoothLabel)), note,
       metricKeys.length ? charts : h("p", { class: "muted" }, "No numeric metrics logged."))));
   await draw(table.selected);
   // Live: while runs that were running at load are selected, their new points join the

@@ -15,6 +15,7 @@ from tracklet.server.rest import (
     artifacts,
     audit,
     auth,
+    console,
     exports,
     file_stream,
     graphql,
@@ -49,6 +50,7 @@ ROUTES: list[AccessRoute] = [
           access=Access.SIGNED_URL, token="hist"),
     route("/api/v1/runs/series", series.runs_series, ["GET"], access=Access.USER),
     route("/api/v1/runs/history", history.runs_history, ["GET"], access=Access.USER),
+    route("/api/v1/runs/console", console.runs_console, ["GET"], access=Access.USER),
     route("/api/v1/auth/login", auth.login, ["POST"], access=Access.PUBLIC, json_body=True),
     route("/api/v1/auth/logout", auth.logout, ["POST"], access=Access.USER),
     route("/api/v1/auth/me", auth.me, ["GET"], access=Access.USER),
@@ -69,4 +71,6 @@ ROUTES: list[AccessRoute] = [
     route("/{entity:entity}/{project}", page, ["GET"], access=Access.PUBLIC),
     route("/{entity:entity}/{project}/runs/{run}", page, ["GET"], access=Access.PUBLIC),
     route("/{entity:entity}/{project}/sweeps/{sweep}", page, ["GET"], access=Access.PUBLIC),
+    route("/{entity:entity}/{project}/artifacts/{type}/{name}/{version}", page, ["GET"],
+          access=Access.PUBLIC),
 ]

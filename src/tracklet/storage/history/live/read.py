@@ -58,6 +58,22 @@ def console_lines(
     return [(int(i), t) for i, t in conn.execute(q)]
 
 
+def console_page(
+    conn: Connection, run_id: int, after: int, limit: int, contains: str | None = None
+) -> tuple[int, list[tuple[int, str]]]:
+    """The run's console line count and up to ``limit`` (line index, text) after index
+    ``after``, only those containing ``contains`` (case-insensitive) when given."""
+    total = conn.execute(
+        select(func.count()).select_from(console).where(console.c.run_id == run_id)
+    ).scalar_one()
+    q = select(console.c.line, console.c.text).where(
+        console.c.run_id == run_id, console.c.line > after)
+    if contains:
+        q = q.where(func.lower(console.c.text).contains(contains.lower(), autoescape=True))
+    rows = conn.execute(q.order_by(console.c.line).limit(limit))
+    return int(total), [(int(i), t) for i, t in rows]
+
+
 def count_lines(conn: Connection, table: Any, run_ids: Sequence[int]) -> dict[int, int]:
     """Stored line counts per run of ``events`` or ``console`` (integrity checks, tests)."""
     rows = conn.execute(

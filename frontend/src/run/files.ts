@@ -1,0 +1,88 @@
+// The run's files tab: every file the run uploaded, with its size, a download link (the
+// signed URL the server hands out, as the SDK gets it) and a preview of images and text.
+import { graphql, request, sitePath } from "../api";
+import { h, replace } from "../dom";
+import { bytes, dateTime } from "../format";
+
+export interface RunFile {
+  name: string;
+  sizeBytes: number;
+  mimetype: string | null;
+  updatedAt: string | null;
+  url: string | null;
+}
+
+const FILES = `query UiRunFiles($project: String!, $entity: String!, $name: String!,
+    $names: [String], $after: String) {
+  project(name: $project, entityName: $entity) {
+    run(name: $name) {
+      files(names: $names, after: $after, first: 1000) {
+        edges { node { name sizeBytes mimetype updatedAt url } }
+        pageInfo { endCursor hasNextPage }
+      }
+    }
+  }
+}`;
+
+/** The run's files (all of them, or those named), in name order. */
+export async function runFiles(entity: string, project: string, name: string,
+    names?: string[]): Promise<RunFile[]> {
+  const out: RunFile[] = [];
+  let after: string | null = null;
+  for (;;) {
+    type Page = { project: { run: { files: { edges: { node: RunFile }[];
+      pageInfo: { endCursor: string | null; hasNextPage: boolean } } } | null } | null };
+    const data: Page = await graphql<Page>(FILES, { entity, project, name, after,
+      names: names ?? null });
+    const files = data.project?.run?.files;
+    if (!files) return out;
+    out.push(...files.edges.map((e) => e.node));
+    if (names || !files.pageInfo.hasNextPage || !files.pageInfo.endCursor) return out;
+    after = files.pageInfo.endCursor;
+  }
+}
+
+const IMAGE = /\.(png|jpe?g|gif|webp|bmp)$/i;
+const TEXT = /\.(txt|log|json|jsonl|ya?ml|md|csv|py|cfg|toml|ini|sh)$/i;
+/** Text previews show at most this many bytes. */
+const PREVIEW_BYTES = 256 * 1024;
+
+async function preview(file: RunFile, box: HTMLElement): Promise<void> {
+  const url = sitePath(file.url ?? "");
+  if (IMAGE.test(file.name)) {
+    replace(box, h("img", { src: url, alt: file.name, class: "preview-image" }));
+    return;
+  }
+  const response = await request(url);
+  const text = await response.text();
+  replace(box, h("pre", { class: "preview-text" }, text.slice(0, PREVIEW_BYTES),
+    text.length > PREVIEW_BYTES ? "\n… (truncated: download the file for the rest)" : ""));
+}
+
+/** Fill `box` with the files table of the run. */
+export async function filesTab(box: HTMLElement, entity: string, project: string,
+    name: string): Promise<void> {
+  const files = await runFiles(entity, project, name);
+  if (!files.length) {
+    replace(box, h("p", { class: "muted" }, "No files."));
+    return;
+  }
+  const shown = h("div", { class: "file-preview" });
+  const total = files.reduce((n, f) => n + (f.sizeBytes || 0), 0);
+  replace(box, h("p", { class: "muted" }, `${files.length} files, ${bytes(total)}`),
+    h("table", { class: "grid files" },
+      h("thead", null, h("tr", null, h("th", null, "Name"), h("th", { class: "num" }, "Size"),
+        h("th", null, "Updated"), h("th", null, ""))),
+      h("tbody", null, files.map((f) => {
+        const canPreview = f.url && (IMAGE.test(f.name) || TEXT.test(f.name));
+        return h("tr", { "data-file": f.name },
+          h("td", null, f.url ? h("a", { href: sitePath(f.url), download: f.name.split("/")
+            .pop() ?? f.name }, f.name) : f.name),
+          h("td", { class: "num", "data-bytes": f.sizeBytes }, bytes(f.sizeBytes)),
+          h("td", null, dateTime(f.updatedAt)),
+          h("td", null, canPreview ? h("button", { type: "button", class: "link preview",
+            onclick: () => void preview(f, shown).catch((err: unknown) => replace(shown,
+              h("p", { class: "error" }, String(err)))) }, "preview") : ""));
+      }))),
+    shown);
+}
