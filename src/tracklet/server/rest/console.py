@@ -23,7 +23,7 @@ from anyio import to_thread
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tracklet.domain.access import require_read
+from tracklet.domain.policy import Action, require
 from tracklet.domain.records import User
 from tracklet.errors import InvalidInput
 from tracklet.server.access import request_user
@@ -78,7 +78,7 @@ def parse_query(params: Any) -> Query:
 
 def read_page(storage: Storage, user: User, q: Query) -> bytes:
     """The page as JSON (the run found and its access checked first)."""
-    require_read(user, q.entity)
+    require(user, Action.READ, q.entity, q.project)
     with storage.db.read() as conn:
         run_id = get_run_by_path(conn, q.entity, q.project, q.name).id
         total, lines = console_page(conn, run_id, q.after, q.limit, q.contains)
