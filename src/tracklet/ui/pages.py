@@ -35,6 +35,7 @@ _ENTRY = "src/main.ts"
 RESERVED_SEGMENTS = frozenset({
     "api", "graphql", "files", "storage", "static", "artifacts", "artifactsV2", "health",
     "healthz", "ready", "login", "logout", "authorize", "sdk", "favicon.ico", "robots.txt",
+    "metrics",
 })
 
 #: The shell's policy: scripts, styles, fonts and fetches from this origin only, nothing
