@@ -19,6 +19,7 @@ from tracklet.server.rest import (
     graphql,
     health,
     history,
+    query,
     series,
     storage,
 )
@@ -47,6 +48,7 @@ ROUTES: list[AccessRoute] = [
           access=Access.SIGNED_URL, token="hist"),
     route("/api/v1/runs/series", series.runs_series, ["GET"], access=Access.USER),
     route("/api/v1/runs/history", history.runs_history, ["GET"], access=Access.USER),
+    route("/api/v1/query", query.query, ["POST"], access=Access.USER, json_body=True),
     route("/api/v1/auth/login", auth.login, ["POST"], access=Access.PUBLIC, json_body=True),
     route("/api/v1/auth/logout", auth.logout, ["POST"], access=Access.USER),
     route("/api/v1/auth/me", auth.me, ["GET"], access=Access.USER),
