@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from starlette.testclient import TestClient
-
 from tests.support.app import InProcessApp
 from tracklet.storage.history import compaction
 from tracklet.storage.metadata import runs as run_repo
@@ -26,16 +24,18 @@ def line(row: dict[str, Any]) -> str:
 class RunWriter:
     """One run of ``entity/project``, written as a user's client would."""
 
-    def __init__(self, app: InProcessApp, client: TestClient, entity: str, project: str,
-                 name: str, config: dict[str, Any] | None = None,
-                 group: str | None = None, tags: list[str] | None = None) -> None:
-        self.app, self.client = app, client
+    def __init__(self, app: InProcessApp, entity: str, project: str, name: str,
+                 config: dict[str, Any] | None = None, group: str | None = None,
+                 tags: list[str] | None = None, key: str | None = None) -> None:
+        self.app = app
+        # Another user's key, or the admin's (the app client's own).
+        self.auth: dict[str, Any] = {"auth": ("api", key)} if key else {}
         self.entity, self.project, self.name = entity, project, name
         self.offset = 0
         wrapped = {k: {"value": v, "desc": None} for k, v in (config or {}).items()}
-        response = client.post("/graphql", json={"query": UPSERT, "variables": {
+        response = app.client.post("/graphql", json={"query": UPSERT, "variables": {
             "name": name, "project": project, "entity": entity,
-            "config": json.dumps(wrapped), "group": group, "tags": tags or []}})
+            "config": json.dumps(wrapped), "group": group, "tags": tags or []}}, **self.auth)
         assert response.status_code == 200 and "errors" not in response.json(), response.text
 
     @property
@@ -47,18 +47,19 @@ class RunWriter:
         """Append history rows (one file_stream request)."""
         files = {"wandb-history.jsonl": {"offset": self.offset,
                                          "content": [line(r) for r in rows]}} if rows else {}
-        response = self.client.post(
+        response = self.app.client.post(
             f"/files/{self.entity}/{self.project}/{self.name}/file_stream",
-            json={"files": files, **extra})
+            json={"files": files, **extra}, **self.auth)
         assert response.status_code == 200, response.text
         self.offset += len(rows)
 
     def system(self, rows: list[dict[str, Any]], offset: int = 0) -> None:
         """System-metric lines (``wandb-events.jsonl``)."""
-        response = self.client.post(
+        response = self.app.client.post(
             f"/files/{self.entity}/{self.project}/{self.name}/file_stream",
             json={"files": {"wandb-events.jsonl": {"offset": offset,
-                                                   "content": [line(r) for r in rows]}}})
+                                                   "content": [line(r) for r in rows]}}},
+            **self.auth)
         assert response.status_code == 200, response.text
 
     def _id(self) -> int:
@@ -73,8 +74,8 @@ class RunWriter:
         """End the run (with a summary) and compact its history."""
         files = {"wandb-summary.json": {"offset": 0, "content": [json.dumps(summary)]}} \
             if summary else {}
-        response = self.client.post(
+        response = self.app.client.post(
             f"/files/{self.entity}/{self.project}/{self.name}/file_stream",
-            json={"files": files, "complete": True, "exitcode": 0})
+            json={"files": files, "complete": True, "exitcode": 0}, **self.auth)
         assert response.status_code == 200, response.text
         assert compaction.compact_now(self.app.storage, self._id())
