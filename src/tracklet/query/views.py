@@ -10,7 +10,6 @@ endpoint's rows on every tier: live rows, a checkpointed running run, a compacte
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -48,8 +47,14 @@ RUN = "run"
 RUN_FIELDS = ("run", "entity", "project", "id", "name", "state", "group", "job_type", "tags",
               "user", "created_at", "updated_at", "heartbeat_at", "runtime", "sweep", "host",
               "notes", "last_step", "config", "summary")
-#: Columns of ``runs`` holding JSON documents (typed JSON in DuckDB).
-JSON_COLUMNS = {"runs": ("config", "summary"), "artifacts": ("metadata",)}
+_JSON = 'CAST("{0}" AS JSON)'
+_TIME = 'to_timestamp("{0}")'
+#: Per view, the columns DuckDB converts as it copies the Arrow table in (SQL templates).
+CONVERSIONS = {
+    "runs": {"config": _JSON, "summary": _JSON, "created_at": _TIME, "updated_at": _TIME,
+             "heartbeat_at": _TIME},
+    "artifacts": {"metadata": _JSON, "created_at": _TIME, "committed_at": _TIME},
+}
 
 Check = Callable[[], None]
 
@@ -90,8 +95,10 @@ def _config_values(text: str) -> dict[str, Any]:
     return out
 
 
-def _time(seconds: float) -> dt.datetime:
-    return dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc)
+def _times(seconds: list[float | None]) -> pa.Array:
+    """Epoch seconds, made ``TIMESTAMPTZ`` by DuckDB (:data:`CONVERSIONS`): a timestamp
+    type with a zone makes pyarrow import pandas, a second's work on first use."""
+    return pa.array(seconds, pa.float64())
 
 
 def _runtime(run: Run, summary: dict[str, Any]) -> float:
@@ -105,7 +112,6 @@ def runs_table(run_list: list[Run]) -> pa.Table:
     """The ``runs`` view."""
     configs = [_config_values(r.config) for r in run_list]
     summaries = [loads_object(r.summary) or {} for r in run_list]
-    ts = pa.timestamp("us", tz="UTC")
     columns: dict[str, pa.Array] = {
         "run": pa.array([run_path(r) for r in run_list], pa.string()),
         "entity": pa.array([r.entity for r in run_list], pa.string()),
@@ -117,9 +123,9 @@ def runs_table(run_list: list[Run]) -> pa.Table:
         "job_type": pa.array([r.job_type for r in run_list], pa.string()),
         "tags": pa.array([list(r.tags) for r in run_list], pa.list_(pa.string())),
         "user": pa.array([r.username for r in run_list], pa.string()),
-        "created_at": pa.array([_time(r.created_at) for r in run_list], ts),
-        "updated_at": pa.array([_time(r.updated_at) for r in run_list], ts),
-        "heartbeat_at": pa.array([_time(r.heartbeat_at) for r in run_list], ts),
+        "created_at": _times([r.created_at for r in run_list]),
+        "updated_at": _times([r.updated_at for r in run_list]),
+        "heartbeat_at": _times([r.heartbeat_at for r in run_list]),
         "runtime": pa.array([_runtime(r, s) for r, s in zip(run_list, summaries, strict=True)],
                             pa.float64()),
         "sweep": pa.array([r.sweep_name for r in run_list], pa.string()),
@@ -285,7 +291,6 @@ def artifacts_table(conn: Connection, scope: Scope, run_list: list[Run]) -> pa.T
             aliases.setdefault(artifact_id, []).append(alias)
     # Only runs the user may read are named as an artifact's creator.
     visible = {r.id: run_path(r) for r in run_list}
-    ts = pa.timestamp("us", tz="UTC")
     return pa.table({
         "entity": pa.array([r.entity for r in rows], pa.string()),
         "project": pa.array([r.project for r in rows], pa.string()),
@@ -301,9 +306,8 @@ def artifacts_table(conn: Connection, scope: Scope, run_list: list[Run]) -> pa.T
         "metadata": pa.array([strict_json(loads_object(r.metadata or "{}") or {})
                               for r in rows], pa.string()),
         "tags": pa.array([_tags(r.tags) for r in rows], pa.list_(pa.string())),
-        "created_at": pa.array([_time(r.created_at) for r in rows], ts),
-        "committed_at": pa.array([None if r.committed_at is None else _time(r.committed_at)
-                                  for r in rows], ts),
+        "created_at": _times([r.created_at for r in rows]),
+        "committed_at": _times([r.committed_at for r in rows]),
         "run": pa.array([visible.get(r.created_by_run_id) for r in rows], pa.string()),
     })
 
