@@ -14,7 +14,7 @@ The body is JSON::
 with non-finite floats as ``"NaN"``/``"Infinity"``/``"-Infinity"`` and timestamps as ISO
 8601 text; Arrow answers one IPC stream whose schema metadata holds ``tracklet.truncated``
 and ``tracklet.row_limit`` (also in the ``X-Tracklet-Truncated`` and
-``X-Tracklet-Row-Limit`` headers). See :mod:`tracklet.query` and ``docs/query.md``.
+``X-Tracklet-Row-Limit`` headers). See :mod:`tracklet.sql` and ``docs/query.md``.
 """
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tracklet.errors import InvalidInput
-from tracklet.query import QueryLimits, QueryResult, run_query
 from tracklet.server.access import request_user
 from tracklet.server.rest.body import read_json
 from tracklet.server.state import AppState
+from tracklet.sql import QueryLimits, QueryResult, run_query
 from tracklet.storage.history.jsonline import loads
 from tracklet.storage.history.rows import json_safe
 

@@ -2,7 +2,7 @@
 
 Every view a query reads is built from the runs of :func:`readable_entities` only, so a
 statement cannot reach past them whatever it says. Point this function at the access policy
-when it changes; nothing else in :mod:`tracklet.query` decides visibility.
+when it changes; nothing else in :mod:`tracklet.sql` decides visibility.
 """
 
 from __future__ import annotations

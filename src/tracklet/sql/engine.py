@@ -23,8 +23,8 @@ import pyarrow as pa
 
 from tracklet.domain.records import User
 from tracklet.errors import InvalidInput, NotFound, PermissionDenied, Unavailable
-from tracklet.query.scope import readable_entities
-from tracklet.query.views import (
+from tracklet.sql.scope import readable_entities
+from tracklet.sql.views import (
     CONVERSIONS,
     VIEWS,
     Scope,

@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow.ipc as ipc
 import pytest
 
-from tests.query.writer import RunWriter
+from tests.sql.writer import RunWriter
 from tests.support.app import InProcessApp
 from tracklet.storage.history.live import chunks
 from tracklet.storage.history.read.tiers import open_history

@@ -7,9 +7,9 @@ statement with file and network access off, under a time and a row limit.
 
 from __future__ import annotations
 
-from tracklet.query.engine import QueryLimits, QueryResult, check_statement, run_query
-from tracklet.query.scope import readable_entities
-from tracklet.query.views import VIEWS
+from tracklet.sql.engine import QueryLimits, QueryResult, check_statement, run_query
+from tracklet.sql.scope import readable_entities
+from tracklet.sql.views import VIEWS
 
 __all__ = ["VIEWS", "QueryLimits", "QueryResult", "check_statement", "readable_entities",
            "run_query"]

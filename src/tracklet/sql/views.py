@@ -1,7 +1,7 @@
 """The console's views as Arrow tables, built from one read snapshot for one user's runs.
 
 ``runs``, ``history``, ``system_metrics`` and ``artifacts`` hold only the runs of
-:func:`tracklet.query.scope.readable_entities` (optionally narrowed to one entity or
+:func:`tracklet.sql.scope.readable_entities` (optionally narrowed to one entity or
 project); ``docs/query.md`` lists their columns. ``history`` is read per run through the
 same merged scan that ``GET /api/v1/runs/history`` streams
 (:class:`tracklet.storage.history.read.columns.ColumnScan`), so its rows are that
@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from sqlalchemy import Connection, select
 
 from tracklet.domain.records import Run
-from tracklet.query.flatten import strict_json, typed_columns
+from tracklet.sql.flatten import strict_json, typed_columns
 from tracklet.storage.facade import Storage
 from tracklet.storage.history.export.format import STEP
 from tracklet.storage.history.jsonline import loads_object

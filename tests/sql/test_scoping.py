@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.query.writer import RunWriter
+from tests.sql.writer import RunWriter
 from tests.support.app import InProcessApp
 from tracklet.storage.history.export.table import get_exports
 from tracklet.storage.metadata import runs as run_repo
