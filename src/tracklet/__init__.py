@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tracklet.sql_client import QueryError, TruncatedWarning, query
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = ["QueryError", "TruncatedWarning", "__version__", "query"]

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from tracklet.cli.query import query_command
 from tracklet.config import Settings
 from tracklet.errors import TrackletError
 
@@ -284,6 +285,9 @@ def sync_offline(root: Path, dry_run: bool) -> None:
         click.echo(f"no offline runs under {root}")
     if any(not r.ok for r in results):
         sys.exit(1)
+
+
+cli.add_command(query_command)
 
 
 def main() -> None:
