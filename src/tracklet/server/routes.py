@@ -63,6 +63,7 @@ ROUTES: list[AccessRoute] = [
     route("/", page, ["GET"], access=Access.PUBLIC),
     route("/login", page, ["GET"], access=Access.PUBLIC),
     route("/authorize", page, ["GET"], access=Access.PUBLIC),
+    route("/query", page, ["GET"], access=Access.PUBLIC),
     route("/{entity:entity}/{project}", page, ["GET"], access=Access.PUBLIC),
     route("/{entity:entity}/{project}/runs/{run}", page, ["GET"], access=Access.PUBLIC),
 ]
