@@ -5,15 +5,18 @@ same computation done with pandas on the endpoint's rows."""
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.ipc as ipc
 import pytest
 
 from tests.sql.writer import RunWriter
 from tests.support.app import InProcessApp
+from tracklet.sql.views import Scope, history_parts, load_runs
 from tracklet.storage.history.live import chunks
 from tracklet.storage.history.read.tiers import open_history
 from tracklet.storage.metadata import runs as run_repo
@@ -77,33 +80,58 @@ def _runs(app: InProcessApp) -> list[RunWriter]:
     resumed.log(rows(0, 30, 4))
     resumed.finish()
     resumed.log(rows(30, 45, 4))
+    nested = RunWriter(app, "admin", "tiers", "nested", config={"lr": 1e-2})
+    nested.log([{**row, "shape": {"w": row["_step"], "h": [1, 2]},
+                 "mixed": row["_step"] if row["_step"] % 2 else "odd"}
+                for row in rows(0, 20, 5)])
+    nested.finish()
     assert _tiers(app, live) == (0, True)
     assert _tiers(app, checkpointed)[0] >= 1 and _tiers(app, checkpointed)[1]
     assert _tiers(app, done) == (1, False)
     assert _tiers(app, resumed) == (1, True)
-    return [live, checkpointed, done, resumed]
+    assert _tiers(app, nested) == (1, False)
+    return [live, checkpointed, done, resumed, nested]
+
+
+def _arrow_rows(table: pa.Table) -> list[list[Any]]:
+    """An Arrow answer's rows, JSON columns decoded (as the JSON answer has them)."""
+    columns = []
+    for field in table.schema:
+        values = table.column(field.name).to_pylist()
+        if field.type == pa.string() and field.name in ("shape", "mixed"):
+            values = [None if v is None else json.loads(v) for v in values]
+        columns.append([_strict(v) for v in values])
+    return [list(r) for r in zip(*columns, strict=True)]
 
 
 def test_history_view_equals_the_history_endpoint_on_every_tier(
         app: InProcessApp, small_slots: None) -> None:
     runs = _runs(app)
-    columns = ", ".join(f'"{k}"' for k in KEYS)
+    keys = [*KEYS, "shape", "mixed"]
+    columns = ", ".join(f'"{k}"' for k in keys)
     for run in runs:
-        want = endpoint_rows(app, run.path, KEYS)
+        want = endpoint_rows(app, run.path, keys)
         assert want, run.path
         sql = (f"SELECT _step, {columns} FROM history WHERE run = '{run.path}' "
                "ORDER BY _step")
         body = post(app, sql).json()
-        assert [c["name"] for c in body["columns"]] == ["_step", *KEYS]
+        assert [c["name"] for c in body["columns"]] == ["_step", *keys]
         assert body["rows"] == want, run.path
+        assert [c["type"] for c in body["columns"]][-2:] == ["JSON", "JSON"]
         # Arrow: the same values (NaN compared as NaN).
         table = ipc.open_stream(post(app, sql, format="arrow").content).read_all()
-        arrow_rows = [list(r) for r in zip(*(table.column(i).to_pylist()
-                                             for i in range(table.num_columns)), strict=True)]
-        assert [[_strict(v) for v in r] for r in arrow_rows] == want, run.path
+        assert _arrow_rows(table) == want, run.path
     # Every run's rows together, and nothing else.
     count = post(app, "SELECT count(*) FROM history").json()["rows"][0][0]
-    assert count == sum(len(endpoint_rows(app, r.path, KEYS)) for r in runs)
+    assert count == sum(len(endpoint_rows(app, r.path, keys)) for r in runs)
+    # Both ways of building the view were taken: the compacted run of plain columns is read
+    # by DuckDB from its export file, the others (live rows, a JSON column) by the scan.
+    with app.storage.db.read() as conn:
+        run_list = load_runs(conn, Scope(["admin"]))
+        parts = history_parts(app.storage, conn, run_list, lambda k: True, lambda: None)
+    assert {run for run, _path in parts.files} == {"admin/tiers/done"}
+    assert set(parts.rows.column("run").to_pylist()) == {
+        f"admin/tiers/{n}" for n in ("live", "ckpt", "resumed", "nested")}
 
 
 def _strict(value: Any) -> Any:

@@ -27,9 +27,11 @@ from tracklet.sql.scope import readable_entities
 from tracklet.sql.views import (
     CONVERSIONS,
     VIEWS,
+    HistoryParts,
     Scope,
     artifacts_table,
-    history_table,
+    history_parts,
+    json_fields,
     load_runs,
     runs_table,
     system_metrics_table,
@@ -169,7 +171,6 @@ def _timeout(limits: QueryLimits) -> InvalidInput:
 
 def _connect(limits: QueryLimits) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(":memory:", config={
-        "enable_external_access": False,
         "autoinstall_known_extensions": False,
         "autoload_known_extensions": False,
         "allow_community_extensions": False,
@@ -197,9 +198,9 @@ def _load_views(storage: Storage, user: User, con: duckdb.DuckDBPyConnection, sq
             names = [entity]
         scope = Scope(names, project)
         run_list = load_runs(conn, scope)
-        tables: dict[str, Callable[[], pa.Table]] = {
+        tables: dict[str, Callable[[], pa.Table | HistoryParts]] = {
             "runs": lambda: runs_table(run_list),
-            "history": lambda: history_table(storage, conn, run_list, wanted, check),
+            "history": lambda: history_parts(storage, conn, run_list, wanted, check),
             "system_metrics": lambda: system_metrics_table(conn, run_list, check),
             "artifacts": lambda: artifacts_table(conn, scope, run_list),
         }
@@ -211,9 +212,51 @@ def _load_views(storage: Storage, user: User, con: duckdb.DuckDBPyConnection, sq
             _create(con, view, table)
 
 
-def _create(con: duckdb.DuckDBPyConnection, view: str, table: pa.Table | None) -> None:
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _create_history(con: duckdb.DuckDBPyConnection, parts: HistoryParts) -> None:
+    """``history``: the rows read from export files by DuckDB, then the merged scan's; a
+    key held as JSON text by any run is a JSON column."""
+    json_keys = json_fields(parts.rows)
+    casts = ", ".join(f"CAST({_quote(k)} AS JSON) AS {_quote(k)}" for k in json_keys)
+    rows = (f"SELECT * REPLACE ({casts}) " if json_keys else "SELECT * ") \
+        + 'FROM "_tracklet_history_rows"'
+    con.register("_tracklet_history_rows", parts.rows)
+    if not parts.files:
+        con.execute(f"CREATE TABLE history AS {rows}")
+        con.unregister("_tracklet_history_rows")
+        return
+    con.register("_tracklet_files", pa.table({
+        "run": pa.array([run for run, _ in parts.files], pa.string()),
+        "file": pa.array([path for _, path in parts.files], pa.string())}))
+    keys = [_quote(k) for k in parts.file_keys]
+    held = " OR ".join(f"p.{k} IS NOT NULL" for k in keys)
+    picked = ", ".join(f"to_json(p.{q}) AS {q}" if k in json_keys else f"p.{q}"
+                       for k, q in zip(parts.file_keys, keys, strict=True))
+    names = list(dict.fromkeys([*parts.rows.column_names, "run", "_step",
+                                *parts.file_keys]))
+    order = ["run", "_step", *sorted(n for n in names if n not in ("run", "_step"))]
+    con.execute(f"""
+        CREATE TABLE history AS SELECT {", ".join(_quote(n) for n in order)} FROM (
+            SELECT f.run, p._step, {picked}
+            FROM read_parquet(?, union_by_name = true, filename = true) p
+            JOIN "_tracklet_files" f ON p.filename = f.file
+            WHERE {held}
+            UNION ALL BY NAME
+            {rows})""", [sorted({path for _, path in parts.files})])
+    con.unregister("_tracklet_files")
+    con.unregister("_tracklet_history_rows")
+
+
+def _create(con: duckdb.DuckDBPyConnection, view: str,
+            table: pa.Table | HistoryParts | None) -> None:
     if table is None:
         con.execute(f'CREATE TABLE "{view}" (run VARCHAR)')
+        return
+    if isinstance(table, HistoryParts):
+        _create_history(con, table)
         return
     source = f"_tracklet_{view}"
     con.register(source, table)
@@ -225,6 +268,8 @@ def _create(con: duckdb.DuckDBPyConnection, view: str, table: pa.Table | None) -
 
 
 def _lock(con: duckdb.DuckDBPyConnection) -> None:
+    # From here on the statement runs: no files, no network, no changing that back.
+    con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
 
 

@@ -22,7 +22,9 @@ from sqlalchemy import Connection, select
 from tracklet.domain.records import Run
 from tracklet.sql.flatten import strict_json, typed_columns
 from tracklet.storage.facade import Storage
-from tracklet.storage.history.export.format import STEP
+from tracklet.storage.history.export.format import ENCODING, JSON, STEP
+from tracklet.storage.history.export.reader import ExportFile
+from tracklet.storage.history.export.table import Export
 from tracklet.storage.history.jsonline import loads_object
 from tracklet.storage.history.read.columns import ColumnScan
 from tracklet.storage.history.read.keys import history_keys
@@ -36,6 +38,8 @@ from tracklet.storage.metadata.tables import (
     artifacts,
     entities,
     events,
+    history_chunks,
+    history_exports,
     projects,
     runs,
 )
@@ -179,42 +183,122 @@ def unique_names(names: Sequence[str], taken: Sequence[str]) -> list[str]:
     return out
 
 
-def history_table(storage: Storage, conn: Connection, run_list: list[Run],
-                  wanted: Callable[[str], bool], check: Check) -> pa.Table:
-    """The ``history`` view: per run, the rows ``GET /api/v1/runs/history`` answers for the
-    run's keys that ``wanted`` accepts (every key of the run but ``_step``)."""
+@dataclass
+class HistoryParts:
+    """The ``history`` view's rows in two parts: runs whose whole history sits in export
+    files holding the statement's keys as plain columns (read by DuckDB straight from those
+    files, filtered to rows holding at least one key: what the merged scan answers for
+    them), and the rest (live rows, JSON or nested columns) as rows of the merged scan."""
+
+    #: (run, local path of one export part) of the runs read from their files.
+    files: list[tuple[str, str]]
+    #: The keys those files hold that the statement wants.
+    file_keys: list[str]
+    #: The other runs' rows, a ``run`` column first.
+    rows: pa.Table
+
+
+def _exports_by_run(conn: Connection, run_ids: list[int]) -> dict[int, list[Export]]:
+    out: dict[int, list[Export]] = {}
+    for start in range(0, len(run_ids), 500):
+        q = (select(history_exports)
+             .where(history_exports.c.run_id.in_(run_ids[start:start + 500]))
+             .order_by(history_exports.c.run_id, history_exports.c.part))
+        for row in conn.execute(q):
+            export = Export(**row._mapping)
+            out.setdefault(export.run_id, []).append(export)
+    return out
+
+
+def _with_live_rows(conn: Connection, run_ids: list[int]) -> set[int]:
+    out: set[int] = set()
+    for start in range(0, len(run_ids), 500):
+        q = (select(history_chunks.c.run_id).distinct()
+             .where(history_chunks.c.run_id.in_(run_ids[start:start + 500])))
+        out.update(conn.execute(q).scalars())
+    return out
+
+
+def _plain_files(storage: Storage, exports: list[Export],
+                 wanted: Callable[[str], bool]) -> tuple[list[str], set[str]] | None:
+    """The local paths of ``exports`` and the wanted keys they hold, when every wanted key
+    is a plain column in each (else None: the merged scan decodes the others)."""
+    paths: list[str] = []
+    keys: set[str] = set()
+    for export in exports:
+        path = storage.files.path(export.blob_key)
+        file = ExportFile(path, None, storage.export_reads)
+        try:
+            held = [k for k in file.keys if wanted(k)]
+            if any(k in file.json_keys or k in file.nested_keys for k in held):
+                return None
+        finally:
+            file.close()
+        paths.append(str(path))
+        keys.update(held)
+    return paths, keys
+
+
+def history_parts(storage: Storage, conn: Connection, run_list: list[Run],
+                  wanted: Callable[[str], bool], check: Check) -> HistoryParts:
+    """The ``history`` view's rows: per run, what ``GET /api/v1/runs/history`` answers for
+    the run's keys that ``wanted`` accepts (every key of the run but ``_step``)."""
+    ids = [r.id for r in run_list]
+    exports = _exports_by_run(conn, ids)
+    live = _with_live_rows(conn, ids)
+    plain: dict[int, tuple[list[str], set[str]]] = {}
+    for run in run_list:
+        check()
+        if run.id in exports and run.id not in live:
+            found = _plain_files(storage, exports[run.id], wanted)
+            if found is not None:
+                plain[run.id] = found
+    file_keys = set().union(*(keys for _paths, keys in plain.values()))
+    lowered = [k.lower() for k in file_keys]
+    if len(set(lowered)) < len(lowered) or {RUN, STEP, "filename"} & set(lowered):
+        plain = {}  # names only the merged scan's renaming keeps apart
+        file_keys = set()
+    files: list[tuple[str, str]] = []
     parts: list[tuple[str, pa.Table]] = []
     for run in run_list:
+        if run.id in plain:
+            files += [(run_path(run), path) for path in plain[run.id][0] if plain[run.id][1]]
+            continue
         check()
         view = RunHistory(storage, conn, run.id)
         try:
             keys = [k for k in history_keys(view)["keys"] if k != STEP and wanted(k)]
             if not keys:
                 continue
-            scan = ColumnScan(view, keys)
-            tables = list(scan.tables())
+            tables = list(ColumnScan(view, keys).tables())
             if tables:
                 parts.append((run_path(run), pa.concat_tables(tables)))
         finally:
             view.close()
-    return _stack(parts, leading=(RUN, STEP))
+    return HistoryParts(files, sorted(file_keys), _stack(parts, leading=(RUN, STEP)))
 
 
 def _stack(parts: list[tuple[str, pa.Table]], leading: Sequence[str]) -> pa.Table:
     """Per-run tables (their first column ``_step`` or none) stacked under one schema with
-    a ``run`` column first; keys sorted, types unified across runs."""
+    a ``run`` column first; keys sorted, types unified across runs. A key held as JSON text
+    by any run (dicts, lists, mixed kinds) is JSON text in every run, its field marked
+    with the export's ``tracklet.encoding=json``."""
     types: dict[str, list[pa.DataType]] = {}
+    as_json: set[str] = set()
     for _path, table in parts:
         for field in table.schema:
             if field.name != STEP:
                 types.setdefault(field.name, []).append(field.type)
+                if field.metadata and field.metadata.get(ENCODING) == JSON:
+                    as_json.add(field.name)
     keys = sorted(types)
-    final = {k: _unified(types[k]) for k in keys}
+    final = {k: pa.string() if k in as_json else _unified(types[k]) for k in keys}
     names = unique_names(keys, leading)
     fields = [pa.field(RUN, pa.string())]
     if STEP in leading:
         fields.append(pa.field(STEP, pa.int64()))
-    fields += [pa.field(n, final[k] if not pa.types.is_null(final[k]) else pa.string())
+    fields += [pa.field(n, final[k] if not pa.types.is_null(final[k]) else pa.string(),
+                        metadata={ENCODING: JSON} if k in as_json else None)
                for n, k in zip(names, keys, strict=True)]
     schema = pa.schema(fields)
     out = []
@@ -223,12 +307,27 @@ def _stack(parts: list[tuple[str, pa.Table]], leading: Sequence[str]) -> pa.Tabl
         arrays: list[pa.Array | pa.ChunkedArray] = [pa.array([path] * n, pa.string())]
         if STEP in leading:
             arrays.append(table.column(STEP))
-        present = set(table.column_names)
         for key, field in zip(keys, list(schema)[len(arrays):], strict=True):
-            arrays.append(_cast(table.column(key), field.type) if key in present
-                          else pa.nulls(n, field.type))
+            index = table.schema.get_field_index(key)
+            if index < 0:
+                arrays.append(pa.nulls(n, field.type))
+                continue
+            source = table.schema.field(index)
+            if key in as_json and not (source.metadata
+                                       and source.metadata.get(ENCODING) == JSON):
+                arrays.append(pa.array([None if v is None else strict_json(v)
+                                        for v in table.column(index).to_pylist()],
+                                       pa.string()))
+            else:
+                arrays.append(_cast(table.column(index), field.type))
         out.append(pa.Table.from_arrays(arrays, schema=schema))
     return pa.concat_tables(out) if out else schema.empty_table()
+
+
+def json_fields(table: pa.Table) -> list[str]:
+    """The columns of ``table`` holding JSON text (marked ``tracklet.encoding=json``)."""
+    return [f.name for f in table.schema
+            if f.metadata and f.metadata.get(ENCODING) == JSON]
 
 
 # -- system metrics -----------------------------------------------------------------------
