@@ -2,8 +2,10 @@
 views of what that user may read, locked down before the statement runs.
 
 The order matters. The views are copied into a fresh in-memory database first (so there is
-no other data to reach, and no file or network path to it); then file-system and network
-access, extension loading, Python-object scans and further configuration are switched off;
+no other data to reach; the history of compacted runs is read there by DuckDB from their
+export files, paths that come from the metadata DB, never from the statement); then
+file-system and network access (and with it extension loading) and further configuration
+are switched off (Python-object scans and extension auto-loading never were on);
 only then does the user's statement run, which must be a single SELECT (``WITH``,
 ``FROM t``, ``VALUES``, ``DESCRIBE`` and ``SUMMARIZE`` are SELECTs to DuckDB). A timer
 interrupts it at the time limit, and no more than the row limit is fetched: the result says
