@@ -23,7 +23,6 @@ from tracklet.domain.records import Run
 from tracklet.sql.flatten import strict_json, typed_columns
 from tracklet.storage.facade import Storage
 from tracklet.storage.history.export.format import ENCODING, JSON, STEP
-from tracklet.storage.history.export.reader import ExportFile
 from tracklet.storage.history.export.table import Export
 from tracklet.storage.history.jsonline import loads_object
 from tracklet.storage.history.read.columns import ColumnScan
@@ -226,15 +225,16 @@ def _plain_files(storage: Storage, exports: list[Export],
     paths: list[str] = []
     keys: set[str] = set()
     for export in exports:
-        path = storage.files.path(export.blob_key)
-        file = ExportFile(path, None, storage.export_reads)
+        # The storage's own readers: their paths and footers are remembered between
+        # statements, so a repeated statement opens no file here.
+        file = storage.files.open(export)
         try:
             held = [k for k in file.keys if wanted(k)]
             if any(k in file.json_keys or k in file.nested_keys for k in held):
                 return None
         finally:
             file.close()
-        paths.append(str(path))
+        paths.append(file.path)
         keys.update(held)
     return paths, keys
 
