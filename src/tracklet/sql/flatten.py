@@ -9,6 +9,7 @@ and anything else (lists, mixed kinds) as the value's JSON text.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -25,10 +26,11 @@ MAX_COLUMNS = 1000
 
 def strict_json(value: Any) -> str:
     """``value`` as strict JSON text (non-finite floats as the strings W&B sends)."""
+    safe = json_safe(value)
     try:
-        return orjson.dumps(json_safe(value)).decode()
-    except TypeError:  # an integer past 64 bits
-        return orjson.dumps(json_safe(value), default=str).decode()
+        return orjson.dumps(safe).decode()
+    except TypeError:  # an integer past 64 bits: the standard library writes it exactly
+        return json.dumps(safe, separators=(",", ":"), default=str)
 
 
 def flatten(doc: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
 import uuid
 from typing import Any
 
@@ -118,10 +119,13 @@ def json_body(result: QueryResult) -> bytes:
     values = [_decoded(table.column(i).to_pylist(), t)
               for i, t in zip(range(table.num_columns), result.types, strict=True)]
     rows = [json_safe(list(row)) for row in zip(*values, strict=True)]
-    return orjson.dumps({"columns": columns, "rows": rows, "row_count": table.num_rows,
-                         "truncated": result.truncated, "row_limit": result.row_limit,
-                         "elapsed_s": round(result.elapsed_s, 6)},
-                        default=_default, option=orjson.OPT_NON_STR_KEYS)
+    doc = {"columns": columns, "rows": rows, "row_count": table.num_rows,
+           "truncated": result.truncated, "row_limit": result.row_limit,
+           "elapsed_s": round(result.elapsed_s, 6)}
+    try:
+        return orjson.dumps(doc, default=_default)
+    except TypeError:  # an integer past 64 bits: the standard library writes it exactly
+        return json.dumps(doc, default=_default, separators=(",", ":")).encode()
 
 
 def _decoded(values: list[Any], sql_type: str) -> list[Any]:
