@@ -101,3 +101,24 @@ def test_bad_requests_are_400(app: InProcessApp, body: dict[str, Any], message: 
 def test_a_body_that_is_not_an_object_is_400(app: InProcessApp) -> None:
     response = app.client.post("/api/v1/query", json=["SELECT 1"])
     assert response.status_code == 400 and "JSON object" in response.json()["error"]
+
+
+ODD_TYPES = ("SELECT 2::HUGEINT * 10000000000000000000000 AS h, 1.5::DECIMAL(10,2) AS d, "
+             "INTERVAL 1 DAY AS i, DATE '2020-01-01' AS dt, TIME '10:00:00' AS t, "
+             "'x'::BLOB AS b, {'a': 1} AS s, [1, 2] AS l, MAP {'k': 1} AS m, "
+             "'nan'::DOUBLE AS n, NULL AS z, 1::UTINYINT AS ut, 'a'::ENUM('a', 'b') AS en, "
+             "'-inf'::FLOAT AS f, TIMESTAMP '2020-01-01 00:00:00' AS ts")
+
+
+@pytest.mark.parametrize("fmt", ["json", "arrow"])
+def test_every_result_type_is_answered(app: InProcessApp, fmt: str) -> None:
+    response = app.client.post("/api/v1/query", json={"sql": ODD_TYPES, "format": fmt})
+    assert response.status_code == 200, response.text
+    if fmt == "arrow":
+        assert ipc.open_stream(response.content).read_all().num_rows == 1
+        return
+    row = dict(zip([c["name"] for c in response.json()["columns"]],
+                   response.json()["rows"][0], strict=True))
+    assert row["h"] == 2 * 10**22 and row["d"] == 1.5 and row["dt"] == "2020-01-01"
+    assert row["s"] == {"a": 1} and row["l"] == [1, 2] and row["n"] == "NaN"
+    assert row["f"] == "-Infinity" and row["z"] is None and row["en"] == "a"

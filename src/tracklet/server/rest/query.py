@@ -101,7 +101,8 @@ def arrow_body(result: QueryResult) -> bytes:
 
 def _default(value: Any) -> Any:
     if isinstance(value, decimal.Decimal):
-        return float(value)
+        # HUGEINT and integral DECIMALs stay exact integers; others become floats.
+        return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value).hex()
     if isinstance(value, (dt.timedelta,)):
