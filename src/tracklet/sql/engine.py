@@ -44,8 +44,9 @@ from tracklet.storage.history.read.tiers import begin_snapshot
 MAX_SQL_CHARS = 100_000
 _MEMO_KEY = "query.gate"
 # Statements naming one of these read every column of a view, so every history key is
-# loaded for them; other statements load only the keys their text mentions.
-_WHOLE = re.compile(r"\*|\bcolumns\s*\(|\bdescribe\b|\bsummarize\b|\bshow\b|"
+# loaded for them; other statements load only the keys their text mentions. (A ``*`` counts
+# unless it is ``count(*)``'s.)
+_WHOLE = re.compile(r"(?<!\()\*(?!\s*\))|\bcolumns\s*\(|\bdescribe\b|\bsummarize\b|\bshow\b|"
                     r"information_schema|duckdb_columns|table_info|\bunpivot\b|\bpivot\b",
                     re.IGNORECASE)
 
@@ -145,11 +146,20 @@ def run_query(storage: Storage, user: User, sql: str, limits: QueryLimits,
 
     with gate:
         con = _connect(limits)
+        # One timer for the whole statement: it interrupts DuckDB whether it is reading
+        # export files into the views or running the statement.
+        timer = threading.Timer(limits.timeout_s, con.interrupt)
+        timer.daemon = True
+        timer.start()
         try:
-            _load_views(storage, user, con, sql, entity, project, check)
+            try:
+                _load_views(storage, user, con, sql, entity, project, check)
+            except duckdb.InterruptException:
+                raise _timeout(limits) from None
             _lock(con)
             table, types, truncated = _execute(con, sql, row_limit, deadline, limits)
         finally:
+            timer.cancel()
             con.close()
     return QueryResult(table, types, truncated, row_limit, time.monotonic() - started)
 
@@ -209,7 +219,7 @@ def _load_views(storage: Storage, user: User, con: duckdb.DuckDBPyConnection, sq
         for view in VIEWS:
             # A view the statement cannot name (its name is nowhere in the text) is left
             # empty: building it would only cost time.
-            table = tables[view]() if (view in text or whole) else None
+            table = tables[view]() if view in text else None
             check()
             _create(con, view, table)
 
@@ -234,15 +244,15 @@ def _create_history(con: duckdb.DuckDBPyConnection, parts: HistoryParts) -> None
         "run": pa.array([run for run, _ in parts.files], pa.string()),
         "file": pa.array([path for _, path in parts.files], pa.string())}))
     keys = [_quote(k) for k in parts.file_keys]
-    held = " OR ".join(f"p.{k} IS NOT NULL" for k in keys)
-    picked = ", ".join(f"to_json(p.{q}) AS {q}" if k in json_keys else f"p.{q}"
-                       for k, q in zip(parts.file_keys, keys, strict=True))
+    held = " OR ".join(f"p.{_quote(k)} IS NOT NULL" for k in parts.filter_keys) or "true"
+    picked = "".join(f", to_json(p.{q}) AS {q}" if k in json_keys else f", p.{q}"
+                     for k, q in zip(parts.file_keys, keys, strict=True))
     names = list(dict.fromkeys([*parts.rows.column_names, "run", "_step",
                                 *parts.file_keys]))
     order = ["run", "_step", *sorted(n for n in names if n not in ("run", "_step"))]
     con.execute(f"""
         CREATE TABLE history AS SELECT {", ".join(_quote(n) for n in order)} FROM (
-            SELECT f.run, p._step, {picked}
+            SELECT f.run, p._step{picked}
             FROM read_parquet(?, union_by_name = true, filename = true) p
             JOIN "_tracklet_files" f ON p.filename = f.file
             WHERE {held}
@@ -277,12 +287,8 @@ def _lock(con: duckdb.DuckDBPyConnection) -> None:
 
 def _execute(con: duckdb.DuckDBPyConnection, sql: str, row_limit: int, deadline: float,
              limits: QueryLimits) -> tuple[pa.Table, list[str], bool]:
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
+    if time.monotonic() > deadline:
         raise _timeout(limits)
-    timer = threading.Timer(remaining, con.interrupt)
-    timer.daemon = True
-    timer.start()
     try:
         relation = con.sql(sql)
         types = [str(t) for t in relation.types]
@@ -309,8 +315,6 @@ def _execute(con: duckdb.DuckDBPyConnection, sql: str, row_limit: int, deadline:
                            f"{limits.memory_mb} MB: {_message(exc)}") from None
     except duckdb.Error as exc:
         raise InvalidInput(f"SQL error: {_message(exc)}") from None
-    finally:
-        timer.cancel()
     return table, types, truncated
 
 

@@ -193,6 +193,8 @@ class HistoryParts:
     files: list[tuple[str, str]]
     #: The keys those files hold that the statement wants.
     file_keys: list[str]
+    #: Keys of which a row must hold one to be kept (empty: every row holds one).
+    filter_keys: list[str]
     #: The other runs' rows, a ``run`` column first.
     rows: pa.Table
 
@@ -218,12 +220,25 @@ def _with_live_rows(conn: Connection, run_ids: list[int]) -> set[int]:
     return out
 
 
+@dataclass(frozen=True)
+class _Plain:
+    """A run read from its export files: their paths, the wanted keys they hold, all their
+    keys, and whether every row holds a value (a key without nulls in each part)."""
+
+    paths: list[str]
+    keys: set[str]
+    all_keys: set[str]
+    dense: bool
+
+
 def _plain_files(storage: Storage, exports: list[Export],
-                 wanted: Callable[[str], bool]) -> tuple[list[str], set[str]] | None:
-    """The local paths of ``exports`` and the wanted keys they hold, when every wanted key
-    is a plain column in each (else None: the merged scan decodes the others)."""
+                 wanted: Callable[[str], bool]) -> _Plain | None:
+    """The run's export files, when every wanted key is a plain column in each (else None:
+    the merged scan decodes the others)."""
     paths: list[str] = []
     keys: set[str] = set()
+    all_keys: set[str] = set()
+    dense = True
     for export in exports:
         # The storage's own readers: their paths and footers are remembered between
         # statements, so a repeated statement opens no file here.
@@ -234,48 +249,59 @@ def _plain_files(storage: Storage, exports: list[Export],
                 return None
         finally:
             file.close()
+        stats = export.stats()
+        dense = dense and any(s.count - s.types.get("nil", 0) == export.row_count
+                              for key, s in stats.items() if key != STEP)
         paths.append(file.path)
         keys.update(held)
-    return paths, keys
+        all_keys.update(file.keys)
+    return _Plain(paths, keys, all_keys, dense)
 
 
 def history_parts(storage: Storage, conn: Connection, run_list: list[Run],
                   wanted: Callable[[str], bool], check: Check) -> HistoryParts:
     """The ``history`` view's rows: per run, what ``GET /api/v1/runs/history`` answers for
-    the run's keys that ``wanted`` accepts (every key of the run but ``_step``)."""
+    all the run's keys (its rows holding at least one), with the columns of the keys that
+    ``wanted`` accepts: which columns a statement loads never changes which rows it sees."""
     ids = [r.id for r in run_list]
     exports = _exports_by_run(conn, ids)
     live = _with_live_rows(conn, ids)
-    plain: dict[int, tuple[list[str], set[str]]] = {}
+    plain: dict[int, _Plain] = {}
     for run in run_list:
         check()
         if run.id in exports and run.id not in live:
             found = _plain_files(storage, exports[run.id], wanted)
             if found is not None:
                 plain[run.id] = found
-    file_keys = set().union(*(keys for _paths, keys in plain.values()))
-    lowered = [k.lower() for k in file_keys]
+    file_keys: set[str] = set().union(*(p.keys for p in plain.values()))
+    # Rows holding no value are dropped (as the endpoint does) by a filter over every key
+    # of the files, needed only when some file has no key that every row holds.
+    filter_keys: set[str] = set().union(*(p.all_keys for p in plain.values())) \
+        if not all(p.dense for p in plain.values()) else set()
+    lowered = [k.lower() for k in file_keys | filter_keys]
     if len(set(lowered)) < len(lowered) or {RUN, STEP, "filename"} & set(lowered):
         plain = {}  # names only the merged scan's renaming keeps apart
-        file_keys = set()
+        file_keys, filter_keys = set(), set()
     files: list[tuple[str, str]] = []
     parts: list[tuple[str, pa.Table]] = []
     for run in run_list:
         if run.id in plain:
-            files += [(run_path(run), path) for path in plain[run.id][0] if plain[run.id][1]]
+            files += [(run_path(run), path) for path in plain[run.id].paths]
             continue
         check()
         view = RunHistory(storage, conn, run.id)
         try:
-            keys = [k for k in history_keys(view)["keys"] if k != STEP and wanted(k)]
+            keys = [k for k in history_keys(view)["keys"] if k != STEP]
             if not keys:
                 continue
-            tables = list(ColumnScan(view, keys).tables())
+            tables = [t.select([STEP, *(k for k in keys if wanted(k))])
+                      for t in ColumnScan(view, keys).tables()]
             if tables:
                 parts.append((run_path(run), pa.concat_tables(tables)))
         finally:
             view.close()
-    return HistoryParts(files, sorted(file_keys), _stack(parts, leading=(RUN, STEP)))
+    return HistoryParts(files, sorted(file_keys), sorted(filter_keys),
+                        _stack(parts, leading=(RUN, STEP)))
 
 
 def _stack(parts: list[tuple[str, pa.Table]], leading: Sequence[str]) -> pa.Table:
