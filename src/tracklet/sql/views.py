@@ -231,6 +231,23 @@ class _Plain:
     dense: bool
 
 
+def _dense(export: Export) -> bool:
+    """Whether some key holds a value in every row of the part (from its statistics: only
+    the counts, read without building the statistics objects)."""
+    try:
+        stats = orjson.loads(export.key_stats or "{}")
+    except orjson.JSONDecodeError:
+        return False
+    for key, data in stats.items():
+        if key == STEP or not isinstance(data, dict):
+            continue
+        nulls = sum(int(t.get("count", 0)) for t in data.get("typeCounts", [])
+                    if t.get("type") == "nil")
+        if int(data.get("count", 0)) - nulls == export.row_count:
+            return True
+    return False
+
+
 def _plain_files(storage: Storage, exports: list[Export],
                  wanted: Callable[[str], bool]) -> _Plain | None:
     """The run's export files, when every wanted key is a plain column in each (else None:
@@ -249,9 +266,7 @@ def _plain_files(storage: Storage, exports: list[Export],
                 return None
         finally:
             file.close()
-        stats = export.stats()
-        dense = dense and any(s.count - s.types.get("nil", 0) == export.row_count
-                              for key, s in stats.items() if key != STEP)
+        dense = dense and _dense(export)
         paths.append(file.path)
         keys.update(held)
         all_keys.update(file.keys)
