@@ -13,6 +13,8 @@ WORKLOADS = {
     "peers": "same ingest + one metric's history read, against MLflow and Trackio",
     "read": "1-metric scan, 100-run chart series, 10k-run filtered listing; floor: pyarrow",
     "growth": "each workload at x1, x10, x100",
+    "query": "SQL console: best val/acc per run over 1,000 runs x 1,000 steps; floor: DuckDB "
+             "on the Parquet files; peers: /api/v1/runs/history paging, wandb.Api()",
     "w1_sdk_online_vs_offline": "the real wandb SDK, online vs offline (separate helper)",
     "client_log": "the light client's run.log() vs the wandb SDK's: calls/s, p50/p99/max",
     "sweep_search": "sweep search quality: bayes vs random vs grid on Branin and Hartmann-6",

@@ -6,6 +6,7 @@ import { frame, guard } from "./layout";
 import { authorizePage } from "./pages/authorize";
 import { loginPage } from "./pages/login";
 import { projectsPage } from "./pages/projects";
+import { queryPage } from "./pages/query";
 import { runPage } from "./pages/run";
 import { workspacePage } from "./pages/workspace";
 import { artifactPage } from "./run/artifacts";
@@ -16,6 +17,7 @@ const PAGES: [RegExp, Page][] = [
   [/^\/$/, projectsPage],
   [/^\/login\/?$/, loginPage],
   [/^\/authorize\/?$/, authorizePage],
+  [/^\/query\/?$/, queryPage],
   [/^\/([^/]+)\/([^/]+)\/runs\/([^/]+)\/?$/, runPage],
   [/^\/([^/]+)\/([^/]+)\/artifacts\/([^/]+)\/([^/]+)\/([^/]+)\/?$/, artifactPage],
   [/^\/([^/]+)\/([^/]+)\/?$/, workspacePage],

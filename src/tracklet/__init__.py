@@ -18,19 +18,23 @@ from tracklet.client import (
     load_tensor,
     log,
 )
+from tracklet.sql_client import QueryError, TruncatedWarning, query
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Config",
+    "QueryError",
     "Run",
     "RunError",
     "Summary",
     "Tensor",
+    "TruncatedWarning",
     "__version__",
     "current_run",
     "finish",
     "init",
     "load_tensor",
     "log",
+    "query",
 ]

@@ -151,6 +151,32 @@ class Settings:
             "$regex runs on RE2 (linear time) and needs no timeout."
         ),
     )
+    query_timeout_s: float = field(
+        default=10.0,
+        metadata=_doc(
+            "Time limit of one SQL console statement (POST /api/v1/query), building its "
+            "views included; a slower one is stopped and answered 400."
+        ),
+    )
+    query_max_rows: int = field(
+        default=10_000,
+        metadata=_doc("Most rows a SQL console answer holds; a longer one is cut and says so."),
+    )
+    query_memory_mb: int = field(
+        default=1024,
+        metadata=_doc("Memory limit (MiB) of the DuckDB database of one SQL console statement."),
+    )
+    query_threads: int = field(
+        default=2,
+        metadata=_doc("DuckDB threads one SQL console statement may use."),
+    )
+    query_concurrency: int = field(
+        default=2,
+        metadata=_doc(
+            "SQL console statements one server process runs at once; more wait a second, "
+            "then are answered 503 with Retry-After."
+        ),
+    )
     ingest_max_depth: int = field(
         default=64,
         metadata=_doc(

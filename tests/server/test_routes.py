@@ -138,6 +138,7 @@ SAMPLES: dict[str, Sample] = {
     "/": Sample("GET", "/"),
     "/login": Sample("GET", "/login"),
     "/authorize": Sample("GET", "/authorize"),
+    "/query": Sample("GET", "/query"),
     "/{entity:entity}/{project}": Sample("GET", "/admin/routes"),
     "/{entity:entity}/{project}/runs/{run}": Sample("GET", "/admin/routes/runs/r1"),
     "/{entity:entity}/{project}/sweeps/{sweep}": Sample("GET", "/admin/routes/sweeps/s1"),
@@ -259,7 +260,7 @@ def test_public_routes_answer_without_credentials(app: InProcessApp) -> None:
     public = _routes(Access.PUBLIC)
     assert {r.path for r in public} == {
         "/health", "/healthz", "/ready", "/api/v1/auth/login", "/static/{name:path}", "/",
-        "/login", "/authorize", "/{entity:entity}/{project}",
+        "/login", "/authorize", "/query", "/{entity:entity}/{project}",
         "/{entity:entity}/{project}/runs/{run}", "/{entity:entity}/{project}/sweeps/{sweep}",
         "/{entity:entity}/{project}/artifacts/{type}/{name}/{version}"}
     for r in public:

@@ -15,7 +15,7 @@ from tracklet.config import Settings
 from tracklet.server.routes import ROUTES
 from tracklet.ui.pages import AUTHORIZE_CSP, CONTENT_SECURITY_POLICY, RESERVED_SEGMENTS, page
 
-PAGE_URLS = ["/", "/login", "/authorize", "/admin/demo", "/admin/demo/",
+PAGE_URLS = ["/", "/login", "/authorize", "/query", "/admin/demo", "/admin/demo/",
              "/admin/my%20project/runs/abc123", "/some-team/p/runs/x=y+z&w$@"]
 NOT_PAGES = ["/api/nope", "/api/v1/nope", "/api/v1/runs/nope", "/graphql/x", "/files/a/b",
              "/storage/x", "/artifacts/x", "/health/x", "/files/a/b/c/d",

@@ -13,6 +13,7 @@ from tracklet.cli.client_commands import login, sync
 from tracklet.cli.options import fail_cleanly as _fail_cleanly
 from tracklet.cli.options import settings as _settings
 from tracklet.cli.options import store_options
+from tracklet.cli.query import query_command
 
 
 @click.group()
@@ -276,6 +277,8 @@ _teams.register(cli)
 # Commands kept in modules of their own register themselves on ``cli``.
 from tracklet.cli import housekeeping as _housekeeping  # noqa: E402,F401
 from tracklet.cli import transfer as _transfer  # noqa: E402,F401
+
+cli.add_command(query_command)
 
 
 def main() -> None:

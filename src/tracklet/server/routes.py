@@ -22,6 +22,7 @@ from tracklet.server.rest import (
     health,
     history,
     metrics,
+    query,
     series,
     storage,
 )
@@ -51,6 +52,7 @@ ROUTES: list[AccessRoute] = [
     route("/api/v1/runs/series", series.runs_series, ["GET"], access=Access.USER),
     route("/api/v1/runs/history", history.runs_history, ["GET"], access=Access.USER),
     route("/api/v1/runs/console", console.runs_console, ["GET"], access=Access.USER),
+    route("/api/v1/query", query.query, ["POST"], access=Access.USER, json_body=True),
     route("/api/v1/auth/login", auth.login, ["POST"], access=Access.PUBLIC, json_body=True),
     route("/api/v1/auth/logout", auth.logout, ["POST"], access=Access.USER),
     route("/api/v1/auth/me", auth.me, ["GET"], access=Access.USER),
@@ -68,6 +70,7 @@ ROUTES: list[AccessRoute] = [
     route("/", page, ["GET"], access=Access.PUBLIC),
     route("/login", page, ["GET"], access=Access.PUBLIC),
     route("/authorize", authorize_page, ["GET"], access=Access.PUBLIC),
+    route("/query", page, ["GET"], access=Access.PUBLIC),
     route("/{entity:entity}/{project}", page, ["GET"], access=Access.PUBLIC),
     route("/{entity:entity}/{project}/runs/{run}", page, ["GET"], access=Access.PUBLIC),
     route("/{entity:entity}/{project}/sweeps/{sweep}", page, ["GET"], access=Access.PUBLIC),

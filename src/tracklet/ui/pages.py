@@ -34,7 +34,7 @@ _ENTRY = "src/main.ts"
 #: never turns into a project page (checked against ``ROUTES`` by tests/ui/test_pages.py).
 RESERVED_SEGMENTS = frozenset({
     "api", "graphql", "files", "storage", "static", "artifacts", "artifactsV2", "health",
-    "healthz", "ready", "login", "logout", "authorize", "sdk", "favicon.ico", "robots.txt",
+    "healthz", "ready", "login", "logout", "authorize", "query", "sdk", "favicon.ico", "robots.txt",
     "metrics",
 })
 
