@@ -23,6 +23,7 @@ __all__ = [
     "RunSync",
     "Summary",
     "Tensor",
+    "alert",
     "current_run",
     "find_runs",
     "finish",
@@ -43,6 +44,12 @@ def _run() -> Run:
 def log(data: dict[str, Any], step: int | None = None, commit: bool | None = None) -> None:
     """``run.log`` on the current run."""
     _run().log(data, step=step, commit=commit)
+
+
+def alert(title: str, text: str, level: Any = "INFO",
+          wait_duration: float | None = None) -> None:
+    """``run.alert`` on the current run."""
+    _run().alert(title, text, level=level, wait_duration=wait_duration)
 
 
 def finish(exit_code: int = 0, timeout: float | None = None) -> None:

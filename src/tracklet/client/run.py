@@ -16,7 +16,7 @@ import threading
 import time
 import warnings
 from collections.abc import Iterator, Mapping, MutableMapping
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
@@ -27,6 +27,7 @@ from tracklet.client.credentials import resolve
 from tracklet.client.locking import RunLock
 from tracklet.client.sender import Sender
 from tracklet.client.uploader import (
+    ALERT,
     CONFIG,
     CONSOLE,
     FILE,
@@ -42,6 +43,8 @@ from tracklet.client.wire import Connection, WireError
 Mode = Literal["online", "offline", "disabled"]
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 _PLAIN_TYPES = frozenset(_PLAIN)
+#: The severities of ``run.alert`` (wandb.AlertLevel's values).
+ALERT_LEVELS = ("INFO", "WARN", "ERROR")
 
 #: Seconds ``finish()`` waits for the server by default before leaving the rest to
 #: ``tracklet sync``.
@@ -240,6 +243,28 @@ class Run:
         shutil.copyfile(path, target)
         self._put(FILE, name)
         return name
+
+    def alert(self, title: str, text: str, level: Any = "INFO",
+              wait_duration: float | timedelta | None = None) -> None:
+        """Raise an alert on the run (stored by the server, shown with the run and sent to
+        its alert destinations). ``level`` is ``"INFO"``, ``"WARN"`` or ``"ERROR"`` (or a
+        ``wandb.AlertLevel``); the server drops an alert whose title it received less than
+        ``wait_duration`` (seconds or a timedelta; default one minute) ago. Sent in the
+        background online; offline, journaled and sent by ``tracklet sync``."""
+        severity = str(getattr(level, "value", level)).upper()
+        if severity not in ALERT_LEVELS:
+            raise ValueError(f"alert level must be one of {', '.join(ALERT_LEVELS)}, "
+                             f"not {level!r}")
+        if not isinstance(title, str) or not title or not isinstance(text, str):
+            raise ValueError("an alert needs a non-empty title and a text")
+        if isinstance(wait_duration, timedelta):
+            wait_duration = wait_duration.total_seconds()
+        wait = 60.0 if wait_duration is None else float(wait_duration)
+        if not 0 <= wait < 1e12:
+            raise ValueError(f"wait_duration must be a non-negative number of seconds, "
+                             f"not {wait_duration!r}")
+        self._put(ALERT, {"title": title, "text": text, "severity": severity,
+                          "wait_ms": int(wait * 1000)})
 
     def tensor(self, key: str, step: int) -> Any:
         """The array logged as ``tracklet.Tensor(x, keep="full")`` under ``key`` at

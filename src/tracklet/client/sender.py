@@ -49,12 +49,13 @@ class Sender:
         self.uploaded: set[str] = set(state.get("uploaded") or ())
         self.console_base: int | None = state.get("console_base")
         self.console_acked: int = int(state.get("console_acked", 0))
+        self.alerts_sent: int = int(state.get("alerts_sent", 0))
 
     def _save(self) -> None:
         state = {"address": asdict(self.address) if self.address else None, "base": self.base,
                  "acked": self.acked, "complete": self.complete, "config": self._sent_config,
                  "uploaded": sorted(self.uploaded), "console_base": self.console_base,
-                 "console_acked": self.console_acked}
+                 "console_acked": self.console_acked, "alerts_sent": self.alerts_sent}
         tmp = self._state_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(state))
         os.replace(tmp, self._state_path)
@@ -108,6 +109,16 @@ class Sender:
         self.connection.file_stream(self.address, {"uploaded": todo})
         self.uploaded.update(todo)
         self._save()
+
+    def send_alerts(self, alerts: list[dict[str, Any]], total: int) -> None:
+        """Send the alerts from index ``alerts_sent`` of the ``total`` journaled ones, of
+        which ``alerts`` holds the last ``len(alerts)``; each is counted once confirmed."""
+        assert self.address is not None
+        start = self.alerts_sent - (total - len(alerts))
+        for alert in alerts[start:]:
+            self.connection.notify_alert(self.address, alert)
+            self.alerts_sent += 1
+            self._save()
 
     def pending(self, total: int) -> int:
         """Rows of ``total`` journaled ones the server has not confirmed."""

@@ -31,7 +31,7 @@ STOP_INTERVAL = 0.01
 #: Backoff after a failed post: doubling from the first to the last, with jitter.
 BACKOFF_FIRST, BACKOFF_MAX = 0.5, 30.0
 
-HISTORY, SUMMARY, CONFIG, FINISH, FILE, CONSOLE = "h", "s", "c", "f", "u", "o"
+HISTORY, SUMMARY, CONFIG, FINISH, FILE, CONSOLE, ALERT = "h", "s", "c", "f", "u", "o", "a"
 #: The run file that collects the console, uploaded at the end (as the wandb SDK does).
 OUTPUT_LOG = "output.log"
 #: Queue items journaled between two releases of the GIL.
@@ -107,6 +107,9 @@ class Uploader(threading.Thread):
         self._console_total = 0
         #: Run files journaled and not yet confirmed uploaded.
         self._files: list[str] = []
+        #: Alerts journaled and not confirmed by the server, and the count of all of them.
+        self._alerts: list[dict[str, Any]] = []
+        self._alerts_total = 0
         self._failures = 0
         self._next_try = 0.0
         #: The last error from the server, for the message at finish.
@@ -200,6 +203,10 @@ class Uploader(threading.Thread):
                 self._config_dirty = True
             elif kind == FILE:
                 self._add_file(str(payload), payloads)
+            elif kind == ALERT:
+                payloads.append(jr.ALERT + dumps(payload).encode("utf-8"))
+                self._alerts.append(payload)
+                self._alerts_total += 1
             elif kind == FINISH:
                 self._journal_console(console, payloads)
                 if (self.run_dir / "files" / OUTPUT_LOG).exists():
@@ -298,6 +305,12 @@ class Uploader(threading.Thread):
             if self._files:
                 sender.upload_files(self._files)
                 self._files.clear()
+            if sender.alerts_sent < self._alerts_total:
+                try:
+                    sender.send_alerts(self._alerts, self._alerts_total)
+                finally:
+                    del self._alerts[:len(self._alerts)
+                                     - (self._alerts_total - sender.alerts_sent)]
             while True:
                 work = (sender.pending(self._total) > 0 or self._summary_dirty
                         or sender.console_acked < self._console_total
