@@ -19,6 +19,7 @@ The payload's first byte is its kind; the rest is JSON text:
 - ``c`` a config patch;
 - ``o`` console lines (``output.log``), joined by newlines;
 - ``u`` a run file to upload (its name; the bytes are in ``<run dir>/files/<name>``);
+- ``A`` an artifact logged or used (``{"op": "log"|"use", ...}``, see client.artifacts);
 - ``a`` an alert (``{"title", "text", "severity", "wait_ms"}``);
 - ``f`` the end of the run (``{"exit_code": n}``).
 """
@@ -45,6 +46,7 @@ FINISH = b"f"
 FILE = b"u"
 CONSOLE = b"o"
 ALERT = b"a"
+ARTIFACT = b"A"
 
 JOURNAL_NAME = "run.journal"
 
@@ -90,6 +92,8 @@ class Replay:
     files: list[str] = field(default_factory=list)
     #: Alerts raised, in order (``{"title", "text", "severity", "wait_ms"}``).
     alerts: list[dict[str, Any]] = field(default_factory=list)
+    #: Artifacts logged or used, in order.
+    artifacts: list[dict[str, Any]] = field(default_factory=list)
     #: Records read; the next record's sequence number.
     records: int = 0
 
@@ -121,6 +125,8 @@ def replay(path: Path) -> Replay:
             name = body.decode("utf-8")
             if name not in result.files:
                 result.files.append(name)
+        elif kind == ARTIFACT:
+            result.artifacts.append(json.loads(body))
         elif kind == ALERT:
             result.alerts.append(json.loads(body))
         elif kind == FINISH:

@@ -21,6 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
+from tracklet.client import artifacts as art
 from tracklet.client import journal as jr
 from tracklet.client.console import Capture
 from tracklet.client.credentials import resolve
@@ -28,6 +29,7 @@ from tracklet.client.locking import RunLock
 from tracklet.client.sender import Sender
 from tracklet.client.uploader import (
     ALERT,
+    ARTIFACT,
     CONFIG,
     CONSOLE,
     FILE,
@@ -265,6 +267,68 @@ class Run:
                              f"not {wait_duration!r}")
         self._put(ALERT, {"title": title, "text": text, "severity": severity,
                           "wait_ms": int(wait * 1000)})
+
+    def log_artifact(self, path: str | Path, name: str | None = None,
+                     type: str = "unspecified",  # noqa: A002 - wandb's name
+                     aliases: list[str] | tuple[str, ...] | None = None,
+                     description: str | None = None,
+                     metadata: Mapping[str, Any] | None = None) -> str:
+        """Log the file or directory at ``path`` as the next version of the artifact
+        ``name`` (default: the path's name) of ``type``, with ``aliases`` besides
+        ``latest``. The files are copied now and uploaded in the background (offline: by
+        ``tracklet sync``); the same content as the latest version is not stored twice.
+        Read back with ``wandb.Api().artifact("entity/project/name:v0")``. Returns
+        ``name``."""
+        source = Path(path)
+        name = name or source.name
+        if not name or any(c in name for c in "/:") or not type or "/" in type:
+            raise ValueError(f"invalid artifact name {name!r} or type {type!r}")
+        for alias in aliases or ():
+            if not alias or any(c in alias for c in "/:") or alias == "latest":
+                raise ValueError(f"invalid artifact alias {alias!r}")
+        if self._finished:
+            raise RunError(f"run {self.id} is finished")
+        if self.dir is None:
+            return name
+        client_id = secrets.token_hex(16)
+        staged = f"{art.STAGING}/{client_id}"
+        art.stage(source, self.dir / staged)
+        self._put(ARTIFACT, {"op": "log", "name": name, "type": type,
+                             "aliases": list(aliases or ()), "description": description,
+                             "metadata": dict(metadata or {}), "staged": staged,
+                             "client_id": client_id,
+                             "sequence_client_id": secrets.token_hex(16)})
+        return name
+
+    def use_artifact(self, name: str) -> art.ArtifactVersion:
+        """Mark the artifact ``[entity/][project/]name[:alias]`` (default alias
+        ``latest``) as an input of this run and return it (``.download()`` fetches its
+        files). Offline, the use is journaled and resolved by ``tracklet sync``; the
+        returned version then cannot download."""
+        if self._finished:
+            raise RunError(f"run {self.id} is finished")
+        uploader = self._uploader
+        sender = uploader.sender if uploader is not None else None
+        if sender is None:
+            entity, project, qualified = art.split_name(name, self.entity or "",
+                                                        self.project)
+            full = "/".join(p for p in (entity, project, qualified) if p)
+            if uploader is not None:
+                self._put(ARTIFACT, {"op": "use", "name": full})
+            collection, _, _ = qualified.partition(":")
+            return art.ArtifactVersion(id="", entity=entity, project=project,
+                                       name=collection, version=None, type="", digest="")
+        address = sender.address
+        entity = address.entity if address else (self.entity or "")
+        project = address.project if address else self.project
+        try:
+            version = art.find(sender.connection, *art.split_name(name, entity, project))
+        except WireError as exc:
+            raise RunError(f"cannot use artifact {name!r}: {exc}") from exc
+        self._put(ARTIFACT, {"op": "use", "id": version.id,
+                             "name": f"{version.entity}/{version.project}/"
+                                     f"{version.qualified_name}"})
+        return version
 
     def tensor(self, key: str, step: int) -> Any:
         """The array logged as ``tracklet.Tensor(x, keep="full")`` under ``key`` at

@@ -15,6 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from tracklet.client import artifacts
 from tracklet.client.wire import Connection, RunAddress
 
 STATE_NAME = "upload.json"
@@ -50,12 +51,14 @@ class Sender:
         self.console_base: int | None = state.get("console_base")
         self.console_acked: int = int(state.get("console_acked", 0))
         self.alerts_sent: int = int(state.get("alerts_sent", 0))
+        self.artifacts_done: int = int(state.get("artifacts_done", 0))
 
     def _save(self) -> None:
         state = {"address": asdict(self.address) if self.address else None, "base": self.base,
                  "acked": self.acked, "complete": self.complete, "config": self._sent_config,
                  "uploaded": sorted(self.uploaded), "console_base": self.console_base,
-                 "console_acked": self.console_acked, "alerts_sent": self.alerts_sent}
+                 "console_acked": self.console_acked, "alerts_sent": self.alerts_sent,
+                 "artifacts_done": self.artifacts_done}
         tmp = self._state_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(state))
         os.replace(tmp, self._state_path)
@@ -118,6 +121,25 @@ class Sender:
         for alert in alerts[start:]:
             self.connection.notify_alert(self.address, alert)
             self.alerts_sent += 1
+            self._save()
+
+    def send_artifacts(self, ops: list[dict[str, Any]], total: int) -> None:
+        """Carry out the artifact operations from index ``artifacts_done`` of the ``total``
+        journaled ones (``ops`` holds the last ``len(ops)``): upload a logged artifact,
+        record a used one; each is counted once the server confirmed it."""
+        assert self.address is not None
+        start = self.artifacts_done - (total - len(ops))
+        for op in ops[start:]:
+            if op["op"] == "log":
+                artifacts.upload(self.connection, self.address, op, self.run_dir)
+            else:
+                artifact_id = op.get("id")
+                if artifact_id is None:
+                    entity, project, name = artifacts.split_name(
+                        op["name"], self.address.entity, self.address.project)
+                    artifact_id = artifacts.find(self.connection, entity, project, name).id
+                artifacts.use(self.connection, self.address, artifact_id)
+            self.artifacts_done += 1
             self._save()
 
     def pending(self, total: int) -> int:

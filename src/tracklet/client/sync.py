@@ -57,6 +57,7 @@ def is_synced(run_dir: Path) -> bool:
             and state.get("console_acked", 0) == len(replay.console)
             and set(replay.files) <= set(state.get("uploaded") or ())
             and state.get("alerts_sent", 0) >= len(replay.alerts)
+            and state.get("artifacts_done", 0) >= len(replay.artifacts)
             and (not replay.finished or bool(state.get("complete"))))
 
 
@@ -81,7 +82,8 @@ def sync_run(run_dir: Path, credentials: Credentials, dry_run: bool = False,
         todo = total - sender.acked
         console_done = sender.console_acked >= len(replay.console)
         files_done = set(replay.files) <= sender.uploaded
-        alerts_done = sender.alerts_sent >= len(replay.alerts)
+        alerts_done = (sender.alerts_sent >= len(replay.alerts)
+                       and sender.artifacts_done >= len(replay.artifacts))
         if dry_run or (todo == 0 and files_done and console_done and alerts_done
                        and (sender.complete or not replay.finished)
                        and sender.address is not None):
@@ -94,6 +96,7 @@ def sync_run(run_dir: Path, credentials: Credentials, dry_run: bool = False,
         try:
             sender.upsert(replay.config)
             sender.upload_files(replay.files)
+            sender.send_artifacts(replay.artifacts, len(replay.artifacts))
             sender.send_alerts(replay.alerts, len(replay.alerts))
             while not sender.post(replay.history, total, summary.line(), replay.exit_code,
                                   replay.console, len(replay.console)):

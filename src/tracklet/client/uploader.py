@@ -31,7 +31,8 @@ STOP_INTERVAL = 0.01
 #: Backoff after a failed post: doubling from the first to the last, with jitter.
 BACKOFF_FIRST, BACKOFF_MAX = 0.5, 30.0
 
-HISTORY, SUMMARY, CONFIG, FINISH, FILE, CONSOLE, ALERT = "h", "s", "c", "f", "u", "o", "a"
+HISTORY, SUMMARY, CONFIG, FINISH, FILE, CONSOLE = "h", "s", "c", "f", "u", "o"
+ALERT, ARTIFACT = "a", "A"
 #: The run file that collects the console, uploaded at the end (as the wandb SDK does).
 OUTPUT_LOG = "output.log"
 #: Queue items journaled between two releases of the GIL.
@@ -110,6 +111,9 @@ class Uploader(threading.Thread):
         #: Alerts journaled and not confirmed by the server, and the count of all of them.
         self._alerts: list[dict[str, Any]] = []
         self._alerts_total = 0
+        #: Artifact operations journaled and not yet done on the server, and their count.
+        self._artifacts: list[dict[str, Any]] = []
+        self._artifacts_total = 0
         self._failures = 0
         self._next_try = 0.0
         #: The last error from the server, for the message at finish.
@@ -203,6 +207,10 @@ class Uploader(threading.Thread):
                 self._config_dirty = True
             elif kind == FILE:
                 self._add_file(str(payload), payloads)
+            elif kind == ARTIFACT:
+                payloads.append(jr.ARTIFACT + dumps(payload).encode("utf-8"))
+                self._artifacts.append(payload)
+                self._artifacts_total += 1
             elif kind == ALERT:
                 payloads.append(jr.ALERT + dumps(payload).encode("utf-8"))
                 self._alerts.append(payload)
@@ -305,6 +313,12 @@ class Uploader(threading.Thread):
             if self._files:
                 sender.upload_files(self._files)
                 self._files.clear()
+            if sender.artifacts_done < self._artifacts_total:
+                try:
+                    sender.send_artifacts(self._artifacts, self._artifacts_total)
+                finally:
+                    del self._artifacts[:len(self._artifacts)
+                                        - (self._artifacts_total - sender.artifacts_done)]
             if sender.alerts_sent < self._alerts_total:
                 try:
                     sender.send_alerts(self._alerts, self._alerts_total)
