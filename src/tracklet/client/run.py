@@ -445,7 +445,10 @@ def init(project: str, *, entity: str | None = None, config: Mapping[str, Any] |
     run; if it is unreachable the run starts anyway and the uploader keeps trying);
     ``"offline"`` only writes the journal under ``<dir>/tracklet/offline-run-<time>-<id>``
     for ``tracklet sync``; ``"disabled"`` records nothing. ``resume="allow"|"must"`` (or
-    True) continues the run ``id`` online: its steps, rows and summary carry on.
+    True) continues the run ``id``: its steps, rows and summary carry on. Offline, the
+    server is asked at ``tracklet sync``: the run's steps count from 0 locally and are
+    shifted past the server's last step when synced (``resume="must"``/``"never"`` are
+    checked then too, and a refused sync leaves the journal as it is).
     ``base_url`` and ``api_key`` override the environment and the stored login.
     ``console="wrap"`` records what the process prints to stdout/stderr (``output.log``)
     while the run is the only one capturing; ``"off"`` leaves the streams alone.
@@ -493,6 +496,7 @@ def init(project: str, *, entity: str | None = None, config: Mapping[str, Any] |
     record = {"id": run_id, "project": project, "entity": entity, "name": name,
               "group": group, "tags": list(tag_tuple), "notes": notes, "job_type": job_type,
               "config": dict(config or {}), "resume": resuming, "history_base": history_base,
+              "resume_policy": resume if isinstance(resume, str) else None,
               "mode": mode, "start_time": time.time()}
     journal = jr.Journal.create(run_dir / jr.JOURNAL_NAME, record)
     sender = None

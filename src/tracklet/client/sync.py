@@ -88,17 +88,19 @@ def sync_run(run_dir: Path, credentials: Credentials, dry_run: bool = False,
                        and (sender.complete or not replay.finished)
                        and sender.address is not None):
             return RunSync(run_dir, run_id, 0 if not dry_run else todo, replay.finished)
-        summary = SummaryState()
-        for line in replay.history:
-            summary.add_row(json.loads(line))
-        summary.explicit.update(replay.summary)
         before = sender.acked
         try:
             sender.upsert(replay.config)
+            history = sender.shifted(replay.history)
+            summary = SummaryState()
+            summary.last.update(sender.resumed_summary)
+            for line in history:
+                summary.add_row(json.loads(line))
+            summary.explicit.update(replay.summary)
             sender.upload_files(replay.files)
             sender.send_artifacts(replay.artifacts, len(replay.artifacts))
             sender.send_alerts(replay.alerts, len(replay.alerts))
-            while not sender.post(replay.history, total, summary.line(), replay.exit_code,
+            while not sender.post(history, total, summary.line(), replay.exit_code,
                                   replay.console, len(replay.console)):
                 if progress is not None:
                     progress(sender.acked, total)
