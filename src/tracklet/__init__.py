@@ -18,6 +18,8 @@ from tracklet.client import (
     init,
     load_tensor,
     log,
+    log_artifact,
+    use_artifact,
 )
 
 __version__ = "0.1.0"
@@ -35,4 +37,6 @@ __all__ = [
     "init",
     "load_tensor",
     "log",
+    "log_artifact",
+    "use_artifact",
 ]

@@ -101,8 +101,8 @@ def test_offline_artifacts_upload_once_at_sync(client_env: Path, api: Any,
         run.log({"v": 1})
         run.log_artifact(data, name="ckpt", type="model", aliases=["step-1"])
         (data / "a.txt").write_text("second\n")
-        run.log_artifact(data, name="ckpt", type="model")
-        used = run.use_artifact("base:latest")
+        tracklet.log_artifact(data, name="ckpt", type="model")  # the current run's
+        used = tracklet.use_artifact("base:latest")
         assert used.id == "" and used.name == "base"
     assert run.dir is not None and not is_synced(run.dir)
     creds = Credentials(live_server.url, live_server.key)

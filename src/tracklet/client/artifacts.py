@@ -205,7 +205,7 @@ class ArtifactVersion:
         for node in _files(self._connection, self.entity, self.project,
                            self.qualified_name):
             path = target / node["name"]
-            if path.resolve().is_relative_to(target.resolve()) is False:
+            if not path.resolve().is_relative_to(target.resolve()):
                 raise WireError(f"artifact file name {node['name']!r} escapes the folder",
                                 retryable=False)
             if path.is_file() and md5_b64(path) == node["md5"]:
