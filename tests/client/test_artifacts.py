@@ -91,8 +91,8 @@ def test_online_artifacts_version_and_read_back_through_wandb(
 
 
 def test_offline_artifacts_upload_once_at_sync(client_env: Path, api: Any,
-                                                live_server: LiveServer,
-                                                tmp_path: Path) -> None:
+                                                live_server: LiveServer, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
     name = project()
     data = _dataset(tmp_path / "d", "offline")
     with tracklet.init(name, dir=client_env) as online:
@@ -104,9 +104,11 @@ def test_offline_artifacts_upload_once_at_sync(client_env: Path, api: Any,
         tracklet.log_artifact(data, name="ckpt", type="model")  # the current run's
         used = tracklet.use_artifact("base:latest")
         assert used.id == "" and used.name == "base"
+        run.use_artifact("ghost:v3")  # unknown to the server: skipped at sync, not fatal
     assert run.dir is not None and not is_synced(run.dir)
     creds = Credentials(live_server.url, live_server.key)
     assert sync_run(run.dir, creds).ok and is_synced(run.dir)
+    assert "ghost:v3, which the server does not have" in capsys.readouterr().err
     assert sync_run(run.dir, creds).ok
     api.flush()
     versions = sorted(a.version for a in api.artifacts("model", f"{ENTITY}/{name}/ckpt"))

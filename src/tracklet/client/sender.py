@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -185,8 +186,19 @@ class Sender:
                 if artifact_id is None:
                     entity, project, name = artifacts.split_name(
                         op["name"], self.address.entity, self.address.project)
-                    artifact_id = artifacts.find(self.connection, entity, project, name).id
-                artifacts.use(self.connection, self.address, artifact_id)
+                    try:
+                        artifact_id = artifacts.find(self.connection, entity, project,
+                                                     name).id
+                    except WireError as exc:
+                        if exc.retryable:
+                            raise
+                        # An offline use of an artifact the server does not have: the run's
+                        # own data must not wait on it forever.
+                        print(f"tracklet: run {self.run['id']} used {op['name']}, which the "
+                              f"server does not have; the use is not recorded ({exc})",
+                              file=sys.stderr)
+                if artifact_id is not None:
+                    artifacts.use(self.connection, self.address, artifact_id)
             self.artifacts_done += 1
             self._save()
 
