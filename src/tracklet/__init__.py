@@ -12,11 +12,14 @@ from tracklet.client import (
     RunError,
     Summary,
     Tensor,
+    alert,
     current_run,
     finish,
     init,
     load_tensor,
     log,
+    log_artifact,
+    use_artifact,
 )
 from tracklet.sql_client import QueryError, TruncatedWarning, query
 
@@ -31,10 +34,13 @@ __all__ = [
     "Tensor",
     "TruncatedWarning",
     "__version__",
+    "alert",
     "current_run",
     "finish",
     "init",
     "load_tensor",
     "log",
+    "log_artifact",
+    "use_artifact",
     "query",
 ]

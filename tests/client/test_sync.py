@@ -18,7 +18,7 @@ import pytest
 import tracklet
 from tests.client.helpers import ENTITY, journal_rows, project, wait_acked
 from tests.e2e.conftest import ADMIN_KEY, LiveServer, make_api, start_server
-from tests.e2e.test_api_history import same_rows
+from tests.e2e.test_api_history import same_rows, wait_for_export
 from tracklet import testing
 from tracklet.client import sender as sender_module
 from tracklet.client.credentials import Credentials
@@ -230,3 +230,49 @@ def test_a_run_still_being_logged_is_not_synced(client_env: Path,
                                                 "process")
     run.finish()
     assert sync_run(run.dir, Credentials(live_server.url, live_server.key)).rows == 1
+
+
+def test_offline_resume_continues_after_the_servers_steps_at_sync(
+        client_env: Path, api: Any, live_server: LiveServer) -> None:
+    name = project()
+    with tracklet.init(name, dir=client_env, id="offresume") as first:
+        for i in range(5):
+            first.log({"v": i, "old": True})
+        first.summary["kept"] = "yes"
+    with tracklet.init(name, mode="offline", dir=client_env, id="offresume",
+                       resume="allow") as second:
+        assert second.step == 0  # steps are relative until the sync
+        for i in range(5, 8):
+            second.log({"v": i})
+        second.log({"v": 20}, step=10)
+        second.summary["best"] = 1.5
+    creds = Credentials(live_server.url, live_server.key)
+    assert second.dir is not None
+    result = sync_run(second.dir, creds)
+    assert (result.ok, result.rows) == (True, 4), result.error
+    assert sync_run(second.dir, creds).rows == 0
+    path = f"{ENTITY}/{name}/offresume"
+    wait_for_export(live_server, name, "offresume", 9)  # the compacted tier
+    rows = _history(api, path)
+    assert [(r["_step"], r["v"]) for r in rows] == [(i, i) for i in range(8)] + [(15, 20)]
+    summary = dict(api.run(path).summary)
+    assert (summary["v"], summary["_step"], summary["kept"], summary["best"]) == (
+        20, 15, "yes", 1.5)
+    assert summary["old"] is True  # a key only the earlier part logged stays
+
+    # "must" of a missing run and "never" of an existing one are refused at sync,
+    # and nothing is created or written.
+    with tracklet.init(name, mode="offline", dir=client_env, id="offmissing",
+                       resume="must") as missing:
+        missing.log({"v": 1})
+    with tracklet.init(name, mode="offline", dir=client_env, id="offresume",
+                       resume="never") as never:
+        never.log({"v": 1})
+    assert missing.dir is not None and never.dir is not None
+    refused = sync_run(missing.dir, creds)
+    assert not refused.ok and "does not exist" in str(refused.error)
+    refused = sync_run(never.dir, creds)
+    assert not refused.ok and "exists" in str(refused.error)
+    api.flush()
+    assert [r.id for r in api.runs(f"{ENTITY}/{name}")] == ["offresume"]
+    assert len(_history(api, path)) == 9

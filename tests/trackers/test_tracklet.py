@@ -78,8 +78,9 @@ def test_online_round_trip(env: None, api: Any, live_server: LiveServer,
         {"_step": 10, "late": 9.5}]
     summary = {k: v for k, v in run.summary.items() if not k.startswith("_")}
     assert summary == {"loss": 0.2, "i": 4, "late": 9.5}
-    run.file("artifacts/weights/weights.bin").download(root=str(tmp_path / "dl")).close()
-    got = tmp_path / "dl" / "artifacts" / "weights" / "weights.bin"
+    (artifact,) = run.logged_artifacts()
+    assert (artifact.name, artifact.type) == ("weights:v0", "file")
+    got = Path(artifact.download(root=str(tmp_path / "dl"))) / "weights.bin"
     assert got.read_bytes() == bytes(range(256)) * 40
     assert api.run(f"admin/{project}/{b.id}").state == "failed"
 
@@ -116,6 +117,10 @@ def test_offline_then_sync_offline(env: None, api: Any, tmp_path: Path) -> None:
     h = adapter.init_run(project=project, group="g-off", config={"seed": 4}, offline=True)
     for i in range(40):
         adapter.log(h, {"loss": 100 - i, "nested": {"i": i}})
+    ckpt = tmp_path / "ckpt"
+    (ckpt / "inner").mkdir(parents=True)
+    (ckpt / "inner" / "state.bin").write_bytes(b"\x00\x01" * 5000)
+    adapter.log_artifact(h, "ckpt", ckpt)
     adapter.finish(h)
     assert h.url is None and h.extra["offline"] is True
     (found,) = find_offline_runs(root)
@@ -149,3 +154,7 @@ def test_offline_then_sync_offline(env: None, api: Any, tmp_path: Path) -> None:
     assert again.returncode == 0, again.stderr
     assert again.stdout == f"synced\t{h.id}\t{found.path}\n"
     assert rows() == expected, "syncing again stores no row twice"
+    (artifact,) = api.run(f"admin/{project}/{h.id}").logged_artifacts()
+    assert (artifact.name, artifact.type) == ("ckpt:v0", "directory")
+    got = Path(artifact.download(root=str(tmp_path / "dl-ckpt")))
+    assert (got / "inner" / "state.bin").read_bytes() == b"\x00\x01" * 5000

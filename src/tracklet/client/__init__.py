@@ -6,8 +6,10 @@ or jax; arrays are recognised by type and numpy is loaded when the first one is 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from tracklet.client.artifacts import ArtifactVersion
 from tracklet.client.credentials import Credentials, LoginRequired
 from tracklet.client.run import Config, Run, RunError, Summary, current_run, init
 from tracklet.client.sync import RunSync, find_runs, sync_run
@@ -15,6 +17,7 @@ from tracklet.client.tensors import load_tensor
 from tracklet.client.values import Tensor
 
 __all__ = [
+    "ArtifactVersion",
     "Config",
     "Credentials",
     "LoginRequired",
@@ -23,13 +26,16 @@ __all__ = [
     "RunSync",
     "Summary",
     "Tensor",
+    "alert",
     "current_run",
     "find_runs",
     "finish",
     "init",
     "load_tensor",
     "log",
+    "log_artifact",
     "sync_run",
+    "use_artifact",
 ]
 
 
@@ -43,6 +49,23 @@ def _run() -> Run:
 def log(data: dict[str, Any], step: int | None = None, commit: bool | None = None) -> None:
     """``run.log`` on the current run."""
     _run().log(data, step=step, commit=commit)
+
+
+def alert(title: str, text: str, level: Any = "INFO",
+          wait_duration: float | None = None) -> None:
+    """``run.alert`` on the current run."""
+    _run().alert(title, text, level=level, wait_duration=wait_duration)
+
+
+def log_artifact(path: str | Path, name: str | None = None, type: str = "unspecified",  # noqa: A002
+                 aliases: list[str] | tuple[str, ...] | None = None) -> str:
+    """``run.log_artifact`` on the current run."""
+    return _run().log_artifact(path, name=name, type=type, aliases=aliases)
+
+
+def use_artifact(name: str) -> ArtifactVersion:
+    """``run.use_artifact`` on the current run."""
+    return _run().use_artifact(name)
 
 
 def finish(exit_code: int = 0, timeout: float | None = None) -> None:

@@ -19,6 +19,8 @@ The payload's first byte is its kind; the rest is JSON text:
 - ``c`` a config patch;
 - ``o`` console lines (``output.log``), joined by newlines;
 - ``u`` a run file to upload (its name; the bytes are in ``<run dir>/files/<name>``);
+- ``A`` an artifact logged or used (``{"op": "log"|"use", ...}``, see client.artifacts);
+- ``a`` an alert (``{"title", "text", "severity", "wait_ms"}``);
 - ``f`` the end of the run (``{"exit_code": n}``).
 """
 
@@ -43,6 +45,8 @@ CONFIG = b"c"
 FINISH = b"f"
 FILE = b"u"
 CONSOLE = b"o"
+ALERT = b"a"
+ARTIFACT = b"A"
 
 JOURNAL_NAME = "run.journal"
 
@@ -86,6 +90,10 @@ class Replay:
     console: list[str] = field(default_factory=list)
     #: Run files to upload, by name under ``<run dir>/files``, in first-saved order.
     files: list[str] = field(default_factory=list)
+    #: Alerts raised, in order (``{"title", "text", "severity", "wait_ms"}``).
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    #: Artifacts logged or used, in order.
+    artifacts: list[dict[str, Any]] = field(default_factory=list)
     #: Records read; the next record's sequence number.
     records: int = 0
 
@@ -117,6 +125,10 @@ def replay(path: Path) -> Replay:
             name = body.decode("utf-8")
             if name not in result.files:
                 result.files.append(name)
+        elif kind == ARTIFACT:
+            result.artifacts.append(json.loads(body))
+        elif kind == ALERT:
+            result.alerts.append(json.loads(body))
         elif kind == FINISH:
             result.exit_code = int(json.loads(body)["exit_code"])
     return result

@@ -16,17 +16,20 @@ import threading
 import time
 import warnings
 from collections.abc import Iterator, Mapping, MutableMapping
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
+from tracklet.client import artifacts as art
 from tracklet.client import journal as jr
 from tracklet.client.console import Capture
 from tracklet.client.credentials import resolve
 from tracklet.client.locking import RunLock
 from tracklet.client.sender import Sender
 from tracklet.client.uploader import (
+    ALERT,
+    ARTIFACT,
     CONFIG,
     CONSOLE,
     FILE,
@@ -42,6 +45,8 @@ from tracklet.client.wire import Connection, WireError
 Mode = Literal["online", "offline", "disabled"]
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 _PLAIN_TYPES = frozenset(_PLAIN)
+#: The severities of ``run.alert`` (wandb.AlertLevel's values).
+ALERT_LEVELS = ("INFO", "WARN", "ERROR")
 
 #: Seconds ``finish()`` waits for the server by default before leaving the rest to
 #: ``tracklet sync``.
@@ -241,6 +246,90 @@ class Run:
         self._put(FILE, name)
         return name
 
+    def alert(self, title: str, text: str, level: Any = "INFO",
+              wait_duration: float | timedelta | None = None) -> None:
+        """Raise an alert on the run (stored by the server, shown with the run and sent to
+        its alert destinations). ``level`` is ``"INFO"``, ``"WARN"`` or ``"ERROR"`` (or a
+        ``wandb.AlertLevel``); the server drops an alert whose title it received less than
+        ``wait_duration`` (seconds or a timedelta; default one minute) ago. Sent in the
+        background online; offline, journaled and sent by ``tracklet sync``."""
+        severity = str(getattr(level, "value", level)).upper()
+        if severity not in ALERT_LEVELS:
+            raise ValueError(f"alert level must be one of {', '.join(ALERT_LEVELS)}, "
+                             f"not {level!r}")
+        if not isinstance(title, str) or not title or not isinstance(text, str):
+            raise ValueError("an alert needs a non-empty title and a text")
+        if isinstance(wait_duration, timedelta):
+            wait_duration = wait_duration.total_seconds()
+        wait = 60.0 if wait_duration is None else float(wait_duration)
+        if not 0 <= wait < 1e12:
+            raise ValueError(f"wait_duration must be a non-negative number of seconds, "
+                             f"not {wait_duration!r}")
+        self._put(ALERT, {"title": title, "text": text, "severity": severity,
+                          "wait_ms": int(wait * 1000)})
+
+    def log_artifact(self, path: str | Path, name: str | None = None,
+                     type: str = "unspecified",  # noqa: A002 - wandb's name
+                     aliases: list[str] | tuple[str, ...] | None = None,
+                     description: str | None = None,
+                     metadata: Mapping[str, Any] | None = None) -> str:
+        """Log the file or directory at ``path`` as the next version of the artifact
+        ``name`` (default: the path's name) of ``type``, with ``aliases`` besides
+        ``latest``. The files are copied now and uploaded in the background (offline: by
+        ``tracklet sync``); the same content as the latest version is not stored twice.
+        Read back with ``wandb.Api().artifact("entity/project/name:v0")``. Returns
+        ``name``."""
+        source = Path(path)
+        name = name or source.name
+        if not name or any(c in name for c in "/:") or not type or "/" in type:
+            raise ValueError(f"invalid artifact name {name!r} or type {type!r}")
+        for alias in aliases or ():
+            if not alias or any(c in alias for c in "/:") or alias == "latest":
+                raise ValueError(f"invalid artifact alias {alias!r}")
+        if self._finished:
+            raise RunError(f"run {self.id} is finished")
+        if self.dir is None:
+            return name
+        client_id = secrets.token_hex(16)
+        staged = f"{art.STAGING}/{client_id}"
+        art.stage(source, self.dir / staged)
+        self._put(ARTIFACT, {"op": "log", "name": name, "type": type,
+                             "aliases": list(aliases or ()), "description": description,
+                             "metadata": dict(metadata or {}), "staged": staged,
+                             "client_id": client_id,
+                             "sequence_client_id": secrets.token_hex(16)})
+        return name
+
+    def use_artifact(self, name: str) -> art.ArtifactVersion:
+        """Mark the artifact ``[entity/][project/]name[:alias]`` (default alias
+        ``latest``) as an input of this run and return it (``.download()`` fetches its
+        files). Offline, the use is journaled and resolved by ``tracklet sync``; the
+        returned version then cannot download."""
+        if self._finished:
+            raise RunError(f"run {self.id} is finished")
+        uploader = self._uploader
+        sender = uploader.sender if uploader is not None else None
+        if sender is None:
+            entity, project, qualified = art.split_name(name, self.entity or "",
+                                                        self.project)
+            full = "/".join(p for p in (entity, project, qualified) if p)
+            if uploader is not None:
+                self._put(ARTIFACT, {"op": "use", "name": full})
+            collection, _, _ = qualified.partition(":")
+            return art.ArtifactVersion(id="", entity=entity, project=project,
+                                       name=collection, version=None, type="", digest="")
+        address = sender.address
+        entity = address.entity if address else (self.entity or "")
+        project = address.project if address else self.project
+        try:
+            version = art.find(sender.connection, *art.split_name(name, entity, project))
+        except WireError as exc:
+            raise RunError(f"cannot use artifact {name!r}: {exc}") from exc
+        self._put(ARTIFACT, {"op": "use", "id": version.id,
+                             "name": f"{version.entity}/{version.project}/"
+                                     f"{version.qualified_name}"})
+        return version
+
     def tensor(self, key: str, step: int) -> Any:
         """The array logged as ``tracklet.Tensor(x, keep="full")`` under ``key`` at
         ``step``, read back from this run's directory (``tracklet.load_tensor`` reads it
@@ -356,7 +445,10 @@ def init(project: str, *, entity: str | None = None, config: Mapping[str, Any] |
     run; if it is unreachable the run starts anyway and the uploader keeps trying);
     ``"offline"`` only writes the journal under ``<dir>/tracklet/offline-run-<time>-<id>``
     for ``tracklet sync``; ``"disabled"`` records nothing. ``resume="allow"|"must"`` (or
-    True) continues the run ``id`` online: its steps, rows and summary carry on.
+    True) continues the run ``id``: its steps, rows and summary carry on. Offline, the
+    server is asked at ``tracklet sync``: the run's steps count from 0 locally and are
+    shifted past the server's last step when synced (``resume="must"``/``"never"`` are
+    checked then too, and a refused sync leaves the journal as it is).
     ``base_url`` and ``api_key`` override the environment and the stored login.
     ``console="wrap"`` records what the process prints to stdout/stderr (``output.log``)
     while the run is the only one capturing; ``"off"`` leaves the streams alone.
@@ -404,6 +496,7 @@ def init(project: str, *, entity: str | None = None, config: Mapping[str, Any] |
     record = {"id": run_id, "project": project, "entity": entity, "name": name,
               "group": group, "tags": list(tag_tuple), "notes": notes, "job_type": job_type,
               "config": dict(config or {}), "resume": resuming, "history_base": history_base,
+              "resume_policy": resume if isinstance(resume, str) else None,
               "mode": mode, "start_time": time.time()}
     journal = jr.Journal.create(run_dir / jr.JOURNAL_NAME, record)
     sender = None

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from tracklet.client.wire import Connection, RunAddress
+from tracklet.client import artifacts
+from tracklet.client.wire import Connection, RunAddress, WireError
 
 STATE_NAME = "upload.json"
 #: History rows and bytes per file_stream post (the SDK caps a request near 10 MiB).
@@ -49,12 +51,20 @@ class Sender:
         self.uploaded: set[str] = set(state.get("uploaded") or ())
         self.console_base: int | None = state.get("console_base")
         self.console_acked: int = int(state.get("console_acked", 0))
+        self.alerts_sent: int = int(state.get("alerts_sent", 0))
+        self.artifacts_done: int = int(state.get("artifacts_done", 0))
+        #: An offline run resumed at sync: what its steps are shifted by (the server's last
+        #: step + 1) and the summary it had, under the run's own keys.
+        self.step_base: int = int(state.get("step_base") or 0)
+        self.resumed_summary: dict[str, Any] = dict(state.get("resumed_summary") or {})
 
     def _save(self) -> None:
         state = {"address": asdict(self.address) if self.address else None, "base": self.base,
                  "acked": self.acked, "complete": self.complete, "config": self._sent_config,
                  "uploaded": sorted(self.uploaded), "console_base": self.console_base,
-                 "console_acked": self.console_acked}
+                 "console_acked": self.console_acked, "alerts_sent": self.alerts_sent,
+                 "artifacts_done": self.artifacts_done,
+                 "step_base": self.step_base, "resumed_summary": self.resumed_summary}
         tmp = self._state_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(state))
         os.replace(tmp, self._state_path)
@@ -66,6 +76,8 @@ class Sender:
             return self.address
         run = self.run
         variables: dict[str, Any] = {"config": text}
+        if self.address is None and run.get("mode") == "offline":
+            self._resume_offline()
         if self.address is None:
             variables.update({
                 "name": run["id"], "project": run["project"], "entity": run.get("entity"),
@@ -94,6 +106,47 @@ class Sender:
         self._save()
         return address
 
+    def _resume_offline(self) -> None:
+        """Apply an offline run's ``resume=`` now that the server can be asked: refuse
+        ``"must"`` of a missing run and ``"never"`` of an existing one, and continue a
+        resumed run's steps and summary after the server's."""
+        run = self.run
+        policy = run.get("resume_policy")
+        if not run.get("resume") and policy != "never":
+            return
+        status = self.connection.run_status(run.get("entity"), run["project"], run["id"])
+        if status is None and policy == "must":
+            raise WireError(f"resume='must' but run {run['id']} does not exist on the server",
+                            retryable=False)
+        if status is not None and policy == "never":
+            raise WireError(f"resume='never' but run {run['id']} exists on the server",
+                            retryable=False)
+        if status is None or not run.get("resume"):
+            return
+        summary = status.get("summaryMetrics")
+        if isinstance(summary, str):
+            try:
+                summary = json.loads(summary)
+            except ValueError:
+                summary = {}
+        summary = summary if isinstance(summary, dict) else {}
+        last = summary.get("_step")
+        self.step_base = last + 1 if isinstance(last, int) and last >= 0 else 0
+        self.resumed_summary = {k: v for k, v in summary.items() if k != "_wandb"}
+
+    def shifted(self, lines: list[str]) -> list[str]:
+        """History lines with ``_step`` moved past the server's steps (a resumed offline
+        run); the lines themselves when there is nothing to shift."""
+        if not self.step_base:
+            return lines
+        out = []
+        for line in lines:
+            row = json.loads(line)
+            if isinstance(row.get("_step"), int):
+                row["_step"] += self.step_base
+            out.append(json.dumps(row, separators=(",", ":"), allow_nan=True))
+        return out
+
     def upload_files(self, names: list[str]) -> None:
         """Upload the run files ``names`` (from ``<run dir>/files``) not uploaded yet, then
         tell the server they are complete (file_stream ``uploaded``)."""
@@ -108,6 +161,46 @@ class Sender:
         self.connection.file_stream(self.address, {"uploaded": todo})
         self.uploaded.update(todo)
         self._save()
+
+    def send_alerts(self, alerts: list[dict[str, Any]], total: int) -> None:
+        """Send the alerts from index ``alerts_sent`` of the ``total`` journaled ones, of
+        which ``alerts`` holds the last ``len(alerts)``; each is counted once confirmed."""
+        assert self.address is not None
+        start = self.alerts_sent - (total - len(alerts))
+        for alert in alerts[start:]:
+            self.connection.notify_alert(self.address, alert)
+            self.alerts_sent += 1
+            self._save()
+
+    def send_artifacts(self, ops: list[dict[str, Any]], total: int) -> None:
+        """Carry out the artifact operations from index ``artifacts_done`` of the ``total``
+        journaled ones (``ops`` holds the last ``len(ops)``): upload a logged artifact,
+        record a used one; each is counted once the server confirmed it."""
+        assert self.address is not None
+        start = self.artifacts_done - (total - len(ops))
+        for op in ops[start:]:
+            if op["op"] == "log":
+                artifacts.upload(self.connection, self.address, op, self.run_dir)
+            else:
+                artifact_id = op.get("id")
+                if artifact_id is None:
+                    entity, project, name = artifacts.split_name(
+                        op["name"], self.address.entity, self.address.project)
+                    try:
+                        artifact_id = artifacts.find(self.connection, entity, project,
+                                                     name).id
+                    except WireError as exc:
+                        if exc.retryable:
+                            raise
+                        # An offline use of an artifact the server does not have: the run's
+                        # own data must not wait on it forever.
+                        print(f"tracklet: run {self.run['id']} used {op['name']}, which the "
+                              f"server does not have; the use is not recorded ({exc})",
+                              file=sys.stderr)
+                if artifact_id is not None:
+                    artifacts.use(self.connection, self.address, artifact_id)
+            self.artifacts_done += 1
+            self._save()
 
     def pending(self, total: int) -> int:
         """Rows of ``total`` journaled ones the server has not confirmed."""

@@ -56,6 +56,8 @@ def is_synced(run_dir: Path) -> bool:
     return (state.get("acked") == len(replay.history)
             and state.get("console_acked", 0) == len(replay.console)
             and set(replay.files) <= set(state.get("uploaded") or ())
+            and state.get("alerts_sent", 0) >= len(replay.alerts)
+            and state.get("artifacts_done", 0) >= len(replay.artifacts)
             and (not replay.finished or bool(state.get("complete"))))
 
 
@@ -80,19 +82,25 @@ def sync_run(run_dir: Path, credentials: Credentials, dry_run: bool = False,
         todo = total - sender.acked
         console_done = sender.console_acked >= len(replay.console)
         files_done = set(replay.files) <= sender.uploaded
-        if dry_run or (todo == 0 and files_done and console_done
+        alerts_done = (sender.alerts_sent >= len(replay.alerts)
+                       and sender.artifacts_done >= len(replay.artifacts))
+        if dry_run or (todo == 0 and files_done and console_done and alerts_done
                        and (sender.complete or not replay.finished)
                        and sender.address is not None):
             return RunSync(run_dir, run_id, 0 if not dry_run else todo, replay.finished)
-        summary = SummaryState()
-        for line in replay.history:
-            summary.add_row(json.loads(line))
-        summary.explicit.update(replay.summary)
         before = sender.acked
         try:
             sender.upsert(replay.config)
+            history = sender.shifted(replay.history)
+            summary = SummaryState()
+            summary.last.update(sender.resumed_summary)
+            for line in history:
+                summary.add_row(json.loads(line))
+            summary.explicit.update(replay.summary)
             sender.upload_files(replay.files)
-            while not sender.post(replay.history, total, summary.line(), replay.exit_code,
+            sender.send_artifacts(replay.artifacts, len(replay.artifacts))
+            sender.send_alerts(replay.alerts, len(replay.alerts))
+            while not sender.post(history, total, summary.line(), replay.exit_code,
                                   replay.console, len(replay.console)):
                 if progress is not None:
                     progress(sender.acked, total)

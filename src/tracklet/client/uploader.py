@@ -32,6 +32,7 @@ STOP_INTERVAL = 0.01
 BACKOFF_FIRST, BACKOFF_MAX = 0.5, 30.0
 
 HISTORY, SUMMARY, CONFIG, FINISH, FILE, CONSOLE = "h", "s", "c", "f", "u", "o"
+ALERT, ARTIFACT = "a", "A"
 #: The run file that collects the console, uploaded at the end (as the wandb SDK does).
 OUTPUT_LOG = "output.log"
 #: Queue items journaled between two releases of the GIL.
@@ -107,6 +108,12 @@ class Uploader(threading.Thread):
         self._console_total = 0
         #: Run files journaled and not yet confirmed uploaded.
         self._files: list[str] = []
+        #: Alerts journaled and not confirmed by the server, and the count of all of them.
+        self._alerts: list[dict[str, Any]] = []
+        self._alerts_total = 0
+        #: Artifact operations journaled and not yet done on the server, and their count.
+        self._artifacts: list[dict[str, Any]] = []
+        self._artifacts_total = 0
         self._failures = 0
         self._next_try = 0.0
         #: The last error from the server, for the message at finish.
@@ -200,6 +207,14 @@ class Uploader(threading.Thread):
                 self._config_dirty = True
             elif kind == FILE:
                 self._add_file(str(payload), payloads)
+            elif kind == ARTIFACT:
+                payloads.append(jr.ARTIFACT + dumps(payload).encode("utf-8"))
+                self._artifacts.append(payload)
+                self._artifacts_total += 1
+            elif kind == ALERT:
+                payloads.append(jr.ALERT + dumps(payload).encode("utf-8"))
+                self._alerts.append(payload)
+                self._alerts_total += 1
             elif kind == FINISH:
                 self._journal_console(console, payloads)
                 if (self.run_dir / "files" / OUTPUT_LOG).exists():
@@ -298,6 +313,18 @@ class Uploader(threading.Thread):
             if self._files:
                 sender.upload_files(self._files)
                 self._files.clear()
+            if sender.artifacts_done < self._artifacts_total:
+                try:
+                    sender.send_artifacts(self._artifacts, self._artifacts_total)
+                finally:
+                    del self._artifacts[:len(self._artifacts)
+                                        - (self._artifacts_total - sender.artifacts_done)]
+            if sender.alerts_sent < self._alerts_total:
+                try:
+                    sender.send_alerts(self._alerts, self._alerts_total)
+                finally:
+                    del self._alerts[:len(self._alerts)
+                                     - (self._alerts_total - sender.alerts_sent)]
             while True:
                 work = (sender.pending(self._total) > 0 or self._summary_dirty
                         or sender.console_acked < self._console_total

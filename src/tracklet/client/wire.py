@@ -51,6 +51,15 @@ mutation CreateRunFiles($entity: String!, $project: String!, $run: String!, $fil
 }
 """
 
+NOTIFY_ALERT = """
+mutation NotifyScriptableRunAlert($entity: String!, $project: String!, $run: String!,
+    $title: String!, $text: String!, $severity: AlertSeverity, $waitDuration: Duration) {
+  notifyScriptableRunAlert(input: {entityName: $entity, projectName: $project,
+      runName: $run, title: $title, text: $text, severity: $severity,
+      waitDuration: $waitDuration}) { success }
+}
+"""
+
 RUN_FIELDS = "name displayName state group tags config summaryMetrics"
 
 LIST_RUNS = """
@@ -174,6 +183,14 @@ class Connection:
         payload = data["createRunFiles"]
         urls = {f["name"]: f.get("uploadUrl") for f in payload.get("files") or []}
         return [urls.get(n) for n in names], list(payload.get("uploadHeaders") or [])
+
+    def notify_alert(self, address: RunAddress, alert: dict[str, Any]) -> None:
+        """Raise ``alert`` (``title``, ``text``, ``severity``, ``wait_ms``) on the run; the
+        server drops one whose title it saw less than ``wait_ms`` ago."""
+        self.graphql(NOTIFY_ALERT, {"entity": address.entity, "project": address.project,
+                                    "run": address.name, "title": alert["title"],
+                                    "text": alert["text"], "severity": alert["severity"],
+                                    "waitDuration": alert["wait_ms"]})
 
     def put(self, url: str, data: bytes, headers: list[str]) -> None:
         """PUT ``data`` to a (signed) upload URL; no credentials go with it, as with the SDK."""

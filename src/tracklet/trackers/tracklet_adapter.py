@@ -25,8 +25,8 @@ class TrackletAdapter(TrackerAdapter):
     (``TRACKLET_*`` or ``WANDB_*`` variables, or the stored ``tracklet login``). Every run
     gets its own directory ``<base_dir>/<run_id>``; offline runs end up in
     ``<base_dir>/<run_id>/tracklet/offline-run-*``, where :func:`find_offline_runs` finds
-    them. ``log_artifact`` uploads the file (or each file of a directory) as run files
-    named ``artifacts/<name>/...``: the client has no versioned artifacts.
+    them. ``log_artifact`` logs a versioned artifact (type "file" or "directory", as
+    :class:`WandbAdapter` does), uploaded with the run or by the offline sync.
     """
 
     name = "tracklet"
@@ -72,15 +72,10 @@ class TrackletAdapter(TrackerAdapter):
         self._run(handle).log(dict(metrics), step=step)
 
     def log_artifact(self, handle: RunHandle, name: str, path: str | Path) -> None:
-        """Upload ``path`` (a file, or every file under a directory) as the run files
-        ``artifacts/<name>/<file name or relative path>``."""
-        run = self._run(handle)
+        """Log the file or directory at ``path`` as the next version of artifact ``name``
+        (type "directory" for a directory, else "file")."""
         p = Path(path)
-        files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
-        for f in files:
-            relative = f.relative_to(p).as_posix() if p.is_dir() else f.name
-            staged = f"artifacts/{name}/{relative}"
-            run.save_as(f, staged)
+        self._run(handle).log_artifact(p, name=name, type="directory" if p.is_dir() else "file")
 
     def finish(self, handle: RunHandle, *, exit_code: int = 0) -> None:
         """``run.finish(exit_code=...)``: waits until the server has it (or the journal
