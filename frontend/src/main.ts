@@ -7,6 +7,7 @@ import { authorizePage } from "./pages/authorize";
 import { loginPage } from "./pages/login";
 import { projectsPage } from "./pages/projects";
 import { runPage } from "./pages/run";
+import { sweepPage } from "./pages/sweep";
 import { workspacePage } from "./pages/workspace";
 import { artifactPage } from "./run/artifacts";
 
@@ -17,6 +18,7 @@ const PAGES: [RegExp, Page][] = [
   [/^\/login\/?$/, loginPage],
   [/^\/authorize\/?$/, authorizePage],
   [/^\/([^/]+)\/([^/]+)\/runs\/([^/]+)\/?$/, runPage],
+  [/^\/([^/]+)\/([^/]+)\/sweeps\/([^/]+)\/?$/, sweepPage],
   [/^\/([^/]+)\/([^/]+)\/artifacts\/([^/]+)\/([^/]+)\/([^/]+)\/?$/, artifactPage],
   [/^\/([^/]+)\/([^/]+)\/?$/, workspacePage],
 ];
