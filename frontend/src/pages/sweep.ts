@@ -5,7 +5,8 @@ import { h, path } from "../dom";
 import { dateTime, number, value } from "../format";
 import { frame } from "../layout";
 import type { UiRun } from "../runs";
-import { byMetric, loadSweep, metricValue, paramValue, type UiSweep } from "../sweep/data";
+import { byMetric, loadSweep, metricValue, paramValue, sweepTitle, type UiSweep }
+  from "../sweep/data";
 import { metricChart } from "../sweep/metric_chart";
 import { parCoords, parData } from "../sweep/parcoords";
 
@@ -51,7 +52,7 @@ export async function sweepPage(entity: string, project: string, name: string):
   const rows = sweep.runs.map((r) => [...sweep.params.map((p) => paramValue(r.config, p)),
     ...(sweep.metric ? [metricValue(r, sweep.metric)] : [])]);
   frame(crumbs,
-    h("h1", { class: "sweep-name" }, n.displayName || n.name),
+    h("h1", { class: "sweep-name" }, sweepTitle(n)),
     h("div", { class: "overview" },
       h("section", null, h("h2", null, "Sweep"),
         h("dl", { class: "facts" }, facts.filter(([, v]) => v !== "").map(([k, v]) => [

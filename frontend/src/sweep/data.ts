@@ -106,9 +106,24 @@ export function byMetric(sweep: UiSweep): UiRun[] {
   });
 }
 
+/** The name W&B shows for a sweep: its display name, else its config's `name`, else its
+ * id. */
+export function sweepTitle(node: { name: string; displayName: string | null;
+    configJson: string | null }): string {
+  if (node.displayName) return node.displayName;
+  try {
+    const named: unknown = record(JSON.parse(node.configJson ?? "{}")).name;
+    if (typeof named === "string" && named) return named;
+  } catch {
+    /* no config name */
+  }
+  return node.name;
+}
+
 /** Sweeps of a project, newest first as the server lists them. */
 export interface SweepSummary {
-  name: string; displayName: string | null; state: string; method: string;
+  name: string; displayName: string | null; configJson: string | null; state: string;
+  method: string;
   runCount: number; bestLoss: number | null; createdAt: string;
 }
 
@@ -116,7 +131,7 @@ export async function loadSweeps(entity: string, project: string): Promise<Sweep
   const data = await graphql<{ project: { sweeps: { edges: { node: SweepSummary }[] } | null }
     | null }>(`query UiSweeps($project: String!, $entity: String!) {
       project(name: $project, entityName: $entity) {
-        sweeps(first: 100) { edges { node { name displayName state method runCount bestLoss
+        sweeps(first: 100) { edges { node { name displayName configJson state method runCount bestLoss
           createdAt } } }
       }
     }`, { entity, project });

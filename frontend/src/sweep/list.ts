@@ -2,7 +2,7 @@
 // filled after the page is drawn (absent when the project has none).
 import { h, path, replace } from "../dom";
 import { dateTime, number } from "../format";
-import { loadSweeps } from "./data";
+import { loadSweeps, sweepTitle } from "./data";
 
 export function sweepList(entity: string, project: string): HTMLElement {
   const box = h("section", { class: "sweeps", hidden: true });
@@ -15,7 +15,7 @@ export function sweepList(entity: string, project: string): HTMLElement {
         .map((t) => h("th", null, t)))),
       h("tbody", null, sweeps.map((s) => h("tr", { "data-sweep": s.name },
         h("td", null, h("a", { href: path(entity, project, "sweeps", s.name) },
-          s.displayName || s.name)),
+          sweepTitle(s))),
         h("td", null, h("span", { class: `state ${s.state}` }, s.state)),
         h("td", null, s.method), h("td", null, String(s.runCount)),
         h("td", null, s.bestLoss === null ? "" : number(s.bestLoss)),

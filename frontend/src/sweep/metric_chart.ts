@@ -26,7 +26,9 @@ export function metricChart(metric: string, values: (number | null)[], minimize:
     const plot = new uPlot({
       width, height: 260,
       scales: { x: { time: false } },
-      axes: [{ label: "run (creation order)" }, { label: metric }],
+      // Whole runs only on x (uPlot would tick 1.2, 1.4, ...).
+      axes: [{ label: "run (creation order)", incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500,
+        1000, 2000, 5000] }, { label: metric }],
       series: [
         { label: "run" },
         { label: metric, stroke: "#2f6feb", width: 0, points: { show: true, size: 7,
