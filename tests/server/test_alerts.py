@@ -215,3 +215,40 @@ def test_alerts_are_emailed(app_settings: Settings, smtp_receiver: tuple[int, li
         assert mail["To"] == "ops@example.com, ml@example.com"
         assert "Run: admin/al/r1" in mail.get_payload()
         assert len(hook.received) == 1
+
+
+def test_an_entity_webhook_gets_its_runs_alerts(
+        app_settings: Settings, receiver: tuple[str, type[_Receiver]]) -> None:
+    from tracklet.storage.metadata import accounts
+    from tracklet.storage.metadata import alerts as alert_repo
+
+    url, handler = receiver
+    handler.failures = 0
+    settings = replace(app_settings, alert_delivery_interval_s=0.1)
+    with in_process_app(settings) as app:
+        app.graphql(BUCKET, {"name": "r1"})
+        with app.storage.db.write() as conn:
+            admin = accounts.get_entity(conn, "admin").id
+            other = accounts.ensure_entity(conn, "elsewhere", is_team=True).id
+            alert_repo.set_entity_webhook(conn, other, url + "/other")
+            alert_repo.set_entity_webhook(conn, admin, url)
+            assert alert_repo.entity_webhook(conn, admin) == url
+        assert _notify(app, "r1", "first").status_code == 200
+        deadline = time.monotonic() + 30
+        while True:
+            (alert,) = app.graphql(DELIVERIES)["data"]["project"]["run"]["alerts"]
+            (delivery,) = alert["deliveries"]  # only admin's webhook, not the other's
+            if delivery["state"] != "pending":
+                break
+            assert time.monotonic() < deadline, "the alert was never delivered"
+            time.sleep(0.1)
+        assert delivery["state"] == "delivered" and delivery["destination"] == "webhook"
+        (body,) = handler.received
+        assert body["text"] == "[INFO] first: first! (admin/al/r1)"
+        # Removed: the next alert is stored only.
+        with app.storage.db.write() as conn:
+            alert_repo.set_entity_webhook(conn, admin, None)
+        assert _notify(app, "r1", "second").status_code == 200
+        alerts = app.graphql(DELIVERIES)["data"]["project"]["run"]["alerts"]
+        assert [a["title"] for a in alerts] == ["first", "second"]
+        assert alerts[1]["deliveries"] == []

@@ -71,7 +71,11 @@ def resolve_notify_alert(
         alert = alert_repo.add_alert(conn, run.id, title=title, text=text, severity=severity,
                                      wait_duration=_seconds(data.get("wait_duration")))
         if alert is not None:
-            for destination in destinations(ctx.settings):
+            targets = destinations(ctx.settings)
+            own = alert_repo.entity_webhook_of_project(conn, run.project_id)
+            if own is not None and own not in targets:
+                targets.append(own)
+            for destination in targets:
                 alert_repo.queue_delivery(conn, alert.id, destination, alert.created_at)
     return {"success": True}
 
