@@ -1,20 +1,27 @@
 """The sweep page, the project's sweep list and the run page's alerts in headless Chromium,
 for a grid sweep the real wandb SDK ran (``wandb.sweep`` + ``wandb.agent(function=)``) and a
-run that raised alerts. Values are compared with what ``wandb.Api()``'s sweep answers."""
+run that raised alerts (delivered to the entity's own webhook, set with ``tracklet alerts
+set-webhook``, a receiver on loopback). Values are compared with what ``wandb.Api()``'s sweep
+answers."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from tests.ui.conftest import UiPage
 from tests.ui.test_browser import TIMEOUT_MS, assert_no_script_ran, chart_data
 from tests.ui.test_run_tabs import gql
+from tracklet.cli import cli
 from tracklet.testing import TrackletServer
 
 pytestmark = pytest.mark.xdist_group("ui-browser")
@@ -55,9 +62,44 @@ print("RESULT", json.dumps({{"id": sweep_id, "empty": empty_id, "state": sweep.s
 """
 
 
+class _Hook(BaseHTTPRequestHandler):
+    """The entity's webhook: records each alert body."""
+
+    received: list[dict[str, Any]] = []
+
+    def do_POST(self) -> None:
+        type(self).received.append(json.loads(self.rfile.read(
+            int(self.headers["Content-Length"]))))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+def _set_webhook(server: TrackletServer, *args: str) -> None:
+    result = CliRunner().invoke(cli, ["alerts", "set-webhook", "admin", *args,
+                                      "--data-dir", str(server.data_dir)])
+    assert result.exit_code == 0, result.output
+
+
 @pytest.fixture(scope="module")
-def swept(ui_server: TrackletServer, tmp_path_factory: pytest.TempPathFactory
-          ) -> Iterator[dict[str, Any]]:
+def hook(ui_server: TrackletServer) -> Iterator[type[_Hook]]:
+    handler = type("Hook", (_Hook,), {"received": []})
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    _set_webhook(ui_server, f"http://127.0.0.1:{receiver.server_address[1]}/hook")
+    try:
+        yield handler
+    finally:
+        _set_webhook(ui_server, "--clear")
+        receiver.shutdown()
+        receiver.server_close()
+
+
+@pytest.fixture(scope="module")
+def swept(ui_server: TrackletServer, tmp_path_factory: pytest.TempPathFactory,
+          hook: type[_Hook]) -> Iterator[dict[str, Any]]:
     from tests.e2e.conftest import sdk_environment
 
     workdir = tmp_path_factory.mktemp("sdk-sweep")
@@ -172,20 +214,28 @@ def test_project_lists_its_sweeps(ui_page: UiPage, swept: dict[str, Any]) -> Non
     assert_no_script_ran(ui_page)
 
 
-def test_run_alerts_tab(ui_page: UiPage, swept: dict[str, Any]) -> None:
-    stored = gql(ui_page.server, """query($p: String!, $r: String!) { project(name: $p,
-        entityName: "admin") { run(name: $r) { alerts { id title text severity
-        deliveries { state } } } } }""", p=PROJECT, r=swept["alerting"])["project"]["run"]
+def test_run_alerts_tab(ui_page: UiPage, swept: dict[str, Any], hook: type[_Hook]) -> None:
+    deadline = time.monotonic() + 60
+    while True:  # the server's deliverer sends both to the entity's webhook
+        stored = gql(ui_page.server, """query($p: String!, $r: String!) { project(name: $p,
+            entityName: "admin") { run(name: $r) { alerts { id title text severity
+            deliveries { state } } } } }""", p=PROJECT, r=swept["alerting"])["project"]["run"]
+        states = [d["state"] for a in stored["alerts"] for d in a["deliveries"]]
+        if states == ["delivered", "delivered"]:
+            break
+        assert time.monotonic() < deadline, f"alerts not delivered: {states}"
+        time.sleep(0.5)
     assert [a["title"] for a in stored["alerts"]] == [XSS_TITLE, "Second"]
+    assert sorted(b["title"] for b in hook.received) == sorted([XSS_TITLE, "Second"])
     page = ui_page.page
     page.goto(f"/admin/{PROJECT}/runs/{swept['alerting']}#alerts")
     page.wait_for_selector("table.alerts tbody tr", timeout=TIMEOUT_MS)
     rows = page.eval_on_selector_all("table.alerts tbody tr", """els => els.map(e =>
         Array.from(e.querySelectorAll('td')).map(td => td.textContent))""")
-    # Newest first; no destination is configured on this server, so stored only.
+    # Newest first, each with its delivery to the entity's webhook.
     assert [r[1:4] for r in rows] == [["INFO", "Second", "all fine"],
                                       ["WARN", XSS_TITLE, "loss went <i>up</i>"]]
-    assert all(r[4] == "stored (no destination configured)" for r in rows)
+    assert all(r[4].startswith("webhook: delivered at ") for r in rows), rows
     assert all(r[0] for r in rows)
     ui_page.screenshot("run-alerts")
     assert_no_script_ran(ui_page)
