@@ -36,7 +36,8 @@ import wandb
 P = {PROJECT!r}
 grid = {{"method": "grid", "name": "ui-grid", "metric": {{"name": "loss", "goal": "minimize"}},
         "parameters": {{"x": {{"values": [0, 1]}}, "opt": {{"values": ["adam", "sgd"]}},
-                       "lr": {{"value": 0.25}}}}}}
+                       "lr": {{"value": 0.25}},
+                       "sched": {{"parameters": {{"gamma": {{"value": 0.9}}}}}}}}}}
 sweep_id = wandb.sweep(grid, project=P)
 empty_id = wandb.sweep({{"method": "random", "metric": {{"name": "acc", "goal": "maximize"}},
                         "parameters": {{"a": {{"min": 0.0, "max": 1.0}}}}}}, project=P)
@@ -120,6 +121,14 @@ def shown(v: Any) -> str:
         int(v) if isinstance(v, float) else v)
 
 
+def param(config: dict[str, Any], path: str) -> Any:
+    """A run's value of a parameter (``outer.inner`` for a nested one)."""
+    value: Any = config
+    for part in path.split("."):
+        value = value[part]
+    return value
+
+
 def test_sweep_page(ui_page: UiPage, swept: dict[str, Any]) -> None:
     page = ui_page.page
     page.goto(f"/admin/{PROJECT}/sweeps/{swept['id']}")
@@ -140,13 +149,13 @@ def test_sweep_page(ui_page: UiPage, swept: dict[str, Any]) -> None:
                                         "els => els.map(e => e.textContent)")
     assert headers[:2] == ["Run", "State"] and headers[-1] == "loss"
     params = headers[2:-1]
-    assert sorted(params) == ["lr", "opt", "x"]
+    assert sorted(params) == ["lr", "opt", "sched.gamma", "x"]
     for run in runs:
         cells = page.eval_on_selector_all(
             f"table.sweep-runs tr[data-run='{run['name']}'] td",
             "els => els.map(e => e.textContent)")
         assert cells[1] == "finished"
-        assert cells[2:-1] == [shown(run["config"][p]) for p in params]
+        assert cells[2:-1] == [shown(param(run["config"], p)) for p in params]
         assert cells[-1] == shown(run["loss"])
     # The best run (wandb.Api's best_run) is highlighted and linked.
     assert page.get_attribute("table.sweep-runs tr.best", "data-run") == swept["best"]
@@ -168,12 +177,13 @@ def test_sweep_page(ui_page: UiPage, swept: dict[str, Any]) -> None:
     lines = {line["run"]: line for line in pc["lines"]}
     assert set(lines) == {r["name"] for r in runs}
     for run in runs:
-        assert lines[run["name"]]["values"] == [run["config"][p] for p in params] + \
+        assert lines[run["name"]]["values"] == [param(run["config"], p) for p in params] + \
             [pytest.approx(run["loss"])]
     assert lines[swept["best"]]["score"] == 1
     assert lines[by_loss[-1]["name"]]["score"] == 0
     kinds = {a["name"]: a["kind"] for a in pc["axes"]}
-    assert kinds == {"x": "number", "opt": "category", "lr": "number", "loss": "number"}
+    assert kinds == {"x": "number", "opt": "category", "lr": "number", "sched.gamma": "number",
+                     "loss": "number"}
     page.click(".best-run a")
     page.wait_for_url(f"**/admin/{PROJECT}/runs/{swept['best']}", timeout=TIMEOUT_MS)
     page.go_back()

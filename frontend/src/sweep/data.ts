@@ -53,8 +53,11 @@ export function paramPaths(params: Record<string, unknown>, prefix = ""): string
   const out: string[] = [];
   for (const [k, spec] of Object.entries(params)) {
     const nested = record(spec).parameters;
-    if (nested && typeof nested === "object") out.push(...paramPaths(record(nested), `${prefix}${k}.`));
-    else out.push(prefix + k);
+    if (nested && typeof nested === "object") {
+      out.push(...paramPaths(record(nested), `${prefix}${k}.`));
+    } else {
+      out.push(prefix + k);
+    }
   }
   return out;
 }
@@ -131,8 +134,8 @@ export async function loadSweeps(entity: string, project: string): Promise<Sweep
   const data = await graphql<{ project: { sweeps: { edges: { node: SweepSummary }[] } | null }
     | null }>(`query UiSweeps($project: String!, $entity: String!) {
       project(name: $project, entityName: $entity) {
-        sweeps(first: 100) { edges { node { name displayName configJson state method runCount bestLoss
-          createdAt } } }
+        sweeps(first: 100) { edges { node { name displayName configJson state method runCount
+          bestLoss createdAt } } }
       }
     }`, { entity, project });
   return (data.project?.sweeps?.edges ?? []).map((e) => e.node);
