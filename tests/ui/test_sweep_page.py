@@ -200,6 +200,14 @@ def test_sweep_without_runs(ui_page: UiPage, swept: dict[str, Any]) -> None:
     assert page.inner_text("[data-fact=Method]") == "random"
     assert page.inner_text("[data-fact=Metric]") == "acc (maximize)"
     assert "No runs yet." in page.inner_text("main")
+    # Live: a run joining the sweep shows up without a reload.
+    gql(ui_page.server, """mutation($s: String!, $c: JSONString, $m: JSONString) {
+        upsertBucket(input: {name: "late1", modelName: "ui-sweeps", entityName: "admin",
+        sweep: $s, config: $c, summaryMetrics: $m}) { bucket { id } } }""",
+        s=swept["empty"], c=json.dumps({"a": {"value": 0.5}}), m=json.dumps({"acc": 0.75}))
+    page.wait_for_selector("table.sweep-runs tr[data-run=late1]", timeout=TIMEOUT_MS)
+    assert page.inner_text("tr[data-run=late1] td.metric") == "0.75"
+    assert page.get_attribute("table.sweep-runs tr.best", "data-run") == "late1"
     page.goto(f"/admin/{PROJECT}/sweeps/nosuchsweep")
     page.wait_for_selector("p.error", timeout=TIMEOUT_MS)
     assert "No sweep" in page.inner_text("p.error")

@@ -1,9 +1,11 @@
 // /<entity>/<project>/sweeps/<id>: a sweep's state, method, metric and config; its runs
 // (parameters and the metric, best first, the best one highlighted); the metric over runs;
-// and a parallel-coordinates plot of the parameters against the metric.
+// and a parallel-coordinates plot of the parameters against the metric. While the sweep is
+// live (pending or running) the page redraws when its runs or state change.
+import { repeat } from "../chart";
 import { h, path } from "../dom";
 import { dateTime, number, value } from "../format";
-import { frame } from "../layout";
+import { type Crumb, frame } from "../layout";
 import type { UiRun } from "../runs";
 import { byMetric, loadSweep, metricValue, paramValue, sweepTitle, type UiSweep }
   from "../sweep/data";
@@ -34,6 +36,29 @@ export async function sweepPage(entity: string, project: string, name: string):
     frame(crumbs, h("p", { class: "error" }, `No sweep ${entity}/${project}/${name}.`));
     return;
   }
+  render(sweep, entity, project, crumbs);
+  let shown = fingerprint(sweep);
+  repeat(async () => {
+    const now = await loadSweep(entity, project, name);
+    if (now === null) return false;
+    if (fingerprint(now) !== shown) {
+      shown = fingerprint(now);
+      render(now, entity, project, crumbs);
+    }
+    return LIVE.has(now.node.state);
+  });
+}
+
+/** Sweep states in which runs still come. */
+const LIVE = new Set(["PENDING", "RUNNING"]);
+
+/** What the page shows that a poll may change. */
+function fingerprint(sweep: UiSweep): string {
+  return JSON.stringify([sweep.node.state, sweep.node.bestLoss, sweep.runs.map((r) =>
+    [r.node.name, r.node.state, metricValue(r, sweep.metric)])]);
+}
+
+function render(sweep: UiSweep, entity: string, project: string, crumbs: Crumb[]): void {
   const n = sweep.node;
   const ranked = byMetric(sweep);
   const best = ranked.length && metricValue(ranked[0], sweep.metric) !== null
