@@ -252,3 +252,38 @@ def test_an_entity_webhook_gets_its_runs_alerts(
         alerts = app.graphql(DELIVERIES)["data"]["project"]["run"]["alerts"]
         assert [a["title"] for a in alerts] == ["first", "second"]
         assert alerts[1]["deliveries"] == []
+
+
+SET_HOOK = """mutation H($e: String!, $u: String) {
+  setEntityAlertWebhook(entityName: $e, url: $u) }"""
+
+
+def test_entity_admins_set_the_webhook_through_graphql(app: InProcessApp) -> None:
+    from tracklet.storage import teams
+    from tracklet.storage.metadata import accounts
+    from tracklet.storage.metadata import alerts as alert_repo
+
+    keys = {n: app.storage.create_user(n)[1] for n in ("ada", "ben")}
+    teams.create_team(app.storage, "ml", admin="ada")
+    teams.set_team_member(app.storage, "ml", "ben", teams.parse_role("member"))
+
+    def as_user(who: str, url: str | None, entity: str = "ml") -> Any:
+        return app.client.post("/graphql", auth=("api", keys[who]), json={
+            "query": SET_HOOK, "variables": {"e": entity, "u": url}})
+
+    def stored() -> str | None:
+        with app.storage.db.read() as conn:
+            return alert_repo.entity_webhook(conn, accounts.get_entity(conn, "ml").id)
+
+    hook = "https://hooks.example/ml"
+    assert as_user("ada", hook).json() == {"data": {"setEntityAlertWebhook": True}}
+    assert stored() == hook
+    # A member is not an admin; another user's entity is not theirs.
+    refused = as_user("ben", "https://evil.example/").json()
+    assert refused["errors"] and stored() == hook
+    assert as_user("ada", hook, entity="ben").json()["errors"]
+    bad = as_user("ada", "javascript:alert(1)")
+    assert bad.status_code < 500 and "must be an http(s) URL" in bad.text
+    assert stored() == hook
+    assert as_user("ada", None).json() == {"data": {"setEntityAlertWebhook": True}}
+    assert stored() is None
