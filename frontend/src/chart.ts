@@ -16,7 +16,8 @@ export interface ChartRun {
 /** Every chart on the page by metric key (read by the UI tests and the console). */
 export const charts = new Map<string, uPlot>();
 declare global {
-  interface Window { tracklet?: { charts: Map<string, uPlot> } }
+  // `parcoords`: the sweep page's parallel-coordinates data (sweep/parcoords.ts).
+  interface Window { tracklet?: { charts: Map<string, uPlot>; parcoords?: unknown } }
 }
 window.tracklet = { charts };
 

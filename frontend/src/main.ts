@@ -8,6 +8,7 @@ import { loginPage } from "./pages/login";
 import { projectsPage } from "./pages/projects";
 import { queryPage } from "./pages/query";
 import { runPage } from "./pages/run";
+import { sweepPage } from "./pages/sweep";
 import { workspacePage } from "./pages/workspace";
 import { artifactPage } from "./run/artifacts";
 
@@ -19,6 +20,7 @@ const PAGES: [RegExp, Page][] = [
   [/^\/authorize\/?$/, authorizePage],
   [/^\/query\/?$/, queryPage],
   [/^\/([^/]+)\/([^/]+)\/runs\/([^/]+)\/?$/, runPage],
+  [/^\/([^/]+)\/([^/]+)\/sweeps\/([^/]+)\/?$/, sweepPage],
   [/^\/([^/]+)\/([^/]+)\/artifacts\/([^/]+)\/([^/]+)\/([^/]+)\/?$/, artifactPage],
   [/^\/([^/]+)\/([^/]+)\/?$/, workspacePage],
 ];

@@ -113,9 +113,15 @@ GRID = {"method": "grid", "metric": {"name": "loss", "goal": "minimize"},
         "parameters": {"x": {"values": [0, 1, 2]}, "y": {"values": [0, 5]}}}
 
 
+#: The issue's 12-run grid: 3 x 2 x 2 points, a categorical among them.
+GRID12 = {"method": "grid", "metric": {"name": "loss", "goal": "minimize"},
+          "parameters": {"x": {"values": [0, 1, 2]}, "y": {"values": [0, 5]},
+                         "opt": {"values": ["adam", "sgd"]}}}
+
+
 def test_cli_grid_sweep_runs_every_point_once(sweeper: Sweeper, api: Any) -> None:
     command = ["${env}", "${interpreter}", "${program}", "${args_no_hyphens}"]
-    sweep_id, out = sweeper.create({**GRID, "command": command})
+    sweep_id, out = sweeper.create({**GRID12, "command": command})
     url = f"{sweeper.server.url}/admin/hpo/sweeps/{sweep_id}"
     assert url in out
     assert httpx.get(url).status_code == 200
@@ -124,12 +130,16 @@ def test_cli_grid_sweep_runs_every_point_once(sweeper: Sweeper, api: Any) -> Non
         log = _wait(agent)  # no --count: the agent exits when the grid is done
     finally:
         _stop(agent)
-    assert "python train.py x=1 y=5" in log  # the sweep's command, args without hyphens
+    # The sweep's command, its args without hyphens.
+    assert "python train.py opt=sgd x=1 y=5" in log, log[-3000:]
     sweep = api.sweep(f"admin/hpo/{sweep_id}")
-    assert _configs(sweep) == [(x, y) for x in (0, 1, 2) for y in (0, 5)]
+    # Each run's config is one grid point, and every point ran exactly once.
+    points = sorted((r.config["x"], r.config["y"], r.config["opt"]) for r in sweep.runs)
+    assert points == sorted((x, y, o) for x in (0, 1, 2) for y in (0, 5)
+                            for o in ("adam", "sgd"))
     assert sweep.state == "FINISHED"
-    assert sweep.expected_run_count == 6
-    assert sweep.config["parameters"] == GRID["parameters"]
+    assert sweep.expected_run_count == 12
+    assert sweep.config["parameters"] == GRID12["parameters"]
     best = sweep.best_run()
     assert (best.config["x"], best.config["y"]) == (1, 0)
     worst = sweep.best_run(order="-summary_metrics.loss")
@@ -155,7 +165,7 @@ def test_two_agents_share_a_grid(sweeper: Sweeper, api: Any) -> None:
 def test_sdk_sweep_and_function_agent_respect_run_cap(sweeper: Sweeper) -> None:
     code = """
 import json, wandb
-config = {"method": "random", "run_cap": 3, "metric": {"name": "loss"},
+config = {"method": "random", "run_cap": 7, "metric": {"name": "loss"},
           "parameters": {"x": {"distribution": "uniform", "min": -2.0, "max": 2.0},
                          "y": {"distribution": "int_uniform", "min": 0, "max": 3}}}
 sweep_id = wandb.sweep(config, project="hpo")
@@ -163,7 +173,7 @@ def train():
     run = wandb.init()
     run.log({"loss": (run.config.x - 1) ** 2 + run.config.y})
     run.finish()
-wandb.agent(sweep_id, function=train, count=5)
+wandb.agent(sweep_id, function=train, count=10)
 sweep = wandb.Api().sweep(f"admin/hpo/{sweep_id}")
 print("RESULT", json.dumps({"id": sweep_id, "state": sweep.state,
       "runs": [dict(r.config) for r in sweep.runs], "best": dict(sweep.best_run().config),
@@ -177,7 +187,7 @@ print("RESULT", json.dumps({"id": sweep_id, "state": sweep.state,
     assert "Sweep URL:" in proc.stdout
     line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
     result = json.loads(line[len("RESULT "):])
-    assert len(result["runs"]) == 3
+    assert len(result["runs"]) == 7  # the agent would have run 10: the cap stopped it
     assert all(-2 <= r["x"] <= 2 and r["y"] in (0, 1, 2, 3) for r in result["runs"])
     best_loss = (result["best"]["x"] - 1) ** 2 + result["best"]["y"]
     assert best_loss == pytest.approx(min(result["losses"]))

@@ -215,3 +215,75 @@ def test_alerts_are_emailed(app_settings: Settings, smtp_receiver: tuple[int, li
         assert mail["To"] == "ops@example.com, ml@example.com"
         assert "Run: admin/al/r1" in mail.get_payload()
         assert len(hook.received) == 1
+
+
+def test_an_entity_webhook_gets_its_runs_alerts(
+        app_settings: Settings, receiver: tuple[str, type[_Receiver]]) -> None:
+    from tracklet.storage.metadata import accounts
+    from tracklet.storage.metadata import alerts as alert_repo
+
+    url, handler = receiver
+    handler.failures = 0
+    settings = replace(app_settings, alert_delivery_interval_s=0.1)
+    with in_process_app(settings) as app:
+        app.graphql(BUCKET, {"name": "r1"})
+        with app.storage.db.write() as conn:
+            admin = accounts.get_entity(conn, "admin").id
+            other = accounts.ensure_entity(conn, "elsewhere", is_team=True).id
+            alert_repo.set_entity_webhook(conn, other, url + "/other")
+            alert_repo.set_entity_webhook(conn, admin, url)
+            assert alert_repo.entity_webhook(conn, admin) == url
+        assert _notify(app, "r1", "first").status_code == 200
+        deadline = time.monotonic() + 30
+        while True:
+            (alert,) = app.graphql(DELIVERIES)["data"]["project"]["run"]["alerts"]
+            (delivery,) = alert["deliveries"]  # only admin's webhook, not the other's
+            if delivery["state"] != "pending":
+                break
+            assert time.monotonic() < deadline, "the alert was never delivered"
+            time.sleep(0.1)
+        assert delivery["state"] == "delivered" and delivery["destination"] == "webhook"
+        (body,) = handler.received
+        assert body["text"] == "[INFO] first: first! (admin/al/r1)"
+        # Removed: the next alert is stored only.
+        with app.storage.db.write() as conn:
+            alert_repo.set_entity_webhook(conn, admin, None)
+        assert _notify(app, "r1", "second").status_code == 200
+        alerts = app.graphql(DELIVERIES)["data"]["project"]["run"]["alerts"]
+        assert [a["title"] for a in alerts] == ["first", "second"]
+        assert alerts[1]["deliveries"] == []
+
+
+SET_HOOK = """mutation H($e: String!, $u: String) {
+  setEntityAlertWebhook(entityName: $e, url: $u) }"""
+
+
+def test_entity_admins_set_the_webhook_through_graphql(app: InProcessApp) -> None:
+    from tracklet.storage import teams
+    from tracklet.storage.metadata import accounts
+    from tracklet.storage.metadata import alerts as alert_repo
+
+    keys = {n: app.storage.create_user(n)[1] for n in ("ada", "ben")}
+    teams.create_team(app.storage, "ml", admin="ada")
+    teams.set_team_member(app.storage, "ml", "ben", teams.parse_role("member"))
+
+    def as_user(who: str, url: str | None, entity: str = "ml") -> Any:
+        return app.client.post("/graphql", auth=("api", keys[who]), json={
+            "query": SET_HOOK, "variables": {"e": entity, "u": url}})
+
+    def stored() -> str | None:
+        with app.storage.db.read() as conn:
+            return alert_repo.entity_webhook(conn, accounts.get_entity(conn, "ml").id)
+
+    hook = "https://hooks.example/ml"
+    assert as_user("ada", hook).json() == {"data": {"setEntityAlertWebhook": True}}
+    assert stored() == hook
+    # A member is not an admin; another user's entity is not theirs.
+    refused = as_user("ben", "https://evil.example/").json()
+    assert refused["errors"] and stored() == hook
+    assert as_user("ada", hook, entity="ben").json()["errors"]
+    bad = as_user("ada", "javascript:alert(1)")
+    assert bad.status_code < 500 and "must be an http(s) URL" in bad.text
+    assert stored() == hook
+    assert as_user("ada", None).json() == {"data": {"setEntityAlertWebhook": True}}
+    assert stored() is None

@@ -29,7 +29,7 @@ HEARTBEAT = """mutation Heartbeat($id: ID!, $metrics: JSONString, $runState: JSO
 
 SWEEP = """query S($name: String!) { project(name: "sweeps", entityName: "admin") {
   totalSweeps
-  sweep(sweepName: $name) { name state runCount runCountExpected bestLoss config
+  sweep(sweepName: $name) { name state runCount runCountExpected bestLoss config configJson
     agents { edges { node { name host state totalRuns } } }
     runs { edges { node { name config shouldStop running } } } } } }"""
 
@@ -165,6 +165,9 @@ def test_runs_report_the_sweep_and_best_loss(app: InProcessApp) -> None:
     read = _read(app, sweep["name"])
     assert read["runCount"] == 3
     assert read["bestLoss"] == 2.5
+    # configJson: the YAML text as sent, parsed (the web UI reads the metric from it).
+    assert json.loads(read["configJson"]) == yaml.safe_load(read["config"])
+    assert json.loads(read["configJson"])["metric"] == {"name": "loss", "goal": "maximize"}
 
 
 def test_update_replaces_config_and_prior_runs_join(app: InProcessApp) -> None:

@@ -7,6 +7,7 @@ import { ChartPanel, chartKeys, chartSections, drawPanels, repeat, runColor }
 import { type Child, h, path } from "../dom";
 import { dateTime, duration, value } from "../format";
 import { frame } from "../layout";
+import { alertsTab } from "../run/alerts";
 import { artifactsTab } from "../run/artifacts";
 import { filesTab } from "../run/files";
 import { consoleTab } from "../run/logs";
@@ -75,6 +76,8 @@ export async function runPage(entity: string, project: string, name: string): Pr
         mediaTab(box, run, entity, project, name) },
       { id: "artifacts", title: "Artifacts", render: (box) =>
         artifactsTab(box, entity, project, name) },
+      { id: "alerts", title: "Alerts", render: (box) =>
+        alertsTab(box, entity, project, name) },
     ]));
   if (n.state === "running") {
     // Live: new points join the charts (and new metrics a reload) until the run ends.

@@ -7,6 +7,7 @@ import { ChartPanel, type ChartRun, chartKeys, chartSections, drawPanels, repeat
 import { h, path } from "../dom";
 import { frame } from "../layout";
 import { loadRuns, numericSummaryKeys, type UiRun } from "../runs";
+import { sweepList } from "../sweep/list";
 import { type Grouping, RunsTable, columns, groupName } from "../table";
 import { showCompare } from "../workspace/compare";
 import { aggregate, groupRuns } from "../workspace/groups";
@@ -171,7 +172,7 @@ export async function workspacePage(entity: string, project: string): Promise<vo
     for (const p of panels) { p.smoothing = Number(smooth.value); p.redraw(); }
   });
 
-  frame(crumbs, h("div", { class: "workspace" },
+  frame(crumbs, sweepList(entity, project), h("div", { class: "workspace" },
     h("section", { class: "runs" },
       h("h2", null, "Runs (", count, ")"), filters, filterError,
       h("div", { class: "table-tools" }, quick, groupBy, chooser, compare), table.el,

@@ -275,6 +275,7 @@ from tracklet.cli import teams as _teams  # noqa: E402  (its commands join the g
 _teams.register(cli)
 
 # Commands kept in modules of their own register themselves on ``cli``.
+from tracklet.cli import alerts as _alerts  # noqa: E402,F401
 from tracklet.cli import housekeeping as _housekeeping  # noqa: E402,F401
 from tracklet.cli import transfer as _transfer  # noqa: E402,F401
 

@@ -110,6 +110,10 @@ def _send(settings: Settings, destination: str, body: dict[str, Any]) -> str | N
 def deliver_due(storage: Storage, settings: Settings, now: float | None = None) -> int:
     """Attempt every due delivery once; returns how many were attempted."""
     now = time.time() if now is None else now
+    with storage.db.read() as conn:
+        # Most polls find nothing: no write transaction (SQLite's one writer) for those.
+        if not alert_repo.any_due(conn, now):
+            return 0
     with storage.db.write() as conn:
         due = alert_repo.claim_due(conn, now, now + _LEASE_S)
     for item in due:

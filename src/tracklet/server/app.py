@@ -16,7 +16,7 @@ from starlette.middleware import Middleware
 from tracklet.config import Settings
 from tracklet.errors import TrackletError
 from tracklet.ingest.writer import GroupWriter
-from tracklet.server.alert_delivery import alert_deliverer, destinations
+from tracklet.server.alert_delivery import alert_deliverer
 from tracklet.server.auth import Authenticator
 from tracklet.server.compression import ApiGZip
 from tracklet.server.errors import tracklet_error_handler, unexpected_error_handler
@@ -62,8 +62,8 @@ def create_app(settings: Settings, storage: Storage | None = None) -> Starlette:
             tasks.append(asyncio.create_task(_wal_checkpointer(state)))
         if settings.history_compaction_interval_s > 0:
             tasks.append(asyncio.create_task(_history_compactor(state)))
-        if destinations(settings):
-            tasks.append(asyncio.create_task(alert_deliverer(store, settings)))
+        # Always: an entity may set a webhook of its own at any time (`tracklet alerts`).
+        tasks.append(asyncio.create_task(alert_deliverer(store, settings)))
         if settings.blob_gc_interval_s > 0:
             tasks.append(asyncio.create_task(_blob_collector(state)))
         try:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from tracklet.domain.sweeps.records import AlertDelivery, RunAlert
+from tracklet.errors import InvalidInput
 from tracklet.storage.metadata.tables import (
     alert_deliveries,
     entities,
+    entity_alert_settings,
     projects,
     run_alerts,
     runs,
@@ -75,6 +78,13 @@ def queue_delivery(conn: Connection, alert_id: int, destination: str, now: float
         next_attempt_at=now))
 
 
+def any_due(conn: Connection, now: float) -> bool:
+    """Whether a pending delivery is due by ``now``."""
+    return conn.execute(select(alert_deliveries.c.id).where(
+        alert_deliveries.c.state == "pending",
+        alert_deliveries.c.next_attempt_at <= now).limit(1)).first() is not None
+
+
 def claim_due(conn: Connection, now: float, lease_until: float,
               limit: int = 20) -> list[DueDelivery]:
     """Pending deliveries due by ``now``, claimed until ``lease_until`` (a claim is a
@@ -123,3 +133,39 @@ def list_deliveries(conn: Connection, alert_id: int) -> list[AlertDelivery]:
     rows = conn.execute(select(*_DELIVERY_COLS).where(alert_deliveries.c.alert_id == alert_id)
                         .order_by(alert_deliveries.c.id))
     return [AlertDelivery(**r._mapping) for r in rows]
+
+
+# -- per-entity destinations ------------------------------------------------------------------
+
+_MAX_URL = 2048
+
+
+def set_entity_webhook(conn: Connection, entity_id: int, url: str | None,
+                       now: float | None = None) -> None:
+    """Send the entity's runs' alerts to ``url`` too (an http(s) URL); None removes it."""
+    conn.execute(delete(entity_alert_settings)
+                 .where(entity_alert_settings.c.entity_id == entity_id))
+    if url is None:
+        return
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > _MAX_URL:
+        raise InvalidInput(f"an alert webhook must be an http(s) URL of at most {_MAX_URL} "
+                           f"characters, not {url[:100]!r}")
+    conn.execute(insert(entity_alert_settings).values(
+        entity_id=entity_id, webhook_url=url, updated_at=time.time() if now is None else now))
+
+
+def entity_webhook(conn: Connection, entity_id: int) -> str | None:
+    """The entity's own alert webhook, if it set one."""
+    url: str | None = conn.execute(select(entity_alert_settings.c.webhook_url).where(
+        entity_alert_settings.c.entity_id == entity_id)).scalar()
+    return url
+
+
+def entity_webhook_of_project(conn: Connection, project_id: int) -> str | None:
+    """The alert webhook of the entity owning the project, if it set one."""
+    url: str | None = conn.execute(
+        select(entity_alert_settings.c.webhook_url)
+        .join(projects, projects.c.entity_id == entity_alert_settings.c.entity_id)
+        .where(projects.c.id == project_id)).scalar()
+    return url

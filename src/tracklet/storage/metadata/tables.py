@@ -531,3 +531,13 @@ alert_deliveries = Table(
     Column("delivered_at", Float, nullable=True),
 )
 Index("ix_alert_deliveries_due", alert_deliveries.c.state, alert_deliveries.c.next_attempt_at)
+
+# Migration 0014: an entity's own alert webhook (besides the server-wide destinations).
+entity_alert_settings = Table(
+    "entity_alert_settings",
+    metadata,
+    Column("entity_id", Integer, ForeignKey("entities.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("webhook_url", Text, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)

@@ -6,6 +6,7 @@ from typing import Any
 
 from ariadne import MutationType, ObjectType
 
+from tracklet.domain.policy import Action, require
 from tracklet.domain.records import Run
 from tracklet.domain.sweeps.records import AlertDelivery, RunAlert
 from tracklet.errors import InvalidInput
@@ -13,6 +14,7 @@ from tracklet.server.alert_delivery import destination_kind, destinations
 from tracklet.server.graphql.context import GraphQLContext, Info
 from tracklet.server.graphql.ids import encode_id
 from tracklet.server.graphql.resolvers.runs import load_run
+from tracklet.storage.metadata import accounts
 from tracklet.storage.metadata import alerts as alert_repo
 
 mutation = MutationType()
@@ -71,9 +73,24 @@ def resolve_notify_alert(
         alert = alert_repo.add_alert(conn, run.id, title=title, text=text, severity=severity,
                                      wait_duration=_seconds(data.get("wait_duration")))
         if alert is not None:
-            for destination in destinations(ctx.settings):
+            targets = destinations(ctx.settings)
+            own = alert_repo.entity_webhook_of_project(conn, run.project_id)
+            if own is not None and own not in targets:
+                targets.append(own)
+            for destination in targets:
                 alert_repo.queue_delivery(conn, alert.id, destination, alert.created_at)
     return {"success": True}
+
+
+@mutation.field("setEntityAlertWebhook")
+def resolve_set_entity_webhook(_: Any, info: Info, entity_name: str,
+                               url: str | None = None) -> bool:
+    """Set (or with no url remove) the entity's own alert webhook; its admins only."""
+    ctx = _ctx(info)
+    require(ctx.user, Action.ADMIN, entity_name)
+    with ctx.storage.db.write() as conn:
+        alert_repo.set_entity_webhook(conn, accounts.get_entity(conn, entity_name).id, url)
+    return True
 
 
 @run_type.field("alerts")

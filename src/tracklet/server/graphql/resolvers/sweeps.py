@@ -10,7 +10,7 @@ from ariadne import MutationType, ObjectType
 
 from tracklet.domain.records import Project, Run
 from tracklet.domain.runs import LIVE_STATES, RunState
-from tracklet.domain.sweeps.config import spec_of_text
+from tracklet.domain.sweeps.config import load_config_text, spec_of_text
 from tracklet.domain.sweeps.records import Sweep, SweepAgent
 from tracklet.domain.sweeps.search import expected_run_count
 from tracklet.errors import InvalidInput, TrackletError
@@ -184,6 +184,14 @@ def resolve_sweep_run_count_expected(sweep: Sweep, *_: Any) -> int | None:
     try:
         return expected_run_count(spec_of_text(sweep.config))
     except TrackletError:
+        return None
+
+
+@sweep_type.field("configJson")
+def resolve_sweep_config_json(sweep: Sweep, *_: Any) -> str | None:
+    try:
+        return orjson.dumps(load_config_text(sweep.config)).decode()
+    except (TrackletError, TypeError):
         return None
 
 
