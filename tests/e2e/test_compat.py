@@ -3,11 +3,15 @@ client code: the version range in ``serverInfo``, and the checks ``wandb verify`
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from packaging.version import parse
 
+from tests.e2e.conftest import LiveServer, SdkEnv
+from tests.e2e.storage_view import opened
 from tracklet import __version__
 from tracklet.domain import compat
 
@@ -45,3 +49,52 @@ def test_server_info_serves_the_version_fields_older_sdks_ask_for(
     assert "Checking wandb package version" in printed
     assert "not supported" not in printed and "out of date" not in printed
     assert parse(versions["min_cli_version"]) <= parse(wandb.__version__)
+
+
+def test_file_delete_forgets_the_file_and_refuses_others(api: Any, live_server: LiveServer,
+                                                         tmp_path: Path) -> None:
+    seed = api.create_run(project="file-deletes")
+    path = f"{seed.entity}/{seed.project}/{seed.id}"
+    run = api.run(path)
+    for name in ("keep.txt", "drop.txt"):
+        source = tmp_path / "up" / name
+        source.parent.mkdir(exist_ok=True)
+        source.write_text(name)
+        run.upload_file(str(source), root=str(tmp_path / "up"))
+    api.flush()
+    doomed = api.run(path).file("drop.txt")
+    # Another user may not delete it.
+    other_key = "local-" + "fdel" * 11
+    with opened(live_server) as storage:
+        storage.create_user("filedeleter", key=other_key)
+    response = httpx.post(f"{live_server.url}/graphql", auth=("api", other_key), timeout=30,
+                          json={"query": DELETE_FILES, "variables": {"files": [doomed.id]}})
+    assert "may not write to entity" in response.json()["errors"][0]["message"]
+    assert "drop.txt" in {f.name for f in api.run(path).files()}
+    doomed.delete()
+    doomed.delete()  # a retry answers like the first try
+    api.flush()
+    assert {f.name for f in api.run(path).files()} == {"keep.txt"}
+    bad = httpx.post(f"{live_server.url}/graphql", auth=("api", live_server.key), timeout=30,
+                     json={"query": DELETE_FILES, "variables": {"files": ["nonsense"]}})
+    assert "invalid File id" in bad.json()["errors"][0]["message"]
+
+
+DELETE_FILES = ("mutation D($files: [ID!]!) { deleteFiles(input: {files: $files}) "
+                "{ success } }")
+
+
+def test_reports_list_empty_for_a_project(api: Any) -> None:
+    seed = api.create_run(project="with-reports")
+    assert list(api.reports(f"{seed.entity}/with-reports")) == []
+
+
+def test_verify_large_post_check_passes(api: Any, sdk: SdkEnv) -> None:
+    # `wandb verify` sends a 10 MB `desc` argument to Project.run to test the proxy limit.
+    proc = sdk.run("""
+        import wandb
+        from wandb.sdk.verify import verify
+        wandb.login()
+        print("RESULT", verify.check_large_post())
+    """)
+    assert "RESULT True" in proc.stdout, proc.stdout

@@ -35,8 +35,10 @@ from tracklet.server.graphql.documents import attach_documents, documents_of
 from tracklet.server.graphql.resolvers import (
     artifact_reads,
     artifacts,
+    file_delete,
     files,
     history,
+    reports,
     run_control,
     run_delete,
     runs,
@@ -58,7 +60,8 @@ def build_schema(limits: QueryLimits | None = None) -> GraphQLSchema:
     bindables: list[Any] = [*SCALARS, *viewer.BINDABLES, *runs.BINDABLES, *files.BINDABLES,
                             *artifacts.BINDABLES, *artifact_reads.BINDABLES,
                             *run_control.BINDABLES, *runs_query.BINDABLES,
-                            *history.BINDABLES, *run_delete.BINDABLES]
+                            *history.BINDABLES, *run_delete.BINDABLES,
+                            *file_delete.BINDABLES, *reports.BINDABLES]
     schema = make_executable_schema(type_defs, *bindables)
     _bind_default_resolvers(schema)
     # Arguments and input fields arrive in resolvers as snake_case keyword/dict keys.

@@ -486,6 +486,12 @@ def get_run_file(conn: Connection, run_id: int, name: str) -> RunFile | None:
     return _run_file(row) if row else None
 
 
+def delete_run_file(conn: Connection, run_id: int, name: str) -> None:
+    """Forget the file ``name`` of a run (no error when there is none)."""
+    conn.execute(run_files.delete().where(run_files.c.run_id == run_id,
+                                          run_files.c.name == name))
+
+
 def list_run_files(
     conn: Connection,
     run_id: int,

@@ -191,8 +191,9 @@ for _field, _value in {
 @project_type.field("bucket")
 def resolve_project_run(
     project: Project, info: Info, name: str | None = None,
-    missing_ok: bool | None = None,
+    missing_ok: bool | None = None, desc: str | None = None,
 ) -> Run | None:
+    # `desc` is accepted and ignored: `wandb verify` only sends it to test a large body.
     if not name:
         return None
     with _ctx(info).storage.db.read() as conn:
