@@ -12,6 +12,7 @@ from packaging.version import parse
 
 from tests.e2e.conftest import LiveServer, SdkEnv
 from tests.e2e.storage_view import opened
+from tests.e2e.test_api_history import wait_for_export
 from tracklet import __version__
 from tracklet.domain import compat
 
@@ -98,3 +99,23 @@ def test_verify_large_post_check_passes(api: Any, sdk: SdkEnv) -> None:
         print("RESULT", verify.check_large_post())
     """)
     assert "RESULT True" in proc.stdout, proc.stdout
+
+
+def test_verify_run_check_passes_and_history_keys_hold_after_compaction(
+        api: Any, sdk: SdkEnv, live_server: LiveServer) -> None:
+    # `wandb verify`'s run check reads historyKeys' previousValue, also of dotted dict keys.
+    proc = sdk.run("""
+        import wandb
+        from wandb.sdk.verify import verify
+        wandb.login()
+        ok = verify.check_run(wandb.Api())
+        print("RESULT", ok, verify.nice_id("check_run"))
+    """)
+    assert "RESULT True" in proc.stdout, proc.stdout
+    run_id = proc.stdout.split("RESULT True ")[1].split()[0]
+    wait_for_export(live_server, "verify", run_id, 11)  # steps 1..11
+    keys = api.run(f"admin/verify/{run_id}").history_keys
+    assert keys["lastStep"] == 11
+    assert keys["keys"]["loss"]["previousValue"] == 0.1
+    assert keys["keys"]["dict.val1"]["previousValue"] == 1.0
+    assert keys["keys"]["dict.val2"]["previousValue"] == 2
