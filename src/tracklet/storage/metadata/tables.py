@@ -173,6 +173,20 @@ console = Table(
     Column("text", Text, nullable=False),
 )
 
+# Migration 0012: shared-mode runs (several processes writing one run). Each writer's
+# file_stream counts lines from 0; this maps its offsets into the run's own line space.
+stream_writers = Table(
+    "stream_writers",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("writer", String(128), primary_key=True),
+    Column("file", String(32), primary_key=True),
+    #: The writer's next line offset: lines below it are stored already (a retry).
+    Column("next_offset", BigInteger, nullable=False),
+    #: JSON {writer offset: run line} of the writer's latest lines, for console rewrites.
+    Column("recent", Text, nullable=False),
+)
+
 run_files = Table(
     "run_files",
     metadata,

@@ -1,0 +1,36 @@
+"""shared_stream: file_stream writers of shared-mode runs
+
+* ``stream_writers``: per run, writer (the SDK's X-WANDB-ASYNC-CLIENT-ID) and logical file,
+  the next line offset of that writer and its latest lines' places in the run, so each
+  writer's offsets are a space of their own.
+
+Revision ID: 0012
+Revises: 0011
+Create Date: 2026-12-06 06:30:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0012"
+down_revision = "0011"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "stream_writers",
+        sa.Column("run_id", sa.Integer(), sa.ForeignKey("runs.id", ondelete="CASCADE"),
+                  primary_key=True),
+        sa.Column("writer", sa.String(length=128), primary_key=True),
+        sa.Column("file", sa.String(length=32), primary_key=True),
+        sa.Column("next_offset", sa.BigInteger(), nullable=False),
+        sa.Column("recent", sa.Text(), nullable=False),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("stream_writers")
