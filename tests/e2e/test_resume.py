@@ -120,29 +120,6 @@ def test_resume_auto_picks_up_a_failed_run(sdk: SdkEnv) -> None:
     assert stored.run.state == "finished"
 
 
-def _run_count(sdk: SdkEnv, project: str) -> int:
-    with opened(sdk.server) as storage, storage.db.read() as conn:
-        base = run_repo.find_run_by_path(conn, "admin", project, "forkbase1")
-        assert base is not None
-        return run_repo.count_runs(conn, base.project_id)
-
-
-def test_fork_from_is_refused_with_a_clear_error(sdk: SdkEnv) -> None:
-    sdk.run(FIRST.format(run_id="forkbase1"))
-    runs_before = _run_count(sdk, "resume")
-    proc = sdk.run(
-        """
-        import wandb
-        run = wandb.init(project="resume", fork_from="forkbase1?_step=50")
-        """,
-        expect_rc=None,
-    )
-    assert proc.returncode != 0
-    assert "fork_from is not supported" in proc.stderr
-    assert _run_count(sdk, "resume") == runs_before, "no half-made forked run is left"
-    assert len(stored_run(sdk.server, "admin", "resume", "forkbase1").history) == 100
-
-
 def test_resume_from_is_refused_with_a_clear_error(sdk: SdkEnv) -> None:
     sdk.run(FIRST.format(run_id="rewind001"))
     before = stored_run(sdk.server, "admin", "resume", "rewind001")
