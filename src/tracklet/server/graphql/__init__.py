@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,11 @@ from tracklet.server.graphql.scalars import SCALARS
 log = logging.getLogger("tracklet.graphql")
 
 SCHEMA_DIR = Path(__file__).parent / "schema"
+
+#: Appended to validation errors about fields and arguments W&B has and tracklet lacks.
+UNSUPPORTED_NOTE = ("(this W&B feature is not supported by this tracklet server; "
+                    "see docs/compatibility.md)")
+_UNKNOWN = re.compile(r"Cannot query field |Unknown argument ")
 
 
 def build_schema(limits: QueryLimits | None = None) -> GraphQLSchema:
@@ -146,6 +152,9 @@ def execute(
         originals.append(original)
         if isinstance(original, Unavailable):
             transient.append(original)
+        if original is None and _UNKNOWN.match(error.message):
+            # A W&B field or argument tracklet lacks: say so, as the SDK shows the message.
+            formatted["message"] = f"{error.message} {UNSUPPORTED_NOTE}"
         if original is not None:
             formatted["message"] = graphql_message(original, request_id)
             if not isinstance(original, (TrackletError, GraphQLError)):
