@@ -11,6 +11,7 @@ from tracklet.errors import InvalidInput, NotFound
 from tracklet.ingest import artifact_edits as edits
 from tracklet.ingest import artifact_manifests as manifests
 from tracklet.ingest import artifacts as ingest
+from tracklet.ingest import collection_types
 from tracklet.ingest.uploads import HashingSpool
 from tracklet.server.graphql.context import GraphQLContext, Info
 from tracklet.server.graphql.ids import decode_id, encode_id
@@ -333,6 +334,15 @@ def resolve_update_sequence(_: Any, info: Info, input: dict[str, Any]  # noqa: A
 def resolve_update_portfolio(_: Any, info: Info, input: dict[str, Any]  # noqa: A002
                              ) -> dict[str, Collection]:
     return _update_collection(info, input, "artifact_portfolio_id")
+
+
+@mutation.field("moveArtifactSequence")
+def resolve_move_sequence(_: Any, info: Info, input: dict[str, Any]  # noqa: A002
+                          ) -> dict[str, Collection]:
+    ctx = _ctx(info)
+    return {"artifactCollection": collection_types.move_sequence(
+        ctx.storage, ctx.user, collection_id(input.get("artifact_sequence_id")),
+        str(input.get("destination_artifact_type_name") or ""))}
 
 
 BINDABLES: list[Any] = [query, mutation]

@@ -1,0 +1,37 @@
+"""``moveArtifactSequence`` (``ArtifactCollection.change_type()``): a sequence and all its
+versions take another artifact type of the project (created when missing)."""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+
+from tracklet.domain.access import require_write
+from tracklet.domain.artifacts import Collection, CollectionKind, validate_type_name
+from tracklet.domain.records import User
+from tracklet.errors import InvalidInput, NotFound
+from tracklet.storage import Storage
+from tracklet.storage.metadata import artifacts as repo
+from tracklet.storage.metadata.tables import artifacts
+
+
+def move_sequence(storage: Storage, user: User, collection_id: int,
+                  type_name: str) -> Collection:
+    """Give the sequence ``collection_id`` and every version logged to it the type
+    ``type_name``. A portfolio only links versions of other sequences, so it has no type of
+    its own to change (W&B refuses it too)."""
+    name = validate_type_name(type_name)
+    with storage.db.write() as conn:
+        collection = repo.get_collection(conn, collection_id)
+        if collection is None:
+            raise NotFound("artifact collection not found")
+        require_write(user, collection.entity)
+        if collection.kind is not CollectionKind.SEQUENCE:
+            raise InvalidInput("only an artifact sequence can change its type; "
+                               "a portfolio takes the type of the versions it links")
+        kind = repo.ensure_type(conn, collection.project_id, name)
+        repo.update_collection(conn, collection_id, type_id=kind.id)
+        conn.execute(update(artifacts).where(artifacts.c.sequence_id == collection_id)
+                     .values(type_id=kind.id))
+        moved = repo.get_collection(conn, collection_id)
+    assert moved is not None
+    return moved
