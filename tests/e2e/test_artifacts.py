@@ -279,5 +279,5 @@ def test_collection_type_change_moves_every_version(sdk: SdkEnv, api) -> None:  
     assert sorted(v.version for v in api.artifacts("model", f"{project}/moving")) == ["v0", "v1"]
     assert api.artifact(f"{project}/moving:v1").type == "model"
     assert sorted(t.name for t in api.artifact_types(project)) == ["dataset", "model"]
-    with pytest.raises(Exception, match="not found|Could not find"):
+    with pytest.raises(Exception, match=r"not found|Could not find"):
         api.artifact_collection("dataset", f"{project}/moving")
