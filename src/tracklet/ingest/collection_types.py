@@ -1,15 +1,20 @@
-"""``moveArtifactSequence`` (``ArtifactCollection.change_type()``): a sequence and all its
-versions take another artifact type of the project (created when missing)."""
+"""Changing an artifact collection as a whole: its type (``moveArtifactSequence``,
+``collection.type = ...; collection.save()``: a sequence and all its versions take another
+artifact type of the project, created when missing) and its tags
+(``createArtifactCollectionTagAssignments`` / ``delete...``, ``collection.tags``)."""
 
 from __future__ import annotations
 
+import orjson
 from sqlalchemy import update
 
 from tracklet.domain.access import require_write
 from tracklet.domain.artifacts import Collection, CollectionKind, validate_type_name
 from tracklet.domain.records import User
 from tracklet.errors import InvalidInput, NotFound
+from tracklet.ingest.artifacts import validate_tags
 from tracklet.storage import Storage
+from tracklet.storage.metadata import accounts
 from tracklet.storage.metadata import artifacts as repo
 from tracklet.storage.metadata.tables import artifacts
 
@@ -35,3 +40,24 @@ def move_sequence(storage: Storage, user: User, collection_id: int,
         moved = repo.get_collection(conn, collection_id)
     assert moved is not None
     return moved
+
+
+def change_tags(storage: Storage, user: User, entity: str, project: str, name: str,
+                add: tuple[str, ...] = (), delete: tuple[str, ...] = ()) -> Collection:
+    """Add and remove tags of the collection ``entity/project/name`` (W&B's collection tag
+    assignments); adding a tag it has, or removing one it lacks, changes nothing."""
+    added = validate_tags(add)
+    with storage.db.write() as conn:
+        found = accounts.find_project(conn, entity, project)
+        collection = None if found is None else repo.find_collection(conn, found.id, name)
+        if collection is None:
+            raise NotFound(f"artifact collection {entity}/{project}/{name} not found")
+        require_write(user, collection.entity)
+        drop = set(delete)
+        tags = [t for t in collection.tags if t not in drop]
+        tags += [t for t in added if t not in tags]
+        validate_tags(tuple(tags))
+        repo.update_collection(conn, collection.id, tags=orjson.dumps(tags).decode())
+        changed = repo.get_collection(conn, collection.id)
+    assert changed is not None
+    return changed

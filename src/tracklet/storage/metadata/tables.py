@@ -243,6 +243,8 @@ artifact_collections = Table(
     UniqueConstraint("project_id", "name", name="uq_artifact_collections_project_name"),
     # Migration 0010: a client's sequence id, unique within its project.
     Column("scoped_client_id", String(128), nullable=True),
+    # Migration 0012: the collection's tags (JSON list of names), as W&B tags collections.
+    Column("tags", Text, nullable=False, server_default="[]"),
 )
 Index("uq_artifact_collections_scoped_client", artifact_collections.c.project_id,
       artifact_collections.c.scoped_client_id, unique=True)

@@ -1,8 +1,9 @@
-"""shared_stream: file_stream writers of shared-mode runs
+"""shared_stream: file_stream writers of shared-mode runs; artifact collection tags
 
 * ``stream_writers``: per run, writer (the SDK's X-WANDB-ASYNC-CLIENT-ID) and logical file,
   the next line offset of that writer and its latest lines' places in the run, so each
   writer's offsets are a space of their own.
+* ``artifact_collections.tags``: the collection's tags, a JSON list of names.
 
 Revision ID: 0012
 Revises: 0011
@@ -30,7 +31,11 @@ def upgrade() -> None:
         sa.Column("next_offset", sa.BigInteger(), nullable=False),
         sa.Column("recent", sa.Text(), nullable=False),
     )
+    op.add_column("artifact_collections",
+                  sa.Column("tags", sa.Text(), nullable=False, server_default="[]"))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("artifact_collections") as batch:
+        batch.drop_column("tags")
     op.drop_table("stream_writers")
