@@ -1,6 +1,7 @@
-"""``fork_from`` with the real SDK: the fork starts with its parent's history up to the
-fork step, records its parent, and is read back live and after compaction; a fork of a
-missing run and ``resume_from`` fail with a message the SDK shows."""
+"""``fork_from`` and ``resume_from`` (rewind) with the real SDK: the fork starts with its
+parent's history up to the fork step and records its parent; a rewound run loses the rows
+after the step and goes on from there; both read back live and after compaction. A fork of
+a missing run fails with a message the SDK shows."""
 
 from __future__ import annotations
 
@@ -57,17 +58,48 @@ def test_fork_starts_with_the_parents_history(api: Any, sdk: SdkEnv,
     assert config["_wandb"]["value"]["branch_point"] == {"run_id": parent, "step": 4}
 
 
-def test_fork_of_a_missing_run_and_resume_from_fail_clearly(sdk: SdkEnv) -> None:
+def test_fork_of_a_missing_run_fails_clearly(sdk: SdkEnv) -> None:
     project = f"forks-{uuid.uuid4().hex[:6]}"
     proc = sdk.run(FORK, args=(project, "nosuchrun", uuid.uuid4().hex[:8]), expect_rc=None)
     assert proc.returncode != 0
     assert "fork_from: run 'nosuchrun' not found" in proc.stdout + proc.stderr
+
+
+REWIND = """
+import sys, wandb
+point = f"{sys.argv[2]}?_step={sys.argv[3]}"
+run = wandb.init(project=sys.argv[1], id=sys.argv[2], resume_from=point)
+for i in range(3):
+    run.log({"loss": 100 + i})
+run.finish()
+"""
+
+
+def test_resume_from_rewinds_on_every_tier(api: Any, sdk: SdkEnv,
+                                           live_server: LiveServer) -> None:
+    project = f"rewind-{uuid.uuid4().hex[:6]}"
     run_id = uuid.uuid4().hex[:8]
     sdk.run(PARENT, args=(project, run_id))
-    proc = sdk.run("""
-        import sys, wandb
-        wandb.init(project=sys.argv[1], id=sys.argv[2], resume_from=f"{sys.argv[2]}?_step=3")
-    """, args=(project, run_id), expect_rc=None)
-    assert proc.returncode != 0
-    assert "resume_from (rewinding a run to an earlier step) is not supported" in (
-        proc.stdout + proc.stderr)
+    wait_for_export(live_server, project, run_id, 10)  # the rows to cut sit in Parquet
+    sdk.run(REWIND, args=(project, run_id, "4"))
+    first = [{"_step": i, "loss": 10 - i, "parent_only": i} for i in range(5)] + [
+        {"_step": 5 + i, "loss": 100 + i} for i in range(3)]
+
+    def reads(want: list[dict[str, Any]]) -> None:
+        api.flush()
+        run = api.run(f"admin/{project}/{run_id}")
+        rows = [{k: v for k, v in r.items() if k in ("_step", "loss", "parent_only")
+                 and v is not None} for r in run.scan_history()]
+        assert rows == want
+        assert run.summary["loss"] == want[-1]["loss"]
+        assert run.lastHistoryStep == want[-1]["_step"]
+
+    reads(first)
+    wait_for_export(live_server, project, run_id, 8)
+    reads(first)
+    # Rewinding again into rows that are live or freshly exported: cut at step 6.
+    sdk.run(REWIND, args=(project, run_id, "6"))
+    second = first[:7] + [{"_step": 7 + i, "loss": 100 + i} for i in range(3)]
+    reads(second)
+    wait_for_export(live_server, project, run_id, 10)
+    reads(second)

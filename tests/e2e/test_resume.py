@@ -118,20 +118,3 @@ def test_resume_auto_picks_up_a_failed_run(sdk: SdkEnv) -> None:
     )
     assert [r["_step"] for r in stored.history] == list(range(10))
     assert stored.run.state == "finished"
-
-
-def test_resume_from_is_refused_with_a_clear_error(sdk: SdkEnv) -> None:
-    sdk.run(FIRST.format(run_id="rewind001"))
-    before = stored_run(sdk.server, "admin", "resume", "rewind001")
-    proc = sdk.run(
-        """
-        import wandb
-        run = wandb.init(project="resume", id="rewind001", resume_from="rewind001?_step=50")
-        """,
-        expect_rc=None,
-    )
-    assert proc.returncode != 0
-    assert "resume_from" in proc.stderr and "not supported" in proc.stderr
-    after = stored_run(sdk.server, "admin", "resume", "rewind001")
-    assert after.history == before.history
-    assert after.run.state == "finished"
