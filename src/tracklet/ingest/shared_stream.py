@@ -1,7 +1,7 @@
 """Shared mode: several processes write one run (``wandb.init(mode="shared")``).
 
-Each writer's file_stream counts its lines from 0 and sends rows without ``_step`` (the SDK
-leaves steps to the server in this mode), naming itself in ``X-WANDB-ASYNC-CLIENT-ID``. Here
+Each writer's file_stream counts its lines from 0 (and, with wandb 0.31, its steps from 0;
+older releases may leave ``_step`` out), naming itself in ``X-WANDB-ASYNC-CLIENT-ID``. Here
 a writer's request is translated into the run's own line space before it is stored:
 
 * history: lines below the writer's next offset are stored already (a retry) and skipped.
