@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from sqlalchemy import select
 
 from tracklet.domain.records import RunFields, User
 from tracklet.ingest.filestream import StreamRequest, apply_batch, parse_file_stream
@@ -15,6 +16,8 @@ from tracklet.storage import Storage
 from tracklet.storage.history.jsonline import loads
 from tracklet.storage.history.live.read import console_lines, history_lines
 from tracklet.storage.metadata import runs as run_repo
+from tracklet.storage.metadata.tables import stream_writers
+from tracklet.storage.run_deletion import delete_run
 
 
 def _request(writer: str, payload: dict[str, Any]) -> StreamRequest:
@@ -64,6 +67,13 @@ def test_writers_merge_by_step_and_retries_change_nothing(storage: Storage,
     assert [rows[s]["a"] for s in range(6)] == list(range(6))
     assert [rows[s].get("b") for s in range(6)] == [0, 1, 2, 3, 4, None]
     assert sorted(console) == ["a0", "a1 done", "a2", "b0"]
+    # Deleting the run forgets its writers too.
+    with storage.db.read() as conn:
+        run_id = run_repo.get_run_by_path(conn, "alice", "proj", "shared01").id
+    delete_run(storage, run_id)
+    with storage.db.read() as conn:
+        left = conn.execute(select(stream_writers).where(stream_writers.c.run_id == run_id))
+        assert left.first() is None
 
 
 def test_rows_without_steps_get_the_runs_next_step(storage: Storage, user: User) -> None:

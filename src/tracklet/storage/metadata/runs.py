@@ -359,9 +359,9 @@ def set_run_columns(conn: Connection, run_id: int, **values: Any) -> None:
 
 def delete_run(conn: Connection, run_id: int) -> None:
     """Delete a run and (by cascade) its history, events, console and files."""
-    from tracklet.storage.metadata.tables import console, events, history_chunks
+    from tracklet.storage.metadata.tables import console, events, history_chunks, stream_writers
 
-    for table in (history_chunks, events, console, run_files):
+    for table in (history_chunks, events, console, run_files, stream_writers):
         conn.execute(table.delete().where(table.c.run_id == run_id))
     conn.execute(runs.delete().where(runs.c.id == run_id))
 
