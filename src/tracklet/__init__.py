@@ -41,6 +41,6 @@ __all__ = [
     "load_tensor",
     "log",
     "log_artifact",
-    "use_artifact",
     "query",
+    "use_artifact",
 ]

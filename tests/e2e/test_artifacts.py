@@ -265,3 +265,38 @@ def test_ttl_round_trips(sdk: SdkEnv, api) -> None:  # type: ignore[no-untyped-d
     art.ttl = datetime.timedelta(days=7)
     art.save()
     assert api.artifact(f"{logged['entity']}/art-ttl/t:v0").ttl == datetime.timedelta(days=7)
+
+
+def test_collection_type_change_moves_every_version(sdk: SdkEnv, api) -> None:  # type: ignore[no-untyped-def]
+    a = _log_dir(sdk, "art-move", "moving", {"f": b"1"})
+    _log_dir(sdk, "art-move", "moving", {"f": b"2"})
+    project = f"{a['entity']}/art-move"
+    collection = api.artifact_collection("dataset", f"{project}/moving")
+    collection.type = "model"
+    collection.save()
+    moved = api.artifact_collection("model", f"{project}/moving")
+    assert moved.type == "model" and moved.id == collection.id
+    assert sorted(v.version for v in api.artifacts("model", f"{project}/moving")) == ["v0", "v1"]
+    assert api.artifact(f"{project}/moving:v1").type == "model"
+    assert sorted(t.name for t in api.artifact_types(project)) == ["dataset", "model"]
+    with pytest.raises(Exception, match=r"not found|Could not find"):
+        api.artifact_collection("dataset", f"{project}/moving")
+
+
+def test_collection_tags_are_saved_and_read_back(sdk: SdkEnv, api) -> None:  # type: ignore[no-untyped-def]
+    a = _log_dir(sdk, "art-tags", "tagged", {"f": b"1"})
+    project = f"{a['entity']}/art-tags"
+    collection = api.artifact_collection("dataset", f"{project}/tagged")
+    assert collection.tags == []
+    collection.tags = ["gold", "v-2"]
+    collection.save()
+    assert sorted(api.artifact_collection("dataset", f"{project}/tagged").tags) == [
+        "gold", "v-2"]
+    collection = api.artifact_collection("dataset", f"{project}/tagged")
+    collection.tags = ["v-2", "new"]
+    collection.save()
+    assert sorted(api.artifact_collection("dataset", f"{project}/tagged").tags) == [
+        "new", "v-2"]
+    with pytest.raises(Exception, match="tag"):
+        collection.tags = ["bad tag!"]
+        collection.save()

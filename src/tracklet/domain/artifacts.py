@@ -76,6 +76,7 @@ class Collection:
     description: str | None
     created_at: float
     updated_at: float
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
 import msgspec
@@ -20,6 +20,7 @@ from tracklet.config import Settings
 from tracklet.domain.records import FileStreamUpdate, StreamChunk
 from tracklet.domain.runs import RunState
 from tracklet.errors import InvalidInput, NotFound, PayloadTooLarge, TrackletError
+from tracklet.ingest import shared_stream
 from tracklet.storage import Storage
 from tracklet.storage.history.compaction import CHECKPOINT_ROWS
 from tracklet.storage.history.jsonline import loads
@@ -254,6 +255,8 @@ class StreamRequest:
     project: str
     name: str
     update: FileStreamUpdate
+    #: The writer of a shared-mode run (X-WANDB-ASYNC-CLIENT-ID): its offsets are its own.
+    writer: str | None = None
 
 
 class _Staged:
@@ -264,6 +267,7 @@ class _Staged:
          self.log_line_count, self.state, stop) = row
         self.stop_requested = bool(stop)
         self.values: dict[str, Any] = {}
+        self.writers: shared_stream.Writers | None = None
 
 
 #: The run columns a file_stream request reads, for runs looked up by id, with their path
@@ -381,12 +385,59 @@ def apply_batch(
             if run is None:
                 outcomes.append(NotFound(f"run {'/'.join(key)} not found"))
                 continue
-            outcomes.append(_stage(conn, run, req.update, lines, now))
+            if req.writer is None:
+                outcomes.append(_stage(conn, run, req.update, lines, now))
+            else:
+                outcomes.append(_stage(conn, run, _place(conn, run, req.writer, req.update,
+                                                         lines), lines, now))
         lines.flush(conn)
         for run in staged.values():
+            if run.writers is not None:
+                run.writers.flush(conn)
             if run.values:
                 _update_run(conn, run.id, run.values)
     return outcomes
+
+
+def _place(conn: Connection, cur: _Staged, writer: str, update: FileStreamUpdate,
+           lines: _Lines) -> FileStreamUpdate:
+    """A shared-mode writer's request moved into the run's line space (see
+    :mod:`.shared_stream`): console and metrics lines are queued here, history and the
+    rest go on through :func:`_stage` like any request's."""
+    if cur.writers is None:
+        cur.writers = shared_stream.Writers(cur.id)
+    counts = {shared_stream.HISTORY: cur.history_line_count,
+              shared_stream.OUTPUT: cur.log_line_count,
+              shared_stream.EVENTS: cur.events_line_count}
+    placed = shared_stream.place(conn, cur.writers, writer, update, counts, cur.last_step)
+    lines.console.extend((cur.id, line, live.storable(text)) for line, text in placed.output)
+    lines.events.extend((cur.id, line, live.storable(text)) for line, text in placed.events)
+    if counts[shared_stream.OUTPUT] > cur.log_line_count:
+        cur.log_line_count = cur.values["log_line_count"] = counts[shared_stream.OUTPUT]
+    if counts[shared_stream.EVENTS] > cur.events_line_count:
+        cur.events_line_count = cur.values["events_line_count"] = counts[shared_stream.EVENTS]
+        cur.values["system_metrics"] = placed.events[-1][1]
+    summary = update.summary
+    if summary and summary.lines:
+        merged = shared_stream.merged_summary(conn, cur.id, cur.values.get("summary"),
+                                              summary.lines)
+        summary = StreamChunk(offset=0, lines=(merged,))
+    written: set[int] = set()
+    for line, text, step in placed.history:
+        # A line written before (a merge into another writer's row) is replaced in place.
+        fresh = line >= cur.history_line_count and line not in written
+        written.add(line)
+        lines.history.add(cur.id, StreamChunk(offset=line, lines=(text,)), (step,),
+                          known_end=cur.history_line_count if fresh else None)
+        if cur.last_step is None or step > cur.last_step:
+            cur.last_step = cur.values["last_step"] = step
+    end = counts[shared_stream.HISTORY]
+    if end > cur.history_line_count:
+        if end // CHECKPOINT_ROWS > cur.history_line_count // CHECKPOINT_ROWS:
+            lines.checkpoints[cur.id] = None
+        cur.history_line_count = cur.values["history_line_count"] = end
+    return replace(update, history=None, history_steps=(), events=None, output=None,
+                   summary=summary)
 
 
 def _stage(conn: Connection, cur: _Staged, update: FileStreamUpdate, lines: _Lines,

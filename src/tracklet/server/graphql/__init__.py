@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +37,10 @@ from tracklet.server.graphql.resolvers import (
     alerts,
     artifact_reads,
     artifacts,
+    file_delete,
     files,
     history,
+    reports,
     run_control,
     run_delete,
     runs,
@@ -52,6 +55,11 @@ log = logging.getLogger("tracklet.graphql")
 
 SCHEMA_DIR = Path(__file__).parent / "schema"
 
+#: Appended to validation errors about fields and arguments W&B has and tracklet lacks.
+UNSUPPORTED_NOTE = ("(this W&B feature is not supported by this tracklet server; "
+                    "see docs/compatibility.md)")
+_UNKNOWN = re.compile(r"Cannot query field |Unknown argument ")
+
 
 def build_schema(limits: QueryLimits | None = None) -> GraphQLSchema:
     """The executable schema: SDL files plus every resolver module's bindables, with a
@@ -62,7 +70,8 @@ def build_schema(limits: QueryLimits | None = None) -> GraphQLSchema:
                             *artifacts.BINDABLES, *artifact_reads.BINDABLES,
                             *run_control.BINDABLES, *runs_query.BINDABLES,
                             *history.BINDABLES, *run_delete.BINDABLES,
-                            *teams.BINDABLES, *sweeps.BINDABLES, *alerts.BINDABLES]
+                            *teams.BINDABLES, *sweeps.BINDABLES, *alerts.BINDABLES,
+                            *file_delete.BINDABLES, *reports.BINDABLES]
     schema = make_executable_schema(type_defs, *bindables)
     _bind_default_resolvers(schema)
     # Arguments and input fields arrive in resolvers as snake_case keyword/dict keys.
@@ -147,6 +156,9 @@ def execute(
         originals.append(original)
         if isinstance(original, Unavailable):
             transient.append(original)
+        if original is None and _UNKNOWN.match(error.message):
+            # A W&B field or argument tracklet lacks: say so, as the SDK shows the message.
+            formatted["message"] = f"{error.message} {UNSUPPORTED_NOTE}"
         if original is not None:
             formatted["message"] = graphql_message(original, request_id)
             if not isinstance(original, (TrackletError, GraphQLError)):

@@ -40,12 +40,23 @@ async def file_stream(request: Request) -> Response:
         update = parse_file_stream(payload, limits)
     else:
         update = await to_thread.run_sync(parse_file_stream, payload, limits)
-    result = await state.writer.submit(StreamRequest(entity, project, name, update))
+    result = await state.writer.submit(StreamRequest(entity, project, name, update,
+                                                     writer=_shared_writer(request)))
     for kind, chunk in (("history", update.history), ("events", update.events),
                         ("console", update.output), ("summary", update.summary)):
         if chunk is not None:
             state.metrics.count_rows(kind, len(chunk.lines))
     return Response(_STOPPED if result.stopped else _OK, media_type="application/json")
+
+
+def _shared_writer(request: Request) -> str | None:
+    """The writer id of a shared-mode run's stream (each counts its lines from 0), or None.
+    Ids longer than the column are cut: the SDK's are a few dozen characters."""
+    headers = request.headers
+    if headers.get("x-wandb-use-async-filestream", "").lower() != "true":
+        return None
+    writer = headers.get("x-wandb-async-client-id", "").strip()
+    return writer[:128] or None
 
 
 def _small(request: Request) -> bool:

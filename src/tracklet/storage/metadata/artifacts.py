@@ -87,7 +87,7 @@ def _collection_select() -> Select[Any]:
             artifact_collections.c.type_id, artifact_types.c.name.label("type_name"),
             artifact_collections.c.name, artifact_collections.c.kind,
             artifact_collections.c.description, artifact_collections.c.created_at,
-            artifact_collections.c.updated_at,
+            artifact_collections.c.updated_at, artifact_collections.c.tags,
         )
         .select_from(artifact_collections)
         .join(artifact_types, artifact_types.c.id == artifact_collections.c.type_id)
@@ -99,6 +99,7 @@ def _collection_select() -> Select[Any]:
 def _collection(row: Any) -> Collection:
     m = dict(row._mapping)
     m["kind"] = CollectionKind(m["kind"])
+    m["tags"] = tuple(orjson.loads(m["tags"] or "[]"))
     return Collection(**m)
 
 

@@ -365,9 +365,9 @@ def set_run_columns(conn: Connection, run_id: int, **values: Any) -> None:
 
 def delete_run(conn: Connection, run_id: int) -> None:
     """Delete a run and (by cascade) its history, events, console and files."""
-    from tracklet.storage.metadata.tables import console, events, history_chunks
+    from tracklet.storage.metadata.tables import console, events, history_chunks, stream_writers
 
-    for table in (history_chunks, events, console, run_files):
+    for table in (history_chunks, events, console, run_files, stream_writers):
         conn.execute(table.delete().where(table.c.run_id == run_id))
     conn.execute(runs.delete().where(runs.c.id == run_id))
 
@@ -490,6 +490,12 @@ def get_run_file(conn: Connection, run_id: int, name: str) -> RunFile | None:
         select(run_files).where(run_files.c.run_id == run_id, run_files.c.name == name)
     ).first()
     return _run_file(row) if row else None
+
+
+def delete_run_file(conn: Connection, run_id: int, name: str) -> None:
+    """Forget the file ``name`` of a run (no error when there is none)."""
+    conn.execute(run_files.delete().where(run_files.c.run_id == run_id,
+                                          run_files.c.name == name))
 
 
 def list_run_files(

@@ -221,6 +221,20 @@ console = Table(
     Column("text", Text, nullable=False),
 )
 
+# Migration 0012: shared-mode runs (several processes writing one run). Each writer's
+# file_stream counts lines from 0; this maps its offsets into the run's own line space.
+stream_writers = Table(
+    "stream_writers",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("writer", String(128), primary_key=True),
+    Column("file", String(32), primary_key=True),
+    #: The writer's next line offset: lines below it are stored already (a retry).
+    Column("next_offset", BigInteger, nullable=False),
+    #: JSON {writer offset: run line} of the writer's latest lines, for console rewrites.
+    Column("recent", Text, nullable=False),
+)
+
 run_files = Table(
     "run_files",
     metadata,
@@ -277,6 +291,8 @@ artifact_collections = Table(
     UniqueConstraint("project_id", "name", name="uq_artifact_collections_project_name"),
     # Migration 0010: a client's sequence id, unique within its project.
     Column("scoped_client_id", String(128), nullable=True),
+    # Migration 0012: the collection's tags (JSON list of names), as W&B tags collections.
+    Column("tags", Text, nullable=False, server_default="[]"),
 )
 Index("uq_artifact_collections_scoped_client", artifact_collections.c.project_id,
       artifact_collections.c.scoped_client_id, unique=True)

@@ -250,6 +250,8 @@ def test_history_keys_merge_tiers_and_count_new_lines_only(storage: Storage,
     assert keys["lastStep"] == 1
     assert keys["keys"]["a"]["typeCounts"] == [{"type": "number", "count": 2}]
     assert keys["keys"]["m"]["typeCounts"] == [{"type": "nil", "count": 1}]
+    assert keys["keys"]["a"]["previousValue"] == 2.5
+    assert "previousValue" not in keys["keys"]["m"]
     _log(storage, run, [{"_step": 2, "a": float("nan"), "m": None, "s": "y", "b": [1],
                          "c": True, "d": {"k": 1}}], 2)
     with open_history(storage, run) as view:
@@ -258,8 +260,17 @@ def test_history_keys_merge_tiers_and_count_new_lines_only(storage: Storage,
     assert [t["type"] for k in "bcd" for t in keys["keys"][k]["typeCounts"]] == [
         "list", "boolean", "map"]
     assert keys["keys"]["s"]["typeCounts"] == [{"type": "string", "count": 2}]
+    # A plain dict's items are keys of their own, with their last values (as W&B lists them).
+    assert keys["keys"]["d.k"] == {"typeCounts": [{"type": "number", "count": 1}],
+                                   "previousValue": 1}
+    assert keys["keys"]["s"]["previousValue"] == "y"
+    assert "previousValue" not in keys["keys"]["a"]  # NaN is no previous value
+    live_answer = keys
     _set_state(storage, run, "finished")
     compaction.compact_now(storage, run)
+    with open_history(storage, run) as view:
+        assert not view.has_live
+        assert history_keys(view) == live_answer
     _set_state(storage, run, "running")
     _log(storage, run, [{"_step": 3, "a": {"_type": "histogram", "bins": [1]}}], 3)
     with open_history(storage, run) as view:
@@ -268,6 +279,7 @@ def test_history_keys_merge_tiers_and_count_new_lines_only(storage: Storage,
     assert sorted((t["type"], t["count"]) for t in keys["keys"]["a"]["typeCounts"]) == [
         ("histogram", 1), ("number", 3)]
     assert keys["keys"]["_step"]["typeCounts"] == [{"type": "number", "count": 4}]
+    assert keys["keys"]["d.k"]["previousValue"] == 1 and keys["keys"]["s"]["previousValue"] == "y"
     empty = _new_run(storage, project, "empty")
     with open_history(storage, empty) as view:
         assert history_keys(view) == {"keys": {}}

@@ -447,8 +447,8 @@ def resolve_collection_state(*_: Any) -> str:
 
 
 @collection_iface.field("tags")
-def resolve_collection_tags(*_: Any) -> dict[str, Any]:
-    return {"edges": []}
+def resolve_collection_tags(c: Collection, *_: Any, **__: Any) -> dict[str, Any]:
+    return {"edges": [{"node": tag_node(t)} for t in c.tags]}
 
 
 @collection_iface.field("artifactMembership")

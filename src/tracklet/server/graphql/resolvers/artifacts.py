@@ -11,10 +11,15 @@ from tracklet.errors import InvalidInput, NotFound
 from tracklet.ingest import artifact_edits as edits
 from tracklet.ingest import artifact_manifests as manifests
 from tracklet.ingest import artifacts as ingest
+from tracklet.ingest import collection_types
 from tracklet.ingest.uploads import HashingSpool
 from tracklet.server.graphql.context import GraphQLContext, Info
 from tracklet.server.graphql.ids import decode_id, encode_id
-from tracklet.server.graphql.resolvers.artifact_reads import artifact_id, collection_id
+from tracklet.server.graphql.resolvers.artifact_reads import (
+    artifact_id,
+    collection_id,
+    tag_node,
+)
 from tracklet.server.urls import (
     artifact_file_upload_url,
     artifact_part_upload_url,
@@ -333,6 +338,38 @@ def resolve_update_sequence(_: Any, info: Info, input: dict[str, Any]  # noqa: A
 def resolve_update_portfolio(_: Any, info: Info, input: dict[str, Any]  # noqa: A002
                              ) -> dict[str, Collection]:
     return _update_collection(info, input, "artifact_portfolio_id")
+
+
+@mutation.field("moveArtifactSequence")
+def resolve_move_sequence(_: Any, info: Info, input: dict[str, Any]  # noqa: A002
+                          ) -> dict[str, Collection]:
+    ctx = _ctx(info)
+    return {"artifactCollection": collection_types.move_sequence(
+        ctx.storage, ctx.user, collection_id(input.get("artifact_sequence_id")),
+        str(input.get("destination_artifact_type_name") or ""))}
+
+
+def _collection_path(input: dict[str, Any]) -> tuple[str, str, str]:  # noqa: A002
+    return (str(input.get("entity_name") or ""), str(input.get("project_name") or ""),
+            str(input.get("artifact_collection_name") or ""))
+
+
+@mutation.field("createArtifactCollectionTagAssignments")
+def resolve_add_collection_tags(_: Any, info: Info, input: dict[str, Any]  # noqa: A002
+                                ) -> dict[str, Any]:
+    ctx = _ctx(info)
+    added = _tag_names(input.get("tags"))
+    collection_types.change_tags(ctx.storage, ctx.user, *_collection_path(input), add=added)
+    return {"tags": [tag_node(t) for t in added]}
+
+
+@mutation.field("deleteArtifactCollectionTagAssignments")
+def resolve_delete_collection_tags(_: Any, info: Info, input: dict[str, Any]  # noqa: A002
+                                   ) -> dict[str, Any]:
+    ctx = _ctx(info)
+    collection_types.change_tags(ctx.storage, ctx.user, *_collection_path(input),
+                                 delete=_tag_names(input.get("tags")))
+    return {"success": True}
 
 
 BINDABLES: list[Any] = [query, mutation]

@@ -88,7 +88,8 @@ def resolve_run_files(
 ) -> dict[str, Any]:
     ctx: GraphQLContext = info.context
     limit = min(max(first or 50, 1), 10_000)
-    wanted = [n for n in (names or []) if n]
+    # `run.file("./x.txt")` (as `wandb verify` asks) names the file saved as "x.txt".
+    wanted = [_relative(n) for n in (names or []) if n]
     with ctx.storage.db.read() as conn:
         # The SDK documents `pattern` as SQL LIKE syntax ("%.json"); names win over it.
         rows = run_repo.list_run_files(conn, run.id, wanted or None, after, limit + 1,
@@ -101,6 +102,12 @@ def resolve_run_files(
                      "startCursor": page[0].name if page else None, "hasPreviousPage": False},
         "totalCount": len(page),
     }
+
+
+def _relative(name: str) -> str:
+    while name.startswith("./"):
+        name = name[2:]
+    return name
 
 
 @file_type.field("id")

@@ -14,7 +14,8 @@ from sqlalchemy import Connection
 from tracklet.domain.policy import Action, require
 from tracklet.domain.records import Run
 from tracklet.domain.runs import check_transition
-from tracklet.errors import InvalidInput, NotFound, Unsupported
+from tracklet.errors import InvalidInput, NotFound
+from tracklet.ingest import rewind
 from tracklet.server.graphql.context import GraphQLContext, Info
 from tracklet.server.graphql.ids import decode_id
 from tracklet.storage.metadata import runs as run_repo
@@ -74,12 +75,18 @@ def resolve_run_stopped(run: Run, *_: Any) -> bool:
 
 
 @mutation.field("rewindRun")
-def resolve_rewind_run(*_: Any, **__: Any) -> None:
+def resolve_rewind_run(_: Any, info: Info, input: dict[str, Any]  # noqa: A002
+                       ) -> dict[str, Any]:
     """``wandb.init(resume_from=...)`` asks for this before anything else is sent."""
-    raise Unsupported(
-        "resume_from (rewinding a run to an earlier step) is not supported by this tracklet "
-        "server; resume the run with resume='allow' or start a new run"
-    )
+    ctx = info.context
+    metric_value = input.get("metric_value")
+    if isinstance(metric_value, bool) or not isinstance(metric_value, (int, float)):
+        raise InvalidInput("rewindRun needs a numeric metricValue")
+    run = rewind.rewind_run(
+        ctx.storage, ctx.user, str(input.get("entity_name") or ctx.user.entity),
+        str(input.get("project_name") or "uncategorized"), str(input.get("run_name") or ""),
+        str(input.get("metric_name") or ""), float(metric_value))
+    return {"rewoundRun": run}
 
 
 BINDABLES = [mutation, run_type]

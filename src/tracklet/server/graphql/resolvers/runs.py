@@ -10,7 +10,8 @@ from ariadne import MutationType, ObjectType, QueryType
 from tracklet.domain.policy import Action, can, require
 from tracklet.domain.records import Project, Run, RunFields, User
 from tracklet.domain.runs import CLIENT_SETTABLE_STATES
-from tracklet.errors import InvalidInput, NotFound, Unsupported
+from tracklet.errors import InvalidInput, NotFound
+from tracklet.ingest import forks
 from tracklet.ingest.runs import UpsertRequest, upsert_run
 from tracklet.server.graphql.context import GraphQLContext, Info
 from tracklet.server.graphql.ids import decode_id, encode_id
@@ -45,30 +46,8 @@ def _config_text(value: Any) -> str | None:
     parsed = loads_object(value) if isinstance(value, str) else value
     if not isinstance(parsed, dict):
         raise InvalidInput("config must be a JSON object")
-    _refuse_branching(parsed)
     return value if isinstance(value, str) else dumps(value)
 
-
-# Telemetry feature numbers (wandb_telemetry.proto Feature) the SDK sets in config._wandb.t["3"].
-_FORK_MODE = 71
-_REWIND_MODE = 72
-
-
-def _refuse_branching(config: dict[str, Any]) -> None:
-    """Forked runs arrive as ordinary UpsertBuckets; only the SDK's telemetry tells them apart.
-
-    A fork would need the parent's history copied up to the branch step, which tracklet does
-    not do yet, so it is refused with a clear message rather than silently stored half-empty.
-    """
-    wandb = config.get("_wandb")
-    value = wandb.get("value") if isinstance(wandb, dict) else None
-    telemetry = value.get("t") if isinstance(value, dict) else None
-    features = telemetry.get("3") if isinstance(telemetry, dict) else None
-    if isinstance(features, list) and _FORK_MODE in features:
-        raise Unsupported(
-            "fork_from is not supported by this tracklet server: forked runs need the parent's "
-            "history copied, which tracklet does not do yet; start a new run instead"
-        )
 
 
 def _state(data: dict[str, Any]) -> str | None:
@@ -120,7 +99,18 @@ def resolve_upsert_bucket(
         entity=_opt_str(data, "entity_name"),
         fields=fields,
     )
+    point = None
+    if fields.config is not None:
+        parsed = loads_object(fields.config)
+        point = forks.branch_point(parsed) if parsed is not None else None
+    if point is not None and point.run != req.name and req.run_id is None:
+        with ctx.storage.db.read() as conn:
+            project = accounts.find_project(conn, req.entity or ctx.user.entity,
+                                            req.project or "uncategorized")
+        forks.check_parent(ctx.storage, None if project is None else project.id, point)
     run, inserted = upsert_run(ctx.storage, ctx.user, req)
+    if point is not None and point.run != run.name:
+        forks.start_fork(ctx.storage, run.id, run.project_id, point)
     return {"bucket": run, "inserted": inserted}
 
 
@@ -183,8 +173,9 @@ for _field, _value in {
 @project_type.field("bucket")
 def resolve_project_run(
     project: Project, info: Info, name: str | None = None,
-    missing_ok: bool | None = None,
+    missing_ok: bool | None = None, desc: str | None = None,
 ) -> Run | None:
+    # `desc` is accepted and ignored: `wandb verify` only sends it to test a large body.
     if not name:
         return None
     with _ctx(info).storage.db.read() as conn:

@@ -6,6 +6,8 @@ from typing import Any
 
 from ariadne import MutationType, ObjectType, QueryType
 
+from tracklet import __version__
+from tracklet.domain import compat
 from tracklet.domain.policy import Action, can, require
 from tracklet.domain.records import User
 from tracklet.server.graphql.context import Info
@@ -34,8 +36,8 @@ def resolve_viewer(_: Any, info: Info) -> User:
 def resolve_server_info(*_: Any) -> dict[str, Any]:
     return {
         "features": [{"name": n, "isEnabled": True} for n in ENABLED_FEATURES],
-        "latestLocalVersionInfo": None,
-        "cliVersionInfo": {},
+        "latestLocalVersionInfo": compat.local_version_info(__version__),
+        "cliVersionInfo": compat.cli_version_info(),
     }
 
 

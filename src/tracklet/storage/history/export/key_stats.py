@@ -4,7 +4,7 @@ range, the finite extremes and the steps of explicit nulls, written with the exp
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +32,12 @@ class KeyStats:
     nulls_truncated: bool = False
     #: Steps whose value is an integer in a column stored as ``double``.
     int_steps: list[int] = field(default_factory=list)
+    #: The value at the last step, when it is a plain scalar (``historyKeys``'
+    #: ``previousValue``); ``has_last`` says whether there is one.
+    last: Any = None
+    has_last: bool = False
+    #: Per nested key, for a key logged as a plain dict (``{"d": {"k": 1}}`` is ``d.k``).
+    children: dict[str, KeyStats] = field(default_factory=dict)
 
     @property
     def types(self) -> Counter[str]:
@@ -48,6 +54,13 @@ class KeyStats:
             self.first_step = step
         self.last_step = step
         kind = type(value)
+        self._remember(value)
+        if kind is dict and not isinstance(value.get("_type"), str):
+            for key, item in value.items():
+                child = self.children.get(key)
+                if child is None:
+                    child = self.children[key] = KeyStats()
+                child.add(step, item)
         if kind is float or kind is int:
             self.numbers += 1
             if value - value == 0:  # finite: NaN - NaN and inf - inf are NaN
@@ -74,6 +87,7 @@ class KeyStats:
         if self.first_step is None:
             self.first_step = steps[0]
         self.last_step = steps[-1]
+        self._remember(values[-1])
         # int64 when every value is an int (they fit), float64 once a float is among them.
         array = np.asarray(values)
         finite = np.isfinite(array) if array.dtype.kind == "f" else None
@@ -90,6 +104,18 @@ class KeyStats:
         if self.max is None or values[high] > self.max[0]:
             self.max = (values[high], steps[high])
 
+    def _remember(self, value: Any) -> None:
+        if is_scalar(value):
+            self.last, self.has_last = value, True
+        else:
+            self.last, self.has_last = None, False
+
+    def flattened(self, key: str) -> Iterator[tuple[str, KeyStats]]:
+        """``(key, self)`` and then every nested key's dotted path with its statistics."""
+        yield key, self
+        for name, child in self.children.items():
+            yield from child.flattened(f"{key}.{name}")
+
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (non-finite values never occur in it)."""
         return {
@@ -102,6 +128,9 @@ class KeyStats:
             "nullSteps": self.null_steps,
             "nullsTruncated": self.nulls_truncated,
             **({"intSteps": self.int_steps} if self.int_steps else {}),
+            **({"last": self.last} if self.has_last else {}),
+            **({"children": {k: c.to_json() for k, c in self.children.items()}}
+               if self.children else {}),
         }
 
     @classmethod
@@ -118,4 +147,16 @@ class KeyStats:
         stats.null_steps = list(data.get("nullSteps", []))
         stats.nulls_truncated = bool(data.get("nullsTruncated", False))
         stats.int_steps = list(data.get("intSteps", []))
+        if "last" in data:
+            stats.last, stats.has_last = data["last"], True
+        stats.children = {k: cls.from_json(v) for k, v in data.get("children", {}).items()}
         return stats
+
+
+def is_scalar(value: Any) -> bool:
+    """Whether ``value`` is what ``historyKeys`` reports as a key's ``previousValue``: a
+    finite number, a string or a boolean (W&B leaves it out for media, lists and nulls)."""
+    kind = type(value)
+    if kind is float:
+        return bool(value - value == 0)
+    return kind is int or kind is str or kind is bool

@@ -1,4 +1,6 @@
-"""``historyKeys``: the last step and, per key, how many values of each type were logged.
+"""``historyKeys``: the last step and, per key, how many values of each type were logged and
+the last value (``previousValue``, for scalars). A key logged as a plain dict is listed with
+its dotted nested keys as well (``dict.val1``), as W&B lists them.
 
 The export's share comes from statistics written with it. The live tier's share is counted
 from its rows, incrementally: the ``Storage`` (in ``Storage.memo``) remembers, per run, the
@@ -29,6 +31,7 @@ class _Counts:
     generation: tuple[str, ...]
     through_line: int = -1
     keys: dict[str, Counter[str]] = field(default_factory=dict)
+    last: dict[str, Any] = field(default_factory=dict)
 
 
 class LiveKeyCounts:
@@ -40,22 +43,30 @@ class LiveKeyCounts:
 
     def counts(self, view: RunHistory) -> dict[str, Counter[str]]:
         """Type counts per key over the live rows of ``view``'s run."""
+        return self.keys(view)[0]
+
+    def keys(self, view: RunHistory) -> tuple[dict[str, Counter[str]], dict[str, Any]]:
+        """Type counts and last scalar values per key over the live rows of ``view``'s run."""
         generation = tuple(e.blob_key for e in view.exports)
         with self._lock:
             cached = self._runs.get(view.run_id)
         if cached is None or cached.generation != generation:
             cached = _Counts(generation)
         merged = {k: Counter(v) for k, v in cached.keys.items()}
+        last = dict(cached.last)
         through = max(cached.through_line, top_line(view.conn, view.run_id))
         if through > cached.through_line:
             new = count_types(view.conn, view.run_id, cached.through_line, through)
-            for key, counts in new.items():
+            for key, counts in new.counts.items():
                 merged.setdefault(key, Counter()).update(counts)
+            for key in new.cleared:
+                last.pop(key, None)
+            last.update(new.last)
         with self._lock:
             if len(self._runs) >= _MAX_RUNS and view.run_id not in self._runs:
                 self._runs.pop(next(iter(self._runs)))
-            self._runs[view.run_id] = _Counts(generation, through, merged)
-        return merged
+            self._runs[view.run_id] = _Counts(generation, through, merged, last)
+        return merged, last
 
     def forget(self, run_id: int) -> None:
         """Drop what is remembered about ``run_id``."""
@@ -78,19 +89,29 @@ def history_keys(view: RunHistory) -> dict[str, Any]:
     ``lastStep`` is left out for an empty history: the SDK reads it with a default of -1.
     """
     totals: dict[str, Counter[str]] = {}
+    previous: dict[str, Any] = {}
     for export in view.exports:
-        for key, stats in export.stats().items():
-            totals.setdefault(key, Counter()).update(stats.types)
+        for top, top_stats in export.stats().items():
+            for key, stats in top_stats.flattened(top):
+                totals.setdefault(key, Counter()).update(stats.types)
+                if stats.has_last:
+                    previous[key] = stats.last
+                else:
+                    previous.pop(key, None)
     if view.has_live:
-        for key, counts in live_key_counts(view.storage.memo).counts(view).items():
+        counted, last = live_key_counts(view.storage.memo).keys(view)
+        for key, counts in counted.items():
             totals.setdefault(key, Counter()).update(counts)
-    out: dict[str, Any] = {
-        "keys": {
-            key: {"typeCounts": [{"type": t, "count": c} for t, c in counts.most_common()]}
-            for key, counts in sorted(totals.items(), key=lambda kv: (kv[0] != STEP, kv[0]))
-        }
-    }
-    last = view.last_step()
-    if last is not None:
-        out["lastStep"] = last
+        # Live rows are newer than the exports (their steps follow the exported ones).
+        previous.update(last)
+    out: dict[str, Any] = {"keys": {}}
+    for key, counts in sorted(totals.items(), key=lambda kv: (kv[0] != STEP, kv[0])):
+        entry: dict[str, Any] = {
+            "typeCounts": [{"type": t, "count": c} for t, c in counts.most_common()]}
+        if key in previous and key != STEP:
+            entry["previousValue"] = previous[key]
+        out["keys"][key] = entry
+    last_step = view.last_step()
+    if last_step is not None:
+        out["lastStep"] = last_step
     return out

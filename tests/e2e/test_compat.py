@@ -1,0 +1,121 @@
+"""What older SDK releases and ``wandb verify`` ask of the server, with the pinned SDK's own
+client code: the version range in ``serverInfo``, and the checks ``wandb verify`` runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from packaging.version import parse
+
+from tests.e2e.conftest import LiveServer, SdkEnv
+from tests.e2e.storage_view import opened
+from tests.e2e.test_api_history import wait_for_export
+from tracklet import __version__
+from tracklet.domain import compat
+
+# The document SDK 0.28 and older send at every wandb.init and in `wandb verify`
+# (InternalApi.viewer_server_info); a field missing from it failed the whole query.
+SDK_028_VIEWER = """
+query Viewer{
+    viewer { id entity username email flags teams { edges { node { name } } } }
+    serverInfo {
+        cliVersionInfo
+        latestLocalVersionInfo { outOfDate latestVersionString versionOnThisInstanceString }
+    }
+}
+"""
+
+
+def test_server_info_serves_the_version_fields_older_sdks_ask_for(
+        api: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    import wandb
+    from wandb.sdk.verify import verify
+
+    info = api._service_api.execute_graphql(SDK_028_VIEWER)["serverInfo"]
+    assert info["latestLocalVersionInfo"] == {
+        "outOfDate": False, "latestVersionString": __version__,
+        "versionOnThisInstanceString": __version__}
+    versions = info["cliVersionInfo"]
+    assert versions == {"min_cli_version": compat.MIN_SDK_VERSION,
+                        "max_cli_version": compat.MAX_SDK_VERSION}
+    # The SDK sends tables and images by client id and file name from 0.12.14 on.
+    assert parse(versions["max_cli_version"]) >= parse("0.12.14")
+    # `wandb verify`'s version check passes for the pinned SDK (it crashed on a missing max).
+    capsys.readouterr()
+    verify.check_wandb_version(api)
+    printed = capsys.readouterr().out
+    assert "Checking wandb package version" in printed
+    assert "not supported" not in printed and "out of date" not in printed
+    assert parse(versions["min_cli_version"]) <= parse(wandb.__version__)
+
+
+def test_file_delete_forgets_the_file_and_refuses_others(api: Any, live_server: LiveServer,
+                                                         tmp_path: Path) -> None:
+    seed = api.create_run(project="file-deletes")
+    path = f"{seed.entity}/{seed.project}/{seed.id}"
+    run = api.run(path)
+    for name in ("keep.txt", "drop.txt"):
+        source = tmp_path / "up" / name
+        source.parent.mkdir(exist_ok=True)
+        source.write_text(name)
+        run.upload_file(str(source), root=str(tmp_path / "up"))
+    api.flush()
+    doomed = api.run(path).file("drop.txt")
+    # Another user may not delete it.
+    other_key = "local-" + "fdel" * 11
+    with opened(live_server) as storage:
+        storage.create_user("filedeleter", key=other_key)
+    response = httpx.post(f"{live_server.url}/graphql", auth=("api", other_key), timeout=30,
+                          json={"query": DELETE_FILES, "variables": {"files": [doomed.id]}})
+    assert "may not write to entity" in response.json()["errors"][0]["message"]
+    assert "drop.txt" in {f.name for f in api.run(path).files()}
+    doomed.delete()
+    doomed.delete()  # a retry answers like the first try
+    api.flush()
+    assert {f.name for f in api.run(path).files()} == {"keep.txt"}
+    bad = httpx.post(f"{live_server.url}/graphql", auth=("api", live_server.key), timeout=30,
+                     json={"query": DELETE_FILES, "variables": {"files": ["nonsense"]}})
+    assert "invalid File id" in bad.json()["errors"][0]["message"]
+
+
+DELETE_FILES = ("mutation D($files: [ID!]!) { deleteFiles(input: {files: $files}) "
+                "{ success } }")
+
+
+def test_reports_list_empty_for_a_project(api: Any) -> None:
+    seed = api.create_run(project="with-reports")
+    assert list(api.reports(f"{seed.entity}/with-reports")) == []
+
+
+def test_verify_large_post_check_passes(api: Any, sdk: SdkEnv) -> None:
+    # `wandb verify` sends a 10 MB `desc` argument to Project.run to test the proxy limit.
+    proc = sdk.run("""
+        import wandb
+        from wandb.sdk.verify import verify
+        wandb.login()
+        print("RESULT", verify.check_large_post())
+    """)
+    assert "RESULT True" in proc.stdout, proc.stdout
+
+
+def test_verify_run_check_passes_and_history_keys_hold_after_compaction(
+        api: Any, sdk: SdkEnv, live_server: LiveServer) -> None:
+    # `wandb verify`'s run check reads historyKeys' previousValue, also of dotted dict keys.
+    proc = sdk.run("""
+        import wandb
+        from wandb.sdk.verify import verify
+        wandb.login()
+        ok = verify.check_run(wandb.Api())
+        print("RESULT", ok, verify.nice_id("check_run"))
+    """)
+    assert "RESULT True" in proc.stdout, proc.stdout
+    run_id = proc.stdout.split("RESULT True ")[1].split()[0]
+    wait_for_export(live_server, "verify", run_id, 11)  # steps 1..11
+    keys = api.run(f"admin/verify/{run_id}").history_keys
+    assert keys["lastStep"] == 11
+    assert keys["keys"]["loss"]["previousValue"] == 0.1
+    assert keys["keys"]["dict.val1"]["previousValue"] == 1.0
+    assert keys["keys"]["dict.val2"]["previousValue"] == 2
