@@ -375,25 +375,105 @@ export function chartSections(panels: ChartPanel[]): HTMLElement {
   return h("div", { class: "chart-sections" }, search, sections);
 }
 
-/** Fetch and draw `panels` for `runs`, a few requests at a time (one per panel). */
+/** Keys per series request: one answer for several panels shares the server's per-run
+ * work (resolving the runs, their tiers, parsing live rows) among them. */
+export const KEYS_PER_REQUEST = 4;
+/** How far outside the viewport a panel counts as about to be seen (fetched ahead). */
+const AHEAD = "300px";
+
+/** Whether `el` is shown and within the viewport (plus the look-ahead margin). */
+function inView(el: HTMLElement): boolean {
+  if (el.hidden || !el.isConnected) return false;
+  const box = el.getBoundingClientRect();
+  if (!box.width && !box.height) return false;
+  const margin = parseInt(AHEAD, 10);
+  return box.bottom >= -margin && box.top <= window.innerHeight + margin
+    && box.right >= 0 && box.left <= window.innerWidth;
+}
+
+let generation = 0;
+let observer: IntersectionObserver | null = null;
+
+/** Fetch and draw `panels` for `runs`: the panels in view now first, in page order, several
+ * keys per request and two requests at a time; each other panel when it scrolls into view
+ * (an IntersectionObserver). Resolves once the panels in view are drawn. A later call
+ * supersedes this one: panels it has not reached yet are left to the newer call. */
 export async function drawPanels(panels: ChartPanel[], runs: ChartRun[],
     fetchSeries: (keys: string[], buckets: number, range?: StepRange) => Promise<SeriesAnswer>,
     live = false): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < panels.length) {
-      const panel = panels[next++];
-      if (live && panel.el.hidden) continue;
-      panel.fetchRange = (range, buckets) => fetchSeries([panel.key], buckets, range);
-      try {
-        const answer = await fetchSeries([panel.key], panel.width());
-        if (live) panel.update(answer, runs); else panel.draw(answer, runs);
-      } catch (err) {
-        panel.fail(err instanceof Error ? err.message : String(err));
+  const mine = ++generation;
+  observer?.disconnect();
+  observer = null;
+  for (const panel of panels) {
+    panel.fetchRange = (range, buckets) => fetchSeries([panel.key], buckets, range);
+  }
+  const fill = async (batch: ChartPanel[]): Promise<void> => {
+    if (mine !== generation || !batch.length) return;
+    try {
+      const answer = await fetchSeries(batch.map((p) => p.key),
+        Math.max(...batch.map((p) => p.width())));
+      if (mine !== generation && !live) return;  // superseded: its own call draws these
+      for (const p of batch) {
+        if (live) p.update(answer, runs); else p.draw(answer, runs);
       }
+    } catch (err) {
+      for (const p of batch) p.fail(err instanceof Error ? err.message : String(err));
     }
   };
-  await Promise.all([worker(), worker(), worker(), worker()]);
+  const run = async (queue: ChartPanel[][], workers: number): Promise<void> => {
+    let next = 0;
+    const worker = async () => {
+      while (next < queue.length) await fill(queue[next++]);
+    };
+    await Promise.all(Array.from({ length: workers }, worker));
+  };
+  const batches = (list: ChartPanel[]): ChartPanel[][] => {
+    const out: ChartPanel[][] = [];
+    // The first visible panel alone, so the first chart does not wait for its neighbours.
+    if (list.length) out.push([list[0]]);
+    for (let i = 1; i < list.length; i += KEYS_PER_REQUEST) {
+      out.push(list.slice(i, i + KEYS_PER_REQUEST));
+    }
+    return out;
+  };
+  const now = panels.filter((p) => inView(p.el));
+  const later = new Set(panels.filter((p) => !now.includes(p)));  // hidden ones too
+  if (typeof IntersectionObserver === "undefined") {
+    now.push(...later);
+    later.clear();
+  }
+  if (later.size) {
+    let waiting: ChartPanel[] = [];
+    let timer = 0;
+    const byEl = new Map([...later].map((p) => [p.el as Element, p]));
+    const seen = new IntersectionObserver((entries) => {
+      for (const entry of entries) {
+        const panel = byEl.get(entry.target);
+        if (!entry.isIntersecting || !panel || !later.has(panel)) continue;
+        later.delete(panel);
+        seen.unobserve(entry.target);
+        waiting.push(panel);
+      }
+      if (!later.size) seen.disconnect();
+      // Panels that come into view together (a scroll) share requests.
+      window.clearTimeout(timer);
+      timer = window.setTimeout(() => {
+        const order = new Map(panels.map((p, i) => [p, i]));
+        const batch = waiting.sort((a, b) => order.get(a)! - order.get(b)!);
+        waiting = [];
+        void run(batch.length ? chunk(batch, KEYS_PER_REQUEST) : [], 2);
+      }, 50);
+    }, { rootMargin: AHEAD });
+    observer = seen;
+    for (const p of later) seen.observe(p.el);
+  }
+  await run(batches(now), 2);
+}
+
+function chunk<T>(list: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
+  return out;
 }
 
 /** Call `poll` every `everyMs` while it answers true (a live run); paused while the tab is
