@@ -1,7 +1,7 @@
 // /<entity>/<project>: the runs table (virtualised; filters sent to the server as api.runs
 // filters; column chooser; grouping) beside one chart panel per metric for the selected
 // runs (x axis choice, EMA smoothing over the raw min-max band).
-import { series, type StepRange } from "../api";
+import { CHART_FIELDS, series, type StepRange } from "../api";
 import { ChartPanel, type ChartRun, chartKeys, chartSections, drawPanels, repeat, runColor }
   from "../chart";
 import { h, path } from "../dom";
@@ -92,8 +92,11 @@ export async function workspacePage(entity: string, project: string): Promise<vo
       return;
     }
     const x = xKey;
+    // Grouped lines aggregate counts and step ranges too; plain charts need min, max, last.
+    const fields = grouping ? undefined : CHART_FIELDS;
     const fetchSeries = (keys: string[], buckets: number, range?: StepRange) => series(
-      chosenRuns.map((r) => r.path), x === "_step" ? keys : [...keys, x], buckets, range);
+      chosenRuns.map((r) => r.path), x === "_step" ? keys : [...keys, x], buckets, range,
+      fields);
     if (grouping) {
       // One aggregate line (mean, with the groups' whole min-max band) per group of the
       // selected runs.
