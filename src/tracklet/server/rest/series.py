@@ -13,7 +13,7 @@ answer is strict JSON::
 
 one entry per non-empty bucket (``fields``, a comma-separated subset of count, firstStep,
 lastStep, min, max, last, keeps only those arrays beside ``bucket``: a chart needs min,
-max and last, a third of the bytes fewer at a thousand runs); bucket ``i`` covers steps ``[start + i*bucketWidth,
+max and last); bucket ``i`` covers steps ``[start + i*bucketWidth,
 start + (i+1)*bucketWidth)`` on an axis shared by every run. With ``Accept:
 application/vnd.apache.arrow.stream`` the same data comes as one Arrow IPC stream of rows
 (run, key, bucket, count, firstStep, lastStep, min, max, last), values as float64.
