@@ -157,6 +157,11 @@ export class ChartPanel {
       h("h3", null, h("span", null, key), logButton), this.plotBox, this.legend);
   }
 
+  /** Whether a plot is drawn (live updates refresh only those). */
+  get drawn(): boolean {
+    return this.plot !== null;
+  }
+
   /** The width to ask buckets for: one per pixel. */
   width(): number {
     return Math.max(200, Math.floor(this.plotBox.clientWidth || 400));
@@ -393,26 +398,35 @@ function inView(el: HTMLElement): boolean {
 
 let generation = 0;
 let observer: IntersectionObserver | null = null;
+/** The generation whose panels in view are still being fetched (0: none). */
+let filling = 0;
+
+/** Forget the draws under way (their answers and the panels they wait to see). */
+export function stopDrawing(): void {
+  generation++;
+  filling = 0;
+  observer?.disconnect();
+  observer = null;
+}
 
 /** Fetch and draw `panels` for `runs`: the panels in view now first, in page order, several
  * keys per request and two requests at a time; each other panel when it scrolls into view
  * (an IntersectionObserver). Resolves once the panels in view are drawn. A later call
- * supersedes this one: panels it has not reached yet are left to the newer call. */
+ * supersedes this one: panels it has not reached yet are left to the newer call.
+ *
+ * `live` (a poll for running runs' new points) refreshes only the drawn panels in view,
+ * and not at all while a draw is still fetching: it never supersedes one. */
 export async function drawPanels(panels: ChartPanel[], runs: ChartRun[],
     fetchSeries: (keys: string[], buckets: number, range?: StepRange) => Promise<SeriesAnswer>,
     live = false): Promise<void> {
-  const mine = ++generation;
-  observer?.disconnect();
-  observer = null;
-  for (const panel of panels) {
-    panel.fetchRange = (range, buckets) => fetchSeries([panel.key], buckets, range);
-  }
+  if (live && filling) return;
+  const mine = live ? generation : ++generation;
   const fill = async (batch: ChartPanel[]): Promise<void> => {
     if (mine !== generation || !batch.length) return;
     try {
       const answer = await fetchSeries(batch.map((p) => p.key),
         Math.max(...batch.map((p) => p.width())));
-      if (mine !== generation && !live) return;  // superseded: its own call draws these
+      if (mine !== generation) return;  // superseded: the newer call draws these
       for (const p of batch) {
         if (live) p.update(answer, runs); else p.draw(answer, runs);
       }
@@ -436,6 +450,15 @@ export async function drawPanels(panels: ChartPanel[], runs: ChartRun[],
     }
     return out;
   };
+  if (live) {
+    await run(chunk(panels.filter((p) => p.drawn && inView(p.el)), KEYS_PER_REQUEST), 2);
+    return;
+  }
+  observer?.disconnect();
+  observer = null;
+  for (const panel of panels) {
+    panel.fetchRange = (range, buckets) => fetchSeries([panel.key], buckets, range);
+  }
   const now = panels.filter((p) => inView(p.el));
   const later = new Set(panels.filter((p) => !now.includes(p)));  // hidden ones too
   if (typeof IntersectionObserver === "undefined") {
@@ -467,7 +490,12 @@ export async function drawPanels(panels: ChartPanel[], runs: ChartRun[],
     observer = seen;
     for (const p of later) seen.observe(p.el);
   }
-  await run(batches(now), 2);
+  filling = mine;
+  try {
+    await run(batches(now), 2);
+  } finally {
+    if (filling === mine) filling = 0;
+  }
 }
 
 function chunk<T>(list: T[], size: number): T[][] {

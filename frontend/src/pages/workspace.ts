@@ -2,8 +2,8 @@
 // filters; column chooser; grouping) beside one chart panel per metric for the selected
 // runs (x axis choice, EMA smoothing over the raw min-max band).
 import { CHART_FIELDS, series, type StepRange } from "../api";
-import { ChartPanel, type ChartRun, chartKeys, chartSections, drawPanels, repeat, runColor }
-  from "../chart";
+import { ChartPanel, type ChartRun, chartKeys, chartSections, drawPanels, repeat, runColor,
+  stopDrawing } from "../chart";
 import { h, path } from "../dom";
 import { frame } from "../layout";
 import { loadRuns, numericSummaryKeys, type UiRun } from "../runs";
@@ -87,6 +87,7 @@ export async function workspacePage(entity: string, project: string): Promise<vo
       ? `Charts show the first ${chosenRuns.length} of ${all.length} selected runs.` : "";
     for (const p of panels) p.xKey = xKey;
     if (!chosenRuns.length) {
+      stopDrawing();
       panels.forEach((p) => p.draw({ x: "_step", start: 0, bucketWidth: 1, buckets: 0,
         runs: [] }, []));
       return;
