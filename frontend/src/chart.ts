@@ -504,14 +504,17 @@ function chunk<T>(list: T[], size: number): T[][] {
   return out;
 }
 
-/** Call `poll` every `everyMs` while it answers true (a live run); paused while the tab is
- * hidden. Returns a function that stops it. */
+/** Call `poll` every `everyMs` (or three times as long as the last poll took, when that is
+ * longer: at a thousand runs a poll is itself a multi-second request that must not keep
+ * the server busy) while it answers true (a live run); paused while the tab is hidden.
+ * Returns a function that stops it. */
 export function repeat(poll: () => Promise<boolean>, everyMs = 5000): () => void {
   let timer = 0;
   let stopped = false;
   const tick = async () => {
     if (stopped) return;
     let again = true;
+    const started = performance.now();
     if (!document.hidden) {
       try {
         again = await poll();
@@ -519,7 +522,8 @@ export function repeat(poll: () => Promise<boolean>, everyMs = 5000): () => void
         again = true;  // a failed poll is retried at the next tick
       }
     }
-    if (again && !stopped) timer = window.setTimeout(() => void tick(), everyMs);
+    const wait = Math.max(everyMs, 3 * (performance.now() - started));
+    if (again && !stopped) timer = window.setTimeout(() => void tick(), wait);
   };
   timer = window.setTimeout(() => void tick(), everyMs);
   return () => { stopped = true; window.clearTimeout(timer); };
