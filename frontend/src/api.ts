@@ -89,19 +89,33 @@ export interface SeriesAnswer {
 /** A step range: `min` inclusive, `max` exclusive. */
 export interface StepRange { min: number; max: number }
 
+/** The arrays a chart draws (the others are left out of the answer, see `series`). */
+export const CHART_FIELDS = ["min", "max", "last"] as const;
+
 /** Chart series of `runs` (entity/project/run paths) for `keys`, in `buckets` buckets (of
- * `range` only, when given: a zoomed chart). */
+ * `range` only, when given: a zoomed chart). With `fields`, only those arrays besides
+ * `bucket` are sent; the others come back empty. */
 export async function series(runs: string[], keys: string[], buckets: number,
-    range?: StepRange): Promise<SeriesAnswer> {
+    range?: StepRange, fields?: readonly string[]): Promise<SeriesAnswer> {
   const q = new URLSearchParams({
     runs: runs.join(","), keys: keys.join(","), buckets: String(buckets),
   });
+  if (fields) q.set("fields", fields.join(","));
   if (range) {
     q.set("min_step", String(range.min));
     q.set("max_step", String(range.max));
   }
   const response = await request(`/api/v1/runs/series?${q}`);
-  return (await response.json()) as SeriesAnswer;
+  const answer = (await response.json()) as SeriesAnswer;
+  if (fields) {
+    for (const run of answer.runs) {
+      for (const s of Object.values(run.series)) {
+        s.count ??= []; s.firstStep ??= []; s.lastStep ??= [];
+        s.min ??= []; s.max ??= []; s.last ??= [];
+      }
+    }
+  }
+  return answer;
 }
 
 /** The signed-in user (GET /api/v1/auth/me). */

@@ -158,6 +158,11 @@ export class ChartPanel {
       h("h3", null, h("span", null, key), logButton), this.plotBox, this.legend);
   }
 
+  /** Whether a plot is drawn (live updates refresh only those). */
+  get drawn(): boolean {
+    return this.plot !== null;
+  }
+
   /** The width to ask buckets for: one per pixel. */
   width(): number {
     return Math.max(200, Math.floor(this.plotBox.clientWidth || 400));
@@ -376,35 +381,141 @@ export function chartSections(panels: ChartPanel[]): HTMLElement {
   return h("div", { class: "chart-sections" }, search, sections);
 }
 
-/** Fetch and draw `panels` for `runs`, a few requests at a time (one per panel). */
+/** Keys per series request: one answer for several panels shares the server's per-run
+ * work (resolving the runs, their tiers, parsing live rows) among them. */
+export const KEYS_PER_REQUEST = 4;
+/** How far outside the viewport a panel counts as about to be seen (fetched ahead). */
+const AHEAD = "300px";
+
+/** Whether `el` is shown and within the viewport (plus the look-ahead margin). */
+function inView(el: HTMLElement): boolean {
+  if (el.hidden || !el.isConnected) return false;
+  const box = el.getBoundingClientRect();
+  if (!box.width && !box.height) return false;
+  const margin = parseInt(AHEAD, 10);
+  return box.bottom >= -margin && box.top <= window.innerHeight + margin
+    && box.right >= 0 && box.left <= window.innerWidth;
+}
+
+let generation = 0;
+let observer: IntersectionObserver | null = null;
+/** The generation whose panels in view are still being fetched (0: none). */
+let filling = 0;
+
+/** Forget the draws under way (their answers and the panels they wait to see). */
+export function stopDrawing(): void {
+  generation++;
+  filling = 0;
+  observer?.disconnect();
+  observer = null;
+}
+
+/** Fetch and draw `panels` for `runs`: the panels in view now first, in page order, several
+ * keys per request and two requests at a time; each other panel when it scrolls into view
+ * (an IntersectionObserver). Resolves once the panels in view are drawn. A later call
+ * supersedes this one: panels it has not reached yet are left to the newer call.
+ *
+ * `live` (a poll for running runs' new points) refreshes only the drawn panels in view,
+ * and not at all while a draw is still fetching: it never supersedes one. */
 export async function drawPanels(panels: ChartPanel[], runs: ChartRun[],
     fetchSeries: (keys: string[], buckets: number, range?: StepRange) => Promise<SeriesAnswer>,
     live = false): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < panels.length) {
-      const panel = panels[next++];
-      if (live && panel.el.hidden) continue;
-      panel.fetchRange = (range, buckets) => fetchSeries([panel.key], buckets, range);
-      try {
-        const answer = await fetchSeries([panel.key], panel.width());
-        if (live) panel.update(answer, runs); else panel.draw(answer, runs);
-      } catch (err) {
-        panel.fail(err instanceof Error ? err.message : String(err));
+  if (live && filling) return;
+  const mine = live ? generation : ++generation;
+  const fill = async (batch: ChartPanel[]): Promise<void> => {
+    if (mine !== generation || !batch.length) return;
+    try {
+      const answer = await fetchSeries(batch.map((p) => p.key),
+        Math.max(...batch.map((p) => p.width())));
+      if (mine !== generation) return;  // superseded: the newer call draws these
+      for (const p of batch) {
+        if (live) p.update(answer, runs); else p.draw(answer, runs);
       }
+    } catch (err) {
+      for (const p of batch) p.fail(err instanceof Error ? err.message : String(err));
     }
   };
-  await Promise.all([worker(), worker(), worker(), worker()]);
+  const run = async (queue: ChartPanel[][], workers: number): Promise<void> => {
+    let next = 0;
+    const worker = async () => {
+      while (next < queue.length) await fill(queue[next++]);
+    };
+    await Promise.all(Array.from({ length: workers }, worker));
+  };
+  const batches = (list: ChartPanel[]): ChartPanel[][] => {
+    const out: ChartPanel[][] = [];
+    // The first visible panel alone, so the first chart does not wait for its neighbours.
+    if (list.length) out.push([list[0]]);
+    for (let i = 1; i < list.length; i += KEYS_PER_REQUEST) {
+      out.push(list.slice(i, i + KEYS_PER_REQUEST));
+    }
+    return out;
+  };
+  if (live) {
+    await run(chunk(panels.filter((p) => p.drawn && inView(p.el)), KEYS_PER_REQUEST), 2);
+    return;
+  }
+  observer?.disconnect();
+  observer = null;
+  for (const panel of panels) {
+    panel.fetchRange = (range, buckets) => fetchSeries([panel.key], buckets, range);
+  }
+  const now = panels.filter((p) => inView(p.el));
+  const later = new Set(panels.filter((p) => !now.includes(p)));  // hidden ones too
+  if (typeof IntersectionObserver === "undefined") {
+    now.push(...later);
+    later.clear();
+  }
+  if (later.size) {
+    let waiting: ChartPanel[] = [];
+    let timer = 0;
+    const byEl = new Map([...later].map((p) => [p.el as Element, p]));
+    const seen = new IntersectionObserver((entries) => {
+      for (const entry of entries) {
+        const panel = byEl.get(entry.target);
+        if (!entry.isIntersecting || !panel || !later.has(panel)) continue;
+        later.delete(panel);
+        seen.unobserve(entry.target);
+        waiting.push(panel);
+      }
+      if (!later.size) seen.disconnect();
+      // Panels that come into view together (a scroll) share requests.
+      window.clearTimeout(timer);
+      timer = window.setTimeout(() => {
+        const order = new Map(panels.map((p, i) => [p, i]));
+        const batch = waiting.sort((a, b) => order.get(a)! - order.get(b)!);
+        waiting = [];
+        void run(batch.length ? chunk(batch, KEYS_PER_REQUEST) : [], 2);
+      }, 50);
+    }, { rootMargin: AHEAD });
+    observer = seen;
+    for (const p of later) seen.observe(p.el);
+  }
+  filling = mine;
+  try {
+    await run(batches(now), 2);
+  } finally {
+    if (filling === mine) filling = 0;
+  }
 }
 
-/** Call `poll` every `everyMs` while it answers true (a live run); paused while the tab is
- * hidden. Returns a function that stops it. */
+function chunk<T>(list: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
+  return out;
+}
+
+/** Call `poll` every `everyMs` (or three times as long as the last poll took, when that is
+ * longer: at a thousand runs a poll is itself a multi-second request that must not keep
+ * the server busy) while it answers true (a live run); paused while the tab is hidden.
+ * Returns a function that stops it. */
 export function repeat(poll: () => Promise<boolean>, everyMs = 5000): () => void {
   let timer = 0;
   let stopped = false;
   const tick = async () => {
     if (stopped) return;
     let again = true;
+    const started = performance.now();
     if (!document.hidden) {
       try {
         again = await poll();
@@ -412,7 +523,8 @@ export function repeat(poll: () => Promise<boolean>, everyMs = 5000): () => void
         again = true;  // a failed poll is retried at the next tick
       }
     }
-    if (again && !stopped) timer = window.setTimeout(() => void tick(), everyMs);
+    const wait = Math.max(everyMs, 3 * (performance.now() - started));
+    if (again && !stopped) timer = window.setTimeout(() => void tick(), wait);
   };
   timer = window.setTimeout(() => void tick(), everyMs);
   return () => { stopped = true; window.clearTimeout(timer); };

@@ -1,9 +1,9 @@
 // /<entity>/<project>: the runs table (virtualised; filters sent to the server as api.runs
 // filters; column chooser; grouping) beside one chart panel per metric for the selected
 // runs (x axis choice, EMA smoothing over the raw min-max band).
-import { series, type StepRange } from "../api";
-import { ChartPanel, type ChartRun, chartKeys, chartSections, drawPanels, repeat, runColor }
-  from "../chart";
+import { CHART_FIELDS, series, type StepRange } from "../api";
+import { ChartPanel, type ChartRun, chartKeys, chartSections, drawPanels, repeat, runColor,
+  stopDrawing } from "../chart";
 import { h, path } from "../dom";
 import { frame } from "../layout";
 import { loadRuns, numericSummaryKeys, type UiRun } from "../runs";
@@ -88,13 +88,17 @@ export async function workspacePage(entity: string, project: string): Promise<vo
       ? `Charts show the first ${chosenRuns.length} of ${all.length} selected runs.` : "";
     for (const p of panels) p.xKey = xKey;
     if (!chosenRuns.length) {
+      stopDrawing();
       panels.forEach((p) => p.draw({ x: "_step", start: 0, bucketWidth: 1, buckets: 0,
         runs: [] }, []));
       return;
     }
     const x = xKey;
+    // Grouped lines aggregate counts and step ranges too; plain charts need min, max, last.
+    const fields = grouping ? undefined : CHART_FIELDS;
     const fetchSeries = (keys: string[], buckets: number, range?: StepRange) => series(
-      chosenRuns.map((r) => r.path), x === "_step" ? keys : [...keys, x], buckets, range);
+      chosenRuns.map((r) => r.path), x === "_step" ? keys : [...keys, x], buckets, range,
+      fields);
     if (grouping) {
       // One aggregate line (mean, with the groups' whole min-max band) per group of the
       // selected runs.

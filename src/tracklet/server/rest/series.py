@@ -11,7 +11,9 @@ answer is strict JSON::
               "firstStep": [...], "lastStep": [...], "min": [...], "max": [...],
               "last": [...]}}}]}
 
-one entry per non-empty bucket; bucket ``i`` covers steps ``[start + i*bucketWidth,
+one entry per non-empty bucket (``fields``, a comma-separated subset of count, firstStep,
+lastStep, min, max, last, keeps only those arrays beside ``bucket``: a chart needs min,
+max and last); bucket ``i`` covers steps ``[start + i*bucketWidth,
 start + (i+1)*bucketWidth)`` on an axis shared by every run. With ``Accept:
 application/vnd.apache.arrow.stream`` the same data comes as one Arrow IPC stream of rows
 (run, key, bucket, count, firstStep, lastStep, min, max, last), values as float64.
@@ -42,6 +44,7 @@ MAX_KEYS = 100
 MAX_BUCKETS = 10_000
 DEFAULT_BUCKETS = 1000
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
+FIELDS = ("count", "firstStep", "lastStep", "min", "max", "last")
 
 
 def _list(value: str | None, name: str, limit: int) -> list[str]:
@@ -75,6 +78,16 @@ def _paths(runs: Sequence[str]) -> list[tuple[str, str, str]]:
     return out
 
 
+def _fields(value: str | None) -> tuple[str, ...]:
+    if value is None or not value.strip():
+        return FIELDS
+    wanted = {v.strip() for v in value.split(",") if v.strip()} - {"bucket"}
+    unknown = sorted(wanted - set(FIELDS))
+    if unknown:
+        raise InvalidInput(f"fields must be among {', '.join(FIELDS)}, got {unknown[0]!r}")
+    return tuple(f for f in FIELDS if f in wanted)
+
+
 def _step(value: str | None, name: str) -> int | None:
     if value is None or value == "":
         return None
@@ -97,17 +110,28 @@ def load(storage: Storage, user: User, runs: Sequence[str], keys: Sequence[str],
     return chart_series(storage, ids, keys, buckets, min_step, max_step)
 
 
-def to_json(runs: Sequence[str], axis: Axis, series: list[dict[str, Series]]) -> bytes:
-    """The JSON answer."""
+def _only(columns: dict[str, Any], fields: Sequence[str]) -> dict[str, Any]:
+    if len(fields) == len(FIELDS):
+        return columns
+    return {name: values for name, values in columns.items()
+            if name == "bucket" or name in fields}
+
+
+def to_json(runs: Sequence[str], axis: Axis, series: list[dict[str, Series]],
+            fields: Sequence[str] = FIELDS) -> bytes:
+    """The JSON answer (``bucket`` and the ``fields`` arrays of each series)."""
     body: dict[str, Any] = {
         "x": "_step", "start": axis.start, "bucketWidth": axis.width, "buckets": axis.buckets,
-        "runs": [{"run": path, "series": {k: s.to_json() for k, s in per_key.items()}}
+        "runs": [{"run": path, "series": {k: _only(s.to_json(), fields)
+                                          for k, s in per_key.items()}}
                  for path, per_key in zip(runs, series, strict=True)]}
     return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
-def to_arrow(runs: Sequence[str], axis: Axis, series: list[dict[str, Series]]) -> bytes:
-    """The Arrow IPC stream answer (one record batch), built column-wise."""
+def to_arrow(runs: Sequence[str], axis: Axis, series: list[dict[str, Series]],
+             fields: Sequence[str] = FIELDS) -> bytes:
+    """The Arrow IPC stream answer (one record batch; run, key, bucket and the ``fields``
+    columns), built column-wise."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -138,6 +162,9 @@ def to_arrow(runs: Sequence[str], axis: Axis, series: list[dict[str, Series]]) -
     arrays = [pc.take(pa.array(list(runs), pa.string()), pa.array(column("run"))),
               pc.take(pa.array(key_names, pa.string()), pa.array(column("key"))),
               *(pa.array(column(n), type=types[n]) for n in names)]
+    keep = {"run", "key", "bucket", *fields}
+    arrays = [a for a, n in zip(arrays, types, strict=True) if n in keep]
+    types = {n: t for n, t in types.items() if n in keep}
     meta = {b"x": b"_step", b"start": str(axis.start).encode(),
             b"bucketWidth": str(axis.width).encode(), b"buckets": str(axis.buckets).encode()}
     schema = pa.schema([pa.field(n, t) for n, t in types.items()], metadata=meta)
@@ -159,13 +186,14 @@ async def runs_series(request: Request) -> Response:
     runs = _list(q.get("runs"), "runs", MAX_RUNS)
     keys = _list(q.get("keys"), "keys", MAX_KEYS)
     buckets = _buckets(q.get("buckets"))
+    fields = _fields(q.get("fields"))
     min_step, max_step = _step(q.get("min_step"), "min_step"), _step(q.get("max_step"),
                                                                       "max_step")
     axis, series = await to_thread.run_sync(load, state.storage, user, runs, keys, buckets,
                                             min_step, max_step)
     arrow = ARROW_STREAM in request.headers.get("accept", "")
     gzip = accepts_gzip(request.headers.get("accept-encoding", ""))
-    body, encoded = await to_thread.run_sync(encode, runs, axis, series, arrow, gzip)
+    body, encoded = await to_thread.run_sync(encode, runs, axis, series, arrow, gzip, fields)
     headers = {"Vary": "Accept-Encoding"}
     if encoded:
         # Set here, the API's gzip middleware passes the body through untouched.
@@ -175,10 +203,11 @@ async def runs_series(request: Request) -> Response:
 
 
 def encode(runs: Sequence[str], axis: Axis, series: list[dict[str, Series]], arrow: bool,
-           gzip: bool) -> tuple[bytes, bool]:
+           gzip: bool, fields: Sequence[str] = FIELDS) -> tuple[bytes, bool]:
     """The answer's bytes and whether they are gzip-encoded (large answers only: smaller
     ones are left to the API's gzip middleware)."""
-    body = to_arrow(runs, axis, series) if arrow else to_json(runs, axis, series)
+    body = (to_arrow(runs, axis, series, fields) if arrow
+            else to_json(runs, axis, series, fields))
     if gzip and len(body) >= LARGE_BODY:
         return gzip_large(body), True
     return body, False

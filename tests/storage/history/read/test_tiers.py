@@ -17,7 +17,12 @@ from tracklet.storage.history.live.read import fingerprint
 from tracklet.storage.history.live.write import write_history
 from tracklet.storage.history.read.keys import history_keys
 from tracklet.storage.history.read.sampling import evenly_spaced, sample_rows
-from tracklet.storage.history.read.tiers import open_history
+from tracklet.storage.history.read.tiers import (
+    RunHistory,
+    begin_snapshot,
+    many_histories,
+    open_history,
+)
 from tracklet.storage.history.rows import Row, dumps_row, same_json
 from tracklet.storage.metadata import compaction_queue
 from tracklet.storage.metadata import runs as run_repo
@@ -424,3 +429,37 @@ def test_a_paced_out_checkpoint_stays_queued_while_ended_runs_go_through(
     with open_history(storage, running) as view:
         assert [(e.min_step, e.max_step) for e in view.exports] == [(0, 24_999)]
     assert _same(_read(storage, running), rows)
+
+
+def test_many_histories_match_one_view_per_run(storage: Storage, project: Project) -> None:
+    """The export lists and live step statistics read for many runs at once (a chart of
+    many runs) equal each run's own view: live, checkpointed running, compacted, empty."""
+    live = _new_run(storage, project, "live")
+    _log(storage, live, _rows(0, 300), 0)
+    checkpointed = _new_run(storage, project, "checkpointed")
+    _log(storage, checkpointed, _rows(0, 2_500), 0)
+    assert compaction.compact_now(storage, checkpointed, checkpoint_rows=1_000)
+    compacted = _new_run(storage, project, "compacted")
+    _log(storage, compacted, _rows(0, 1_200), 0)
+    _set_state(storage, compacted, "finished")
+    assert compaction.compact_now(storage, compacted)
+    empty = _new_run(storage, project, "empty")
+    ids = [compacted, live, empty, checkpointed]
+    with storage.db.read() as conn:
+        begin_snapshot(conn)
+        views = many_histories(storage, conn, ids)
+        try:
+            for run_id, view in zip(ids, views, strict=True):
+                one = RunHistory(storage, conn, run_id)
+                assert view.run_id == run_id and view.exports == one.exports
+                assert ((view.live_count, view.live_min, view.live_max)
+                        == (one.live_count, one.live_min, one.live_max))
+                assert (view.first_step(), view.last_step()) == (one.first_step(),
+                                                                 one.last_step())
+        finally:
+            for view in views:
+                view.close()
+    by_kind = {run_id: (view.exports != [], view.has_live)
+               for run_id, view in zip(ids, views, strict=True)}
+    assert by_kind == {compacted: (True, False), live: (False, True),
+                       empty: (False, False), checkpointed: (True, True)}

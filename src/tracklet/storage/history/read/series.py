@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 
 from tracklet.storage.history.export.format import STEP
 from tracklet.storage.history.live import columns as live_columns
-from tracklet.storage.history.read.tiers import RunHistory, begin_snapshot
+from tracklet.storage.history.read.tiers import RunHistory, begin_snapshot, many_histories
 
 if TYPE_CHECKING:
     from tracklet.storage.facade import Storage
@@ -308,7 +308,7 @@ def chart_series(storage: Storage, run_ids: Sequence[int], keys: Sequence[str],
     """
     with storage.db.read() as conn:
         begin_snapshot(conn)
-        views = [RunHistory(storage, conn, run_id) for run_id in run_ids]
+        views = many_histories(storage, conn, run_ids)
         try:
             firsts = [s for s in (v.first_step() for v in views) if s is not None]
             lasts = [s for s in (v.last_step() for v in views) if s is not None]

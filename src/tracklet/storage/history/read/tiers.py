@@ -19,7 +19,7 @@ from sqlalchemy import Connection
 
 from tracklet.errors import NotFound, Unavailable
 from tracklet.storage.history.export.reader import ExportFile
-from tracklet.storage.history.export.table import Export, get_exports
+from tracklet.storage.history.export.table import Export, exports_of_runs, get_exports
 from tracklet.storage.history.live import read as live
 from tracklet.storage.history.rows import Row
 
@@ -49,12 +49,16 @@ def open_history(storage: Storage, run_id: int) -> Iterator[RunHistory]:
 class RunHistory:
     """Reads of one run's merged history, inside one read transaction."""
 
-    def __init__(self, storage: Storage, conn: Connection, run_id: int) -> None:
+    def __init__(self, storage: Storage, conn: Connection, run_id: int,
+                 exports: list[Export] | None = None,
+                 live_stats: tuple[int, int | None, int | None] | None = None) -> None:
+        """``exports`` and ``live_stats`` (:func:`live.step_stats`), when given, were read
+        for many runs at once in the same snapshot (``many_histories``)."""
         self.storage = storage
         self.conn = conn
         self.run_id = run_id
-        self.exports: list[Export] = get_exports(conn, run_id)
-        self._live_stats: tuple[int, int | None, int | None] | None = None
+        self.exports: list[Export] = get_exports(conn, run_id) if exports is None else exports
+        self._live_stats: tuple[int, int | None, int | None] | None = live_stats
         self._files: dict[int, ExportFile] = {}
 
     def _stats(self) -> tuple[int, int | None, int | None]:
@@ -251,3 +255,13 @@ class RunHistory:
         for reader in self._files.values():
             reader.close()
         self._files.clear()
+
+
+def many_histories(storage: Storage, conn: Connection,
+                   run_ids: Sequence[int]) -> list[RunHistory]:
+    """A view of each run in the caller's snapshot, their export lists and live step
+    statistics read in a few queries for all of them instead of two per run."""
+    exports = exports_of_runs(conn, run_ids)
+    stats = live.step_stats_of_runs(conn, run_ids)
+    return [RunHistory(storage, conn, run_id, exports[run_id], stats[run_id])
+            for run_id in run_ids]
