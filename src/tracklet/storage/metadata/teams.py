@@ -42,12 +42,9 @@ class Member:
 
 def create_org(conn: Connection, name: str) -> Organization:
     """A new organization; Conflict when the name is taken."""
-    # Checked by reading, not by insert_missing's row count, which PostgreSQL's driver
-    # does not report reliably for ON CONFLICT DO NOTHING.
-    if conn.execute(select(organizations.c.id).where(organizations.c.name == name)).first():
+    if not insert_missing(conn, organizations, {"name": name, "created_at": time.time()},
+                          keys=("name",)):
         raise Conflict(f"organization {name!r} already exists")
-    insert_missing(conn, organizations, {"name": name, "created_at": time.time()},
-                   keys=("name",))
     return get_org(conn, name)
 
 
