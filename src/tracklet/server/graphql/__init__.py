@@ -38,6 +38,7 @@ from tracklet.server.graphql.resolvers import (
     artifacts,
     files,
     history,
+    registries,
     run_control,
     run_delete,
     runs,
@@ -62,7 +63,8 @@ def build_schema(limits: QueryLimits | None = None) -> GraphQLSchema:
                             *artifacts.BINDABLES, *artifact_reads.BINDABLES,
                             *run_control.BINDABLES, *runs_query.BINDABLES,
                             *history.BINDABLES, *run_delete.BINDABLES,
-                            *teams.BINDABLES, *sweeps.BINDABLES, *alerts.BINDABLES]
+                            *teams.BINDABLES, *sweeps.BINDABLES, *alerts.BINDABLES,
+                            *registries.BINDABLES]
     schema = make_executable_schema(type_defs, *bindables)
     _bind_default_resolvers(schema)
     # Arguments and input fields arrive in resolvers as snake_case keyword/dict keys.
