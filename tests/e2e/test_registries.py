@@ -72,9 +72,9 @@ def test_registries_through_the_sdk(live_server: LiveServer, sdk: SdkEnv, tmp_pa
     path = Path(fetched.download(root=str(tmp_path / "bob-dl")))
     assert (path / "weights.bin").read_bytes() == b"registry-bytes" * 100
     assert bob.artifact("r-acme/wandb-registry-models/resnet:prod").digest == fetched.digest
-    with pytest.raises(Exception):  # noqa: B017, PT011 - restricted: as if it did not exist
+    with pytest.raises(Exception):  # noqa: B017 - restricted: as if it did not exist
         bob.artifact("r-acme/wandb-registry-secret/hidden:v0")
-    with pytest.raises(ValueError):  # noqa: PT011
+    with pytest.raises(ValueError, match="Failed to load registry 'secret'"):
         bob.registry("secret")
     assert ann.artifact("r-acme/wandb-registry-secret/hidden:v0").digest == fetched.digest
     # Members neither create registries nor link into them.
@@ -96,9 +96,9 @@ def test_registries_through_the_sdk(live_server: LiveServer, sdk: SdkEnv, tmp_pa
 
     # An outsider learns nothing.
     eve = _api_as(live_server, keys["r-eve"], tmp_path / "eve", monkeypatch)
-    with pytest.raises(ValueError):  # noqa: PT011
+    with pytest.raises(ValueError):
         list(eve.registries())
-    with pytest.raises(Exception, match="Organization 'r-acme' not found"):  # noqa: B017
+    with pytest.raises(Exception, match="Organization 'r-acme' not found"):
         eve.registry("models", organization="r-acme")
-    with pytest.raises(Exception):  # noqa: B017, PT011
+    with pytest.raises(Exception):  # noqa: B017
         eve.artifact("r-acme/wandb-registry-models/resnet:v0")
