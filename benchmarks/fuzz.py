@@ -336,7 +336,11 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--db", default="", help="a PostgreSQL URL (default: SQLite)")
     ap.add_argument("--verbose", action="store_true", help="keep the server's error log")
-    args = ap.parse_args(argv)
+    ap.add_argument("--quick", action="store_true", help="50 cases (python -m benchmarks "
+                    "--quick)")
+    args, _other = ap.parse_known_args(argv)  # the other workloads' shared options
+    if args.quick:
+        args.cases = 50
     if not args.verbose:  # every refused case logs; the counts below say what matters
         for name in ("tracklet", "graphql", "ariadne"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
