@@ -63,6 +63,8 @@ def test_registries_through_the_sdk(live_server: LiveServer, sdk: SdkEnv, tmp_pa
     assert [r.name for r in bob.registries()] == ["models"]
     assert [r.name for r in bob.registries(filter={"name": {"$regex": "mod"}})] == ["models"]
     assert [r.name for r in bob.registries(filter={"name": "secret"})] == []
+    assert [c.name for c in bob.registries().collections()] == ["resnet"]
+    assert sorted(c.name for c in ann.registries().collections()) == ["hidden", "resnet"]
     registry = bob.registry("models")
     assert registry.description == "production models"
     assert registry.visibility == "organization"

@@ -8,6 +8,7 @@ onto it)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from ariadne import ObjectType, QueryType
@@ -18,6 +19,7 @@ from tracklet.errors import InvalidInput
 from tracklet.server.graphql.context import Info
 from tracklet.server.graphql.ids import encode_id
 from tracklet.storage.metadata import accounts
+from tracklet.storage.metadata import artifacts as art_repo
 from tracklet.storage.metadata import teams as team_repo
 from tracklet.storage.metadata.regex import check_pattern, sqlite_regexp
 from tracklet.storage.metadata.teams import Organization
@@ -110,15 +112,46 @@ def resolve_entity_projects(entity: Entity, info: Info, after: str | None = None
     with ctx.storage.db.read() as conn:
         found = accounts.list_projects(conn, entity.name, None, 100_000)
     readable = [p for p in found if can(ctx.user, Action.READ, p.entity, p.name)
-                and _matches(p, condition, 0)]
-    readable = _ordered(readable, order)
+                and _matches(p, condition, _FIELDS, 0)]
+    return _page(_ordered(readable, order), after, first)
+
+
+@entity_type.field("artifactCollections")
+def resolve_entity_collections(entity: Entity, info: Info, after: str | None = None,
+                               filters: Any = None, first: int | None = None,
+                               order: str | None = None, project_filters: Any = None,
+                               collection_types: list[str] | None = None) -> dict[str, Any]:
+    """The collections of the entity's projects the caller may read (what
+    ``api.registries().collections()`` lists): projects chosen by ``projectFilters``,
+    collections by ``filters`` (``name``, ``description``) and ``collectionTypes``."""
+    ctx = info.context
+    if not can(ctx.user, Action.READ, entity.name):
+        return {**_page([], after, first), "totalCount": 0}
+    project_condition = _parse_filters(project_filters)
+    condition = _parse_filters(filters)
+    kinds = set(collection_types) if collection_types else None
+    found: list[Any] = []
+    with ctx.storage.db.read() as conn:
+        for project in accounts.list_projects(conn, entity.name, None, 100_000):
+            if not (can(ctx.user, Action.READ, project.entity, project.name)
+                    and _matches(project, project_condition, _FIELDS, 0)):
+                continue
+            found += [c for c in art_repo.list_collections(conn, project.id, None, None,
+                                                            100_000)
+                      if (kinds is None or c.kind.value in kinds)
+                      and _matches(c, condition, _COLLECTION_FIELDS, 0)]
+    found = _ordered(found, order)
+    return {**_page(found, after, first), "totalCount": len(found)}
+
+
+def _page(found: list[Any], after: str | None, first: int | None) -> dict[str, Any]:
     start = _cursor(after)
     limit = min(max(first if first is not None else 100, 0), _MAX_PAGE)
-    page = readable[start:start + limit]
+    page = found[start:start + limit]
     end = start + len(page)
     return {"edges": [{"node": p, "cursor": str(start + i + 1)} for i, p in enumerate(page)],
             "pageInfo": {"endCursor": str(end) if page else after,
-                         "hasNextPage": end < len(readable)}}
+                         "hasNextPage": end < len(found)}}
 
 
 def _cursor(after: str | None) -> int:
@@ -144,26 +177,28 @@ def _parse_filters(filters: Any) -> dict[str, Any]:
     return filters
 
 
-_FIELDS = {"name": lambda p: p.name, "description": lambda p: p.description,
-           "id": lambda p: p.id}
+_Getters = dict[str, Callable[[Any], Any]]
+_FIELDS: _Getters = {"name": lambda p: p.name, "description": lambda p: p.description,
+                     "id": lambda p: p.id}
+_COLLECTION_FIELDS: _Getters = {"name": lambda c: c.name,
+                                "description": lambda c: c.description}
 
 
-def _matches(project: Project, condition: dict[str, Any], depth: int) -> bool:
+def _matches(obj: Any, condition: dict[str, Any], fields: _Getters, depth: int) -> bool:
     if depth > _MAX_FILTER_DEPTH:
         raise InvalidInput(f"filters nest deeper than {_MAX_FILTER_DEPTH} levels")
     for key, operand in condition.items():
         if key in ("$and", "$or"):
             if not isinstance(operand, list):
                 raise InvalidInput(f"{key} takes a list of filters")
-            parts = [_matches(project, _parse_filters(c), depth + 1) for c in operand]
+            parts = [_matches(obj, _parse_filters(c), fields, depth + 1) for c in operand]
             if not (all(parts) if key == "$and" else any(parts)):
                 return False
-        elif key in _FIELDS:
-            if not _compare(_FIELDS[key](project), operand):
+        elif key in fields:
+            if not _compare(fields[key](obj), operand):
                 return False
         else:
-            raise InvalidInput(f"projects cannot be filtered on {key!r}; "
-                               f"use {', '.join(sorted(_FIELDS))}")
+            raise InvalidInput(f"cannot filter on {key!r}; use {', '.join(sorted(fields))}")
     return True
 
 
@@ -196,11 +231,11 @@ _ORDER_KEYS = {"name": lambda p: p.name, "createdAt": lambda p: p.created_at,
 _ORDER = re.compile(r"^[+-]?[A-Za-z_]+$")
 
 
-def _ordered(found: list[Project], order: str | None) -> list[Project]:
+def _ordered(found: list[Any], order: str | None) -> list[Any]:
     if not order:
         return found
     if not _ORDER.match(order) or order.lstrip("+-") not in _ORDER_KEYS:
-        raise InvalidInput(f"projects cannot be ordered by {order!r}; "
+        raise InvalidInput(f"cannot order by {order!r}; "
                            f"use {', '.join(sorted(_ORDER_KEYS))}")
     key = _ORDER_KEYS[order.lstrip("+-")]
     return sorted(found, key=key, reverse=order.startswith("-"))
