@@ -3,9 +3,8 @@ each metadata backend: no 5xx, no leak of the victim's secret, the victim's run 
 
 from __future__ import annotations
 
-import json
+from benchmarks.fuzz import ATTACKER, VICTIM, campaign, run_campaign, snapshot
 
-from benchmarks.fuzz import VICTIM, Campaign, campaign, run_campaign, snapshot
 from tracklet.config import Settings
 
 
@@ -30,9 +29,9 @@ def test_the_checks_can_fail(storage_settings: Settings) -> None:
             "variables": {"i": {"entityName": VICTIM, "modelName": "p", "name": "r1",
                                 "notes": "changed"}}})
         assert snapshot(c.storage) != before
-        # An answer carrying the victim's secret to the attacker is reported.
-        leak: Campaign = c
-        leak.keys["fz-attacker"] = leak.keys[VICTIM]
-        leak.send("POST", "/graphql", json={"query": json.dumps(None) and """query {
+        # An answer carrying the victim's secret to the attacker is reported: here the
+        # "attacker" holds the victim's key, so the secret comes back.
+        c.keys[ATTACKER] = c.keys[VICTIM]
+        c.send("POST", "/graphql", json={"query": """query {
             project(entityName: "fz-victim", name: "p") { run(name: "r1") { config } } }"""})
-        assert any("leaked" in f for f in leak.failures)
+        assert any("leaked" in f for f in c.failures)
