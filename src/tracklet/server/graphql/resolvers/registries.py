@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 from ariadne import ObjectType, QueryType
 
 from tracklet.domain.policy import Action, can
@@ -166,8 +167,6 @@ def _parse_filters(filters: Any) -> dict[str, Any]:
     if filters is None or filters == "":
         return {}
     if isinstance(filters, str):
-        import orjson
-
         try:
             filters = orjson.loads(filters)
         except orjson.JSONDecodeError:
