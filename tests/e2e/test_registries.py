@@ -65,6 +65,8 @@ def test_registries_through_the_sdk(live_server: LiveServer, sdk: SdkEnv, tmp_pa
     assert [r.name for r in bob.registries(filter={"name": "secret"})] == []
     assert [c.name for c in bob.registries().collections()] == ["resnet"]
     assert sorted(c.name for c in ann.registries().collections()) == ["hidden", "resnet"]
+    versions = list(bob.registries().versions())
+    assert [(v.collection.name, v.version) for v in versions] == [("resnet", "v0")]
     registry = bob.registry("models")
     assert registry.description == "production models"
     assert registry.visibility == "organization"

@@ -125,12 +125,41 @@ def resolve_entity_collections(entity: Entity, info: Info, after: str | None = N
     """The collections of the entity's projects the caller may read (what
     ``api.registries().collections()`` lists): projects chosen by ``projectFilters``,
     collections by ``filters`` (``name``, ``description``) and ``collectionTypes``."""
+    kinds = set(collection_types) if collection_types else None
+    found = _ordered(_collections(info, entity, project_filters, filters, kinds), order)
+    return {**_page(found, after, first), "totalCount": len(found)}
+
+
+@entity_type.field("artifactMemberships")
+def resolve_entity_memberships(entity: Entity, info: Info, after: str | None = None,
+                               filters: Any = None, first: int | None = None,
+                               order: str | None = None, project_filters: Any = None,
+                               collection_filters: Any = None) -> dict[str, Any]:
+    """The versions linked into the entity's portfolios the caller may read, newest first
+    per collection (what ``api.registries().versions()`` lists). Filtering the versions
+    themselves is not supported yet: a non-empty ``filters`` is refused."""
+    if _parse_filters(filters):
+        raise InvalidInput("filtering registry versions (by alias, tag or metadata) is not "
+                           "supported by this server; filter registries or collections")
+    if order:
+        raise InvalidInput("ordering registry versions is not supported by this server")
+    collections = _collections(info, entity, project_filters, collection_filters,
+                               {"PORTFOLIO"})
+    members: list[Any] = []
+    with info.context.storage.db.read() as conn:
+        for collection in collections:
+            members += art_repo.list_members(conn, collection, None, 100_000)
+    return _page(members, after, first)
+
+
+def _collections(info: Info, entity: Entity, project_filters: Any, filters: Any,
+                 kinds: set[str] | None) -> list[Any]:
+    """The collections of ``entity``'s readable projects matching the filters."""
     ctx = info.context
     if not can(ctx.user, Action.READ, entity.name):
-        return {**_page([], after, first), "totalCount": 0}
+        return []
     project_condition = _parse_filters(project_filters)
     condition = _parse_filters(filters)
-    kinds = set(collection_types) if collection_types else None
     found: list[Any] = []
     with ctx.storage.db.read() as conn:
         for project in accounts.list_projects(conn, entity.name, None, 100_000):
@@ -141,8 +170,7 @@ def resolve_entity_collections(entity: Entity, info: Info, after: str | None = N
                                                             100_000)
                       if (kinds is None or c.kind.value in kinds)
                       and _matches(c, condition, _COLLECTION_FIELDS, 0)]
-    found = _ordered(found, order)
-    return {**_page(found, after, first), "totalCount": len(found)}
+    return found
 
 
 def _page(found: list[Any], after: str | None, first: int | None) -> dict[str, Any]:
