@@ -21,6 +21,8 @@ WORKLOADS = {
     "sweep_heartbeat": "32 agents on one sweep: heartbeat latency and runs handed out per "
                        "second; floor: viewer { id }",
     "transfer": "tracklet export / import rows/s and MB/s; floor: copying the export folder",
+    "fuzz": "hostile input in process: file_stream, schema-drawn GraphQL, raw bodies; "
+            "counts by status, zero 5xx / leaks / changes to another user's run",
     "ui": "the web UI in headless chromium: workspace charts at 10/100/1,000 runs vs "
           "fetching the same series; 10,000-run table scroll",
 }

@@ -30,7 +30,8 @@ def test_org_team_project_and_audit_commands(tmp_path: Path) -> None:
     assert _run(tmp_path, "org", "list", "acme") == "alice\tadmin\n"
     _run(tmp_path, "team", "create", "ml", "--admin", "alice", "--org", "acme")
     _run(tmp_path, "team", "add", "ml", "bob", "--role", "viewer")
-    assert _run(tmp_path, "team", "list") == "ml\tacme\n"
+    # The organization's own entity (where its registries live) is a team of the org too.
+    assert _run(tmp_path, "team", "list") == "acme\tacme\nml\tacme\n"
     assert _run(tmp_path, "team", "list", "ml") == "alice\tadmin\tuser\nbob\tviewer\tuser\n"
     key = _run(tmp_path, "team", "service-account", "ml", "ci bot").strip().splitlines()[-1]
     assert key.startswith("tlk-")

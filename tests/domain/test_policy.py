@@ -90,3 +90,17 @@ def test_parsing() -> None:
         Role.parse("owner")
     with pytest.raises(ValueError, match="PRIVATE, TEAM, ORGANIZATION"):
         Visibility.parse("PUBLIC")
+
+
+def test_an_organizations_members_read_its_entity_but_not_its_projects() -> None:
+    """The organization's own entity (its registries' home) is read by its members; its
+    projects only as their visibility says; nothing is written through it."""
+    member = Subject.of(_user("dee"), Grants(org_entities=frozenset({"acme"}),
+                                            org_readable=frozenset({("acme", "reg-open")})))
+    assert allowed(member, Action.READ, Resource("acme"))
+    assert allowed(member, Action.READ, Resource("acme", "reg-open"))
+    assert not allowed(member, Action.READ, Resource("acme", "reg-closed"))
+    assert not allowed(member, Action.WRITE, Resource("acme"))
+    assert not allowed(member, Action.WRITE, Resource("acme", "reg-open"))
+    assert not allowed(member, Action.READ, Resource("other-org"))
+    assert not allowed(_user("eve"), Action.READ, Resource("acme"))

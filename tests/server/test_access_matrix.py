@@ -14,6 +14,10 @@ another team, an outsider, a revoked key and no key. What each must see:
 * a member: reads and logs runs; may not change a project's visibility or the members;
 * the team's admin and the organization's admin: also manage members and visibility.
 
+The registry rows add an organization member: the organization's registries
+(``wandb-registry-*`` projects of its entity) are listed and read by its members, the
+restricted ones by its admins only, and made or linked into by its admins only.
+
 Each world is built once per deployment kind (SQLite + local, PostgreSQL + S3).
 """
 
@@ -346,3 +350,105 @@ def test_writes_and_administration_by_role(world: World, caller: str) -> None:
         teams.set_project_access(world.app.storage, TEAM, "p",
                                  teams.parse_visibility("TEAM"))
         teams.remove_team_member(world.app.storage, TEAM, "outsider")
+
+
+# -- the registry rows ----------------------------------------------------------------------
+
+REGISTRY_CALLERS = [*CALLERS, "org_member"]
+_ORG_REGISTRIES = """query($o: String!) { organization(name: $o) { orgEntity { projects {
+    edges { node { name access } } } } } }"""
+_REGISTRY_ARTIFACT = """query($o: String!, $p: String!) { project(entityName: $o, name: $p) {
+    artifact(name: "zq-linked:v0") { id digest } } }"""
+_REGISTRY_CREATE = """mutation($o: String!, $n: String!) { upsertModel(input: {entityName: $o,
+    name: $n, access: "RESTRICTED"}) { inserted project { name access } } }"""
+_REGISTRY_LINK = """mutation($o: String!, $id: ID!, $c: String!) { linkArtifact(input: {
+    artifactID: $id, entityName: $o, projectName: "wandb-registry-open",
+    artifactPortfolioName: $c}) { versionIndex } }"""
+
+
+@pytest.fixture(scope="module")
+def registry_world(world: World) -> World:
+    """``world`` with an organization member and two registries of the organization, an
+    open one and a restricted one, each holding a link to the team's artifact."""
+    storage = world.app.storage
+    world.keys["org_member"] = storage.create_user("org-member")[1]
+    teams.set_org_member(storage, ORG, "org-member", teams.parse_role("member"))
+    for name, access in (("open", "PRIVATE"), ("closed", "RESTRICTED")):
+        made = _send(world, "org_admin", """mutation($o: String!, $n: String!, $a: String!) {
+            upsertModel(input: {entityName: $o, name: $n, access: $a}) { inserted } }""",
+                     {"o": ORG, "n": f"wandb-registry-{name}", "a": access}).json()
+        assert made["data"]["upsertModel"]["inserted"] is True, made
+        linked = _send(world, "org_admin", """mutation($o: String!, $id: ID!, $p: String!) {
+            linkArtifact(input: {artifactID: $id, entityName: $o, projectName: $p,
+            artifactPortfolioName: "zq-linked"}) { versionIndex } }""",
+                       {"o": ORG, "id": world.artifact_id,
+                        "p": f"wandb-registry-{name}"}).json()
+        assert "errors" not in linked, linked
+    return world
+
+
+@pytest.mark.parametrize("caller", REGISTRY_CALLERS)
+def test_registry_access_by_role(registry_world: World, caller: str) -> None:
+    """Organization registries are listed and read by the organization's members, restricted
+    ones by its admins only; creating and linking into them take an organization admin;
+    everyone else (team roles included: a team is not the organization) sees nothing."""
+    world = registry_world
+    if caller in ("revoked", "no_key"):
+        got = _send(world, caller, _ORG_REGISTRIES, {"o": ORG})
+        assert got.status_code == 401
+        return
+    listed = _send(world, caller, _ORG_REGISTRIES, {"o": ORG}).json()
+    assert "errors" not in listed, listed
+    org = listed["data"]["organization"]
+    entity = org and org["orgEntity"]
+    names = sorted(e["node"]["name"] for e in entity["projects"]["edges"]) if entity else []
+    expected = {"org_admin": ["wandb-registry-closed", "wandb-registry-open"],
+                "org_member": ["wandb-registry-open"]}.get(caller, [])
+    assert names == expected
+    if caller == "org_admin":
+        accesses = {e["node"]["name"]: e["node"]["access"]
+                    for e in entity["projects"]["edges"]}
+        assert accesses["wandb-registry-open"] == "PRIVATE"  # the SDK's "organization"
+        assert accesses["wandb-registry-closed"] == "RESTRICTED"
+
+    for registry, readers in (("open", {"org_admin", "org_member"}), ("closed", {"org_admin"})):
+        body = _send(world, caller, _REGISTRY_ARTIFACT,
+                     {"o": ORG, "p": f"wandb-registry-{registry}"}).json()
+        project = body["data"]["project"]
+        read = project is not None and project["artifact"] is not None
+        assert read is (caller in readers), (registry, body)
+    # A registry reader reads the linked artifact by id, though not the team's run.
+    by_id = _send(world, caller, """query($id: ID!) { artifact(id: $id) { id
+        createdBy { ... on Run { config } } } }""", {"id": world.artifact_id}).json()
+    reads_artifact = caller in ("org_admin", "team_admin", "member", "viewer", "org_member")
+    assert (by_id["data"]["artifact"] is not None) is reads_artifact, by_id
+    if caller == "org_member":
+        assert by_id["data"]["artifact"]["createdBy"] is None
+        assert SECRET not in json.dumps(by_id)
+
+    created = _send(world, caller, _REGISTRY_CREATE,
+                    {"o": ORG, "n": f"wandb-registry-by-{caller.replace('_', '-')}"}).json()
+    assert ("errors" not in created) is (caller == "org_admin"), created
+    if caller != "org_admin":
+        assert "not found" in created["errors"][0]["message"]
+    linked = _send(world, caller, _REGISTRY_LINK,
+                   {"o": ORG, "id": world.artifact_id, "c": f"by-{caller}"}).json()
+    assert ("errors" not in linked) is (caller == "org_admin"), linked
+
+
+def test_registries_live_only_in_an_organization_entity(registry_world: World) -> None:
+    """A ``wandb-registry-*`` project is refused outside an organization's entity, and a link
+    into a registry that does not exist does not create it."""
+    world = registry_world
+    outside = _send(world, "team_admin", _REGISTRY_CREATE,
+                    {"o": TEAM, "n": "wandb-registry-rogue"}).json()
+    assert "organization's entity" in outside["errors"][0]["message"]
+    missing = _send(world, "org_admin", """mutation($o: String!, $id: ID!) { linkArtifact(
+        input: {artifactID: $id, entityName: $o, projectName: "wandb-registry-nope",
+        artifactPortfolioName: "x"}) { versionIndex } }""",
+                    {"o": ORG, "id": world.artifact_id}).json()
+    assert "not found" in missing["errors"][0]["message"]
+    listed = _send(world, "org_admin", _ORG_REGISTRIES, {"o": ORG}).json()
+    names = [e["node"]["name"] for e in
+             listed["data"]["organization"]["orgEntity"]["projects"]["edges"]]
+    assert "wandb-registry-nope" not in names

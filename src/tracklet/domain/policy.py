@@ -17,6 +17,8 @@ The model:
 * A project's **visibility**: ``TEAM`` (the default: every role on the entity),
   ``PRIVATE`` (only the entity's admins), ``ORGANIZATION`` (also read by every member of
   the team's organization, who is neither able to write nor to see private projects).
+* An organization's own entity (where its registries live, ``domain.registry``) is read
+  (the entity, not its projects) by every member of the organization.
 
 A refusal is :class:`~tracklet.errors.NotFound`, worded as a missing object would be, so a
 caller learns nothing about what exists outside what they may read.
@@ -90,12 +92,14 @@ class Grants:
     ``roles``: (entity name, role) of every team they belong to (org admins: every team of
     their organizations as admin). ``org_readable``: (entity, project) of the projects
     open to an organization they belong to. ``private``: (entity, project) of the PRIVATE
-    projects in entities where they hold a role.
+    projects in entities where they hold a role. ``org_entities``: the entities of the
+    organizations they belong to.
     """
 
     roles: tuple[tuple[str, Role], ...] = ()
     org_readable: frozenset[tuple[str, str]] = field(default_factory=frozenset)
     private: frozenset[tuple[str, str]] = field(default_factory=frozenset)
+    org_entities: frozenset[str] = field(default_factory=frozenset)
 
     def role(self, entity: str) -> Role | None:
         """The role held on ``entity``, or None."""
@@ -157,8 +161,11 @@ def allowed(actor: User, action: Action, resource: Resource) -> bool:
             return False
         # Below admin, a PRIVATE project of the entity is out of reach.
         return role is Role.ADMIN or resource.project is None or key not in grants.private
-    return (action is Action.READ and resource.project is not None
-            and key in grants.org_readable)
+    if action is not Action.READ:
+        return False
+    if resource.project is None:
+        return resource.entity in grants.org_entities
+    return key in grants.org_readable
 
 
 def require(actor: User, action: Action, entity: str, project: str | None = None,

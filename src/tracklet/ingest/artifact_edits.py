@@ -19,6 +19,7 @@ from tracklet.domain.artifacts import (
 from tracklet.domain.names import validate_name
 from tracklet.domain.policy import Action, require
 from tracklet.domain.records import User
+from tracklet.domain.registry import is_registry
 from tracklet.errors import Conflict, InvalidInput, NotFound
 from tracklet.ingest.artifacts import get_artifact, metadata_text, ttl_values, validate_tags
 from tracklet.storage import Storage
@@ -146,6 +147,9 @@ def link_artifact(storage: Storage, user: User, artifact_id: int, entity: str, p
     wanted = [validate_alias(a) for a in dict.fromkeys(aliases) if a != "latest"]
     require(user, Action.WRITE, entity, project)
     with storage.db.write() as conn:
+        if is_registry(project) and accounts.find_project(conn, entity, project) is None:
+            # A registry is made by its organization's admins, never by a first link.
+            raise NotFound(f"project {entity}/{project} not found")
         proj = accounts.ensure_project(conn, accounts.ensure_entity(conn, entity), project)
         found = repo.find_collection(conn, proj.id, portfolio)
         if found is not None and found.id == artifact.sequence_id:

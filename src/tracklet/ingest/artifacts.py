@@ -145,14 +145,29 @@ def validate_tags(values: tuple[str, ...]) -> list[str]:
     return [validate_tag(t) for t in dict.fromkeys(values)]
 
 
+def can_read_artifact(conn: Connection, user: User, artifact: Artifact) -> bool:
+    """Whether ``user`` may read ``artifact``: through its own project, or through any
+    collection it is linked into that they may read (a registry's readers read what is
+    linked there, not the run or project it came from)."""
+    if can(user, Action.READ, artifact.entity, artifact.project):
+        return True
+    return any(can(user, Action.READ, m.collection.entity, m.collection.project)
+               for m in repo.memberships_of_artifact(conn, artifact.id))
+
+
 def get_artifact(storage: Storage, user: User, artifact_id: int, write: bool = False
                  ) -> Artifact:
     """An artifact the caller may see (or change); NotFound otherwise."""
+    missing = NotFound(f"artifact {artifact_id} not found")
     with storage.db.read() as conn:
         artifact = repo.get_artifact(conn, artifact_id)
-    if artifact is None:
-        raise NotFound(f"artifact {artifact_id} not found")
-    require(user, Action.WRITE if write else Action.READ, artifact.entity, artifact.project,
+        if artifact is None:
+            raise missing
+        if not write:
+            if not can_read_artifact(conn, user, artifact):
+                raise missing
+            return artifact
+    require(user, Action.WRITE, artifact.entity, artifact.project,
             missing=f"artifact {artifact_id} not found")
     return artifact
 

@@ -14,6 +14,7 @@ from tracklet.domain.keys import hash_api_key, key_name, new_api_key
 from tracklet.domain.names import validate_name
 from tracklet.domain.policy import Action, Role, Subject, Visibility, can, require
 from tracklet.domain.records import Entity, Project, User
+from tracklet.domain.registry import is_registry, registry_visibility
 from tracklet.errors import InvalidInput, NotFound
 from tracklet.storage.metadata import accounts, audit
 from tracklet.storage.metadata import teams as repo
@@ -72,11 +73,13 @@ def parse_visibility(value: str | None) -> Visibility:
 
 
 def create_org(storage: Storage, name: str, actor: User | None = None) -> repo.Organization:
-    """A new organization (server admins only)."""
+    """A new organization with its own entity, a team of the same name where its registries
+    live (server admins only); Conflict when the name is an organization's or an entity's."""
     _require_server_admin(actor, f"organization {name!r}")
     validate_name("organization", name)
     with storage.db.write() as conn:
         org = repo.create_org(conn, name)
+        repo.create_team(conn, name, org.id)
         audit.record(conn, _name(actor), "org.create", name)
     return org
 
@@ -268,12 +271,20 @@ def upsert_project(storage: Storage, actor: User, entity: str, name: str,
     ``actor``; returns (project, inserted). Writers of the entity create and describe it;
     changing its visibility takes the entity's admin."""
     validate_name("project", name)
-    visibility = parse_visibility(access) if access is not None else None
+    registry = is_registry(name)
+    if registry:
+        visibility: Visibility | None = _registry_visibility(access)
+    else:
+        visibility = parse_visibility(access) if access is not None else None
     with storage.db.write() as conn:
         actor = _current(conn, actor)
         target = ensure_writable_entity(conn, actor, entity)
         existing = accounts.find_project(conn, entity, name)
         require(actor, Action.WRITE, entity, name if existing is not None else None)
+        if registry:
+            _check_registry_home(conn, actor, target)
+            if existing is not None and access is None:
+                visibility = None  # an update that leaves the visibility alone
         project = accounts.ensure_project(conn, target, name)
         if description is not None:
             accounts.set_project_description(conn, project.id, description)
@@ -286,6 +297,21 @@ def upsert_project(storage: Storage, actor: User, entity: str, name: str,
         updated = accounts.find_project(conn, entity, name)
     assert updated is not None
     return updated, existing is None
+
+
+def _registry_visibility(access: str | None) -> Visibility:
+    try:
+        return registry_visibility(access)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+
+
+def _check_registry_home(conn: Connection, actor: User, entity: Entity) -> None:
+    """Registries live in an organization's own entity and are made by its admins."""
+    org = repo.org_by_id(conn, entity.org_id) if entity.org_id is not None else None
+    if org is None or org.name != entity.name:
+        raise InvalidInput(f"registries live in an organization's entity, not {entity.name!r}")
+    require(actor, Action.ADMIN, entity.name)
 
 
 def delete_team_member_by_id(storage: Storage, team: str, user_id: int, actor: User) -> None:

@@ -40,6 +40,7 @@ from tracklet.server.graphql.resolvers import (
     file_delete,
     files,
     history,
+    registries,
     reports,
     run_control,
     run_delete,
@@ -71,7 +72,8 @@ def build_schema(limits: QueryLimits | None = None) -> GraphQLSchema:
                             *run_control.BINDABLES, *runs_query.BINDABLES,
                             *history.BINDABLES, *run_delete.BINDABLES,
                             *teams.BINDABLES, *sweeps.BINDABLES, *alerts.BINDABLES,
-                            *file_delete.BINDABLES, *reports.BINDABLES]
+                            *file_delete.BINDABLES, *reports.BINDABLES,
+                            *registries.BINDABLES]
     schema = make_executable_schema(type_defs, *bindables)
     _bind_default_resolvers(schema)
     # Arguments and input fields arrive in resolvers as snake_case keyword/dict keys.

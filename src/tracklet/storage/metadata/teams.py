@@ -42,12 +42,9 @@ class Member:
 
 def create_org(conn: Connection, name: str) -> Organization:
     """A new organization; Conflict when the name is taken."""
-    # Checked by reading, not by insert_missing's row count, which PostgreSQL's driver
-    # does not report reliably for ON CONFLICT DO NOTHING.
-    if conn.execute(select(organizations.c.id).where(organizations.c.name == name)).first():
+    if not insert_missing(conn, organizations, {"name": name, "created_at": time.time()},
+                          keys=("name",)):
         raise Conflict(f"organization {name!r} already exists")
-    insert_missing(conn, organizations, {"name": name, "created_at": time.time()},
-                   keys=("name",))
     return get_org(conn, name)
 
 
@@ -57,6 +54,26 @@ def get_org(conn: Connection, name: str) -> Organization:
     if row is None:
         raise NotFound(f"organization {name!r} not found")
     return Organization(**row._mapping)
+
+
+def org_entity_of(conn: Connection, org: Organization) -> Entity | None:
+    """The organization's own entity (the team named after it, in it), or None for an
+    organization made before organizations had one."""
+    row = conn.execute(select(entities).where(entities.c.name == org.name,
+                                              entities.c.org_id == org.id)).first()
+    return None if row is None else Entity(**row._mapping)
+
+
+def orgs_of_user(conn: Connection, user_id: int) -> list[Organization]:
+    """The organizations a user belongs to: as an organization member, or through a team."""
+    direct = select(org_members.c.org_id).where(org_members.c.user_id == user_id)
+    via_team = (select(entities.c.org_id)
+                .join(team_members, team_members.c.entity_id == entities.c.id)
+                .where(team_members.c.user_id == user_id, entities.c.org_id.is_not(None)))
+    rows = conn.execute(select(organizations).where(
+        organizations.c.id.in_(direct.union(via_team).scalar_subquery()))
+        .order_by(organizations.c.name))
+    return [Organization(**r._mapping) for r in rows]
 
 
 def org_by_id(conn: Connection, org_id: int) -> Organization:
@@ -205,7 +222,13 @@ def grants_of(conn: Connection, user: User) -> Grants:
                 entities.c.org_id.in_(admin_orgs))).scalars():
             roles[name] = Role.ADMIN
     org_readable: frozenset[tuple[str, str]] = frozenset()
+    org_entities: frozenset[str] = frozenset()
     if org_rows:
+        org_entities = frozenset(conn.execute(
+            select(entities.c.name)
+            .join(organizations, and_(organizations.c.id == entities.c.org_id,
+                                      organizations.c.name == entities.c.name))
+            .where(organizations.c.id.in_([r.org_id for r in org_rows]))).scalars())
         org_readable = frozenset(
             (r.entity, r.name) for r in conn.execute(
                 select(entities.c.name.label("entity"), projects.c.name)
@@ -221,4 +244,5 @@ def grants_of(conn: Connection, user: User) -> Grants:
                                      entities.c.name.in_(list(roles))))
                 .where(projects.c.access == Visibility.PRIVATE.value)))
     ordered = tuple(sorted(roles.items(), key=lambda kv: (_STRENGTH[kv[1]], kv[0])))
-    return Grants(roles=ordered, org_readable=org_readable, private=private)
+    return Grants(roles=ordered, org_readable=org_readable, private=private,
+                  org_entities=org_entities)

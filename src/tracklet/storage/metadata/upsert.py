@@ -36,7 +36,9 @@ def insert_missing(
     same keys makes this wait for it, then do nothing, instead of failing on the unique index.
     """
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    result = conn.execute(
-        insert(table).values(**row).on_conflict_do_nothing(index_elements=list(keys))
-    )
-    return bool(result.rowcount)
+    stmt = insert(table).values(**row).on_conflict_do_nothing(index_elements=list(keys))
+    # RETURNING yields a row only for an inserted row, on both backends; the row count of an
+    # ON CONFLICT DO NOTHING is not reliable through PostgreSQL's driver (it reported skipped
+    # rows as inserted), and callers make decisions on this answer (single-use tokens).
+    result = conn.execute(stmt.returning(*(table.c[k] for k in keys)))
+    return result.first() is not None

@@ -29,6 +29,7 @@ from tracklet.domain.artifacts import (
 from tracklet.domain.policy import Action, can, require
 from tracklet.domain.records import Project, Run
 from tracklet.errors import InvalidInput, NotFound
+from tracklet.ingest.artifacts import can_read_artifact
 from tracklet.ingest.uploads import guess_mimetype
 from tracklet.server.graphql.context import GraphQLContext, Info
 from tracklet.server.graphql.ids import decode_id, encode_id
@@ -120,8 +121,8 @@ def visible_artifact(ctx: GraphQLContext, pk: int) -> Artifact | None:
             return None
         if artifact.state is ArtifactState.COMMITTED and not repo.is_live(conn, pk):
             return None
-    # One the caller may not read is None, as a missing one.
-    return artifact if can(ctx.user, Action.READ, artifact.entity, artifact.project) else None
+        # One the caller may not read is None, as a missing one.
+        return artifact if can_read_artifact(conn, ctx.user, artifact) else None
 
 
 # -- queries ------------------------------------------------------------------------------------

@@ -159,7 +159,7 @@ def resolve_project_read_only(project: Project, info: Info) -> bool:
 
 
 for _field, _value in {
-    "allowAllArtifactTypesInRegistry": False,
+    "allowAllArtifactTypesInRegistry": True,  # a registry accepts every artifact type
     "isBenchmark": False,
     "members": [],
     "teamMembers": [],

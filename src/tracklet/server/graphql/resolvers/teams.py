@@ -16,6 +16,7 @@ from ariadne import MutationType, ObjectType, QueryType
 
 from tracklet.domain.policy import Action, Role, Visibility, can, grants_of
 from tracklet.domain.records import Entity, Project, User
+from tracklet.domain.registry import is_registry, registry_access
 from tracklet.errors import InvalidInput, NotFound
 from tracklet.server.graphql.context import Info
 from tracklet.server.graphql.ids import decode_id, encode_id
@@ -167,7 +168,8 @@ def resolve_users(_: Any, info: Info, query: str | None = None) -> dict[str, Any
 
 @project_type.field("access")
 def resolve_project_access(project: Project, *_: Any) -> str:
-    return Visibility.parse(project.access).value
+    visibility = Visibility.parse(project.access)
+    return registry_access(visibility) if is_registry(project.name) else visibility.value
 
 
 @project_type.field("entity")

@@ -12,7 +12,7 @@ from tracklet.domain.policy import Action, can, require
 from tracklet.domain.records import User
 from tracklet.server.graphql.context import Info
 from tracklet.server.graphql.ids import decode_id, encode_id
-from tracklet.server.graphql.resolvers import teams
+from tracklet.server.graphql.resolvers import registries, teams
 from tracklet.storage import credentials
 from tracklet.storage.metadata import accounts
 from tracklet.storage.metadata import teams as team_repo
@@ -24,7 +24,8 @@ entity_type = ObjectType("Entity")
 
 # Flags this server answers true; everything else the SDK asks about is off (see PROTOCOL §4).
 ENABLED_FEATURES = ("LARGE_FILENAMES", "MARK_RUN_FILES_UPLOADED", "FILESTREAM_GZIP",
-                    "UPDATE_RUN_STATE")
+                    "UPDATE_RUN_STATE", "ARTIFACT_REGISTRY_SEARCH",
+                    "INCLUDE_ARTIFACT_TYPES_IN_REGISTRY_CREATION")
 
 
 @query.field("viewer")
@@ -78,14 +79,14 @@ def resolve_user_teams(user: User, info: Info) -> dict[str, Any]:
 
 @user_type.field("organizations")
 def resolve_user_orgs(user: User, info: Info) -> list[dict[str, Any]]:
-    """The organizations of the caller's teams (the user's own, for the caller)."""
+    """The organizations the user belongs to, directly or through a team (the caller's
+    own; anyone's for a server admin)."""
     ctx = info.context
     if not (ctx.user.admin or ctx.user.id == user.id):
         return []
     with ctx.storage.db.read() as conn:
-        org_ids = {e.org_id for e, _role in team_repo.teams_of(conn, user.id)} - {None}
-        orgs = [team_repo.org_by_id(conn, i) for i in sorted(i for i in org_ids if i)]
-    return [{"id": encode_id("Organization", o.id), "name": o.name} for o in orgs]
+        orgs = team_repo.orgs_of_user(conn, user.id)
+    return [registries.org_node(o) for o in orgs]
 
 
 @user_type.field("apiKeys")
@@ -136,7 +137,7 @@ def resolve_entity_org(entity: Any, info: Info) -> dict[str, Any] | None:
         return None
     with info.context.storage.db.read() as conn:
         org = team_repo.org_by_id(conn, entity.org_id)
-    return {"id": encode_id("Organization", org.id), "name": org.name}
+    return registries.org_node(org)
 
 
 @entity_type.field("isTeam")
