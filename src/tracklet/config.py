@@ -89,10 +89,11 @@ class Settings:
         metadata=_doc("The window in seconds over which failed sign-ins are counted."),
     )
     graphql_max_concurrent_per_user: int = field(
-        default=8,
+        default=32,
         metadata=_doc(
             "GraphQL requests one user may have in flight in one server process; the next "
-            "one answers 429 with Retry-After (the SDK retries it)."
+            "one answers 429 with Retry-After (the SDK retries it). A multi-node launch or a "
+            "sweep's agents often share one key, hence room for a few dozen."
         ),
     )
     max_body_bytes: int = field(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from typing import Any
 
 import httpx
@@ -41,8 +42,14 @@ class HttpWriter:
         self.client = client or httpx.Client(base_url=url, auth=("api", key), timeout=60)
 
     def graphql(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
-        """POST a GraphQL document; returns the whole response body."""
-        response = self.client.post("/graphql", json={"query": query, "variables": variables})
+        """POST a GraphQL document; returns the whole response body. A 429 (the per-user
+        concurrency limit) is retried after its Retry-After, as the wandb SDK does."""
+        for _attempt in range(30):
+            response = self.client.post("/graphql",
+                                        json={"query": query, "variables": variables})
+            if response.status_code != 429:
+                break
+            time.sleep(float(response.headers.get("Retry-After", "1")))
         response.raise_for_status()
         body: dict[str, Any] = response.json()
         return body
