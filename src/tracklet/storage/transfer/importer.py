@@ -277,6 +277,12 @@ def _values(table: Table, row: dict[str, Any], overrides: dict[str, Any],
     values = {k: v for k, v in row.items() if k in columns and k not in _PATH_COLUMNS}
     if not keep_id:
         values.pop("id", None)
+    # A folder written before a column existed (or by an importer that does not know it)
+    # leaves it empty: the column's own default fills it, as for a row written today.
+    for column in table.c:
+        if values.get(column.name, 0) is None and not column.nullable and (
+                column.default is not None or column.server_default is not None):
+            del values[column.name]
     values.update(overrides)
     return values
 
