@@ -3,14 +3,13 @@ lines with and without a step, gaps in line numbers, several runs, more than one
 
 from __future__ import annotations
 
-from alembic import command
 from sqlalchemy import text
 
 from tests.storage.metadata.seed import insert_runs
 from tracklet.config import Settings
 from tracklet.storage.history.live.read import history_counts, history_lines, iter_rows, top_line
 from tracklet.storage.metadata.engine import Database
-from tracklet.storage.metadata.migrate import alembic_config, upgrade
+from tracklet.storage.metadata.migrate import downgrade, upgrade
 
 
 def _rows(run_id: int) -> list[tuple[int, int | None, str]]:
@@ -43,10 +42,7 @@ def test_history_rows_survive_upgrade_and_downgrade(storage_settings: Settings) 
                 assert top_line(c, run_id) == want[-1][0]
             assert history_counts(c, [1, 2]) == {1: 2500, 2: 2500}
             assert c.execute(text("SELECT count(*) FROM history_chunks")).scalar_one() == 6
-        with db.write() as c:
-            cfg = alembic_config(db)
-            cfg.attributes["connection"] = c
-            command.downgrade(cfg, "0008")
+        downgrade(db, "0008")
         with db.read() as c:
             for run_id in (1, 2):
                 got = c.execute(text("SELECT line, step, data FROM history WHERE run_id = :r "

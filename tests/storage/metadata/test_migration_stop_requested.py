@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from alembic import command
 from sqlalchemy import text
 
 from tests.storage.metadata.seed import insert_runs
 from tracklet.config import Settings
 from tracklet.storage.metadata.engine import Database
-from tracklet.storage.metadata.migrate import alembic_config, upgrade
+from tracklet.storage.metadata.migrate import downgrade, upgrade
 
 
 def test_upgrade_and_downgrade_keep_child_rows(storage_settings: Settings) -> None:
@@ -26,10 +25,7 @@ def test_upgrade_and_downgrade_keep_child_rows(storage_settings: Settings) -> No
             assert c.execute(text("SELECT sum(line_count) FROM history_chunks")
                              ).scalar_one() == 1
             assert c.execute(text("SELECT count(*) FROM run_files")).scalar_one() == 1
-        with db.write() as c:
-            cfg = alembic_config(db)
-            cfg.attributes["connection"] = c
-            command.downgrade(cfg, "0001")
+        downgrade(db, "0001")
         with db.read() as c:
             assert c.execute(text("SELECT count(*) FROM history")).scalar_one() == 1
     finally:

@@ -4,13 +4,12 @@ two entities may then log the same client id."""
 
 from __future__ import annotations
 
-from alembic import command
 from sqlalchemy import text
 
 from tests.storage.metadata.seed import insert_runs
 from tracklet.config import Settings
 from tracklet.storage.metadata.engine import Database
-from tracklet.storage.metadata.migrate import alembic_config, upgrade
+from tracklet.storage.metadata.migrate import downgrade, upgrade
 
 CLIENT = "c" * 128
 
@@ -68,10 +67,7 @@ def test_client_ids_move_and_child_rows_survive(storage_settings: Settings) -> N
                 "state, tags, pending_aliases, size, file_count, ttl_inherited, "
                 "scoped_client_id, created_at, updated_at) VALUES (2, 2, 1, 'd', "
                 "'MANIFEST_MD5', 'PENDING', '[]', '[]', 0, 0, true, :c, 0, 0)"), {"c": CLIENT})
-        with db.write() as c:
-            cfg = alembic_config(db)
-            cfg.attributes["connection"] = c
-            command.downgrade(cfg, "0009")
+        downgrade(db, "0009")
         assert _count(db, "artifact_files") == 1
         with db.read() as c:
             assert c.execute(text("SELECT client_id FROM artifacts ORDER BY id")

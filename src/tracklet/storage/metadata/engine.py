@@ -121,6 +121,39 @@ class Database:
                 with self.engine.connect() as conn, conn.begin():
                     yield conn
 
+    @contextmanager
+    def schema_write(self) -> Iterator[Connection]:
+        """A write transaction for schema migrations. On SQLite foreign keys are off for it
+        and checked before the commit: Alembic's batch mode rebuilds a table (copy, DROP,
+        rename), and with foreign keys on, DROP TABLE's implicit DELETE would cascade into
+        (or be refused by) every child row of that table."""
+        if not self.is_sqlite:
+            with self.write() as conn:
+                yield conn
+            return
+        with self._translate():
+            if not self._write_lock.acquire(timeout=self.busy_timeout_s):
+                raise Unavailable("database busy, retry shortly", retry_after=1.0)
+            try:
+                with self.engine.connect() as conn:
+                    # Outside a transaction (SQLite ignores this pragma inside one), on the
+                    # driver's connection so SQLAlchemy does not begin one first.
+                    raw = conn.connection.driver_connection
+                    assert raw is not None
+                    raw.execute("PRAGMA foreign_keys=OFF")
+                    try:
+                        conn.info["begin_mode"] = "IMMEDIATE"
+                        with conn.begin():
+                            yield conn
+                            broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                            if broken:
+                                raise RuntimeError(f"migration left rows whose parent is "
+                                                   f"missing: {broken[:5]}")
+                    finally:
+                        raw.execute("PRAGMA foreign_keys=ON")
+            finally:
+                self._write_lock.release()
+
     def checkpoint(self) -> tuple[int, int] | None:
         """Copy what the SQLite WAL holds into the database file so commits do not have to;
         returns (frames in the WAL, frames checkpointed), None on other databases.

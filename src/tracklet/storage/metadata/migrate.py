@@ -30,7 +30,7 @@ def upgrade(db: Database, revision: str = "head") -> None:
     Safe when several server processes start at once: on SQLite the write transaction is
     exclusive; on PostgreSQL an advisory lock makes the others wait, then find nothing to do.
     """
-    with db.write() as conn:
+    with db.schema_write() as conn:
         if conn.dialect.name == "postgresql":
             # Waiting for another process's migration may take longer than a request's wait.
             conn.execute(text("SET LOCAL lock_timeout = 0"))
@@ -38,3 +38,12 @@ def upgrade(db: Database, revision: str = "head") -> None:
         cfg = alembic_config(db)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
+
+
+def downgrade(db: Database, revision: str) -> None:
+    """Take the schema back to ``revision`` (``tracklet db`` does not offer it; tests and
+    operators rolling back an upgrade do), under the same lock and rules as :func:`upgrade`."""
+    with db.schema_write() as conn:
+        cfg = alembic_config(db)
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
