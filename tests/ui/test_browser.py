@@ -72,9 +72,12 @@ def sdk_urls(server: TrackletServer, run_id: str) -> tuple[str, str]:
 
 
 def chart_data(page: Any, key: str) -> list[list[float | None]]:
-    """The columns uPlot draws for ``key`` (x, then per run last, min, max); its panel is
-    scrolled into view first (panels out of view are drawn when they come into view)."""
-    page.locator(f".panel[data-key={key!r}]").scroll_into_view_if_needed(timeout=TIMEOUT_MS)
+    """The columns uPlot draws for ``key`` (x, then per run last, min, max). A workspace
+    panel is scrolled into view first (its charts are drawn when they come into view);
+    charts outside the workspace's panels (the sweep page's) are drawn at once."""
+    if not key.startswith("sweep:"):
+        page.locator(f".panel[data-key={key!r}]").scroll_into_view_if_needed(
+            timeout=TIMEOUT_MS)
     page.wait_for_function(f"() => window.tracklet?.charts.has({key!r})", timeout=TIMEOUT_MS)
     data: list[list[float | None]] = page.evaluate(
         f"() => window.tracklet.charts.get({key!r}).data.map(c => Array.from(c))")
