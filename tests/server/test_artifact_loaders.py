@@ -126,11 +126,16 @@ def _statements(storage: Storage) -> Iterator[list[str]]:
 
 def _counted(app: InProcessApp, query: str, variables: dict[str, Any]
              ) -> tuple[dict[str, Any], int]:
-    # The key lookup is cached for a while: a slow run must not count it in one call only.
-    app.graphql("{ viewer { id } }")
-    with _statements(app.storage) as seen:
-        data = _ok(app.graphql(query, variables))
-    return data, len(seen)
+    # The key lookup and its revocation check are cached for a while, so on a loaded machine
+    # one call may count a revalidation the other does not: the fewest of three calls is
+    # what the query itself costs.
+    counts = []
+    for _attempt in range(3):
+        app.graphql("{ viewer { id } }")
+        with _statements(app.storage) as seen:
+            data = _ok(app.graphql(query, variables))
+        counts.append(len(seen))
+    return data, min(counts)
 
 
 def test_listing_statements_do_not_grow_with_the_page(app: InProcessApp) -> None:
