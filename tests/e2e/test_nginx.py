@@ -5,12 +5,14 @@ through nginx."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
 import shutil
 import ssl
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +22,7 @@ import httpx
 import pytest
 
 from tests.conftest import S3_TEST_ENV, PostgresServer, S3Server
-from tests.e2e.conftest import LiveServer, make_api, start_server
+from tests.e2e.conftest import LiveServer, sdk_environment, start_server
 from tests.e2e.http_writer import HttpWriter
 from tracklet.testing import free_port
 
@@ -110,8 +112,7 @@ def fronted(tmp_path: Path, postgres_server: PostgresServer,
 
 
 def test_32_runs_of_a_new_project_at_once_through_nginx(
-        fronted: tuple[str, Path, LiveServer, int], tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        fronted: tuple[str, Path, LiveServer, int], tmp_path: Path) -> None:
     url, cert, server, http_port = fronted
     plain = httpx.get(f"http://127.0.0.1:{http_port}/health", follow_redirects=False)
     assert plain.status_code == 301 and plain.headers["location"].startswith("https://")
@@ -132,12 +133,24 @@ def test_32_runs_of_a_new_project_at_once_through_nginx(
     assert login.status_code == 200
     assert "secure" in login.headers["set-cookie"].lower()
     assert "strict-transport-security" in login.headers
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
-    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
-    api = make_api(server, tmp_path / "api", monkeypatch)
-    api = type(api)(api_key=server.key, overrides={"base_url": url}, timeout=60)
-    runs = {r.id: r for r in api.runs("admin/fronted", per_page=100)}
-    assert sorted(runs) == [f"n{i:02d}" for i in range(RUNS)]
+    # Read back with wandb.Api() in a process of its own: wandb-core trusts the test CA only
+    # through SSL_CERT_FILE at its start, and this worker's wandb-core may be running already.
+    env = sdk_environment(server, tmp_path / "api")
+    env.update(WANDB_BASE_URL=url, SSL_CERT_FILE=str(cert), REQUESTS_CA_BUNDLE=str(cert))
+    script = f"""
+import json, wandb
+api = wandb.Api(timeout=60)
+runs = {{r.id: r for r in api.runs("admin/fronted", per_page=100)}}
+out = {{"ids": sorted(runs), "rows": {{}}}}
+for i in (0, 17, {RUNS - 1}):
+    out["rows"][str(i)] = [r["v"] for r in runs[f"n{{i:02d}}"].scan_history(keys=["v"])]
+print("RESULT", json.dumps(out))
+"""
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(next(line for line in proc.stdout.splitlines()
+                             if line.startswith("RESULT "))[len("RESULT "):])
+    assert result["ids"] == [f"n{i:02d}" for i in range(RUNS)]
     for i in (0, 17, RUNS - 1):
-        rows = list(runs[f"n{i:02d}"].scan_history(keys=["v"]))
-        assert [r["v"] for r in rows] == [i * 1000 + s for s in range(ROWS)]
+        assert result["rows"][str(i)] == [i * 1000 + s for s in range(ROWS)]
