@@ -33,3 +33,10 @@ if TYPE_CHECKING:
     Info = GraphQLResolveInfo[GraphQLContext]
 else:
     Info = GraphQLResolveInfo
+
+
+def context_of(info: Info) -> GraphQLContext:
+    """The request's :class:`GraphQLContext`, checked at run time as well as by the type."""
+    ctx = info.context
+    assert isinstance(ctx, GraphQLContext)
+    return ctx

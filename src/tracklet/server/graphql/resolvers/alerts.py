@@ -11,7 +11,7 @@ from tracklet.domain.records import Run
 from tracklet.domain.sweeps.records import AlertDelivery, RunAlert
 from tracklet.errors import InvalidInput
 from tracklet.server.alert_delivery import destination_kind, destinations
-from tracklet.server.graphql.context import GraphQLContext, Info
+from tracklet.server.graphql.context import Info, context_of
 from tracklet.server.graphql.ids import encode_id
 from tracklet.server.graphql.resolvers.runs import load_run
 from tracklet.storage.metadata import accounts
@@ -25,12 +25,6 @@ delivery_type = ObjectType("AlertDelivery")
 SEVERITIES = ("INFO", "WARN", "ERROR")
 _MAX_TITLE = 1024
 _MAX_TEXT = 64 * 1024
-
-
-def _ctx(info: Info) -> GraphQLContext:
-    ctx = info.context
-    assert isinstance(ctx, GraphQLContext)
-    return ctx
 
 
 def _seconds(raw: Any) -> float:
@@ -66,7 +60,7 @@ def resolve_notify_alert(
     severity = data.get("severity") or "INFO"
     if severity not in SEVERITIES:
         raise InvalidInput("alert severity must be INFO, WARN or ERROR")
-    ctx = _ctx(info)
+    ctx = context_of(info)
     assert isinstance(entity, str) and isinstance(project, str) and isinstance(name, str)
     run = load_run(ctx, entity, project, name)
     with ctx.storage.db.write() as conn:
@@ -86,7 +80,7 @@ def resolve_notify_alert(
 def resolve_set_entity_webhook(_: Any, info: Info, entity_name: str,
                                url: str | None = None) -> bool:
     """Set (or with no url remove) the entity's own alert webhook; its admins only."""
-    ctx = _ctx(info)
+    ctx = context_of(info)
     require(ctx.user, Action.ADMIN, entity_name)
     with ctx.storage.db.write() as conn:
         alert_repo.set_entity_webhook(conn, accounts.get_entity(conn, entity_name).id, url)
@@ -95,13 +89,13 @@ def resolve_set_entity_webhook(_: Any, info: Info, entity_name: str,
 
 @run_type.field("alerts")
 def resolve_run_alerts(run: Run, info: Info) -> list[RunAlert]:
-    with _ctx(info).storage.db.read() as conn:
+    with context_of(info).storage.db.read() as conn:
         return alert_repo.list_alerts(conn, run.id)
 
 
 @alert_type.field("deliveries")
 def resolve_alert_deliveries(alert: RunAlert, info: Info) -> list[AlertDelivery]:
-    with _ctx(info).storage.db.read() as conn:
+    with context_of(info).storage.db.read() as conn:
         return alert_repo.list_deliveries(conn, alert.id)
 
 

@@ -31,7 +31,7 @@ from tracklet.domain.records import Project, Run
 from tracklet.errors import InvalidInput, NotFound
 from tracklet.ingest.artifacts import can_read_artifact
 from tracklet.ingest.uploads import guess_mimetype
-from tracklet.server.graphql.context import GraphQLContext, Info
+from tracklet.server.graphql.context import GraphQLContext, Info, context_of
 from tracklet.server.graphql.ids import decode_id, encode_id
 from tracklet.server.urls import artifact_file_download_url, manifest_download_url
 from tracklet.storage.metadata import artifact_lineage as lineage
@@ -48,12 +48,6 @@ artifact_type_type = ObjectType("ArtifactType")
 alias_type = ObjectType("ArtifactAlias")
 
 _MAX_PAGE = 10_000
-
-
-def _ctx(info: Info) -> GraphQLContext:
-    ctx = info.context
-    assert isinstance(ctx, GraphQLContext)
-    return ctx
 
 
 def page_size(first: int | None, default: int = 50) -> int:
@@ -130,7 +124,7 @@ def visible_artifact(ctx: GraphQLContext, pk: int) -> Artifact | None:
 
 @query.field("artifact")
 def resolve_artifact(_: Any, info: Info, id: str | None = None) -> Artifact | None:  # noqa: A002
-    return visible_artifact(_ctx(info), artifact_id(id)) if id else None
+    return visible_artifact(context_of(info), artifact_id(id)) if id else None
 
 
 @query.field("artifactCollection")
@@ -138,7 +132,7 @@ def resolve_artifact_collection(_: Any, info: Info, id: str | None = None  # noq
                                 ) -> Collection | None:
     if not id:
         return None
-    ctx = _ctx(info)
+    ctx = context_of(info)
     found = collection_of(ctx, collection_id(id))
     if found is not None and not can(ctx.user, Action.READ, found.entity, found.project):
         return None
@@ -158,7 +152,7 @@ def _named_collection(ctx: GraphQLContext, project: Project, name: str) -> Colle
 def resolve_project_membership(project: Project, info: Info, name: str | None = None
                                ) -> Membership | None:
     collection_name, alias = split_name(name)
-    ctx = _ctx(info)
+    ctx = context_of(info)
     collection = _named_collection(ctx, project, collection_name)
     if collection is None:
         return None
@@ -176,13 +170,13 @@ def resolve_project_artifact(project: Project, info: Info, name: str | None = No
 @project_type.field("artifactCollection")
 def resolve_project_collection(project: Project, info: Info, name: str | None = None
                                ) -> Collection | None:
-    return _named_collection(_ctx(info), project, name) if name else None
+    return _named_collection(context_of(info), project, name) if name else None
 
 
 @project_type.field("artifactCollections")
 def resolve_project_collections(project: Project, info: Info, after: str | None = None,
                                 first: int | None = None, **_: Any) -> dict[str, Any]:
-    return _collections(_ctx(info), project, None, after, first)
+    return _collections(context_of(info), project, None, after, first)
 
 
 def _collections(ctx: GraphQLContext, project: Project, type_id: int | None,
@@ -199,7 +193,7 @@ def _collections(ctx: GraphQLContext, project: Project, type_id: int | None,
 @project_type.field("artifactType")
 def resolve_project_artifact_type(project: Project, info: Info, name: str | None = None
                                   ) -> ArtifactType | None:
-    ctx = _ctx(info)
+    ctx = context_of(info)
     require(ctx.user, Action.READ, project.entity, project.name)
     if not name:
         return None
@@ -210,7 +204,7 @@ def resolve_project_artifact_type(project: Project, info: Info, name: str | None
 @project_type.field("artifactTypes")
 def resolve_project_artifact_types(project: Project, info: Info, after: str | None = None,
                                    first: int | None = None, **_: Any) -> dict[str, Any]:
-    ctx = _ctx(info)
+    ctx = context_of(info)
     require(ctx.user, Action.READ, project.entity, project.name)
     limit = page_size(first)
     with ctx.storage.db.read() as conn:
@@ -242,13 +236,13 @@ def _run_artifacts(ctx: GraphQLContext, run: Run, after: str | None, first: int 
 @run_type.field("inputArtifacts")
 def resolve_run_inputs(run: Run, info: Info, after: str | None = None,
                        first: int | None = None) -> dict[str, Any]:
-    return _run_artifacts(_ctx(info), run, after, first, inputs=True)
+    return _run_artifacts(context_of(info), run, after, first, inputs=True)
 
 
 @run_type.field("outputArtifacts")
 def resolve_run_outputs(run: Run, info: Info, after: str | None = None,
                         first: int | None = None) -> dict[str, Any]:
-    return _run_artifacts(_ctx(info), run, after, first, inputs=False)
+    return _run_artifacts(context_of(info), run, after, first, inputs=False)
 
 
 # -- Artifact -----------------------------------------------------------------------------------
@@ -261,12 +255,12 @@ def resolve_artifact_gid(artifact: Artifact, *_: Any) -> str:
 
 @artifact_type.field("artifactSequence")
 def resolve_artifact_sequence(artifact: Artifact, info: Info) -> Collection | None:
-    return collection_of(_ctx(info), artifact.sequence_id)
+    return collection_of(context_of(info), artifact.sequence_id)
 
 
 @artifact_type.field("artifactType")
 def resolve_artifact_artifact_type(artifact: Artifact, info: Info) -> ArtifactType | None:
-    return _ctx(info).loaders.types.load((artifact.project_id, artifact.type_name))
+    return context_of(info).loaders.types.load((artifact.project_id, artifact.type_name))
 
 
 @artifact_type.field("state")
@@ -313,7 +307,7 @@ def resolve_artifact_commit_hash(artifact: Artifact, *_: Any) -> str | None:
 
 @artifact_type.field("aliases")
 def resolve_artifact_aliases(artifact: Artifact, info: Info) -> list[Alias]:
-    ctx = _ctx(info)
+    ctx = context_of(info)
     aliases = ctx.loaders.aliases.load(artifact.id)
     collections = ctx.loaders.collections.load_many(a.collection_id for a in aliases)
     return [a for a, c in zip(aliases, collections, strict=True)
@@ -324,7 +318,7 @@ def resolve_artifact_aliases(artifact: Artifact, info: Info) -> list[Alias]:
 def resolve_artifact_created_by(artifact: Artifact, info: Info) -> Run | None:
     if artifact.created_by_run_id is None:
         return None
-    ctx = _ctx(info)
+    ctx = context_of(info)
     run = ctx.loaders.runs.load(artifact.created_by_run_id)
     return run if run is not None and can(ctx.user, Action.READ, run.entity, run.project) \
         else None
@@ -332,7 +326,7 @@ def resolve_artifact_created_by(artifact: Artifact, info: Info) -> Run | None:
 
 @artifact_type.field("usedBy")
 def resolve_artifact_used_by(artifact: Artifact, info: Info, **_: Any) -> dict[str, Any]:
-    ctx = _ctx(info)
+    ctx = context_of(info)
     found = ctx.loaders.runs.load_many(ctx.loaders.used_by.load(artifact.id))
     runs = [r for r in found
             if r is not None and can(ctx.user, Action.READ, r.entity, r.project)]
@@ -341,7 +335,7 @@ def resolve_artifact_used_by(artifact: Artifact, info: Info, **_: Any) -> dict[s
 
 @artifact_type.field("artifactMemberships")
 def resolve_artifact_memberships(artifact: Artifact, info: Info, **_: Any) -> dict[str, Any]:
-    ctx = _ctx(info)
+    ctx = context_of(info)
     members = [m for m in ctx.loaders.memberships_of(artifact.id)
                if can(ctx.user, Action.READ, m.collection.entity, m.collection.project)]
     return connection(members, [str(m.collection.id) for m in members], False)
@@ -351,7 +345,7 @@ def resolve_artifact_memberships(artifact: Artifact, info: Info, **_: Any) -> di
 def resolve_artifact_manifest(artifact: Artifact, info: Info) -> dict[str, Any] | None:
     if artifact.manifest_blob_key is None:
         return None
-    ctx = _ctx(info)
+    ctx = context_of(info)
     url = manifest_download_url(ctx.storage, ctx.settings, ctx.base_url, artifact.id,
                                 artifact.manifest_blob_key)
     return {"id": encode_id("ArtifactManifest", artifact.id), "file": {
@@ -367,7 +361,7 @@ def resolve_artifact_files_by_entries(artifact: Artifact, info: Info,
                                       entries: list[dict[str, Any]] | None = None,
                                       **_: Any) -> dict[str, Any]:
     names = [str(e.get("name")) for e in entries or []][:_MAX_PAGE]
-    ctx = _ctx(info)
+    ctx = context_of(info)
     files = ctx.loaders.files(names).load(artifact.id)
     nodes = [file_node(ctx, artifact, files[n]) for n in names if n in files]
     return connection(nodes, [n["name"] for n in nodes], False)
@@ -408,7 +402,7 @@ def resolve_membership_collection(m: Membership, *_: Any) -> Collection:
 def resolve_membership_files(m: Membership, info: Info, after: str | None = None,
                              first: int | None = None, names: list[str] | None = None
                              ) -> dict[str, Any]:
-    ctx = _ctx(info)
+    ctx = context_of(info)
     limit = page_size(first)
     with ctx.storage.db.read() as conn:
         rows = repo.list_files(conn, m.artifact.id, names or None, after, limit + 1)
@@ -434,7 +428,7 @@ def resolve_collection_gid(c: Collection, *_: Any) -> str:
 
 @collection_iface.field("project")
 def resolve_collection_project(c: Collection, info: Info) -> Project:
-    return project_of(_ctx(info), c.project_id)
+    return project_of(context_of(info), c.project_id)
 
 
 @collection_iface.field("defaultArtifactType")
@@ -455,7 +449,7 @@ def resolve_collection_tags(c: Collection, *_: Any, **__: Any) -> dict[str, Any]
 @collection_iface.field("artifactMembership")
 def resolve_collection_membership(c: Collection, info: Info, alias_name: str | None = None
                                   ) -> Membership | None:
-    with _ctx(info).storage.db.read() as conn:
+    with context_of(info).storage.db.read() as conn:
         return repo.find_membership(conn, c, alias_name or "latest")
 
 
@@ -465,7 +459,7 @@ def resolve_collection_artifacts(c: Collection, info: Info, after: str | None = 
                                  **_: Any) -> dict[str, Any]:
     limit = page_size(first)
     newest_first = not (order or "").lstrip().startswith("+")
-    ctx = _ctx(info)
+    ctx = context_of(info)
     with ctx.storage.db.read() as conn:
         rows = repo.list_members(conn, c, int_cursor(after), limit + 1, newest_first)
         total = repo.count_members(conn, c.id)
@@ -482,7 +476,7 @@ def resolve_collection_artifacts(c: Collection, info: Info, after: str | None = 
 def resolve_collection_aliases(c: Collection, info: Info, after: str | None = None,
                                first: int | None = None) -> dict[str, Any]:
     limit = page_size(first, 1000)
-    with _ctx(info).storage.db.read() as conn:
+    with context_of(info).storage.db.read() as conn:
         rows = repo.collection_aliases(conn, c.id, int_cursor(after), limit + 1)
     page = rows[:limit]
     return connection(page, [str(a.id) for a in page], len(rows) > limit)
@@ -490,7 +484,7 @@ def resolve_collection_aliases(c: Collection, info: Info, after: str | None = No
 
 @sequence_type.field("latestArtifact")
 def resolve_sequence_latest(c: Collection, info: Info) -> Artifact | None:
-    with _ctx(info).storage.db.read() as conn:
+    with context_of(info).storage.db.read() as conn:
         return repo.latest_live(conn, c.id)
 
 
@@ -510,14 +504,14 @@ def resolve_type_id(t: ArtifactType, *_: Any) -> str:
 @artifact_type_type.field("artifactCollections")
 def resolve_type_collections(t: ArtifactType, info: Info, after: str | None = None,
                              first: int | None = None, **_: Any) -> dict[str, Any]:
-    ctx = _ctx(info)
+    ctx = context_of(info)
     return _collections(ctx, project_of(ctx, t.project_id), t.id, after, first)
 
 
 @artifact_type_type.field("artifactCollection")
 def resolve_type_collection(t: ArtifactType, info: Info, name: str | None = None
                             ) -> Collection | None:
-    ctx = _ctx(info)
+    ctx = context_of(info)
     found = _named_collection(ctx, project_of(ctx, t.project_id), name) if name else None
     return found if found is not None and found.type_id == t.id else None
 
@@ -529,7 +523,7 @@ def resolve_alias_id(a: Alias, *_: Any) -> str:
 
 @alias_type.field("artifactCollection")
 def resolve_alias_collection(a: Alias, info: Info) -> Collection | None:
-    return collection_of(_ctx(info), a.collection_id)
+    return collection_of(context_of(info), a.collection_id)
 
 
 class DictFirstFiles(SchemaBindable):

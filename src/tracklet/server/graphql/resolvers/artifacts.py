@@ -13,8 +13,9 @@ from tracklet.ingest import artifact_manifests as manifests
 from tracklet.ingest import artifacts as ingest
 from tracklet.ingest import collection_types
 from tracklet.ingest.uploads import HashingSpool
-from tracklet.server.graphql.context import GraphQLContext, Info
+from tracklet.server.graphql.context import GraphQLContext, Info, context_of
 from tracklet.server.graphql.ids import decode_id, encode_id
+from tracklet.server.graphql.inputs import input_str
 from tracklet.server.graphql.resolvers.artifact_reads import (
     artifact_id,
     collection_id,
@@ -30,23 +31,6 @@ query = QueryType()
 mutation = MutationType()
 
 _MAX_FILES_PER_REQUEST = 10_000
-
-
-def _ctx(info: Info) -> GraphQLContext:
-    ctx = info.context
-    assert isinstance(ctx, GraphQLContext)
-    return ctx
-
-
-def _str(data: dict[str, Any], key: str, required: bool = False) -> str | None:
-    value = data.get(key)
-    if value is None:
-        if required:
-            raise InvalidInput(f"{key} is required")
-        return None
-    if not isinstance(value, str):
-        raise InvalidInput(f"{key} must be a string")
-    return value
 
 
 def _int(data: dict[str, Any], key: str) -> int | None:
@@ -68,30 +52,30 @@ def _tag_names(values: Any) -> tuple[str, ...]:
 
 @mutation.field("createArtifact")
 def resolve_create_artifact(_: Any, info: Info, input: dict[str, Any]) -> dict[str, Any]:  # noqa: A002
-    ctx = _ctx(info)
-    collection = _str(input, "artifact_collection_name")
+    ctx = context_of(info)
+    collection = input_str(input, "artifact_collection_name")
     names = input.get("artifact_collection_names") or []
     if collection is None and names:
         collection = str(names[0])
     req = ingest.CreateRequest(
-        entity=_str(input, "entity_name", True) or "",
-        project=_str(input, "project_name", True) or "",
-        run_name=_str(input, "run_name"),
-        type_name=_str(input, "artifact_type_name", True) or "",
+        entity=input_str(input, "entity_name", True) or "",
+        project=input_str(input, "project_name", True) or "",
+        run_name=input_str(input, "run_name"),
+        type_name=input_str(input, "artifact_type_name", True) or "",
         collection=collection or "",
-        digest=_str(input, "digest", True) or "",
-        digest_algorithm=_str(input, "digest_algorithm") or "MANIFEST_MD5",
-        description=_str(input, "description"),
-        metadata=_str(input, "metadata"),
+        digest=input_str(input, "digest", True) or "",
+        digest_algorithm=input_str(input, "digest_algorithm") or "MANIFEST_MD5",
+        description=input_str(input, "description"),
+        metadata=input_str(input, "metadata"),
         aliases=tuple(_alias_names(input)),
-        client_id=_str(input, "client_id"),
-        sequence_client_id=_str(input, "sequence_client_id"),
+        client_id=input_str(input, "client_id"),
+        sequence_client_id=input_str(input, "sequence_client_id"),
         deduplicate=bool(input.get("enable_digest_deduplication", True)),
         history_step=_int(input, "history_step"),
         ttl_seconds=_int(input, "ttl_duration_seconds"),
         tags=_tag_names(input.get("tags")),
-        distributed_id=_str(input, "distributed_id"),
-        storage_region=_str(input, "storage_region"),
+        distributed_id=input_str(input, "distributed_id"),
+        storage_region=input_str(input, "storage_region"),
     )
     return {"artifact": ingest.create_artifact(ctx.storage, ctx.user, req,
                                                ctx.settings.storage_region_names)}
@@ -111,27 +95,27 @@ def _manifest_payload(ctx: GraphQLContext, artifact: Artifact, digest: str | Non
 
 @mutation.field("createArtifactManifest")
 def resolve_create_manifest(_: Any, info: Info, input: dict[str, Any]) -> dict[str, Any]:  # noqa: A002
-    ctx = _ctx(info)
+    ctx = context_of(info)
     pk = artifact_id(input.get("artifact_id"))
-    digest = _str(input, "digest")
+    digest = input_str(input, "digest")
     if digest:
         md5_b64_to_hex(digest)
     base = input.get("base_artifact_id")
     artifact = manifests.set_manifest_kind(
-        ctx.storage, ctx.user, pk, _str(input, "type") or "FULL",
+        ctx.storage, ctx.user, pk, input_str(input, "type") or "FULL",
         artifact_id(base) if base else None)
     return _manifest_payload(ctx, artifact, digest)
 
 
 @mutation.field("updateArtifactManifest")
 def resolve_update_manifest(_: Any, info: Info, input: dict[str, Any]) -> dict[str, Any]:  # noqa: A002
-    ctx = _ctx(info)
+    ctx = context_of(info)
     raw = input.get("artifact_manifest_id")
     if not isinstance(raw, str):
         raise InvalidInput("artifactManifestID is required")
     artifact = ingest.get_artifact(ctx.storage, ctx.user, decode_id("ArtifactManifest", raw),
                                    write=True)
-    return _manifest_payload(ctx, artifact, _str(input, "digest"))
+    return _manifest_payload(ctx, artifact, input_str(input, "digest"))
 
 
 def _file_specs(input: dict[str, Any]) -> list[ingest.FileSpec]:  # noqa: A002
@@ -143,15 +127,15 @@ def _file_specs(input: dict[str, Any]) -> list[ingest.FileSpec]:  # noqa: A002
         parts = tuple((int(p["part_number"]), str(p["hex_m_d_5"]))
                       for p in f.get("upload_parts_input") or [])
         specs.append(ingest.FileSpec(artifact_id=artifact_id(f.get("artifact_id")),
-                                     name=_str(f, "name", True) or "",
-                                     md5_b64=_str(f, "md_5", True) or "", parts=parts))
+                                     name=input_str(f, "name", True) or "",
+                                     md5_b64=input_str(f, "md_5", True) or "", parts=parts))
     return specs
 
 
 @mutation.field("createArtifactFiles")
 def resolve_create_artifact_files(_: Any, info: Info, input: dict[str, Any]  # noqa: A002
                                   ) -> dict[str, Any]:
-    ctx = _ctx(info)
+    ctx = context_of(info)
     uploads = ingest.request_uploads(ctx.storage, ctx.user, _file_specs(input))
     edges = []
     for up in uploads:
@@ -178,14 +162,14 @@ def resolve_create_artifact_files(_: Any, info: Info, input: dict[str, Any]  # n
 @mutation.field("completeMultipartUploadArtifact")
 def resolve_complete_multipart(_: Any, info: Info, input: dict[str, Any]  # noqa: A002
                                ) -> dict[str, Any]:
-    ctx = _ctx(info)
+    ctx = context_of(info)
     parts = [(int(p["part_number"]), str(p["hex_m_d_5"])) for p in input.get("completed_parts")
              or []]
     spool = HashingSpool()
     try:
         md5_hex = ingest.complete_multipart(
             ctx.storage, ctx.user, artifact_id(input.get("artifact_id")),
-            _str(input, "upload_id", True) or "", parts, spool)
+            input_str(input, "upload_id", True) or "", parts, spool)
     finally:
         spool.close()
     return {"digest": md5_hex}
@@ -193,25 +177,25 @@ def resolve_complete_multipart(_: Any, info: Info, input: dict[str, Any]  # noqa
 
 @mutation.field("commitArtifact")
 def resolve_commit_artifact(_: Any, info: Info, input: dict[str, Any]) -> dict[str, Any]:  # noqa: A002
-    ctx = _ctx(info)
+    ctx = context_of(info)
     pk = artifact_id(input.get("artifact_id"))
     return {"artifact": ingest.commit_artifact(ctx.storage, ctx.user, pk)}
 
 
 @mutation.field("useArtifact")
 def resolve_use_artifact(_: Any, info: Info, input: dict[str, Any]) -> dict[str, Any]:  # noqa: A002
-    ctx = _ctx(info)
+    ctx = context_of(info)
     artifact = ingest.use_artifact(
-        ctx.storage, ctx.user, _str(input, "entity_name", True) or "",
-        _str(input, "project_name", True) or "", _str(input, "run_name", True) or "",
-        artifact_id(input.get("artifact_id")), _str(input, "used_as"))
+        ctx.storage, ctx.user, input_str(input, "entity_name", True) or "",
+        input_str(input, "project_name", True) or "", input_str(input, "run_name", True) or "",
+        artifact_id(input.get("artifact_id")), input_str(input, "used_as"))
     return {"artifact": artifact}
 
 
 @query.field("clientIDMapping")
 def resolve_client_id_mapping(_: Any, info: Info, client_id: str | None = None
                               ) -> dict[str, str] | None:
-    ctx = _ctx(info)
+    ctx = context_of(info)
     if not client_id:
         return None
     artifact = ingest.find_by_client_id(ctx.storage, ctx.user, client_id, sequence=True)
@@ -221,7 +205,7 @@ def resolve_client_id_mapping(_: Any, info: Info, client_id: str | None = None
 def _link_source(ctx: GraphQLContext, input: dict[str, Any]) -> int:  # noqa: A002
     if input.get("artifact_id"):
         return artifact_id(input.get("artifact_id"))
-    client = _str(input, "client_id")
+    client = input_str(input, "client_id")
     if client:
         found = ingest.find_by_client_id(ctx.storage, ctx.user, client)
         if found is not None:
@@ -232,18 +216,18 @@ def _link_source(ctx: GraphQLContext, input: dict[str, Any]) -> int:  # noqa: A0
 
 @mutation.field("linkArtifact")
 def resolve_link_artifact(_: Any, info: Info, input: dict[str, Any]) -> dict[str, Any]:  # noqa: A002
-    ctx = _ctx(info)
-    name = _str(input, "artifact_portfolio_name", True) or ""
+    ctx = context_of(info)
+    name = input_str(input, "artifact_portfolio_name", True) or ""
     membership = edits.link_artifact(
         ctx.storage, ctx.user, _link_source(ctx, input),
-        _str(input, "entity_name") or ctx.user.entity,
-        _str(input, "project_name") or "uncategorized", name, _alias_names(input))
+        input_str(input, "entity_name") or ctx.user.entity,
+        input_str(input, "project_name") or "uncategorized", name, _alias_names(input))
     return {"versionIndex": membership.version_index, "artifactMembership": membership}
 
 
 @mutation.field("unlinkArtifact")
 def resolve_unlink_artifact(_: Any, info: Info, input: dict[str, Any]) -> dict[str, Any]:  # noqa: A002
-    ctx = _ctx(info)
+    ctx = context_of(info)
     edits.unlink_artifact(ctx.storage, ctx.user, artifact_id(input.get("artifact_id")),
                           collection_id(input.get("artifact_portfolio_id")))
     return {"success": True}
@@ -263,14 +247,14 @@ def _artifact_id_text(input: dict[str, Any]) -> int:  # noqa: A002
 
 @mutation.field("addAliases")
 def resolve_add_aliases(_: Any, info: Info, input: dict[str, Any]) -> dict[str, Any]:  # noqa: A002
-    ctx = _ctx(info)
+    ctx = context_of(info)
     edits.add_aliases(ctx.storage, ctx.user, _artifact_id_text(input), _alias_targets(input))
     return {"success": True}
 
 
 @mutation.field("deleteAliases")
 def resolve_delete_aliases(_: Any, info: Info, input: dict[str, Any]) -> dict[str, Any]:  # noqa: A002
-    ctx = _ctx(info)
+    ctx = context_of(info)
     edits.delete_aliases(ctx.storage, ctx.user, _artifact_id_text(input),
                          _alias_targets(input))
     return {"success": True}
@@ -278,7 +262,7 @@ def resolve_delete_aliases(_: Any, info: Info, input: dict[str, Any]) -> dict[st
 
 @mutation.field("updateArtifact")
 def resolve_update_artifact(_: Any, info: Info, input: dict[str, Any]) -> dict[str, Any]:  # noqa: A002
-    ctx = _ctx(info)
+    ctx = context_of(info)
     pk = _artifact_id_text(input)
     if input.get("aliases") is not None:
         artifact = ingest.get_artifact(ctx.storage, ctx.user, pk, write=True)
@@ -287,8 +271,8 @@ def resolve_update_artifact(_: Any, info: Info, input: dict[str, Any]) -> dict[s
             for a in input.get("aliases") or []]
         edits.add_aliases(ctx.storage, ctx.user, pk, targets)
     updated = edits.update_artifact(
-        ctx.storage, ctx.user, pk, description=_str(input, "description"),
-        metadata=_str(input, "metadata"), ttl_seconds=_int(input, "ttl_duration_seconds"),
+        ctx.storage, ctx.user, pk, description=input_str(input, "description"),
+        metadata=input_str(input, "metadata"), ttl_seconds=_int(input, "ttl_duration_seconds"),
         tags_add=_tag_names(input.get("tags_to_add")),
         tags_delete=_tag_names(input.get("tags_to_delete")))
     return {"artifact": updated}
@@ -296,14 +280,14 @@ def resolve_update_artifact(_: Any, info: Info, input: dict[str, Any]) -> dict[s
 
 @mutation.field("deleteArtifact")
 def resolve_delete_artifact(_: Any, info: Info, input: dict[str, Any]) -> dict[str, Any]:  # noqa: A002
-    ctx = _ctx(info)
+    ctx = context_of(info)
     deleted = edits.delete_artifact(ctx.storage, ctx.user, _artifact_id_text(input),
                                     bool(input.get("delete_aliases")))
     return {"artifact": deleted}
 
 
 def _delete_collection(info: Info, raw: Any) -> dict[str, Collection]:
-    ctx = _ctx(info)
+    ctx = context_of(info)
     return {"artifactCollection": edits.delete_collection(ctx.storage, ctx.user,
                                                           collection_id(raw))}
 
@@ -322,10 +306,10 @@ def resolve_delete_portfolio(_: Any, info: Info, input: dict[str, Any]  # noqa: 
 
 def _update_collection(info: Info, input: dict[str, Any], key: str  # noqa: A002
                        ) -> dict[str, Collection]:
-    ctx = _ctx(info)
+    ctx = context_of(info)
     return {"artifactCollection": edits.update_collection(
-        ctx.storage, ctx.user, collection_id(input.get(key)), _str(input, "name"),
-        _str(input, "description"))}
+        ctx.storage, ctx.user, collection_id(input.get(key)), input_str(input, "name"),
+        input_str(input, "description"))}
 
 
 @mutation.field("updateArtifactSequence")
@@ -343,7 +327,7 @@ def resolve_update_portfolio(_: Any, info: Info, input: dict[str, Any]  # noqa: 
 @mutation.field("moveArtifactSequence")
 def resolve_move_sequence(_: Any, info: Info, input: dict[str, Any]  # noqa: A002
                           ) -> dict[str, Collection]:
-    ctx = _ctx(info)
+    ctx = context_of(info)
     return {"artifactCollection": collection_types.move_sequence(
         ctx.storage, ctx.user, collection_id(input.get("artifact_sequence_id")),
         str(input.get("destination_artifact_type_name") or ""))}
@@ -357,7 +341,7 @@ def _collection_path(input: dict[str, Any]) -> tuple[str, str, str]:  # noqa: A0
 @mutation.field("createArtifactCollectionTagAssignments")
 def resolve_add_collection_tags(_: Any, info: Info, input: dict[str, Any]  # noqa: A002
                                 ) -> dict[str, Any]:
-    ctx = _ctx(info)
+    ctx = context_of(info)
     added = _tag_names(input.get("tags"))
     collection_types.change_tags(ctx.storage, ctx.user, *_collection_path(input), add=added)
     return {"tags": [tag_node(t) for t in added]}
@@ -366,7 +350,7 @@ def resolve_add_collection_tags(_: Any, info: Info, input: dict[str, Any]  # noq
 @mutation.field("deleteArtifactCollectionTagAssignments")
 def resolve_delete_collection_tags(_: Any, info: Info, input: dict[str, Any]  # noqa: A002
                                    ) -> dict[str, Any]:
-    ctx = _ctx(info)
+    ctx = context_of(info)
     collection_types.change_tags(ctx.storage, ctx.user, *_collection_path(input),
                                  delete=_tag_names(input.get("tags")))
     return {"success": True}

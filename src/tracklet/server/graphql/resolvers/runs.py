@@ -13,8 +13,9 @@ from tracklet.domain.runs import CLIENT_SETTABLE_STATES
 from tracklet.errors import InvalidInput, NotFound
 from tracklet.ingest import forks
 from tracklet.ingest.runs import UpsertRequest, upsert_run
-from tracklet.server.graphql.context import GraphQLContext, Info
+from tracklet.server.graphql.context import GraphQLContext, Info, context_of
 from tracklet.server.graphql.ids import decode_id, encode_id
+from tracklet.server.graphql.inputs import input_str
 from tracklet.storage.history.jsonline import dumps, loads_object
 from tracklet.storage.history.live import read as live
 from tracklet.storage.metadata import accounts
@@ -25,19 +26,6 @@ query = QueryType()
 mutation = MutationType()
 project_type = ObjectType("Project")
 run_type = ObjectType("Run")
-
-
-def _ctx(info: Info) -> GraphQLContext:
-    ctx = info.context
-    assert isinstance(ctx, GraphQLContext)
-    return ctx
-
-
-def _opt_str(data: dict[str, Any], key: str) -> str | None:
-    value = data.get(key)
-    if value is not None and not isinstance(value, str):
-        raise InvalidInput(f"{key} must be a string")
-    return value
 
 
 def _config_text(value: Any) -> str | None:
@@ -51,7 +39,7 @@ def _config_text(value: Any) -> str | None:
 
 
 def _state(data: dict[str, Any]) -> str | None:
-    state = _opt_str(data, "state")
+    state = input_str(data, "state")
     if state is None:
         return None
     allowed = sorted(s.value for s in CLIENT_SETTABLE_STATES)
@@ -65,7 +53,7 @@ def resolve_upsert_bucket(
     _: Any, info: Info, input: dict[str, Any] | None = None  # noqa: A002
 ) -> dict[str, Any]:
     """Create or partially update a run (null fields stay unchanged; config is replaced)."""
-    ctx = _ctx(info)
+    ctx = context_of(info)
     data = input or {}
     tags = data.get("tags")
     if tags is not None and (
@@ -76,27 +64,27 @@ def resolve_upsert_bucket(
     if summary is not None and (not isinstance(summary, str) or loads_object(summary) is None):
         raise InvalidInput("summaryMetrics must be a JSON object")
     fields = RunFields(
-        display_name=_opt_str(data, "display_name"),
+        display_name=input_str(data, "display_name"),
         config=_config_text(data.get("config")),
         tags=None if tags is None else tuple(tags),
-        notes=_opt_str(data, "notes"),
-        description=_opt_str(data, "description"),
-        group=_opt_str(data, "group_name"),
-        job_type=_opt_str(data, "job_type"),
-        sweep_name=_opt_str(data, "sweep"),
-        host=_opt_str(data, "host"),
-        program=_opt_str(data, "job_program"),
-        repo=_opt_str(data, "job_repo"),
-        commit=_opt_str(data, "commit"),
+        notes=input_str(data, "notes"),
+        description=input_str(data, "description"),
+        group=input_str(data, "group_name"),
+        job_type=input_str(data, "job_type"),
+        sweep_name=input_str(data, "sweep"),
+        host=input_str(data, "host"),
+        program=input_str(data, "job_program"),
+        repo=input_str(data, "job_repo"),
+        commit=input_str(data, "commit"),
         state=_state(data),
         summary=summary,
     )
-    raw_id = _opt_str(data, "id")
+    raw_id = input_str(data, "id")
     req = UpsertRequest(
         run_id=decode_id("Run", raw_id) if raw_id else None,
-        name=_opt_str(data, "name"),
-        project=_opt_str(data, "model_name"),
-        entity=_opt_str(data, "entity_name"),
+        name=input_str(data, "name"),
+        project=input_str(data, "model_name"),
+        entity=input_str(data, "entity_name"),
         fields=fields,
     )
     point = None
@@ -130,7 +118,7 @@ def _project(ctx: GraphQLContext, entity: str | None, name: str | None) -> Proje
 def resolve_project(
     _: Any, info: Info, entity_name: str | None = None, name: str | None = None
 ) -> Project | None:
-    return _project(_ctx(info), entity_name, name)
+    return _project(context_of(info), entity_name, name)
 
 
 @project_type.field("id")
@@ -150,7 +138,7 @@ def resolve_project_entity_name(project: Project, *_: Any) -> str:
 
 @project_type.field("readOnly")
 def resolve_project_read_only(project: Project, info: Info) -> bool:
-    ctx = _ctx(info)
+    ctx = context_of(info)
     try:
         require(ctx.user, Action.WRITE, project.entity, project.name)
     except Exception:
@@ -178,7 +166,7 @@ def resolve_project_run(
     # `desc` is accepted and ignored: `wandb verify` only sends it to test a large body.
     if not name:
         return None
-    with _ctx(info).storage.db.read() as conn:
+    with context_of(info).storage.db.read() as conn:
         return run_repo.find_run(conn, project.id, name)
 
 
@@ -198,7 +186,7 @@ def resolve_run_project_id(run: Run, *_: Any) -> str:
 
 @run_type.field("project")
 def resolve_run_project(run: Run, info: Info) -> Project:
-    found = _ctx(info).loaders.projects.load(run.project_id)
+    found = context_of(info).loaders.projects.load(run.project_id)
     if found is None:
         raise NotFound(f"project {run.project_id} not found")
     return found
@@ -227,12 +215,12 @@ def resolve_run_user(run: Run, *_: Any) -> User:
 
 @run_type.field("readOnly")
 def resolve_run_read_only(run: Run, info: Info) -> bool:
-    return not (_ctx(info).user.admin or _ctx(info).user.entity == run.entity)
+    return not (context_of(info).user.admin or context_of(info).user.entity == run.entity)
 
 
 @run_type.field("eventsTail")
 def resolve_run_events_tail(run: Run, info: Info) -> str:
-    with _ctx(info).storage.db.read() as conn:
+    with context_of(info).storage.db.read() as conn:
         return orjson.dumps(live.tail(conn, events, run.id, 10)).decode()
 
 
@@ -250,7 +238,7 @@ def resolve_run_wandb_config(run: Run, _info: Any, keys: list[str] | None = None
 
 @run_type.field("fileCount")
 def resolve_run_file_count(run: Run, info: Info) -> int:
-    with _ctx(info).storage.db.read() as conn:
+    with context_of(info).storage.db.read() as conn:
         return run_repo.count_run_files(conn, run.id)
 
 

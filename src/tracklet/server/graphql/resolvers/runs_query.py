@@ -9,7 +9,7 @@ from ariadne import ObjectType, QueryType
 from tracklet.domain.policy import Action, can, require
 from tracklet.domain.records import Project, User
 from tracklet.errors import InvalidInput
-from tracklet.server.graphql.context import GraphQLContext, Info
+from tracklet.server.graphql.context import Info, context_of
 from tracklet.storage.metadata import accounts
 from tracklet.storage.metadata.run_query import count_runs, list_runs
 
@@ -17,12 +17,6 @@ query = QueryType()
 project_type = ObjectType("Project")
 
 _MAX_PROJECTS_PAGE = 1000
-
-
-def _ctx(info: Info) -> GraphQLContext:
-    ctx = info.context
-    assert isinstance(ctx, GraphQLContext)
-    return ctx
 
 
 def _first(value: int | None, default: int) -> int:
@@ -42,7 +36,7 @@ def resolve_project_runs(
     first: int | None = None,
     order: str | None = None,
 ) -> dict[str, Any]:
-    ctx = _ctx(info)
+    ctx = context_of(info)
     require(ctx.user, Action.READ, project.entity, project.name)
     limit = _first(first, 50)
     if limit == 0:
@@ -63,7 +57,7 @@ def resolve_project_runs(
 
 @project_type.field("runCount")
 def resolve_project_run_count(project: Project, info: Info, filters: str | None = None) -> int:
-    ctx = _ctx(info)
+    ctx = context_of(info)
     require(ctx.user, Action.READ, project.entity, project.name)
     with ctx.storage.db.read() as conn:
         return count_runs(conn, project.id, filters, memo=ctx.cache,
@@ -73,7 +67,7 @@ def resolve_project_run_count(project: Project, info: Info, filters: str | None 
 
 @project_type.field("user")
 def resolve_project_user(project: Project, info: Info) -> User | None:
-    with _ctx(info).storage.db.read() as conn:
+    with context_of(info).storage.db.read() as conn:
         return accounts.user_of_entity(conn, project.entity_id)
 
 
@@ -90,7 +84,7 @@ def resolve_models(
     after: str | None = None,
     first: int | None = None,
 ) -> dict[str, Any]:
-    ctx = _ctx(info)
+    ctx = context_of(info)
     entity = entity_name or ctx.user.entity
     require(ctx.user, Action.READ, entity)
     limit = min(_first(first, 50), _MAX_PROJECTS_PAGE)

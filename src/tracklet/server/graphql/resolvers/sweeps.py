@@ -16,8 +16,9 @@ from tracklet.domain.sweeps.search import expected_run_count
 from tracklet.errors import InvalidInput, TrackletError
 from tracklet.ingest import sweeps as controller
 from tracklet.ingest.sweeps import SweepUpsert, metric_of
-from tracklet.server.graphql.context import GraphQLContext, Info
+from tracklet.server.graphql.context import Info, context_of
 from tracklet.server.graphql.ids import decode_id, encode_id
+from tracklet.server.graphql.inputs import nonblank_str
 from tracklet.storage.history.jsonline import loads
 from tracklet.storage.metadata import accounts
 from tracklet.storage.metadata import sweeps as sweep_repo
@@ -29,19 +30,6 @@ agent_type = ObjectType("Agent")
 run_type = ObjectType("Run")
 
 _MAX_PAGE = 1000
-
-
-def _ctx(info: Info) -> GraphQLContext:
-    ctx = info.context
-    assert isinstance(ctx, GraphQLContext)
-    return ctx
-
-
-def _opt_str(data: dict[str, Any], key: str) -> str | None:
-    value = data.get(key)
-    if value is not None and not isinstance(value, str):
-        raise InvalidInput(f"{key} must be a string")
-    return value or None
 
 
 def _json(raw: Any, what: str) -> Any:
@@ -73,18 +61,18 @@ def resolve_upsert_sweep(
 ) -> dict[str, Any]:
     """Create a sweep from its config, or change one named by its id."""
     data = input or {}
-    raw_id = _opt_str(data, "id")
+    raw_id = nonblank_str(data, "id")
     req = SweepUpsert(
         sweep_id=decode_id("Sweep", raw_id) if raw_id else None,
-        entity=_opt_str(data, "entity_name"),
-        project=_opt_str(data, "project_name"),
-        config=_opt_str(data, "config"),
-        state=_opt_str(data, "state"),
-        display_name=_opt_str(data, "display_name"),
-        description=_opt_str(data, "description"),
+        entity=nonblank_str(data, "entity_name"),
+        project=nonblank_str(data, "project_name"),
+        config=nonblank_str(data, "config"),
+        state=nonblank_str(data, "state"),
+        display_name=nonblank_str(data, "display_name"),
+        description=nonblank_str(data, "description"),
         prior_runs=_prior_runs(data.get("prior_runs_filters")),
     )
-    ctx = _ctx(info)
+    ctx = context_of(info)
     sweep, warnings = controller.upsert_sweep(ctx.storage, ctx.user, req)
     return {"sweep": sweep, "configValidationWarnings": warnings}
 
@@ -95,13 +83,13 @@ def resolve_create_agent(
 ) -> dict[str, Any]:
     """Register an agent on a sweep (named by the sweep's name in entity/project)."""
     data = input or {}
-    sweep = _opt_str(data, "sweep")
+    sweep = nonblank_str(data, "sweep")
     if not sweep:
         raise InvalidInput("createAgent needs the sweep")
-    ctx = _ctx(info)
+    ctx = context_of(info)
     agent = controller.register_agent(
-        ctx.storage, ctx.user, _opt_str(data, "entity_name"), _opt_str(data, "project_name"),
-        sweep, _opt_str(data, "host") or "unknown")
+        ctx.storage, ctx.user, nonblank_str(data, "entity_name"),
+        nonblank_str(data, "project_name"), sweep, nonblank_str(data, "host") or "unknown")
     return {"agent": agent}
 
 
@@ -111,13 +99,13 @@ def resolve_agent_heartbeat(
 ) -> dict[str, Any]:
     """The agent's running runs in; the commands it should carry out back (JSON text)."""
     data = input or {}
-    raw_id = _opt_str(data, "id")
+    raw_id = nonblank_str(data, "id")
     if not raw_id:
         raise InvalidInput("agentHeartbeat needs the agent's id")
     states = _json(data.get("run_state"), "runState") or {}
     if not isinstance(states, dict):
         raise InvalidInput("runState must be a JSON object of run ids")
-    ctx = _ctx(info)
+    ctx = context_of(info)
     agent, commands = controller.heartbeat(ctx.storage, ctx.user, decode_id("Agent", raw_id),
                                            states)
     return {"agent": agent, "commands": orjson.dumps(commands).decode()}
@@ -132,7 +120,7 @@ def resolve_project_sweep(
 ) -> Sweep | None:
     if not sweep_name:
         return None
-    with _ctx(info).storage.db.read() as conn:
+    with context_of(info).storage.db.read() as conn:
         return sweep_repo.find_sweep(conn, project.id, sweep_name)
 
 
@@ -144,7 +132,7 @@ def resolve_project_sweeps(
     limit = 50 if first is None else max(1, min(first, _MAX_PAGE))
     if after is not None and not after.isdigit():
         raise InvalidInput("invalid cursor")
-    with _ctx(info).storage.db.read() as conn:
+    with context_of(info).storage.db.read() as conn:
         rows = sweep_repo.list_sweeps(conn, project.id, int(after) if after else None,
                                       limit + 1)
     page = rows[:limit]
@@ -155,7 +143,7 @@ def resolve_project_sweeps(
 
 @project_type.field("totalSweeps")
 def resolve_project_total_sweeps(project: Project, info: Info) -> int:
-    with _ctx(info).storage.db.read() as conn:
+    with context_of(info).storage.db.read() as conn:
         return sweep_repo.count_sweeps(conn, project.id)
 
 
@@ -169,13 +157,13 @@ def resolve_sweep_id(sweep: Sweep, *_: Any) -> str:
 
 @sweep_type.field("project")
 def resolve_sweep_project(sweep: Sweep, info: Info) -> Project:
-    with _ctx(info).storage.db.read() as conn:
+    with context_of(info).storage.db.read() as conn:
         return accounts.get_project_by_id(conn, sweep.project_id)
 
 
 @sweep_type.field("runCount")
 def resolve_sweep_run_count(sweep: Sweep, info: Info) -> int:
-    with _ctx(info).storage.db.read() as conn:
+    with context_of(info).storage.db.read() as conn:
         return sweep_repo.count_sweep_runs(conn, sweep)
 
 
@@ -204,7 +192,7 @@ def resolve_sweep_best_loss(sweep: Sweep, info: Info) -> float | None:
         return None
     if spec.metric is None:
         return None
-    with _ctx(info).storage.db.read() as conn:
+    with context_of(info).storage.db.read() as conn:
         runs = sweep_repo.sweep_runs_of(conn, sweep)
     values = [v for r in runs if (v := metric_of(r, spec.metric)) is not None]
     if not values:
@@ -216,7 +204,7 @@ def resolve_sweep_best_loss(sweep: Sweep, info: Info) -> float | None:
 def resolve_sweep_runs(
     sweep: Sweep, info: Info, after: str | None = None, first: int | None = None
 ) -> dict[str, Any]:
-    with _ctx(info).storage.db.read() as conn:
+    with context_of(info).storage.db.read() as conn:
         runs = sweep_repo.sweep_runs_of(conn, sweep)
     start = 0
     if after is not None:
@@ -232,7 +220,7 @@ def resolve_sweep_runs(
 
 @sweep_type.field("agents")
 def resolve_sweep_agents(sweep: Sweep, info: Info) -> dict[str, Any]:
-    with _ctx(info).storage.db.read() as conn:
+    with context_of(info).storage.db.read() as conn:
         agents = sweep_repo.list_agents(conn, sweep.id)
     return {"edges": [{"node": a} for a in agents]}
 
@@ -242,7 +230,7 @@ def resolve_sweep_agent(sweep: Sweep, info: Info,
                         agent_name: str | None = None) -> SweepAgent | None:
     if not agent_name:
         return None
-    with _ctx(info).storage.db.read() as conn:
+    with context_of(info).storage.db.read() as conn:
         return sweep_repo.find_agent(conn, sweep.id, agent_name)
 
 
@@ -261,7 +249,7 @@ def resolve_agent_id(agent: SweepAgent, *_: Any) -> str:
 
 @agent_type.field("runs")
 def resolve_agent_runs(agent: SweepAgent, info: Info, **_: Any) -> dict[str, Any]:
-    with _ctx(info).storage.db.read() as conn:
+    with context_of(info).storage.db.read() as conn:
         names = sweep_repo.agent_run_names(conn, agent.id)
         sweep = sweep_repo.get_sweep(conn, agent.sweep_id)
         runs = [] if sweep is None else sweep_repo.sweep_runs_of(conn, sweep, names)

@@ -20,6 +20,7 @@ from tracklet.domain.registry import is_registry, registry_access
 from tracklet.errors import InvalidInput, NotFound
 from tracklet.server.graphql.context import Info
 from tracklet.server.graphql.ids import decode_id, encode_id
+from tracklet.server.graphql.inputs import nonblank_str
 from tracklet.storage import credentials, teams
 from tracklet.storage.metadata import accounts
 from tracklet.storage.metadata import teams as team_repo
@@ -39,23 +40,16 @@ def _input(value: dict[str, Any] | None) -> dict[str, Any]:
     return value or {}
 
 
-def _str(data: dict[str, Any], key: str) -> str | None:
-    value = data.get(key)
-    if value is not None and not isinstance(value, str):
-        raise InvalidInput(f"{key} must be a string")
-    return value or None
-
-
 @mutation.field("createTeam")
 def resolve_create_team(_: Any, info: Info,
                         input: dict[str, Any] | None = None) -> dict[str, Any]:  # noqa: A002
     ctx = info.context
     data = _input(input)
-    name = _str(data, "team_name")
+    name = nonblank_str(data, "team_name")
     if name is None:
         raise InvalidInput("teamName is required")
     entity = teams.create_team(ctx.storage, name, ctx.user,
-                               admin=_str(data, "team_admin_user_name"))
+                               admin=nonblank_str(data, "team_admin_user_name"))
     _refresh(ctx)
     return {"entity": entity}
 
@@ -67,7 +61,7 @@ def resolve_create_user(_: Any, info: Info,
     not returned: the admin issues one with ``tracklet key create``."""
     ctx = info.context
     data = _input(input)
-    email = _str(data, "email")
+    email = nonblank_str(data, "email")
     if email is None or "@" not in email:
         raise InvalidInput("email is required")
     username = "".join(c if c.isalnum() or c in "-_." else "-" for c in email.split("@")[0])
@@ -96,10 +90,10 @@ def resolve_create_invite(_: Any, info: Info,
     no e-mail, so an invite is accepted as it is made."""
     ctx = info.context
     data = _input(input)
-    team = _str(data, "entity_name")
+    team = nonblank_str(data, "entity_name")
     if team is None:
         raise InvalidInput("entityName is required")
-    user = _find_invitee(ctx, _str(data, "username"), _str(data, "email"))
+    user = _find_invitee(ctx, nonblank_str(data, "username"), nonblank_str(data, "email"))
     role = Role.ADMIN if data.get("admin") else Role.MEMBER
     teams.set_team_member(ctx.storage, team, user.username, role, ctx.user)
     return {"invite": {"id": encode_id("User", user.id), "name": user.username,
@@ -113,8 +107,8 @@ def resolve_delete_invite(_: Any, info: Info,
     """Take a member out of a team (``Member.delete()``)."""
     ctx = info.context
     data = _input(input)
-    team = _str(data, "entity_name")
-    raw = _str(data, "id")
+    team = nonblank_str(data, "entity_name")
+    raw = nonblank_str(data, "id")
     if team is None or raw is None:
         raise InvalidInput("id and entityName are required")
     teams.delete_team_member_by_id(ctx.storage, team, decode_id("User", raw), ctx.user)
@@ -127,10 +121,10 @@ def resolve_create_service_account(
 ) -> dict[str, Any]:
     ctx = info.context
     data = _input(input)
-    team = _str(data, "entity_name")
+    team = nonblank_str(data, "entity_name")
     if team is None:
         raise InvalidInput("entityName is required")
-    user, _key = teams.create_service_account(ctx.storage, team, _str(data, "description"),
+    user, _key = teams.create_service_account(ctx.storage, team, nonblank_str(data, "description"),
                                               ctx.user)
     return {"user": user}
 
@@ -141,12 +135,12 @@ def resolve_upsert_model(_: Any, info: Info,
     """Create a project, or update its description and access (``api.create_project``)."""
     ctx = info.context
     data = _input(input)
-    name = _str(data, "name")
+    name = nonblank_str(data, "name")
     if name is None:
         raise InvalidInput("name is required")
     project, inserted = teams.upsert_project(
-        ctx.storage, ctx.user, _str(data, "entity_name") or ctx.user.entity, name,
-        description=_str(data, "description"), access=_str(data, "access"))
+        ctx.storage, ctx.user, nonblank_str(data, "entity_name") or ctx.user.entity, name,
+        description=nonblank_str(data, "description"), access=nonblank_str(data, "access"))
     return {"project": project, "model": project, "inserted": inserted}
 
 
