@@ -23,6 +23,48 @@ from typing import Any
 
 from benchmarks import harness
 
+# The timed part, the same for both clients; each script sets `run`, `log`, `wrap` (how a
+# 1M-element array is logged) and `floor` (None for the SDK) before it.
+_TIMED = """
+log = run.log
+for i in range(1000):
+    log({f"m{k}": i * 0.5 + k for k in range(10)})
+ns = time.perf_counter_ns
+x = np.random.default_rng(0).standard_normal(1_000_000).astype(np.float32)
+tlat = []
+for _ in range(tensors):
+    a = ns()
+    log({"w": wrap(x)})
+    tlat.append(ns() - a)
+time.sleep(3)  # the arrays' backlog is digested before the scalar loop
+rows = [{f"m{k}": i * 0.5 + k for k in range(10)} for i in range(calls)]
+lat = []
+t0 = ns()
+for row in rows:
+    a = ns()
+    log(row)
+    lat.append(ns() - a)
+total = ns() - t0
+rows = 1000 + calls + tensors
+import wandb
+api = wandb.Api(timeout=120)
+path = f"{api.default_entity}/bench-client/{run.id}"
+api.run(path)  # the reader's own start-up is not part of finish()
+f0 = time.perf_counter()
+run.finish()
+finish_s = time.perf_counter() - f0
+api.flush()  # the run object cached before finish() is stale
+while api.run(path).lastHistoryStep != rows - 1:
+    api.flush()
+    time.sleep(0.02)
+readable_s = time.perf_counter() - f0
+result = {"lat": lat, "total": total, "tlat": tlat, "finish_s": finish_s,
+          "readable_s": readable_s, "id": run.id, "rows": rows}
+if floor is not None:
+    result["floor"] = floor
+print(json.dumps(result))
+"""
+
 TRACKLET = textwrap.dedent(
     """
     import json, sys, time, gc
@@ -40,42 +82,9 @@ TRACKLET = textwrap.dedent(
         floor.append(ns() - a)
     del floor_q, rows
     run = tracklet.init("bench-client", dir=out_dir, config={"calls": calls})
-    log = run.log
-    for i in range(1000):
-        log({f"m{k}": i * 0.5 + k for k in range(10)})
-    ns = time.perf_counter_ns
-    x = np.random.default_rng(0).standard_normal(1_000_000).astype(np.float32)
-    tlat = []
-    for _ in range(tensors):
-        a = ns()
-        log({"w": x})
-        tlat.append(ns() - a)
-    time.sleep(3)  # the arrays' backlog is digested before the scalar loop
-    rows = [{f"m{k}": i * 0.5 + k for k in range(10)} for i in range(calls)]
-    lat = []
-    t0 = ns()
-    for row in rows:
-        a = ns()
-        log(row)
-        lat.append(ns() - a)
-    total = ns() - t0
-    rows = 1000 + calls + tensors
-    import wandb
-    api = wandb.Api(timeout=120)
-    path = f"{api.default_entity}/bench-client/{run.id}"
-    api.run(path)  # the reader's own start-up is not part of finish()
-    f0 = time.perf_counter()
-    run.finish()
-    finish_s = time.perf_counter() - f0
-    api.flush()  # the run object cached before finish() is stale
-    while api.run(path).lastHistoryStep != rows - 1:
-        api.flush()
-        time.sleep(0.02)
-    readable_s = time.perf_counter() - f0
-    print(json.dumps({"lat": lat, "total": total, "tlat": tlat, "finish_s": finish_s,
-                      "readable_s": readable_s, "id": run.id, "rows": rows, "floor": floor}))
+    wrap = lambda x: x
     """
-)
+) + _TIMED
 
 WANDB = textwrap.dedent(
     """
@@ -84,42 +93,10 @@ WANDB = textwrap.dedent(
     import wandb
     calls, tensors, out_dir = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
     run = wandb.init(project="bench-client", dir=out_dir, config={"calls": calls})
-    log = run.log
-    for i in range(1000):
-        log({f"m{k}": i * 0.5 + k for k in range(10)})
-    ns = time.perf_counter_ns
-    x = np.random.default_rng(0).standard_normal(1_000_000).astype(np.float32)
-    tlat = []
-    for _ in range(tensors):
-        a = ns()
-        log({"w": wandb.Histogram(x)})
-        tlat.append(ns() - a)
-    time.sleep(3)  # the arrays' backlog is digested before the scalar loop
-    rows = [{f"m{k}": i * 0.5 + k for k in range(10)} for i in range(calls)]
-    lat = []
-    t0 = ns()
-    for row in rows:
-        a = ns()
-        log(row)
-        lat.append(ns() - a)
-    total = ns() - t0
-    rows = 1000 + calls + tensors
-    import wandb
-    api = wandb.Api(timeout=120)
-    path = f"{api.default_entity}/bench-client/{run.id}"
-    api.run(path)  # the reader's own start-up is not part of finish()
-    f0 = time.perf_counter()
-    run.finish()
-    finish_s = time.perf_counter() - f0
-    api.flush()  # the run object cached before finish() is stale
-    while api.run(path).lastHistoryStep != rows - 1:
-        api.flush()
-        time.sleep(0.02)
-    readable_s = time.perf_counter() - f0
-    print(json.dumps({"lat": lat, "total": total, "tlat": tlat, "finish_s": finish_s,
-                      "readable_s": readable_s, "id": run.id, "rows": rows}))
+    wrap = wandb.Histogram
+    floor = None
     """
-)
+) + _TIMED
 
 
 def _run(script: str, server: harness.Server, work: Path, calls: int,
