@@ -53,38 +53,6 @@ def org_create(name: str, data_dir: Path | None, db: str | None, blobs: str | No
     click.echo(f"organization {name!r} created")
 
 
-@org.command("add")
-@click.argument("name")
-@click.argument("username")
-@click.option("--role", type=_ROLES, default="member", show_default=True)
-@store_options
-@fail_cleanly
-def org_add(name: str, username: str, role: str, data_dir: Path | None, db: str | None,
-            blobs: str | None) -> None:
-    """Add USERNAME to organization NAME with a role (or change their role). Its admins
-    administer every team of the organization."""
-    from tracklet.storage import teams
-
-    with _store(data_dir, db, blobs) as storage:
-        teams.set_org_member(storage, name, username, teams.parse_role(role))
-    click.echo(f"{username!r} is {role} of organization {name!r}")
-
-
-@org.command("remove")
-@click.argument("name")
-@click.argument("username")
-@store_options
-@fail_cleanly
-def org_remove(name: str, username: str, data_dir: Path | None, db: str | None,
-               blobs: str | None) -> None:
-    """Take USERNAME out of organization NAME."""
-    from tracklet.storage import teams
-
-    with _store(data_dir, db, blobs) as storage:
-        teams.remove_org_member(storage, name, username)
-    click.echo(f"{username!r} removed from organization {name!r}")
-
-
 @org.command("list")
 @click.argument("name", required=False)
 @store_options
@@ -124,37 +92,6 @@ def team_create(name: str, admin_user: str, org_name: str | None, data_dir: Path
     with _store(data_dir, db, blobs) as storage:
         teams.create_team(storage, name, org=org_name, admin=admin_user)
     click.echo(f"team {name!r} created, admin {admin_user!r}")
-
-
-@team.command("add")
-@click.argument("name")
-@click.argument("username")
-@click.option("--role", type=_ROLES, default="member", show_default=True)
-@store_options
-@fail_cleanly
-def team_add(name: str, username: str, role: str, data_dir: Path | None, db: str | None,
-             blobs: str | None) -> None:
-    """Add USERNAME to team NAME with a role (or change their role)."""
-    from tracklet.storage import teams
-
-    with _store(data_dir, db, blobs) as storage:
-        teams.set_team_member(storage, name, username, teams.parse_role(role))
-    click.echo(f"{username!r} is {role} of team {name!r}")
-
-
-@team.command("remove")
-@click.argument("name")
-@click.argument("username")
-@store_options
-@fail_cleanly
-def team_remove(name: str, username: str, data_dir: Path | None, db: str | None,
-                blobs: str | None) -> None:
-    """Take USERNAME out of team NAME."""
-    from tracklet.storage import teams
-
-    with _store(data_dir, db, blobs) as storage:
-        teams.remove_team_member(storage, name, username)
-    click.echo(f"{username!r} removed from team {name!r}")
 
 
 @team.command("list")
@@ -257,3 +194,42 @@ def register(cli: click.Group) -> None:
     user_group = cli.commands["user"]
     assert isinstance(user_group, click.Group)
     user_group.add_command(user_list)
+
+
+def _membership_commands(group: click.Group, noun: str, note: str, set_member: str,
+                         remove_member: str) -> None:
+    """``add`` and ``remove`` for the members of a team or an organization, calling the
+    :mod:`tracklet.storage.teams` functions named (imported late: the CLI starts fast)."""
+
+    @group.command("add", help=f"Add USERNAME to {noun} NAME with a role (or change their "
+                   f"role).{note}")
+    @click.argument("name")
+    @click.argument("username")
+    @click.option("--role", type=_ROLES, default="member", show_default=True)
+    @store_options
+    @fail_cleanly
+    def add(name: str, username: str, role: str, data_dir: Path | None, db: str | None,
+            blobs: str | None) -> None:
+        from tracklet.storage import teams
+
+        with _store(data_dir, db, blobs) as storage:
+            getattr(teams, set_member)(storage, name, username, teams.parse_role(role))
+        click.echo(f"{username!r} is {role} of {noun} {name!r}")
+
+    @group.command("remove", help=f"Take USERNAME out of {noun} NAME.")
+    @click.argument("name")
+    @click.argument("username")
+    @store_options
+    @fail_cleanly
+    def remove(name: str, username: str, data_dir: Path | None, db: str | None,
+               blobs: str | None) -> None:
+        from tracklet.storage import teams
+
+        with _store(data_dir, db, blobs) as storage:
+            getattr(teams, remove_member)(storage, name, username)
+        click.echo(f"{username!r} removed from {noun} {name!r}")
+
+
+_membership_commands(org, "organization", " Its admins administer every team of the "
+                     "organization.", "set_org_member", "remove_org_member")
+_membership_commands(team, "team", "", "set_team_member", "remove_team_member")
