@@ -21,7 +21,13 @@ from tracklet.domain.policy import Action, require
 from tracklet.domain.records import User
 from tracklet.domain.registry import is_registry
 from tracklet.errors import Conflict, InvalidInput, NotFound
-from tracklet.ingest.artifacts import get_artifact, metadata_text, ttl_values, validate_tags
+from tracklet.ingest.artifacts import (
+    get_artifact,
+    metadata_text,
+    ttl_values,
+    validate_tags,
+    writable_collection,
+)
 from tracklet.storage import Storage
 from tracklet.storage.metadata import accounts, audit
 from tracklet.storage.metadata import artifacts as repo
@@ -172,11 +178,7 @@ def unlink_artifact(storage: Storage, user: User, artifact_id: int, collection_i
     """Remove an artifact from a portfolio (its source sequence cannot be unlinked)."""
     artifact = get_artifact(storage, user, artifact_id)
     with storage.db.write() as conn:
-        collection = repo.get_collection(conn, collection_id)
-        if collection is None:
-            raise NotFound("artifact collection not found")
-        require(user, Action.WRITE, collection.entity, collection.project,
-                missing="artifact collection not found")
+        collection = writable_collection(conn, user, collection_id)
         if collection.kind is not CollectionKind.PORTFOLIO:
             raise InvalidInput("only links to portfolios can be removed; delete the artifact "
                                "to remove it from its own sequence")
@@ -190,11 +192,7 @@ def unlink_artifact(storage: Storage, user: User, artifact_id: int, collection_i
 def delete_collection(storage: Storage, user: User, collection_id: int) -> Collection:
     """Delete a portfolio (links only) or a sequence with all of its versions."""
     with storage.db.write() as conn:
-        collection = repo.get_collection(conn, collection_id)
-        if collection is None:
-            raise NotFound("artifact collection not found")
-        require(user, Action.WRITE, collection.entity, collection.project,
-                missing="artifact collection not found")
+        collection = writable_collection(conn, user, collection_id)
         if collection.kind is CollectionKind.SEQUENCE:
             for member in repo.list_members(conn, collection, None, 1_000_000):
                 repo.remove_memberships(conn, member.artifact.id)
@@ -216,11 +214,7 @@ def update_collection(storage: Storage, user: User, collection_id: int,
     if description is not None:
         values["description"] = description
     with storage.db.write() as conn:
-        collection = repo.get_collection(conn, collection_id)
-        if collection is None:
-            raise NotFound("artifact collection not found")
-        require(user, Action.WRITE, collection.entity, collection.project,
-                missing="artifact collection not found")
+        collection = writable_collection(conn, user, collection_id)
         if name is not None and name != collection.name:
             repo.require_member_free_name(conn, collection.project_id, name)
         if values:

@@ -155,6 +155,18 @@ def can_read_artifact(conn: Connection, user: User, artifact: Artifact) -> bool:
                for m in repo.memberships_of_artifact(conn, artifact.id))
 
 
+def writable_collection(conn: Connection, user: User, collection_id: int
+                        ) -> ArtifactCollection:
+    """The collection ``collection_id`` if the caller may change it; NotFound otherwise
+    (the same answer for one that does not exist)."""
+    collection = repo.get_collection(conn, collection_id)
+    if collection is None:
+        raise NotFound("artifact collection not found")
+    require(user, Action.WRITE, collection.entity, collection.project,
+            missing="artifact collection not found")
+    return collection
+
+
 def get_artifact(storage: Storage, user: User, artifact_id: int, write: bool = False
                  ) -> Artifact:
     """An artifact the caller may see (or change); NotFound otherwise."""

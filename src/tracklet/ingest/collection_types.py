@@ -12,7 +12,7 @@ from tracklet.domain.artifacts import Collection, CollectionKind, validate_type_
 from tracklet.domain.policy import Action, require
 from tracklet.domain.records import User
 from tracklet.errors import InvalidInput, NotFound
-from tracklet.ingest.artifacts import validate_tags
+from tracklet.ingest.artifacts import validate_tags, writable_collection
 from tracklet.storage import Storage
 from tracklet.storage.metadata import accounts
 from tracklet.storage.metadata import artifacts as repo
@@ -26,11 +26,7 @@ def move_sequence(storage: Storage, user: User, collection_id: int,
     its own to change (W&B refuses it too)."""
     name = validate_type_name(type_name)
     with storage.db.write() as conn:
-        collection = repo.get_collection(conn, collection_id)
-        if collection is None:
-            raise NotFound("artifact collection not found")
-        require(user, Action.WRITE, collection.entity, collection.project,
-                missing="artifact collection not found")
+        collection = writable_collection(conn, user, collection_id)
         if collection.kind is not CollectionKind.SEQUENCE:
             raise InvalidInput("only an artifact sequence can change its type; "
                                "a portfolio takes the type of the versions it links")
