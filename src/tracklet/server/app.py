@@ -51,7 +51,7 @@ def create_app(settings: Settings, storage: Storage | None = None) -> Starlette:
         state = AppState(settings=settings, storage=store, auth=Authenticator(store),
                          schema=build_schema(QueryLimits.from_settings(settings)),
                          writer=GroupWriter(store), signing_secret=secret,
-                         sign_ins=SignInLimiter(settings.sign_in_attempts,
+                         sign_ins=SignInLimiter(store.db, settings.sign_in_attempts,
                                                 settings.sign_in_window_s),
                          graphql_slots=UserConcurrency(
                              settings.graphql_max_concurrent_per_user),

@@ -1,12 +1,13 @@
-"""Per-caller limits, kept in each server process's memory:
+"""Per-caller limits:
 
 * :class:`SignInLimiter`: failed sign-ins per (username, client address) in a sliding
-  window; past the limit, sign-in answers 429 with Retry-After until the oldest failure
-  leaves the window (a success clears the count), so a password cannot be guessed at speed
-  while other users and addresses sign in as usual.
-* :class:`UserConcurrency`: GraphQL requests one user has in flight; past the limit the
-  next one answers 429 with Retry-After at once (the SDK retries it), so one user's burst
-  of heavy queries cannot hold every worker thread while others wait.
+  window, counted in the database (shared by every server process); past the limit,
+  sign-in answers 429 with Retry-After until the oldest failure leaves the window (a
+  success clears the count), so a password cannot be guessed at speed while other users
+  and addresses sign in as usual.
+* :class:`UserConcurrency`: GraphQL requests one user has in flight in this process; past
+  the limit the next one answers 429 with Retry-After at once (the SDK retries it), so one
+  user's burst of heavy queries cannot hold every worker thread while others wait.
 """
 
 from __future__ import annotations
@@ -19,47 +20,41 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from tracklet.errors import RateLimited
+from tracklet.storage.metadata import sign_ins
+from tracklet.storage.metadata.engine import Database
 
 
 class SignInLimiter:
-    """At most ``attempts`` failed sign-ins per key within ``window_s`` seconds."""
+    """At most ``attempts`` failed sign-ins per key within ``window_s`` seconds, counted in
+    the database so that every server process of a deployment shares one count."""
 
-    def __init__(self, attempts: int, window_s: float) -> None:
+    def __init__(self, db: Database, attempts: int, window_s: float) -> None:
+        self.db = db
         self.attempts = attempts
         self.window_s = window_s
-        self._failures: dict[tuple[str, str], collections.deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: tuple[str, str], now: float) -> collections.deque[float]:
-        failures = self._failures.setdefault(key, collections.deque())
-        while failures and failures[0] <= now - self.window_s:
-            failures.popleft()
-        return failures
 
     def check(self, username: str, address: str) -> None:
         """RateLimited when this username has failed too often from this address."""
-        now = time.monotonic()
-        with self._lock:
-            failures = self._recent((username, address), now)
-            if len(failures) >= self.attempts:
-                wait = failures[0] + self.window_s - now
-                raise RateLimited(
-                    f"too many failed sign-ins for {username!r} from this address: try "
-                    f"again in {math.ceil(wait)} s", retry_after=wait)
+        now = time.time()
+        with self.db.read() as conn:
+            count, oldest = sign_ins.failures_since(conn, username, address,
+                                                    now - self.window_s)
+        if count >= self.attempts and oldest is not None:
+            wait = max(oldest + self.window_s - now, 0.0)
+            raise RateLimited(
+                f"too many failed sign-ins for {username!r} from this address: try "
+                f"again in {max(1, math.ceil(wait))} s", retry_after=wait)
 
     def failed(self, username: str, address: str) -> None:
         """Count a failed sign-in."""
-        now = time.monotonic()
-        with self._lock:
-            self._recent((username, address), now).append(now)
-            if len(self._failures) > 100_000:  # forget the quiet ones, bounded memory
-                for key in [k for k, v in self._failures.items() if not v]:
-                    del self._failures[key]
+        now = time.time()
+        with self.db.write() as conn:
+            sign_ins.record_failure(conn, username, address, now, now - self.window_s)
 
     def succeeded(self, username: str, address: str) -> None:
         """Clear the count after a successful sign-in."""
-        with self._lock:
-            self._failures.pop((username, address), None)
+        with self.db.write() as conn:
+            sign_ins.clear(conn, username, address)
 
 
 class UserConcurrency:

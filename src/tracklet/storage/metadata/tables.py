@@ -89,6 +89,17 @@ sessions = Table(
     Index("ix_sessions_user", "user_id"),
 )
 
+#: Failed sign-ins, kept for the limiter's window only, shared by every server process.
+sign_in_failures = Table(
+    "sign_in_failures",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(256), nullable=False),
+    Column("address", String(64), nullable=False),
+    Column("at", Float, nullable=False),
+    Index("ix_sign_in_failures_key", "username", "address", "at"),
+)
+
 projects = Table(
     "projects",
     metadata,
