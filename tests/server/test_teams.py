@@ -3,15 +3,20 @@ on both deployment kinds."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
 from tests.support.app import InProcessApp
+from tracklet.config import Settings
 from tracklet.errors import Conflict, InvalidInput, NotFound, RateLimited
 from tracklet.server.rate_limits import SignInLimiter, UserConcurrency
-from tracklet.storage import credentials, teams
+from tracklet.storage import Storage, credentials, teams
+from tracklet.storage.metadata.tables import sign_in_failures
 
 UPSERT = """mutation U($input: UpsertBucketInput!) { upsertBucket(input: $input) {
   bucket { id name } } }"""
@@ -184,15 +189,31 @@ def test_sign_in_is_rate_limited_per_username_and_address(app: InProcessApp) -> 
     app.client.cookies.clear()
 
 
-def test_sign_in_limiter_window_and_reset() -> None:
-    limiter = SignInLimiter(attempts=2, window_s=0.2)
-    limiter.failed("u", "a")
-    limiter.failed("u", "a")
-    with pytest.raises(RateLimited):
-        limiter.check("u", "a")
-    limiter.check("u", "b")  # another address
-    limiter.succeeded("u", "a")
-    limiter.check("u", "a")
+def test_sign_in_limiter_window_and_reset(storage_settings: Settings) -> None:
+    # Two Storage objects on one database stand for two server processes.
+    with contextlib.closing(Storage.open(storage_settings)) as one, \
+            contextlib.closing(Storage.open(storage_settings)) as two:
+        first = SignInLimiter(one.db, attempts=2, window_s=0.5)
+        second = SignInLimiter(two.db, attempts=2, window_s=0.5)
+        first.failed("u", "a")
+        second.failed("u", "a")
+        for limiter in (first, second):
+            with pytest.raises(RateLimited, match="try again in 1 s"):
+                limiter.check("u", "a")
+        first.check("u", "b")  # another address
+        first.check("v", "a")  # another user
+        second.succeeded("u", "a")
+        first.check("u", "a")
+        first.failed("u", "a")
+        first.failed("u", "a")
+        with pytest.raises(RateLimited):
+            second.check("u", "a")
+        time.sleep(0.6)  # the window passed
+        second.check("u", "a")
+        first.failed("w", "a")  # a new failure clears what left the window
+        with one.db.read() as conn:
+            assert conn.execute(select(func.count()).select_from(sign_in_failures)
+                                ).scalar() == 1
 
 
 def test_user_concurrency_limit() -> None:
