@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -176,6 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="size multiplier of the read phase")
     p.add_argument("--only", nargs="*", choices=["load", "read"], default=None)
     args = p.parse_args(argv)
+    # Stopped with SIGTERM, still stop the servers and clusters started here.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     only = set(args.only or ["load", "read"])
     loads = [uptime()]
     tables = []
