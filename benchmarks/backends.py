@@ -72,6 +72,10 @@ def team_backends(db: str | None, blobs: str | None) -> Iterator[tuple[str, str]
                 os.chmod(tmp, 0o755)  # the cluster runs as the postgres user under root
                 db = _script("pg-throwaway.sh", "start", str(pg_dir))
                 started.append(("pg-throwaway.sh", pg_dir))
+            if blobs and os.environ.get("TRACKLET_S3_ENDPOINT_URL"):
+                # The servers inherit it; this process's reads of their stores need it too.
+                harness.SERVER_ENV["TRACKLET_S3_ENDPOINT_URL"] = os.environ[
+                    "TRACKLET_S3_ENDPOINT_URL"]
             if not blobs:
                 harness.SERVER_ENV.update(S3_ENV)
                 os.environ.update(S3_ENV)  # this process reads the bucket back too
@@ -178,7 +182,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--only", nargs="*", choices=["load", "read"], default=None)
     args = p.parse_args(argv)
     # Stopped with SIGTERM, still stop the servers and clusters started here.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        return _run(args, argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     only = set(args.only or ["load", "read"])
     loads = [uptime()]
     tables = []
