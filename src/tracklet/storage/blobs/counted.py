@@ -60,8 +60,8 @@ class CountedBlobStore(BlobStore):
         return self._call("put", lambda: self.inner.put(key, source))
 
     def open(self, key: str, chunk_size: int = CHUNK) -> Iterator[bytes]:
-        return self._iterate("open", self._call("open", lambda: self.inner.open(key,
-                                                                                chunk_size)))
+        chunks = self._call("open", lambda: self.inner.open(key, chunk_size))
+        return self._iterate("open", chunks)
 
     def exists(self, key: str) -> bool:
         return self._call("exists", lambda: self.inner.exists(key))
@@ -73,8 +73,7 @@ class CountedBlobStore(BlobStore):
         self._call("delete", lambda: self.inner.delete(key))
 
     def listing(self, prefix: str = "") -> Iterator[BlobInfo]:
-        return self._iterate("listing", self._call("listing",
-                                                   lambda: self.inner.listing(prefix)))
+        return self._iterate("listing", self._call("listing", lambda: self.inner.listing(prefix)))
 
     def info(self, key: str) -> BlobInfo:
         return self._call("info", lambda: self.inner.info(key))
