@@ -21,6 +21,10 @@ WORKLOADS = {
     "sweep_heartbeat": "32 agents on one sweep: heartbeat latency and runs handed out per "
                        "second; floor: viewer { id }",
     "transfer": "tracklet export / import rows/s and MB/s; floor: copying the export folder",
+    "backends": "load (64 runs) and read workloads on PostgreSQL + S3 beside SQLite + disk, "
+                "and --workers 2 vs 1 on PostgreSQL; starts its own PostgreSQL and moto",
+    "importers": "import-mlflow / import-wandb rows/s; floor: each source's own client "
+                 "reading the same data",
     "fuzz": "hostile input in process: file_stream, schema-drawn GraphQL, raw bodies; "
             "counts by status, zero 5xx / leaks / changes to another user's run",
     "ui": "the web UI in headless chromium: workspace charts at 10/100/1,000 runs vs "

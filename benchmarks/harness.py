@@ -35,12 +35,19 @@ T = TypeVar("T")
 #: A ``tracklet server`` subprocess on a fresh data dir (tracklet.testing's).
 Server = TrackletServer
 
+#: Variables every server gets on top of the inherited environment: a workload that starts
+#: its own S3 endpoint puts the endpoint and credentials here (benchmarks/backends.py).
+SERVER_ENV: dict[str, str] = {}
 
-def start_server(data_dir: Path, db: str | None = None, blobs: str | None = None) -> Server:
-    """Start ``python -m tracklet server`` on a free port, logging warnings only, and wait
-    until it is ready."""
+
+def start_server(data_dir: Path, db: str | None = None, blobs: str | None = None,
+                 workers: int = 1) -> Server:
+    """Start ``python -m tracklet server`` on a free port (``--workers`` when more than
+    one), logging warnings only, and wait until it is ready."""
     return testing.start_server(data_dir, key=ADMIN_KEY, db=db or "", blobs=blobs or "",
-                                env={"TRACKLET_LOG_LEVEL": "warning"}, timeout=90)
+                                env={"TRACKLET_LOG_LEVEL": "warning", **SERVER_ENV},
+                                args=("--workers", str(workers)) if workers > 1 else (),
+                                timeout=90)
 
 
 @contextmanager
@@ -89,9 +96,11 @@ def fresh_store(db: str | None, blobs: str | None) -> Iterator[tuple[str | None,
 
 @contextmanager
 def running_server(args: argparse.Namespace, base: Path, name: str = "server") -> Iterator[Server]:
-    """A fresh server (fresh data dir, database and blob prefix) for one measurement."""
+    """A fresh server (fresh data dir, database and blob prefix) for one measurement, with
+    ``args.workers`` processes when the workload has that option."""
     with fresh_store(args.db, args.blobs) as (db, blobs):
-        server = start_server(base / name, db=db, blobs=blobs)
+        server = start_server(base / name, db=db, blobs=blobs,
+                              workers=getattr(args, "workers", 1))
         try:
             yield server
         finally:

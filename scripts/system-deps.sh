@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # System packages the test suite needs, from Debian's archive. Idempotent: installs only what
 # is missing. Needs root (as in CI) or sudo.
-#   postgresql: the real PostgreSQL server the tests start (scripts/pg-throwaway.sh)
+#   postgresql: the real PostgreSQL server the tests start (scripts/pg-throwaway.sh); it
+#     brings postgresql-client, whose pg_dump/pg_restore `tracklet backup`/`restore` run
 #   python3-venv: only when $PY is Debian's own python3, which ships without ensurepip
 #   chromium: the browser tests/ui drives through Playwright (/usr/bin/chromium; never a
 #     downloaded browser)

@@ -2,7 +2,8 @@
 server, then read one metric's full history back with ``get_metric_history``.
 
 Run inside benchmarks/.peers/mlflow with MLFLOW_TRACKING_URI set to the server:
-``python mlflow_driver.py ingest|read --runs N --steps S --batch B``. Prints one JSON object.
+``python mlflow_driver.py ingest|read|read-all --runs N --steps S --batch B``. Prints one JSON
+object (``read-all``: every metric of every run, what an import reads).
 Each run is logged by its own thread (as N training processes would), ``--batch`` steps per
 request (10 metrics each, so 100 steps = MLflow's 1,000-metric log_batch limit).
 """
@@ -78,9 +79,25 @@ def read(run_ids: list[str], steps: int, metric: str) -> dict[str, object]:
     return {"seconds": seconds, "points": len(got), "ok": ok, "all_runs_complete": complete}
 
 
+def read_all(run_ids: list[str], steps: int) -> dict[str, object]:
+    """Every metric's full history of every run, with MLflow's own client (what an import
+    reads), timed."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    t0 = time.perf_counter()
+    points = 0
+    for run_id in run_ids:
+        for metric in data.METRICS:
+            points += len(client.get_metric_history(run_id, metric))
+    seconds = time.perf_counter() - t0
+    return {"seconds": seconds, "points": points,
+            "ok": points == len(run_ids) * steps * len(data.METRICS)}
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("what", choices=["ingest", "read"])
+    p.add_argument("what", choices=["ingest", "read", "read-all"])
     p.add_argument("--runs", type=int, required=True)
     p.add_argument("--steps", type=int, required=True)
     p.add_argument("--batch", type=int, default=100)
@@ -89,6 +106,8 @@ def main() -> None:
     a = p.parse_args()
     if a.what == "ingest":
         out = ingest(a.runs, a.steps, a.batch)
+    elif a.what == "read-all":
+        out = read_all(a.run_ids.split(","), a.steps)
     else:
         out = read(a.run_ids.split(","), a.steps, a.metric)
     print(json.dumps(out))

@@ -1,7 +1,7 @@
 """docs/deploy.md's nginx configuration, run on loopback (its ports and certificate swapped
 for test ones) in front of two tracklet servers on PostgreSQL + S3: 32 runs of a new
-project started at once over TLS, every row stored once, read back with ``wandb.Api()``
-through nginx."""
+project started at once over TLS (by the wire client, then by 32 real wandb SDK processes),
+every row stored once, read back with ``wandb.Api()`` through nginx."""
 
 from __future__ import annotations
 
@@ -154,3 +154,80 @@ print("RESULT", json.dumps(out))
     assert result["ids"] == [f"n{i:02d}" for i in range(RUNS)]
     for i in (0, 17, RUNS - 1):
         assert result["rows"][str(i)] == [i * 1000 + s for s in range(ROWS)]
+
+
+SDK_RUNS, SDK_ROWS = 32, 25
+
+#: One training script per process: the real SDK, through nginx over TLS.
+SDK_SCRIPT = """
+import sys, wandb
+i = int(sys.argv[1])
+run = wandb.init(project="sdk-burst", id=f"s{i:02d}", name=f"start {i}", config={"i": i})
+for s in range(int(sys.argv[2])):
+    run.log({"v": i * 1000 + s})
+run.summary["last"] = i
+run.finish()
+"""
+
+
+def test_32_sdk_processes_start_runs_of_a_new_project_at_once(
+        fronted: tuple[str, Path, LiveServer, int], tmp_path: Path) -> None:
+    """32 wandb SDK processes, started together, each create a run of a project nobody made
+    yet (what a sweep or a multi-node launch does) on two server processes behind nginx."""
+    url, cert, server, _ = fronted
+    script = tmp_path / "train.py"
+    script.write_text(SDK_SCRIPT)
+    procs = []
+    for i in range(SDK_RUNS):
+        work = tmp_path / f"sdk-{i:02d}"
+        work.mkdir()
+        env = sdk_environment(server, work)
+        env.update(WANDB_BASE_URL=url, SSL_CERT_FILE=str(cert), REQUESTS_CA_BUNDLE=str(cert),
+                   WANDB_X_DISABLE_STATS="true", WANDB_CONSOLE="off")
+        out = (work / "out.log").open("wb")
+        command = [sys.executable, str(script), str(i), str(SDK_ROWS)]
+        procs.append((subprocess.Popen(command, cwd=work, env=env, stdout=out,
+                                       stderr=subprocess.STDOUT), out))
+    deadline = time.monotonic() + 600
+    failed = []
+    for i, (proc, out) in enumerate(procs):
+        try:
+            code = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            code = proc.wait()
+        out.close()
+        if code != 0:
+            failed.append(f"run {i} exited {code}:\n"
+                          + (tmp_path / f"sdk-{i:02d}" / "out.log").read_text()[-2000:])
+    assert not failed, "\n".join(failed[:3])
+
+    env = sdk_environment(server, tmp_path / "api")
+    env.update(WANDB_BASE_URL=url, SSL_CERT_FILE=str(cert), REQUESTS_CA_BUNDLE=str(cert))
+    reader = """
+import json, wandb
+api = wandb.Api(timeout=60)
+out = {}
+for r in api.runs("admin/sdk-burst", per_page=100):
+    out[r.id] = {"state": r.state, "i": r.config.get("i"), "last": r.summary.get("last"),
+                 "v": [h["v"] for h in r.scan_history(keys=["v"])]}
+print("RESULT", json.dumps(out))
+"""
+    read = subprocess.run([sys.executable, "-c", reader], env=env, capture_output=True,
+                          text=True, timeout=300, cwd=tmp_path)
+    assert read.returncode == 0, read.stderr[-3000:]
+    result = json.loads(next(line for line in read.stdout.splitlines()
+                             if line.startswith("RESULT "))[len("RESULT "):])
+    assert sorted(result) == [f"s{i:02d}" for i in range(SDK_RUNS)]
+    for i in range(SDK_RUNS):
+        run = result[f"s{i:02d}"]
+        assert (run["state"], run["i"], run["last"]) == ("finished", i, i), run
+        assert run["v"] == [i * 1000 + s for s in range(SDK_ROWS)], f"run {i}: every row once"
+    storage = server.storage()
+    try:
+        with storage.db.read() as conn:
+            projects = conn.exec_driver_sql(
+                "SELECT count(*) FROM projects WHERE name = 'sdk-burst'").scalar_one()
+    finally:
+        storage.close()
+    assert projects == 1

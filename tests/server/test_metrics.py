@@ -1,12 +1,20 @@
-"""GET /metrics: Prometheus text of this process's requests, latencies and file_stream rows,
-for admin users only."""
+"""GET /metrics: Prometheus text of this process's requests, latencies, file_stream rows and
+blob store failures, for admin users only."""
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
+from urllib.parse import urlparse
+
+import pytest
 
 from tests.e2e.http_writer import HttpWriter
 from tests.support.app import InProcessApp
+from tracklet.errors import NotFound
+from tracklet.storage.history.compaction import compact_now
+from tracklet.storage.metadata.runs import find_run_by_path
 
 ROUTE = "/files/{entity}/{project}/{run}/file_stream"
 
@@ -75,3 +83,52 @@ def test_metrics_are_for_admins_only(app: InProcessApp) -> None:
     assert response.status_code == 403
     assert "admin" in response.json()["errors"][0]["message"]
     assert app.client.get("/metrics", auth=None).status_code == 401
+
+
+def _break_blob_store(app: InProcessApp) -> None:
+    """Make the deployment's blob store refuse writes for real: the S3 bucket deleted, or
+    the local store's staging folder replaced by a file."""
+    if app.settings.blobs.startswith("s3://"):
+        import boto3
+
+        bucket = urlparse(app.settings.blobs).netloc
+        s3 = boto3.client("s3", endpoint_url=app.settings.s3_endpoint_url,
+                          region_name="us-east-1")
+        for obj in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
+            s3.delete_object(Bucket=bucket, Key=obj["Key"])
+        s3.delete_bucket(Bucket=bucket)
+        return
+    staging = app.settings.resolved_data_dir / "blobs" / ".tmp"
+    shutil.rmtree(staging)
+    staging.write_bytes(b"not a folder")
+
+
+def test_blob_store_failures_are_counted_by_operation(app: InProcessApp) -> None:
+    writer = HttpWriter("", app.key, client=app.client)
+    writer.create_run("admin", "metrics", "doomed")
+    writer.log("admin", "metrics", "doomed", [{"x": i} for i in range(10)], finish=True)
+    with app.storage.db.read() as conn:
+        run = find_run_by_path(conn, "admin", "metrics", "doomed")
+    assert run is not None
+    # A missing object is an answer, not a failure.
+    with pytest.raises(NotFound):
+        app.storage.blobs.open("no/such/blob")
+    samples = _samples(app.client.get("/metrics").text)
+    assert not [name for name in samples if name.startswith("tracklet_blob_store_errors")]
+
+    _break_blob_store(app)
+    with pytest.raises(Exception) as failed:
+        compact_now(app.storage, run.id)
+    error = type(failed.value).__name__
+    assert error in ("NoSuchBucket", "NotADirectoryError"), repr(failed.value)
+    text = app.client.get("/metrics").text
+    assert "# TYPE tracklet_blob_store_errors_total counter" in text
+    samples = _samples(text)
+    errors = {name: n for name, n in samples.items()
+              if name.startswith("tracklet_blob_store_errors_total")}
+    assert errors == {f'tracklet_blob_store_errors_total{{operation="put",error="{error}"}}': 1}
+    # Nothing was lost: the rows are still read from the live tier.
+    history = app.graphql('{ project(name: "metrics", entityName: "admin") { run(name: "doomed")'
+                          ' { history(samples: 100) } } }')
+    rows = history["data"]["project"]["run"]["history"]
+    assert sorted(json.loads(r)["x"] for r in rows) == list(range(10))

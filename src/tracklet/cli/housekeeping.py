@@ -49,9 +49,9 @@ def gc_command(dry_run: bool, grace_s: float | None, verbose: bool, data_dir: Pa
 @_fail_cleanly
 def backup_command(target: Path, data_dir: Path | None, db: str | None,
                    blobs: str | None) -> None:
-    """Back a SQLite deployment up into TARGET while it runs: the database (SQLite's
-    online backup), every blob and the server secret. Again into the same TARGET copies
-    only new blobs."""
+    """Back a deployment up into TARGET while it runs: the database (SQLite's online
+    backup, or pg_dump for PostgreSQL), every blob (a local folder's or an S3 bucket's) and
+    the server secret. Again into the same TARGET copies only new blobs."""
     from tracklet.storage.backup import backup
 
     report = backup(_settings(data_dir=data_dir, db=db, blobs=blobs), target)
@@ -66,8 +66,9 @@ def backup_command(target: Path, data_dir: Path | None, db: str | None,
 @_fail_cleanly
 def restore_command(source: Path, data_dir: Path | None, db: str | None,
                     blobs: str | None) -> None:
-    """Restore a `tracklet backup` folder into a deployment without a database yet (stop
-    its servers first); migrations run at its next start."""
+    """Restore a `tracklet backup` folder into a deployment without a database yet (an
+    empty PostgreSQL database for a PostgreSQL backup; stop its servers first): blobs and
+    secret, then the database. Migrations run at its next start."""
     from tracklet.storage.backup import restore
 
     report = restore(_settings(data_dir=data_dir, db=db, blobs=blobs), source)

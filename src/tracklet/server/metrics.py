@@ -1,6 +1,7 @@
 """Prometheus metrics of one server process: requests by route and status, latency
-histograms, file_stream rows, and gauges read at scrape time (ingest queue, compaction
-backlog, database pool). ``GET /metrics`` answers them in the text exposition format.
+histograms, file_stream rows, blob store errors (counted by the storage layer), and gauges
+read at scrape time (ingest queue, compaction backlog, database pool). ``GET /metrics``
+answers them in the text exposition format.
 
 Each process counts its own requests (a scraper of several processes behind one address
 sees whichever answers; scrape each process's own port, or run one process per port).
@@ -12,7 +13,7 @@ import math
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -50,8 +51,10 @@ class Metrics:
             with self._lock:
                 self.rows[kind] += n
 
-    def render(self, gauges: Iterable[tuple[str, str, float]] = ()) -> str:
-        """The text exposition format; ``gauges`` are (name, help, value) read just now."""
+    def render(self, gauges: Iterable[tuple[str, str, float]] = (),
+               blob_errors: Mapping[tuple[str, str], int] | None = None) -> str:
+        """The text exposition format; ``gauges`` are (name, help, value) read just now,
+        ``blob_errors`` the blob store's failures by (operation, error class)."""
         out: list[str] = []
         with self._lock:
             requests = sorted(self.requests.items())
@@ -79,6 +82,12 @@ class Metrics:
                 "# TYPE tracklet_file_stream_rows_total counter"]
         for kind, n in rows:
             out.append(f"tracklet_file_stream_rows_total{{{_labels(kind=kind)}}} {n}")
+        out += ["# HELP tracklet_blob_store_errors_total Blob store calls that failed, by "
+                "operation and error (a missing object is not a failure).",
+                "# TYPE tracklet_blob_store_errors_total counter"]
+        for (operation, error), n in sorted((blob_errors or {}).items()):
+            labels = _labels(operation=operation, error=error)
+            out.append(f"tracklet_blob_store_errors_total{{{labels}}} {n}")
         out += ["# HELP tracklet_process_start_time_seconds When this process started.",
                 "# TYPE tracklet_process_start_time_seconds gauge",
                 f"tracklet_process_start_time_seconds {self.started:.3f}"]

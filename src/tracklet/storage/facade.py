@@ -18,6 +18,7 @@ from tracklet.domain.names import validate_name
 from tracklet.domain.records import User
 from tracklet.errors import Conflict
 from tracklet.storage.blobs import BlobStore, open_blob_store
+from tracklet.storage.blobs.counted import CountedBlobStore
 from tracklet.storage.history.export.cache import ExportReadCache
 from tracklet.storage.history.export.files import LocalFiles
 from tracklet.storage.history.read.series import SeriesPool
@@ -75,9 +76,9 @@ class Storage:
         # Both stores are checked before anything is written, so a wrong --db or --blobs
         # fails with what was tried and why (StoreUnusable), not a traceback or "busy".
         check_database_url(settings.db_url)
-        blobs = open_blob_store(
+        blobs = CountedBlobStore(open_blob_store(
             settings.blobs_url, endpoint_url=settings.s3_endpoint_url, region=settings.s3_region
-        )
+        ))
         db = Database(settings.db_url, busy_timeout_s=settings.db_busy_timeout_s)
         try:
             if migrate:
@@ -93,6 +94,11 @@ class Storage:
             raise
         return cls(db=db, blobs=blobs, secret=secret,
                    cache_dir=settings.resolved_data_dir / "cache")
+
+    def blob_errors(self) -> dict[tuple[str, str], int]:
+        """Failures of the blob store since it was opened: (operation, exception class
+        name) -> count (empty for a store not opened by :meth:`open`)."""
+        return self.blobs.error_counts() if isinstance(self.blobs, CountedBlobStore) else {}
 
     def signing_secret(self) -> bytes:
         """The HMAC key for signed URLs (derived from the server secret, not in the DB)."""

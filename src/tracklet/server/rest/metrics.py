@@ -28,7 +28,8 @@ async def metrics(request: Request) -> Response:
         raise PermissionDenied("/metrics is for admin users")
     state: AppState = request.app.state.tracklet
     gauges = await to_thread.run_sync(_gauges, state)
-    return Response(state.metrics.render(gauges), media_type=CONTENT_TYPE)
+    return Response(state.metrics.render(gauges, state.storage.blob_errors()),
+                    media_type=CONTENT_TYPE)
 
 
 def _gauges(state: AppState) -> list[tuple[str, str, float]]:
