@@ -13,16 +13,20 @@ if [ -z "$shared" ]; then
 fi
 [ -n "$shared" ] || { echo "conformance.sh: no shared/conformance found; set SHARED_DIR" >&2; exit 2; }
 venv="$root/.venv"
+# A worktree without its own venv runs its own source with the main checkout's venv (PYTHON=...).
+python="${PYTHON:-$venv/bin/python}"
+export PYTHONPATH="$root/src${PYTHONPATH:+:$PYTHONPATH}"
 export WANDB_GIT_DIR="${WANDB_GIT_DIR:-/work/.mirror/wandb+wandb/repo}"
 data="$(mktemp -d)"
-port="${PORT:-$("$venv/bin/python" -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')}"
+port="${PORT:-$("$python" -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')}"
 # The upstream test container is configured with a "minio-local" artifact storage region
 # (test_storage_policy_storage_region); tracklet accepts configured names as aliases of its store.
 TRACKLET_STORAGE_REGIONS="${TRACKLET_STORAGE_REGIONS:-minio-local}" \
-  "$venv/bin/tracklet" server --data-dir "$data" --port "$port" >"$data/server.log" 2>&1 &
+  "$python" -m tracklet server --data-dir "$data" --port "$port" >"$data/server.log" 2>&1 &
 server=$!
 fixture_out="$data/fixture.port"
-"$venv/bin/python" "$shared/conformance/fixture_adapter.py" --data-dir "$data" --venv "$venv" >"$fixture_out" 2>"$data/fixture.log" &
+# The fixture service (users, organizations, teams the tests create) runs tracklet's own CLI.
+"$python" "$root/scripts/conformance_fixtures.py" --data-dir "$data" >"$fixture_out" 2>"$data/fixture.log" &
 fixture=$!
 trap 'kill $server $fixture 2>/dev/null || true' EXIT
 for _ in $(seq 100); do

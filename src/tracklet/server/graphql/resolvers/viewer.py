@@ -25,7 +25,9 @@ entity_type = ObjectType("Entity")
 # Flags this server answers true; everything else the SDK asks about is off (see PROTOCOL §4).
 ENABLED_FEATURES = ("LARGE_FILENAMES", "MARK_RUN_FILES_UPLOADED", "FILESTREAM_GZIP",
                     "UPDATE_RUN_STATE", "ARTIFACT_REGISTRY_SEARCH",
-                    "INCLUDE_ARTIFACT_TYPES_IN_REGISTRY_CREATION")
+                    "INCLUDE_ARTIFACT_TYPES_IN_REGISTRY_CREATION",
+                    # ArtifactCollectionMembership.files counts the matching files (SDK: len()).
+                    "TOTAL_COUNT_IN_FILE_CONNECTION")
 
 
 @query.field("viewer")
