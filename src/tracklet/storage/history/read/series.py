@@ -229,20 +229,30 @@ def run_series(view: RunHistory, keys: Sequence[str], axis: Axis) -> dict[str, S
     return _live_then_exports(view, keys, axis)()
 
 
-def _live_then_exports(view: RunHistory, keys: Sequence[str], axis: Axis,
-                       last_step: int | None = None) -> Callable[[], dict[str, Series]]:
-    """Read the live tier now (it needs the view's connection, which stays on this thread)
-    and return the rest of the work: reading the exports and reducing, which touches no
-    connection and may run on another thread. Steps past ``last_step`` are not read (the
-    axis's last bucket may reach beyond a requested range)."""
+def _bounds(axis: Axis, last_step: int | None) -> tuple[int | None, int | None]:
+    """The steps to read (inclusive) for ``axis``, never past ``last_step``."""
     lo = axis.start if axis.buckets else None
     hi = axis.start + axis.width * axis.buckets - 1 if axis.buckets else None
     if hi is not None and last_step is not None:
         hi = min(hi, last_step)
+    return lo, hi
+
+
+def _live_then_exports(view: RunHistory, keys: Sequence[str], axis: Axis,
+                       last_step: int | None = None,
+                       live: live_columns.LiveColumns | None = None,
+                       ) -> Callable[[], dict[str, Series]]:
+    """Read the live tier now (it needs the view's connection, which stays on this thread)
+    unless ``live`` holds it already (read for many runs at once), and return the rest of
+    the work: reading the exports and reducing, which touches no connection and may run on
+    another thread. Steps past ``last_step`` are not read (the axis's last bucket may reach
+    beyond a requested range)."""
+    lo, hi = _bounds(axis, last_step)
     live_cols = _Columns(keys)
     shadowed: np.ndarray | None = None
     if view.has_live:
-        fast = live_columns.read(view.conn, view.run_id, keys, lo, hi)
+        fast = live if live is not None else live_columns.read(view.conn, view.run_id, keys,
+                                                               lo, hi)
         for key in keys:
             part = fast.column(key)
             if part is not None:
@@ -323,11 +333,17 @@ def chart_series(storage: Storage, run_ids: Sequence[int], keys: Sequence[str],
             if not axis.buckets:  # no steps (in the range): nothing to read
                 empty = reduce_series(np.empty(0, np.int64), np.empty(0), axis)
                 return axis, [dict.fromkeys(keys, empty) for _ in views]
+            # Every running run's live rows in one statement, not a few per run.
+            lo, hi = _bounds(axis, last)
+            live = live_columns.read_runs(conn, [v.run_id for v in views if v.has_live],
+                                          keys, lo, hi)
+            empty_live = live_columns.LiveColumns(keys)
             pool = storage.series_pool.get()
             futures = []
             try:
                 for view in views:
-                    futures.append(pool.submit(_live_then_exports(view, keys, axis, last)))
+                    futures.append(pool.submit(_live_then_exports(
+                        view, keys, axis, last, live.get(view.run_id, empty_live))))
                 return axis, [f.result() for f in futures]
             finally:
                 # Never close a view a worker may still be reading.
