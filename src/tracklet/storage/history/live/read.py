@@ -356,7 +356,7 @@ def iter_batches_of_runs(conn: Connection, run_ids: Sequence[int], min_step: int
                 current, held = int(run_id), 0
             elif held >= batch:
                 for out in _release(steps, lines, texts, int(floor)):
-                    yield (current, *out)
+                    yield (int(run_id), *out)
                 held = len(texts)
             chunk = decode(layout, data)
             mask = _step_mask(chunk, min_step, max_step)
