@@ -14,9 +14,12 @@ answer is strict JSON::
 one entry per non-empty bucket (``fields``, a comma-separated subset of count, firstStep,
 lastStep, min, max, last, keeps only those arrays beside ``bucket``: a chart needs min,
 max and last); bucket ``i`` covers steps ``[start + i*bucketWidth,
-start + (i+1)*bucketWidth)`` on an axis shared by every run. With ``Accept:
-application/vnd.apache.arrow.stream`` the same data comes as one Arrow IPC stream of rows
-(run, key, bucket, count, firstStep, lastStep, min, max, last), values as float64.
+start + (i+1)*bucketWidth)`` on an axis shared by every run. ``bucket_width`` (with
+``min_step``) fixes the buckets' width and starts the axis at ``min_step`` exactly, so the
+answer lines up with an earlier one of that width: a chart of running runs asks only for
+the steps from its last bucket on and appends them (at most ``MAX_BUCKETS`` such buckets).
+With ``Accept: application/vnd.apache.arrow.stream`` the same data comes as one Arrow IPC
+stream of rows (run, key, bucket, count, firstStep, lastStep, min, max, last), values as float64.
 ``format=json|arrow|binary`` picks the answer's form instead of ``Accept``: ``binary``
 (or ``Accept: application/vnd.tracklet.series``) is the little-endian float64 layout of
 :mod:`.series_binary`, which the web UI reads.
@@ -117,15 +120,18 @@ def _step(value: str | None, name: str) -> int | None:
 
 
 def load(storage: Storage, user: User, runs: Sequence[str], keys: Sequence[str],
-         buckets: int, min_step: int | None = None,
-         max_step: int | None = None) -> tuple[Axis, list[dict[str, Series]]]:
+         buckets: int, min_step: int | None = None, max_step: int | None = None,
+         width: int | None = None) -> tuple[Axis, list[dict[str, Series]]]:
     """Resolve and authorise the runs, then reduce their series (over the steps from
-    ``min_step``, inclusive, to ``max_step``, exclusive, when given)."""
+    ``min_step``, inclusive, to ``max_step``, exclusive, when given; in buckets of
+    ``width`` steps from ``min_step`` when given)."""
     paths = _paths(runs)
     for entity, project, _ in paths:
         require(user, Action.READ, entity, project)
     with storage.db.read() as conn:
         ids = [get_run_by_path(conn, *p).id for p in paths]
+    if width is not None:
+        return chart_series(storage, ids, keys, MAX_BUCKETS, min_step, max_step, width)
     return chart_series(storage, ids, keys, buckets, min_step, max_step)
 
 
@@ -209,8 +215,11 @@ async def runs_series(request: Request) -> Response:
     min_step, max_step = _step(q.get("min_step"), "min_step"), _step(q.get("max_step"),
                                                                       "max_step")
     media = _format(q.get("format"), request.headers.get("accept", ""))
+    width = _step(q.get("bucket_width"), "bucket_width")
+    if width is not None and (width < 1 or min_step is None):
+        raise InvalidInput("bucket_width must be a positive integer, given with min_step")
     axis, series = await to_thread.run_sync(load, state.storage, user, runs, keys, buckets,
-                                            min_step, max_step)
+                                            min_step, max_step, width)
     gzip = accepts_gzip(request.headers.get("accept-encoding", ""))
     body, encoded = await to_thread.run_sync(encode, runs, axis, series, media, gzip, fields)
     headers = {"Vary": "Accept, Accept-Encoding"}

@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tracklet.errors import InvalidInput
 from tracklet.storage.history.export.format import STEP
 from tracklet.storage.history.live import columns as live_columns
 from tracklet.storage.history.read.tiers import RunHistory, begin_snapshot, many_histories
@@ -307,10 +308,17 @@ class SeriesPool:
 
 def chart_series(storage: Storage, run_ids: Sequence[int], keys: Sequence[str],
                  buckets: int, min_step: int | None = None,
-                 max_step: int | None = None) -> tuple[Axis, list[dict[str, Series]]]:
+                 max_step: int | None = None,
+                 width: int | None = None) -> tuple[Axis, list[dict[str, Series]]]:
     """``keys`` of each run reduced over one shared axis spanning every run's steps (only
     those from ``min_step``, inclusive, to ``max_step``, exclusive, when given: a zoomed
     chart gets its range at full resolution), all read in one snapshot.
+
+    With ``width`` (and ``min_step``) the axis starts at ``min_step`` exactly and its
+    buckets are ``width`` steps wide, as many as reach the last step but at most
+    ``buckets`` (InvalidInput beyond): the buckets line up with those of an earlier answer
+    whose axis had that width, so a chart of running runs fetches only the steps after
+    those it holds and appends them.
 
     Live rows are read on this thread (the snapshot's connection); the exports of the runs
     are decoded and reduced by ``storage.series_pool``, a few threads shared by every
@@ -329,7 +337,18 @@ def chart_series(storage: Storage, run_ids: Sequence[int], keys: Sequence[str],
                 last = min(last, max_step - 1)
             if first is not None and last is not None and first > last:
                 first = last = None  # nothing logged in the range
-            axis = Axis.spanning(first, last, buckets)
+            if width is not None and min_step is not None:
+                if first is not None and last is not None:
+                    first = min_step
+                    axis = Axis(first, width, -(-(last - first + 1) // width))
+                    if axis.buckets > buckets:
+                        raise InvalidInput(
+                            f"{axis.buckets} buckets of {width} steps from step {min_step} "
+                            f"are more than {buckets}: ask for wider buckets")
+                else:
+                    axis = Axis(min_step, width, 0)
+            else:
+                axis = Axis.spanning(first, last, buckets)
             if not axis.buckets:  # no steps (in the range): nothing to read
                 empty = reduce_series(np.empty(0, np.int64), np.empty(0), axis)
                 return axis, [dict.fromkeys(keys, empty) for _ in views]
