@@ -23,6 +23,8 @@ import argparse
 import asyncio
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -96,10 +98,15 @@ _FLOOR = """async ([paths, keys, buckets]) => {
     while (next < keys.length) {
       const key = keys[next++];
       const q = new URLSearchParams({runs: paths.join(','), keys: key,
-                                     buckets: String(buckets)});
+                                     buckets: String(buckets), fields: 'min,max,last',
+                                     format: 'binary'});
       const r = await fetch('/api/v1/runs/series?' + q, {headers: {'X-Tracklet-UI': '1'}});
-      const body = await r.json();
-      if (!body.runs || body.runs.length !== paths.length) throw new Error('short answer');
+      const buf = await r.arrayBuffer();
+      const size = new DataView(buf).getUint32(4, true);
+      const body = JSON.parse(new TextDecoder().decode(new Uint8Array(buf, 8, size)));
+      const values = new Float64Array(buf, 8 + size + (8 - (8 + size) % 8) % 8);
+      if (!body.runs || body.runs.length !== paths.length || !values.length)
+        throw new Error('short answer');
       if (first === null) first = performance.now() - t0;
     }
   };
@@ -162,6 +169,30 @@ async def _populate_history(server: harness.Server, project: str, runs: int,
         await wire.close()
 
 
+_MARK = ".uibench-{}-{}-{}"
+
+
+@contextmanager
+def _server(data_dir: str | None, mark: str) -> Iterator[tuple[harness.Server, bool]]:
+    """A server on a scratch data dir (fresh: to populate), or on ``data_dir``, populated
+    by an earlier invocation with the same sizes when its mark is there (a profiling loop
+    need not ingest ten million points each time)."""
+    if data_dir is None:
+        with harness.throwaway_server() as server:
+            yield server, True
+        return
+    base = Path(data_dir)
+    marks = [p.name for p in base.glob(".uibench-*")]
+    fresh = not marks
+    if marks and marks != [mark]:
+        raise SystemExit(f"{base} holds another benchmark's data ({marks[0]}): pick another dir")
+    server = harness.start_server(base)
+    try:
+        yield server, fresh
+    finally:
+        server.stop()
+
+
 def _browser_page(playwright: Any, server: harness.Server) -> tuple[Any, Any]:
     browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
         "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
@@ -185,13 +216,16 @@ def measure(args: argparse.Namespace) -> str:
     selections = [n for n in SELECTIONS if n <= runs]
     big = 1000 if args.quick else BIG_PROJECT_RUNS
     project = "uibench"
-    with harness.throwaway_server() as server:
-        asyncio.run(_populate_history(server, project, runs, steps))
-        storage = Storage.open(Settings(data_dir=server.data_dir), migrate=False)
-        try:
-            _populate(storage, "uibig", big)
-        finally:
-            storage.close()
+    with _server(args.data_dir, _MARK.format(runs, steps, big)) as (server, fresh):
+        if fresh:
+            asyncio.run(_populate_history(server, project, runs, steps))
+            storage = Storage.open(Settings(data_dir=server.data_dir), migrate=False)
+            try:
+                _populate(storage, "uibig", big)
+            finally:
+                storage.close()
+            if args.data_dir:
+                (Path(args.data_dir) / _MARK.format(runs, steps, big)).touch()
         rows: list[str] = []
         with sync_playwright() as playwright:
             browser, context = _browser_page(playwright, server)
@@ -274,6 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--quick", action="store_true", help="100 runs x 100 steps")
     parser.add_argument("--no-readme", action="store_true")
+    parser.add_argument("--data-dir", help="keep the populated server data here and reuse it "
+                        "on the next invocation with the same sizes (profiling loops)")
     args = parser.parse_args(argv)
     if args.quick:
         args.runs, args.steps = 100, 100

@@ -19,7 +19,15 @@ from tests.e2e.http_writer import HttpWriter
 from tests.e2e.test_api_history import wait_for_export
 from tracklet.storage.history.read.tiers import open_history
 from tracklet.storage.metadata.runs import get_run_by_path
-from tracklet.testing.series_oracle import expected_series, from_json, mismatches, same_value
+from tracklet.testing.series_oracle import (
+    as_float64,
+    expected_series,
+    from_binary,
+    from_json,
+    mismatches,
+    same_series,
+    same_value,
+)
 
 ENTITY = "admin"
 KEYS = ["loss", "acc", "mixed", "text", "flag", "sparse", "media", "never"]
@@ -88,6 +96,22 @@ def _check_arrow(table: pa.Table, answer: dict[str, Any]) -> None:
         assert all(same_value(got[k], expected[k]) for k in got), (got, expected)
 
 
+def _check_binary(body: bytes, answer: dict[str, Any], runs: Logged) -> None:
+    """The binary answer holds the JSON answer's buckets and the oracle's values, as
+    float64."""
+    got = from_binary(body)
+    assert {k: got[k] for k in ("x", "start", "bucketWidth", "buckets")} == {
+        k: answer[k] for k in ("x", "start", "bucketWidth", "buckets")}
+    assert [r["run"] for r in got["runs"]] == list(runs)
+    for entry, whole, (rows, resumed) in zip(got["runs"], answer["runs"], runs.values(),
+                                             strict=True):
+        for key in KEYS:
+            want = expected_series(rows, key, answer["start"], answer["bucketWidth"],
+                                   resumed=resumed)
+            assert not mismatches(entry["series"][key], as_float64(want)), (entry["run"], key)
+            assert same_series(entry["series"][key], as_float64(whole["series"][key]))
+
+
 def _query(server: LiveServer, runs: Logged, buckets: int) -> None:
     params = {"runs": ",".join(runs), "keys": ",".join(KEYS), "buckets": str(buckets)}
     auth = ("api", server.key)
@@ -99,6 +123,11 @@ def _query(server: LiveServer, runs: Logged, buckets: int) -> None:
                       headers={"Accept": "application/vnd.apache.arrow.stream"})
     assert arrow.status_code == 200, arrow.text
     _check_arrow(pa.ipc.open_stream(arrow.content).read_all(), answer)
+    binary = httpx.get(f"{server.url}/api/v1/runs/series", params={**params, "format": "binary"},
+                       auth=auth, timeout=60)
+    assert binary.status_code == 200, binary.text
+    assert binary.headers["content-type"] == "application/vnd.tracklet.series"
+    _check_binary(binary.content, answer, runs)
 
 
 def _send(writer: HttpWriter, project: str, name: str, rows: list[dict[str, Any]],

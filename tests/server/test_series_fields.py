@@ -1,6 +1,7 @@
 """GET /api/v1/runs/series with ``fields`` (what the workspace charts ask for) and several
 keys per request: the same buckets as the full one-key answers and the oracle, for a live
-run, a checkpointed running run and a compacted run, in JSON and in Arrow."""
+run, a checkpointed running run and a compacted run, in JSON, in Arrow and in the binary
+float64 layout the web UI reads."""
 
 from __future__ import annotations
 
@@ -14,11 +15,18 @@ from tests.e2e.http_writer import HttpWriter
 from tests.support.app import InProcessApp
 from tracklet.storage.history import compaction
 from tracklet.storage.metadata import runs as run_repo
-from tracklet.testing.series_oracle import expected_series, mismatches
+from tracklet.testing.series_oracle import (
+    as_float64,
+    expected_series,
+    from_binary,
+    mismatches,
+    same_series,
+)
 
 ENTITY, PROJECT = "admin", "fields"
 KEYS = ["loss", "acc", "sparse"]
 ARROW = "application/vnd.apache.arrow.stream"
+BINARY = "application/vnd.tracklet.series"
 
 
 def _rows(n: int, seed: int) -> list[dict[str, Any]]:
@@ -54,13 +62,13 @@ def _tiers(app: InProcessApp) -> dict[str, list[dict[str, Any]]]:
 
 
 def _get(app: InProcessApp, keys: list[str], extra: str = "",
-         accept: str = "application/json") -> Any:
+         accept: str = "application/json", raw: bool = False) -> Any:
     runs = ",".join(f"{ENTITY}/{PROJECT}/{n}" for n in ("live", "checkpointed", "compacted"))
     response = app.client.get(
         f"/api/v1/runs/series?runs={runs}&keys={','.join(keys)}&buckets=300{extra}",
         headers={"Accept": accept})
     assert response.status_code == 200, response.text
-    return response.json() if accept == "application/json" else response.content
+    return response.json() if accept == "application/json" and not raw else response.content
 
 
 def test_chart_fields_of_several_keys_equal_the_full_answers(app: InProcessApp) -> None:
@@ -98,3 +106,35 @@ def test_arrow_fields_and_bad_fields(app: InProcessApp) -> None:
     response = app.client.get(f"/api/v1/runs/series?runs={ENTITY}/{PROJECT}/live&keys=loss"
                               "&fields=min,avg")
     assert response.status_code == 400 and "'avg'" in response.json()["error"]
+
+
+def test_binary_answer_equals_json_and_oracle_on_every_tier(app: InProcessApp) -> None:
+    logged = _tiers(app)
+    full = _get(app, KEYS)
+    for extra, fields in (("", ["count", "firstStep", "lastStep", "min", "max", "last"]),
+                          ("&fields=min,max,last", ["min", "max", "last"])):
+        for how in ("&format=binary" + extra, extra):
+            accept = "application/json" if "format" in how else BINARY
+            got = from_binary(_get(app, KEYS, how, accept=accept, raw=True))
+            assert got["fields"] == fields
+            assert {k: got[k] for k in ("x", "start", "bucketWidth", "buckets")} == {
+                k: full[k] for k in ("x", "start", "bucketWidth", "buckets")}
+            for entry, whole, rows in zip(got["runs"], full["runs"], logged.values(),
+                                          strict=True):
+                assert entry["run"] == whole["run"]
+                for key in KEYS:
+                    s = entry["series"][key]
+                    assert sorted(s) == sorted(["bucket", *fields])
+                    assert same_series(s, as_float64({k: whole["series"][key][k] for k in s}))
+                    want = expected_series(rows, key, full["start"], full["bucketWidth"])
+                    narrowed = {**as_float64(want), **s}
+                    assert not mismatches(narrowed, as_float64(want)), (entry["run"], key)
+                    if key == "loss":
+                        assert 1e9 in s["max"] and any(v != v for v in s["last"])
+    # No runs' buckets (a range past every step): a header and nothing else.
+    empty = from_binary(_get(app, ["loss"], "&format=binary&min_step=10000000", raw=True))
+    assert empty["buckets"] == 0
+    assert all(e["series"]["loss"]["bucket"] == [] for e in empty["runs"])
+    response = app.client.get(f"/api/v1/runs/series?runs={ENTITY}/{PROJECT}/live&keys=loss"
+                              "&format=csv")
+    assert response.status_code == 400 and "'csv'" in response.json()["error"]

@@ -115,3 +115,48 @@ def mismatches(got: Mapping[str, list[Any]], want: Mapping[str, list[Any]],
                                                                     strict=True))
                    if not same_value(g, w))
     return bad
+
+
+def from_binary(body: bytes) -> dict[str, Any]:
+    """A binary answer (``format=binary``, :mod:`tracklet.server.rest.series_binary`)
+    decoded into the JSON answer's shape: the header's axis and, per run and key, one list
+    per array (``bucket`` and the header's ``fields``), values as the float64 it holds."""
+    import json
+    import struct
+
+    if body[:4] != b"TKS1":
+        raise ValueError(f"not a binary series answer: {body[:4]!r}")
+    (size,) = struct.unpack_from("<I", body, 4)
+    header = json.loads(body[8:8 + size])
+    offset = 8 + size + (-(8 + size) % 8)
+    if (len(body) - offset) % 8:
+        raise ValueError("the values are not whole float64s")
+    values = struct.unpack_from(f"<{(len(body) - offset) // 8}d", body, offset)
+    at = 0
+    runs = []
+    for entry in header["runs"]:
+        out: dict[str, dict[str, list[Any]]] = {}
+        for key, n in entry["series"].items():
+            arrays: dict[str, list[Any]] = {}
+            for name in ("bucket", *header["fields"]):
+                arrays[name] = list(values[at:at + n])
+                at += n
+            out[key] = arrays
+        runs.append({"run": entry["run"], "series": out})
+    if at != len(values):
+        raise ValueError(f"{len(values) - at} values past the header's series")
+    return {**{k: v for k, v in header.items() if k != "runs"}, "runs": runs}
+
+
+def as_float64(series: Mapping[str, list[Any]]) -> dict[str, list[Any]]:
+    """An expected series (or a JSON answer's) as a float64 layout holds it: every value a
+    float (JSON's ``"NaN"``/``"Infinity"`` spellings read as numbers)."""
+    return {column: [float(from_json(v)) for v in values] for column, values in series.items()}
+
+
+def same_series(a: Mapping[str, list[Any]], b: Mapping[str, list[Any]]) -> bool:
+    """Whether two series hold the same arrays, entry by entry by :func:`same_value` (NaN
+    equals NaN)."""
+    return a.keys() == b.keys() and all(
+        len(a[k]) == len(b[k]) and all(same_value(x, y) for x, y in zip(a[k], b[k], strict=True))
+        for k in a)

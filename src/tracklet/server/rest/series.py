@@ -14,9 +14,15 @@ answer is strict JSON::
 one entry per non-empty bucket (``fields``, a comma-separated subset of count, firstStep,
 lastStep, min, max, last, keeps only those arrays beside ``bucket``: a chart needs min,
 max and last); bucket ``i`` covers steps ``[start + i*bucketWidth,
-start + (i+1)*bucketWidth)`` on an axis shared by every run. With ``Accept:
-application/vnd.apache.arrow.stream`` the same data comes as one Arrow IPC stream of rows
-(run, key, bucket, count, firstStep, lastStep, min, max, last), values as float64.
+start + (i+1)*bucketWidth)`` on an axis shared by every run. ``bucket_width`` (with
+``min_step``) fixes the buckets' width and starts the axis at ``min_step`` exactly, so the
+answer lines up with an earlier one of that width: a chart of running runs asks only for
+the steps from its last bucket on and appends them (at most ``MAX_BUCKETS`` such buckets).
+With ``Accept: application/vnd.apache.arrow.stream`` the same data comes as one Arrow IPC
+stream of rows (run, key, bucket, count, firstStep, lastStep, min, max, last), values as float64.
+``format=json|arrow|binary`` picks the answer's form instead of ``Accept``: ``binary``
+(or ``Accept: application/vnd.tracklet.series``) is the little-endian float64 layout of
+:mod:`.series_binary`, which the web UI reads.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from tracklet.domain.records import User
 from tracklet.errors import InvalidInput
 from tracklet.server.access import request_user
 from tracklet.server.compression import LARGE_BODY, accepts_gzip, gzip_large
+from tracklet.server.rest import series_binary
 from tracklet.server.state import AppState
 from tracklet.storage import Storage
 from tracklet.storage.history.read.series import Axis, Series, chart_series
@@ -45,6 +52,21 @@ MAX_BUCKETS = 10_000
 DEFAULT_BUCKETS = 1000
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 FIELDS = ("count", "firstStep", "lastStep", "min", "max", "last")
+FORMATS = {"json": "application/json", "arrow": ARROW_STREAM,
+           "binary": series_binary.MEDIA_TYPE}
+
+
+def _format(value: str | None, accept: str) -> str:
+    """The answer's media type: ``format`` when given, else the first one ``accept``
+    names, else JSON."""
+    if value:
+        if value not in FORMATS:
+            raise InvalidInput(f"format must be one of {', '.join(FORMATS)}, got {value!r}")
+        return FORMATS[value]
+    for media in (series_binary.MEDIA_TYPE, ARROW_STREAM):
+        if media in accept:
+            return media
+    return "application/json"
 
 
 def _list(value: str | None, name: str, limit: int) -> list[str]:
@@ -98,15 +120,18 @@ def _step(value: str | None, name: str) -> int | None:
 
 
 def load(storage: Storage, user: User, runs: Sequence[str], keys: Sequence[str],
-         buckets: int, min_step: int | None = None,
-         max_step: int | None = None) -> tuple[Axis, list[dict[str, Series]]]:
+         buckets: int, min_step: int | None = None, max_step: int | None = None,
+         width: int | None = None) -> tuple[Axis, list[dict[str, Series]]]:
     """Resolve and authorise the runs, then reduce their series (over the steps from
-    ``min_step``, inclusive, to ``max_step``, exclusive, when given)."""
+    ``min_step``, inclusive, to ``max_step``, exclusive, when given; in buckets of
+    ``width`` steps from ``min_step`` when given)."""
     paths = _paths(runs)
     for entity, project, _ in paths:
         require(user, Action.READ, entity, project)
     with storage.db.read() as conn:
         ids = [get_run_by_path(conn, *p).id for p in paths]
+    if width is not None:
+        return chart_series(storage, ids, keys, MAX_BUCKETS, min_step, max_step, width)
     return chart_series(storage, ids, keys, buckets, min_step, max_step)
 
 
@@ -189,25 +214,32 @@ async def runs_series(request: Request) -> Response:
     fields = _fields(q.get("fields"))
     min_step, max_step = _step(q.get("min_step"), "min_step"), _step(q.get("max_step"),
                                                                       "max_step")
+    media = _format(q.get("format"), request.headers.get("accept", ""))
+    width = _step(q.get("bucket_width"), "bucket_width")
+    if width is not None and (width < 1 or min_step is None):
+        raise InvalidInput("bucket_width must be a positive integer, given with min_step")
     axis, series = await to_thread.run_sync(load, state.storage, user, runs, keys, buckets,
-                                            min_step, max_step)
-    arrow = ARROW_STREAM in request.headers.get("accept", "")
+                                            min_step, max_step, width)
     gzip = accepts_gzip(request.headers.get("accept-encoding", ""))
-    body, encoded = await to_thread.run_sync(encode, runs, axis, series, arrow, gzip, fields)
-    headers = {"Vary": "Accept-Encoding"}
+    body, encoded = await to_thread.run_sync(encode, runs, axis, series, media, gzip, fields)
+    headers = {"Vary": "Accept, Accept-Encoding"}
     if encoded:
         # Set here, the API's gzip middleware passes the body through untouched.
         headers["Content-Encoding"] = "gzip"
-    return Response(body, media_type=ARROW_STREAM if arrow else "application/json",
-                    headers=headers)
+    return Response(body, media_type=media, headers=headers)
 
 
-def encode(runs: Sequence[str], axis: Axis, series: list[dict[str, Series]], arrow: bool,
+def encode(runs: Sequence[str], axis: Axis, series: list[dict[str, Series]], media: str,
            gzip: bool, fields: Sequence[str] = FIELDS) -> tuple[bytes, bool]:
-    """The answer's bytes and whether they are gzip-encoded (large answers only: smaller
-    ones are left to the API's gzip middleware)."""
-    body = (to_arrow(runs, axis, series, fields) if arrow
-            else to_json(runs, axis, series, fields))
+    """The answer's bytes in ``media`` (one of :data:`FORMATS`) and whether they are
+    gzip-encoded (large answers only: smaller ones are left to the API's gzip
+    middleware)."""
+    if media == ARROW_STREAM:
+        body = to_arrow(runs, axis, series, fields)
+    elif media == series_binary.MEDIA_TYPE:
+        body = series_binary.to_binary(runs, axis, series, fields)
+    else:
+        body = to_json(runs, axis, series, fields)
     if gzip and len(body) >= LARGE_BODY:
         return gzip_large(body), True
     return body, False

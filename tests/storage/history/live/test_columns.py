@@ -126,3 +126,35 @@ def test_series_of_live_rows_over_batches(storage: Storage, run_id: int,
     for key in KEYS:
         assert repr(one[0][key].to_json()) == repr(many[0][key].to_json()), key
     assert axis.buckets > 0
+
+
+@pytest.mark.parametrize("batch", [1, 7, 20_000])
+@pytest.mark.parametrize("bounds", [(None, None), (3, 650)])
+def test_many_runs_in_one_read_equal_each_run_read_alone(
+        storage: Storage, run_id: int, batch: int, bounds: tuple[int | None, int | None],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """read_runs (one statement over every run) gives each run what read gives it alone;
+    runs with no live rows in range are absent."""
+    with storage.db.write() as conn:
+        project = accounts.ensure_project(conn, accounts.ensure_entity(conn, "alice"), "p")
+        others = [run_repo.create_run(conn, project, f"r{i}", None, RunFields()).id
+                  for i in range(3)]
+    _write(storage, run_id)
+    with storage.db.write() as conn:  # a second run with other values, a third with none
+        write_history(conn, others[0], StreamChunk(0, tuple(_line(s * 3) for s in range(300))))
+        write_history(conn, others[2], StreamChunk(0, (dumps_row({"loss": 1.0}),)))
+    monkeypatch.setattr(live_columns, "BATCH_ROWS", batch)
+    lo, hi = bounds
+    ids = [others[1], run_id, others[0], others[2]]
+    with open_history(storage, run_id) as view:
+        many = live_columns.read_runs(view.conn, ids, KEYS, lo, hi)
+        alone = {r: live_columns.read(view.conn, r, KEYS, lo, hi) for r in ids}
+    assert set(many) == {run_id, others[0]}
+    for r in many:
+        assert many[r].steps().tolist() == alone[r].steps().tolist()
+        for key in KEYS:
+            a, b = many[r].column(key), alone[r].column(key)
+            assert (a is None) == (b is None), key
+            if a is not None and b is not None:
+                assert a[0].tolist() == b[0].tolist(), key
+                assert repr(a[1].tolist()) == repr(b[1].tolist()), key

@@ -19,7 +19,7 @@ from sqlalchemy import Connection
 
 from tracklet.storage.history.live.chunks import INT64_MAX
 from tracklet.storage.history.live.projection import project_lines
-from tracklet.storage.history.live.read import iter_batches
+from tracklet.storage.history.live.read import iter_batches, iter_batches_of_runs
 
 BATCH_ROWS = 20_000
 _NUMBER = (int, float)
@@ -100,3 +100,18 @@ def read(conn: Connection, run_id: int, keys: Sequence[str], lo: int | None,
     for steps, _lines, texts in iter_batches(conn, run_id, lo, upper, BATCH_ROWS):
         cols.add_batch(steps, texts)
     return cols
+
+
+def read_runs(conn: Connection, run_ids: Sequence[int], keys: Sequence[str], lo: int | None,
+              hi: int | None) -> dict[int, LiveColumns]:
+    """:func:`read` of many runs at once (a few statements for all of them); runs without
+    a live row in range are left out."""
+    out: dict[int, LiveColumns] = {}
+    upper = None if hi is None or hi >= INT64_MAX else hi + 1
+    for run_id, steps, _lines, texts in iter_batches_of_runs(conn, run_ids, lo, upper,
+                                                              BATCH_ROWS):
+        cols = out.get(run_id)
+        if cols is None:
+            cols = out[run_id] = LiveColumns(keys)
+        cols.add_batch(steps, texts)
+    return out

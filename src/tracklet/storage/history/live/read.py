@@ -308,6 +308,75 @@ def iter_batches(conn: Connection, run_id: int, min_step: int | None = None,
     yield from _release(steps, lines, texts, None)
 
 
+#: Runs named by one statement of :func:`iter_batches_of_runs` (bound parameters per query).
+RUNS_PER_QUERY = 1000
+
+
+@functools.cache
+def _runs_chunks_query(low: bool, high: bool) -> Select[Any]:
+    """The stepped chunks of the runs ``:runs`` (from ``:lo`` / below ``:hi``), by run
+    then smallest step."""
+    where = [_H.run_id.in_(bindparam("runs", expanding=True)), _H.stepped > 0]
+    if low:
+        where.append(_H.max_step >= bindparam("lo"))
+    if high:
+        where.append(_H.min_step < bindparam("hi"))
+    return select(_H.run_id, _H.min_step, _H.layout, _H.data).where(*where).order_by(
+        _H.run_id, _H.min_step, _H.first_line)
+
+
+def iter_batches_of_runs(conn: Connection, run_ids: Sequence[int], min_step: int | None = None,
+                         max_step: int | None = None, batch: int = 5000,
+                         ) -> Iterator[tuple[int, np.ndarray, np.ndarray, list[str]]]:
+    """(run id, steps, lines, texts) of the stepped lines of many runs with ``min_step <=
+    step < max_step``: :func:`iter_batches` of each run, in run id order, read by one
+    statement per :data:`RUNS_PER_QUERY` runs instead of two or more per run (a chart of a
+    thousand running runs). The statement's rows are streamed, so memory holds about one
+    batch plus one chunk, as :func:`iter_batches` does."""
+    ids = sorted(set(run_ids))
+    params: dict[str, int] = {}
+    if min_step is not None and min_step > -INT64_MAX - 1:
+        params["lo"] = min(min_step, INT64_MAX)
+    if max_step is not None and max_step <= INT64_MAX:
+        params["hi"] = max(max_step, -INT64_MAX - 1)
+    for i in range(0, len(ids), RUNS_PER_QUERY):
+        part = ids[i:i + RUNS_PER_QUERY]
+        query = _runs_chunks_query("lo" in params, "hi" in params)
+        rows = conn.execution_options(yield_per=64).execute(query, {**params, "runs": part})
+        current: int | None = None
+        steps: list[np.ndarray] = []
+        lines: list[np.ndarray] = []
+        texts: list[str] = []
+        held = 0
+        for run_id, floor, layout, data in rows:
+            if run_id != current:
+                if current is not None:
+                    for out in _release(steps, lines, texts, None):
+                        yield (current, *out)
+                current, held = int(run_id), 0
+            elif held >= batch:
+                for out in _release(steps, lines, texts, int(floor)):
+                    yield (int(run_id), *out)
+                held = len(texts)
+            chunk = decode(layout, data)
+            mask = _step_mask(chunk, min_step, max_step)
+            if mask.all():
+                steps.append(chunk.steps)
+                lines.append(chunk.lines)
+                texts.extend(chunk.texts())
+                held += len(chunk)
+                continue
+            index = np.flatnonzero(mask)
+            if len(index):
+                steps.append(chunk.steps[index])
+                lines.append(chunk.lines[index])
+                texts.extend(chunk.texts(index))
+                held += len(index)
+        if current is not None:
+            for out in _release(steps, lines, texts, None):
+                yield (current, *out)
+
+
 def _release(steps: list[np.ndarray], lines: list[np.ndarray], texts: list[str],
              below: int | None) -> Iterator[tuple[np.ndarray, np.ndarray, list[str]]]:
     """Yield the held rows with a step below ``below`` (all when None) in (step, line)

@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tracklet.errors import InvalidInput
 from tracklet.storage.history.export.format import STEP
 from tracklet.storage.history.live import columns as live_columns
 from tracklet.storage.history.read.tiers import RunHistory, begin_snapshot, many_histories
@@ -229,20 +230,30 @@ def run_series(view: RunHistory, keys: Sequence[str], axis: Axis) -> dict[str, S
     return _live_then_exports(view, keys, axis)()
 
 
-def _live_then_exports(view: RunHistory, keys: Sequence[str], axis: Axis,
-                       last_step: int | None = None) -> Callable[[], dict[str, Series]]:
-    """Read the live tier now (it needs the view's connection, which stays on this thread)
-    and return the rest of the work: reading the exports and reducing, which touches no
-    connection and may run on another thread. Steps past ``last_step`` are not read (the
-    axis's last bucket may reach beyond a requested range)."""
+def _bounds(axis: Axis, last_step: int | None) -> tuple[int | None, int | None]:
+    """The steps to read (inclusive) for ``axis``, never past ``last_step``."""
     lo = axis.start if axis.buckets else None
     hi = axis.start + axis.width * axis.buckets - 1 if axis.buckets else None
     if hi is not None and last_step is not None:
         hi = min(hi, last_step)
+    return lo, hi
+
+
+def _live_then_exports(view: RunHistory, keys: Sequence[str], axis: Axis,
+                       last_step: int | None = None,
+                       live: live_columns.LiveColumns | None = None,
+                       ) -> Callable[[], dict[str, Series]]:
+    """Read the live tier now (it needs the view's connection, which stays on this thread)
+    unless ``live`` holds it already (read for many runs at once), and return the rest of
+    the work: reading the exports and reducing, which touches no connection and may run on
+    another thread. Steps past ``last_step`` are not read (the axis's last bucket may reach
+    beyond a requested range)."""
+    lo, hi = _bounds(axis, last_step)
     live_cols = _Columns(keys)
     shadowed: np.ndarray | None = None
     if view.has_live:
-        fast = live_columns.read(view.conn, view.run_id, keys, lo, hi)
+        fast = live if live is not None else live_columns.read(view.conn, view.run_id, keys,
+                                                               lo, hi)
         for key in keys:
             part = fast.column(key)
             if part is not None:
@@ -297,10 +308,17 @@ class SeriesPool:
 
 def chart_series(storage: Storage, run_ids: Sequence[int], keys: Sequence[str],
                  buckets: int, min_step: int | None = None,
-                 max_step: int | None = None) -> tuple[Axis, list[dict[str, Series]]]:
+                 max_step: int | None = None,
+                 width: int | None = None) -> tuple[Axis, list[dict[str, Series]]]:
     """``keys`` of each run reduced over one shared axis spanning every run's steps (only
     those from ``min_step``, inclusive, to ``max_step``, exclusive, when given: a zoomed
     chart gets its range at full resolution), all read in one snapshot.
+
+    With ``width`` (and ``min_step``) the axis starts at ``min_step`` exactly and its
+    buckets are ``width`` steps wide, as many as reach the last step but at most
+    ``buckets`` (InvalidInput beyond): the buckets line up with those of an earlier answer
+    whose axis had that width, so a chart of running runs fetches only the steps after
+    those it holds and appends them.
 
     Live rows are read on this thread (the snapshot's connection); the exports of the runs
     are decoded and reduced by ``storage.series_pool``, a few threads shared by every
@@ -319,15 +337,32 @@ def chart_series(storage: Storage, run_ids: Sequence[int], keys: Sequence[str],
                 last = min(last, max_step - 1)
             if first is not None and last is not None and first > last:
                 first = last = None  # nothing logged in the range
-            axis = Axis.spanning(first, last, buckets)
+            if width is not None and min_step is not None:
+                if first is not None and last is not None:
+                    first = min_step
+                    axis = Axis(first, width, -(-(last - first + 1) // width))
+                    if axis.buckets > buckets:
+                        raise InvalidInput(
+                            f"{axis.buckets} buckets of {width} steps from step {min_step} "
+                            f"are more than {buckets}: ask for wider buckets")
+                else:
+                    axis = Axis(min_step, width, 0)
+            else:
+                axis = Axis.spanning(first, last, buckets)
             if not axis.buckets:  # no steps (in the range): nothing to read
                 empty = reduce_series(np.empty(0, np.int64), np.empty(0), axis)
                 return axis, [dict.fromkeys(keys, empty) for _ in views]
+            # Every running run's live rows in one statement, not a few per run.
+            lo, hi = _bounds(axis, last)
+            live = live_columns.read_runs(conn, [v.run_id for v in views if v.has_live],
+                                          keys, lo, hi)
+            empty_live = live_columns.LiveColumns(keys)
             pool = storage.series_pool.get()
             futures = []
             try:
                 for view in views:
-                    futures.append(pool.submit(_live_then_exports(view, keys, axis, last)))
+                    futures.append(pool.submit(_live_then_exports(
+                        view, keys, axis, last, live.get(view.run_id, empty_live))))
                 return axis, [f.result() for f in futures]
             finally:
                 # Never close a view a worker may still be reading.
