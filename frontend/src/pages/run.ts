@@ -9,6 +9,7 @@ import { dateTime, duration, value } from "../format";
 import { frame } from "../layout";
 import { alertsTab } from "../run/alerts";
 import { artifactsTab } from "../run/artifacts";
+import { notesEditor, tagsEditor } from "../run/edit";
 import { filesTab } from "../run/files";
 import { consoleTab } from "../run/logs";
 import { mediaTab } from "../run/media";
@@ -40,8 +41,8 @@ export async function runPage(entity: string, project: string, name: string): Pr
     ["User", n.user?.username ?? ""],
     ["Group", n.group ?? ""],
     ["Job type", n.jobType ?? ""],
-    ["Tags", n.tags.map((t) => h("span", { class: "tag" }, t))],
-    ["Notes", n.notes ?? ""],
+    ["Tags", tagsEditor(n.id, n.tags)],
+    ["Notes", notesEditor(n.id, n.notes ?? null)],
     ["Commit", n.commit ?? ""],
   ];
   const summary = Object.fromEntries(Object.entries(run.summary).filter(
@@ -73,7 +74,7 @@ export async function runPage(entity: string, project: string, name: string): Pr
         consoleTab(box, run.path, running) },
       { id: "files", title: "Files", render: (box) => filesTab(box, entity, project, name) },
       { id: "media", title: "Media", render: (box) =>
-        mediaTab(box, run, entity, project, name) },
+        mediaTab(box, run) },
       { id: "artifacts", title: "Artifacts", render: (box) =>
         artifactsTab(box, entity, project, name) },
       { id: "alerts", title: "Alerts", render: (box) =>

@@ -1,6 +1,6 @@
 // The run's files tab: every file the run uploaded, with its size, a download link (the
 // signed URL the server hands out, as the SDK gets it) and a preview of images and text.
-import { graphql, request, sitePath } from "../api";
+import { graphql, request, runFileUrl, sitePath } from "../api";
 import { h, replace } from "../dom";
 import { bytes, dateTime } from "../format";
 
@@ -47,8 +47,8 @@ const TEXT = /\.(txt|log|json|jsonl|ya?ml|md|csv|py|cfg|toml|ini|sh)$/i;
 /** Text previews show at most this many bytes. */
 const PREVIEW_BYTES = 256 * 1024;
 
-async function preview(file: RunFile, box: HTMLElement): Promise<void> {
-  const url = sitePath(file.url ?? "");
+async function preview(run: string, file: RunFile, box: HTMLElement): Promise<void> {
+  const url = runFileUrl(run, file.name);
   if (IMAGE.test(file.name)) {
     replace(box, h("img", { src: url, alt: file.name, class: "preview-image" }));
     return;
@@ -81,7 +81,7 @@ export async function filesTab(box: HTMLElement, entity: string, project: string
           h("td", { class: "num", "data-bytes": f.sizeBytes }, bytes(f.sizeBytes)),
           h("td", null, dateTime(f.updatedAt)),
           h("td", null, canPreview ? h("button", { type: "button", class: "link preview",
-            onclick: () => void preview(f, shown).catch((err: unknown) => replace(shown,
+            onclick: () => void preview(`${entity}/${project}/${name}`, f, shown).catch((err: unknown) => replace(shown,
               h("p", { class: "error" }, String(err)))) }, "preview") : ""));
       }))),
     shown);
