@@ -93,13 +93,15 @@ export function heatmapView(key: string, list: StepHistogram[]): HTMLElement {
     const [r, g, b] = accent(canvas);
     ctx.clearRect(0, 0, width, HEIGHT);
     const colW = width / map.cells.length, rowH = HEIGHT / ROWS;
+    // Whole-pixel cell edges shared by neighbours, so cells neither overlap nor leave gaps.
     map.cells.forEach((col, i) => {
       const peak = Math.max(...col) || 1;
+      const x0 = Math.round(i * colW), x1 = Math.max(x0 + 1, Math.round((i + 1) * colW));
       col.forEach((share, row) => {
         if (share <= 0) return;
+        const y0 = Math.round(HEIGHT - (row + 1) * rowH), y1 = Math.round(HEIGHT - row * rowH);
         ctx.fillStyle = `rgba(${r}, ${g}, ${b}, ${(0.08 + 0.92 * share / peak).toFixed(3)})`;
-        ctx.fillRect(Math.floor(i * colW), HEIGHT - (row + 1) * rowH,
-          Math.max(1, Math.ceil(colW)), Math.ceil(rowH));
+        ctx.fillRect(x0, y0, x1 - x0, y1 - y0);
       });
     });
   };
