@@ -26,7 +26,6 @@ def _upload(app: InProcessApp) -> None:
                               auth=None).status_code == 200
 
 
-
 def test_files_come_from_this_origin_with_a_safe_type(app: InProcessApp) -> None:
     _upload(app)
     image = app.client.get("/api/v1/runs/file", params={

@@ -218,7 +218,7 @@ def test_html_media_shows_its_styles_and_runs_no_script(media_page: UiPage,
 
 def test_images_load_from_this_origin_on_every_blob_store(media_page: UiPage,
                                                           logged: Logged) -> None:
-    (step, value), = history(logged, "img")
+    (_, value), = history(logged, "img")
     page = media_page.page
     page.goto(logged.url + "#media")
     img = "[data-media=img] img"
