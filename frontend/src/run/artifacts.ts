@@ -6,6 +6,7 @@ import { graphql, sitePath } from "../api";
 import { type Child, h, path, replace } from "../dom";
 import { bytes, dateTime, value } from "../format";
 import { frame } from "../layout";
+import { type GraphRun, lineageGraph } from "./lineage";
 
 export interface ArtifactNode {
   id: string;
@@ -118,6 +119,11 @@ interface ArtifactPageData {
   } | null } | null;
 }
 
+function graphRun(run: LineageRun, entity: string, project: string): GraphRun {
+  return { name: run.name, label: run.displayName || run.name,
+    entity: run.project?.entityName ?? entity, project: run.project?.name ?? project };
+}
+
 function runLink(run: LineageRun, entity: string, project: string): Child {
   const e = run.project?.entityName ?? entity, p = run.project?.name ?? project;
   return h("a", { href: path(e, p, "runs", run.name), "data-run": run.name },
@@ -171,6 +177,10 @@ export async function artifactPage(entity: string, project: string, type: string
           Object.keys(metadata).sort().map((k) => h("tr", { "data-key": k },
             h("th", null, k), h("td", null, value(metadata[k]))))))
         : h("p", { class: "muted" }, "none"))),
+    h("section", { class: "lineage-box" }, h("h2", null, "Lineage graph"),
+      lineageGraph(`${name}:v${a.versionIndex ?? 0}`, a.artifactType.name,
+        a.createdBy ? graphRun(a.createdBy, entity, project) : null,
+        used.map((r) => graphRun(r, entity, project)))),
     h("section", { class: "artifact-files" },
       h("h2", null, `Files (${files.totalCount})`),
       h("table", { class: "grid files" },
