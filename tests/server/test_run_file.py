@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from tests.support.app import InProcessApp
 from tests.support.artifact_flow import new_caller
+from tracklet.server.rest.run_file import byte_range, slice_chunks
 
 UPSERT = """mutation U($p: String!, $r: String!) {
   upsertBucket(input: {name: $r, modelName: $p}) { bucket { id } } }"""
@@ -76,3 +77,31 @@ def test_others_and_bad_input_are_refused(app: InProcessApp) -> None:
     for run, name in (("admin/media/nope", "x.png"), ("admin/media/r1", "missing.png")):
         response = app.client.get("/api/v1/runs/file", params={"run": run, "name": name})
         assert response.status_code == 404, (run, name)
+
+
+def test_one_byte_range_is_served_for_players_to_seek(app: InProcessApp) -> None:
+    _upload(app)
+    params = {"run": "admin/media/r1", "name": "media/images/a.png"}
+    whole = app.client.get("/api/v1/runs/file", params=params)
+    assert whole.headers["accept-ranges"] == "bytes"
+    for header, first, last in (("bytes=2-5", 2, 5), ("bytes=3-", 3, len(PNG) - 1),
+                                ("bytes=-4", len(PNG) - 4, len(PNG) - 1),
+                                ("bytes=0-100000", 0, len(PNG) - 1)):
+        part = app.client.get("/api/v1/runs/file", params=params, headers={"Range": header})
+        assert part.status_code == 206, header
+        assert part.content == PNG[first:last + 1], header
+        assert part.headers["content-range"] == f"bytes {first}-{last}/{len(PNG)}"
+        assert part.headers["content-type"] == "image/png"
+    # Ranges it does not serve get the whole file.
+    for header in ("bytes=100-", "bytes=5-2", "bytes=0-1,4-5", "lines=1-2", "bytes=-0"):
+        full = app.client.get("/api/v1/runs/file", params=params, headers={"Range": header})
+        assert full.status_code == 200 and full.content == PNG, header
+
+
+def test_byte_ranges_cut_a_chunked_stream() -> None:
+    data = bytes(range(100))
+    chunks = [data[i:i + 7] for i in range(0, 100, 7)]
+    for first, last in ((0, 0), (6, 7), (13, 14), (50, 99), (0, 99), (98, 99)):
+        assert b"".join(slice_chunks(iter(chunks), first, last)) == data[first:last + 1]
+    assert byte_range("bytes=10-", 0) is None
+    assert byte_range(None, 10) is None

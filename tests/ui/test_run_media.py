@@ -40,6 +40,9 @@ HIST_STEPS = 5
 LINE_ROWS = [[x, x * x] for x in range(10)]
 BAR_ROWS = [["a", 3], ["b", 1], ["c", 2]]
 SCATTER_ROWS = [[1.5, 2.0], [2.5, -1.0], [4.0, 0.5]]
+SERIES_X = [0, 1, 2, 3]
+SERIES_Y = {"up": [1.0, 2.0, 3.0, 4.0], "down": [4.0, 3.0, 2.0, 1.0]}
+SPREAD = [float(v % 7) for v in range(49)]
 VIDEO_SIZE = (64, 48)
 
 
@@ -67,7 +70,13 @@ bar = wandb.Table(columns=["label", "value"], data={BAR_ROWS!r})
 dots = wandb.Table(columns=["u", "v"], data={SCATTER_ROWS!r})
 run.log({{"squares": wandb.plot.line(line, "x", "y", title="Squares"),
           "counts": wandb.plot.bar(bar, "label", "value", title="Counts"),
-          "dots": wandb.plot.scatter(dots, "u", "v", title="Dots")}})
+          "dots": wandb.plot.scatter(dots, "u", "v", title="Dots"),
+          "series": wandb.plot.line_series({SERIES_X!r}, {list(SERIES_Y.values())!r},
+                                           keys={list(SERIES_Y)!r}, title="Series",
+                                           split_table=True),
+          "spread": wandb.plot.histogram(
+              wandb.Table(columns=["v"], data=[[v] for v in {SPREAD!r}]), "v",
+              title="Spread")}})
 run.finish()
 print("IDS", run.id, run.url)
 """
@@ -328,6 +337,20 @@ def test_wandb_plot_charts_are_drawn_from_their_tables(media_page: UiPage,
                                         "els => els.map(e => e.getBBox().height)")
     assert heights[0] > heights[2] > heights[1] > 0  # 3 > 2 > 1
     assert _marks(page, "[data-plot=dots] circle", "x", "y") == SCATTER_ROWS
+    # line_series with its table split off under "Custom Chart Tables/": a line per key.
+    assert page.get_attribute("[data-plot=series]", "data-preset") == "wandb/lineseries/v0"
+    lines = page.eval_on_selector_all("[data-plot=series] polyline",
+                                      "els => els.map(e => e.dataset.group)")
+    assert sorted(lines) == sorted(SERIES_Y)
+    assert page.eval_on_selector_all("[data-plot=series] .plot-legend-item",
+                                     "els => els.map(e => e.textContent)") == list(SERIES_Y)
+    for key, ys in SERIES_Y.items():
+        assert _marks(page, f"[data-plot=series] circle[data-group={key}]", "x", "y") == [
+            [float(x), y] for x, y in zip(SERIES_X, ys, strict=True)]
+    # wandb.plot.histogram: the values binned, every value counted once.
+    counts = [v for _, v in _marks(page, "[data-plot=spread] rect.plot-bar", "label", "value")]
+    assert len(counts) == 7 and sum(counts) == len(SPREAD)
+    assert not page.query_selector("[data-media='Custom Chart Tables/series_table']")
     # The charts' tables are not listed again as plain tables.
     assert not page.query_selector("[data-media=squares_table]")
     page.locator("[data-plot=squares]").scroll_into_view_if_needed()
@@ -377,6 +400,11 @@ def test_tags_and_notes_are_edited_in_a_cookie_session(browser: Any, logged: Log
         page.click("#key-form button[type=submit]")
         page.wait_for_selector("[data-fact=Tags] .tag[data-tag=t1]", timeout=TIMEOUT_MS)
         assert page.inner_text("[data-fact=Notes] .notes-text") == "first notes"
+        # Logged media in the summary read as what they are, not as JSON.
+        (_, img), = history(logged, "img")
+        assert page.inner_text("table.summary tr[data-key=hist] td") == "histogram (10 bins)"
+        assert page.inner_text("table.summary tr[data-key=img] td") == \
+            f"image-file {img['path']}"
         page.fill("[data-fact=Tags] input.tag-input", "from-ui")
         page.press("[data-fact=Tags] input.tag-input", "Enter")
         page.wait_for_selector("[data-fact=Tags] .tag[data-tag=from-ui]", timeout=TIMEOUT_MS)

@@ -17,11 +17,28 @@ import { systemTab } from "../run/system";
 import { loadRun, numericHistoryKeys } from "../runs";
 import { tabbed } from "../tabs";
 
+/** A summary value: logged media (a `_type`d object) as a short description, not JSON. */
+function summaryText(v: unknown): string {
+  if (!v || typeof v !== "object" || Array.isArray(v)) return value(v);
+  const o = v as { _type?: unknown; path?: unknown; nrows?: unknown; values?: unknown;
+    count?: unknown };
+  if (typeof o._type !== "string") return value(v);
+  if (o._type === "histogram" && Array.isArray(o.values)) {
+    return `histogram (${o.values.length} bins)`;
+  }
+  if (o._type === "table-file" && typeof o.nrows === "number") {
+    return `table (${o.nrows} rows)`;
+  }
+  const what = typeof o.path === "string" ? ` ${o.path}`
+    : typeof o.count === "number" ? ` (${o.count})` : "";
+  return `${o._type}${what}`;
+}
+
 function keyValueTable(cls: string, values: Record<string, unknown>): HTMLElement {
   const keys = Object.keys(values).sort((a, b) => a.localeCompare(b));
   if (!keys.length) return h("p", { class: "muted" }, "none");
   return h("table", { class: `grid kv ${cls}` }, h("tbody", null, keys.map((k) =>
-    h("tr", { "data-key": k }, h("th", null, k), h("td", null, value(values[k]))))));
+    h("tr", { "data-key": k }, h("th", null, k), h("td", null, summaryText(values[k]))))));
 }
 
 export async function runPage(entity: string, project: string, name: string): Promise<void> {

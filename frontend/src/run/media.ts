@@ -179,7 +179,7 @@ async function histogramPanel(run: string, key: string): Promise<HTMLElement> {
 async function plotPanels(run: UiRun): Promise<HTMLElement[]> {
   const tables = new Set(mediaKeys(run, ["table-file"]));
   return Promise.all(plotSpecs(run.node.config).map(async (spec) => {
-    const key = `${spec.key}_table`;
+    const key = spec.tableKey;
     if (!tables.has(key)) return plotPanel(spec, null);
     try {
       const list = refs((await historyRows(run.path, [key])).rows);
@@ -194,7 +194,7 @@ async function plotPanels(run: UiRun): Promise<HTMLElement[]> {
 /** Fill `box` with the run's media. */
 export async function mediaTab(box: HTMLElement, run: UiRun): Promise<void> {
   const plots = plotSpecs(run.node.config);
-  const plotTables = new Set(plots.map((p) => `${p.key}_table`));
+  const plotTables = new Set(plots.map((p) => p.tableKey));
   const images = mediaKeys(run, ["image-file", "images/separated"]);
   const audio = mediaKeys(run, ["audio-file", "audio"]);
   const video = mediaKeys(run, ["video-file", "videos"]);

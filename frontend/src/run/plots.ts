@@ -8,9 +8,11 @@ import { value } from "../format";
 import { runColor } from "../chart";
 import type { TableJson } from "./media";
 
-/** One chart the run asked for: its key, preset, field-to-column map and strings. */
+/** One chart the run asked for: its key, the history key of its table, its preset, its
+ * field-to-column map and strings. */
 export interface PlotSpec {
   key: string;
+  tableKey: string;
   preset: string;
   fields: Record<string, string>;
   strings: Record<string, string>;
@@ -35,10 +37,30 @@ export function plotSpecs(config: string | null): PlotSpec[] {
     const strMap = (o: unknown) => Object.fromEntries(Object.entries(
       o && typeof o === "object" ? o : {}).filter(([, x]) => typeof x === "string")) as
       Record<string, string>;
-    out.push({ key, preset: pc.panelDefId, fields: strMap(pc.fieldSettings),
-      strings: strMap(pc.stringSettings) });
+    out.push({ key, tableKey: tableKey(pc) ?? `${key}_table`, preset: pc.panelDefId,
+      fields: strMap(pc.fieldSettings), strings: strMap(pc.stringSettings) });
   }
   return out.sort((a, b) => a.key.localeCompare(b.key));
+}
+
+/** The `tableKey` argument of the chart's query (`<key>_table`, or under "Custom Chart
+ * Tables/" for a split table), found wherever it sits in the query. */
+function tableKey(node: unknown): string | null {
+  if (Array.isArray(node)) {
+    for (const item of node) {
+      const found = tableKey(item);
+      if (found) return found;
+    }
+    return null;
+  }
+  if (!node || typeof node !== "object") return null;
+  const o = node as Record<string, unknown>;
+  if (o.name === "tableKey" && typeof o.value === "string") return o.value;
+  for (const v of Object.values(o)) {
+    const found = tableKey(v);
+    if (found) return found;
+  }
+  return null;
 }
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -91,7 +113,7 @@ function frame(x: Scale | null, y: Scale, xTitle: string, yTitle: string): SVGEl
 
 /** Points grouped by `group` (one colour each), in table order. */
 function xyMarks(table: TableJson, spec: PlotSpec, kind: "line" | "scatter", xf: string,
-    yf: string, groupField?: string): SVGElement | null {
+    yf: string, groupField?: string): Element | null {
   const xi = column(table, spec.fields[xf]), yi = column(table, spec.fields[yf]);
   const gi = column(table, groupField ? spec.fields[groupField] : undefined);
   if (xi < 0 || yi < 0) return null;
@@ -119,8 +141,14 @@ function xyMarks(table: TableJson, spec: PlotSpec, kind: "line" | "scatter", xf:
         `${g ? g + ": " : ""}${value(p.x)}, ${value(p.y)}`)));
     }
   }
-  return s("svg", { viewBox: `0 0 ${W} ${H}`, class: "plot-svg" },
+  const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, class: "plot-svg" },
     ...frame(x, y, spec.fields[xf] ?? xf, spec.fields[yf] ?? yf), ...marks);
+  if (groups.size < 2) return svg;
+  return h("div", null, svg, h("div", { class: "plot-legend" }, [...groups.keys()].map((g) => {
+    const swatch = h("span", { class: "swatch" });
+    swatch.style.background = runColor(g || spec.key);
+    return h("span", { class: "plot-legend-item", "data-group": g }, swatch, g);
+  })));
 }
 
 function bars(labels: string[], values: number[], xTitle: string, yTitle: string,

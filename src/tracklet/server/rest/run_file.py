@@ -9,7 +9,9 @@ does not name (and a ``fetch`` of a table there would need CORS on the bucket). 
 or session cookie authorises the read like any API call.
 
 Bytes go out as :func:`tracklet.domain.media.delivery` decides (a type a browser only
-displays, else an attachment). ``view=html`` serves an ``.html`` file (``wandb.Html``) as a
+displays, else an attachment). One ``Range: bytes=...`` is honoured (206), so audio and video
+players can seek; a range that is malformed, multiple or past the end is ignored (the whole
+file, 200), which HTTP allows. ``view=html`` serves an ``.html`` file (``wandb.Html``) as a
 document for the run page's sandboxed frame, under :data:`HTML_MEDIA_CSP`: its own inline
 styles and ``data:`` images render, no script runs (``sandbox`` without ``allow-scripts``,
 so even opened on its own it is a unique origin without script), nothing is fetched from
@@ -18,13 +20,16 @@ elsewhere, and only pages of this site may frame it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from typing import Any
 
 from anyio import to_thread
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from tracklet.domain.media import delivery
 from tracklet.domain.policy import Action, require
 from tracklet.domain.records import User
 from tracklet.errors import InvalidInput, NotFound
@@ -41,6 +46,7 @@ HTML_MEDIA_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:;
                   "frame-ancestors 'self'; sandbox")
 MAX_NAME = 1024
 VIEWS = ("", "html")
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,33 @@ class Query:
     run: str
     name: str
     view: str
+    range_header: str | None = None
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The one satisfiable ``bytes=`` range of ``header`` as (first, last) inclusive, or
+    None (no header, or one to ignore)."""
+    m = _RANGE.fullmatch((header or "").strip())
+    if m is None or (not m.group(1) and not m.group(2)) or size == 0:
+        return None
+    if not m.group(1):  # the last n bytes
+        n = int(m.group(2))
+        return (max(0, size - n), size - 1) if n > 0 else None
+    first = int(m.group(1))
+    last = min(int(m.group(2)), size - 1) if m.group(2) else size - 1
+    return (first, last) if first <= last else None
+
+
+def slice_chunks(chunks: Iterator[bytes], first: int, last: int) -> Iterator[bytes]:
+    """The bytes ``first``..``last`` (inclusive) of a chunked stream."""
+    at = 0
+    for chunk in chunks:
+        end = at + len(chunk)
+        if end > first:
+            yield chunk[max(0, first - at):last + 1 - at]
+        if end > last:
+            return
+        at = end
 
 
 def parse_query(params: Any) -> Query:
@@ -72,6 +105,23 @@ def parse_query(params: Any) -> Query:
     return Query(parts[0], parts[1], parts[2], name, view)
 
 
+def _ranged(storage: Storage, key: str, name: str, stored_type: str | None,
+            header: str | None) -> Response:
+    size = storage.blobs.size(key)
+    span = byte_range(header, size)
+    if span is None:
+        response = stream_blob(storage, key, name, stored_type)
+        response.headers["Accept-Ranges"] = "bytes"
+        return response
+    first, last = span
+    how = delivery(name, stored_type)
+    return StreamingResponse(slice_chunks(storage.blobs.open(key), first, last), status_code=206,
+                             media_type=how.media_type, headers={
+                                 **how.headers(), "Accept-Ranges": "bytes",
+                                 "Content-Length": str(last - first + 1),
+                                 "Content-Range": f"bytes {first}-{last}/{size}"})
+
+
 def _answer(storage: Storage, user: User, q: Query) -> Response:
     require(user, Action.READ, q.entity, q.project)
     with storage.db.read() as conn:
@@ -80,7 +130,7 @@ def _answer(storage: Storage, user: User, q: Query) -> Response:
     if found is None or found.blob_key is None:
         raise NotFound(f"run {q.entity}/{q.project}/{q.run} has no file {q.name!r}")
     if q.view != "html":
-        return stream_blob(storage, found.blob_key, q.name, found.mimetype)
+        return _ranged(storage, found.blob_key, q.name, found.mimetype, q.range_header)
     size = storage.blobs.size(found.blob_key)
     return StreamingResponse(storage.blobs.open(found.blob_key), media_type="text/html",
                              headers={"Content-Length": str(size),
@@ -93,7 +143,8 @@ def _answer(storage: Storage, user: User, q: Query) -> Response:
 async def run_file(request: Request) -> Response:
     """Answer one run file read."""
     state: AppState = request.app.state.tracklet
-    query = parse_query(request.query_params)
+    query = replace(parse_query(request.query_params),
+                    range_header=request.headers.get("range"))
     response: Response = await to_thread.run_sync(_answer, state.storage,
                                                   request_user(request), query)
     return response
