@@ -38,7 +38,8 @@ STYLED_HTML = ("<p id='styled' style='color: rgb(255, 0, 0); font-weight: 700'>s
 HIST_EDGES = [float(i) for i in range(11)]  # ten bins over [0, 10]
 HIST_STEPS = 5
 LINE_ROWS = [[x, x * x] for x in range(10)]
-BAR_ROWS = [["a", 3], ["b", 1], ["c", 2]]
+XSS_LABEL = '<img src=x onerror="window.__xss=5;alert(5)">c'
+BAR_ROWS = [["a", 3], ["b", 1], [XSS_LABEL, 2]]
 SCATTER_ROWS = [[1.5, 2.0], [2.5, -1.0], [4.0, 0.5]]
 SERIES_X = [0, 1, 2, 3]
 SERIES_Y = {"up": [1.0, 2.0, 3.0, 4.0], "down": [4.0, 3.0, 2.0, 1.0]}
@@ -336,6 +337,10 @@ def test_wandb_plot_charts_are_drawn_from_their_tables(media_page: UiPage,
     heights = page.eval_on_selector_all("[data-plot=counts] rect.plot-bar",
                                         "els => els.map(e => e.getBBox().height)")
     assert heights[0] > heights[2] > heights[1] > 0  # 3 > 2 > 1
+    # A label is text in the chart, never markup.
+    assert page.eval_on_selector_all("[data-plot=counts] text.tick",
+                                     "els => els.map(e => e.textContent)")[-1] == XSS_LABEL
+    assert not page.query_selector("[data-plot=counts] img")
     assert _marks(page, "[data-plot=dots] circle", "x", "y") == SCATTER_ROWS
     # line_series with its table split off under "Custom Chart Tables/": a line per key.
     assert page.get_attribute("[data-plot=series]", "data-preset") == "wandb/lineseries/v0"
@@ -356,6 +361,7 @@ def test_wandb_plot_charts_are_drawn_from_their_tables(media_page: UiPage,
     page.locator("[data-plot=squares]").scroll_into_view_if_needed()
     media_page.screenshot(f"media-plots-{logged.backend}")
     assert_no_csp_refusal(media_page)
+    assert_no_script_ran(media_page)
 
 
 API_READ = """
@@ -390,8 +396,6 @@ def run_id(logged: Logged) -> str:
 
 def test_tags_and_notes_are_edited_in_a_cookie_session(browser: Any, logged: Logged,
                                                        tmp_path: Path) -> None:
-    if logged.backend != "sqlite-local":
-        pytest.skip("the editing path is the same on every backend; checked once")
     context, ui = new_ui_page(browser, logged.server, tmp_path, authorized=False)
     page = ui.page
     try:
