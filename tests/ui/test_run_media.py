@@ -339,7 +339,7 @@ def test_wandb_plot_charts_are_drawn_from_their_tables(media_page: UiPage,
     assert heights[0] > heights[2] > heights[1] > 0  # 3 > 2 > 1
     # A label is text in the chart, never markup.
     assert page.eval_on_selector_all("[data-plot=counts] text.tick",
-                                     "els => els.map(e => e.textContent)")[-1] == XSS_LABEL
+                                     "els => els.map(e => e.dataset.label)")[-1] == XSS_LABEL
     assert not page.query_selector("[data-plot=counts] img")
     assert _marks(page, "[data-plot=dots] circle", "x", "y") == SCATTER_ROWS
     # line_series with its table split off under "Custom Chart Tables/": a line per key.

@@ -162,9 +162,12 @@ function bars(labels: string[], values: number[], xTitle: string, yTitle: string
       height: Math.max(0.5, base - top).toFixed(2), fill: color, "data-label": label,
       "data-value": values[i] }, s("title", {}, `${label}: ${value(values[i])}`));
   });
+  // Labels cut to what fits under their bar (the full one is the bar's tooltip).
+  const fits = Math.max(3, Math.floor(slot / 6.5));
   const ticks = labels.length <= 20 ? labels.map((label, i) => s("text", {
     x: (M.left + (i + 0.5) * slot).toFixed(2), y: H - M.bottom + 14, "text-anchor": "middle",
-    class: "tick" }, label)) : [];
+    class: "tick", "data-label": label },
+  label.length > fits ? `${label.slice(0, fits - 1)}…` : label)) : [];
   return s("svg", { viewBox: `0 0 ${W} ${H}`, class: "plot-svg" },
     ...frame(null, y, xTitle, yTitle), ...marks, ...ticks);
 }
