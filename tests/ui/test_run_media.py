@@ -364,6 +364,22 @@ def test_wandb_plot_charts_are_drawn_from_their_tables(media_page: UiPage,
     assert_no_script_ran(media_page)
 
 
+def test_the_overview_says_where_the_run_ran(media_page: UiPage, logged: Logged) -> None:
+    meta = httpx.get(f"{logged.server.url}/api/v1/runs/file", params={
+        "run": f"admin/{PROJECT}/{logged.run}", "name": "wandb-metadata.json"},
+        headers={"Authorization": f"Bearer {logged.server.key}"}).json()
+    assert meta["args"] == ["beep.wav", "clip.webm"]
+    page = media_page.page
+    page.goto(logged.url)
+    page.wait_for_selector("[data-fact=Host]", timeout=TIMEOUT_MS)
+    assert page.inner_text("[data-fact=Host]") == meta["host"]
+    assert page.inner_text("[data-fact=Python]") == meta["python"]
+    assert page.inner_text("[data-fact=OS]") == meta["os"]
+    program = meta.get("codePath") or meta["program"]
+    assert page.inner_text("[data-fact=Command]") == f"python {program} beep.wav clip.webm"
+    media_page.screenshot(f"run-overview-{logged.backend}")
+
+
 API_READ = """
 import json, sys
 import wandb

@@ -12,6 +12,7 @@ import { artifactsTab } from "../run/artifacts";
 import { notesEditor, tagsEditor } from "../run/edit";
 import { filesTab } from "../run/files";
 import { consoleTab } from "../run/logs";
+import { metadataFacts } from "../run/metadata";
 import { mediaTab } from "../run/media";
 import { systemTab } from "../run/system";
 import { loadRun, numericHistoryKeys } from "../runs";
@@ -65,11 +66,14 @@ export async function runPage(entity: string, project: string, name: string): Pr
   const summary = Object.fromEntries(Object.entries(run.summary).filter(
     ([k]) => !k.startsWith("_")));
   const panels = chartKeys(numericHistoryKeys(run)).map((k) => new ChartPanel(k));
+  const factList = h("dl", { class: "facts" }, facts.filter(([, v]) => v !== "" &&
+    !(Array.isArray(v) && !v.length)).map(([k, v]) => [h("dt", null, k),
+    h("dd", { "data-fact": k }, v)]));
+  // Where it ran (the SDK's wandb-metadata.json), once that file is read.
+  void metadataFacts(run.path).then((more) => factList.append(...more.map(([k, v]) =>
+    [h("dt", null, k), h("dd", { "data-fact": k }, v)]).flat()));
   const overview = h("div", { class: "overview" },
-    h("section", null, h("h2", null, "Overview"),
-      h("dl", { class: "facts" }, facts.filter(([, v]) => v !== "" &&
-        !(Array.isArray(v) && !v.length)).map(([k, v]) => [h("dt", null, k),
-        h("dd", { "data-fact": k }, v)]))),
+    h("section", null, h("h2", null, "Overview"), factList),
     h("section", null, h("h2", null, "Config"), keyValueTable("config", run.config)),
     h("section", null, h("h2", null, "Summary"), keyValueTable("summary", summary)));
   const chartRun = { path: run.path, label: run.label, color: runColor(run.path) };
