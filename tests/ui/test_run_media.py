@@ -380,6 +380,32 @@ def test_the_overview_says_where_the_run_ran(media_page: UiPage, logged: Logged)
     media_page.screenshot(f"run-overview-{logged.backend}")
 
 
+def test_the_files_tab_previews_audio_and_html(media_page: UiPage, logged: Logged) -> None:
+    (_, beep), = history(logged, "beep")
+    (_, html), = history(logged, "page")
+    page = media_page.page
+    page.goto(logged.url + "#files")
+    page.wait_for_selector("tr.folder[data-folder=media]", timeout=TIMEOUT_MS)
+    while (closed := page.query_selector("tr.folder button[aria-expanded=false]")):
+        closed.click()
+    page.click(f"tr[data-file='{beep['path']}'] button.preview")
+    page.wait_for_function("() => document.querySelector('.file-preview audio')"
+                           "?.readyState >= 1", timeout=TIMEOUT_MS)
+    assert page.get_attribute(".file-preview audio", "data-path") == beep["path"]
+    page.click(f"tr[data-file='{html['path']}'] button.preview")
+    frame_el = page.wait_for_selector(".file-preview iframe", timeout=TIMEOUT_MS)
+    assert frame_el is not None and frame_el.get_attribute("sandbox") == ""
+    frame = frame_el.content_frame()
+    assert frame is not None
+    frame.wait_for_selector("#styled", timeout=TIMEOUT_MS)
+    assert frame.evaluate("() => getComputedStyle(document.getElementById('styled')).color"
+                          ) == "rgb(255, 0, 0)"
+    page.wait_for_timeout(300)
+    assert frame.inner_text("#styled") == "styled"
+    media_page.screenshot(f"run-files-preview-{logged.backend}")
+    assert_no_script_ran(media_page)
+
+
 API_READ = """
 import json, sys
 import wandb

@@ -43,6 +43,9 @@ export async function runFiles(entity: string, project: string, name: string,
 }
 
 const IMAGE = /\.(png|jpe?g|gif|webp|bmp)$/i;
+const AUDIO = /\.(wav|mp3|ogg|oga|flac|m4a)$/i;
+const VIDEO = /\.(mp4|webm|ogv)$/i;
+const HTML = /\.html?$/i;
 const TEXT = /\.(txt|log|json|jsonl|ya?ml|md|csv|py|cfg|toml|ini|sh)$/i;
 /** Text previews show at most this many bytes. */
 const PREVIEW_BYTES = 256 * 1024;
@@ -51,6 +54,17 @@ async function preview(run: string, file: RunFile, box: HTMLElement): Promise<vo
   const url = runFileUrl(run, file.name);
   if (IMAGE.test(file.name)) {
     replace(box, h("img", { src: url, alt: file.name, class: "preview-image" }));
+    return;
+  }
+  if (AUDIO.test(file.name) || VIDEO.test(file.name)) {
+    replace(box, h(AUDIO.test(file.name) ? "audio" : "video", { src: url, controls: true,
+      class: "preview-media", "data-path": file.name }));
+    return;
+  }
+  if (HTML.test(file.name)) {  // its own document, sandboxed without scripts (media.ts)
+    replace(box, h("div", { class: "html-box" }, h("iframe", { sandbox: "",
+      src: runFileUrl(run, file.name, "html"), class: "html-frame",
+      title: `${file.name} (sandboxed)`, referrerpolicy: "no-referrer" })));
     return;
   }
   const response = await request(url);
@@ -102,7 +116,7 @@ export async function filesTab(box: HTMLElement, entity: string, project: string
   const body = h("tbody");
   const open = new Set<string>();
   const fileRow = (f: RunFile, depth: number) => {
-    const canPreview = f.url && (IMAGE.test(f.name) || TEXT.test(f.name));
+    const canPreview = f.url && [IMAGE, TEXT, AUDIO, VIDEO, HTML].some((re) => re.test(f.name));
     const base = f.name.split("/").pop() ?? f.name;
     return h("tr", { "data-file": f.name, class: "file" },
       h("td", { class: `indent-${Math.min(depth, 8)}` }, f.url ? h("a", {

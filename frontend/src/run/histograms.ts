@@ -2,7 +2,7 @@
 // into cells, each cell as dark as the share of that step's counts falling in it (so the
 // shape of every step shows, whatever its total). Hovering reads the step's own bin.
 import { h, replace } from "../dom";
-import { value } from "../format";
+import { extent, value } from "../format";
 
 /** One step's histogram: bin edges (one more than counts) and counts. */
 export interface StepHistogram { step: number; edges: number[]; counts: number[] }
@@ -39,8 +39,8 @@ export function decodeHistogram(step: number, v: unknown): StepHistogram | null 
 
 /** Spread each step's counts over ROWS equal cells of [lo, hi], by overlap. */
 export function heatmapCells(list: StepHistogram[]): Heatmap {
-  const lo = Math.min(...list.map((s) => s.edges[0]));
-  let hi = Math.max(...list.map((s) => s.edges[s.edges.length - 1]));
+  const lo = extent(list.map((s) => s.edges[0]))[0];
+  let hi = extent(list.map((s) => s.edges[s.edges.length - 1]))[1];
   if (hi <= lo) hi = lo + 1;
   const cell = (hi - lo) / ROWS;
   const cells = list.map((s) => {

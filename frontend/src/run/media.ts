@@ -158,9 +158,9 @@ function tablePanel(run: string, key: string): Promise<HTMLElement> {
 function htmlPanel(run: string, key: string): Promise<HTMLElement> {
   return steppedPanel(run, key, true, (ref, body) => {
     const file = ref.paths[0];
-    replace(body, h("iframe", { sandbox: "", src: runFileUrl(run, file, "html"),
-      class: "html-frame", title: `${key} (sandboxed)`, "data-path": file,
-      referrerpolicy: "no-referrer" }));
+    replace(body, h("div", { class: "html-box" }, h("iframe", { sandbox: "",
+      src: runFileUrl(run, file, "html"), class: "html-frame", title: `${key} (sandboxed)`,
+      "data-path": file, referrerpolicy: "no-referrer" })));
   });
 }
 

@@ -4,7 +4,7 @@
 // `<key>_table`. Charts are SVG built from nodes (no markup strings); every mark carries its
 // data values as attributes.
 import { h, replace } from "../dom";
-import { value } from "../format";
+import { extent, value } from "../format";
 import { runColor } from "../chart";
 import type { TableJson } from "./media";
 
@@ -84,8 +84,7 @@ const num = (x: unknown): number | null => (typeof x === "number" && Number.isFi
 interface Scale { at: (v: number) => number; lo: number; hi: number }
 
 function scale(values: number[], from: number, to: number, zero = false): Scale {
-  let lo = Math.min(...values, ...(zero ? [0] : [])), hi = Math.max(...values, ...(zero ? [0]
-    : []));
+  let [lo, hi] = extent(zero ? [...values, 0] : values);
   if (!Number.isFinite(lo) || !Number.isFinite(hi)) { lo = 0; hi = 1; }
   if (hi === lo) { lo -= 0.5; hi += 0.5; }
   return { lo, hi, at: (v) => from + (v - lo) / (hi - lo) * (to - from) };
@@ -195,7 +194,8 @@ export function plotView(spec: PlotSpec, table: TableJson): Element | null {
       const vals = table.data.map((r) => num(r[vi])).filter((v): v is number => v !== null);
       if (!vals.length) return null;
       const n = Math.min(30, Math.max(1, Math.ceil(Math.sqrt(vals.length))));
-      const lo = Math.min(...vals), hi = Math.max(...vals), w = (hi - lo) / n || 1;
+      const [lo, hi] = extent(vals);
+      const w = (hi - lo) / n || 1;
       const counts = new Array<number>(n).fill(0);
       for (const v of vals) counts[Math.min(n - 1, Math.floor((v - lo) / w))]++;
       return bars(counts.map((_, i) => value(lo + i * w)), counts, spec.fields.value,
