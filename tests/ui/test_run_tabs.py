@@ -55,6 +55,8 @@ run.log({{"page": wandb.Html({HTML_MEDIA!r})}})
 art = wandb.Artifact("data", type="dataset", metadata={{"rows": 60}})
 with art.new_file("a.txt") as f:
     f.write("hello")
+with art.new_file("sub/deeper/b.txt") as f:
+    f.write("world!")
 run.log_artifact(art)
 art.wait()
 time.sleep(3)  # a few system-metric samples
@@ -261,6 +263,15 @@ def test_artifacts_tab_and_the_artifact_page(ui_page: UiPage, logged: Logged) ->
     assert page.get_attribute("tr[data-file='a.txt'] [data-bytes]", "data-bytes") == "5"
     href = page.get_attribute("tr[data-file='a.txt'] a", "href")
     assert href is not None and httpx.get(ui_page.server.url + href).content == b"hello"
+    # Files in folders: a closed folder row with its count and size, opened by a click.
+    assert page.get_attribute("tr[data-folder=sub] [data-bytes]", "data-bytes") == "6"
+    assert not page.query_selector("tr[data-file='sub/deeper/b.txt']")
+    page.click("tr[data-folder=sub] button.folder-toggle")
+    page.click("tr[data-folder='sub/deeper'] button.folder-toggle")
+    nested = "tr[data-file='sub/deeper/b.txt']"
+    assert page.inner_text(f"{nested} a") == "b.txt"
+    href = page.get_attribute(f"{nested} a", "href")
+    assert href is not None and httpx.get(ui_page.server.url + href).content == b"world!"
     ui_page.screenshot("artifact-page")
     # The consumer's page (reached through the graph) lists it as used.
     page.click(f"{graph} a[data-role=consumer]")

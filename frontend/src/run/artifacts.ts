@@ -7,6 +7,7 @@ import { type Child, h, path, replace } from "../dom";
 import { bytes, dateTime, value } from "../format";
 import { frame } from "../layout";
 import { type GraphRun, lineageGraph } from "./lineage";
+import { treeTable } from "./tree";
 
 export interface ArtifactNode {
   id: string;
@@ -183,14 +184,10 @@ export async function artifactPage(entity: string, project: string, type: string
         used.map((r) => graphRun(r, entity, project)))),
     h("section", { class: "artifact-files" },
       h("h2", null, `Files (${files.totalCount})`),
-      h("table", { class: "grid files" },
-        h("thead", null, h("tr", null, h("th", null, "Name"),
-          h("th", { class: "num" }, "Size"), h("th", null, "Digest"))),
-        h("tbody", null, files.edges.map(({ node: f }) => h("tr", { "data-file": f.name },
-          h("td", null, f.directUrl ? h("a", { href: sitePath(f.directUrl),
-            download: f.name.split("/").pop() ?? f.name }, f.name) : f.name),
-          h("td", { class: "num", "data-bytes": f.sizeBytes }, bytes(f.sizeBytes)),
-          h("td", { class: "muted" }, f.digest ?? ""))))),
+      treeTable(files.edges.map((e) => e.node), ["Digest"], (f, base) => [
+        f.directUrl ? h("a", { href: sitePath(f.directUrl), download: base, title: f.name },
+          base) : base,
+        h("span", { class: "muted" }, f.digest ?? "")]),
       files.pageInfo.hasNextPage ? h("p", { class: "muted" },
         `The first ${files.edges.length} files are listed.`) : null),
     h("section", { class: "versions" }, h("h2", null, `Versions (${versions.length})`),

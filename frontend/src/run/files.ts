@@ -3,6 +3,7 @@
 import { graphql, request, runFileUrl, sitePath } from "../api";
 import { h, replace } from "../dom";
 import { bytes, dateTime } from "../format";
+import { treeTable } from "./tree";
 
 export interface RunFile {
   name: string;
@@ -73,34 +74,6 @@ async function preview(run: string, file: RunFile, box: HTMLElement): Promise<vo
     text.length > PREVIEW_BYTES ? "\n… (truncated: download the file for the rest)" : ""));
 }
 
-/** A folder of the tree: its files and subfolders, with their total size and count. */
-interface Folder { path: string; name: string; folders: Map<string, Folder>; files: RunFile[];
-  bytes: number; count: number }
-
-/** The run's files as a tree of folders (by `/` in their names). */
-export function fileTree(files: RunFile[]): Folder {
-  const root: Folder = { path: "", name: "", folders: new Map(), files: [], bytes: 0, count: 0 };
-  for (const f of files) {
-    const parts = f.name.split("/");
-    let at = root;
-    at.bytes += f.sizeBytes || 0;
-    at.count++;
-    for (const part of parts.slice(0, -1)) {
-      let next = at.folders.get(part);
-      if (!next) {
-        next = { path: at.path ? `${at.path}/${part}` : part, name: part, folders: new Map(),
-          files: [], bytes: 0, count: 0 };
-        at.folders.set(part, next);
-      }
-      next.bytes += f.sizeBytes || 0;
-      next.count++;
-      at = next;
-    }
-    at.files.push(f);
-  }
-  return root;
-}
-
 /** Fill `box` with the run's files as a folder tree (folders open on click), each file with
  * its size, time, download link and preview. */
 export async function filesTab(box: HTMLElement, entity: string, project: string,
@@ -112,48 +85,17 @@ export async function filesTab(box: HTMLElement, entity: string, project: string
   }
   const run = `${entity}/${project}/${name}`;
   const shown = h("div", { class: "file-preview" });
-  const tree = fileTree(files);
-  const body = h("tbody");
-  const open = new Set<string>();
-  const fileRow = (f: RunFile, depth: number) => {
-    const canPreview = f.url && [IMAGE, TEXT, AUDIO, VIDEO, HTML].some((re) => re.test(f.name));
-    const base = f.name.split("/").pop() ?? f.name;
-    return h("tr", { "data-file": f.name, class: "file" },
-      h("td", { class: `indent-${Math.min(depth, 8)}` }, f.url ? h("a", {
-        href: sitePath(f.url), download: base, title: f.name }, base) : base),
-      h("td", { class: "num", "data-bytes": f.sizeBytes }, bytes(f.sizeBytes)),
-      h("td", null, dateTime(f.updatedAt)),
-      h("td", null, canPreview ? h("button", { type: "button", class: "link preview",
-        onclick: () => void preview(run, f, shown).catch((err: unknown) => replace(shown,
-          h("p", { class: "error" }, String(err)))) }, "preview") : ""));
-  };
-  const rows = (folder: Folder, depth: number): HTMLElement[] => {
-    const out: HTMLElement[] = [];
-    const folders = [...folder.folders.values()].sort((a, b) => a.name.localeCompare(b.name));
-    for (const sub of folders) {
-      const isOpen = open.has(sub.path);
-      out.push(h("tr", { class: "folder", "data-folder": sub.path },
-        h("td", { class: `indent-${Math.min(depth, 8)}` }, h("button", { type: "button",
-          class: "link folder-toggle", "aria-expanded": String(isOpen), onclick: () => {
-            if (open.has(sub.path)) open.delete(sub.path); else open.add(sub.path);
-            render();
-          } }, `${isOpen ? "▾" : "▸"} ${sub.name}/`),
-        h("span", { class: "muted folder-count" },
-          ` ${sub.count} file${sub.count === 1 ? "" : "s"}`)),
-        h("td", { class: "num", "data-bytes": sub.bytes }, bytes(sub.bytes)),
-        h("td", null, ""), h("td", null, "")));
-      if (isOpen) out.push(...rows(sub, depth + 1));
-    }
-    const own = folder.files.slice().sort((a, b) => a.name.localeCompare(b.name));
-    for (const f of own) out.push(fileRow(f, depth));
-    return out;
-  };
-  const render = () => replace(body, rows(tree, 0));
-  render();
-  replace(box, h("p", { class: "muted" }, `${files.length} files, ${bytes(tree.bytes)}`),
-    h("table", { class: "grid files tree" },
-      h("thead", null, h("tr", null, h("th", null, "Name"), h("th", { class: "num" }, "Size"),
-        h("th", null, "Updated"), h("th", null, ""))),
-      body),
+  const total = files.reduce((n, f) => n + (f.sizeBytes || 0), 0);
+  replace(box, h("p", { class: "muted" }, `${files.length} files, ${bytes(total)}`),
+    treeTable(files, ["Updated", ""], (f, base) => {
+      const canPreview = f.url && [IMAGE, TEXT, AUDIO, VIDEO, HTML].some((re) =>
+        re.test(f.name));
+      return [
+        f.url ? h("a", { href: sitePath(f.url), download: base, title: f.name }, base) : base,
+        dateTime(f.updatedAt),
+        canPreview ? h("button", { type: "button", class: "link preview",
+          onclick: () => void preview(run, f, shown).catch((err: unknown) => replace(shown,
+            h("p", { class: "error" }, String(err)))) }, "preview") : ""];
+    }),
     shown);
 }
