@@ -63,6 +63,7 @@ run.log({{"img": wandb.Image(np.full((8, 8, 3), 200, dtype=np.uint8), caption="g
 run.log({{"page": wandb.Html({STYLED_HTML!r})}})
 run.log({{"beep": wandb.Audio(wav, caption="beep")}})
 run.log({{"clip": wandb.Video(webm, caption="clip")}})
+run.log({{"cloud": wandb.Object3D(np.arange(30, dtype=float).reshape(10, 3))}})
 for step in range({HIST_STEPS}):
     counts = [50 if i == step + 2 else 1 for i in range(10)]
     run.log({{"hist": wandb.Histogram(np_histogram=(counts, {HIST_EDGES!r}))}})
@@ -271,6 +272,20 @@ def test_audio_and_video_play(media_page: UiPage, logged: Logged) -> None:
     page.locator("[data-media=clip]").scroll_into_view_if_needed()
     media_page.screenshot(f"media-audio-video-{logged.backend}")
     assert_no_csp_refusal(media_page)
+
+
+def test_media_not_drawn_here_can_be_downloaded(media_page: UiPage, logged: Logged) -> None:
+    (_, cloud), = history(logged, "cloud")
+    page = media_page.page
+    page.goto(logged.url + "#media")
+    link = page.wait_for_selector("[data-media=cloud] a[data-path]", timeout=TIMEOUT_MS)
+    assert link is not None and link.get_attribute("data-path") == cloud["path"]
+    href = link.get_attribute("href")
+    assert href is not None
+    body = httpx.get(logged.server.url + href,
+                     headers={"Authorization": f"Bearer {logged.server.key}"})
+    assert body.status_code == 200 and len(body.content) == cloud["size"]
+    assert json.loads(body.content)[0] == [0.0, 1.0, 2.0]
 
 
 def test_histograms_over_steps_are_a_heatmap(media_page: UiPage, logged: Logged) -> None:

@@ -191,6 +191,28 @@ async function plotPanels(run: UiRun): Promise<HTMLElement[]> {
   }));
 }
 
+/** Media types drawn by a panel of their own; other `*-file` types get a download list. */
+const SHOWN = new Set(["image-file", "images/separated", "audio-file", "audio", "video-file",
+  "videos", "table-file", "partitioned-table", "joined-table", "html-file", "histogram"]);
+
+/** Keys of media this page cannot draw (wandb.Object3D, Molecule, Plotly...): a type name
+ * ending in `-file` and none of those drawn here. */
+function otherMediaKeys(run: UiRun): string[] {
+  const keys = run.node.historyKeys?.keys ?? {};
+  return Object.entries(keys).filter(([, info]) => {
+    const types = (info.typeCounts ?? []).map((t) => t.type);
+    return types.some((t) => t.endsWith("-file")) && !types.some((t) => SHOWN.has(t));
+  }).map(([k]) => k).sort((a, b) => a.localeCompare(b));
+}
+
+/** Media not drawn here: the file of each step, to download. */
+function downloadPanel(run: string, key: string): Promise<HTMLElement> {
+  return steppedPanel(run, key, false, (ref, body) => replace(body, h("p", { class: "muted" },
+    "Not drawn here; download:"), h("ul", { class: "media-downloads" }, ref.paths.map((p) =>
+    h("li", null, h("a", { href: runFileUrl(run, p), download: p.split("/").pop() ?? p,
+      "data-path": p }, p.split("/").pop() ?? p))))));
+}
+
 /** Fill `box` with the run's media. */
 export async function mediaTab(box: HTMLElement, run: UiRun): Promise<void> {
   const plots = plotSpecs(run.node.config);
@@ -202,8 +224,9 @@ export async function mediaTab(box: HTMLElement, run: UiRun): Promise<void> {
     .filter((k) => !plotTables.has(k));
   const pages = mediaKeys(run, ["html-file"]);
   const histograms = mediaKeys(run, ["histogram"]);
-  if (!plots.length && ![...images, ...audio, ...video, ...tables, ...pages, ...histograms]
-    .length) {
+  const others = otherMediaKeys(run);
+  if (!plots.length && ![...images, ...audio, ...video, ...tables, ...pages, ...histograms,
+    ...others].length) {
     replace(box, h("p", { class: "muted" }, "No media logged."));
     return;
   }
@@ -214,6 +237,7 @@ export async function mediaTab(box: HTMLElement, run: UiRun): Promise<void> {
     ...video.map((k) => playerPanel(run.path, k, "video")),
     ...histograms.map((k) => histogramPanel(run.path, k)),
     ...tables.map((k) => tablePanel(run.path, k)),
-    ...pages.map((k) => htmlPanel(run.path, k))]);
+    ...pages.map((k) => htmlPanel(run.path, k)),
+    ...others.map((k) => downloadPanel(run.path, k))]);
   replace(box, h("div", { class: "media-grid" }, panels));
 }
