@@ -21,7 +21,6 @@ elsewhere, and only pages of this site may frame it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -75,18 +74,6 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     return (first, last) if first <= last else None
 
 
-def slice_chunks(chunks: Iterator[bytes], first: int, last: int) -> Iterator[bytes]:
-    """The bytes ``first``..``last`` (inclusive) of a chunked stream."""
-    at = 0
-    for chunk in chunks:
-        end = at + len(chunk)
-        if end > first:
-            yield chunk[max(0, first - at):last + 1 - at]
-        if end > last:
-            return
-        at = end
-
-
 def parse_query(params: Any) -> Query:
     """Validate the query parameters; InvalidInput says what is wrong."""
     run = (params.get("run") or "").strip()
@@ -115,7 +102,7 @@ def _ranged(storage: Storage, key: str, name: str, stored_type: str | None,
         return response
     first, last = span
     how = delivery(name, stored_type)
-    return StreamingResponse(slice_chunks(storage.blobs.open(key), first, last), status_code=206,
+    return StreamingResponse(storage.blobs.open_range(key, first, last), status_code=206,
                              media_type=how.media_type, headers={
                                  **how.headers(), "Accept-Ranges": "bytes",
                                  "Content-Length": str(last - first + 1),
