@@ -33,7 +33,6 @@ from tracklet.domain.policy import Action, require
 from tracklet.domain.records import User
 from tracklet.errors import InvalidInput, NotFound
 from tracklet.server.access import request_user
-from tracklet.server.rest.storage import stream_blob
 from tracklet.server.state import AppState
 from tracklet.storage import Storage
 from tracklet.storage.metadata.runs import get_run_by_path, get_run_file
@@ -96,12 +95,11 @@ def _ranged(storage: Storage, key: str, name: str, stored_type: str | None,
             header: str | None) -> Response:
     size = storage.blobs.size(key)
     span = byte_range(header, size)
-    if span is None:
-        response = stream_blob(storage, key, name, stored_type)
-        response.headers["Accept-Ranges"] = "bytes"
-        return response
-    first, last = span
     how = delivery(name, stored_type)
+    if span is None:
+        return StreamingResponse(storage.blobs.open(key), media_type=how.media_type, headers={
+            **how.headers(), "Accept-Ranges": "bytes", "Content-Length": str(size)})
+    first, last = span
     return StreamingResponse(storage.blobs.open_range(key, first, last), status_code=206,
                              media_type=how.media_type, headers={
                                  **how.headers(), "Accept-Ranges": "bytes",
