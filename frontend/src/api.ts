@@ -220,3 +220,12 @@ export function sitePath(url: string): string {
     return url;
   }
 }
+
+/** A run's file from this site (GET /api/v1/runs/file): media and previews load from here,
+ * never from a bucket's origin, so the pages' CSP names only 'self'. `view: "html"` serves
+ * an .html file as a sandboxed document (inline styles, no script) for an iframe. */
+export function runFileUrl(run: string, name: string, view?: "html"): string {
+  const q = new URLSearchParams({ run, name });
+  if (view) q.set("view", view);
+  return `/api/v1/runs/file?${q}`;
+}

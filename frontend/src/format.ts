@@ -61,3 +61,14 @@ export function bytes(n: number | null | undefined): string {
   while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
   return i === 0 ? `${v} B` : `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
 }
+
+/** The smallest and largest of `values` ([Infinity, -Infinity] when empty), without
+ * spreading them into Math.min's arguments (which overflows the stack for long arrays). */
+export function extent(values: Iterable<number>): [number, number] {
+  let lo = Infinity, hi = -Infinity;
+  for (const v of values) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  return [lo, hi];
+}

@@ -2,6 +2,7 @@
 // the page's content; and the one place page errors are shown.
 import { ApiError, auth, graphql, toLogin } from "./api";
 import { type Child, h, replace } from "./dom";
+import { applyTheme, nextTheme, storedTheme, type Theme } from "./theme";
 
 /** A breadcrumb: text, linked when `href` is given. */
 export interface Crumb { text: string; href?: string }
@@ -13,9 +14,27 @@ export function frame(crumbs: Crumb[], ...content: Child[]): HTMLElement {
   const nav = h("nav", { class: "crumbs" }, h("a", { href: "/", class: "brand" }, "tracklet"),
     crumbs.map((c) => [h("span", { class: "sep" }, "/"),
       c.href ? h("a", { href: c.href }, c.text) : h("span", null, c.text)]));
-  replace(document.getElementById("app")!, h("header", { class: "top" }, nav, user), main);
+  replace(document.getElementById("app")!, h("header", { class: "top" }, nav,
+    h("div", { class: "top-right" }, themeToggle(), user)), main);
   void showUser(user);
   return main;
+}
+
+const THEME_LABEL: Record<Theme, string> = { auto: "Theme: system", light: "Theme: light",
+  dark: "Theme: dark" };
+
+/** A button cycling the theme: system, light, dark. */
+function themeToggle(): HTMLElement {
+  const button = h("button", { type: "button", class: "link theme-toggle",
+    "data-theme": storedTheme(), title: "switch light/dark theme" },
+  THEME_LABEL[storedTheme()]);
+  button.addEventListener("click", () => {
+    const next = nextTheme(storedTheme());
+    applyTheme(next);
+    button.dataset.theme = next;
+    button.textContent = THEME_LABEL[next];
+  });
+  return button;
 }
 
 let viewer: Promise<{ username: string; entity: string } | null> | null = null;

@@ -11,6 +11,7 @@ import { runPage } from "./pages/run";
 import { sweepPage } from "./pages/sweep";
 import { workspacePage } from "./pages/workspace";
 import { artifactPage } from "./run/artifacts";
+import { applyTheme, storedTheme } from "./theme";
 
 type Page = (...segments: string[]) => Promise<void>;
 
@@ -37,4 +38,5 @@ function route(pathname: string): Promise<void> {
   return notFound();
 }
 
+applyTheme(storedTheme(), false);
 void route(location.pathname);

@@ -1,5 +1,7 @@
 // The workspace's runs table: fixed columns, chosen config and summary columns, sort by any
-// column (click its header), and a checkbox per run that selects it for the charts.
+// column (click its header), columns resized by dragging their header's right edge (a
+// double click gives the column back its natural width), and a checkbox per run that
+// selects it for the charts.
 import { type Child, h, path, replace } from "./dom";
 import { dateTime, duration, value } from "./format";
 import type { UiRun } from "./runs";
@@ -68,6 +70,8 @@ export class RunsTable {
   private lines: Line[] = [];
   private window: [number, number] = [-1, -1];
   private frame = 0;
+  /** Widths (px) of the columns the user resized, by column id. */
+  private readonly widths = new Map<string, number>();
   readonly selected: Set<string>;
 
   constructor(private runs: UiRun[], private cols: Column[],
@@ -182,10 +186,59 @@ export class RunsTable {
         "aria-sort": c.id === this.sortBy ? (this.descending ? "descending" : "ascending")
           : null },
       h("button", { type: "button", class: "sort", onclick: () => this.sort(c.id) },
-        c.title, mark));
+        c.title, mark), this.resizeHandle(c));
     })));
+    for (const th of this.head.querySelectorAll<HTMLElement>("th[data-col]")) {
+      sized(th, this.widths.get(th.dataset.col ?? ""));
+    }
     this.window = [-1, -1];
     this.renderWindow();
+  }
+
+  /** The drag handle on `col`'s header edge: dragging sets the column's width (header and
+   * the cells in view; rows rendered later take it too). */
+  private resizeHandle(col: Column): HTMLElement {
+    const handle = h("span", { class: "col-resize", role: "separator",
+      "aria-orientation": "vertical", "aria-label": `resize column ${col.title}`,
+      "data-resize": col.id });
+    handle.addEventListener("pointerdown", (ev) => {
+      const th = handle.parentElement;
+      if (!th) return;
+      ev.preventDefault();
+      ev.stopPropagation();
+      handle.setPointerCapture(ev.pointerId);
+      const start = ev.clientX, from = th.getBoundingClientRect().width;
+      const move = (e: PointerEvent) => {
+        this.setWidth(col.id, Math.max(MIN_WIDTH, Math.round(from + e.clientX - start)));
+      };
+      const up = () => {
+        handle.removeEventListener("pointermove", move);
+        handle.removeEventListener("pointerup", up);
+        handle.removeEventListener("pointercancel", up);
+      };
+      handle.addEventListener("pointermove", move);
+      handle.addEventListener("pointerup", up);
+      handle.addEventListener("pointercancel", up);
+    });
+    handle.addEventListener("click", (ev) => ev.stopPropagation());
+    handle.addEventListener("dblclick", (ev) => {
+      ev.stopPropagation();
+      this.setWidth(col.id, undefined);
+    });
+    return handle;
+  }
+
+  /** Give column `id` this width (undefined: its natural one). */
+  setWidth(id: string, width: number | undefined): void {
+    if (width === undefined) this.widths.delete(id); else this.widths.set(id, width);
+    const index = this.cols.findIndex((c) => c.id === id);
+    if (index < 0) return;
+    const th = this.head.querySelector<HTMLElement>(`th[data-col="${CSS.escape(id)}"]`);
+    if (th) sized(th, width);
+    for (const row of this.body.querySelectorAll<HTMLTableRowElement>("tr[data-run]")) {
+      const td = row.cells[index + 1];
+      if (td) sized(td, width);
+    }
   }
 
   private groupRow(line: { group: string; count: number; runs: UiRun[] }): HTMLElement {
@@ -212,8 +265,8 @@ export class RunsTable {
     swatch.style.background = runColor(run.path);
     return h("tr", { "data-run": run.node.name },
       h("td", { class: "pick" }, box, swatch),
-      this.cols.map((c) => h("td", { class: c.numeric ? "num" : null },
-        c.show ? c.show(run) : value(c.get(run)))));
+      this.cols.map((c) => sized(h("td", { class: c.numeric ? "num" : null },
+        c.show ? c.show(run) : value(c.get(run))), this.widths.get(c.id))));
   }
 
   /** Render the rows in view; the padding above and below stands for the others. */
@@ -229,6 +282,18 @@ export class RunsTable {
     replace(this.body, this.lines.slice(first, last).map((line) =>
       "group" in line ? this.groupRow(line) : this.runRow(line)));
   }
+}
+
+/** The narrowest a resized column gets. */
+const MIN_WIDTH = 48;
+
+/** Fix `cell`'s width (through the CSSOM, which the CSP allows; undefined: natural). */
+function sized<T extends HTMLElement>(cell: T, width: number | undefined): T {
+  const px = width === undefined ? "" : `${width}px`;
+  cell.style.width = px;
+  cell.style.minWidth = px;
+  cell.style.maxWidth = px;
+  return cell;
 }
 
 /** A group's name for a grouped value ("(none)" when missing). */

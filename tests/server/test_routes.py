@@ -120,6 +120,7 @@ SAMPLES: dict[str, Sample] = {
     "/api/v1/runs/history": Sample(
         "GET", "/api/v1/runs/history?run=admin/routes/r1&keys=loss&format=json"),
     "/api/v1/runs/console": Sample("GET", "/api/v1/runs/console?run=admin/routes/r1"),
+    "/api/v1/runs/file": Sample("GET", "/api/v1/runs/file?run=admin/routes/r1&name=blob.txt"),
     "/api/v1/query": Sample("POST", "/api/v1/query",
                             json={"sql": "SELECT count(*) AS n FROM runs"}),
     "/api/v1/auth/login": Sample("POST", "/api/v1/auth/login", json={"api_key": ADMIN_KEY}),

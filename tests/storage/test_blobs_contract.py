@@ -12,6 +12,7 @@ import pytest
 
 from tracklet.errors import NotFound
 from tracklet.storage.blobs import BlobStore
+from tracklet.storage.blobs.base import slice_chunks
 
 MiB = 1024 * 1024
 
@@ -190,3 +191,22 @@ def test_listing_and_info_give_every_object_with_its_size_and_age(blob_store: Bl
     assert "cas/aa/bb/one" not in {i.key for i in blob_store.listing()}
     with pytest.raises(NotFound):
         blob_store.info("cas/aa/bb/one")
+
+
+def test_open_range_yields_the_bytes_asked_for(blob_store: BlobStore) -> None:
+    data = bytes(range(256)) * 40
+    blob_store.put("r/obj", io.BytesIO(data))
+    for first, last in ((0, 0), (6, 7), (13, 14), (500, len(data) - 1), (0, len(data) - 1),
+                        (len(data) - 1, len(data) - 1)):
+        got = b"".join(blob_store.open_range("r/obj", first, last, chunk_size=7))
+        assert got == data[first:last + 1], (first, last)
+    with pytest.raises(NotFound):
+        b"".join(blob_store.open_range("r/missing", 0, 1))
+
+
+def test_slice_chunks_cuts_any_chunking() -> None:
+    data = bytes(range(100))
+    chunks = [data[i:i + 7] for i in range(0, 100, 7)]
+    for first, last in ((0, 0), (6, 7), (13, 14), (50, 99), (0, 99), (98, 99)):
+        assert b"".join(slice_chunks(iter(chunks), first, last)) == data[first:last + 1]
+

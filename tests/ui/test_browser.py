@@ -108,7 +108,8 @@ def test_the_run_page_the_sdk_links_to(ui_page: UiPage, project: Project) -> Non
     assert summary["acc"] == str((STEPS - 1) / STEPS)
     assert float(summary["loss"]) == pytest.approx(loss(STEPS - 1), rel=1e-5)
     assert page.inner_text("[data-fact=State]") == "finished"
-    assert page.inner_text("[data-fact=Tags]") == "baseline"
+    assert page.eval_on_selector_all("[data-fact=Tags] .tag",
+                                     "els => els.map(e => e.dataset.tag)") == ["baseline"]
 
     # One chart per metric; the spike is in the band however wide the buckets are.
     assert sorted(el.get_attribute("data-key")

@@ -55,6 +55,8 @@ run.log({{"page": wandb.Html({HTML_MEDIA!r})}})
 art = wandb.Artifact("data", type="dataset", metadata={{"rows": 60}})
 with art.new_file("a.txt") as f:
     f.write("hello")
+with art.new_file("sub/deeper/b.txt") as f:
+    f.write("world!")
 run.log_artifact(art)
 art.wait()
 time.sleep(3)  # a few system-metric samples
@@ -154,8 +156,22 @@ def test_files_tab(ui_page: UiPage, logged: Logged) -> None:
     page = ui_page.page
     page.goto(logged.url + "#files")
     page.wait_for_selector("table.files tbody tr", timeout=TIMEOUT_MS)
+    # A folder tree: top-level files and closed folders, each with its count and bytes.
+    top = page.eval_on_selector_all("table.files tbody tr", "rows => rows.map(r => "
+                                    "r.dataset.folder ? r.dataset.folder + '/' : r.dataset.file)")
+    assert top == sorted({n.split("/")[0] + "/" for n in files if "/" in n}) + sorted(
+        n for n in files if "/" not in n)
+    media_bytes = sum(f["sizeBytes"] for n, f in files.items() if n.startswith("media/"))
+    assert page.get_attribute("tr[data-folder=media] [data-bytes]", "data-bytes") == str(
+        media_bytes)
+    assert page.inner_text("tr[data-folder=media] .folder-count").strip() == \
+        f"{sum(n.startswith('media/') for n in files)} files"
+    ui_page.screenshot("run-files-tree")
+    # Opening every folder shows every file once, with its size.
+    while (closed := page.query_selector("tr.folder button[aria-expanded=false]")):
+        closed.click()
     shown = {r["name"]: r["bytes"] for r in page.eval_on_selector_all(
-        "table.files tbody tr", "rows => rows.map(r => ({name: r.dataset.file, "
+        "table.files tbody tr[data-file]", "rows => rows.map(r => ({name: r.dataset.file, "
         "bytes: Number(r.querySelector('[data-bytes]').dataset.bytes)}))")}
     assert shown == {n: f["sizeBytes"] for n, f in files.items()}
     assert "config.yaml" in shown and any(n.startswith("media/images/") for n in shown)
@@ -234,12 +250,32 @@ def test_artifacts_tab_and_the_artifact_page(ui_page: UiPage, logged: Logged) ->
         "[data-fact='Logged by']")
     assert page.get_attribute("[data-fact='Logged by'] a", "data-run") == logged.producer
     assert page.get_attribute("[data-fact='Used by'] a", "data-run") == logged.consumer
+    # The lineage graph: producer -> this version -> consumer, runs linked to their pages.
+    graph = "svg.lineage-graph"
+    assert page.get_attribute(f"{graph} a[data-role=producer]", "data-run") == logged.producer
+    assert page.get_attribute(f"{graph} a[data-role=consumer]", "data-run") == logged.consumer
+    edges = page.eval_on_selector_all(f"{graph} path.lineage-edge",
+                                      "els => els.map(e => [e.dataset.from, e.dataset.to])")
+    assert edges == [[f"run:{logged.producer}", "artifact"],
+                     ["artifact", f"run:{logged.consumer}"]]
+    assert page.text_content(f"{graph} [data-node=artifact] .node-label") == "data:v0"
     assert page.inner_text("table.metadata tr[data-key=rows] td") == "60"
     assert page.get_attribute("tr[data-file='a.txt'] [data-bytes]", "data-bytes") == "5"
     href = page.get_attribute("tr[data-file='a.txt'] a", "href")
     assert href is not None and httpx.get(ui_page.server.url + href).content == b"hello"
+    # Files in folders: a closed folder row with its count and size, opened by a click.
+    assert page.get_attribute("tr[data-folder=sub] [data-bytes]", "data-bytes") == "6"
+    assert not page.query_selector("tr[data-file='sub/deeper/b.txt']")
+    page.click("tr[data-folder=sub] button.folder-toggle")
+    page.click("tr[data-folder='sub/deeper'] button.folder-toggle")
+    nested = "tr[data-file='sub/deeper/b.txt']"
+    assert page.inner_text(f"{nested} a") == "b.txt"
+    href = page.get_attribute(f"{nested} a", "href")
+    assert href is not None and httpx.get(ui_page.server.url + href).content == b"world!"
     ui_page.screenshot("artifact-page")
-    # The consumer's page lists it as used.
+    # The consumer's page (reached through the graph) lists it as used.
+    page.click(f"{graph} a[data-role=consumer]")
+    page.wait_for_url(f"**/admin/{PROJECT}/runs/{logged.consumer}", timeout=TIMEOUT_MS)
     page.goto(f"/admin/{PROJECT}/runs/{logged.consumer}#artifacts")
     page.wait_for_selector(".used-artifacts tr[data-artifact='data:v0']", timeout=TIMEOUT_MS)
     assert page.inner_text(".logged-artifacts").endswith("none")

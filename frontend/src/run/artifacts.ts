@@ -6,6 +6,8 @@ import { graphql, sitePath } from "../api";
 import { type Child, h, path, replace } from "../dom";
 import { bytes, dateTime, value } from "../format";
 import { frame } from "../layout";
+import { type GraphRun, lineageGraph } from "./lineage";
+import { treeTable } from "./tree";
 
 export interface ArtifactNode {
   id: string;
@@ -118,6 +120,11 @@ interface ArtifactPageData {
   } | null } | null;
 }
 
+function graphRun(run: LineageRun, entity: string, project: string): GraphRun {
+  return { name: run.name, label: run.displayName || run.name,
+    entity: run.project?.entityName ?? entity, project: run.project?.name ?? project };
+}
+
 function runLink(run: LineageRun, entity: string, project: string): Child {
   const e = run.project?.entityName ?? entity, p = run.project?.name ?? project;
   return h("a", { href: path(e, p, "runs", run.name), "data-run": run.name },
@@ -171,16 +178,16 @@ export async function artifactPage(entity: string, project: string, type: string
           Object.keys(metadata).sort().map((k) => h("tr", { "data-key": k },
             h("th", null, k), h("td", null, value(metadata[k]))))))
         : h("p", { class: "muted" }, "none"))),
+    h("section", { class: "lineage-box" }, h("h2", null, "Lineage graph"),
+      lineageGraph(`${name}:v${a.versionIndex ?? 0}`, a.artifactType.name,
+        a.createdBy ? graphRun(a.createdBy, entity, project) : null,
+        used.map((r) => graphRun(r, entity, project)))),
     h("section", { class: "artifact-files" },
       h("h2", null, `Files (${files.totalCount})`),
-      h("table", { class: "grid files" },
-        h("thead", null, h("tr", null, h("th", null, "Name"),
-          h("th", { class: "num" }, "Size"), h("th", null, "Digest"))),
-        h("tbody", null, files.edges.map(({ node: f }) => h("tr", { "data-file": f.name },
-          h("td", null, f.directUrl ? h("a", { href: sitePath(f.directUrl),
-            download: f.name.split("/").pop() ?? f.name }, f.name) : f.name),
-          h("td", { class: "num", "data-bytes": f.sizeBytes }, bytes(f.sizeBytes)),
-          h("td", { class: "muted" }, f.digest ?? ""))))),
+      treeTable(files.edges.map((e) => e.node), ["Digest"], (f, base) => [
+        f.directUrl ? h("a", { href: sitePath(f.directUrl), download: base, title: f.name },
+          base) : base,
+        h("span", { class: "muted" }, f.digest ?? "")]),
       files.pageInfo.hasNextPage ? h("p", { class: "muted" },
         `The first ${files.edges.length} files are listed.`) : null),
     h("section", { class: "versions" }, h("h2", null, `Versions (${versions.length})`),

@@ -1,8 +1,9 @@
 // The run's files tab: every file the run uploaded, with its size, a download link (the
 // signed URL the server hands out, as the SDK gets it) and a preview of images and text.
-import { graphql, request, sitePath } from "../api";
+import { graphql, request, runFileUrl, sitePath } from "../api";
 import { h, replace } from "../dom";
 import { bytes, dateTime } from "../format";
+import { treeTable } from "./tree";
 
 export interface RunFile {
   name: string;
@@ -43,14 +44,28 @@ export async function runFiles(entity: string, project: string, name: string,
 }
 
 const IMAGE = /\.(png|jpe?g|gif|webp|bmp)$/i;
+const AUDIO = /\.(wav|mp3|ogg|oga|flac|m4a)$/i;
+const VIDEO = /\.(mp4|webm|ogv)$/i;
+const HTML = /\.html?$/i;
 const TEXT = /\.(txt|log|json|jsonl|ya?ml|md|csv|py|cfg|toml|ini|sh)$/i;
 /** Text previews show at most this many bytes. */
 const PREVIEW_BYTES = 256 * 1024;
 
-async function preview(file: RunFile, box: HTMLElement): Promise<void> {
-  const url = sitePath(file.url ?? "");
+async function preview(run: string, file: RunFile, box: HTMLElement): Promise<void> {
+  const url = runFileUrl(run, file.name);
   if (IMAGE.test(file.name)) {
     replace(box, h("img", { src: url, alt: file.name, class: "preview-image" }));
+    return;
+  }
+  if (AUDIO.test(file.name) || VIDEO.test(file.name)) {
+    replace(box, h(AUDIO.test(file.name) ? "audio" : "video", { src: url, controls: true,
+      class: "preview-media", "data-path": file.name }));
+    return;
+  }
+  if (HTML.test(file.name)) {  // its own document, sandboxed without scripts (media.ts)
+    replace(box, h("div", { class: "html-box" }, h("iframe", { sandbox: "",
+      src: runFileUrl(run, file.name, "html"), class: "html-frame",
+      title: `${file.name} (sandboxed)`, referrerpolicy: "no-referrer" })));
     return;
   }
   const response = await request(url);
@@ -59,7 +74,8 @@ async function preview(file: RunFile, box: HTMLElement): Promise<void> {
     text.length > PREVIEW_BYTES ? "\n… (truncated: download the file for the rest)" : ""));
 }
 
-/** Fill `box` with the files table of the run. */
+/** Fill `box` with the run's files as a folder tree (folders open on click), each file with
+ * its size, time, download link and preview. */
 export async function filesTab(box: HTMLElement, entity: string, project: string,
     name: string): Promise<void> {
   const files = await runFiles(entity, project, name);
@@ -67,22 +83,19 @@ export async function filesTab(box: HTMLElement, entity: string, project: string
     replace(box, h("p", { class: "muted" }, "No files."));
     return;
   }
+  const run = `${entity}/${project}/${name}`;
   const shown = h("div", { class: "file-preview" });
   const total = files.reduce((n, f) => n + (f.sizeBytes || 0), 0);
   replace(box, h("p", { class: "muted" }, `${files.length} files, ${bytes(total)}`),
-    h("table", { class: "grid files" },
-      h("thead", null, h("tr", null, h("th", null, "Name"), h("th", { class: "num" }, "Size"),
-        h("th", null, "Updated"), h("th", null, ""))),
-      h("tbody", null, files.map((f) => {
-        const canPreview = f.url && (IMAGE.test(f.name) || TEXT.test(f.name));
-        return h("tr", { "data-file": f.name },
-          h("td", null, f.url ? h("a", { href: sitePath(f.url), download: f.name.split("/")
-            .pop() ?? f.name }, f.name) : f.name),
-          h("td", { class: "num", "data-bytes": f.sizeBytes }, bytes(f.sizeBytes)),
-          h("td", null, dateTime(f.updatedAt)),
-          h("td", null, canPreview ? h("button", { type: "button", class: "link preview",
-            onclick: () => void preview(f, shown).catch((err: unknown) => replace(shown,
-              h("p", { class: "error" }, String(err)))) }, "preview") : ""));
-      }))),
+    treeTable(files, ["Updated", ""], (f, base) => {
+      const canPreview = f.url && [IMAGE, TEXT, AUDIO, VIDEO, HTML].some((re) =>
+        re.test(f.name));
+      return [
+        f.url ? h("a", { href: sitePath(f.url), download: base, title: f.name }, base) : base,
+        dateTime(f.updatedAt),
+        canPreview ? h("button", { type: "button", class: "link preview",
+          onclick: () => void preview(run, f, shown).catch((err: unknown) => replace(shown,
+            h("p", { class: "error" }, String(err)))) }, "preview") : ""];
+    }),
     shown);
 }

@@ -1,12 +1,15 @@
 // The run's media tab: images logged with wandb.Image, one at a time with a step slider,
-// tables logged with wandb.Table, read from their table.json and shown as a table with
-// paging and sort, and wandb.Html in a sandboxed frame. Media files come through the run's
-// signed file URLs.
-import { historyRows, request, sitePath } from "../api";
+// audio and video (wandb.Audio, wandb.Video) the same way, tables logged with wandb.Table,
+// read from their table.json and shown as a table with paging and sort, wandb.Html in a
+// sandboxed frame, histograms (wandb.Histogram) over steps as a heatmap, and wandb.plot
+// charts drawn from their tables. Files load from this site's /api/v1/runs/file (never a
+// bucket's origin: the CSP names only 'self').
+import { historyRows, request, runFileUrl } from "../api";
 import { h, replace } from "../dom";
 import { value } from "../format";
 import type { UiRun } from "../runs";
-import { runFiles } from "./files";
+import { decodeHistogram, heatmapView, type StepHistogram } from "./histograms";
+import { plotPanel, plotSpecs } from "./plots";
 
 interface MediaRef { step: number; paths: string[]; caption: string | null }
 
@@ -24,25 +27,17 @@ function refs(rows: unknown[][]): MediaRef[] {
   for (const [step, v] of rows) {
     if (!v || typeof v !== "object" || typeof step !== "number") continue;
     const o = v as { path?: unknown; filenames?: unknown; caption?: unknown;
-      captions?: unknown };
+      captions?: unknown; audio?: unknown; videos?: unknown };
+    const list = Array.isArray(o.audio) ? o.audio : Array.isArray(o.videos) ? o.videos : null;
     const paths = typeof o.path === "string" ? [o.path]
+      : list ? list.map((x) => (x as { path?: unknown })?.path)
+        .filter((p): p is string => typeof p === "string")
       : Array.isArray(o.filenames) ? o.filenames.filter((f) => typeof f === "string")
         .map((f) => (f.startsWith("media/") ? f : `media/images/${f}`)) : [];
     if (!paths.length) continue;
     const caption = typeof o.caption === "string" ? o.caption
       : Array.isArray(o.captions) ? o.captions.join(", ") : null;
     out.push({ step, paths, caption });
-  }
-  return out;
-}
-
-async function urls(entity: string, project: string, name: string, paths: string[]):
-    Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  for (let i = 0; i < paths.length; i += 1000) {
-    for (const f of await runFiles(entity, project, name, paths.slice(i, i + 1000))) {
-      if (f.url) out.set(f.name, sitePath(f.url));
-    }
   }
   return out;
 }
@@ -64,20 +59,38 @@ function stepSlider(key: string, list: MediaRef[], show: (ref: MediaRef) => void
   return h("div", { class: "slider-row" }, slider, label);
 }
 
-async function imagePanel(entity: string, project: string, name: string, path: string,
-    key: string): Promise<HTMLElement> {
-  const list = refs((await historyRows(path, [key])).rows);
-  const links = await urls(entity, project, name, [...new Set(list.flatMap((r) => r.paths))]);
-  const frame = h("div", { class: "media-images" });
+/** A panel of one media key: a slider over its steps calling `show` with each. */
+async function steppedPanel(run: string, key: string, wide: boolean,
+    show: (ref: MediaRef, body: HTMLElement) => void): Promise<HTMLElement> {
+  const list = refs((await historyRows(run, [key])).rows);
+  const body = h("div", { class: "media-body" });
   const caption = h("p", { class: "muted caption" });
-  const panel = h("section", { class: "panel media", "data-media": key }, h("h3", null, key));
+  const panel = h("section", { class: `panel media${wide ? " wide" : ""}`, "data-media": key },
+    h("h3", null, key));
   if (!list.length) return panel;
   panel.append(stepSlider(key, list, (ref) => {
-    replace(frame, ref.paths.map((p) => h("img", { src: links.get(p) ?? "", alt: p,
-      "data-path": p, "data-step": ref.step })));
+    show(ref, body);
     caption.textContent = ref.caption ?? "";
-  }), frame, caption);
+  }), body, caption);
   return panel;
+}
+
+function imagePanel(run: string, key: string): Promise<HTMLElement> {
+  return steppedPanel(run, key, false, (ref, body) => replace(body, h("div",
+    { class: "media-images" }, ref.paths.map((p) => h("img", { src: runFileUrl(run, p),
+      alt: p, "data-path": p, "data-step": ref.step })))));
+}
+
+const GIF = /\.gif$/i;
+
+/** wandb.Audio and wandb.Video: the players, one per file of the step (a GIF "video" is an
+ * image). */
+function playerPanel(run: string, key: string, tag: "audio" | "video"): Promise<HTMLElement> {
+  return steppedPanel(run, key, false, (ref, body) => replace(body, h("div",
+    { class: `media-${tag}` }, ref.paths.map((p) => GIF.test(p)
+      ? h("img", { src: runFileUrl(run, p), alt: p, "data-path": p, "data-step": ref.step })
+      : h(tag, { src: runFileUrl(run, p), controls: true, preload: "metadata",
+        "data-path": p, "data-step": ref.step })))));
 }
 
 /** The rows of a table.json: `columns` and `data` (rows of cells). */
@@ -124,66 +137,107 @@ export function tableView(table: TableJson): HTMLElement {
   return box;
 }
 
-async function tablePanel(entity: string, project: string, name: string, path: string,
-    key: string): Promise<HTMLElement> {
-  const list = refs((await historyRows(path, [key])).rows);
-  const links = await urls(entity, project, name, [...new Set(list.flatMap((r) => r.paths))]);
-  const body = h("div", null);
-  const panel = h("section", { class: "panel media wide", "data-media": key },
-    h("h3", null, key));
-  if (!list.length) return panel;
+async function tableFile(run: string, file: string): Promise<TableJson> {
+  return (await request(runFileUrl(run, file))).json() as Promise<TableJson>;
+}
+
+function tablePanel(run: string, key: string): Promise<HTMLElement> {
   let shownPath = "";
-  panel.append(stepSlider(key, list, (ref) => {
+  return steppedPanel(run, key, true, (ref, body) => {
     const file = ref.paths[0];
     shownPath = file;
-    const url = links.get(file);
-    if (!url) { replace(body, h("p", { class: "error" }, `missing file ${file}`)); return; }
-    void request(url).then((r) => r.json() as Promise<TableJson>).then((table) => {
+    void tableFile(run, file).then((table) => {
       if (shownPath === file) replace(body, tableView(table));
     }, (err: unknown) => replace(body, h("p", { class: "error" }, String(err))));
-  }), body);
-  return panel;
+  });
 }
 
-async function htmlPanel(entity: string, project: string, name: string, path: string,
-    key: string): Promise<HTMLElement> {
-  const list = refs((await historyRows(path, [key])).rows);
-  const links = await urls(entity, project, name, [...new Set(list.flatMap((r) => r.paths))]);
-  const body = h("div", { class: "media-html" });
-  const panel = h("section", { class: "panel media wide", "data-media": key },
-    h("h3", null, key));
-  if (!list.length) return panel;
-  let shownPath = "";
-  panel.append(stepSlider(key, list, (ref) => {
+/** wandb.Html: its own document in a frame sandboxed without scripts (an empty `sandbox`:
+ * no scripts, no forms, a unique origin), served with a policy allowing its inline styles
+ * and no script. */
+function htmlPanel(run: string, key: string): Promise<HTMLElement> {
+  return steppedPanel(run, key, true, (ref, body) => {
     const file = ref.paths[0];
-    shownPath = file;
-    const url = links.get(file);
-    if (!url) { replace(body, h("p", { class: "error" }, `missing file ${file}`)); return; }
-    // The server sends HTML only as an attachment; here it is shown in a sandboxed frame
-    // (an empty `sandbox`: no scripts, no forms, a unique origin) from its text.
-    void request(url).then((r) => r.text()).then((text) => {
-      if (shownPath === file) {
-        replace(body, h("iframe", { sandbox: "", srcdoc: text, class: "html-frame",
-          title: `${key} (sandboxed)`, "data-path": file, referrerpolicy: "no-referrer" }));
-      }
-    }, (err: unknown) => replace(body, h("p", { class: "error" }, String(err))));
-  }), body);
+    replace(body, h("div", { class: "html-box" }, h("iframe", { sandbox: "",
+      src: runFileUrl(run, file, "html"), class: "html-frame", title: `${key} (sandboxed)`,
+      "data-path": file, referrerpolicy: "no-referrer" })));
+  });
+}
+
+async function histogramPanel(run: string, key: string): Promise<HTMLElement> {
+  const list = (await historyRows(run, [key])).rows
+    .map(([step, v]) => (typeof step === "number" ? decodeHistogram(step, v) : null))
+    .filter((x): x is StepHistogram => x !== null);
+  const panel = h("section", { class: "panel media wide", "data-histogram": key },
+    h("h3", null, key));
+  panel.append(list.length ? heatmapView(key, list)
+    : h("p", { class: "muted" }, "no histograms"));
   return panel;
 }
 
-/** Fill `box` with the run's images, tables and HTML. */
-export async function mediaTab(box: HTMLElement, run: UiRun, entity: string, project: string,
-    name: string): Promise<void> {
+/** The wandb.plot charts of the run, from the last table logged under `<key>_table`. */
+async function plotPanels(run: UiRun): Promise<HTMLElement[]> {
+  const tables = new Set(mediaKeys(run, ["table-file"]));
+  return Promise.all(plotSpecs(run.node.config).map(async (spec) => {
+    const key = spec.tableKey;
+    if (!tables.has(key)) return plotPanel(spec, null);
+    try {
+      const list = refs((await historyRows(run.path, [key])).rows);
+      const last = list[list.length - 1];
+      return plotPanel(spec, last ? await tableFile(run.path, last.paths[0]) : null);
+    } catch (err) {
+      return plotPanel(spec, null, String(err));
+    }
+  }));
+}
+
+/** Media types drawn by a panel of their own; other `*-file` types get a download list. */
+const SHOWN = new Set(["image-file", "images/separated", "audio-file", "audio", "video-file",
+  "videos", "table-file", "partitioned-table", "joined-table", "html-file", "histogram"]);
+
+/** Keys of media this page cannot draw (wandb.Object3D, Molecule, Plotly...): a type name
+ * ending in `-file` and none of those drawn here. */
+function otherMediaKeys(run: UiRun): string[] {
+  const keys = run.node.historyKeys?.keys ?? {};
+  return Object.entries(keys).filter(([, info]) => {
+    const types = (info.typeCounts ?? []).map((t) => t.type);
+    return types.some((t) => t.endsWith("-file")) && !types.some((t) => SHOWN.has(t));
+  }).map(([k]) => k).sort((a, b) => a.localeCompare(b));
+}
+
+/** Media not drawn here: the file of each step, to download. */
+function downloadPanel(run: string, key: string): Promise<HTMLElement> {
+  return steppedPanel(run, key, false, (ref, body) => replace(body, h("p", { class: "muted" },
+    "Not drawn here; download:"), h("ul", { class: "media-downloads" }, ref.paths.map((p) =>
+    h("li", null, h("a", { href: runFileUrl(run, p), download: p.split("/").pop() ?? p,
+      "data-path": p }, p.split("/").pop() ?? p))))));
+}
+
+/** Fill `box` with the run's media. */
+export async function mediaTab(box: HTMLElement, run: UiRun): Promise<void> {
+  const plots = plotSpecs(run.node.config);
+  const plotTables = new Set(plots.map((p) => p.tableKey));
   const images = mediaKeys(run, ["image-file", "images/separated"]);
-  const tables = mediaKeys(run, ["table-file", "partitioned-table", "joined-table"]);
+  const audio = mediaKeys(run, ["audio-file", "audio"]);
+  const video = mediaKeys(run, ["video-file", "videos"]);
+  const tables = mediaKeys(run, ["table-file", "partitioned-table", "joined-table"])
+    .filter((k) => !plotTables.has(k));
   const pages = mediaKeys(run, ["html-file"]);
-  if (!images.length && !tables.length && !pages.length) {
-    replace(box, h("p", { class: "muted" }, "No images or tables logged."));
+  const histograms = mediaKeys(run, ["histogram"]);
+  const others = otherMediaKeys(run);
+  if (!plots.length && ![...images, ...audio, ...video, ...tables, ...pages, ...histograms,
+    ...others].length) {
+    replace(box, h("p", { class: "muted" }, "No media logged."));
     return;
   }
   const panels = await Promise.all([
-    ...images.map((k) => imagePanel(entity, project, name, run.path, k)),
-    ...tables.map((k) => tablePanel(entity, project, name, run.path, k)),
-    ...pages.map((k) => htmlPanel(entity, project, name, run.path, k))]);
+    plotPanels(run),
+    ...images.map((k) => imagePanel(run.path, k)),
+    ...audio.map((k) => playerPanel(run.path, k, "audio")),
+    ...video.map((k) => playerPanel(run.path, k, "video")),
+    ...histograms.map((k) => histogramPanel(run.path, k)),
+    ...tables.map((k) => tablePanel(run.path, k)),
+    ...pages.map((k) => htmlPanel(run.path, k)),
+    ...others.map((k) => downloadPanel(run.path, k))]);
   replace(box, h("div", { class: "media-grid" }, panels));
 }

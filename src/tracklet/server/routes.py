@@ -23,6 +23,7 @@ from tracklet.server.rest import (
     history,
     metrics,
     query,
+    run_file,
     series,
     storage,
 )
@@ -52,6 +53,7 @@ ROUTES: list[AccessRoute] = [
     route("/api/v1/runs/series", series.runs_series, ["GET"], access=Access.USER),
     route("/api/v1/runs/history", history.runs_history, ["GET"], access=Access.USER),
     route("/api/v1/runs/console", console.runs_console, ["GET"], access=Access.USER),
+    route("/api/v1/runs/file", run_file.run_file, ["GET"], access=Access.USER),
     route("/api/v1/query", query.query, ["POST"], access=Access.USER, json_body=True),
     route("/api/v1/auth/login", auth.login, ["POST"], access=Access.PUBLIC, json_body=True),
     route("/api/v1/auth/logout", auth.logout, ["POST"], access=Access.USER),

@@ -12,6 +12,9 @@ Contract (checked by ``tests/storage/test_blobs_contract.py`` against every back
   size and when it was last written); ``info(key)`` the same for one key (NotFound when
   missing). Garbage collection judges an object's age by it.
 * ``local_path(key)`` is a readable local file with the bytes (local disk) or None.
+* ``open_range(key, first, last)`` yields the bytes ``first``..``last`` (inclusive, ``last``
+  within the object) in chunks; stores that can seek or ask for a range override the
+  default, which reads from the start and skips.
 * ``presigned_get`` / ``presigned_put`` return a URL the client can use directly (object
   stores), or ``None`` when the server itself must serve the bytes (local disk, memory).
 """
@@ -46,6 +49,11 @@ class BlobStore(ABC):
     @abstractmethod
     def open(self, key: str, chunk_size: int = CHUNK) -> Iterator[bytes]:
         """Yield the bytes stored under ``key``."""
+
+    def open_range(self, key: str, first: int, last: int, chunk_size: int = CHUNK
+                   ) -> Iterator[bytes]:
+        """Yield the bytes ``first``..``last`` (inclusive) stored under ``key``."""
+        return slice_chunks(self.open(key, chunk_size), first, last)
 
     @abstractmethod
     def exists(self, key: str) -> bool:
@@ -90,3 +98,15 @@ class BlobStore(ABC):
     def close(self) -> None:
         """Release connections; the default holds none."""
         return None
+
+
+def slice_chunks(chunks: Iterator[bytes], first: int, last: int) -> Iterator[bytes]:
+    """The bytes ``first``..``last`` (inclusive) of a chunked stream."""
+    at = 0
+    for chunk in chunks:
+        end = at + len(chunk)
+        if end > first:
+            yield chunk[max(0, first - at):last + 1 - at]
+        if end > last:
+            return
+        at = end

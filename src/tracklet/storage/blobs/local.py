@@ -51,6 +51,15 @@ class LocalBlobStore(BlobStore):
             raise NotFound(f"blob {key!r} not found") from None
         return _chunks(fh, chunk_size)
 
+    def open_range(self, key: str, first: int, last: int, chunk_size: int = CHUNK
+                   ) -> Iterator[bytes]:
+        try:
+            fh = self._path(key).open("rb")
+        except FileNotFoundError:
+            raise NotFound(f"blob {key!r} not found") from None
+        fh.seek(first)
+        return _limited(fh, last - first + 1, chunk_size)
+
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
@@ -92,4 +101,11 @@ class LocalBlobStore(BlobStore):
 def _chunks(fh: BinaryIO, chunk_size: int) -> Iterator[bytes]:
     with fh:
         while chunk := fh.read(chunk_size):
+            yield chunk
+
+
+def _limited(fh: BinaryIO, size: int, chunk_size: int) -> Iterator[bytes]:
+    with fh:
+        while size > 0 and (chunk := fh.read(min(chunk_size, size))):
+            size -= len(chunk)
             yield chunk

@@ -119,6 +119,13 @@ class S3BlobStore(BlobStore):
             body = self._client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
         return _chunks(body, chunk_size, key)
 
+    def open_range(self, key: str, first: int, last: int, chunk_size: int = CHUNK
+                   ) -> Iterator[bytes]:
+        with _translate(key):
+            body = self._client.get_object(Bucket=self.bucket, Key=self._key(key),
+                                           Range=f"bytes={first}-{last}")["Body"]
+        return _chunks(body, chunk_size, key)
+
     def exists(self, key: str) -> bool:
         try:
             self.size(key)
