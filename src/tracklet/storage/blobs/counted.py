@@ -63,6 +63,12 @@ class CountedBlobStore(BlobStore):
         chunks = self._call("open", lambda: self.inner.open(key, chunk_size))
         return self._iterate("open", chunks)
 
+    def open_range(self, key: str, first: int, last: int, chunk_size: int = CHUNK
+                   ) -> Iterator[bytes]:
+        chunks = self._call("open", lambda: self.inner.open_range(key, first, last,
+                                                                  chunk_size))
+        return self._iterate("open", chunks)
+
     def exists(self, key: str) -> bool:
         return self._call("exists", lambda: self.inner.exists(key))
 
