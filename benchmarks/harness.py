@@ -47,7 +47,9 @@ def start_server(data_dir: Path, db: str | None = None, blobs: str | None = None
     return testing.start_server(data_dir, key=ADMIN_KEY, db=db or "", blobs=blobs or "",
                                 env={"TRACKLET_LOG_LEVEL": "warning", **SERVER_ENV},
                                 args=("--workers", str(workers)) if workers > 1 else (),
-                                timeout=90)
+                                # Each worker process imports and opens everything itself:
+                                # on this busy machine two took 20-53 s to answer.
+                                timeout=90 if workers == 1 else 240)
 
 
 @contextmanager
