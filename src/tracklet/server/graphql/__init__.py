@@ -54,6 +54,21 @@ from tracklet.server.graphql.scalars import SCALARS
 
 log = logging.getLogger("tracklet.graphql")
 
+
+class _CallerErrors(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """What ariadne logs for every error of every answer, at debug level, without the
+    traceback: most are the caller's (a refused document, a missing run), and the internal
+    ones are logged at error level with their request id by :func:`execute`. At error level
+    each refused request wrote kilobytes of log, and an attacker's loop filled the disk."""
+
+    def error(self, msg: object, *args: Any, **kwargs: Any) -> None:
+        """Log ``msg`` at debug level, without ``exc_info``."""
+        if self.logger.isEnabledFor(logging.DEBUG):
+            self.logger.debug(msg, *args)
+
+
+_ARIADNE_LOG = _CallerErrors(log, {})
+
 SCHEMA_DIR = Path(__file__).parent / "schema"
 
 #: Appended to validation errors about fields and arguments W&B has and tracklet lacks.
@@ -177,7 +192,7 @@ def execute(
         query_parser=documents.parse,
         query_validator=documents.validate,
         error_formatter=format_one,
-        logger="tracklet.graphql",
+        logger=_ARIADNE_LOG,
     )
     if transient:
         raise transient[0]

@@ -97,14 +97,18 @@ class DocumentCache:
         """Validation errors of a document (an ariadne ``QueryValidator``); remembered for
         documents this cache parsed, computed every time for any other. ``type_info`` is
         ignored: graphql-core 3.3 validates without one. The cost limits always apply, beside
-        ``rules`` (the standard rules without it)."""
-        rules = (*(specified_rules if rules is None else rules), self.cost_rule)
+        ``rules`` (the standard rules without it), and first: a document over a limit is
+        refused with the limits it breaks alone, without the cost of the other rules (several
+        times the measure's, paid by every new text an attacker sends)."""
         with self._lock:
             entry = self._documents.get(id(document_ast))
             known = entry is not None and entry.document is document_ast
             if known and schema is self.schema and entry is not None and entry.errors is not None:
                 return entry.errors
-        errors = list(validate(schema, document_ast, rules, max_errors))
+        errors = list(validate(schema, document_ast, (self.cost_rule,), max_errors))
+        if not errors:
+            errors = list(validate(schema, document_ast,
+                                   specified_rules if rules is None else rules, max_errors))
         if known and schema is self.schema and entry is not None:
             with self._lock:
                 entry.errors = errors
