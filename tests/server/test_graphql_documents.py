@@ -30,10 +30,15 @@ def test_parse_and_validate_once_per_schema() -> None:
     with mock.patch.object(documents, "validate", wraps=documents.validate) as validate:
         assert cache.validate(schema, document) == []
         assert cache.validate(schema, document) == []
+        # Two passes per valid document, once: the cost limits, then the standard rules.
+        assert validate.call_count == 2
+        # An invalid one is refused and forgotten: parsed and validated again next time.
+        size = len(cache)
         bad = _parse(cache, BAD)
+        assert len(cache) == size + 1
         first = cache.validate(schema, bad)
-        assert first and cache.validate(schema, bad) is first
-        # Two passes per document, each once: the cost limits, then the standard rules.
+        assert first and len(cache) == size
+        assert _parse(cache, BAD) is not bad
         assert validate.call_count == 4
         # Another schema has a cache of its own, and a result is never reused across schemas.
         other = build_schema()
