@@ -48,7 +48,8 @@ def test_registries_through_the_sdk(live_server: LiveServer, sdk: SdkEnv, tmp_pa
         run = wandb.init(entity="r-ann", project="train", id="regrun01")
         with open("weights.bin", "wb") as f:
             f.write(b"registry-bytes" * 100)
-        art = wandb.Artifact("weights", type="model")
+        art = wandb.Artifact("weights", type="model", metadata={"epochs": 5, "arch": {
+            "depth": 50}})
         art.add_file("weights.bin")
         run.log_artifact(art)
         art.wait()
@@ -67,6 +68,21 @@ def test_registries_through_the_sdk(live_server: LiveServer, sdk: SdkEnv, tmp_pa
     assert sorted(c.name for c in ann.registries().collections()) == ["hidden", "resnet"]
     versions = list(bob.registries().versions())
     assert [(v.collection.name, v.version) for v in versions] == [("resnet", "v0")]
+
+    def found(artifact_filter: dict[str, Any]) -> list[str]:
+        return [v.version for v in bob.registries().versions(filter=artifact_filter)]
+
+    # Version filters: the SDK's basic search fields, operators and combinations.
+    assert found({"alias": "prod"}) == found({"version": "v0"}) == ["v0"]
+    assert found({"alias": "staging"}) == found({"alias": {"$ne": "prod"}}) == []
+    assert found({"metadata.epochs": {"$gte": 5}}) == ["v0"]
+    assert found({"metadata.arch.depth": 50}) == ["v0"]
+    assert found({"metadata.epochs": {"$lt": 5}}) == []
+    assert found({"$and": [{"created_at": {"$gt": "2000-01-01"}},
+                           {"alias": {"$in": ["prod", "x"]}}]}) == ["v0"]
+    assert found({"$or": [{"tag": "nope"}, {"version": "v9"}]}) == []
+    with pytest.raises(Exception, match="unsupported filter operator"):
+        found({"alias": {"$near": 1}})
     registry = bob.registry("models")
     assert registry.description == "production models"
     assert registry.visibility == "organization"
