@@ -358,14 +358,14 @@ _RAW = st.one_of(st.binary(max_size=200), _VALUES.map(lambda v: json.dumps(v).en
 
 #: The kinds of case, drawn with these weights.
 KINDS = ["file_stream", "file_stream", "graphql", "graphql", "graphql", "raw", "rest", "rest",
-         "signed_url", "signed_url"]
+         "openapi", "signed_url", "signed_url"]
 
 
 def run_campaign(c: Campaign, cases: int, seed_value: int = 0,
                  kinds: list[str] | None = None) -> None:
     """``cases`` generated cases (file_stream, GraphQL, raw bodies, REST routes, signed URLs;
     ``kinds`` to draw from fewer) against ``c``."""
-    from benchmarks.fuzz_rest import rest_case, signed_url_case
+    from benchmarks.fuzz_rest import openapi_case, rest_case, signed_url_case
 
     schema = build_schema()
 
@@ -378,6 +378,8 @@ def run_campaign(c: Campaign, cases: int, seed_value: int = 0,
         kind = draw(st.sampled_from(kinds or KINDS))
         if kind == "rest":
             rest_case(c, draw)
+        elif kind == "openapi":
+            openapi_case(c, draw)
         elif kind == "signed_url":
             signed_url_case(c, draw)
         elif kind == "file_stream":

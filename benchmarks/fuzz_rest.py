@@ -4,6 +4,8 @@
   (the two users' names, traversal, encoded separators, any text), any method, query
   parameters the handlers read, headers (content types, gzip that is not, ranges, missing,
   foreign or malformed credentials, cookies and CSRF tokens) and a body.
+* :func:`openapi_case`: schemathesis's cases (valid and invalid) for every operation of
+  the routes' OpenAPI description (``server.openapi``).
 * :func:`signed_url_case`: real signed URLs tampered with, forged with the server's secret
   but expired, sent for another object or to another route, an upload URL replayed, and a
   download URL used after its run was deleted.
@@ -17,6 +19,7 @@ served after its run was deleted.
 from __future__ import annotations
 
 import base64
+import functools
 import gzip
 import time
 from typing import Any
@@ -28,6 +31,7 @@ from hypothesis import strategies as st
 from benchmarks.fuzz import _VALUES, ATTACKER, SECRET, VICTIM, Campaign, _json_line
 from tracklet.domain.keys import key_name
 from tracklet.server.access import Access, AccessRoute
+from tracklet.server.openapi import describe
 from tracklet.server.routes import ROUTES
 from tracklet.server.signing import sign
 
@@ -276,4 +280,56 @@ def signed_url_case(c: Campaign, draw: Any) -> None:
         _refused(c, got, "a download URL of a deleted run")
 
 
-__all__ = ["SECRET", "download_url", "rest_case", "signed_url_case", "upload_file"]
+# -- schemathesis over the OpenAPI description ---------------------------------------------
+
+
+@functools.cache
+def _operations() -> list[Any]:
+    import schemathesis
+    from schemathesis.core.result import Ok
+
+    schema = schemathesis.openapi.from_dict(describe())
+    return sorted((r.ok() for r in schema.get_all_operations() if isinstance(r, Ok)),
+                  key=lambda op: (op.path, op.method))
+
+
+def openapi_case(c: Campaign, draw: Any) -> None:
+    """One case schemathesis draws for one operation of ``server.openapi.describe()``, valid
+    or (negative mode) not, sent with the attacker's key unless it brings credentials."""
+    from schemathesis import GenerationMode
+
+    operation = draw(st.sampled_from(_operations()))
+    mode = draw(st.sampled_from([GenerationMode.POSITIVE, GenerationMode.NEGATIVE]))
+    case = draw(operation.as_strategy(generation_mode=mode))
+    sent = case.as_transport_kwargs(base_url="http://testserver")
+    headers = {k: str(v) for k, v in sent.get("headers", {}).items()
+               if k.lower() not in ("connection", "x-schemathesis-testcaseid")}
+    if sent.get("cookies"):
+        headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in sent["cookies"].items())
+    credentials = "authorization" not in {k.lower() for k in headers} or draw(st.booleans())
+    if credentials:
+        headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+    body: dict[str, Any] = {}
+    if "json" in sent:
+        body["content"] = orjson.dumps(sent["json"], option=orjson.OPT_NON_STR_KEYS) \
+            if _encodable(sent["json"]) else str(sent["json"]).encode()
+        headers.setdefault("Content-Type", "application/json")
+    elif isinstance(sent.get("data"), (bytes, str)):
+        data = sent["data"]
+        body["content"] = data.encode() if isinstance(data, str) else data
+    elif sent.get("data") is not None:
+        body["data"] = sent["data"]
+    c.send(sent["method"], sent["url"], credentials=credentials, headers=headers,
+           params=sent.get("params") or None, label=f"openapi {operation.path}", **body)
+
+
+def _encodable(value: Any) -> bool:
+    try:
+        orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        return False
+    return True
+
+
+__all__ = ["SECRET", "download_url", "openapi_case", "rest_case", "signed_url_case",
+           "upload_file"]

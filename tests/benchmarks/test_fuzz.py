@@ -61,3 +61,13 @@ def test_signed_url_checks_can_fail(storage_settings: Settings) -> None:
     with campaign(storage_settings) as c, mock.patch.object(access, "verify", lenient):
         run_campaign(c, cases=40, seed_value=5, kinds=["signed_url"])
     assert any("expired token: answered 200" in f for f in c.failures), c.failures
+
+
+def test_schemathesis_cases_over_the_openapi_description(storage_settings: Settings) -> None:
+    with campaign(storage_settings) as c:
+        before = snapshot(c.storage)
+        run_campaign(c, cases=60, seed_value=3, kinds=["openapi"])
+        assert c.failures == []
+        assert snapshot(c.storage) == before
+        operations = {k.rsplit(" ", 1)[0] for k in c.counts if k.startswith("openapi ")}
+        assert len(operations) >= 15
