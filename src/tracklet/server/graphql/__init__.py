@@ -41,6 +41,7 @@ from tracklet.server.graphql.resolvers import (
     files,
     history,
     registries,
+    registry_members,
     reports,
     run_control,
     run_delete,
@@ -88,7 +89,7 @@ def build_schema(limits: QueryLimits | None = None) -> GraphQLSchema:
                             *history.BINDABLES, *run_delete.BINDABLES,
                             *teams.BINDABLES, *sweeps.BINDABLES, *alerts.BINDABLES,
                             *file_delete.BINDABLES, *reports.BINDABLES,
-                            *registries.BINDABLES]
+                            *registries.BINDABLES, *registry_members.BINDABLES]
     schema = make_executable_schema(type_defs, *bindables)
     _bind_default_resolvers(schema)
     # Arguments and input fields arrive in resolvers as snake_case keyword/dict keys.
