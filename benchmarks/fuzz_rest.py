@@ -259,9 +259,11 @@ def signed_url_case(c: Campaign, draw: Any) -> None:
     elif kind == "replay":
         name = f"replay-{draw(st.integers(0, 10**9))}.txt"
         url = upload_file(c, ATTACKER, "r1", name, b"first\n")
-        got = c.send("PUT", url, credentials=False, content=draw(st.binary(max_size=50)),
-                     label=label)
-        _refused(c, got, "a replayed upload URL")
+        again = draw(st.binary(max_size=50))
+        got = c.send("PUT", url, credentials=False, content=again,
+                     label=label if again != b"first\n" else "signed replay, same bytes")
+        if again != b"first\n":  # the same bytes again: the SDK's retry, answered as before
+            _refused(c, got, "a replayed upload URL")
         stored = c.send("GET", download_url(c, ATTACKER, "r1", name), credentials=False,
                         label=label)
         if stored is None or stored.content != b"first\n":
