@@ -1,5 +1,5 @@
-"""A team or organization always keeps an admin; team invites are e-mailed when the server
-sends e-mail."""
+"""A team, an organization and the server always keep an admin; team invites are e-mailed
+when the server sends e-mail."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from tests.support.smtp import smtp_server
 from tracklet.cli.main import cli
 from tracklet.config import Settings
 from tracklet.domain.policy import Role
-from tracklet.errors import Conflict
+from tracklet.errors import Conflict, NotFound
 from tracklet.server.graphql.ids import encode_id
 from tracklet.storage import credentials, teams
 
@@ -89,6 +89,37 @@ def test_the_cli_says_why(app_settings: Settings) -> None:
         assert result.exit_code != 0
         assert "'ada' is the last admin of team 'ml'" in result.output
         assert _roles(app, "ml") == {"ada": "admin"}
+
+
+def test_the_last_server_admin_stays(app_settings: Settings) -> None:
+    with in_process_app(app_settings) as app:  # its admin: "admin", from the admin key
+        storage = app.storage
+        _ada, ada_key = storage.create_user("ada")
+        bo, _ = storage.create_user("bo")
+        store = ["--data-dir", str(app_settings.data_dir), *(
+            ["--db", app_settings.db] if app_settings.db else []),
+            *(["--blobs", app_settings.blobs] if app_settings.blobs else [])]
+        env = {"TRACKLET_S3_ENDPOINT_URL": app_settings.s3_endpoint_url} \
+            if app_settings.s3_endpoint_url else {}
+
+        def run(*args: str) -> Any:
+            return CliRunner().invoke(cli, ["user", *args, *store], env=env)
+
+        refused = run("admin", "admin", "--revoke")
+        assert refused.exit_code != 0
+        assert "'admin' is the last server admin: make another user an admin first" in \
+            refused.output
+        assert run("admin", "ada").output.strip() == "'ada' is a server admin"
+        # Takes effect at once: ada's key now reads the audit log, an admin's page.
+        assert app.client.get("/api/v1/audit", auth=("api", ada_key)).status_code == 200
+        assert run("admin", "admin", "--revoke").exit_code == 0
+        with pytest.raises(Conflict, match="'ada' is the last server admin"):
+            teams.set_server_admin(storage, "ada", False)
+        # Only server admins change it; a non-admin is told there is no such thing.
+        with pytest.raises(NotFound):
+            teams.set_server_admin(storage, "ada", False, actor=bo)
+        assert [e.action for e in teams.audit_entries(storage)][:2] == [
+            "user.admin.revoke", "user.admin"]
 
 
 def test_invites_are_emailed(app_settings: Settings) -> None:

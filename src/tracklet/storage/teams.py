@@ -222,6 +222,22 @@ def create_service_account(storage: Storage, team: str, description: str | None,
     return user, key
 
 
+def set_server_admin(storage: Storage, username: str, admin: bool,
+                     actor: User | None = None) -> None:
+    """Make ``username`` a server admin or not (server admins only). The server keeps its
+    last admin: demoting them is a Conflict."""
+    _require_server_admin(actor, "user")
+    with storage.db.write() as conn:
+        user = _user(conn, username)
+        if user.admin and not admin and accounts.count_admins(conn, besides=user.id) == 0:
+            raise Conflict(f"{username!r} is the last server admin: make another user an "
+                           "admin first")
+        accounts.set_admin(conn, user.id, admin)
+        accounts.bump_auth_version(conn)
+        audit.record(conn, _name(actor), "user.admin" if admin else "user.admin.revoke",
+                     username)
+
+
 def create_user(storage: Storage, username: str, actor: User | None = None,
                 email: str | None = None, admin: bool = False) -> tuple[User, str]:
     """A new user and their first API key (shown once): server admins only."""
