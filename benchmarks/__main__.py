@@ -27,6 +27,8 @@ WORKLOADS = {
                  "reading the same data",
     "fuzz": "hostile input in process: file_stream, schema-drawn GraphQL, raw bodies; "
             "counts by status, zero 5xx / leaks / changes to another user's run",
+    "cost": "nested, aliased and oversized GraphQL refused; another user's viewer p99 while "
+            "an attacker sends them, vs none",
     "ui": "the web UI in headless chromium: workspace charts at 10/100/1,000 runs vs "
           "fetching the same series; 10,000-run table scroll",
 }

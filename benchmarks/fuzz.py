@@ -46,6 +46,11 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
+try:  # the test client's own HTTP package (starlette's testclient prefers httpx2)
+    import httpx2 as httpx
+except ImportError:  # pragma: no cover
+    import httpx  # type: ignore[no-redef]
+
 from tracklet.config import Settings
 from tracklet.server.app import create_app
 from tracklet.server.graphql import build_schema
@@ -72,27 +77,59 @@ class Campaign:
     run_id: str
     counts: Counter[str] = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
+    #: Signed URLs handed out at setup: the victim's secret file, the attacker's own file.
+    urls: dict[str, str] = field(default_factory=dict)
 
-    def send(self, method: str, path: str, who: str = ATTACKER, **kwargs: Any) -> Any:
-        """One request as ``who``; a 5xx or a leak of the victim's secret is a failure."""
-        got = self.client.request(method, path, auth=("api", self.keys[who]), **kwargs)
-        kind = path.split("/")[1] or "root"
+    def send(self, method: str, path: str, who: str = ATTACKER, *, credentials: bool = True,
+             label: str = "", **kwargs: Any) -> Any:
+        """One request as ``who`` (with no key of his when ``credentials`` is False, as for
+        signed URLs or a request bringing its own Authorization header), counted under
+        ``label`` (by default the path's first part) and its status; a 5xx or a leak of the
+        victim's secret is a failure."""
+        if credentials:
+            kwargs["auth"] = ("api", self.keys[who])
+        try:
+            got = self.client.request(method, path, **kwargs)
+        except (httpx.InvalidURL, httpx.LocalProtocolError, UnicodeEncodeError):
+            # What no HTTP client puts on the wire (a raw tab in the path, a header
+            # byte it refuses): refused before the server, counted, not sent.
+            self.counts["unsendable"] += 1
+            return None
+        kind = path.split("/")[1].split("?")[0] or "root"
         if path.endswith("file_stream"):
             kind = "file_stream"
-        label = f"{kind} {got.status_code}"
+        elif kind == "api":
+            kind = "/".join(path.split("?")[0].split("/")[1:4])
+        label = f"{label or kind} {got.status_code}"
         if kind == "graphql" and got.status_code == 200 and '"errors"' in got.text:
             label += " errors"
         self.counts[label] += 1
         if got.status_code >= 500:
             self.fail(f"{method} {path}: {got.status_code} {got.text[:300]} "
                       f"for {json.dumps(kwargs, default=str)[:600]}")
-        elif who == ATTACKER and SECRET in got.text:
+        elif who == ATTACKER and SECRET in _text(got):
             self.fail(f"{method} {path}: leaked the victim's secret: {got.text[:300]}")
         return got
 
     def fail(self, message: str) -> None:
+        """Record a failure (the first 50 are kept)."""
         if len(self.failures) < 50:
             self.failures.append(message)
+
+    def graphql(self, who: str, query: str, variables: dict[str, Any] | None = None) -> Any:
+        """The data of a GraphQL request that must succeed (the campaign's own setup)."""
+        got = self.client.post("/graphql", auth=("api", self.keys[who]),
+                               json={"query": query, "variables": variables or {}})
+        got.raise_for_status()
+        body = got.json()
+        if body.get("errors"):
+            raise RuntimeError(f"{query[:80]}: {body['errors']}")
+        return body["data"]
+
+
+def _text(got: Any) -> str:
+    """An answer's body as text, whatever its encoding (a download is bytes)."""
+    return str(got.content.decode("utf-8", "replace"))
 
 
 def snapshot(storage: Storage) -> tuple[Any, ...]:
@@ -128,9 +165,26 @@ def campaign(settings: Settings) -> Iterator[Campaign]:
                 client.post(f"/files/{who}/p/r1/file_stream", auth=("api", keys[who]),
                             json={"files": {"wandb-history.jsonl": {"offset": 0, "content": [
                                 '{"_step": 0, "loss": 0.5}']}}}).raise_for_status()
-            yield Campaign(client, storage, keys, ids[VICTIM])
+            c = Campaign(client, storage, keys, ids[VICTIM])
+            _secrets_elsewhere(c)
+            yield c
     finally:
         storage.close()
+
+
+def _secrets_elsewhere(c: Campaign) -> None:
+    """The victim's secret in a history value, a console line and a run file, and a file
+    of the attacker's own: what the REST routes and signed URLs could leak."""
+    from benchmarks.fuzz_rest import download_url, upload_file
+
+    c.client.post(f"/files/{VICTIM}/p/r1/file_stream", auth=("api", c.keys[VICTIM]), json={
+        "files": {"wandb-history.jsonl": {"offset": 1, "content": [
+            json.dumps({"_step": 1, "loss": 0.25, "note": SECRET})]},
+            "output.log": {"offset": 0, "content": [f"2026-01-01T00:00:00 {SECRET}"]}},
+    }).raise_for_status()
+    for who, name in ((VICTIM, "secret.txt"), (ATTACKER, "mine.txt")):
+        upload_file(c, who, "r1", name, f"{who} {SECRET if who == VICTIM else 'ok'}\n".encode())
+        c.urls[who] = download_url(c, who, "r1", name)
 
 
 # -- file_stream payloads ----------------------------------------------------------------------
@@ -302,8 +356,17 @@ _RAW = st.one_of(st.binary(max_size=200), _VALUES.map(lambda v: json.dumps(v).en
 # -- the campaign -------------------------------------------------------------------------------
 
 
-def run_campaign(c: Campaign, cases: int, seed_value: int = 0) -> None:
-    """``cases`` generated cases (file_stream, GraphQL, raw bodies) against ``c``."""
+#: The kinds of case, drawn with these weights.
+KINDS = ["file_stream", "file_stream", "graphql", "graphql", "graphql", "raw", "rest", "rest",
+         "openapi", "signed_url", "signed_url"]
+
+
+def run_campaign(c: Campaign, cases: int, seed_value: int = 0,
+                 kinds: list[str] | None = None) -> None:
+    """``cases`` generated cases (file_stream, GraphQL, raw bodies, REST routes, signed URLs;
+    ``kinds`` to draw from fewer) against ``c``."""
+    from benchmarks.fuzz_rest import openapi_case, rest_case, signed_url_case
+
     schema = build_schema()
 
     @seed(seed_value)
@@ -312,9 +375,14 @@ def run_campaign(c: Campaign, cases: int, seed_value: int = 0) -> None:
     @given(st.data())
     def one(data: Any) -> None:
         draw = data.draw
-        kind = draw(st.sampled_from(["file_stream", "file_stream", "graphql", "graphql",
-                                     "graphql", "raw"]))
-        if kind == "file_stream":
+        kind = draw(st.sampled_from(kinds or KINDS))
+        if kind == "rest":
+            rest_case(c, draw)
+        elif kind == "openapi":
+            openapi_case(c, draw)
+        elif kind == "signed_url":
+            signed_url_case(c, draw)
+        elif kind == "file_stream":
             file_stream_case(c, draw(_STREAM), draw(st.sampled_from([ATTACKER, VICTIM])))
         elif kind == "graphql":
             document = graphql_document(draw, schema, c.run_id)

@@ -104,3 +104,24 @@ def test_an_organizations_members_read_its_entity_but_not_its_projects() -> None
     assert not allowed(member, Action.WRITE, Resource("acme", "reg-open"))
     assert not allowed(member, Action.READ, Resource("other-org"))
     assert not allowed(_user("eve"), Action.READ, Resource("acme"))
+
+
+@pytest.mark.parametrize("held", [Role.ADMIN, Role.MEMBER, Role.VIEWER])
+@pytest.mark.parametrize("entity_role", [None, Role.VIEWER])
+def test_a_role_on_one_project_allows_what_it_allows_there(
+        held: Role, entity_role: Role | None) -> None:
+    # A registry member: a role on org/wandb-registry-x (PRIVATE), whatever the entity says.
+    subject = Subject.of(_user("bo"), Grants(
+        roles=() if entity_role is None else (("org", entity_role),),
+        private=frozenset({("org", "wandb-registry-x")}) if entity_role else frozenset(),
+        project_roles=((("org", "wandb-registry-x"), held),)))
+    expected = {Role.ADMIN: set(Action), Role.MEMBER: {Action.READ, Action.WRITE},
+                Role.VIEWER: {Action.READ}}[held]
+    for action in Action:
+        assert allowed(subject, action, Resource("org", "wandb-registry-x")) == (
+            action in expected)
+        # Nothing beyond that project: not the entity itself, not its other projects.
+        assert not allowed(subject, action, Resource("org", "wandb-registry-y")) or (
+            entity_role is not None and action is Action.READ)
+        assert allowed(subject, action, Resource("org")) == (
+            entity_role is not None and action is Action.READ)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import LiveServer, SdkEnv, make_api
+from tracklet.server.graphql.ids import encode_id
 from tracklet.storage import teams
 
 
@@ -28,7 +29,9 @@ def test_registries_through_the_sdk(live_server: LiveServer, sdk: SdkEnv, tmp_pa
                                     monkeypatch: pytest.MonkeyPatch) -> None:
     storage = live_server.storage()
     try:
-        keys = {n: storage.create_user(n)[1] for n in ("r-ann", "r-bob", "r-eve")}
+        made = {n: storage.create_user(n) for n in ("r-ann", "r-bob", "r-eve")}
+        keys = {n: key for n, (_user, key) in made.items()}
+        ids = {n: encode_id("User", user.id) for n, (user, _key) in made.items()}
         teams.create_org(storage, "r-acme")
         teams.set_org_member(storage, "r-acme", "r-ann", teams.parse_role("admin"))
         teams.set_org_member(storage, "r-acme", "r-bob", teams.parse_role("member"))
@@ -48,7 +51,8 @@ def test_registries_through_the_sdk(live_server: LiveServer, sdk: SdkEnv, tmp_pa
         run = wandb.init(entity="r-ann", project="train", id="regrun01")
         with open("weights.bin", "wb") as f:
             f.write(b"registry-bytes" * 100)
-        art = wandb.Artifact("weights", type="model")
+        art = wandb.Artifact("weights", type="model", metadata={"epochs": 5, "arch": {
+            "depth": 50}})
         art.add_file("weights.bin")
         run.log_artifact(art)
         art.wait()
@@ -67,6 +71,21 @@ def test_registries_through_the_sdk(live_server: LiveServer, sdk: SdkEnv, tmp_pa
     assert sorted(c.name for c in ann.registries().collections()) == ["hidden", "resnet"]
     versions = list(bob.registries().versions())
     assert [(v.collection.name, v.version) for v in versions] == [("resnet", "v0")]
+
+    def found(artifact_filter: dict[str, Any]) -> list[str]:
+        return [v.version for v in bob.registries().versions(filter=artifact_filter)]
+
+    # Version filters: the SDK's basic search fields, operators and combinations.
+    assert found({"alias": "prod"}) == found({"version": "v0"}) == ["v0"]
+    assert found({"alias": "staging"}) == found({"alias": {"$ne": "prod"}}) == []
+    assert found({"metadata.epochs": {"$gte": 5}}) == ["v0"]
+    assert found({"metadata.arch.depth": 50}) == ["v0"]
+    assert found({"metadata.epochs": {"$lt": 5}}) == []
+    assert found({"$and": [{"created_at": {"$gt": "2000-01-01"}},
+                           {"alias": {"$in": ["prod", "x"]}}]}) == ["v0"]
+    assert found({"$or": [{"tag": "nope"}, {"version": "v9"}]}) == []
+    with pytest.raises(Exception, match="unsupported filter operator"):
+        found({"alias": {"$near": 1}})
     registry = bob.registry("models")
     assert registry.description == "production models"
     assert registry.visibility == "organization"
@@ -106,3 +125,21 @@ def test_registries_through_the_sdk(live_server: LiveServer, sdk: SdkEnv, tmp_pa
         eve.registry("models", organization="r-acme")
     with pytest.raises(Exception):  # noqa: B017
         eve.artifact("r-acme/wandb-registry-models/resnet:v0")
+
+    # Registry members: the org admin lets bob into the restricted registry, changes his
+    # role, and takes him out again; bob, a member there, manages no one.
+    secret = ann.registry("secret", organization="r-acme")
+    secret.add_members(ids["r-bob"])
+    assert [(m.user.username, m.role) for m in secret.user_members()] == [("r-bob", "member")]
+    assert sorted(r.name for r in bob.registries()) == ["models", "secret"]
+    assert bob.artifact("r-acme/wandb-registry-secret/hidden:v0").digest == fetched.digest
+    with pytest.raises(Exception, match="project not found"):  # as if it did not exist
+        bob.registry("secret").add_members(ids["r-eve"])
+    secret.update_member(ids["r-bob"], "viewer")
+    assert [m.role for m in secret.members()] == ["viewer"]
+    assert secret.team_members() == []
+    secret.remove_members(ids["r-bob"])
+    assert secret.members() == []
+    assert [r.name for r in bob.registries()] == ["models"]
+    with pytest.raises(Exception):  # noqa: B017 - out again: as if it did not exist
+        bob.artifact("r-acme/wandb-registry-secret/hidden:v0")

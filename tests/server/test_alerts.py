@@ -5,7 +5,6 @@ limited per run and title by waitDuration (milliseconds on the wire), read back 
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.support.app import InProcessApp, in_process_app
+from tests.support.smtp import smtp_server
 from tracklet.config import Settings
 from tracklet.server.alert_delivery import MAX_ATTEMPTS, deliver_due
 
@@ -170,24 +170,8 @@ def test_a_delivery_gives_up_after_the_last_attempt(
 @pytest.fixture
 def smtp_receiver() -> Iterator[tuple[int, list[Any]]]:
     """An SMTP server on loopback (aiosmtpd) that keeps the messages it accepts."""
-    from aiosmtpd.controller import Controller
-    from aiosmtpd.handlers import Message
-
-    received: list[Any] = []
-
-    class Keep(Message):  # type: ignore[misc]
-        def handle_message(self, message: Any) -> None:
-            received.append(message)
-
-    with socket.socket() as probe:  # aiosmtpd checks the port it is given, so not 0
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(Keep(), hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield port, received
-    finally:
-        controller.stop()
+    with smtp_server() as running:
+        yield running
 
 
 def test_alerts_are_emailed(app_settings: Settings, smtp_receiver: tuple[int, list[Any]],

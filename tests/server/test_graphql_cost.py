@@ -7,6 +7,7 @@ wandb 0.31's ``operations.json``, the 13 more captured on the wire, and W&B's sc
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from pathlib import Path
@@ -92,6 +93,17 @@ def test_nested_and_aliased_queries_are_refused_fast(app: InProcessApp) -> None:
     assert len(NESTED.encode()) == 201
     assert _fastest(app, NESTED, "graphql_max_depth") < 0.05
     assert _fastest(app, ALIASED, "graphql_max_aliases") < 0.05
+
+
+def test_refused_documents_are_not_logged_as_errors(
+        app: InProcessApp, caplog: pytest.LogCaptureFixture) -> None:
+    # Each used to log its traceback and document at error level: an attacker's loop of
+    # refused queries wrote ~600 bytes a request to the server log.
+    with caplog.at_level(logging.INFO):
+        _refused(app, NESTED, "graphql_max_depth")
+        _refused(app, ALIASED, "graphql_max_aliases")
+    assert [r for r in caplog.records
+            if r.levelno >= logging.INFO and r.name.startswith("tracklet")] == []
 
 
 def test_costly_query_within_depth_and_aliases_is_refused(app: InProcessApp) -> None:

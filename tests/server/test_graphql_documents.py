@@ -30,16 +30,34 @@ def test_parse_and_validate_once_per_schema() -> None:
     with mock.patch.object(documents, "validate", wraps=documents.validate) as validate:
         assert cache.validate(schema, document) == []
         assert cache.validate(schema, document) == []
-        bad = _parse(cache, BAD)
-        first = cache.validate(schema, bad)
-        assert first and cache.validate(schema, bad) is first
+        # Two passes per valid document, once: the cost limits, then the standard rules.
         assert validate.call_count == 2
+        # An invalid one is refused and forgotten: parsed and validated again next time.
+        size = len(cache)
+        bad = _parse(cache, BAD)
+        assert len(cache) == size + 1
+        first = cache.validate(schema, bad)
+        assert first and len(cache) == size
+        assert _parse(cache, BAD) is not bad
+        assert validate.call_count == 4
         # Another schema has a cache of its own, and a result is never reused across schemas.
         other = build_schema()
         assert documents_of(other) is not cache
         assert _parse(documents_of(other), VIEWER) is not document
         assert cache.validate(other, document) == []
-        assert validate.call_count == 3
+        assert validate.call_count == 6
+
+
+def test_a_document_over_a_limit_is_refused_before_the_other_rules() -> None:
+    schema = build_schema()
+    cache = documents_of(schema)
+    aliased = "{ " + " ".join(f"a{i}: viewer {{ noSuchField }}" for i in range(30)) + " }"
+    with mock.patch.object(documents, "validate", wraps=documents.validate) as validate:
+        errors = cache.validate(schema, _parse(cache, aliased))
+        assert validate.call_count == 1
+    # The limit alone: the unknown field is not reported, the rules that find it never ran.
+    assert [e.message for e in errors] == [
+        "the operation has 30 aliased fields, over the limit of 10 (graphql_max_aliases)"]
 
 
 def test_least_recently_used_documents_are_dropped() -> None:

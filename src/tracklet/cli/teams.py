@@ -171,6 +171,21 @@ def user_list(data_dir: Path | None, db: str | None, blobs: str | None) -> None:
             click.echo(f"{u.username}\t{kind}\t{member_of or '-'}")
 
 
+@click.command("admin")
+@click.argument("name")
+@click.option("--revoke", is_flag=True, help="Take the admin rights away instead.")
+@store_options
+@fail_cleanly
+def user_admin(name: str, revoke: bool, data_dir: Path | None, db: str | None,
+               blobs: str | None) -> None:
+    """Give user NAME server admin rights (or --revoke them; the last admin keeps them)."""
+    from tracklet.storage import teams
+
+    with _store(data_dir, db, blobs) as storage:
+        teams.set_server_admin(storage, name, not revoke)
+    click.echo(f"{name!r} is {'no longer ' if revoke else ''}a server admin")
+
+
 @click.command("audit")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
 @store_options
@@ -194,6 +209,7 @@ def register(cli: click.Group) -> None:
     user_group = cli.commands["user"]
     assert isinstance(user_group, click.Group)
     user_group.add_command(user_list)
+    user_group.add_command(user_admin)
 
 
 def _membership_commands(group: click.Group, noun: str, note: str, set_member: str,

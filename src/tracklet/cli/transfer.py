@@ -29,7 +29,7 @@ class ProgressBars:
     def __enter__(self) -> ProgressBars:
         if self._enabled:
             try:
-                from rich.progress import Progress  # type: ignore[import-not-found,unused-ignore]
+                from rich.progress import Progress  # type: ignore[import-not-found, unused-ignore]
             except ImportError:
                 pass
             else:

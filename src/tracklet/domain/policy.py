@@ -17,6 +17,8 @@ The model:
 * A project's **visibility**: ``TEAM`` (the default: every role on the entity),
   ``PRIVATE`` (only the entity's admins), ``ORGANIZATION`` (also read by every member of
   the team's organization, who is neither able to write nor to see private projects).
+* A **role on one project** (a registry's members, users or whole teams) allows what it
+  allows there, whatever the project's visibility.
 * An organization's own entity (where its registries live, ``domain.registry``) is read
   (the entity, not its projects) by every member of the organization.
 
@@ -100,11 +102,21 @@ class Grants:
     org_readable: frozenset[tuple[str, str]] = field(default_factory=frozenset)
     private: frozenset[tuple[str, str]] = field(default_factory=frozenset)
     org_entities: frozenset[str] = field(default_factory=frozenset)
+    #: ((entity, project), role) held on single projects (a registry's members), directly
+    #: or through a team.
+    project_roles: tuple[tuple[tuple[str, str], Role], ...] = ()
 
     def role(self, entity: str) -> Role | None:
         """The role held on ``entity``, or None."""
         for name, role in self.roles:
             if name == entity:
+                return role
+        return None
+
+    def project_role(self, entity: str, project: str) -> Role | None:
+        """The role held on project ``entity``/``project`` itself, or None."""
+        for key, role in self.project_roles:
+            if key == (entity, project):
                 return role
         return None
 
@@ -152,8 +164,19 @@ def role_on(actor: User, entity: str) -> Role | None:
 
 
 def allowed(actor: User, action: Action, resource: Resource) -> bool:
-    """Whether ``actor`` may do ``action`` to ``resource``: the whole policy."""
+    """Whether ``actor`` may do ``action`` to ``resource``: the whole policy. A role held
+    on the project itself (a registry member's) allows what that role allows there, on
+    top of what the entity grants."""
     grants = grants_of(actor)
+    if _by_entity(actor, grants, action, resource):
+        return True
+    if resource.project is None:
+        return False
+    held = grants.project_role(resource.entity, resource.project)
+    return held is not None and action in _ROLE_ACTIONS[held]
+
+
+def _by_entity(actor: User, grants: Grants, action: Action, resource: Resource) -> bool:
     role = role_on(actor, resource.entity)
     key = (resource.entity, resource.project or "")
     if role is not None:

@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import smtplib
 import time
 import urllib.error
 import urllib.request
-from email.message import EmailMessage
 from typing import Any
 
 import orjson
@@ -25,6 +23,7 @@ from anyio import to_thread
 
 from tracklet.config import Settings
 from tracklet.errors import TrackletError
+from tracklet.server import mail
 from tracklet.storage import Storage
 from tracklet.storage.metadata import alerts as alert_repo
 from tracklet.storage.metadata.alerts import DueDelivery
@@ -81,24 +80,11 @@ def _post(url: str, body: dict[str, Any]) -> str | None:
 
 def _mail(settings: Settings, recipients: str, body: dict[str, Any]) -> str | None:
     """Send the alert e-mail; None when the server accepted it, else what went wrong."""
-    mail = EmailMessage()
-    mail["From"] = settings.smtp_from
-    mail["To"] = recipients
-    mail["Subject"] = f"[tracklet {body['severity']}] {body['title']}"
     lines = [body["body"], "", f"Run: {body['entity']}/{body['project']}/{body['run']}"]
     if "url" in body:
         lines.append(body["url"])
-    mail.set_content("\n".join(lines))
-    try:
-        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=_TIMEOUT_S) as smtp:
-            if settings.smtp_starttls:
-                smtp.starttls()
-            if settings.smtp_username:
-                smtp.login(settings.smtp_username, settings.smtp_password)
-            smtp.send_message(mail)
-    except (smtplib.SMTPException, OSError) as exc:
-        return f"{type(exc).__name__}: {exc}"[:500]
-    return None
+    return mail.send(settings, recipients, f"[tracklet {body['severity']}] {body['title']}",
+                     "\n".join(lines))
 
 
 def _send(settings: Settings, destination: str, body: dict[str, Any]) -> str | None:

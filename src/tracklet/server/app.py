@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -37,8 +38,17 @@ log = logging.getLogger("tracklet.server")
 WAL_CHECKPOINT_INTERVAL_S = 1.0
 
 
-def create_app(settings: Settings, storage: Storage | None = None) -> Starlette:
-    """Build the ASGI app. Storage is opened (and migrated) at startup unless given."""
+def create_app(settings: Settings, storage: Storage | None = None, *,
+               freeze_heap: bool = False) -> Starlette:
+    """Build the ASGI app. Storage is opened (and migrated) at startup unless given.
+
+    ``freeze_heap`` (the server process: :func:`tracklet.server.processes.serve`) moves
+    every object alive once the app has started into the collector's permanent generation:
+    the schema, the models and the modules are never garbage, yet each full collection
+    walked them all, a pause of a few hundred milliseconds for whichever requests were in
+    flight (``benchmarks.cost``). Not for apps built in a test process, where it would keep
+    every earlier app's leftovers for good.
+    """
 
     metrics = Metrics()
 
@@ -57,6 +67,9 @@ def create_app(settings: Settings, storage: Storage | None = None) -> Starlette:
                              settings.graphql_max_concurrent_per_user),
                          metrics=metrics)
         app.state.tracklet = state
+        if freeze_heap:
+            gc.collect()
+            gc.freeze()
         tasks = [asyncio.create_task(_crash_sweeper(state))]
         if store.db.is_sqlite:
             tasks.append(asyncio.create_task(_wal_checkpointer(state)))

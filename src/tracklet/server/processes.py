@@ -30,9 +30,10 @@ def serve(settings: Settings, workers: int, **options: Any) -> None:
     """Run the server: in this process when ``workers`` is 1, else ``workers`` processes
     sharing one listening socket. ``options`` are uvicorn's (host, port, log_level, ...)."""
     if workers == 1:
-        uvicorn.run(create_app(settings), **options)
+        uvicorn.run(create_app(settings, freeze_heap=True), **options)
         return
-    config = uvicorn.Config(functools.partial(create_app, settings), factory=True,
+    config = uvicorn.Config(functools.partial(create_app, settings, freeze_heap=True),
+                            factory=True,
                             workers=workers, **options)
     socket = config.bind_socket()
     try:

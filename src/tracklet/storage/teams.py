@@ -15,7 +15,7 @@ from tracklet.domain.names import validate_name
 from tracklet.domain.policy import Action, Role, Subject, Visibility, can, require
 from tracklet.domain.records import Entity, Project, User
 from tracklet.domain.registry import is_registry, registry_visibility
-from tracklet.errors import InvalidInput, NotFound
+from tracklet.errors import Conflict, InvalidInput, NotFound
 from tracklet.storage.metadata import accounts, audit
 from tracklet.storage.metadata import teams as repo
 
@@ -94,23 +94,40 @@ def _org_for(conn: Connection, name: str, actor: User | None, manage: bool) -> r
     return org
 
 
+def _keep_an_admin(members: list[repo.Member], user: User, role: Role | None,
+                   where: str) -> None:
+    """Conflict when giving ``user`` ``role`` (None: taking them out) would leave ``where``
+    without an admin: nobody could then add members, change roles or visibility."""
+    admins = [m.user.id for m in members if m.role is Role.ADMIN]
+    if role is not Role.ADMIN and admins == [user.id]:
+        raise Conflict(f"{user.username!r} is the last admin of {where}: make another member "
+                       "an admin first")
+
+
 def set_org_member(storage: Storage, org: str, username: str, role: Role,
                    actor: User | None = None) -> None:
     """Add ``username`` to organization ``org`` with ``role`` (or change their role): its
-    admins and server admins."""
+    admins and server admins. Its last admin keeps the role (Conflict)."""
     with storage.db.write() as conn:
         found = _org_for(conn, org, actor, manage=True)
-        repo.set_org_member(conn, found.id, _user(conn, username).id, role)
+        user = _user(conn, username)
+        _keep_an_admin(repo.org_members_of(conn, found.id), user, role,
+                       f"organization {org!r}")
+        repo.set_org_member(conn, found.id, user.id, role)
         accounts.bump_auth_version(conn)
         audit.record(conn, _name(actor), "org.member.set", f"{org}/{username}", role.value)
 
 
 def remove_org_member(storage: Storage, org: str, username: str,
                       actor: User | None = None) -> None:
-    """Take ``username`` out of organization ``org``; NotFound if they were not in it."""
+    """Take ``username`` out of organization ``org``; NotFound if they were not in it,
+    Conflict if they are its last admin."""
     with storage.db.write() as conn:
         found = _org_for(conn, org, actor, manage=True)
-        if not repo.remove_org_member(conn, found.id, _user(conn, username).id):
+        user = _user(conn, username)
+        _keep_an_admin(repo.org_members_of(conn, found.id), user, None,
+                       f"organization {org!r}")
+        if not repo.remove_org_member(conn, found.id, user.id):
             raise NotFound(f"{username!r} is not a member of {org!r}")
         accounts.bump_auth_version(conn)
         audit.record(conn, _name(actor), "org.member.remove", f"{org}/{username}")
@@ -149,21 +166,27 @@ def create_team(storage: Storage, name: str, actor: User | None = None,
 
 def set_team_member(storage: Storage, team: str, username: str, role: Role,
                     actor: User | None = None) -> None:
-    """Add ``username`` to ``team`` with ``role`` (or change it): the team's admins."""
+    """Add ``username`` to ``team`` with ``role`` (or change it): the team's admins. Its
+    last admin keeps the role (Conflict)."""
     with storage.db.write() as conn:
         entity = _team(conn, team, actor, Action.ADMIN)
-        repo.set_team_member(conn, entity.id, _user(conn, username).id, role)
+        user = _user(conn, username)
+        _keep_an_admin(repo.team_members_of(conn, entity.id), user, role, f"team {team!r}")
+        repo.set_team_member(conn, entity.id, user.id, role)
         accounts.bump_auth_version(conn)
         audit.record(conn, _name(actor), "team.member.set", f"{team}/{username}", role.value)
 
 
 def remove_team_member(storage: Storage, team: str, username: str,
                        actor: User | None = None) -> None:
-    """Take ``username`` out of ``team`` (the team's admins; a member may leave)."""
+    """Take ``username`` out of ``team`` (the team's admins; a member may leave; its last
+    admin may not: Conflict)."""
     with storage.db.write() as conn:
         leaving = actor is not None and actor.username == username
         entity = _team(conn, team, actor, Action.READ if leaving else Action.ADMIN)
-        if not repo.remove_team_member(conn, entity.id, _user(conn, username).id):
+        user = _user(conn, username)
+        _keep_an_admin(repo.team_members_of(conn, entity.id), user, None, f"team {team!r}")
+        if not repo.remove_team_member(conn, entity.id, user.id):
             raise NotFound(f"{username!r} is not a member of {team!r}")
         accounts.bump_auth_version(conn)
         audit.record(conn, _name(actor), "team.member.remove", f"{team}/{username}")
@@ -197,6 +220,22 @@ def create_service_account(storage: Storage, team: str, description: str | None,
         accounts.bump_auth_version(conn)
         audit.record(conn, _name(actor), "user.create", name, f"service account of {team}")
     return user, key
+
+
+def set_server_admin(storage: Storage, username: str, admin: bool,
+                     actor: User | None = None) -> None:
+    """Make ``username`` a server admin or not (server admins only). The server keeps its
+    last admin: demoting them is a Conflict."""
+    _require_server_admin(actor, "user")
+    with storage.db.write() as conn:
+        user = _user(conn, username)
+        if user.admin and not admin and accounts.count_admins(conn, besides=user.id) == 0:
+            raise Conflict(f"{username!r} is the last server admin: make another user an "
+                           "admin first")
+        accounts.set_admin(conn, user.id, admin)
+        accounts.bump_auth_version(conn)
+        audit.record(conn, _name(actor), "user.admin" if admin else "user.admin.revoke",
+                     username)
 
 
 def create_user(storage: Storage, username: str, actor: User | None = None,

@@ -41,6 +41,7 @@ from tracklet.server.graphql.resolvers import (
     files,
     history,
     registries,
+    registry_members,
     reports,
     run_control,
     run_delete,
@@ -53,6 +54,21 @@ from tracklet.server.graphql.resolvers import (
 from tracklet.server.graphql.scalars import SCALARS
 
 log = logging.getLogger("tracklet.graphql")
+
+
+class _CallerErrors(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """What ariadne logs for every error of every answer, at debug level, without the
+    traceback: most are the caller's (a refused document, a missing run), and the internal
+    ones are logged at error level with their request id by :func:`execute`. At error level
+    each refused request wrote kilobytes of log, and an attacker's loop filled the disk."""
+
+    def error(self, msg: object, *args: Any, **kwargs: Any) -> None:
+        """Log ``msg`` at debug level, without ``exc_info``."""
+        if self.logger.isEnabledFor(logging.DEBUG):
+            self.logger.debug(msg, *args)
+
+
+_ARIADNE_LOG = _CallerErrors(log, {})
 
 SCHEMA_DIR = Path(__file__).parent / "schema"
 
@@ -73,7 +89,7 @@ def build_schema(limits: QueryLimits | None = None) -> GraphQLSchema:
                             *history.BINDABLES, *run_delete.BINDABLES,
                             *teams.BINDABLES, *sweeps.BINDABLES, *alerts.BINDABLES,
                             *file_delete.BINDABLES, *reports.BINDABLES,
-                            *registries.BINDABLES]
+                            *registries.BINDABLES, *registry_members.BINDABLES]
     schema = make_executable_schema(type_defs, *bindables)
     _bind_default_resolvers(schema)
     # Arguments and input fields arrive in resolvers as snake_case keyword/dict keys.
@@ -177,7 +193,7 @@ def execute(
         query_parser=documents.parse,
         query_validator=documents.validate,
         error_formatter=format_one,
-        logger="tracklet.graphql",
+        logger=_ARIADNE_LOG,
     )
     if transient:
         raise transient[0]

@@ -8,7 +8,8 @@ share documents, and a validation result is never reused against another schema.
 
 The cache is bounded by entries and by the characters of the texts it holds; a document is
 parsed with a token limit, and the server's cost limits (:mod:`.cost`) are validation rules,
-so a document's measure is computed once with its other validation errors.
+so a valid document's measure is computed once. An invalid document is dropped from the
+cache once refused (see :meth:`DocumentCache._forget`).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ _EXTENSION = "tracklet.documents"
 
 @dataclass
 class _Entry:
+    text: str
     document: DocumentNode
     errors: list[GraphQLError] | None = None
 
@@ -81,7 +83,7 @@ class DocumentCache:
             entry = self._texts.get(text)
             if entry is not None:  # another thread parsed it meanwhile
                 return entry.document
-            entry = self._texts[text] = _Entry(document)
+            entry = self._texts[text] = _Entry(text, document)
             self._documents[id(document)] = entry
             self._chars += len(text)
             while len(self._texts) > self.size or self._chars > self.max_chars:
@@ -97,18 +99,34 @@ class DocumentCache:
         """Validation errors of a document (an ariadne ``QueryValidator``); remembered for
         documents this cache parsed, computed every time for any other. ``type_info`` is
         ignored: graphql-core 3.3 validates without one. The cost limits always apply, beside
-        ``rules`` (the standard rules without it)."""
-        rules = (*(specified_rules if rules is None else rules), self.cost_rule)
+        ``rules`` (the standard rules without it), and first: a document over a limit is
+        refused with the limits it breaks alone, without the cost of the other rules (several
+        times the measure's, paid by every new text an attacker sends)."""
         with self._lock:
             entry = self._documents.get(id(document_ast))
             known = entry is not None and entry.document is document_ast
             if known and schema is self.schema and entry is not None and entry.errors is not None:
                 return entry.errors
-        errors = list(validate(schema, document_ast, rules, max_errors))
+        errors = list(validate(schema, document_ast, (self.cost_rule,), max_errors))
+        if not errors:
+            errors = list(validate(schema, document_ast,
+                                   specified_rules if rules is None else rules, max_errors))
         if known and schema is self.schema and entry is not None:
             with self._lock:
-                entry.errors = errors
+                if errors:
+                    self._forget(entry)
+                else:
+                    entry.errors = errors
         return errors
+
+    def _forget(self, entry: _Entry) -> None:
+        """Drop an invalid document (under the lock): kept, a stream of refused texts would
+        fill the cache with parse trees that live on into the collector's oldest generation,
+        where every full collection walks them (a pause for every request in flight)."""
+        if self._texts.get(entry.text) is entry:
+            del self._texts[entry.text]
+            self._chars -= len(entry.text)
+        self._documents.pop(id(entry.document), None)
 
 
 def attach_documents(schema: GraphQLSchema, limits: QueryLimits | None = None) -> DocumentCache:

@@ -265,6 +265,19 @@ def auth_version(conn: Connection) -> str:
     return get_setting(conn, AUTH_VERSION_SETTING) or ""
 
 
+def set_admin(conn: Connection, user_id: int, admin: bool) -> None:
+    """Make a user a server admin, or not."""
+    conn.execute(users.update().where(users.c.id == user_id).values(admin=admin))
+
+
+def count_admins(conn: Connection, besides: int | None = None) -> int:
+    """How many server admins there are (not counting user ``besides``)."""
+    q = select(func.count()).select_from(users).where(users.c.admin.is_(True))
+    if besides is not None:
+        q = q.where(users.c.id != besides)
+    return int(conn.execute(q).scalar_one())
+
+
 def bump_auth_version(conn: Connection) -> None:
     """Change :func:`auth_version` (to a random value: concurrent bumps never write the
     same value, so none of them goes unnoticed)."""

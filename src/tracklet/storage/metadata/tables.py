@@ -144,6 +144,28 @@ team_members = Table(
     Index("ix_team_members_user", "user_id"),
 )
 
+#: Roles held on one project (a registry's members) by a user or by a whole team.
+project_user_members = Table(
+    "project_user_members",
+    metadata,
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Index("ix_project_user_members_user", "user_id"),
+)
+
+project_team_members = Table(
+    "project_team_members",
+    metadata,
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("entity_id", Integer, ForeignKey("entities.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("role", String(16), nullable=False),
+    Index("ix_project_team_members_entity", "entity_id"),
+)
+
 audit_log = Table(
     "audit_log",
     metadata,

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, and_, select
 from tracklet.domain.policy import Grants, Role, Visibility
 from tracklet.domain.records import Entity, User
 from tracklet.errors import Conflict, NotFound
+from tracklet.storage.metadata import project_members
 from tracklet.storage.metadata.accounts import USER_COLUMNS, user_record
 from tracklet.storage.metadata.tables import (
     entities,
@@ -244,5 +245,7 @@ def grants_of(conn: Connection, user: User) -> Grants:
                                      entities.c.name.in_(list(roles))))
                 .where(projects.c.access == Visibility.PRIVATE.value)))
     ordered = tuple(sorted(roles.items(), key=lambda kv: (_STRENGTH[kv[1]], kv[0])))
+    held = tuple(sorted(project_members.project_roles_of(conn, user.id).items(),
+                        key=lambda kv: kv[0]))
     return Grants(roles=ordered, org_readable=org_readable, private=private,
-                  org_entities=org_entities)
+                  org_entities=org_entities, project_roles=held)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import datetime, timezone
 from typing import Any
 
 import orjson
@@ -136,11 +137,9 @@ def resolve_entity_memberships(entity: Entity, info: Info, after: str | None = N
                                order: str | None = None, project_filters: Any = None,
                                collection_filters: Any = None) -> dict[str, Any]:
     """The versions linked into the entity's portfolios the caller may read, newest first
-    per collection (what ``api.registries().versions()`` lists). Filtering the versions
-    themselves is not supported yet: a non-empty ``filters`` is refused."""
-    if _parse_filters(filters):
-        raise InvalidInput("filtering registry versions (by alias, tag or metadata) is not "
-                           "supported by this server; filter registries or collections")
+    per collection (what ``api.registries().versions()`` lists), filtered by ``filters``
+    on the fields of the SDK's basic search (see :data:`_VERSION_FIELDS`)."""
+    condition = _parse_filters(filters)
     if order:
         raise InvalidInput("ordering registry versions is not supported by this server")
     collections = _collections(info, entity, project_filters, collection_filters,
@@ -148,7 +147,8 @@ def resolve_entity_memberships(entity: Entity, info: Info, after: str | None = N
     members: list[Any] = []
     with info.context.storage.db.read() as conn:
         for collection in collections:
-            members += art_repo.list_members(conn, collection, None, 100_000)
+            members += [m for m in art_repo.list_members(conn, collection, None, 100_000)
+                        if _matches(m, condition, _VERSION_FIELDS, 0)]
     return _page(members, after, first)
 
 
@@ -211,6 +211,41 @@ _COLLECTION_FIELDS: _Getters = {"name": lambda c: c.name,
                                 "description": lambda c: c.description}
 
 
+
+
+def _iso(ts: float) -> str:
+    """A timestamp as the SDK writes dates in filters (ISO 8601, UTC), so that comparing
+    the strings compares the times."""
+    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _metadata(m: Any, path: str) -> Any:
+    """``metadata.a.b``: the value at that path of the version's metadata (None if none)."""
+    try:
+        value: Any = orjson.loads(m.artifact.metadata or "{}")
+    except orjson.JSONDecodeError:
+        return None
+    for part in path.split(".") if path else ():
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+#: Version filters: what ``versions(filter=...)`` may name (the SDK's basic search
+#: fields). ``alias`` and ``tag`` match when any of the version's do; ``version`` is
+#: ``"v3"``; ``metadata.<path>`` reads the version's metadata; dates compare as ISO text.
+_VERSION_FIELDS: _Getters = {
+    "id": lambda m: encode_id("Artifact", m.artifact.id),
+    "version": lambda m: f"v{m.version_index}",
+    "alias": lambda m: [a.alias for a in m.aliases],
+    "tag": lambda m: list(m.artifact.tags),
+    "metadata": lambda m: _metadata(m, ""),
+    "created_at": lambda m: _iso(m.artifact.created_at),
+    "updated_at": lambda m: _iso(m.artifact.updated_at),
+}
+#: Fields named with a dotted path below them (``metadata.epochs``).
+_PATH_FIELDS: dict[str, Callable[[Any, str], Any]] = {"metadata": _metadata}
+
+
 def _matches(obj: Any, condition: dict[str, Any], fields: _Getters, depth: int) -> bool:
     if depth > _MAX_FILTER_DEPTH:
         raise InvalidInput(f"filters nest deeper than {_MAX_FILTER_DEPTH} levels")
@@ -224,12 +259,28 @@ def _matches(obj: Any, condition: dict[str, Any], fields: _Getters, depth: int) 
         elif key in fields:
             if not _compare(fields[key](obj), operand):
                 return False
+        elif (root := key.partition(".")[0]) in fields and root in _PATH_FIELDS \
+                and key.partition(".")[2]:
+            if not _compare(_PATH_FIELDS[root](obj, key.partition(".")[2]), operand):
+                return False
         else:
             raise InvalidInput(f"cannot filter on {key!r}; use {', '.join(sorted(fields))}")
     return True
 
 
+_ORDERING = {"$gt": lambda a, b: a > b, "$gte": lambda a, b: a >= b,
+             "$lt": lambda a, b: a < b, "$lte": lambda a, b: a <= b}
+_NEGATED = {"$ne", "$nin"}
+
+
 def _compare(value: Any, operand: Any) -> bool:
+    """Whether ``value`` meets ``operand`` (a value, or ``{"$op": arg, ...}``). A list
+    value (aliases, tags) meets it when one of its items does (for ``$ne``/``$nin``: when
+    every item does)."""
+    if isinstance(value, list):
+        ops = operand.keys() if isinstance(operand, dict) else ()
+        test = all if any(op in _NEGATED for op in ops) else any
+        return test(_compare(item, operand) for item in value)
     if not isinstance(operand, dict):
         return bool(value == operand)
     for op, arg in operand.items():
@@ -244,7 +295,14 @@ def _compare(value: Any, operand: Any) -> bool:
         elif op == "$regex":
             if not isinstance(arg, str):
                 raise InvalidInput("$regex takes a string")
-            ok = bool(sqlite_regexp(check_pattern(arg), value))
+            ok = isinstance(value, str) and bool(sqlite_regexp(check_pattern(arg), value))
+        elif op in _ORDERING:
+            if isinstance(arg, (dict, list, bool)):
+                raise InvalidInput(f"{op} takes a number or a string")
+            try:
+                ok = value is not None and bool(_ORDERING[op](value, arg))
+            except TypeError:  # a number against text: no match, as a query would say
+                ok = False
         else:
             raise InvalidInput(f"unsupported filter operator {op!r}")
         if not ok:

@@ -149,8 +149,6 @@ def resolve_project_read_only(project: Project, info: Info) -> bool:
 for _field, _value in {
     "allowAllArtifactTypesInRegistry": True,  # a registry accepts every artifact type
     "isBenchmark": False,
-    "members": [],
-    "teamMembers": [],
     "triggers": [],
     "views": "{}",
 }.items():

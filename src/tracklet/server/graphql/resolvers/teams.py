@@ -9,6 +9,7 @@ thing not existing.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -18,12 +19,15 @@ from tracklet.domain.policy import Action, Role, Visibility, can, grants_of
 from tracklet.domain.records import Entity, Project, User
 from tracklet.domain.registry import is_registry, registry_access
 from tracklet.errors import InvalidInput, NotFound
+from tracklet.server import mail
 from tracklet.server.graphql.context import Info
 from tracklet.server.graphql.ids import decode_id, encode_id
 from tracklet.server.graphql.inputs import nonblank_str
 from tracklet.storage import credentials, teams
 from tracklet.storage.metadata import accounts
 from tracklet.storage.metadata import teams as team_repo
+
+log = logging.getLogger("tracklet.server")
 
 query = QueryType()
 mutation = MutationType()
@@ -86,8 +90,9 @@ def _find_invitee(ctx: Any, username: str | None, email: str | None) -> User:
 @mutation.field("createInvite")
 def resolve_create_invite(_: Any, info: Info,
                           input: dict[str, Any] | None = None) -> dict[str, Any]:  # noqa: A002
-    """Add an existing user (by username or e-mail) to a team at once: this server sends
-    no e-mail, so an invite is accepted as it is made."""
+    """Add an existing user (by username or e-mail) to a team at once (an invite is accepted
+    as it is made) and, when the server sends e-mail (``TRACKLET_SMTP_HOST``), tell them so
+    at the address given or their own."""
     ctx = info.context
     data = _input(input)
     team = nonblank_str(data, "entity_name")
@@ -96,9 +101,27 @@ def resolve_create_invite(_: Any, info: Info,
     user = _find_invitee(ctx, nonblank_str(data, "username"), nonblank_str(data, "email"))
     role = Role.ADMIN if data.get("admin") else Role.MEMBER
     teams.set_team_member(ctx.storage, team, user.username, role, ctx.user)
+    address = _str(data, "email") or user.email
+    if address and mail.configured(ctx.settings):
+        _mail_invite(ctx, address, team, role, user)
     return {"invite": {"id": encode_id("User", user.id), "name": user.username,
                        "email": user.email, "createdAt": time.time(),
                        "toUser": {"name": user.username}}}
+
+
+def _mail_invite(ctx: Any, address: str, team: str, role: Role, user: User) -> None:
+    """The invite e-mail; a refused one is logged (the membership stands: the team shows it
+    and the admin can tell the user another way)."""
+    url = f"{ctx.base_url}/{team}"
+    text = (f"{ctx.user.username} added you ({user.username}) to the team {team!r} on "
+            f"tracklet as {role.value}.\n\nThe team: {url}\n"
+            f"Sign in: {ctx.base_url}/login, or log runs to it with\n"
+            f"    wandb login --host {ctx.base_url}\n"
+            f"    wandb.init(entity={team!r}, project=...)\n")
+    failed = mail.send(ctx.settings, address, f"You were added to {team} on tracklet", text)
+    if failed is not None:
+        log.warning("invite e-mail for %s to team %s not sent: %s", user.username, team,
+                    failed)
 
 
 @mutation.field("deleteInvite")
