@@ -101,7 +101,7 @@ def resolve_create_invite(_: Any, info: Info,
     user = _find_invitee(ctx, nonblank_str(data, "username"), nonblank_str(data, "email"))
     role = Role.ADMIN if data.get("admin") else Role.MEMBER
     teams.set_team_member(ctx.storage, team, user.username, role, ctx.user)
-    address = _str(data, "email") or user.email
+    address = nonblank_str(data, "email") or user.email
     if address and mail.configured(ctx.settings):
         _mail_invite(ctx, address, team, role, user)
     return {"invite": {"id": encode_id("User", user.id), "name": user.username,
