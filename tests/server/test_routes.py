@@ -417,6 +417,30 @@ def test_signed_url_routes_accept_a_valid_signature_without_the_database(
     assert head.status_code == 200 and head.headers["content-length"] == str(len(BLOB_BYTES))
 
 
+def test_signed_url_routes_answer_cors(app: InProcessApp, world: World) -> None:
+    """Browsers (and `wandb verify`'s bucket check) preflight a signed URL: any origin may
+    use it, without credentials; the answer itself carries the origin header too."""
+    origin = {"Origin": "http://elsewhere.example"}
+    for r in _routes(Access.SIGNED_URL):
+        sample = SAMPLES[r.path]
+        url = _with_token(sample.url, _token(world, sample.claims))
+        preflight = app.client.options(url, auth=None, headers={
+            **origin, "Access-Control-Request-Method": sample.method,
+            "Access-Control-Request-Headers": "content-type, content-md5"})
+        assert preflight.status_code == 204, (r.path, preflight.text)
+        assert preflight.headers["access-control-allow-origin"] == "*", r.path
+        assert sample.method in preflight.headers["access-control-allow-methods"], r.path
+        assert preflight.headers["access-control-allow-headers"] == "content-type, content-md5"
+        assert "access-control-allow-credentials" not in preflight.headers, r.path
+        response = _send(app, sample.method, url, sample, headers=origin)
+        _assert_answered(response, sample, r.path)
+        if response.status_code < 400:  # errors are answered by the one error mapper
+            assert response.headers["access-control-allow-origin"] == "*", r.path
+        stale = _with_token(sample.url, _token(world, sample.claims, ttl_s=-5))
+        _assert_refused(app.client.options(stale, auth=None, headers=origin), 403,
+                        f"preflight of {r.path} with an expired token")
+
+
 def test_a_signed_url_route_names_its_token_kind() -> None:
     with pytest.raises(ValueError, match="token kind"):
         route("/x", health.health, ["GET"], access=Access.SIGNED_URL)

@@ -68,7 +68,9 @@ class AccessRoute(Route):
         self.token = token
         #: Whether POST bodies must be ``application/json``.
         self.json_body = json_body
-        super().__init__(path, _guarded(endpoint, access, token, json_body),
+        if access is Access.SIGNED_URL:  # browsers preflight them (CORS)
+            methods = [*methods, "OPTIONS"]
+        super().__init__(path, _guarded(endpoint, access, token, json_body, methods),
                          methods=list(methods), name=endpoint.__name__)
 
 
@@ -156,7 +158,7 @@ def check_json_body(request: Request) -> None:
 
 
 def _guarded(endpoint: Endpoint, access: Access, token: str | None,
-             json_body: bool) -> Endpoint:
+             json_body: bool, methods: Sequence[str]) -> Endpoint:
     if access is Access.PUBLIC:
         if not json_body:
             return endpoint
@@ -183,6 +185,24 @@ def _guarded(endpoint: Endpoint, access: Access, token: str | None,
         state: AppState = request.app.state.tracklet
         request.state.claims = verify(state.signing_secret, request.query_params.get("t", ""),
                                       token)
-        return await endpoint(request)
+        if request.method == "OPTIONS":
+            return _preflight(request, methods)
+        response = await endpoint(request)
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        return response
 
     return functools.wraps(endpoint)(signed_route)
+
+
+def _preflight(request: Request, methods: Sequence[str]) -> Response:
+    """A browser's CORS preflight of a signed URL (and `wandb verify`'s bucket CORS check).
+    Any origin may use the URL: it is its own credential and is sent without cookies, so a
+    page that holds it could fetch it through a server of its own anyway."""
+    headers = {"Access-Control-Allow-Origin": "*",
+               "Access-Control-Allow-Methods": ", ".join(m for m in methods
+                                                         if m != "OPTIONS"),
+               "Access-Control-Max-Age": "3600"}
+    wanted = request.headers.get("access-control-request-headers")
+    if wanted:
+        headers["Access-Control-Allow-Headers"] = wanted
+    return Response(status_code=204, headers=headers)
