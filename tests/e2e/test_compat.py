@@ -119,3 +119,60 @@ def test_verify_run_check_passes_and_history_keys_hold_after_compaction(
     assert keys["keys"]["loss"]["previousValue"] == 0.1
     assert keys["keys"]["dict.val1"]["previousValue"] == 1.0
     assert keys["keys"]["dict.val2"]["previousValue"] == 2
+
+
+# SDK 0.19 pages an artifact's download URLs through Artifact.files (ArtifactFileURLs) when
+# the server does not announce ARTIFACT_COLLECTION_MEMBERSHIP_FILES; the field was missing,
+# so every artifact download of that SDK retried for three minutes and failed.
+SDK_019_FILE_URLS = """
+query ArtifactFileURLs($id: ID!, $cursor: String, $perPage: Int) {
+    artifact(id: $id) {
+        files(after: $cursor, first: $perPage) {
+            pageInfo { hasNextPage endCursor }
+            edges { node { name directUrl } }
+        }
+    }
+}
+"""
+
+
+def test_artifact_files_page_download_urls_as_sdk_019_asks(sdk: SdkEnv,
+                                                           live_server: LiveServer) -> None:
+    files = {f"f{i}.txt": f"content {i}\n".encode() for i in range(5)}
+    for name, data in files.items():
+        (sdk.workdir / name).write_bytes(data)
+    logged = sdk.run("""
+        import wandb
+        run = wandb.init(project="artifact-file-urls")
+        art = wandb.Artifact("paged", type="dataset")
+        for i in range(5):
+            art.add_file(f"f{i}.txt")
+        run.log_artifact(art).wait()
+        print("RESULT", art.id)
+        run.finish()
+    """)
+    artifact_id = logged.stdout.split("RESULT ")[1].split()[0]
+    got: dict[str, bytes] = {}
+    cursor = None
+    pages = 0
+    while True:
+        response = httpx.post(
+            f"{live_server.url}/graphql", auth=("api", live_server.key), timeout=30,
+            json={"query": SDK_019_FILE_URLS,
+                  "variables": {"id": artifact_id, "cursor": cursor, "perPage": 2}})
+        page = response.json()["data"]["artifact"]["files"]
+        pages += 1
+        for edge in page["edges"]:
+            got[edge["node"]["name"]] = httpx.get(edge["node"]["directUrl"], timeout=30).content
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        cursor = page["pageInfo"]["endCursor"]
+    assert got == files and pages == 3
+    # Not a way around access: another user's key finds no artifact.
+    other_key = "local-" + "furl" * 11
+    with opened(live_server) as storage:
+        storage.create_user("fileurlreader", key=other_key)
+    response = httpx.post(f"{live_server.url}/graphql", auth=("api", other_key), timeout=30,
+                          json={"query": SDK_019_FILE_URLS, "variables": {"id": artifact_id}})
+    body = response.json()
+    assert not (body.get("data") or {}).get("artifact"), body

@@ -373,6 +373,15 @@ def resolve_artifact_files_by_entries(artifact: Artifact, info: Info,
     return connection(nodes, [n["name"] for n in nodes], False)
 
 
+@artifact_type.field("files")
+def resolve_artifact_files(artifact: Artifact, info: Info, after: str | None = None,
+                           first: int | None = None, names: list[str] | None = None
+                           ) -> dict[str, Any]:
+    # SDK 0.19 to 0.2x page download URLs here (ArtifactFileURLs) when the server does not
+    # announce ARTIFACT_COLLECTION_MEMBERSHIP_FILES.
+    return files_page(_ctx(info), artifact, after, first, names)
+
+
 def file_node(ctx: GraphQLContext, artifact: Artifact, f: ArtifactFile) -> dict[str, Any]:
     """A File object (plain dict) for one artifact file; references point at themselves."""
     if f.blob_key is not None:
@@ -408,13 +417,18 @@ def resolve_membership_collection(m: Membership, *_: Any) -> Collection:
 def resolve_membership_files(m: Membership, info: Info, after: str | None = None,
                              first: int | None = None, names: list[str] | None = None
                              ) -> dict[str, Any]:
-    ctx = _ctx(info)
+    return files_page(_ctx(info), m.artifact, after, first, names)
+
+
+def files_page(ctx: GraphQLContext, artifact: Artifact, after: str | None, first: int | None,
+               names: list[str] | None) -> dict[str, Any]:
+    """One page of an artifact's files by path, as a FileConnection."""
     limit = page_size(first)
     with ctx.storage.db.read() as conn:
-        rows = repo.list_files(conn, m.artifact.id, names or None, after, limit + 1)
-        total = repo.count_files(conn, m.artifact.id, names or None)
+        rows = repo.list_files(conn, artifact.id, names or None, after, limit + 1)
+        total = repo.count_files(conn, artifact.id, names or None)
     page = rows[:limit]
-    nodes = [file_node(ctx, m.artifact, f) for f in page]
+    nodes = [file_node(ctx, artifact, f) for f in page]
     return connection(nodes, [f.path for f in page], len(rows) > limit, total)
 
 
