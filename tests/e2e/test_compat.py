@@ -176,3 +176,42 @@ def test_artifact_files_page_download_urls_as_sdk_019_asks(sdk: SdkEnv,
                           json={"query": SDK_019_FILE_URLS, "variables": {"id": artifact_id}})
     body = response.json()
     assert not (body.get("data") or {}).get("artifact"), body
+
+
+# SDK releases before 0.28 run `wandb sync` through their legacy sender, which introspects
+# the ServerSettings type and then asks UpsertBucket for serverSettings.serverMessages; a
+# missing type crashed that sender before its first upsert, and the sync said "done".
+PROBE_SERVER_SETTINGS = """
+query ProbeServerSettings {
+    ServerSettingsType: __type(name: "ServerSettings") { fields { name } }
+}
+"""
+LEGACY_UPSERT = """
+mutation UpsertBucket($name: String, $project: String) {
+    upsertBucket(input: {name: $name, modelName: $project}) {
+        bucket { name project { name entity { name } } }
+        inserted
+        serverSettings {
+            serverMessages { utfText plainText htmlText messageType messageLevel }
+        }
+    }
+}
+"""
+
+
+def test_upsert_bucket_serves_server_settings_as_legacy_senders_ask(
+        live_server: LiveServer) -> None:
+    def post(query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = httpx.post(f"{live_server.url}/graphql", auth=("api", live_server.key),
+                              json={"query": query, "variables": variables or {}}, timeout=30)
+        body: dict[str, Any] = response.json()
+        assert response.status_code == 200 and "errors" not in body, body
+        return body["data"]
+
+    fields = post(PROBE_SERVER_SETTINGS)["ServerSettingsType"]["fields"]
+    assert {"name": "serverMessages"} in fields
+    upserted = post(LEGACY_UPSERT, {"name": "legacy1", "project": "legacy-sync"})
+    assert upserted["upsertBucket"] == {
+        "bucket": {"name": "legacy1",
+                   "project": {"name": "legacy-sync", "entity": {"name": "admin"}}},
+        "inserted": True, "serverSettings": {"serverMessages": []}}
