@@ -167,8 +167,10 @@ def resolve_project_membership(project: Project, info: Info, name: str | None = 
 
 
 @project_type.field("artifact")
-def resolve_project_artifact(project: Project, info: Info, name: str | None = None
-                             ) -> Artifact | None:
+def resolve_project_artifact(project: Project, info: Info, name: str | None = None,
+                             enable_tracking: bool | None = None) -> Artifact | None:
+    # enableTracking (SDK 0.2x) asks W&B to count the read for its usage analytics; a use
+    # that matters is recorded by useArtifact.
     membership = resolve_project_membership(project, info, name)
     return membership.artifact if membership else None
 
@@ -534,6 +536,16 @@ def resolve_type_collection(t: ArtifactType, info: Info, name: str | None = None
     ctx = _ctx(info)
     found = _named_collection(ctx, project_of(ctx, t.project_id), name) if name else None
     return found if found is not None and found.type_id == t.id else None
+
+
+@artifact_type_type.field("artifact")
+def resolve_type_artifact(t: ArtifactType, info: Info, name: str | None = None
+                          ) -> Artifact | None:
+    # SDK 0.2x lists an artifact's files through here (GetArtifactFiles).
+    membership = resolve_project_membership(project_of(_ctx(info), t.project_id), info, name)
+    if membership is None or membership.collection.type_id != t.id:
+        return None
+    return membership.artifact
 
 
 @alias_type.field("id")
