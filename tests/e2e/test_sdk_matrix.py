@@ -216,7 +216,12 @@ def test_offline_then_sync(old_sdk: ReleaseEnv, api: Any) -> None:
     old_sdk.cli("sync", str(run_dirs[0]))
     again = stored_run(old_sdk.server, ENTITY, project, "offline1")
     assert again.history == stored.history, "a second sync stores nothing twice"
-    assert again.console_raw == stored.console_raw
+    if _release(old_sdk.version) < (0, 28):
+        # 0.19 to 0.25 sync through their Python sender, which stamps each console line
+        # with the time of the sync: a second sync rewrites the same lines, newly stamped.
+        assert again.console == stored.console
+    else:
+        assert again.console_raw == stored.console_raw
 
     run = api.run(f"{ENTITY}/{project}/offline1")
     assert run.config == {"lr": 0.3, "arch": {"depth": 2}}

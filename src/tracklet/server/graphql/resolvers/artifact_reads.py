@@ -545,7 +545,8 @@ def resolve_type_artifact(t: ArtifactType, info: Info, name: str | None = None
     membership = resolve_project_membership(project_of(_ctx(info), t.project_id), info, name)
     if membership is None or membership.collection.type_id != t.id:
         return None
-    return membership.artifact
+    artifact: Artifact = membership.artifact
+    return artifact
 
 
 @alias_type.field("id")
