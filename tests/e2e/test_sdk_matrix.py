@@ -337,6 +337,19 @@ run.finish()
 """
 
 
+LINEAGE = """
+import json, sys, wandb
+project, runs = sys.argv[1], sys.argv[2].split(",")
+api = wandb.Api(timeout=60)
+out = {}
+for run_id in runs:
+    run = api.run(f"admin/{project}/{run_id}")
+    out[run_id] = {"logged": [a.name for a in run.logged_artifacts()],
+                   "used": [a.name for a in run.used_artifacts()]}
+print("RESULT", json.dumps(out))
+"""
+
+
 def test_artifacts_log_use_download(old_sdk: ReleaseEnv, api: Any, tmp_path: Path) -> None:
     project = _project(old_sdk, "artifacts")
     v0 = {"a.txt": b"alpha\n", "sub/b.json": b'{"b": 2}\n', "empty.bin": b"",
@@ -379,6 +392,12 @@ def test_artifacts_log_use_download(old_sdk: ReleaseEnv, api: Any, tmp_path: Pat
     got = Path(api.artifact(f"{entity}/{project}/dataset:v1").download(
         root=str(tmp_path / "pinned")))
     assert read_tree(got) == v1
+    # The lineage as that release's own wandb.Api() lists it.
+    runs = [logged[0]["run"], logged[1]["run"], used[0]["run"], used[1]["run"]]
+    lineage = result(old_sdk.run(LINEAGE, args=(project, ",".join(runs))))
+    assert [lineage[r] for r in runs] == [
+        {"logged": ["dataset:v0"], "used": []}, {"logged": ["dataset:v1"], "used": []},
+        {"logged": [], "used": ["dataset:v0"]}, {"logged": [], "used": ["dataset:v1"]}]
 
 
 # -- the read path: that release's own wandb.Api() ------------------------------------------

@@ -295,8 +295,9 @@ def resolve_artifact_tags(artifact: Artifact, *_: Any) -> list[dict[str, str]]:
 
 def tag_node(name: str) -> dict[str, str]:
     """A Tag object for a tag name."""
+    # Tags carry no category here; SDK 0.19 asks for one (tagCategoryName).
     return {"__typename": "Tag", "id": base64.b64encode(f"Tag:{name}".encode()).decode(),
-            "name": name}
+            "name": name, "tagCategoryName": ""}
 
 
 @artifact_type.field("digestAlgorithm")
@@ -536,6 +537,14 @@ def resolve_type_collection(t: ArtifactType, info: Info, name: str | None = None
     ctx = _ctx(info)
     found = _named_collection(ctx, project_of(ctx, t.project_id), name) if name else None
     return found if found is not None and found.type_id == t.id else None
+
+
+@artifact_type_type.field("artifactSequence")
+def resolve_type_sequence(t: ArtifactType, info: Info, name: str | None = None
+                          ) -> Collection | None:
+    # SDK 0.19 reads a collection of a type through here (ProjectArtifactCollection).
+    found = resolve_type_collection(t, info, name)
+    return found if found is not None and found.kind is CollectionKind.SEQUENCE else None
 
 
 @artifact_type_type.field("artifact")
