@@ -136,6 +136,28 @@ query ArtifactFileURLs($id: ID!, $cursor: String, $perPage: Int) {
 """
 
 
+SDK_019_LISTINGS = """
+query {
+    project(name: "artifact-file-urls", entityName: "admin") {
+        artifactTypes {
+            edges { cursor node { name artifactSequence(name: "paged") { name }
+                                  missing: artifactSequence(name: "nope") { name } } }
+        }
+        artifactType(name: "dataset") {
+            artifactCollections {
+                edges { cursor node {
+                    name
+                    aliases { edges { cursor node { alias } } }
+                    artifacts { edges { cursor version
+                                        node { versionIndex tags { name tagCategoryName } } } }
+                } }
+            }
+        }
+    }
+}
+"""
+
+
 def test_artifact_files_page_download_urls_as_sdk_019_asks(sdk: SdkEnv,
                                                            live_server: LiveServer) -> None:
     files = {f"f{i}.txt": f"content {i}\n".encode() for i in range(5)}
@@ -148,6 +170,8 @@ def test_artifact_files_page_download_urls_as_sdk_019_asks(sdk: SdkEnv,
         for i in range(5):
             art.add_file(f"f{i}.txt")
         run.log_artifact(art).wait()
+        art.tags = ["t1"]
+        art.save()
         print("RESULT", art.id)
         run.finish()
     """)
@@ -168,6 +192,25 @@ def test_artifact_files_page_download_urls_as_sdk_019_asks(sdk: SdkEnv,
             break
         cursor = page["pageInfo"]["endCursor"]
     assert got == files and pages == 3
+
+    # What else SDK 0.19's artifact operations select: edge cursors, a type's sequence by
+    # name, tag categories.
+    listing = httpx.post(
+        f"{live_server.url}/graphql", auth=("api", live_server.key), timeout=30,
+        json={"query": SDK_019_LISTINGS}).json()
+    assert "errors" not in listing, listing
+    project = listing["data"]["project"]
+    (type_edge,) = project["artifactTypes"]["edges"]
+    assert type_edge["cursor"] and type_edge["node"] == {
+        "name": "dataset", "artifactSequence": {"name": "paged"}, "missing": None}
+    (collection_edge,) = project["artifactType"]["artifactCollections"]["edges"]
+    assert collection_edge["cursor"]
+    collection = collection_edge["node"]
+    assert [e["node"]["alias"] for e in collection["aliases"]["edges"]] == ["latest"]
+    (version_edge,) = collection["artifacts"]["edges"]
+    assert (version_edge["cursor"], version_edge["version"]) == ("0", "v0")
+    assert version_edge["node"] == {"versionIndex": 0,
+                                    "tags": [{"name": "t1", "tagCategoryName": ""}]}
     # Not a way around access: another user's key finds no artifact.
     other_key = "local-" + "furl" * 11
     with opened(live_server) as storage:
