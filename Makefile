@@ -13,7 +13,7 @@ PYTEST_ARGS ?= -n 2 --dist loadgroup tests
 LOCK := requirements/test.lock
 LOCK_ARGS ?=
 
-.PHONY: ui run test install install-test lock system-deps lint typecheck pytest bench conformance clean
+.PHONY: ui run test test-compat install install-test lock system-deps lint typecheck pytest bench conformance clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -66,6 +66,14 @@ typecheck: lint
 # pytest exits 5 when it collected nothing; that is a failure here like any other non-zero.
 pytest: system-deps install-test
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The SDK compatibility matrix (docs/compatibility.md): the e2e core scenarios with every wandb
+# release in tests/e2e/sdk_venvs.py, each from a venv of its own under .cache/compat/ (made on
+# first use); `make test` runs the pinned release only. Naming the `compat` marker keeps the
+# older releases in (they are left out otherwise).
+COMPAT_ARGS ?= -n 2 --dist loadgroup
+test-compat: system-deps install-test
+	$(BIN)/pytest $(COMPAT_ARGS) -m "compat or not compat" tests/e2e/test_sdk_matrix.py
 
 bench: install-test
 	$(BIN)/python -m benchmarks

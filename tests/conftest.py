@@ -70,6 +70,19 @@ BLOB_BACKENDS = ["local", "memory", pytest.param("s3", marks=pytest.mark.s3)]
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "postgresql: runs against the test PostgreSQL server")
     config.addinivalue_line("markers", "s3: runs against the test S3 endpoint (moto)")
+    config.addinivalue_line("markers", "compat: an SDK release of the compatibility matrix "
+                            "other than the pinned one (`make test-compat`, `-m compat`)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave out the older SDK releases of the matrix unless ``-m`` names ``compat``: each
+    needs a venv of its own, made on first use (tests/e2e/sdk_venvs.py)."""
+    if "compat" in (config.getoption("markexpr") or ""):
+        return
+    left_out = [item for item in items if item.get_closest_marker("compat") is not None]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if item.get_closest_marker("compat") is None]
 
 
 def _script(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> str:

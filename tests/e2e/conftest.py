@@ -57,6 +57,9 @@ class SdkEnv:
     server: LiveServer
     workdir: Path
     env: dict[str, str]
+    #: The interpreter that runs the scripts: the test environment's, or the venv of another
+    #: SDK release (tests/e2e/sdk_venvs.py).
+    python: Path = Path(sys.executable)
 
     def run(self, code: str, *, expect_rc: int | None = 0, timeout: float = 300,
             extra_env: dict[str, str] | None = None,
@@ -65,7 +68,7 @@ class SdkEnv:
         script = self.workdir / f"script_{time.monotonic_ns()}.py"
         script.write_text(textwrap.dedent(code))
         proc = subprocess.run(
-            [sys.executable, str(script), *args],
+            [str(self.python), str(script), *args],
             cwd=self.workdir,
             env={**self.env, **(extra_env or {})},
             capture_output=True,
@@ -83,7 +86,7 @@ class SdkEnv:
             timeout: float = 300) -> subprocess.CompletedProcess[str]:
         """Run the ``wandb`` command line with this environment."""
         proc = subprocess.run(
-            [str(Path(sys.executable).parent / "wandb"), *args],
+            [str(self.python.parent / "wandb"), *args],
             cwd=self.workdir, env=self.env, capture_output=True, text=True, timeout=timeout,
         )
         if expect_rc is not None and proc.returncode != expect_rc:

@@ -119,3 +119,142 @@ def test_verify_run_check_passes_and_history_keys_hold_after_compaction(
     assert keys["keys"]["loss"]["previousValue"] == 0.1
     assert keys["keys"]["dict.val1"]["previousValue"] == 1.0
     assert keys["keys"]["dict.val2"]["previousValue"] == 2
+
+
+# SDK 0.19 pages an artifact's download URLs through Artifact.files (ArtifactFileURLs) when
+# the server does not announce ARTIFACT_COLLECTION_MEMBERSHIP_FILES; the field was missing,
+# so every artifact download of that SDK retried for three minutes and failed.
+SDK_019_FILE_URLS = """
+query ArtifactFileURLs($id: ID!, $cursor: String, $perPage: Int) {
+    artifact(id: $id) {
+        files(after: $cursor, first: $perPage) {
+            pageInfo { hasNextPage endCursor }
+            edges { node { name directUrl } }
+        }
+    }
+}
+"""
+
+
+SDK_019_LISTINGS = """
+query {
+    project(name: "artifact-file-urls", entityName: "admin") {
+        artifactTypes {
+            edges { cursor node { name artifactSequence(name: "paged") { name }
+                                  missing: artifactSequence(name: "nope") { name } } }
+        }
+        artifactType(name: "dataset") {
+            artifactCollections {
+                edges { cursor node {
+                    name
+                    aliases { edges { cursor node { alias } } }
+                    artifacts { edges { cursor version
+                                        node { versionIndex tags { name tagCategoryName } } } }
+                } }
+            }
+        }
+    }
+}
+"""
+
+
+def test_artifact_files_page_download_urls_as_sdk_019_asks(sdk: SdkEnv,
+                                                           live_server: LiveServer) -> None:
+    files = {f"f{i}.txt": f"content {i}\n".encode() for i in range(5)}
+    for name, data in files.items():
+        (sdk.workdir / name).write_bytes(data)
+    logged = sdk.run("""
+        import wandb
+        run = wandb.init(project="artifact-file-urls")
+        art = wandb.Artifact("paged", type="dataset")
+        for i in range(5):
+            art.add_file(f"f{i}.txt")
+        run.log_artifact(art).wait()
+        art.tags = ["t1"]
+        art.save()
+        print("RESULT", art.id)
+        run.finish()
+    """)
+    artifact_id = logged.stdout.split("RESULT ")[1].split()[0]
+    got: dict[str, bytes] = {}
+    cursor = None
+    pages = 0
+    while True:
+        response = httpx.post(
+            f"{live_server.url}/graphql", auth=("api", live_server.key), timeout=30,
+            json={"query": SDK_019_FILE_URLS,
+                  "variables": {"id": artifact_id, "cursor": cursor, "perPage": 2}})
+        page = response.json()["data"]["artifact"]["files"]
+        pages += 1
+        for edge in page["edges"]:
+            got[edge["node"]["name"]] = httpx.get(edge["node"]["directUrl"], timeout=30).content
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        cursor = page["pageInfo"]["endCursor"]
+    assert got == files and pages == 3
+
+    # What else SDK 0.19's artifact operations select: edge cursors, a type's sequence by
+    # name, tag categories.
+    listing = httpx.post(
+        f"{live_server.url}/graphql", auth=("api", live_server.key), timeout=30,
+        json={"query": SDK_019_LISTINGS}).json()
+    assert "errors" not in listing, listing
+    project = listing["data"]["project"]
+    (type_edge,) = project["artifactTypes"]["edges"]
+    assert type_edge["cursor"] and type_edge["node"] == {
+        "name": "dataset", "artifactSequence": {"name": "paged"}, "missing": None}
+    (collection_edge,) = project["artifactType"]["artifactCollections"]["edges"]
+    assert collection_edge["cursor"]
+    collection = collection_edge["node"]
+    assert [e["node"]["alias"] for e in collection["aliases"]["edges"]] == ["latest"]
+    (version_edge,) = collection["artifacts"]["edges"]
+    assert (version_edge["cursor"], version_edge["version"]) == ("0", "v0")
+    assert version_edge["node"] == {"versionIndex": 0,
+                                    "tags": [{"name": "t1", "tagCategoryName": ""}]}
+    # Not a way around access: another user's key finds no artifact.
+    other_key = "local-" + "furl" * 11
+    with opened(live_server) as storage:
+        storage.create_user("fileurlreader", key=other_key)
+    response = httpx.post(f"{live_server.url}/graphql", auth=("api", other_key), timeout=30,
+                          json={"query": SDK_019_FILE_URLS, "variables": {"id": artifact_id}})
+    body = response.json()
+    assert not (body.get("data") or {}).get("artifact"), body
+
+
+# SDK releases before 0.28 run `wandb sync` through their legacy sender, which introspects
+# the ServerSettings type and then asks UpsertBucket for serverSettings.serverMessages; a
+# missing type crashed that sender before its first upsert, and the sync said "done".
+PROBE_SERVER_SETTINGS = """
+query ProbeServerSettings {
+    ServerSettingsType: __type(name: "ServerSettings") { fields { name } }
+}
+"""
+LEGACY_UPSERT = """
+mutation UpsertBucket($name: String, $project: String) {
+    upsertBucket(input: {name: $name, modelName: $project}) {
+        bucket { name project { name entity { name } } }
+        inserted
+        serverSettings {
+            serverMessages { utfText plainText htmlText messageType messageLevel }
+        }
+    }
+}
+"""
+
+
+def test_upsert_bucket_serves_server_settings_as_legacy_senders_ask(
+        live_server: LiveServer) -> None:
+    def post(query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = httpx.post(f"{live_server.url}/graphql", auth=("api", live_server.key),
+                              json={"query": query, "variables": variables or {}}, timeout=30)
+        body: dict[str, Any] = response.json()
+        assert response.status_code == 200 and "errors" not in body, body
+        return body["data"]
+
+    fields = post(PROBE_SERVER_SETTINGS)["ServerSettingsType"]["fields"]
+    assert {"name": "serverMessages"} in fields
+    upserted = post(LEGACY_UPSERT, {"name": "legacy1", "project": "legacy-sync"})
+    assert upserted["upsertBucket"] == {
+        "bucket": {"name": "legacy1",
+                   "project": {"name": "legacy-sync", "entity": {"name": "admin"}}},
+        "inserted": True, "serverSettings": {"serverMessages": []}}

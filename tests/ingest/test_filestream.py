@@ -141,6 +141,19 @@ def test_offsets_overwrite_and_extend(storage: Storage, user: User) -> None:
     assert (run.log_line_count, run.history_line_count, run.last_step) == (3, 5, 11)
 
 
+def test_console_lines_ending_in_a_newline_are_stored_without_it(storage: Storage,
+                                                                 user: User) -> None:
+    # The legacy sender of SDK releases before 0.28 (`wandb sync`) ends each line with one.
+    _new_run(storage, user)
+    _apply(storage, {"files": {"output.log": {"offset": 0, "content": [
+        "2026-01-01T00:00:00 a\n", "ERROR 2026-01-01T00:00:00 b\n", "c", "d\n\n", ""]}}})
+    with storage.db.read() as conn:
+        run = run_repo.get_run_by_path(conn, "alice", "proj", "run00001")
+        assert console_lines(conn, run.id) == [
+            (0, "2026-01-01T00:00:00 a"), (1, "ERROR 2026-01-01T00:00:00 b"), (2, "c"),
+            (3, "d\n"), (4, "")]
+
+
 def test_concurrent_retries_of_one_run_store_each_line_once(
         storage_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """Two writers storing the same requests of one run at once (a retry reaching another

@@ -126,6 +126,10 @@ def _chunk(name: str, value: Any) -> StreamChunk:
         raise InvalidInput(f"files.{name}.offset must be a non-negative integer")
     if not isinstance(content, list) or not all(isinstance(c, str) for c in content):
         raise InvalidInput(f"files.{name}.content must be a list of strings")
+    if name == OUTPUT:
+        # The legacy sender of SDK releases before 0.28 (their `wandb sync`) ends every
+        # console line with a newline; wandb-core sends none. A line is stored without it.
+        content = [c[:-1] if c.endswith("\n") else c for c in content]
     return StreamChunk(offset=offset, lines=tuple(content))
 
 

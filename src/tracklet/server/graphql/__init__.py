@@ -47,6 +47,7 @@ from tracklet.server.graphql.resolvers import (
     run_delete,
     runs,
     runs_query,
+    server_settings,
     sweeps,
     teams,
     viewer,
@@ -89,7 +90,8 @@ def build_schema(limits: QueryLimits | None = None) -> GraphQLSchema:
                             *history.BINDABLES, *run_delete.BINDABLES,
                             *teams.BINDABLES, *sweeps.BINDABLES, *alerts.BINDABLES,
                             *file_delete.BINDABLES, *reports.BINDABLES,
-                            *registries.BINDABLES, *registry_members.BINDABLES]
+                            *registries.BINDABLES, *registry_members.BINDABLES,
+                            *server_settings.BINDABLES]
     schema = make_executable_schema(type_defs, *bindables)
     _bind_default_resolvers(schema)
     # Arguments and input fields arrive in resolvers as snake_case keyword/dict keys.

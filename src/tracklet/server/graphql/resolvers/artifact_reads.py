@@ -161,8 +161,10 @@ def resolve_project_membership(project: Project, info: Info, name: str | None = 
 
 
 @project_type.field("artifact")
-def resolve_project_artifact(project: Project, info: Info, name: str | None = None
-                             ) -> Artifact | None:
+def resolve_project_artifact(project: Project, info: Info, name: str | None = None,
+                             enable_tracking: bool | None = None) -> Artifact | None:
+    # enableTracking (SDK 0.2x) asks W&B to count the read for its usage analytics; a use
+    # that matters is recorded by useArtifact.
     membership = resolve_project_membership(project, info, name)
     return membership.artifact if membership else None
 
@@ -287,8 +289,9 @@ def resolve_artifact_tags(artifact: Artifact, *_: Any) -> list[dict[str, str]]:
 
 def tag_node(name: str) -> dict[str, str]:
     """A Tag object for a tag name."""
+    # Tags carry no category here; SDK 0.19 asks for one (tagCategoryName).
     return {"__typename": "Tag", "id": base64.b64encode(f"Tag:{name}".encode()).decode(),
-            "name": name}
+            "name": name, "tagCategoryName": ""}
 
 
 @artifact_type.field("digestAlgorithm")
@@ -367,6 +370,15 @@ def resolve_artifact_files_by_entries(artifact: Artifact, info: Info,
     return connection(nodes, [n["name"] for n in nodes], False)
 
 
+@artifact_type.field("files")
+def resolve_artifact_files(artifact: Artifact, info: Info, after: str | None = None,
+                           first: int | None = None, names: list[str] | None = None
+                           ) -> dict[str, Any]:
+    # SDK 0.19 to 0.2x page download URLs here (ArtifactFileURLs) when the server does not
+    # announce ARTIFACT_COLLECTION_MEMBERSHIP_FILES.
+    return files_page(context_of(info), artifact, after, first, names)
+
+
 def file_node(ctx: GraphQLContext, artifact: Artifact, f: ArtifactFile) -> dict[str, Any]:
     """A File object (plain dict) for one artifact file; references point at themselves."""
     if f.blob_key is not None:
@@ -402,13 +414,18 @@ def resolve_membership_collection(m: Membership, *_: Any) -> Collection:
 def resolve_membership_files(m: Membership, info: Info, after: str | None = None,
                              first: int | None = None, names: list[str] | None = None
                              ) -> dict[str, Any]:
-    ctx = context_of(info)
+    return files_page(context_of(info), m.artifact, after, first, names)
+
+
+def files_page(ctx: GraphQLContext, artifact: Artifact, after: str | None, first: int | None,
+               names: list[str] | None) -> dict[str, Any]:
+    """One page of an artifact's files by path, as a FileConnection."""
     limit = page_size(first)
     with ctx.storage.db.read() as conn:
-        rows = repo.list_files(conn, m.artifact.id, names or None, after, limit + 1)
-        total = repo.count_files(conn, m.artifact.id, names or None)
+        rows = repo.list_files(conn, artifact.id, names or None, after, limit + 1)
+        total = repo.count_files(conn, artifact.id, names or None)
     page = rows[:limit]
-    nodes = [file_node(ctx, m.artifact, f) for f in page]
+    nodes = [file_node(ctx, artifact, f) for f in page]
     return connection(nodes, [f.path for f in page], len(rows) > limit, total)
 
 
@@ -514,6 +531,25 @@ def resolve_type_collection(t: ArtifactType, info: Info, name: str | None = None
     ctx = context_of(info)
     found = _named_collection(ctx, project_of(ctx, t.project_id), name) if name else None
     return found if found is not None and found.type_id == t.id else None
+
+
+@artifact_type_type.field("artifactSequence")
+def resolve_type_sequence(t: ArtifactType, info: Info, name: str | None = None
+                          ) -> Collection | None:
+    # SDK 0.19 reads a collection of a type through here (ProjectArtifactCollection).
+    found = resolve_type_collection(t, info, name)
+    return found if found is not None and found.kind is CollectionKind.SEQUENCE else None
+
+
+@artifact_type_type.field("artifact")
+def resolve_type_artifact(t: ArtifactType, info: Info, name: str | None = None
+                          ) -> Artifact | None:
+    # SDK 0.2x lists an artifact's files through here (GetArtifactFiles).
+    membership = resolve_project_membership(project_of(context_of(info), t.project_id), info, name)
+    if membership is None or membership.collection.type_id != t.id:
+        return None
+    artifact: Artifact = membership.artifact
+    return artifact
 
 
 @alias_type.field("id")
