@@ -29,10 +29,10 @@ def test_running_runs_points_are_appended_not_refetched(ui_page: UiPage,
                                                         ui_server: TrackletServer) -> None:
     writer = HttpWriter(ui_server.url, ui_server.key)
     try:
-        writer.create_run(ENTITY, PROJECT, "done1")
+        writer.create_run(ENTITY, PROJECT, "done1", display_name="done1")
         writer.log(ENTITY, PROJECT, "done1", [{"loss": 2.0 + s / 100} for s in range(300)],
                    finish=True)
-        writer.create_run(ENTITY, PROJECT, "live1")
+        writer.create_run(ENTITY, PROJECT, "live1", display_name="live1")
         writer.log(ENTITY, PROJECT, "live1", [{"loss": 1.0} for _ in range(100)])
         page = ui_page.page
         requests = _series_requests(page)
