@@ -199,12 +199,22 @@ def _server(data_dir: str | None, mark: str) -> Iterator[tuple[harness.Server, b
 async def _populate_big_run(server: harness.Server, steps: int) -> None:
     """One finished run of ``steps`` steps x 10 metrics (``ui1m``), compacted to Parquet."""
     await load.ingest(server, "ui1m", 1, steps, lpr=1000)
+    await _summarize_big_run(server, steps)
+    read.wait_exported(server, "ui1m", [run_name(0)], steps)
+
+
+async def _summarize_big_run(server: harness.Server, steps: int) -> None:
+    """The big run's summary (the workspace charts the summary's numeric keys) and its
+    finish."""
+    last = {m: data.value(0, steps - 1, j) for j, m in enumerate(data.METRICS)}
+    body: dict[str, Any] = {"files": {"wandb-summary.json": {
+        "offset": 0, "content": [orjson.dumps({"_step": steps - 1, **last}).decode()]}},
+        **finish_payload()}
     wire = Wire(server.url, server.key, connections=1)
     try:
-        await wire.file_stream(harness.ENTITY, "ui1m", run_name(0), finish_payload())
+        await wire.file_stream(harness.ENTITY, "ui1m", run_name(0), body)
     finally:
         await wire.close()
-    read.wait_exported(server, "ui1m", [run_name(0)], steps)
 
 
 def _browser_page(playwright: Any, server: harness.Server) -> tuple[Any, Any]:
@@ -215,7 +225,12 @@ def _browser_page(playwright: Any, server: harness.Server) -> tuple[Any, Any]:
     return browser, context
 
 
+def _step(what: str) -> None:
+    print(f"[ui] {what}", file=sys.stderr, flush=True)
+
+
 def _open(context: Any, path: str, n: int = 20) -> tuple[Any, list[float]]:
+    _step(f"open {path}")
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(path)
@@ -261,6 +276,7 @@ def measure(args: argparse.Namespace) -> str:
                 page.close()
                 for n in selections:
                     page, _ = _open(context, f"/{harness.ENTITY}/{project}")
+                    _step(f"select {n}")
                     page.select_option("select.filter-field", "name")
                     page.select_option("select.filter-op", "<")
                     page.fill("input.filter-value", run_name(n))
