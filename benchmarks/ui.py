@@ -9,7 +9,8 @@ plain HTTP from the same page, and how the runs table copes with many runs.
 - select N (10, 100, 1,000): the table filtered to N runs (``name < ...``, sent to the
   server), then "select all": to the first chart drawn with N runs and to all 10.
   Floor: the same page fetching the same 10 series requests (same runs, keys, buckets,
-  four at a time, as the charts do) with ``fetch()`` and decoding the JSON, nothing drawn.
+  four at a time, as the charts do) with ``fetch()`` in the binary layout the page reads,
+  nothing drawn.
 - sort: the runs table of 1,000 runs sorted by a summary metric (click to rows in the DOM).
 - 1M steps: one finished, compacted run of 1,000,000 steps x 10 metrics opened alone:
   navigation to its first chart drawn (target < 1 s), against the page fetching its series.
@@ -324,8 +325,9 @@ def measure(args: argparse.Namespace) -> str:
         "after a selection change before fetching (so a burst of clicks is one fetch), "
         "which the floor does not. Panels are drawn as they come into view: \"all 10\" "
         "scrolls each undrawn panel into view in turn once those in view are drawn. The "
-        "floor is the same page fetching the ten one-key `/api/v1/runs/series` JSON "
-        "answers four at a time and decoding them, drawing nothing (the page itself asks "
+        "floor is the same page fetching the ten one-key `/api/v1/runs/series` answers "
+        "four at a time in the page's binary layout (`format=binary&fields=min,max,last`) "
+        "and viewing them as a `Float64Array`, drawing nothing (the page itself asks "
         f"for up to {KEYS_PER_REQUEST} keys per request).",
         "",
         sort_line,
