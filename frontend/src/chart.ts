@@ -628,7 +628,11 @@ export async function drawPanels(panels: ChartPanel[], runs: ChartRun[],
   }
   filling = mine;
   try {
-    await run(batches(now), 2);
+    // The first panel's request alone, so it does not share the server with its
+    // neighbours' (at a thousand runs that made the first chart wait four times as long).
+    const [head, ...rest] = batches(now);
+    if (head) await fill(head);
+    await run(rest, 2);
   } finally {
     if (filling === mine) filling = 0;
   }
