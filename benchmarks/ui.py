@@ -9,8 +9,11 @@ plain HTTP from the same page, and how the runs table copes with many runs.
 - select N (10, 100, 1,000): the table filtered to N runs (``name < ...``, sent to the
   server), then "select all": to the first chart drawn with N runs and to all 10.
   Floor: the same page fetching the same 10 series requests (same runs, keys, buckets,
-  four at a time, as the charts do) with ``fetch()`` and decoding the JSON, nothing drawn.
+  four at a time, as the charts do) with ``fetch()`` in the binary layout the page reads,
+  nothing drawn.
 - sort: the runs table of 1,000 runs sorted by a summary metric (click to rows in the DOM).
+- 1M steps: one finished, compacted run of 1,000,000 steps x 10 metrics opened alone:
+  navigation to its first chart drawn (target < 1 s), against the page fetching its series.
 - 10,000 runs: the workspace listing them (load), and the virtualised table scrolled from
   top to bottom in 50 jumps: the slowest re-render and the rows in the DOM.
 
@@ -30,7 +33,7 @@ from typing import Any
 
 import orjson
 
-from benchmarks import data, harness, load
+from benchmarks import data, harness, load, read
 from benchmarks.runs import run_name
 from benchmarks.runs_listing import _populate
 from benchmarks.wire import Wire, finish_payload
@@ -40,6 +43,7 @@ from tracklet.storage import Storage
 CHROMIUM = "/usr/bin/chromium"
 SELECTIONS = (10, 100, 1000)
 BIG_PROJECT_RUNS = 10_000
+BIG_RUN_STEPS = 1_000_000
 TIMEOUT_MS = 600_000
 KEYS_PER_REQUEST = 4  # frontend/src/chart.ts
 
@@ -193,6 +197,27 @@ def _server(data_dir: str | None, mark: str) -> Iterator[tuple[harness.Server, b
         server.stop()
 
 
+async def _populate_big_run(server: harness.Server, steps: int) -> None:
+    """One finished run of ``steps`` steps x 10 metrics (``ui1m``), compacted to Parquet."""
+    await load.ingest(server, "ui1m", 1, steps, lpr=1000)
+    await _summarize_big_run(server, steps)
+    read.wait_exported(server, "ui1m", [run_name(0)], steps)
+
+
+async def _summarize_big_run(server: harness.Server, steps: int) -> None:
+    """The big run's summary (the workspace charts the summary's numeric keys) and its
+    finish."""
+    last = {m: data.value(0, steps - 1, j) for j, m in enumerate(data.METRICS)}
+    body: dict[str, Any] = {"files": {"wandb-summary.json": {
+        "offset": 0, "content": [orjson.dumps({"_step": steps - 1, **last}).decode()]}},
+        **finish_payload()}
+    wire = Wire(server.url, server.key, connections=1)
+    try:
+        await wire.file_stream(harness.ENTITY, "ui1m", run_name(0), body)
+    finally:
+        await wire.close()
+
+
 def _browser_page(playwright: Any, server: harness.Server) -> tuple[Any, Any]:
     browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
         "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
@@ -201,11 +226,16 @@ def _browser_page(playwright: Any, server: harness.Server) -> tuple[Any, Any]:
     return browser, context
 
 
-def _open(context: Any, path: str) -> tuple[Any, list[float]]:
+def _step(what: str) -> None:
+    print(f"[ui] {what}", file=sys.stderr, flush=True)
+
+
+def _open(context: Any, path: str, n: int = 20) -> tuple[Any, list[float]]:
+    _step(f"open {path}")
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(path)
-    opened = page.evaluate(_WAIT_CHARTS, [list(data.METRICS), 20, 0])
+    opened = page.evaluate(_WAIT_CHARTS, [list(data.METRICS), n, 0])
     return page, opened
 
 
@@ -215,6 +245,7 @@ def measure(args: argparse.Namespace) -> str:
     runs, steps = args.runs, args.steps
     selections = [n for n in SELECTIONS if n <= runs]
     big = 1000 if args.quick else BIG_PROJECT_RUNS
+    big_steps = 10_000 if args.quick else BIG_RUN_STEPS
     project = "uibench"
     with _server(args.data_dir, _MARK.format(runs, steps, big)) as (server, fresh):
         if fresh:
@@ -224,6 +255,7 @@ def measure(args: argparse.Namespace) -> str:
                 _populate(storage, "uibig", big)
             finally:
                 storage.close()
+            asyncio.run(_populate_big_run(server, big_steps))
             if args.data_dir:
                 (Path(args.data_dir) / _MARK.format(runs, steps, big)).touch()
         rows: list[str] = []
@@ -245,6 +277,7 @@ def measure(args: argparse.Namespace) -> str:
                 page.close()
                 for n in selections:
                     page, _ = _open(context, f"/{harness.ENTITY}/{project}")
+                    _step(f"select {n}")
                     page.select_option("select.filter-field", "name")
                     page.select_option("select.filter-op", "<")
                     page.fill("input.filter-value", run_name(n))
@@ -259,6 +292,10 @@ def measure(args: argparse.Namespace) -> str:
                                 f"| {floor[0]:.0f} ms | {floor[1]:.0f} ms "
                                 f"| {ui[2] / floor[1]:.2f}x |")
                     page.close()
+                page, alone = _open(context, f"/{harness.ENTITY}/ui1m", n=1)
+                one = page.evaluate(_FLOOR, [[f"{harness.ENTITY}/ui1m/{run_name(0)}"],
+                                             list(data.METRICS), buckets])
+                page.close()
                 page = context.new_page()
                 page.set_default_timeout(TIMEOUT_MS)
                 page.goto(f"/{harness.ENTITY}/uibig")
@@ -288,11 +325,18 @@ def measure(args: argparse.Namespace) -> str:
         "after a selection change before fetching (so a burst of clicks is one fetch), "
         "which the floor does not. Panels are drawn as they come into view: \"all 10\" "
         "scrolls each undrawn panel into view in turn once those in view are drawn. The "
-        "floor is the same page fetching the ten one-key `/api/v1/runs/series` JSON "
-        "answers four at a time and decoding them, drawing nothing (the page itself asks "
+        "floor is the same page fetching the ten one-key `/api/v1/runs/series` answers "
+        "four at a time in the page's binary layout (`format=binary&fields=min,max,last`) "
+        "and viewing them as a `Float64Array`, drawing nothing (the page itself asks "
         f"for up to {KEYS_PER_REQUEST} keys per request).",
         "",
         sort_line,
+        "",
+        f"One finished run of {big_steps:,} steps x 10 metrics, compacted (`ui1m`), opened "
+        f"alone: first chart drawn {alone[0]:.0f} ms after navigation started, the charts "
+        f"in view ({alone[3]}) {alone[1]:.0f} ms, all 10 {alone[2]:.0f} ms (target < 1 s); "
+        f"floor: the same page fetching its ten series {one[0]:.0f} ms to the first, "
+        f"{one[1]:.0f} ms to all.",
         "",
         f"{big:,} runs (`uibig`): the workspace listed them after {listed / 1000:.1f} s "
         f"({big // 500} GraphQL pages of 500 runs); scrolled from top to bottom in 50 "

@@ -86,6 +86,10 @@ export interface SeriesAnswer {
   runs: { run: string; series: Record<string, Series> }[];
 }
 
+/** The steps from `min` on, in buckets of `width` steps lined up with an earlier answer
+ * (a poll for running runs' new points, `bucket_width`). */
+export interface AppendFrom { min: number; width: number }
+
 /** A step range: `min` inclusive, `max` exclusive. */
 export interface StepRange { min: number; max: number }
 
@@ -93,11 +97,12 @@ export interface StepRange { min: number; max: number }
 export const CHART_FIELDS = ["min", "max", "last"] as const;
 
 /** Chart series of `runs` (entity/project/run paths) for `keys`, in `buckets` buckets (of
- * `range` only, when given: a zoomed chart). With `fields`, only those arrays besides
- * `bucket` are sent; the others come back empty. Read in the server's binary float64 layout
+ * `range` only, when given: a zoomed chart; from `after.min` on in buckets of `after.width`
+ * steps, when given: a poll). With `fields`, only those arrays besides `bucket` are sent;
+ * the others come back empty. Read in the server's binary float64 layout
  * (`format=binary`, see `decodeSeries`), which costs neither side any number parsing. */
 export async function series(runs: string[], keys: string[], buckets: number,
-    range?: StepRange, fields?: readonly string[]): Promise<SeriesAnswer> {
+    range?: StepRange, fields?: readonly string[], after?: AppendFrom): Promise<SeriesAnswer> {
   const q = new URLSearchParams({
     runs: runs.join(","), keys: keys.join(","), buckets: String(buckets), format: "binary",
   });
@@ -105,6 +110,10 @@ export async function series(runs: string[], keys: string[], buckets: number,
   if (range) {
     q.set("min_step", String(range.min));
     q.set("max_step", String(range.max));
+  }
+  if (after) {
+    q.set("min_step", String(after.min));
+    q.set("bucket_width", String(after.width));
   }
   const response = await request(`/api/v1/runs/series?${q}`);
   return decodeSeries(await response.arrayBuffer());

@@ -17,9 +17,12 @@ from tracklet.storage.metadata import accounts
 from tracklet.storage.metadata import runs as run_repo
 from tracklet.testing.series_oracle import (
     COLUMNS,
+    as_float64,
     expected_series,
+    from_binary,
     from_json,
     mismatches,
+    same_series,
     same_value,
 )
 
@@ -114,3 +117,30 @@ def test_comparisons() -> None:
     assert mismatches(json_answer, want) == []
     assert mismatches({**json_answer, "count": [2]}, want) == [("count", 0, 2, 1)]
     assert mismatches({**json_answer, "bucket": []}, want) == [("bucket", -1, 0, 1)]
+
+
+def test_binary_layout_round_trips_and_refuses_what_is_not_it() -> None:
+    """to_binary's layout read back by the oracle's from_binary: the JSON answer's arrays as
+    float64 (NaN, ±Infinity, integers beyond 2**53 rounded), a malformed body refused."""
+    import numpy as np
+    import pytest
+
+    from tracklet.server.rest.series_binary import to_binary
+    from tracklet.storage.history.read.series import Axis, reduce_series
+
+    steps = np.array([0, 1, 2, 5, 9], dtype=np.int64)
+    values = np.array([1.5, NAN, INF, -INF, 2.0**60 + 1], dtype=object)
+    s = reduce_series(steps, values, Axis(0, 3, 4))
+    body = to_binary(["e/p/r", "e/p/q"], Axis(0, 3, 4), [{"v": s}, {"v": reduce_series(
+        np.empty(0, np.int64), np.empty(0), Axis(0, 3, 4))}], ["count", "min", "last"])
+    got = from_binary(body)
+    assert {k: got[k] for k in ("start", "bucketWidth", "buckets", "fields")} == {
+        "start": 0, "bucketWidth": 3, "buckets": 4, "fields": ["count", "min", "last"]}
+    want = as_float64({k: v for k, v in s.to_json().items() if k in ("bucket", "count", "min",
+                                                                      "last")})
+    assert same_series(got["runs"][0]["series"]["v"], want)
+    assert got["runs"][0]["series"]["v"]["last"][-1] == float(2**60 + 1)
+    assert got["runs"][1]["series"]["v"] == {"bucket": [], "count": [], "min": [], "last": []}
+    for bad in (b"JSON" + body[4:], body[:-4], body + b"\0" * 8):
+        with pytest.raises(ValueError):
+            from_binary(bad)

@@ -2,8 +2,8 @@
 // filters; column chooser; grouping) beside one chart panel per metric for the selected
 // runs (x axis choice, EMA smoothing over the raw min-max band).
 import { CHART_FIELDS, series, type StepRange } from "../api";
-import { ChartPanel, type ChartRun, chartKeys, chartSections, drawPanels, repeat, runColor,
-  stopDrawing } from "../chart";
+import { ChartPanel, type ChartRun, chartKeys, chartSections, drawPanels, pollPanels, repeat,
+  runColor, stopDrawing } from "../chart";
 import { h, path } from "../dom";
 import { frame } from "../layout";
 import { loadRuns, numericSummaryKeys, type UiRun } from "../runs";
@@ -79,10 +79,11 @@ export async function workspacePage(entity: string, project: string): Promise<vo
     window.clearTimeout(pending);
     pending = window.setTimeout(() => void draw(selected), 150);
   };
+  const chartRunsOf = (selected: Set<string>): ChartRun[] => [...selected].map(
+    (p) => byPath.get(p)).filter((r): r is UiRun => r !== undefined).map((r) => ({
+    path: r.path, label: r.label, color: runColor(r.path) }));
   const draw = async (selected: Set<string>, live = false) => {
-    const all: ChartRun[] = [...selected].map((p) => byPath.get(p)).filter(
-      (r): r is UiRun => r !== undefined).map((r) => ({
-      path: r.path, label: r.label, color: runColor(r.path) }));
+    const all = chartRunsOf(selected);
     const chosenRuns = all.slice(0, MAX_CHART_RUNS);
     note.textContent = all.length > chosenRuns.length
       ? `Charts show the first ${chosenRuns.length} of ${all.length} selected runs.` : "";
@@ -189,8 +190,20 @@ export async function workspacePage(entity: string, project: string): Promise<vo
   // Live: while runs that were running at load are selected, their new points join the
   // charts (the runs' states refresh on reload).
   repeat(async () => {
-    const live = [...table.selected].some((p) => byPath.get(p)?.node.state === "running");
-    if (live) await draw(table.selected, true);
+    const live = new Set([...table.selected].slice(0, MAX_CHART_RUNS)
+      .filter((p) => byPath.get(p)?.node.state === "running"));
+    if (!live.size) return true;
+    if (grouping) {  // group lines aggregate every run: fetched whole
+      await draw(table.selected, true);
+      return true;
+    }
+    // Only the running runs' steps after those drawn, appended (no full refetch); a panel
+    // that cannot append (its axis doubled) is drawn again whole.
+    const chartRuns = chartRunsOf(table.selected).slice(0, MAX_CHART_RUNS);
+    const fields = CHART_FIELDS;
+    const appended = await pollPanels(panels, chartRuns, live, (keys, buckets, after) =>
+      series([...live], keys, buckets, undefined, fields, after));
+    if (!appended) await draw(table.selected);
     return true;
   });
 }
