@@ -70,7 +70,7 @@ _MLFLOW_TABLE = """async ([n, newest]) => {
 _MLFLOW_CHARTS = """async ([want]) => {
   const cards = () => [...document.querySelectorAll(
     "[data-testid='experiment-view-compare-runs-card']")];
-  const lines = c => [...c.querySelectorAll('.js-plotly-plot path.js-line')]
+  const lines = c => [...c.querySelectorAll('.js-plotly-plot .scatterlayer path.js-line')]
     .filter(p => (p.getAttribute('d') || '').length > 10).length;
   const visible = c => { const b = c.getBoundingClientRect();
     return b.bottom > 0 && b.top < window.innerHeight && b.width > 0; };
@@ -118,9 +118,9 @@ async def _load_tracklet(server: harness.Server, project: str, runs: int, steps:
 
         async def finish(i: int) -> None:
             last = {m: data.value(i, steps - 1, j) for j, m in enumerate(data.METRICS)}
-            body: dict[str, Any] = {"files": {"wandb-summary.json": {
-                "offset": 0, "content": [orjson.dumps({"_step": steps - 1, **last}).decode()]}},
-                **finish_payload()}
+            # The summary after finish_payload(), whose empty "files" would drop it.
+            body: dict[str, Any] = {**finish_payload(), "files": {"wandb-summary.json": {
+                "offset": 0, "content": [orjson.dumps({"_step": steps - 1, **last}).decode()]}}}
             async with sem:
                 await wire.file_stream(harness.ENTITY, project, run_name(i), body)
 
@@ -221,7 +221,7 @@ def measure(args: argparse.Namespace) -> str:
                 executable_path=CHROMIUM, headless=True,
                 args=["--headless", "--no-sandbox", "--disable-gpu",
                       "--disable-background-networking"])
-            viewport = {"width": 1400, "height": 900}
+            viewport: Any = {"width": 1400, "height": 900}
             ml = browser.new_context(base_url=mlflow_url, viewport=viewport)
             tk = browser.new_context(
                 base_url=server.url, viewport=viewport,
@@ -314,7 +314,7 @@ def measure(args: argparse.Namespace) -> str:
         "MLflow \"runs table\" is its table view (`/#/experiments/<id>/runs`) until the footer "
         "reads the run count and the newest run's name is a grid row (`.ag-row a`); \"chart "
         "drawn\" is a `[data-testid=experiment-view-compare-runs-card]` holding one "
-        "`.js-plotly-plot path.js-line` with a non-empty path per shown run. tracklet's table "
+        "`.js-plotly-plot .scatterlayer path.js-line` with a non-empty path per shown run (the legend's lines are not counted). tracklet's table "
         "is on the same page as its charts (`.run-count` reads the count and a "
         "`tbody tr[data-run]` is in the DOM); its chart counts as drawn when the uPlot "
         "instance holds every selected run's series (as `benchmarks.ui`).",
