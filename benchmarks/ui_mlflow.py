@@ -314,7 +314,8 @@ def measure(args: argparse.Namespace) -> str:
         "MLflow \"runs table\" is its table view (`/#/experiments/<id>/runs`) until the footer "
         "reads the run count and the newest run's name is a grid row (`.ag-row a`); \"chart "
         "drawn\" is a `[data-testid=experiment-view-compare-runs-card]` holding one "
-        "`.js-plotly-plot .scatterlayer path.js-line` with a non-empty path per shown run (the legend's lines are not counted). tracklet's table "
+        "`.js-plotly-plot .scatterlayer path.js-line` with a non-empty path per shown run "
+        "(the legend's lines not counted). tracklet's table "
         "is on the same page as its charts (`.run-count` reads the count and a "
         "`tbody tr[data-run]` is in the DOM); its chart counts as drawn when the uPlot "
         "instance holds every selected run's series (as `benchmarks.ui`).",
