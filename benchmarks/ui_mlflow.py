@@ -196,7 +196,9 @@ def _points_per_run(answers: list[dict[str, Any]]) -> dict[tuple[str, str], int]
     return counts
 
 
-def measure(args: argparse.Namespace) -> str:
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    """Load both servers, open the pages, and return the figures: ``median`` (ms per page
+    figure), ``shape`` (what each page drew), ``loads`` and load times."""
     from playwright.sync_api import sync_playwright
 
     runs, steps, repeats = args.runs, args.steps, args.repeats
@@ -276,8 +278,17 @@ def measure(args: argparse.Namespace) -> str:
                 ml.close()
                 tk.close()
                 browser.close()
-    med = {k: _median(v) for k, v in results.items()}
-    load_line = ", ".join(f"{x:.2f}" for x in loads[1:])
+    return {"runs": runs, "steps": steps, "repeats": repeats, "mlflow": mlflow_name,
+            "median": {k: _median(v) for k, v in results.items()}, "shape": shape,
+            "loads": loads[1:], "tracklet_load": tracklet_load, "mlflow_load": mlflow_load}
+
+
+def report(got: dict[str, Any]) -> str:
+    """The README section's text for :func:`measure`'s figures."""
+    runs, steps, repeats = got["runs"], got["steps"], got["repeats"]
+    med, shape, mlflow_name = got["median"], got["shape"], got["mlflow"]
+    tracklet_load, mlflow_load = got["tracklet_load"], got["mlflow_load"]
+    load_line = ", ".join(f"{x:.2f}" for x in got["loads"])
     points = shape["points"]
     drawn = (f"{points[0]:,}" if len(points) == 1 else
              f"{points[0]:,} to {points[-1]:,}") if points else "none"
@@ -303,9 +314,11 @@ def measure(args: argparse.Namespace) -> str:
         row("all charts in view drawn", med["ml_view"], med["tk_view"]),
         "",
         f"What each draws: MLflow's chart view draws its first {shape['lines']} runs (its "
-        f"default run visibility) in {shape['cards']} Plotly charts, {shape['in_view']} in "
-        "view; tracklet's workspace draws the 20 newest runs in its 10 charts, "
-        f"{shape['tk_in_view']} in view. MLflow's charts are sampled: the page asked "
+        f"default run visibility), one Plotly chart per metric ({shape['cards']} chart cards "
+        f"in the DOM then, {shape['in_view']} of them in view); tracklet's workspace draws "
+        f"the {min(runs, TRACKLET_SELECTED)} newest runs (its default selection), one uPlot "
+        f"chart per metric ({shape['tk_in_view']} in view). MLflow's charts are sampled "
+        "by step (the first and last step kept): the page asked "
         "`metrics/get-history-bulk-interval` with `max_results="
         f"{'/'.join(sorted(str(x) for x in shape['max_results']))}` and drew {drawn} points "
         f"per run and metric ({shape['series']} series) of the {steps:,} logged, so a spike "
@@ -333,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     if not Path(CHROMIUM).exists():
         print(f"{CHROMIUM} is missing: run scripts/system-deps.sh", file=sys.stderr)
         return 1
-    body = measure(args)
+    body = report(measure(args))
     print(body)
     if not args.no_readme:
         harness.replace_section(SECTION, body)
