@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import harness, ui_mlflow
+from benchmarks import harness, ui, ui_mlflow
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNS = 12  # more than the 10 MLflow's chart view shows by default
@@ -32,8 +32,8 @@ def _build_ui() -> None:
 def test_mlflow_and_tracklet_pages_measured() -> None:
     if not (harness.PEERS_DIR / "mlflow" / ".installed").exists():
         pytest.skip("no MLflow install: `python -m benchmarks.peers --peers mlflow` makes it")
-    if not Path(ui_mlflow.CHROMIUM).exists():
-        pytest.fail(f"{ui_mlflow.CHROMIUM} is missing: run scripts/system-deps.sh")
+    if not Path(ui.CHROMIUM).exists():
+        pytest.fail(f"{ui.CHROMIUM} is missing: run scripts/system-deps.sh")
     _build_ui()
     got = ui_mlflow.measure(argparse.Namespace(runs=RUNS, steps=STEPS, repeats=1))
 
