@@ -332,6 +332,14 @@ def report(got: dict[str, Any]) -> str:
         "is on the same page as its charts (`.run-count` reads the count and a "
         "`tbody tr[data-run]` is in the DOM); its chart counts as drawn when the uPlot "
         "instance holds every selected run's series (as `benchmarks.ui`).",
+        "",
+        f"Not measured here: MLflow with all {runs:,} runs made visible in its chart view (it "
+        f"draws {MLFLOW_SHOWN} by default; tracklet draws {min(runs, TRACKLET_SELECTED)}, so "
+        "the ratio does not favour tracklet on that count), and larger projects (MLflow's "
+        f"SQLite server took {mlflow_load:.0f} s to take "
+        f"{runs * steps * data.N_METRICS:,} points through log-batch here). Both pages run "
+        "against servers on the same 2 CPUs as the browser; the figures move with the load "
+        "average.",
     ])
 
 
