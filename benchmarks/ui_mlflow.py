@@ -202,6 +202,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
     runs, steps, repeats = args.runs, args.steps, args.repeats
+    warmup = 0 if args.no_warmup else 1
     newest = run_name(runs - 1)
     with harness.throwaway_server() as server, harness.workdir() as base, \
             _mlflow_server(base) as named:
@@ -229,7 +230,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 base_url=server.url, viewport=viewport,
                 extra_http_headers={"Authorization": f"Bearer {server.key}"})
             try:
-                for rep in range(repeats + 1):  # the first round warms caches, untimed
+                for rep in range(warmup + repeats):  # warm-up rounds: caches, untimed
                     loads.append(os.getloadavg()[0])
                     _step(f"round {rep} (load {loads[-1]:.2f})")
                     page = ml.new_page()
@@ -269,6 +270,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                                  "tk_in_view": tk_in_view, "max_results": max_results,
                                  "points": sorted(set(counts.values())),
                                  "series": len(counts)}
+                    if rep < warmup:
                         continue
                     for k, v in (("ml_table", table), ("ml_first", first), ("ml_view", view),
                                  ("tk_table", tk_table), ("tk_first", tk_first),
@@ -278,9 +280,10 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 ml.close()
                 tk.close()
                 browser.close()
-    return {"runs": runs, "steps": steps, "repeats": repeats, "mlflow": mlflow_name,
+    return {"runs": runs, "steps": steps, "repeats": repeats, "warmup": warmup,
+            "mlflow": mlflow_name,
             "median": {k: _median(v) for k, v in results.items()}, "shape": shape,
-            "loads": loads[1:], "tracklet_load": tracklet_load, "mlflow_load": mlflow_load}
+            "loads": loads[warmup:], "tracklet_load": tracklet_load, "mlflow_load": mlflow_load}
 
 
 def report(got: dict[str, Any]) -> str:
@@ -304,7 +307,8 @@ def report(got: dict[str, Any]) -> str:
         f"{mlflow_name}: `mlflow server` on SQLite, one worker. Loaded in "
         f"{tracklet_load:.0f} s (tracklet, file_stream, then compaction awaited) and "
         f"{mlflow_load:.0f} s (MLflow, REST log-batch of 1,000 metrics, {LOADERS} loaders). "
-        f"Median of {repeats} opens after one untimed warm-up; load average (1 min) at each "
+        f"Median of {repeats} opens after {got['warmup']} untimed warm-up; load average (1 min) "
+        "at each "
         f"timed round: {load_line} (2 CPUs, shared with the servers and the browser).",
         "",
         "| page, from navigation start | MLflow | tracklet | MLflow / tracklet |",
@@ -350,6 +354,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-readme", action="store_true")
+    parser.add_argument("--no-warmup", action="store_true",
+                        help="time the first (cold) opens too, no untimed round")
     args = parser.parse_args(argv)
     if not Path(CHROMIUM).exists():
         print(f"{CHROMIUM} is missing: run scripts/system-deps.sh", file=sys.stderr)

@@ -35,7 +35,8 @@ def test_mlflow_and_tracklet_pages_measured() -> None:
     if not Path(ui.CHROMIUM).exists():
         pytest.fail(f"{ui.CHROMIUM} is missing: run scripts/system-deps.sh")
     _build_ui()
-    got = ui_mlflow.measure(argparse.Namespace(runs=RUNS, steps=STEPS, repeats=1))
+    got = ui_mlflow.measure(argparse.Namespace(runs=RUNS, steps=STEPS, repeats=1,
+                                                     no_warmup=True))
 
     shape = got["shape"]
     assert shape["lines"] == 10  # MLflow's default: the first 10 runs drawn
