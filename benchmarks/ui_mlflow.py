@@ -23,7 +23,8 @@ opened once untimed (assets cached, servers warm), then ``--repeats`` times (3),
 reported. Both servers run on this machine while the browser does, so the load average is
 printed with the figures.
 
-    python -m benchmarks.ui_mlflow [--runs 100] [--steps 1000] [--repeats 3] [--no-readme]
+    python -m benchmarks.ui_mlflow [--runs 100] [--steps 1000] [--repeats 3] [--no-warmup]
+                                   [--no-readme]
 """
 
 from __future__ import annotations
