@@ -161,10 +161,11 @@ async def _populate_history(server: harness.Server, project: str, runs: int,
 
         async def summarize(i: int) -> None:
             last = {m: data.value(i, steps - 1, j) for j, m in enumerate(data.METRICS)}
-            body: dict[str, Any] = {"files": {"wandb-summary.json": {
-                "offset": 0, "content": [orjson.dumps({"_step": steps - 1, **last}).decode()]}}}
-            if i % 2 == 0:  # half finish; the others stay running (live tier)
-                body.update(finish_payload())
+            # half finish; the others stay running (live tier). finish_payload() carries an
+            # empty "files", so the summary goes in after it.
+            body: dict[str, Any] = finish_payload() if i % 2 == 0 else {}
+            body["files"] = {"wandb-summary.json": {
+                "offset": 0, "content": [orjson.dumps({"_step": steps - 1, **last}).decode()]}}
             async with sem:
                 await wire.file_stream(harness.ENTITY, project, run_name(i), body)
 
@@ -208,9 +209,8 @@ async def _summarize_big_run(server: harness.Server, steps: int) -> None:
     """The big run's summary (the workspace charts the summary's numeric keys) and its
     finish."""
     last = {m: data.value(0, steps - 1, j) for j, m in enumerate(data.METRICS)}
-    body: dict[str, Any] = {"files": {"wandb-summary.json": {
-        "offset": 0, "content": [orjson.dumps({"_step": steps - 1, **last}).decode()]}},
-        **finish_payload()}
+    body: dict[str, Any] = {**finish_payload(), "files": {"wandb-summary.json": {
+        "offset": 0, "content": [orjson.dumps({"_step": steps - 1, **last}).decode()]}}}
     wire = Wire(server.url, server.key, connections=1)
     try:
         await wire.file_stream(harness.ENTITY, "ui1m", run_name(0), body)
