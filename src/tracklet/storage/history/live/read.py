@@ -274,6 +274,24 @@ def _step_mask(chunk: Chunk, lo: int | None, hi: int | None) -> np.ndarray:
     return mask
 
 
+def _take(chunk: Chunk, lo: int | None, hi: int | None, steps: list[np.ndarray],
+          lines: list[np.ndarray], texts: list[str]) -> int:
+    """Append the chunk's lines with a step in [lo, hi] to the batch being gathered; how
+    many it appended."""
+    mask = _step_mask(chunk, lo, hi)
+    if mask.all():  # the usual case: every line of the chunk is wanted
+        steps.append(chunk.steps)
+        lines.append(chunk.lines)
+        texts.extend(chunk.texts())
+        return len(chunk)
+    index = np.flatnonzero(mask)
+    if len(index):
+        steps.append(chunk.steps[index])
+        lines.append(chunk.lines[index])
+        texts.extend(chunk.texts(index))
+    return len(index)
+
+
 def iter_batches(conn: Connection, run_id: int, min_step: int | None = None,
                  max_step: int | None = None, batch: int = 5000,
                  ) -> Iterator[tuple[np.ndarray, np.ndarray, list[str]]]:
@@ -292,19 +310,7 @@ def iter_batches(conn: Connection, run_id: int, min_step: int | None = None,
         if held >= batch:
             yield from _release(steps, lines, texts, floor)
             held = len(texts)
-        mask = _step_mask(chunk, min_step, max_step)
-        if mask.all():  # the usual case: every line of the chunk is wanted
-            steps.append(chunk.steps)
-            lines.append(chunk.lines)
-            texts.extend(chunk.texts())
-            held += len(chunk)
-            continue
-        index = np.flatnonzero(mask)
-        if len(index):
-            steps.append(chunk.steps[index])
-            lines.append(chunk.lines[index])
-            texts.extend(chunk.texts(index))
-            held += len(index)
+        held += _take(chunk, min_step, max_step, steps, lines, texts)
     yield from _release(steps, lines, texts, None)
 
 
@@ -358,20 +364,7 @@ def iter_batches_of_runs(conn: Connection, run_ids: Sequence[int], min_step: int
                 for out in _release(steps, lines, texts, int(floor)):
                     yield (int(run_id), *out)
                 held = len(texts)
-            chunk = decode(layout, data)
-            mask = _step_mask(chunk, min_step, max_step)
-            if mask.all():
-                steps.append(chunk.steps)
-                lines.append(chunk.lines)
-                texts.extend(chunk.texts())
-                held += len(chunk)
-                continue
-            index = np.flatnonzero(mask)
-            if len(index):
-                steps.append(chunk.steps[index])
-                lines.append(chunk.lines[index])
-                texts.extend(chunk.texts(index))
-                held += len(index)
+            held += _take(decode(layout, data), min_step, max_step, steps, lines, texts)
         if current is not None:
             for out in _release(steps, lines, texts, None):
                 yield (current, *out)
