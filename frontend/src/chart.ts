@@ -207,14 +207,26 @@ function drawBands(u: uPlot, byColor: Map<string, number[]>): void {
   ctx.restore();
 }
 
-/** An axis in the page's colours (light or dark theme, from the stylesheet's variables). */
+/** The stylesheet's variable `name` as it is now (the theme may change after drawing). */
+function cssVar(name: string, fallback: string): () => string {
+  return () => getComputedStyle(document.documentElement).getPropertyValue(name).trim()
+    || fallback;
+}
+
+/** An axis in the page's colours, read at each draw, so a theme switch recolours it. */
 function axis(options: uPlot.Axis): uPlot.Axis {
-  const css = getComputedStyle(document.documentElement);
-  const fg = css.getPropertyValue("--fg").trim() || "#1b1f24";
-  const grid = css.getPropertyValue("--grid").trim() || "rgba(0,0,0,0.08)";
-  return { ...options, stroke: fg, grid: { stroke: grid, width: 1 },
+  const grid = cssVar("--grid", "rgba(0,0,0,0.08)");
+  return { ...options, stroke: cssVar("--fg", "#1b1f24"), grid: { stroke: grid, width: 1 },
     ticks: { stroke: grid, width: 1 } };
 }
+
+// A theme switch (the toggle, or the system's preference while it is followed) redraws
+// every chart on the page with the new colours.
+function recolour(): void {
+  for (const plot of charts.values()) plot.redraw(false);
+}
+window.addEventListener("tracklet:theme", recolour);
+window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", recolour);
 
 /** A chart panel for `key`: a titled box that draws itself once `answer` is given. */
 export class ChartPanel {

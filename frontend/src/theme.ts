@@ -1,7 +1,7 @@
 // Light and dark themes: the system's choice by default, or the one the user picked with the
 // top bar's toggle (kept in localStorage). The stylesheet reads `data-theme` on <html>.
-// Canvases drawn before a switch (chart axes) keep their colours until redrawn; a switch
-// dispatches `tracklet:theme` on window for code that wants to redraw at once.
+// A switch dispatches `tracklet:theme` on window: the charts (canvases, whose axes read the
+// stylesheet's colours at each draw) redraw on it.
 
 export type Theme = "auto" | "light" | "dark";
 const KEY = "tracklet.theme";

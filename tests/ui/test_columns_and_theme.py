@@ -88,6 +88,18 @@ def background(page: Any) -> str:
     return str(page.evaluate("() => getComputedStyle(document.body).backgroundColor"))
 
 
+# Pixels of the chart's y-axis band (labels and ticks) that are drawn and light: none in the
+# light theme (dark text), many in the dark one, redrawn at the switch without a reload.
+LIGHT_AXIS_PIXELS = """() => {
+  const u = window.tracklet.charts.get("loss");
+  const c = u.ctx.canvas;
+  const d = u.ctx.getImageData(0, 0, Math.max(1, Math.floor(u.bbox.left)), c.height).data;
+  let n = 0;
+  for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 128 && d[i] + d[i + 1] + d[i + 2] > 450) n++;
+  return n;
+}"""
+
+
 def test_the_theme_toggle_switches_and_is_remembered(ui_page: UiPage, project: str) -> None:
     page = ui_page.page
     page.emulate_media(color_scheme="light")
@@ -96,9 +108,12 @@ def test_the_theme_toggle_switches_and_is_remembered(ui_page: UiPage, project: s
     toggle = "header button.theme-toggle"
     assert page.inner_text(toggle) == "Theme: system"
     assert background(page) == "rgb(255, 255, 255)"
+    page.wait_for_function("() => window.tracklet.charts.get('loss')", timeout=TIMEOUT_MS)
+    assert page.evaluate(LIGHT_AXIS_PIXELS) == 0
     # The system's dark preference applies while the choice is "system".
     page.emulate_media(color_scheme="dark")
     assert background(page) == "rgb(20, 23, 28)"
+    page.wait_for_function(f"() => ({LIGHT_AXIS_PIXELS})() > 20", timeout=TIMEOUT_MS)
     page.click(toggle)  # light, whatever the system says
     assert page.inner_text(toggle) == "Theme: light"
     assert background(page) == "rgb(255, 255, 255)"
@@ -106,6 +121,7 @@ def test_the_theme_toggle_switches_and_is_remembered(ui_page: UiPage, project: s
     assert page.inner_text(toggle) == "Theme: dark"
     page.emulate_media(color_scheme="light")
     assert background(page) == "rgb(20, 23, 28)"
+    page.wait_for_function(f"() => ({LIGHT_AXIS_PIXELS})() > 20", timeout=TIMEOUT_MS)
     ui_page.screenshot("workspace-dark")
     # Remembered across pages and reloads.
     page.reload()
@@ -116,4 +132,5 @@ def test_the_theme_toggle_switches_and_is_remembered(ui_page: UiPage, project: s
     page.click(toggle)  # back to the system's (light here)
     assert page.inner_text(toggle) == "Theme: system"
     assert background(page) == "rgb(255, 255, 255)"
+    page.wait_for_function(f"() => ({LIGHT_AXIS_PIXELS})() === 0", timeout=TIMEOUT_MS)
     assert page.evaluate("() => localStorage.getItem('tracklet.theme')") is None
