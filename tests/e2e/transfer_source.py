@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from pathlib import Path
+
+import httpx
 
 from tests.e2e.conftest import LiveServer, SdkEnv, sdk_environment
 from tests.e2e.http_writer import HttpWriter
@@ -54,4 +57,20 @@ def fill_source(server: LiveServer, workdir: Path) -> str:
         "output.log": {"offset": 0, "content": ["line one\n", "line two\n"]},
     })
     writer.client.close()
+    wait_compacted(server)
     return entity
+
+
+def wait_compacted(server: LiveServer, timeout: float = 60.0) -> None:
+    """Wait until no run waits for history compaction, so the stored blobs stay as they
+    are (a finished run's Parquet is written in the background after its finish)."""
+    deadline = time.monotonic() + timeout
+    with httpx.Client(base_url=server.url, auth=("api", server.key)) as client:
+        while True:
+            text = client.get("/metrics").raise_for_status().text
+            backlog = [float(line.split()[1]) for line in text.splitlines()
+                       if line.startswith("tracklet_compaction_backlog_runs ")]
+            if backlog == [0.0]:
+                return
+            assert time.monotonic() < deadline, "compaction did not finish"
+            time.sleep(0.1)
