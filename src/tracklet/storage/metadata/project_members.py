@@ -3,6 +3,9 @@ team. They add to what entity roles grant (``domain.policy.Grants.project_roles`
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
 from sqlalchemy import Connection, select
 
 from tracklet.domain.policy import Role
@@ -18,6 +21,18 @@ from tracklet.storage.metadata.tables import (
     users,
 )
 from tracklet.storage.metadata.upsert import upsert_rows
+
+_T = TypeVar("_T")
+
+
+def with_roles(rows: Iterable[Any], make: Callable[..., _T]) -> list[tuple[_T, Role]]:
+    """(record, role) of rows holding a record's columns plus ``member_role``."""
+    out = []
+    for row in rows:
+        mapping = dict(row._mapping)
+        role = Role(mapping.pop("member_role"))
+        out.append((make(**mapping), role))
+    return out
 
 
 def get_team(conn: Connection, entity_id: int) -> Entity:
@@ -63,12 +78,7 @@ def user_members_of(conn: Connection, project_id: int) -> list[tuple[User, Role]
         .join(entities, entities.c.id == users.c.entity_id)
         .join(project_user_members, project_user_members.c.user_id == users.c.id)
         .where(project_user_members.c.project_id == project_id).order_by(users.c.username))
-    out = []
-    for row in rows:
-        mapping = dict(row._mapping)
-        role = Role(mapping.pop("member_role"))
-        out.append((User(**mapping), role))
-    return out
+    return with_roles(rows, User)
 
 
 def team_members_of(conn: Connection, project_id: int) -> list[tuple[Entity, Role]]:
@@ -77,12 +87,7 @@ def team_members_of(conn: Connection, project_id: int) -> list[tuple[Entity, Rol
         select(entities, project_team_members.c.role.label("member_role"))
         .join(project_team_members, project_team_members.c.entity_id == entities.c.id)
         .where(project_team_members.c.project_id == project_id).order_by(entities.c.name))
-    out = []
-    for row in rows:
-        mapping = dict(row._mapping)
-        role = Role(mapping.pop("member_role"))
-        out.append((Entity(**mapping), role))
-    return out
+    return with_roles(rows, Entity)
 
 
 _STRENGTH = {Role.ADMIN: 0, Role.MEMBER: 1, Role.VIEWER: 2}

@@ -172,12 +172,7 @@ def teams_of(conn: Connection, user_id: int) -> list[tuple[Entity, Role]]:
         select(entities, team_members.c.role.label("member_role"))
         .join(team_members, team_members.c.entity_id == entities.c.id)
         .where(team_members.c.user_id == user_id).order_by(entities.c.name))
-    out = []
-    for r in rows:
-        mapping = dict(r._mapping)
-        role = Role(mapping.pop("member_role"))
-        out.append((Entity(**mapping), role))
-    return out
+    return project_members.with_roles(rows, Entity)
 
 
 def list_teams(conn: Connection, org_id: int | None = None) -> list[Entity]:

@@ -58,23 +58,24 @@ def resolve_delete_project_members(_: Any, info: Info,
 def resolve_update_project_member(_: Any, info: Info,
                                   input: dict[str, Any]) -> dict[str, Any]:  # noqa: A002
     """Change a user's role in a registry."""
-    ctx = info.context
-    registry_members.set_role(
-        ctx.storage, decode_id("Project", _one(input, "project_id")), ctx.user,
-        registry_members.parse_role(_one(input, "user_project_role")),
-        user_id=decode_id("User", _one(input, "user_id")))
-    return {"success": True}
+    return _set_role(info, input, "user_project_role",
+                     user_id=decode_id("User", _one(input, "user_id")))
 
 
 @mutation.field("updateProjectTeamMember")
 def resolve_update_project_team_member(_: Any, info: Info,
                                        input: dict[str, Any]) -> dict[str, Any]:  # noqa: A002
     """Change a team's role in a registry."""
+    return _set_role(info, input, "team_project_role",
+                     team_id=decode_id("Entity", _one(input, "team_id")))
+
+
+def _set_role(info: Info, input: dict[str, Any], role_field: str,  # noqa: A002
+              **member: int) -> dict[str, Any]:
     ctx = info.context
     registry_members.set_role(
         ctx.storage, decode_id("Project", _one(input, "project_id")), ctx.user,
-        registry_members.parse_role(_one(input, "team_project_role")),
-        team_id=decode_id("Entity", _one(input, "team_id")))
+        registry_members.parse_role(_one(input, role_field)), **member)
     return {"success": True}
 
 
