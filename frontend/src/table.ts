@@ -1,7 +1,7 @@
 // The workspace's runs table: fixed columns, chosen config and summary columns, sort by any
 // column (click its header), columns resized by dragging their header's right edge (a
-// double click gives the column back its natural width), and a checkbox per run that
-// selects it for the charts.
+// double click gives the column back its natural width; the page is told, to keep them), and
+// a checkbox per run that selects it for the charts.
 import { type Child, h, path, replace } from "./dom";
 import { dateTime, duration, value } from "./format";
 import type { UiRun } from "./runs";
@@ -74,9 +74,14 @@ export class RunsTable {
   private readonly widths = new Map<string, number>();
   readonly selected: Set<string>;
 
+  /** Called with every resized column's width when a resize ends (or is undone). */
+  onResize: (widths: ReadonlyMap<string, number>) => void = () => undefined;
+
   constructor(private runs: UiRun[], private cols: Column[],
-      selected: Iterable<string>, private readonly onSelect: (paths: Set<string>) => void) {
+      selected: Iterable<string>, private readonly onSelect: (paths: Set<string>) => void,
+      widths: Record<string, number> = {}) {
     this.selected = new Set(selected);
+    for (const [id, w] of Object.entries(widths)) this.widths.set(id, Math.max(MIN_WIDTH, w));
     this.head = h("thead");
     this.body = h("tbody");
     this.table = h("table", { class: "grid runs-grid" }, this.head, this.body);
@@ -212,6 +217,7 @@ export class RunsTable {
         this.setWidth(col.id, Math.max(MIN_WIDTH, Math.round(from + e.clientX - start)));
       };
       const up = () => {
+        this.onResize(this.widths);
         handle.removeEventListener("pointermove", move);
         handle.removeEventListener("pointerup", up);
         handle.removeEventListener("pointercancel", up);
@@ -224,6 +230,7 @@ export class RunsTable {
     handle.addEventListener("dblclick", (ev) => {
       ev.stopPropagation();
       this.setWidth(col.id, undefined);
+      this.onResize(this.widths);
     });
     return handle;
   }

@@ -1,14 +1,16 @@
 // /<entity>/<project>: the runs table (virtualised; filters sent to the server as api.runs
 // filters; column chooser; grouping) beside one chart panel per metric for the selected
-// runs (x axis choice, EMA smoothing over the raw min-max band).
+// runs (x axis choice, EMA smoothing over the raw min-max band). The columns chosen and their
+// widths are kept per user and project (workspace/column_store.ts).
 import { CHART_FIELDS, series, type StepRange } from "../api";
 import { ChartPanel, type ChartRun, chartKeys, chartSections, drawPanels, pollPanels, repeat,
   runColor, stopDrawing } from "../chart";
 import { h, path } from "../dom";
-import { frame } from "../layout";
+import { currentUser, frame } from "../layout";
 import { loadRuns, numericSummaryKeys, type UiRun } from "../runs";
 import { sweepList } from "../sweep/list";
 import { type Grouping, RunsTable, columns, groupName } from "../table";
+import { ColumnStore } from "../workspace/column_store";
 import { showCompare } from "../workspace/compare";
 import { aggregate, groupRuns } from "../workspace/groups";
 import { filterBar, mongoFilter } from "../workspace/filters";
@@ -51,7 +53,8 @@ function columnChooser(configKeys: string[], summaryKeys: string[], chosen: Set<
 
 export async function workspacePage(entity: string, project: string): Promise<void> {
   const crumbs = [{ text: entity }, { text: project, href: path(entity, project) }];
-  const first = await loadRuns(entity, project, MAX_RUNS);
+  const [first, me] = await Promise.all([loadRuns(entity, project, MAX_RUNS),
+    currentUser()]);
   if (first === null) {
     frame(crumbs, h("p", { class: "error" }, `No project ${entity}/${project}.`));
     return;
@@ -60,7 +63,10 @@ export async function workspacePage(entity: string, project: string): Promise<vo
   const metricKeys = chartKeys(numericSummaryKeys(runs));
   const configKeys = keyCounts(runs.map((r) => r.config), () => true);
   const summaryKeys = keyCounts(runs.map((r) => r.summary), (k) => !k.startsWith("_"));
-  const chosen = new Set([
+  const store = new ColumnStore(me?.username ?? "", entity, project);
+  const saved = store.get();
+  // The columns chosen here before (those whose keys still exist), else the first few.
+  const chosen = new Set(saved.chosen ?? [
     ...configKeys.slice(0, MAX_COLUMNS).map((k) => `config:${k}`),
     ...summaryKeys.filter((k) => metricKeys.includes(k)).slice(0, MAX_COLUMNS)
       .map((k) => `summary:${k}`)]);
@@ -117,7 +123,8 @@ export async function workspacePage(entity: string, project: string): Promise<vo
     await drawPanels(panels, chosenRuns, fetchSeries, live);
   };
   const table = new RunsTable(runs, tableColumns(),
-    runs.slice(0, FIRST_SELECTED).map((r) => r.path), redraw);
+    runs.slice(0, FIRST_SELECTED).map((r) => r.path), redraw, saved.widths);
+  table.onResize = (widths) => store.setWidths(widths);
 
   const count = h("span", { class: "run-count" }, String(runs.length));
   const quick = h("input", { type: "search", class: "runs-filter",
@@ -152,8 +159,10 @@ export async function workspacePage(entity: string, project: string): Promise<vo
     table.setGrouping(grouping);
     void draw(table.selected);
   });
-  const chooser = columnChooser(configKeys, summaryKeys, chosen,
-    () => table.setColumns(tableColumns()));
+  const chooser = columnChooser(configKeys, summaryKeys, chosen, () => {
+    store.setChosen(chosen);
+    table.setColumns(tableColumns());
+  });
 
   const compareBox = h("section", { class: "compare-box", hidden: true });
   const compare = h("button", { type: "button", class: "pager compare-button",
