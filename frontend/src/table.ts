@@ -24,6 +24,13 @@ function compare(a: unknown, b: unknown): number {
   return value(a).localeCompare(value(b), undefined, { numeric: true });
 }
 
+/** The run's own columns besides the name (which is always shown), for the chooser. */
+export const RUN_COLUMNS: { id: string; title: string }[] = [
+  { id: "state", title: "State" }, { id: "created", title: "Created" },
+  { id: "runtime", title: "Runtime" }, { id: "tags", title: "Tags" },
+  { id: "group", title: "Group" }, { id: "jobType", title: "Job type" },
+  { id: "user", title: "User" }];
+
 /** The table's columns for a project: the run's own fields, then config and summary keys. */
 export function columns(entity: string, project: string, configKeys: string[],
     summaryKeys: string[]): Column[] {
@@ -37,6 +44,9 @@ export function columns(entity: string, project: string, configKeys: string[],
       show: (r) => duration(r.runtime) },
     { id: "tags", title: "Tags", get: (r) => r.node.tags.join(","),
       show: (r) => r.node.tags.map((t) => h("span", { class: "tag" }, t)) },
+    { id: "group", title: "Group", get: (r) => r.node.group },
+    { id: "jobType", title: "Job type", get: (r) => r.node.jobType },
+    { id: "user", title: "User", get: (r) => r.node.user?.username },
     ...configKeys.map((k): Column => ({ id: `config:${k}`, title: k,
       get: (r) => r.config[k], numeric: true })),
     ...summaryKeys.map((k): Column => ({ id: `summary:${k}`, title: k,
@@ -129,7 +139,9 @@ export class RunsTable {
 
   /** The runs the filter shows, in the table's current order. */
   ordered(): UiRun[] {
-    const col = this.cols.find((c) => c.id === this.sortBy) ?? this.cols[0];
+    // The creation time orders the rows while its column is hidden too.
+    const col = this.cols.find((c) => c.id === this.sortBy) ??
+      { get: (r: UiRun) => r.created };
     const sign = this.descending ? -1 : 1;
     const gone = (v: unknown) => v === null || v === undefined || v === "";
     const keyed = this.runs.filter((r) => this.matches(r)).map((r) => ({ r, v: col.get(r) }));

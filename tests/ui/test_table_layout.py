@@ -24,7 +24,8 @@ SDK_SCRIPT = f"""
 import wandb
 for project in {list(PROJECTS)!r}:
     for i in range(2):
-        run = wandb.init(project=project, name=f"{{project}}-run-{{i}}",
+        grouped = {{"group": "g-a", "job_type": f"job{{i}}"}} if project.endswith("a") else {{}}
+        run = wandb.init(project=project, name=f"{{project}}-run-{{i}}", **grouped,
                          config={{"lr": 0.1 * (i + 1), "batch": 32 * (i + 1), "opt": "adam"}})
         for step in range(3):
             run.log({{"loss": 1.0 / (step + 1 + i)}})
@@ -71,11 +72,26 @@ def drag(page: Any, col: str, dx: float) -> None:
     page.mouse.up()
 
 
-def header(page: Any) -> list[str]:
-    """The table's config columns, in order."""
+def all_columns(page: Any) -> list[str]:
+    """The table's column ids, in order."""
     ids: list[str] = page.eval_on_selector_all(
         "thead th[data-col]", "ths => ths.map(t => t.dataset.col)")
-    return [c for c in ids if c.startswith("config:")]
+    return ids
+
+
+def header(page: Any) -> list[str]:
+    """The table's config columns, in order."""
+    return [c for c in all_columns(page) if c.startswith("config:")]
+
+
+def column_text(page: Any, col: str) -> dict[str, str]:
+    """Column ``col``'s text per run name."""
+    found: dict[str, str] = page.evaluate("""(col) => {
+        const i = [...document.querySelectorAll('thead th')].findIndex(
+            t => t.dataset.col === col);
+        return Object.fromEntries([...document.querySelectorAll('tbody tr[data-run]')].map(
+            r => [r.cells[1].textContent, r.cells[i].textContent])); }""", col)
+    return found
 
 
 def open_table(page: Any, project: str) -> None:
@@ -89,7 +105,16 @@ def test_widths_and_chosen_columns_are_kept_per_project(ui_page: UiPage,
     page = ui_page.page
     open_table(page, b)
     natural_b, _ = widths(page, "name")
+    # Group and job type only where some run has them; the user who logged them.
+    assert all_columns(page)[:6] == ["name", "state", "created", "runtime", "tags", "user"]
     open_table(page, a)
+    assert all_columns(page)[:8] == ["name", "state", "created", "runtime", "tags", "group",
+                                     "jobType", "user"]
+    names = [f"{PROJECTS[0]}-run-{i}" for i in range(2)]
+    assert column_text(page, "group") == {n: "g-a" for n in names}
+    assert column_text(page, "jobType") == {n: f"job{i}" for i, n in enumerate(names)}
+    assert column_text(page, "user") == {n: "admin" for n in names}
+    newest_first = list(column_text(page, "name"))
     natural, _ = widths(page, "name")
     natural_lr, _ = widths(page, "config:lr")
     assert header(page) == ["config:batch", "config:lr", "config:opt"]
@@ -99,10 +124,12 @@ def test_widths_and_chosen_columns_are_kept_per_project(ui_page: UiPage,
     wide, _ = widths(page, "name")
     assert wide == pytest.approx(natural + 150, abs=2)
     assert widths(page, "config:lr")[0] == pytest.approx(natural_lr + 60, abs=2)
-    # Hide a config column with the chooser.
+    # Hide a config column and a run column with the chooser.
     page.click("details.column-chooser summary")
     page.uncheck("input[data-column='config:opt']")
+    page.uncheck("input[data-column=runtime]")
     assert header(page) == ["config:batch", "config:lr"]
+    assert "runtime" not in all_columns(page)
 
     # Reloaded: the widths and the chosen columns are back, in every row.
     page.reload()
@@ -114,6 +141,10 @@ def test_widths_and_chosen_columns_are_kept_per_project(ui_page: UiPage,
     assert header(page) == ["config:batch", "config:lr"]
     page.click("details.column-chooser summary")
     assert not page.is_checked("input[data-column='config:opt']")
+    assert not page.is_checked("input[data-column=runtime]")
+    assert "runtime" not in all_columns(page)
+    # Still newest first, by the hidden creation time.
+    assert list(column_text(page, "name")) == newest_first
     assert page.is_checked("input[data-column='config:lr']")
     page.click("details.column-chooser summary")  # closed again, for the screenshot
     ui_page.screenshot("runs-table-layout-kept")
@@ -127,6 +158,7 @@ def test_widths_and_chosen_columns_are_kept_per_project(ui_page: UiPage,
     open_table(page, b)
     assert widths(page, "name")[0] == pytest.approx(natural_b, abs=2)
     assert header(page) == ["config:batch", "config:lr", "config:opt"]
+    assert "runtime" in all_columns(page)
     drag(page, "name", 40)
     assert widths(page, "name")[0] == pytest.approx(natural_b + 40, abs=2)
     open_table(page, a)

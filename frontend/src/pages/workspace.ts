@@ -9,7 +9,7 @@ import { h, path } from "../dom";
 import { currentUser, frame } from "../layout";
 import { loadRuns, numericSummaryKeys, type UiRun } from "../runs";
 import { sweepList } from "../sweep/list";
-import { type Grouping, RunsTable, columns, groupName } from "../table";
+import { type Grouping, RUN_COLUMNS, RunsTable, columns, groupName } from "../table";
 import { ColumnStore } from "../workspace/column_store";
 import { showCompare } from "../workspace/compare";
 import { aggregate, groupRuns } from "../workspace/groups";
@@ -33,7 +33,7 @@ function keyCounts(objects: Record<string, unknown>[], filter: (k: string) => bo
   return [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([k]) => k);
 }
 
-/** A checkbox list in a disclosure: the config and summary columns to show. */
+/** A checkbox list in a disclosure: the run, config and summary columns to show. */
 function columnChooser(configKeys: string[], summaryKeys: string[], chosen: Set<string>,
     onChange: () => void): HTMLElement {
   const item = (id: string, label: string) => {
@@ -47,6 +47,7 @@ function columnChooser(configKeys: string[], summaryKeys: string[], chosen: Set<
   };
   return h("details", { class: "column-chooser" }, h("summary", null, "Columns"),
     h("div", { class: "choices" },
+      h("strong", null, "Run"), RUN_COLUMNS.map((c) => item(c.id, c.title)),
       h("strong", null, "Config"), configKeys.map((k) => item(`config:${k}`, k)),
       h("strong", null, "Summary"), summaryKeys.map((k) => item(`summary:${k}`, k))));
 }
@@ -65,14 +66,24 @@ export async function workspacePage(entity: string, project: string): Promise<vo
   const summaryKeys = keyCounts(runs.map((r) => r.summary), (k) => !k.startsWith("_"));
   const store = new ColumnStore(me?.username ?? "", entity, project);
   const saved = store.get();
-  // The columns chosen here before (those whose keys still exist), else the first few.
+  // The columns chosen here before, else the run's fields (group, job type and user when
+  // some run has one) and the first few config and summary keys.
+  const has = (get: (r: UiRun) => unknown) => runs.some((r) => {
+    const v = get(r);
+    return v !== null && v !== undefined && v !== "";
+  });
   const chosen = new Set(saved.chosen ?? [
+    "state", "created", "runtime", "tags",
+    ...(has((r) => r.node.group) ? ["group"] : []),
+    ...(has((r) => r.node.jobType) ? ["jobType"] : []),
+    ...(has((r) => r.node.user?.username) ? ["user"] : []),
     ...configKeys.slice(0, MAX_COLUMNS).map((k) => `config:${k}`),
     ...summaryKeys.filter((k) => metricKeys.includes(k)).slice(0, MAX_COLUMNS)
       .map((k) => `summary:${k}`)]);
   const tableColumns = () => columns(entity, project,
     configKeys.filter((k) => chosen.has(`config:${k}`)).sort(),
-    summaryKeys.filter((k) => chosen.has(`summary:${k}`)).sort());
+    summaryKeys.filter((k) => chosen.has(`summary:${k}`)).sort())
+    .filter((c) => c.id === "name" || c.id.includes(":") || chosen.has(c.id));
   let byPath = new Map(runs.map((r) => [r.path, r]));
 
   const panels = metricKeys.map((k) => new ChartPanel(k));
