@@ -102,6 +102,7 @@ def test_thousands_of_steps_merge_into_pixel_columns(ui_page: UiPage, logged: Lo
     steps = [step for step, _ in rows]
 
     page = ui_page.page
+    page.emulate_media(color_scheme="light")
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url)
             if "/api/v1/runs/history" in r.url else None)
@@ -174,4 +175,17 @@ def test_thousands_of_steps_merge_into_pixel_columns(ui_page: UiPage, logged: Lo
         f"{label(steps, a, b)}: [{center}, {center + 1}] "
         f"count {sum(counts(s)[center] for s in range(a, b))}")
     ui_page.screenshot("histogram-2400-steps")
+    # The cells take the theme's accent: painted again at a switch, without a reload.
+    pixel = f"""() => {{
+        const c = document.querySelector({CANVAS!r}), r = c.getBoundingClientRect();
+        return Array.from(c.getContext('2d').getImageData(
+            Math.floor({column_x(spike_col)} - r.left - c.clientLeft),
+            Math.floor({y} - r.top - c.clientTop), 1, 1).data.slice(0, 3)); }}"""
+    # (a canvas keeps premultiplied alpha: a channel may come back one off)
+    assert page.evaluate(pixel) == pytest.approx([0x2f, 0x6f, 0xeb], abs=2)  # light --accent
+    page.click("header button.theme-toggle")  # light
+    page.click("header button.theme-toggle")  # dark
+    page.wait_for_function(f"() => ({pixel})()[0] > 100", timeout=TIMEOUT_MS)
+    assert page.evaluate(pixel) == pytest.approx([0x6e, 0xa8, 0xff], abs=2)  # dark --accent
+    ui_page.screenshot("histogram-2400-steps-dark")
     assert not ui_page.watch.errors

@@ -140,6 +140,9 @@ def test_the_confusion_matrix_is_a_grid_of_its_counts(ui_page: UiPage, logged: L
     assert not page.query_selector("[data-plot=cm] img")
     page.locator("[data-plot=cm]").scroll_into_view_if_needed()
     ui_page.screenshot("plot-confusion-matrix")
+    page.click("header button.theme-toggle")  # light
+    page.click("header button.theme-toggle")  # dark
+    ui_page.screenshot("plot-confusion-matrix-dark")
     assert_no_script_ran(ui_page)
 
 

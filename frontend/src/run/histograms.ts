@@ -150,13 +150,15 @@ export function heatmapView(key: string, list: StepHistogram[]): HTMLElement {
     h("div", { class: "heatmap-x muted" }, h("span", null, `step ${list[0].step}`),
       h("span", null, `step ${list[list.length - 1].step}`)),
     readout);
-  const draw = () => {
+  const draw = (recolour = false) => {
     const width = Math.max(200, Math.floor(canvas.clientWidth || 560));
-    if (canvas.heatmap && canvas.width === width) return;
-    canvas.width = width;
-    map = heatmapCells(list, width, binned);
-    canvas.heatmap = map;
-    canvas.dataset.columns = String(map.cells.length);
+    if (canvas.heatmap && canvas.width === width && !recolour) return;
+    if (!canvas.heatmap || canvas.width !== width) {
+      canvas.width = width;
+      map = heatmapCells(list, width, binned);
+      canvas.heatmap = map;
+      canvas.dataset.columns = String(map.cells.length);
+    }
     const ctx = canvas.getContext("2d");
     if (!ctx) return;
     const [r, g, b] = accent(canvas);
@@ -193,7 +195,11 @@ export function heatmapView(key: string, list: StepHistogram[]): HTMLElement {
     readout.dataset.column = String(col);
     replace(readout, readoutText(list, map, col, y));
   });
-  new ResizeObserver(draw).observe(canvas);
-  queueMicrotask(draw);
+  new ResizeObserver(() => draw()).observe(canvas);
+  queueMicrotask(() => draw());
+  // The cells take the theme's accent colour: painted again when the theme changes.
+  window.addEventListener("tracklet:theme", () => draw(true));
+  window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change",
+    () => draw(true));
   return box;
 }
