@@ -55,7 +55,10 @@ for step in range({STEPS}):
     out[center + 1] = 1 + step % 2
     if step == SPIKE_STEP:
         out[SPIKE_BIN] = SPIKE
-    run.log({{"weights": wandb.Histogram(np_histogram=(out, edges))}})
+    drift = [step / 1000 + i for i in range(11)]
+    run.log({{"weights": wandb.Histogram(np_histogram=(out, edges)),
+              "drift": wandb.Histogram(np_histogram=([1 + (step + i) % 4 for i in range(10)],
+                                                     drift))}})
 run.finish()
 print("IDS", run.id, run.url)
 """
@@ -85,6 +88,11 @@ def logged(ui_server: TrackletServer, tmp_path_factory: pytest.TempPathFactory
 
 
 CANVAS = "[data-histogram=weights] canvas.heatmap"
+
+
+def drift_counts(step: int) -> list[int]:
+    """Step ``step``'s counts of the "drift" histogram (its edges move by step / 1000)."""
+    return [1 + (step + i) % 4 for i in range(10)]
 
 
 def label(steps: list[int], a: int, b: int) -> str:
@@ -188,4 +196,50 @@ def test_thousands_of_steps_merge_into_pixel_columns(ui_page: UiPage, logged: Lo
     page.wait_for_function(f"() => ({pixel})()[0] > 100", timeout=TIMEOUT_MS)
     assert page.evaluate(pixel) == pytest.approx([0x6e, 0xa8, 0xff], abs=2)  # dark --accent
     ui_page.screenshot("histogram-2400-steps-dark")
+    assert not ui_page.watch.errors
+
+
+def test_steps_with_moving_edges_are_rebinned_before_they_are_added(ui_page: UiPage,
+                                                                   logged: Logged) -> None:
+    rows = httpx.get(f"{logged.server.url}/api/v1/runs/history", params={
+        "run": f"admin/{PROJECT}/{logged.run}", "keys": "drift", "format": "json"},
+        headers={"Authorization": f"Bearer {logged.server.key}"}, timeout=60).json()["rows"]
+    assert [v["values"] for _, v in rows] == [drift_counts(s) for s in range(STEPS)]
+    assert rows[-1][1]["bins"][0] == pytest.approx((STEPS - 1) / 1000)
+    page = ui_page.page
+    canvas = "[data-histogram=drift] canvas.heatmap"
+    page.goto(logged.url + "#media")
+    page.wait_for_function(f"() => document.querySelector({canvas!r})?.heatmap?.spans",
+                           timeout=TIMEOUT_MS)
+    page.locator(canvas).scroll_into_view_if_needed()
+    drawn: dict[str, Any] = page.evaluate(
+        f"() => ({{...document.querySelector({canvas!r}).heatmap, "
+        f"width: document.querySelector({canvas!r}).width}})")
+    assert drawn["lo"] == 0 and drawn["hi"] == pytest.approx(10 + (STEPS - 1) / 1000)
+    spans = drawn["spans"]
+    assert len(spans) == drawn["width"] < STEPS
+    # Rebinned onto the shared cells and added: still every count of every step.
+    for (a, b), column in zip(spans, drawn["counts"], strict=True):
+        assert sum(column) == pytest.approx(sum(sum(drift_counts(s)) for s in range(a, b)),
+                                            rel=1e-9)
+    # The readout of a column whose steps' edges differ names the shared cell and its sum.
+    box = page.evaluate(f"""() => {{
+        const c = document.querySelector({canvas!r}), r = c.getBoundingClientRect();
+        return {{x: r.left + c.clientLeft, y: r.top + c.clientTop, width: c.clientWidth,
+                 height: c.clientHeight}}; }}""")
+    col = next(i for i, (a, b) in enumerate(spans) if b - a > 1 and i > len(spans) // 2)
+    rows_n = len(drawn["counts"][col])
+    row = rows_n // 2
+    page.mouse.move(math.ceil(box["x"] + col * box["width"] / len(spans)) + 0.25,
+                    box["y"] + (1 - (row + 0.5) / rows_n) * box["height"])
+    cell = (drawn["hi"] - drawn["lo"]) / rows_n
+    text = page.inner_text("[data-histogram=drift] .heatmap-readout")
+    a, b = spans[col]
+    head = f"{label(list(range(STEPS)), a, b)}: ["
+    assert text.startswith(head)
+    lo, hi, count = text.removeprefix(head).replace("] count ", ", ").split(", ")
+    assert float(lo) == pytest.approx(row * cell, rel=1e-5)
+    assert float(hi) == pytest.approx((row + 1) * cell, rel=1e-5)
+    assert float(count) == pytest.approx(drawn["counts"][col][row], rel=1e-5)
+    ui_page.screenshot("histogram-moving-edges")
     assert not ui_page.watch.errors
