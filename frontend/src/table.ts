@@ -1,7 +1,7 @@
 // The workspace's runs table: fixed columns, chosen config and summary columns, sort by any
 // column (click its header), columns resized by dragging their header's right edge (a
-// double click gives the column back its natural width), and a checkbox per run that
-// selects it for the charts.
+// double click gives the column back its natural width; the page is told, to keep them), and
+// a checkbox per run that selects it for the charts.
 import { type Child, h, path, replace } from "./dom";
 import { dateTime, duration, value } from "./format";
 import type { UiRun } from "./runs";
@@ -24,6 +24,13 @@ function compare(a: unknown, b: unknown): number {
   return value(a).localeCompare(value(b), undefined, { numeric: true });
 }
 
+/** The run's own columns besides the name (which is always shown), for the chooser. */
+export const RUN_COLUMNS: { id: string; title: string }[] = [
+  { id: "state", title: "State" }, { id: "created", title: "Created" },
+  { id: "runtime", title: "Runtime" }, { id: "tags", title: "Tags" },
+  { id: "group", title: "Group" }, { id: "jobType", title: "Job type" },
+  { id: "user", title: "User" }];
+
 /** The table's columns for a project: the run's own fields, then config and summary keys. */
 export function columns(entity: string, project: string, configKeys: string[],
     summaryKeys: string[]): Column[] {
@@ -37,6 +44,9 @@ export function columns(entity: string, project: string, configKeys: string[],
       show: (r) => duration(r.runtime) },
     { id: "tags", title: "Tags", get: (r) => r.node.tags.join(","),
       show: (r) => r.node.tags.map((t) => h("span", { class: "tag" }, t)) },
+    { id: "group", title: "Group", get: (r) => r.node.group },
+    { id: "jobType", title: "Job type", get: (r) => r.node.jobType },
+    { id: "user", title: "User", get: (r) => r.node.user?.username },
     ...configKeys.map((k): Column => ({ id: `config:${k}`, title: k,
       get: (r) => r.config[k], numeric: true })),
     ...summaryKeys.map((k): Column => ({ id: `summary:${k}`, title: k,
@@ -74,9 +84,14 @@ export class RunsTable {
   private readonly widths = new Map<string, number>();
   readonly selected: Set<string>;
 
+  /** Called with every resized column's width when a resize ends (or is undone). */
+  onResize: (widths: ReadonlyMap<string, number>) => void = () => undefined;
+
   constructor(private runs: UiRun[], private cols: Column[],
-      selected: Iterable<string>, private readonly onSelect: (paths: Set<string>) => void) {
+      selected: Iterable<string>, private readonly onSelect: (paths: Set<string>) => void,
+      widths: Record<string, number> = {}) {
     this.selected = new Set(selected);
+    for (const [id, w] of Object.entries(widths)) this.widths.set(id, Math.max(MIN_WIDTH, w));
     this.head = h("thead");
     this.body = h("tbody");
     this.table = h("table", { class: "grid runs-grid" }, this.head, this.body);
@@ -124,7 +139,9 @@ export class RunsTable {
 
   /** The runs the filter shows, in the table's current order. */
   ordered(): UiRun[] {
-    const col = this.cols.find((c) => c.id === this.sortBy) ?? this.cols[0];
+    // The creation time orders the rows while its column is hidden too.
+    const col = this.cols.find((c) => c.id === this.sortBy) ??
+      { get: (r: UiRun) => r.created };
     const sign = this.descending ? -1 : 1;
     const gone = (v: unknown) => v === null || v === undefined || v === "";
     const keyed = this.runs.filter((r) => this.matches(r)).map((r) => ({ r, v: col.get(r) }));
@@ -212,6 +229,7 @@ export class RunsTable {
         this.setWidth(col.id, Math.max(MIN_WIDTH, Math.round(from + e.clientX - start)));
       };
       const up = () => {
+        this.onResize(this.widths);
         handle.removeEventListener("pointermove", move);
         handle.removeEventListener("pointerup", up);
         handle.removeEventListener("pointercancel", up);
@@ -224,6 +242,7 @@ export class RunsTable {
     handle.addEventListener("dblclick", (ev) => {
       ev.stopPropagation();
       this.setWidth(col.id, undefined);
+      this.onResize(this.widths);
     });
     return handle;
   }

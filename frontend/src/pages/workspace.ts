@@ -1,14 +1,16 @@
 // /<entity>/<project>: the runs table (virtualised; filters sent to the server as api.runs
 // filters; column chooser; grouping) beside one chart panel per metric for the selected
-// runs (x axis choice, EMA smoothing over the raw min-max band).
+// runs (x axis choice, EMA smoothing over the raw min-max band). The columns chosen and their
+// widths are kept per user and project (workspace/column_store.ts).
 import { CHART_FIELDS, series, type StepRange } from "../api";
 import { ChartPanel, type ChartRun, chartKeys, chartSections, drawPanels, pollPanels, repeat,
   runColor, stopDrawing } from "../chart";
 import { h, path } from "../dom";
-import { frame } from "../layout";
+import { currentUser, frame } from "../layout";
 import { loadRuns, numericSummaryKeys, type UiRun } from "../runs";
 import { sweepList } from "../sweep/list";
-import { type Grouping, RunsTable, columns, groupName } from "../table";
+import { type Grouping, RUN_COLUMNS, RunsTable, columns, groupName } from "../table";
+import { ColumnStore } from "../workspace/column_store";
 import { showCompare } from "../workspace/compare";
 import { aggregate, groupRuns } from "../workspace/groups";
 import { filterBar, mongoFilter } from "../workspace/filters";
@@ -31,7 +33,7 @@ function keyCounts(objects: Record<string, unknown>[], filter: (k: string) => bo
   return [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([k]) => k);
 }
 
-/** A checkbox list in a disclosure: the config and summary columns to show. */
+/** A checkbox list in a disclosure: the run, config and summary columns to show. */
 function columnChooser(configKeys: string[], summaryKeys: string[], chosen: Set<string>,
     onChange: () => void): HTMLElement {
   const item = (id: string, label: string) => {
@@ -45,13 +47,15 @@ function columnChooser(configKeys: string[], summaryKeys: string[], chosen: Set<
   };
   return h("details", { class: "column-chooser" }, h("summary", null, "Columns"),
     h("div", { class: "choices" },
+      h("strong", null, "Run"), RUN_COLUMNS.map((c) => item(c.id, c.title)),
       h("strong", null, "Config"), configKeys.map((k) => item(`config:${k}`, k)),
       h("strong", null, "Summary"), summaryKeys.map((k) => item(`summary:${k}`, k))));
 }
 
 export async function workspacePage(entity: string, project: string): Promise<void> {
   const crumbs = [{ text: entity }, { text: project, href: path(entity, project) }];
-  const first = await loadRuns(entity, project, MAX_RUNS);
+  const [first, me] = await Promise.all([loadRuns(entity, project, MAX_RUNS),
+    currentUser()]);
   if (first === null) {
     frame(crumbs, h("p", { class: "error" }, `No project ${entity}/${project}.`));
     return;
@@ -60,13 +64,26 @@ export async function workspacePage(entity: string, project: string): Promise<vo
   const metricKeys = chartKeys(numericSummaryKeys(runs));
   const configKeys = keyCounts(runs.map((r) => r.config), () => true);
   const summaryKeys = keyCounts(runs.map((r) => r.summary), (k) => !k.startsWith("_"));
-  const chosen = new Set([
+  const store = new ColumnStore(me?.username ?? "", entity, project);
+  const saved = store.get();
+  // The columns chosen here before, else the run's fields (group, job type and user when
+  // some run has one) and the first few config and summary keys.
+  const has = (get: (r: UiRun) => unknown) => runs.some((r) => {
+    const v = get(r);
+    return v !== null && v !== undefined && v !== "";
+  });
+  const chosen = new Set(saved.chosen ?? [
+    "state", "created", "runtime", "tags",
+    ...(has((r) => r.node.group) ? ["group"] : []),
+    ...(has((r) => r.node.jobType) ? ["jobType"] : []),
+    ...(has((r) => r.node.user?.username) ? ["user"] : []),
     ...configKeys.slice(0, MAX_COLUMNS).map((k) => `config:${k}`),
     ...summaryKeys.filter((k) => metricKeys.includes(k)).slice(0, MAX_COLUMNS)
       .map((k) => `summary:${k}`)]);
   const tableColumns = () => columns(entity, project,
     configKeys.filter((k) => chosen.has(`config:${k}`)).sort(),
-    summaryKeys.filter((k) => chosen.has(`summary:${k}`)).sort());
+    summaryKeys.filter((k) => chosen.has(`summary:${k}`)).sort())
+    .filter((c) => c.id === "name" || c.id.includes(":") || chosen.has(c.id));
   let byPath = new Map(runs.map((r) => [r.path, r]));
 
   const panels = metricKeys.map((k) => new ChartPanel(k));
@@ -117,7 +134,8 @@ export async function workspacePage(entity: string, project: string): Promise<vo
     await drawPanels(panels, chosenRuns, fetchSeries, live);
   };
   const table = new RunsTable(runs, tableColumns(),
-    runs.slice(0, FIRST_SELECTED).map((r) => r.path), redraw);
+    runs.slice(0, FIRST_SELECTED).map((r) => r.path), redraw, saved.widths);
+  table.onResize = (widths) => store.setWidths(widths);
 
   const count = h("span", { class: "run-count" }, String(runs.length));
   const quick = h("input", { type: "search", class: "runs-filter",
@@ -152,8 +170,10 @@ export async function workspacePage(entity: string, project: string): Promise<vo
     table.setGrouping(grouping);
     void draw(table.selected);
   });
-  const chooser = columnChooser(configKeys, summaryKeys, chosen,
-    () => table.setColumns(tableColumns()));
+  const chooser = columnChooser(configKeys, summaryKeys, chosen, () => {
+    store.setChosen(chosen);
+    table.setColumns(tableColumns());
+  });
 
   const compareBox = h("section", { class: "compare-box", hidden: true });
   const compare = h("button", { type: "button", class: "pager compare-button",

@@ -184,7 +184,8 @@ async function plotPanels(run: UiRun): Promise<HTMLElement[]> {
     try {
       const list = refs((await historyRows(run.path, [key])).rows);
       const last = list[list.length - 1];
-      return plotPanel(spec, last ? await tableFile(run.path, last.paths[0]) : null);
+      return plotPanel(spec, last ? await tableFile(run.path, last.paths[0]) : null,
+        undefined, tableView);
     } catch (err) {
       return plotPanel(spec, null, String(err));
     }

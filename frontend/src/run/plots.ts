@@ -1,12 +1,15 @@
-// wandb.plot charts (line, scatter, bar, histogram, line series) drawn from the tables the
-// SDK logged for them. The SDK stores the chart under the config's `_wandb.visualize.<key>`
-// (its preset id and which table column is which field) and the table as the history key
-// `<key>_table`. Charts are SVG built from nodes (no markup strings); every mark carries its
-// data values as attributes.
+// wandb.plot charts (line, scatter, bar, histogram, line series, PR and ROC curves, confusion
+// matrix) drawn from the tables the SDK logged for them. The SDK stores the chart under the
+// config's `_wandb.visualize.<key>` (its preset id and which table column is which field)
+// and the table as the history key `<key>_table`. Charts are SVG built from nodes (no markup
+// strings); every mark carries its data values as attributes. Other (custom Vega) specs are
+// shown as a note and their table.
 import { h, replace } from "../dom";
 import { extent, value } from "../format";
 import { runColor } from "../chart";
+import { confusionMatrix } from "./confusion";
 import type { TableJson } from "./media";
+import { column, cut, num, s } from "./svg";
 
 /** One chart the run asked for: its key, the history key of its table, its preset, its
  * field-to-column map and strings. */
@@ -63,23 +66,7 @@ function tableKey(node: unknown): string | null {
   return null;
 }
 
-const SVG = "http://www.w3.org/2000/svg";
 const W = 560, H = 300, M = { left: 56, right: 16, top: 16, bottom: 40 };
-
-function s(tag: string, attrs: Record<string, string | number>, ...kids: (Node | string)[]):
-    SVGElement {
-  const el = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
-  for (const kid of kids) el.append(kid);
-  return el;
-}
-
-function column(table: TableJson, name: string | undefined): number {
-  return name === undefined ? -1 : table.columns.indexOf(name);
-}
-
-const num = (x: unknown): number | null => (typeof x === "number" && Number.isFinite(x) ? x
-  : typeof x === "string" && x.trim() !== "" && Number.isFinite(Number(x)) ? Number(x) : null);
 
 interface Scale { at: (v: number) => number; lo: number; hi: number }
 
@@ -110,24 +97,29 @@ function frame(x: Scale | null, y: Scale, xTitle: string, yTitle: string): SVGEl
   return out;
 }
 
-/** Points grouped by `group` (one colour each), in table order. */
+/** Points grouped by `group` (one colour each), in table order; lines join them in x order
+ * (ties by y: a ROC curve's vertical steps). `unit`: both axes span at least [0, 1] (rates). */
 function xyMarks(table: TableJson, spec: PlotSpec, kind: "line" | "scatter", xf: string,
-    yf: string, groupField?: string): Element | null {
+    yf: string, groupField?: string, unit = false): Element | null {
   const xi = column(table, spec.fields[xf]), yi = column(table, spec.fields[yf]);
   const gi = column(table, groupField ? spec.fields[groupField] : undefined);
   if (xi < 0 || yi < 0) return null;
   const pts = table.data.map((r) => ({ x: num(r[xi]), y: num(r[yi]),
     g: gi >= 0 ? value(r[gi]) : "" })).filter((p): p is { x: number; y: number; g: string } =>
     p.x !== null && p.y !== null);
-  const x = scale(pts.map((p) => p.x), M.left, W - M.right);
-  const y = scale(pts.map((p) => p.y), H - M.bottom, M.top);
+  const bounds = unit ? [0, 1] : [];
+  const x = scale([...pts.map((p) => p.x), ...bounds], M.left, W - M.right);
+  const y = scale([...pts.map((p) => p.y), ...bounds], H - M.bottom, M.top);
   const groups = new Map<string, typeof pts>();
-  for (const p of pts) groups.set(p.g, [...(groups.get(p.g) ?? []), p]);
+  for (const p of pts) {
+    const list = groups.get(p.g);
+    if (list) list.push(p); else groups.set(p.g, [p]);
+  }
   const marks: SVGElement[] = [];
   for (const [g, list] of groups) {
     const color = runColor(g || spec.key);
     if (kind === "line") {
-      const sorted = list.slice().sort((a, b) => a.x - b.x);
+      const sorted = list.slice().sort((a, b) => a.x - b.x || a.y - b.y);
       marks.push(s("polyline", { class: "plot-line", fill: "none", stroke: color,
         "stroke-width": 2, "data-group": g,
         points: sorted.map((p) => `${x.at(p.x).toFixed(2)},${y.at(p.y).toFixed(2)}`)
@@ -141,7 +133,8 @@ function xyMarks(table: TableJson, spec: PlotSpec, kind: "line" | "scatter", xf:
     }
   }
   const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, class: "plot-svg" },
-    ...frame(x, y, spec.fields[xf] ?? xf, spec.fields[yf] ?? yf), ...marks);
+    ...frame(x, y, spec.strings["x-axis-title"] || (spec.fields[xf] ?? xf),
+      spec.strings["y-axis-title"] || (spec.fields[yf] ?? yf)), ...marks);
   if (groups.size < 2) return svg;
   return h("div", null, svg, h("div", { class: "plot-legend" }, [...groups.keys()].map((g) => {
     const swatch = h("span", { class: "swatch" });
@@ -166,7 +159,7 @@ function bars(labels: string[], values: number[], xTitle: string, yTitle: string
   const ticks = labels.length <= 20 ? labels.map((label, i) => s("text", {
     x: (M.left + (i + 0.5) * slot).toFixed(2), y: H - M.bottom + 14, "text-anchor": "middle",
     class: "tick", "data-label": label },
-  label.length > fits ? `${label.slice(0, fits - 1)}…` : label)) : [];
+  cut(label, fits))) : [];
   return s("svg", { viewBox: `0 0 ${W} ${H}`, class: "plot-svg" },
     ...frame(null, y, xTitle, yTitle), ...marks, ...ticks);
 }
@@ -181,6 +174,10 @@ export function plotView(spec: PlotSpec, table: TableJson): Element | null {
       return xyMarks(table, spec, "scatter", "x", "y");
     case "wandb/lineseries/v0":
       return xyMarks(table, spec, "line", "step", "lineVal", "lineKey");
+    case "wandb/area-under-curve/v0":  // wandb.plot.pr_curve and roc_curve: a line per class
+      return xyMarks(table, spec, "line", "x", "y", "class", true);
+    case "wandb/confusion_matrix/v1":
+      return confusionMatrix(table, spec.fields);
     case "wandb/bar/v0": {
       const li = column(table, spec.fields.label), vi = column(table, spec.fields.value);
       if (li < 0 || vi < 0) return null;
@@ -206,9 +203,9 @@ export function plotView(spec: PlotSpec, table: TableJson): Element | null {
   }
 }
 
-/** A panel for `spec`: its title and chart (or a note and the table's first rows). */
-export function plotPanel(spec: PlotSpec, table: TableJson | null, error?: string):
-    HTMLElement {
+/** A panel for `spec`: its title and chart (or a note and the table, as `asTable` shows it). */
+export function plotPanel(spec: PlotSpec, table: TableJson | null, error?: string,
+    asTable?: (table: TableJson) => HTMLElement): HTMLElement {
   const title = spec.strings.title || spec.key;
   const panel = h("section", { class: "panel media plot", "data-plot": spec.key,
     "data-preset": spec.preset }, h("h3", null, title));
@@ -219,7 +216,8 @@ export function plotPanel(spec: PlotSpec, table: TableJson | null, error?: strin
     return panel;
   }
   const chart = plotView(spec, table);
-  replace(body, chart ?? h("p", { class: "muted" },
-    `${spec.preset} is not drawn here; its table has ${table.data.length} rows.`));
+  replace(body, chart ?? [h("p", { class: "muted plot-note" },
+    `${spec.preset} is not drawn here; its table has ${table.data.length} rows.`),
+  asTable?.(table)]);
   return panel;
 }
