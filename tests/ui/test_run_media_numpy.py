@@ -47,6 +47,9 @@ WIDTH, HEIGHT, FPS = 64, 48, 6
 CLIPS = ((12, (220, 40, 40)), (18, (40, 80, 220)))
 SQUARE = (8, 40, 16, 48)  # rows top..bottom, columns left..right
 FORMATS = ("mp4", "webm", "gif")
+#: Lists logged under one key at each step: tones (seconds, caption) and mp4 clips (colour).
+DUET = ((0.5, "low"), (0.25, "high"))
+PAIR = ((200, 200, 40), (40, 200, 200))
 #: How far a decoded pixel may stray from the logged colour (yuv420p and lossy codecs).
 CODEC_TOLERANCE = 24
 
@@ -66,6 +69,16 @@ for step, (seconds, (frames, colour)) in enumerate(zip({TONE_SECONDS!r}, {CLIPS!
     for fmt in {FORMATS!r}:
         row[f"clip_{{fmt}}"] = wandb.Video(video, fps={FPS}, format=fmt,
                                            caption=f"{{fmt}} {{step}}")
+    row["duet"] = [wandb.Audio(({AMPLITUDE} * np.sin(2 * np.pi * {TONE_HZ} * np.arange(
+        round({RATE} * secs)) / {RATE})).astype(np.float32), sample_rate={RATE}, caption=c)
+        for secs, c in {DUET!r}]
+    pair = []
+    for colour in {PAIR!r}:
+        clip = np.zeros((12, 3, {HEIGHT}, {WIDTH}), dtype=np.uint8)
+        for channel, level in enumerate(colour):
+            clip[:, channel, top:bottom, left:right] = level
+        pair.append(wandb.Video(clip, fps={FPS}, format="mp4"))
+    row["pair"] = pair
     run.log(row, step=step)
 run.finish()
 print("IDS", run.id, run.url)
@@ -80,7 +93,7 @@ for f in run.files():
     if f.name.startswith("media/"):
         f.download(root=sys.argv[2], replace=True)
         files[f.name] = {"size": f.size, "mimetype": f.mimetype}
-keys = ["tone"] + ["clip_" + x for x in sys.argv[3:]]
+keys = ["tone", "duet", "pair"] + ["clip_" + x for x in sys.argv[3:]]
 history = [{k: row[k] for k in ["_step", *keys]} for row in run.scan_history(keys=keys)]
 print(json.dumps({"files": files, "history": history}))
 """
@@ -343,7 +356,40 @@ def test_numpy_gif_video_shows_as_an_image_per_step(media_page: tuple[UiPage, li
         assert_colour(square, CLIPS[step][1])
         assert_colour(corner, (0, 0, 0))
         assert page.inner_text("[data-media=clip_gif] .step-label") == f"step {step}"
+    # Drawn as large as the video players beside it (not at its 64 x 48 pixels).
+    gif_box = page.locator(img).bounding_box()
+    video_box = page.locator("[data-media=clip_mp4] video").bounding_box()
+    assert gif_box is not None and video_box is not None
+    assert gif_box["width"] > 4 * WIDTH
+    assert gif_box["width"] == pytest.approx(video_box["width"], abs=1)
+    assert gif_box["height"] == pytest.approx(video_box["height"], abs=1)
     ui.screenshot(f"media-numpy-gif-{logged.backend}")
+
+
+def test_lists_of_numpy_audio_and_video_play_each_file(
+        media_page: tuple[UiPage, list[Ranged]], logged: Logged) -> None:
+    ui, _ = media_page
+    duet, pair = logged.history("duet")[1], logged.history("pair")[1]
+    assert (duet["_type"], duet["count"], duet["captions"]) == ("audio", 2, [c for _, c in DUET])
+    assert duet["durations"] == [s for s, _ in DUET] and duet["sampleRates"] == [RATE] * 2
+    assert (pair["_type"], pair["count"]) == ("videos", 2)
+    page = _open_media(ui, logged, "[data-media=pair] video")
+    for i, ((seconds, _), tone) in enumerate(zip(DUET, duet["audio"], strict=True)):
+        state = player(page, f"[data-media=duet] audio:nth-of-type({i + 1})", tone["path"])
+        assert state["duration"] == pytest.approx(seconds, abs=1 / RATE)
+    assert page.inner_text("[data-media=duet] .caption") == "low, high"
+    for i, (colour, clip) in enumerate(zip(PAIR, pair["videos"], strict=True)):
+        video = f"[data-media=pair] video:nth-of-type({i + 1})"
+        state = player(page, video, clip["path"])
+        assert (state["width"], state["height"]) == (WIDTH, HEIGHT)
+        assert state["duration"] == pytest.approx(12 / FPS, abs=1 / FPS)
+        page.evaluate(SEEK, [video, 1.0])
+        square, corner = page.evaluate(PIXELS, [video, [CENTRE, CORNER]])
+        assert_colour(square, colour)
+        assert_colour(corner, (0, 0, 0))
+    page.locator("[data-media=pair]").scroll_into_view_if_needed()
+    ui.screenshot(f"media-numpy-lists-{logged.backend}")
+    assert not ui.watch.errors
 
 
 def _api_read(logged: Logged, into: Path) -> dict[str, Any]:
@@ -381,13 +427,14 @@ def _container(fmt: str, data: bytes) -> bool:
 def test_numpy_media_read_back_through_the_api_and_the_store(logged: Logged,
                                                             tmp_path: Path) -> None:
     read = _api_read(logged, tmp_path)
-    logged_values = {"tone": logged.history("tone"),
-                     **{f"clip_{f}": logged.history(f"clip_{f}") for f in FORMATS}}
+    logged_values = {key: logged.history(key) for key in ("tone", "duet", "pair",
+                                                          *(f"clip_{f}" for f in FORMATS))}
     # wandb.Api()'s history holds what the server's history API does, step for step.
     assert [row["_step"] for row in read["history"]] == [0, 1]
     for key, values in logged_values.items():
         assert [row[key] for row in read["history"]] == values
-    expected = {v["path"]: v for values in logged_values.values() for v in values}
+    expected = {v["path"]: v for values in logged_values.values() for value in values
+                for v in value.get("audio", value.get("videos", [value]))}
     assert set(read["files"]) == set(expected)
     stored = _stored_bytes(logged, sorted(expected))
     for name, value in expected.items():
