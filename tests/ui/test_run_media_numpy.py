@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import struct
 import subprocess
 import sys
 import wave
@@ -50,6 +51,9 @@ FORMATS = ("mp4", "webm", "gif")
 #: Lists logged under one key at each step: tones (seconds, caption) and mp4 clips (colour).
 DUET = ((0.5, "low"), (0.25, "high"))
 PAIR = ((200, 200, 40), (40, 200, 200))
+#: A long clip of noise at step 1 (frames, height, width): a 2 MB mp4 whose index (moov)
+#: ffmpeg writes after the frames, so a player must ask for the file's end before it plays.
+NOISE = (240, 120, 160)
 #: How far a decoded pixel may stray from the logged colour (yuv420p and lossy codecs).
 CODEC_TOLERANCE = 24
 
@@ -79,6 +83,10 @@ for step, (seconds, (frames, colour)) in enumerate(zip({TONE_SECONDS!r}, {CLIPS!
             clip[:, channel, top:bottom, left:right] = level
         pair.append(wandb.Video(clip, fps={FPS}, format="mp4"))
     row["pair"] = pair
+    if step == 1:
+        row["noise"] = wandb.Video(np.random.default_rng(7).integers(
+            0, 256, size=({NOISE[0]}, 3, {NOISE[1]}, {NOISE[2]}), dtype=np.uint8), fps={FPS},
+            format="mp4")
     run.log(row, step=step)
 run.finish()
 print("IDS", run.id, run.url)
@@ -95,7 +103,8 @@ for f in run.files():
         files[f.name] = {"size": f.size, "mimetype": f.mimetype}
 keys = ["tone", "duet", "pair"] + ["clip_" + x for x in sys.argv[3:]]
 history = [{k: row[k] for k in ["_step", *keys]} for row in run.scan_history(keys=keys)]
-print(json.dumps({"files": files, "history": history}))
+noise = [{k: row[k] for k in ["_step", "noise"]} for row in run.scan_history(keys=["noise"])]
+print(json.dumps({"files": files, "history": history + noise}))
 """
 
 
@@ -122,12 +131,13 @@ class Logged:
         """The run's entity/project/run."""
         return f"admin/{PROJECT}/{self.run}"
 
-    def history(self, key: str) -> list[dict[str, Any]]:
-        """The values of ``key`` per step, as the server's history API answers."""
+    def history(self, key: str, steps: tuple[int, ...] = (0, 1)) -> list[dict[str, Any]]:
+        """The values of ``key`` at ``steps`` (all it was logged at), as the server's history
+        API answers."""
         rows = httpx.get(f"{self.server.url}/api/v1/runs/history", params={
             "run": self.path, "keys": key, "format": "json"},
             headers={"Authorization": f"Bearer {self.server.key}"}).json()["rows"]
-        assert [step for step, _ in rows] == list(range(len(CLIPS)))
+        assert [step for step, _ in rows] == list(steps)
         return [value for _, value in rows]
 
 
@@ -392,6 +402,42 @@ def test_lists_of_numpy_audio_and_video_play_each_file(
     assert not ui.watch.errors
 
 
+def _atom_offset(mp4: bytes, kind: bytes) -> int:
+    """Where the top-level box ``kind`` of an mp4 file starts."""
+    at = 0
+    while at + 8 <= len(mp4):
+        size, name = struct.unpack(">I4s", mp4[at:at + 8])
+        if name == kind:
+            return at
+        if size < 8:
+            break
+        at += size
+    raise AssertionError(f"no {kind!r} box")
+
+
+def test_a_long_numpy_mp4_with_its_index_at_the_end_plays_through_ranges(
+        media_page: tuple[UiPage, list[Ranged]], logged: Logged) -> None:
+    ui, ranged = media_page
+    noise, = logged.history("noise", steps=(1,))
+    mp4 = _stored_bytes(logged, [noise["path"]])[noise["path"]]
+    assert len(mp4) == noise["size"] > 1_000_000
+    assert _atom_offset(mp4, b"moov") > _atom_offset(mp4, b"mdat") + len(mp4) // 2
+    frames, height, width = NOISE
+    video = "[data-media=noise] video"
+    page = _open_media(ui, logged, video)
+    state = player(page, video, noise["path"])
+    assert (state["width"], state["height"]) == (width, height)
+    assert state["duration"] == pytest.approx(frames / FPS, abs=1 / FPS)
+    # Its size and duration were read from the index, asked for as a range of its own.
+    index_read = assert_ranges_answered(ranged, {noise["path"]: noise["size"]})
+    assert max(index_read) > len(mp4) // 2, index_read
+    far = frames / FPS - 5
+    assert page.evaluate(SEEK, [video, far]) == pytest.approx(far, abs=1 / FPS)
+    assert page.evaluate(PLAY, [video, 0.3]) >= 0.3
+    assert_ranges_answered(ranged, {noise["path"]: noise["size"]})
+    assert not ui.watch.errors
+
+
 def _api_read(logged: Logged, into: Path) -> dict[str, Any]:
     from tests.e2e.conftest import sdk_environment
 
@@ -429,10 +475,11 @@ def test_numpy_media_read_back_through_the_api_and_the_store(logged: Logged,
     read = _api_read(logged, tmp_path)
     logged_values = {key: logged.history(key) for key in ("tone", "duet", "pair",
                                                           *(f"clip_{f}" for f in FORMATS))}
+    logged_values["noise"] = logged.history("noise", steps=(1,))
     # wandb.Api()'s history holds what the server's history API does, step for step.
-    assert [row["_step"] for row in read["history"]] == [0, 1]
+    assert [row["_step"] for row in read["history"]] == [0, 1, 1]  # the last: noise alone
     for key, values in logged_values.items():
-        assert [row[key] for row in read["history"]] == values
+        assert [row[key] for row in read["history"] if key in row] == values
     expected = {v["path"]: v for values in logged_values.values() for value in values
                 for v in value.get("audio", value.get("videos", [value]))}
     assert set(read["files"]) == set(expected)
