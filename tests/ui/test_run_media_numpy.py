@@ -19,6 +19,7 @@ import json
 import struct
 import subprocess
 import sys
+import time
 import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ import pytest
 
 from tests.ui.conftest import UiPage, new_ui_page, team_server
 from tests.ui.test_browser import TIMEOUT_MS, assert_no_script_ran
+from tracklet.storage.history.read.tiers import open_history
 from tracklet.storage.metadata.runs import get_run_by_path, get_run_file
 from tracklet.testing import TrackletServer
 
@@ -48,6 +50,8 @@ WIDTH, HEIGHT, FPS = 64, 48, 6
 CLIPS = ((12, (220, 40, 40)), (18, (40, 80, 220)))
 SQUARE = (8, 40, 16, 48)  # rows top..bottom, columns left..right
 FORMATS = ("mp4", "webm", "gif")
+#: Seconds of tone per step of the run read while it runs.
+LIVE_TONES = (0.5, 1.25)
 #: Lists logged under one key at each step: tones (seconds, caption) and mp4 clips (colour).
 DUET = ((0.5, "low"), (0.25, "high"))
 PAIR = ((200, 200, 40), (40, 200, 200))
@@ -509,3 +513,117 @@ def test_numpy_media_read_back_through_the_api_and_the_store(logged: Logged,
         want = expected_levels(seconds)
         assert len(levels) == len(want)
         assert float(np.abs(levels - want).max()) <= 1.5
+
+
+LIVE_SCRIPT = f"""
+import pathlib, sys, time
+import numpy as np
+import wandb
+
+run = wandb.init(project={PROJECT!r}, settings=wandb.Settings(
+    x_file_stream_transmit_interval=0.5))
+for step, (seconds, (frames, colour)) in enumerate(zip({LIVE_TONES!r}, {CLIPS!r})):
+    t = np.arange(round({RATE} * seconds)) / {RATE}
+    video = np.zeros((frames, 3, {HEIGHT}, {WIDTH}), dtype=np.uint8)
+    top, bottom, left, right = {SQUARE!r}
+    for channel, level in enumerate(colour):
+        video[:, channel, top:bottom, left:right] = level
+    run.log({{"tone": wandb.Audio(({AMPLITUDE} * np.sin(2 * np.pi * {TONE_HZ} * t)).astype(
+                 np.float32), sample_rate={RATE}),
+             "clip": wandb.Video(video, fps={FPS}, format="webm")}})  # committed at once
+print("IDS", run.id, run.url, flush=True)
+go = pathlib.Path(sys.argv[1])
+while not go.exists():
+    time.sleep(0.1)
+run.finish()
+"""
+
+
+def _tiers(server: TrackletServer, run: str) -> tuple[int, int]:
+    """(rows exported to Parquet, live rows) of the run's history in the server's store."""
+    storage = server.storage()
+    try:
+        with storage.db.read() as conn:
+            run_pk = get_run_by_path(conn, "admin", PROJECT, run).id
+        with open_history(storage, run_pk) as view:
+            return sum(e.row_count for e in view.exports), view.live_count
+    finally:
+        storage.close()
+
+
+def _wait(what: str, done: Any, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, f"not {what} in {timeout}s"
+        time.sleep(0.25)
+
+
+def _check_live_media(page: Any, logged: Logged, tones: list[dict[str, Any]],
+                      clips: list[dict[str, Any]]) -> None:
+    """Both steps of the live run's tone and clip play as logged, the slider between."""
+    for step in (1, 0):
+        if step == 0:
+            slide_to_first_step(page, "tone")
+            slide_to_first_step(page, "clip")
+        tone = player(page, "[data-media=tone] audio", tones[step]["path"])
+        assert tone["duration"] == pytest.approx(LIVE_TONES[step], abs=1 / RATE)
+        video = "[data-media=clip] video"
+        clip = player(page, video, clips[step]["path"])
+        frames, colour = CLIPS[step]
+        assert (clip["width"], clip["height"]) == (WIDTH, HEIGHT)
+        assert clip["duration"] == pytest.approx(frames / FPS, abs=1 / FPS)
+        page.evaluate(SEEK, [video, 1.0])
+        square, corner = page.evaluate(PIXELS, [video, [CENTRE, CORNER]])
+        assert_colour(square, colour)
+        assert_colour(corner, (0, 0, 0))
+
+
+def test_numpy_media_of_a_running_run_then_of_its_compacted_history(
+        browser: Any, logged: Logged, tmp_path: Path) -> None:
+    from tests.e2e.conftest import sdk_environment
+
+    (tmp_path / "train.py").write_text(LIVE_SCRIPT)
+    go = tmp_path / "go"
+    proc = subprocess.Popen([sys.executable, "train.py", str(go)], cwd=tmp_path, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            env=sdk_environment(logged.server, tmp_path))
+    context, ui = new_ui_page(browser, logged.server, tmp_path)
+    try:
+        assert proc.stdout is not None
+        ids = next(x for x in proc.stdout if x.startswith("IDS ")).split()
+        live = Logged(logged.server, ids[1], ids[2], logged.backend, tmp_path)
+
+        def uploaded() -> bool:
+            rows = httpx.get(f"{live.server.url}/api/v1/runs/history", params={
+                "run": live.path, "keys": "tone,clip", "format": "json"},
+                headers={"Authorization": f"Bearer {live.server.key}"}).json()["rows"]
+            return len(rows) == 2 and all(httpx.head(
+                f"{live.server.url}/api/v1/runs/file", params={
+                    "run": live.path, "name": v["path"]},
+                headers={"Authorization": f"Bearer {live.server.key}"}).status_code == 200
+                for _, *values in rows for v in values)
+
+        _wait("uploaded while running", uploaded)
+        # The history is on the live tier: the run still runs.
+        assert proc.poll() is None and _tiers(live.server, live.run) == (0, 2)
+        tones, clips = live.history("tone"), live.history("clip")
+        page = _open_media(ui, live, "[data-media=clip] video")
+        _check_live_media(page, live, tones, clips)
+        ui.screenshot(f"media-numpy-running-{logged.backend}")
+        # Finished and compacted to Parquet: the same media, read from the export.
+        go.touch()
+        assert proc.wait(timeout=120) == 0
+        _wait("compacted", lambda: _tiers(live.server, live.run) == (2, 0))
+        assert (live.history("tone"), live.history("clip")) == (tones, clips)
+        page.reload()
+        page.wait_for_selector("[data-media=clip] video", timeout=TIMEOUT_MS)
+        _check_live_media(page, live, tones, clips)
+        assert not ui.watch.errors
+    finally:
+        go.touch()
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+        context.close()
