@@ -213,13 +213,17 @@ PLAYER = """(sel) => { const e = document.querySelector(sel);
 
 SEEK = """async ([sel, time]) => {
   const e = document.querySelector(sel);
-  await new Promise((resolve, reject) => {
+  const late = (what) => new Promise((_, reject) => setTimeout(
+    () => reject(new Error(`no ${what} in 15 s`)), 15000));
+  await Promise.race([late('seeked'), new Promise((resolve, reject) => {
     e.addEventListener('seeked', resolve, {once: true});
     e.addEventListener('error', () => reject(new Error(e.error?.message)), {once: true});
     e.currentTime = time;
-  });
-  if (e.readyState < 2) await new Promise((r) => e.addEventListener('loadeddata', r,
-                                                                      {once: true}));
+  })]);
+  if (e.readyState < 2) {
+    await Promise.race([late('frame'), new Promise((r) => e.addEventListener('loadeddata', r,
+                                                                             {once: true}))]);
+  }
   return e.currentTime; }"""
 
 PIXELS = """([sel, points]) => {
@@ -279,7 +283,10 @@ PLAY = """async ([sel, seconds]) => {
   const from = e.currentTime;
   e.muted = true;
   await e.play();
-  while (e.currentTime < from + seconds && !e.ended) await new Promise((r) => setTimeout(r, 20));
+  const deadline = performance.now() + 15000;
+  while (e.currentTime < from + seconds && !e.ended && performance.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
   e.pause();
   return e.currentTime - from; }"""
 
