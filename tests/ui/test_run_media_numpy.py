@@ -176,6 +176,7 @@ class Ranged:
     status: int
     content_range: str | None
     length: int
+    content_type: str | None
 
 
 @pytest.fixture
@@ -190,7 +191,8 @@ def media_page(browser: Any, logged: Logged, tmp_path: Path) -> Iterator[tuple[U
             name = parse_qs(urlsplit(response.url).query)["name"][0]
             ranged.append(Ranged(name, asked, response.status,
                                  response.headers.get("content-range"),
-                                 int(response.headers.get("content-length", "-1"))))
+                                 int(response.headers.get("content-length", "-1")),
+                                 response.headers.get("content-type")))
 
     page.page.on("response", on_response)
     yield page, ranged
@@ -260,10 +262,11 @@ CENTRE = ((SQUARE[2] + SQUARE[3]) // 2, (SQUARE[0] + SQUARE[1]) // 2)  # x, y
 CORNER = (2, 2)
 
 
-def assert_ranges_answered(ranged: list[Ranged], sizes: dict[str, int]) -> list[int]:
+def assert_ranges_answered(ranged: list[Ranged], sizes: dict[str, int],
+                           content_type: str) -> list[int]:
     """Every range the browser asked for one of ``sizes``' files was answered with those
-    bytes: 206 and a Content-Range naming the asked start and the file's size. Returns the
-    asked starts."""
+    bytes: 206, ``content_type`` and a Content-Range naming the asked start and the file's
+    size. Returns the asked starts."""
     mine = [r for r in ranged if r.name in sizes]
     assert mine, "the player asked for no byte range"
     starts = []
@@ -271,7 +274,7 @@ def assert_ranges_answered(ranged: list[Ranged], sizes: dict[str, int]) -> list[
         first = int(r.range.removeprefix("bytes=").split("-")[0] or 0)
         starts.append(first)
         size = sizes[r.name]
-        assert r.status == 206, r
+        assert r.status == 206 and r.content_type == content_type, r
         assert r.content_range is not None and r.content_range.startswith(f"bytes {first}-")
         last = int(r.content_range.split(" ")[1].split("/")[0].split("-")[1])
         assert r.content_range.endswith(f"/{size}") and r.length == last - first + 1, r
@@ -311,7 +314,8 @@ def test_numpy_audio_plays_for_its_logged_duration_at_each_step(
     assert page.evaluate(SEEK, [audio, far]) == pytest.approx(far, abs=0.01)
     assert page.evaluate(PLAY, [audio, 0.3]) >= 0.3
     assert page.evaluate(SEEK, [audio, 1.0]) == pytest.approx(1.0, abs=0.01)
-    starts = assert_ranges_answered(ranged, {tones[1]["path"]: tones[1]["size"]})
+    starts = assert_ranges_answered(ranged, {tones[1]["path"]: tones[1]["size"]},
+                                    "audio/x-wav")
     assert max(starts) > tones[1]["size"] // 2, starts
     page.locator("[data-media=tone]").scroll_into_view_if_needed()
     ui.screenshot(f"media-numpy-audio-{logged.backend}")
@@ -352,7 +356,7 @@ def test_numpy_video_plays_with_its_size_duration_and_colours(
             square, corner = page.evaluate(PIXELS, [video, [CENTRE, CORNER]])
             assert_colour(square, colour)
             assert_colour(corner, (0, 0, 0))
-    assert_ranges_answered(ranged, {c["path"]: c["size"] for c in clips})
+    assert_ranges_answered(ranged, {c["path"]: c["size"] for c in clips}, f"video/{fmt}")
     page.locator(f"[data-media={key}]").scroll_into_view_if_needed()
     ui.screenshot(f"media-numpy-{fmt}-{logged.backend}")
     assert not ui.watch.errors
@@ -440,12 +444,12 @@ def test_a_long_numpy_mp4_with_its_index_at_the_end_plays_through_ranges(
     assert (state["width"], state["height"]) == (width, height)
     assert state["duration"] == pytest.approx(frames / FPS, abs=1 / FPS)
     # Its size and duration were read from the index, asked for as a range of its own.
-    index_read = assert_ranges_answered(ranged, {noise["path"]: noise["size"]})
+    index_read = assert_ranges_answered(ranged, {noise["path"]: noise["size"]}, "video/mp4")
     assert max(index_read) > len(mp4) // 2, index_read
     far = frames / FPS - 5
     assert page.evaluate(SEEK, [video, far]) == pytest.approx(far, abs=1 / FPS)
     assert page.evaluate(PLAY, [video, 0.3]) >= 0.3
-    assert_ranges_answered(ranged, {noise["path"]: noise["size"]})
+    assert_ranges_answered(ranged, {noise["path"]: noise["size"]}, "video/mp4")
     assert not ui.watch.errors
 
 
