@@ -6,9 +6,13 @@ server on both storage tiers (SQLite + local folder, PostgreSQL + S3 on moto), t
 * played by the run page's Media tab in headless Chromium: the audio's duration is the logged
   one, each video has the logged size and duration and a frame drawn into a canvas has the
   logged colour where the square was drawn, the step slider switches between the steps, and
-  seeking is answered with byte ranges (206, the right Content-Range);
+  seeking is answered with byte ranges (206, the file's type, the right Content-Range): far
+  into a 2-minute tone, and to the index ffmpeg writes at the end of a 2 MB mp4; lists of
+  audio and video under one key play each file;
 * read back with ``wandb.Api()`` (``run.files()`` sizes and bytes) and from the server's own
-  store, each file's bytes hashing to the sha256 the SDK logged for it.
+  store, each file's bytes hashing to the sha256 the SDK logged for it;
+* for a run still running (its history in live rows), then once it finished and was
+  compacted to Parquet, the same players show the same files.
 """
 
 from __future__ import annotations
