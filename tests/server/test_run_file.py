@@ -98,6 +98,44 @@ def test_one_byte_range_is_served_for_players_to_seek(app: InProcessApp) -> None
         assert full.status_code == 200 and full.content == PNG, header
 
 
+def _put(app: InProcessApp, name: str, data: bytes) -> None:
+    body = app.graphql(CREATE_FILES, {"e": "admin", "p": "media", "r": "r1", "files": [name]})
+    url, = (f["uploadUrl"] for f in body["data"]["createRunFiles"]["files"])
+    assert app.client.put(url, content=data, auth=None).status_code == 200
+
+
+def test_players_revalidate_by_etag_and_a_stale_if_range_gets_the_new_file(
+        app: InProcessApp) -> None:
+    _upload(app)
+    params = {"run": "admin/media/r1", "name": "media/images/a.png"}
+    first = app.client.get("/api/v1/runs/file", params=params)
+    tag = first.headers["etag"]
+    assert tag.startswith('"') and tag.endswith('"') and len(tag) > 2
+    assert first.headers["cache-control"] == "private, no-cache"
+    # Going back to a file already held: 304, no body; a ranged ask the same.
+    for extra in ({}, {"Range": "bytes=2-5"}):
+        again = app.client.get("/api/v1/runs/file", params=params,
+                               headers={"If-None-Match": f'"other", W/{tag}', **extra})
+        assert again.status_code == 304 and again.content == b"", extra
+        assert again.headers["etag"] == tag
+    assert app.client.get("/api/v1/runs/file", params=params,
+                          headers={"If-None-Match": "*"}).status_code == 304
+    other = app.client.get("/api/v1/runs/file", params=params,
+                           headers={"If-None-Match": '"other"'})
+    assert other.status_code == 200 and other.content == PNG
+    # If-Range naming what is held: the range; naming anything else: the whole file.
+    part = app.client.get("/api/v1/runs/file", params=params,
+                          headers={"Range": "bytes=2-5", "If-Range": tag})
+    assert part.status_code == 206 and part.content == PNG[2:6]
+    # The file replaced under the same name: a new tag, and the old one gets the new bytes.
+    newer = PNG + b" and more"
+    _put(app, "media/images/a.png", newer)
+    for headers in ({"If-None-Match": tag}, {"Range": "bytes=2-5", "If-Range": tag}):
+        fresh = app.client.get("/api/v1/runs/file", params=params, headers=headers)
+        assert fresh.status_code == 200 and fresh.content == newer, headers
+        assert fresh.headers["etag"] not in (tag, None)
+
+
 def test_byte_range_parsing() -> None:
     assert byte_range("bytes=10-", 0) is None
     assert byte_range(None, 10) is None

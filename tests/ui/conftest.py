@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import importlib.util
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import S3_TEST_ENV
 from tracklet.testing import TrackletServer, start_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,6 +52,23 @@ def ui_server(ui_assets: None, tmp_path_factory: pytest.TempPathFactory,
     server = start_server(tmp_path_factory.mktemp("ui-data"), key=UI_KEY)
     yield server
     server.stop()
+
+
+def team_server(request: pytest.FixtureRequest, tmp: Path) -> Iterator[TrackletServer]:
+    """A live server on PostgreSQL + S3 (moto), the second storage tier of the media tests:
+    a generator yielding the server once, stopping it and dropping its database after."""
+    postgres = request.getfixturevalue("postgres_server")
+    s3 = request.getfixturevalue("s3_server")
+    db = postgres.create_database()
+    bucket = s3.create_bucket()
+    env = {**S3_TEST_ENV, "TRACKLET_S3_ENDPOINT_URL": s3.endpoint_url,
+           "TRACKLET_SECRET_KEY": secrets.token_hex(32)}
+    server = start_server(tmp, env=env, db=db, blobs=f"s3://{bucket}/ui")
+    try:
+        yield server
+    finally:
+        server.stop()
+        postgres.drop_database(db)
 
 
 @pytest.fixture(scope="module")

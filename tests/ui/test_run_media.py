@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import secrets
 import struct
 import subprocess
 import sys
@@ -24,10 +23,9 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from tests.conftest import S3_TEST_ENV
-from tests.ui.conftest import UiPage, new_ui_page
+from tests.ui.conftest import UiPage, new_ui_page, team_server
 from tests.ui.test_browser import TIMEOUT_MS, assert_no_script_ran
-from tracklet.testing import TrackletServer, start_server
+from tracklet.testing import TrackletServer
 
 pytestmark = pytest.mark.xdist_group("ui-browser")
 
@@ -138,21 +136,6 @@ class Logged:
     backend: str
 
 
-def _team_server(request: pytest.FixtureRequest, tmp: Path) -> Iterator[TrackletServer]:
-    postgres = request.getfixturevalue("postgres_server")
-    s3 = request.getfixturevalue("s3_server")
-    db = postgres.create_database()
-    bucket = s3.create_bucket()
-    env = {**S3_TEST_ENV, "TRACKLET_S3_ENDPOINT_URL": s3.endpoint_url,
-           "TRACKLET_SECRET_KEY": secrets.token_hex(32)}
-    server = start_server(tmp, env=env, db=db, blobs=f"s3://{bucket}/ui")
-    try:
-        yield server
-    finally:
-        server.stop()
-        postgres.drop_database(db)
-
-
 @pytest.fixture(scope="module", params=[
     "sqlite-local",
     pytest.param("postgresql-s3", marks=[pytest.mark.postgresql, pytest.mark.s3])])
@@ -161,7 +144,7 @@ def logged(request: pytest.FixtureRequest, ui_server: TrackletServer, browser: A
     from tests.e2e.conftest import sdk_environment
 
     servers = (iter([ui_server]) if request.param == "sqlite-local"
-               else _team_server(request, tmp_path_factory.mktemp("ui-team")))
+               else team_server(request, tmp_path_factory.mktemp("ui-team")))
     server = next(servers)
     try:
         workdir = tmp_path_factory.mktemp("sdk-media")

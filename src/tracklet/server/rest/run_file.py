@@ -30,7 +30,7 @@ from starlette.responses import Response, StreamingResponse
 
 from tracklet.domain.media import delivery
 from tracklet.domain.policy import Action, require
-from tracklet.domain.records import User
+from tracklet.domain.records import RunFile, User
 from tracklet.errors import InvalidInput, NotFound
 from tracklet.server.access import request_user
 from tracklet.server.state import AppState
@@ -57,6 +57,8 @@ class Query:
     name: str
     view: str
     range_header: str | None = None
+    if_none_match: str | None = None
+    if_range: str | None = None
 
 
 def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -71,6 +73,18 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     first = int(m.group(1))
     last = min(int(m.group(2)), size - 1) if m.group(2) else size - 1
     return (first, last) if first <= last else None
+
+
+def entity_tag(md5: str | None) -> str | None:
+    """The strong ETag of a file whose content has this MD5 (None without one)."""
+    return f'"{md5}"' if md5 else None
+
+
+def names_tag(header: str | None, tag: str) -> bool:
+    """Whether an ``If-None-Match`` header lists ``tag`` (or is ``*``); weak tags compare
+    by their opaque part, as that header's weak comparison does."""
+    listed = [t.strip().removeprefix("W/") for t in (header or "").split(",")]
+    return "*" in listed or tag in listed
 
 
 def parse_query(params: Any) -> Query:
@@ -91,18 +105,23 @@ def parse_query(params: Any) -> Query:
     return Query(parts[0], parts[1], parts[2], name, view)
 
 
-def _ranged(storage: Storage, key: str, name: str, stored_type: str | None,
-            header: str | None) -> Response:
+def _ranged(storage: Storage, key: str, found: RunFile, q: Query) -> Response:
+    tag = entity_tag(found.md5)
+    cache = {"Cache-Control": "private, no-cache", **({"ETag": tag} if tag else {})}
+    if tag is not None and names_tag(q.if_none_match, tag):
+        return Response(status_code=304, headers=cache)
+    # A range is served only of the content the client holds the rest of (strong match).
+    asked = q.range_header if q.if_range is None or q.if_range.strip() == tag else None
     size = storage.blobs.size(key)
-    span = byte_range(header, size)
-    how = delivery(name, stored_type)
+    span = byte_range(asked, size)
+    how = delivery(q.name, found.mimetype)
     if span is None:
         return StreamingResponse(storage.blobs.open(key), media_type=how.media_type, headers={
-            **how.headers(), "Accept-Ranges": "bytes", "Content-Length": str(size)})
+            **how.headers(), **cache, "Accept-Ranges": "bytes", "Content-Length": str(size)})
     first, last = span
     return StreamingResponse(storage.blobs.open_range(key, first, last), status_code=206,
                              media_type=how.media_type, headers={
-                                 **how.headers(), "Accept-Ranges": "bytes",
+                                 **how.headers(), **cache, "Accept-Ranges": "bytes",
                                  "Content-Length": str(last - first + 1),
                                  "Content-Range": f"bytes {first}-{last}/{size}"})
 
@@ -115,7 +134,7 @@ def _answer(storage: Storage, user: User, q: Query) -> Response:
     if found is None or found.blob_key is None:
         raise NotFound(f"run {q.entity}/{q.project}/{q.run} has no file {q.name!r}")
     if q.view != "html":
-        return _ranged(storage, found.blob_key, q.name, found.mimetype, q.range_header)
+        return _ranged(storage, found.blob_key, found, q)
     size = storage.blobs.size(found.blob_key)
     return StreamingResponse(storage.blobs.open(found.blob_key), media_type="text/html",
                              headers={"Content-Length": str(size),
@@ -129,7 +148,9 @@ async def run_file(request: Request) -> Response:
     """Answer one run file read."""
     state: AppState = request.app.state.tracklet
     query = replace(parse_query(request.query_params),
-                    range_header=request.headers.get("range"))
+                    range_header=request.headers.get("range"),
+                    if_none_match=request.headers.get("if-none-match"),
+                    if_range=request.headers.get("if-range"))
     response: Response = await to_thread.run_sync(_answer, state.storage,
                                                   request_user(request), query)
     return response
