@@ -29,14 +29,15 @@ def _build_ui() -> None:
     build_ui.build()
 
 
-def test_mlflow_and_tracklet_pages_measured() -> None:
+@pytest.mark.parametrize("sql", [False, True], ids=["log-batch", "sql"])
+def test_mlflow_and_tracklet_pages_measured(sql: bool) -> None:
     if not (harness.PEERS_DIR / "mlflow" / ".installed").exists():
         pytest.skip("no MLflow install: `python -m benchmarks.peers --peers mlflow` makes it")
     if not Path(ui.CHROMIUM).exists():
         pytest.fail(f"{ui.CHROMIUM} is missing: run scripts/system-deps.sh")
     _build_ui()
     got = ui_mlflow.measure(argparse.Namespace(runs=RUNS, steps=STEPS, repeats=1,
-                                                     no_warmup=True))
+                                               no_warmup=True, sql=sql))
 
     shape = got["shape"]
     assert shape["lines"] == 10  # MLflow's default: the first 10 runs drawn
@@ -51,3 +52,4 @@ def test_mlflow_and_tracklet_pages_measured() -> None:
     text = ui_mlflow.report(got)
     assert f"| runs table shows the {RUNS} runs |" in text
     assert f"drew {STEPS} points per run" in text
+    assert ("--sql" in text) is sql
