@@ -218,3 +218,36 @@ def test_a_reader_opens_the_file_only_when_its_groups_are_not_cached(tmp_path: P
     path.unlink()
     with pytest.raises(FileNotFoundError):
         ExportFile(path, cache=cache)
+
+
+def test_a_reopened_file_reuses_its_parsed_footer_unless_it_is_large(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tracklet.storage.history.export import format as export_format
+
+    given: list[Any] = []
+    real = pq.ParquetFile
+
+    def spy(*args: Any, **kwargs: Any) -> pq.ParquetFile:
+        given.append(kwargs.get("metadata"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pq, "ParquetFile", spy)
+    rows = [{"_step": s, "x": s / 7, "n": s} for s in range(30)]
+    path, _ = _write(tmp_path, rows)
+    cache = ExportReadCache()
+    ExportFile(path, cache=cache).close()
+    assert given == [None]  # the first open parses the footer
+    again = ExportFile(path, cache=cache)
+    assert again._metadata is not None and again._file is None
+    assert again.file.read(columns=["_step", "x", "n"]).to_pylist() == rows
+    assert given[1] is again._metadata  # handed back, not parsed again
+    again.close()
+    # A footer over the limit (a part with very many keys) is not kept: parsed per open.
+    monkeypatch.setattr(export_format, "KEPT_FOOTER_BYTES", 16)
+    other = ExportReadCache()
+    ExportFile(path, cache=other).close()
+    large = ExportFile(path, cache=other)
+    assert large._metadata is None
+    assert large.file.read(columns=["_step", "x", "n"]).to_pylist() == rows
+    assert given[2:] == [None, None]
+    large.close()

@@ -22,7 +22,8 @@ from tracklet.storage.history.rows import dumps_row
 from tracklet.storage.metadata import accounts
 from tracklet.storage.metadata import runs as run_repo
 
-KEYS = ["loss", "acc", "mixed", "big", "odd", "never"]
+# "}{" and "}\n{": key names that look like the seam between two lines of a chunk.
+KEYS = ["loss", "acc", "mixed", "big", "odd", "never", "}{", "}\n{"]
 
 
 @pytest.fixture
@@ -43,7 +44,9 @@ def _line(step: int) -> str:
         row["big"] = 2**64 + step
     elif step % 3 == 0:
         row["big"] = step
-    row["odd"] = [None, True, "s", {"a": 1}, [1], 1.5, 2][step % 7]
+    row["odd"] = [None, True, '}{"loss": 1}{', {"a": 1}, [1], 1.5, 2][step % 7]
+    if step % 5 == 0:
+        row["}{" if step % 10 else "}\n{"] = -step
     return dumps_row(row)
 
 

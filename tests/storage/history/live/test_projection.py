@@ -10,17 +10,19 @@ import math
 import struct
 from typing import Any
 
+import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tracklet.storage.history.jsonline import loads_object
-from tracklet.storage.history.live import projection
-from tracklet.storage.history.live.projection import MISSING, project_lines
+from tracklet.storage.history.live import chunks, projection
+from tracklet.storage.history.live.projection import MISSING, ChunkProjection, project_lines
 
 # Key strings: plain, the SDK's own, unicode, empty, and ones msgspec cannot name a field
 # after (quotes, backslashes, control characters).
 KEYS = ["loss", "_step", "acc", "m3", "", "é/ü 漢", "a.b", "f0", "a\"b", "back\\slash",
-        "tab\tkey", "x" * 40, "_runtime", "emoji 🙂"]
+        "tab\tkey", "x" * 40, "_runtime", "emoji 🙂", *(_SEAMS := ["}{", "a},{b", "}\n{", "]["])]
 
 # Keys as a Struct field can be named (most requests).
 _WANTED = st.sampled_from([k for k in KEYS if k.isprintable() and not set(k) & set("\"\\")]) | (
@@ -78,7 +80,10 @@ def _scalar(draw: st.DrawFn) -> str:
     if kind <= 1:
         return draw(_number())
     if kind == 2:
-        return _string(draw, draw(st.text(max_size=8) | st.sampled_from(["\x00", "\u2028"])))
+        # Text that looks like the seam between two stored lines (a chunk holds its lines'
+        # texts back to back), as values and as key names.
+        return _string(draw, draw(st.text(max_size=8) | st.sampled_from(["\x00", "\u2028"])
+                                  | st.sampled_from(_SEAMS)))
     return draw(st.sampled_from(["true", "false", "null"]))
 
 
@@ -103,9 +108,9 @@ def _value(draw: st.DrawFn, wanted: list[str], depth: int = 0) -> str:
 
 
 @st.composite
-def _object(draw: st.DrawFn, wanted: list[str], depth: int = 0) -> str:
+def _object(draw: st.DrawFn, wanted: list[str], depth: int = 0, poison: bool = True) -> str:
     values = draw(st.lists(_value(wanted, depth), max_size=6))
-    if depth == 0 and draw(st.integers(0, 3)) == 0:
+    if poison and depth == 0 and draw(st.integers(0, 3)) == 0:
         # One value only the lenient loader reads (or nothing does), anywhere in the line.
         values.insert(draw(st.integers(0, len(values))), draw(st.sampled_from(_POISON)))
     members = [f"{_ws(draw)}{_key(draw, wanted)}{_ws(draw)}:{_ws(draw)}{v}{_ws(draw)}"
@@ -221,3 +226,90 @@ def test_decoders_are_cached_and_bounded() -> None:
 def test_no_keys_and_no_lines() -> None:
     assert project_lines(['{"a": 1}'], []).columns == []
     assert project_lines([], ["a"]).columns == [[]]
+
+
+# -- whole chunks ------------------------------------------------------------------------
+
+@st.composite
+def _stored_line(draw: st.DrawFn, wanted: list[str], clean: bool) -> str:
+    """A line as the live tier holds it: a JSON object (file_stream refuses anything else;
+    an import serializes parsed rows), with whitespace around it sometimes; unless
+    ``clean``, sometimes holding a token msgspec refuses (NaN...) and sometimes, which only
+    a direct storage-layer write can store, a JSON value that is no object or blank text."""
+    kind = draw(st.integers(0, 7 if clean else 9))
+    if kind <= 7:
+        return _ws(draw) + draw(_object(wanted, poison=not clean)) + _ws(draw)
+    if kind == 8:
+        return draw(_value(wanted))
+    return draw(st.sampled_from(["", " ", "\n", "3", "[1]", '"s"', "null", "true"]))
+
+
+def _chunk(lines: list[str]) -> chunks.Chunk:
+    (chunk,) = chunks.build(0, list(range(len(lines))), lines)
+    return chunk
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), keys=st.lists(_WANTED | st.sampled_from(_SEAMS), min_size=1, max_size=5)
+       | st.lists(st.sampled_from(KEYS) | st.text(max_size=3), min_size=1, max_size=3))
+def test_chunk_projection_matches_the_whole_line_parse(data: st.DataObject,
+                                                       keys: list[str]) -> None:
+    """A chunk's lines decoded together (all of them, or any ascending subset: a step range)
+    give each line's values as the reference path reads that line alone."""
+    # Clean chunks take the one-call path; the others mostly go line by line.
+    lines = data.draw(st.lists(_stored_line(keys, data.draw(st.booleans())), min_size=1,
+                               max_size=12))
+    chunk = _chunk(lines)
+    index = data.draw(st.none() | st.lists(st.integers(0, len(lines) - 1), unique=True)
+                      .map(lambda xs: np.array(sorted(xs), dtype=np.int64)))
+    project = ChunkProjection(keys)
+    rows = project.rows(chunk, index)
+    wanted = list(range(len(lines))) if index is None else index.tolist()
+    assert len(rows) == len(wanted)
+    columns = project.columns(rows)
+    assert len(columns) == len(keys)
+    for key, column in zip(keys, columns, strict=True):
+        assert len(column) == len(wanted)
+        for i, value in zip(wanted, column, strict=True):
+            want = _reference(lines[i], key)
+            assert _same(value, want), (lines[i], key, value, want)
+
+
+def test_chunk_projection_of_seams_and_tokens_by_example() -> None:
+    lines = ['{"a": "}{", "}{": 1, "b": 2}', '{"a": "x}{\\"}{y", "a},{b": 2.5}',
+             '{"a": NaN, "b": 3}', ' {"a": 18446744073709551616}\n', '{"b": {"a": 1}}',
+             '{"a": "\\ud800"}', '{"a": -0.0, "a": 7}', '{"\u00e9": 1, "a": [1, {"a": 2}]}']
+    project = ChunkProjection(["a", "}{", "a},{b", "b", "\u00e9", "a"])
+    rows = project.rows(_chunk(lines))
+    a, seam, comma, b, e, a2 = project.columns(rows)
+    assert a == a2
+    assert [repr(v) for v in a] == [
+        "'}{'", "'x}{\"}{y'", "nan", "18446744073709551616", "UNSET", "'\\ud800'", "7",
+        "[1, {'a': 2}]"]
+    assert seam[:2] == [1, MISSING] and comma[:2] == [MISSING, 2.5]
+    assert b[:5] == [2, MISSING, 3, MISSING, {"a": 1}] and e[7] == 1
+    # A step range: only lines 1 and 2 (and 4), the others' text is not decoded.
+    rows = project.rows(_chunk(lines), np.array([1, 2, 4]))
+    assert [repr(v) for v in project.columns(rows)[0]] == ["'x}{\"}{y'", "nan", "UNSET"]
+
+
+def test_a_clean_chunk_is_decoded_by_one_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lines msgspec takes never go line by line; one it refuses sends its chunk (and only
+    that chunk) line by line."""
+    calls: list[int] = []
+    one_by_one = ChunkProjection._one_by_one
+
+    def spy(self: ChunkProjection, texts: list[str]) -> list[Any]:
+        calls.append(len(texts))
+        return one_by_one(self, texts)
+
+    monkeypatch.setattr(ChunkProjection, "_one_by_one", spy)
+    project = ChunkProjection(["loss"])
+    clean = _chunk([json.dumps({"_step": i, "loss": i / 3, "s": "}{"}) for i in range(50)])
+    assert project.columns(project.rows(clean))[0] == [i / 3 for i in range(50)]
+    assert project.columns(project.rows(clean, np.array([3, 9])))[0] == [1.0, 3.0]
+    assert calls == []
+    poisoned = _chunk(['{"loss": 1}', '{"loss": NaN}', '{"loss": 2}', "7"])
+    values = project.columns(project.rows(poisoned))[0]
+    assert values[0] == 1 and math.isnan(values[1]) and values[2:] == [2, MISSING]
+    assert calls == [4]

@@ -41,6 +41,10 @@ def strip_nulls(value: Any) -> Any:
     return value
 
 
+#: The largest footer :class:`FileIndex` keeps parsed (a few hundred keys).
+KEPT_FOOTER_BYTES = 64 * 1024
+
+
 @dataclass(frozen=True)
 class FileIndex:
     """What a reader needs from an export's footer: its columns and row-group step ranges."""
@@ -50,6 +54,10 @@ class FileIndex:
     nested_keys: frozenset[str]
     groups: tuple[tuple[int, int, int], ...]
     group_rows: dict[int, int]
+    #: The parsed footer, handed back to ``pq.ParquetFile`` when the file is opened again
+    #: (reparsing it cost more than reading a small part's column); None for a footer
+    #: larger than :data:`KEPT_FOOTER_BYTES` (many keys), which a cache should not hold.
+    metadata: pq.FileMetaData | None = None
 
     @classmethod
     def of(cls, file: pq.ParquetFile) -> FileIndex:
@@ -76,6 +84,7 @@ class FileIndex:
                                   if pa.types.is_struct(f.type) or pa.types.is_list(f.type)),
             groups=tuple(groups),
             group_rows=group_rows,
+            metadata=meta if meta.serialized_size <= KEPT_FOOTER_BYTES else None,
         )
 
 

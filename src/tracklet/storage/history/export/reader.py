@@ -43,6 +43,7 @@ class ExportFile:
         identity = (self.path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
         self._identity = identity
         self._file: pq.ParquetFile | None = None
+        self._metadata: pq.FileMetaData | None = None
         self._cache = cache = ExportReadCache() if cache is None else cache
         index = cache.footers.get(identity)
         if index is None:
@@ -54,6 +55,7 @@ class ExportFile:
         self.nested_keys = index.nested_keys
         self.groups = index.groups
         self._group_rows = index.group_rows
+        self._metadata = index.metadata
         self.nulls = {k: set(s.null_steps) for k, s in (stats or {}).items() if s.null_steps}
         self.ints = {k: set(s.int_steps) for k, s in (stats or {}).items() if s.int_steps}
 
@@ -62,7 +64,9 @@ class ExportFile:
         """The open Parquet file (memory-mapped)."""
         if self._file is None:
             try:
-                self._file = pq.ParquetFile(self.path, memory_map=True)
+                # The footer parsed before (the file's identity is the cache key).
+                self._file = pq.ParquetFile(self.path, memory_map=True,
+                                            metadata=self._metadata)
             except FileNotFoundError:
                 # Replaced by a newer export since the caller listed it: read again.
                 raise Unavailable("run history is being compacted, retry shortly") from None

@@ -1,13 +1,12 @@
 """A run's live rows as numeric columns, for chart series.
 
 Live rows are JSON text in the metadata DB. A chart over running runs reads all of them, so
-this reads them in bounded batches of whole chunks (:func:`.read.iter_batches`), decodes only
-the wanted keys of each line (:func:`.projection.project_lines`) and turns numbers into numpy
-arrays batch by batch. The values are exactly those of a row-by-row read: numbers only
-(bools, strings, nulls and nested values are not numbers), integers kept as integers, a key
-mixing integers and floats kept as the Python numbers that were logged, rows ordered by step
-and then line.
-"""
+this reads them in bounded batches of whole chunks (:func:`.read.iter_batches_as`), decodes
+only the wanted keys of each chunk's lines with one call (:class:`.projection.ChunkProjection`)
+and turns numbers into numpy arrays batch by batch. The values are exactly those of a
+row-by-row read: numbers only (bools, strings, nulls and nested values are not numbers),
+integers kept as integers, a key mixing integers and floats kept as the Python numbers that
+were logged, rows ordered by step and then line."""
 
 from __future__ import annotations
 
@@ -18,8 +17,8 @@ import numpy as np
 from sqlalchemy import Connection
 
 from tracklet.storage.history.live.chunks import INT64_MAX
-from tracklet.storage.history.live.projection import project_lines
-from tracklet.storage.history.live.read import iter_batches, iter_batches_of_runs
+from tracklet.storage.history.live.projection import ChunkProjection
+from tracklet.storage.history.live.read import iter_batches_as, iter_batches_of_runs_as
 
 BATCH_ROWS = 20_000
 _NUMBER = (int, float)
@@ -30,16 +29,16 @@ class LiveColumns:
     (step, line) order; ``steps`` are the distinct steps of every live row read."""
 
     def __init__(self, keys: Sequence[str]) -> None:
-        self.keys = list(keys)
+        self.keys = list(dict.fromkeys(keys))
         self._parts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {k: [] for k in keys}
         self._steps: list[np.ndarray] = []
 
-    def add_batch(self, steps: np.ndarray, texts: list[str]) -> None:
-        """Account for rows already in (step, line) order."""
+    def add_batch(self, steps: np.ndarray, columns: list[list[Any]]) -> None:
+        """Account for rows already in (step, line) order: their values of each key of
+        :attr:`keys` (:meth:`.ChunkProjection.columns`)."""
         self._steps.append(steps)
         # A key a row does not hold comes as MISSING, which is no number (like None).
-        for key, values in zip(self.keys, project_lines(texts, self.keys).columns,
-                               strict=True):
+        for key, values in zip(self.keys, columns, strict=True):
             part = _numbers(steps, values)
             if part is not None:
                 self._parts[key].append(part)
@@ -96,9 +95,11 @@ def read(conn: Connection, run_id: int, keys: Sequence[str], lo: int | None,
          hi: int | None) -> LiveColumns:
     """The live rows of ``run_id`` with ``lo <= step <= hi`` as columns of ``keys``."""
     cols = LiveColumns(keys)
+    project = ChunkProjection(cols.keys)
     upper = None if hi is None or hi >= INT64_MAX else hi + 1
-    for steps, _lines, texts in iter_batches(conn, run_id, lo, upper, BATCH_ROWS):
-        cols.add_batch(steps, texts)
+    for steps, _lines, rows in iter_batches_as(project.rows, conn, run_id, lo, upper,
+                                               BATCH_ROWS):
+        cols.add_batch(steps, project.columns(rows))
     return cols
 
 
@@ -107,11 +108,12 @@ def read_runs(conn: Connection, run_ids: Sequence[int], keys: Sequence[str], lo:
     """:func:`read` of many runs at once (a few statements for all of them); runs without
     a live row in range are left out."""
     out: dict[int, LiveColumns] = {}
+    project = ChunkProjection(list(dict.fromkeys(keys)))
     upper = None if hi is None or hi >= INT64_MAX else hi + 1
-    for run_id, steps, _lines, texts in iter_batches_of_runs(conn, run_ids, lo, upper,
-                                                              BATCH_ROWS):
+    for run_id, steps, _lines, rows in iter_batches_of_runs_as(project.rows, conn, run_ids,
+                                                                lo, upper, BATCH_ROWS):
         cols = out.get(run_id)
         if cols is None:
             cols = out[run_id] = LiveColumns(keys)
-        cols.add_batch(steps, texts)
+        cols.add_batch(steps, project.columns(rows))
     return out

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import bisect
 import functools
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 from sqlalchemy import Connection, Select, bindparam, func, select
@@ -22,6 +22,12 @@ from tracklet.storage.metadata.tables import console, events, history_chunks
 _H = history_chunks.c
 #: Chunks fetched per query while streaming a run's history.
 _FETCH = 16
+
+T = TypeVar("T")
+#: What the batch readers gather of a chunk's wanted lines (at the given ascending
+#: positions, or all of them): their texts (:meth:`.chunks.Chunk.texts`) or anything else
+#: with one item per line, e.g. their decoded values (:class:`.projection.ChunkProjection`).
+Extract = Callable[[Chunk, np.ndarray | None], list[T]]
 
 
 # -- events and console -------------------------------------------------------------------
@@ -275,20 +281,20 @@ def _step_mask(chunk: Chunk, lo: int | None, hi: int | None) -> np.ndarray:
 
 
 def _take(chunk: Chunk, lo: int | None, hi: int | None, steps: list[np.ndarray],
-          lines: list[np.ndarray], texts: list[str]) -> int:
-    """Append the chunk's lines with a step in [lo, hi] to the batch being gathered; how
-    many it appended."""
+          lines: list[np.ndarray], items: list[T], extract: Extract[T]) -> int:
+    """Append the chunk's lines with a step in [lo, hi] to the batch being gathered (their
+    ``extract``); how many it appended."""
     mask = _step_mask(chunk, lo, hi)
     if mask.all():  # the usual case: every line of the chunk is wanted
         steps.append(chunk.steps)
         lines.append(chunk.lines)
-        texts.extend(chunk.texts())
+        items.extend(extract(chunk, None))
         return len(chunk)
     index = np.flatnonzero(mask)
     if len(index):
         steps.append(chunk.steps[index])
         lines.append(chunk.lines[index])
-        texts.extend(chunk.texts(index))
+        items.extend(extract(chunk, index))
     return len(index)
 
 
@@ -302,16 +308,23 @@ def iter_batches(conn: Connection, run_id: int, min_step: int | None = None,
     sort before it) once its step is below the next chunk's smallest step; memory holds about
     one batch plus one chunk.
     """
+    return iter_batches_as(Chunk.texts, conn, run_id, min_step, max_step, batch)
+
+
+def iter_batches_as(extract: Extract[T], conn: Connection, run_id: int,
+                    min_step: int | None = None, max_step: int | None = None,
+                    batch: int = 5000) -> Iterator[tuple[np.ndarray, np.ndarray, list[T]]]:
+    """:func:`iter_batches` giving each line's ``extract`` instead of its text."""
     steps: list[np.ndarray] = []
     lines: list[np.ndarray] = []
-    texts: list[str] = []
+    items: list[T] = []
     held = 0
     for floor, chunk in _chunks_by_step(conn, run_id, min_step, max_step):
         if held >= batch:
-            yield from _release(steps, lines, texts, floor)
-            held = len(texts)
-        held += _take(chunk, min_step, max_step, steps, lines, texts)
-    yield from _release(steps, lines, texts, None)
+            yield from _release(steps, lines, items, floor)
+            held = len(items)
+        held += _take(chunk, min_step, max_step, steps, lines, items, extract)
+    yield from _release(steps, lines, items, None)
 
 
 #: Runs named by one statement of :func:`iter_batches_of_runs` (bound parameters per query).
@@ -339,6 +352,14 @@ def iter_batches_of_runs(conn: Connection, run_ids: Sequence[int], min_step: int
     statement per :data:`RUNS_PER_QUERY` runs instead of two or more per run (a chart of a
     thousand running runs). The statement's rows are streamed, so memory holds about one
     batch plus one chunk, as :func:`iter_batches` does."""
+    return iter_batches_of_runs_as(Chunk.texts, conn, run_ids, min_step, max_step, batch)
+
+
+def iter_batches_of_runs_as(extract: Extract[T], conn: Connection, run_ids: Sequence[int],
+                            min_step: int | None = None, max_step: int | None = None,
+                            batch: int = 5000,
+                            ) -> Iterator[tuple[int, np.ndarray, np.ndarray, list[T]]]:
+    """:func:`iter_batches_of_runs` giving each line's ``extract`` instead of its text."""
     ids = sorted(set(run_ids))
     params: dict[str, int] = {}
     if min_step is not None and min_step > -INT64_MAX - 1:
@@ -352,29 +373,30 @@ def iter_batches_of_runs(conn: Connection, run_ids: Sequence[int], min_step: int
         current: int | None = None
         steps: list[np.ndarray] = []
         lines: list[np.ndarray] = []
-        texts: list[str] = []
+        items: list[T] = []
         held = 0
         for run_id, floor, layout, data in rows:
             if run_id != current:
                 if current is not None:
-                    for out in _release(steps, lines, texts, None):
+                    for out in _release(steps, lines, items, None):
                         yield (current, *out)
                 current, held = int(run_id), 0
             elif held >= batch:
-                for out in _release(steps, lines, texts, int(floor)):
+                for out in _release(steps, lines, items, int(floor)):
                     yield (int(run_id), *out)
-                held = len(texts)
-            held += _take(decode(layout, data), min_step, max_step, steps, lines, texts)
+                held = len(items)
+            held += _take(decode(layout, data), min_step, max_step, steps, lines, items,
+                          extract)
         if current is not None:
-            for out in _release(steps, lines, texts, None):
+            for out in _release(steps, lines, items, None):
                 yield (current, *out)
 
 
-def _release(steps: list[np.ndarray], lines: list[np.ndarray], texts: list[str],
-             below: int | None) -> Iterator[tuple[np.ndarray, np.ndarray, list[str]]]:
+def _release(steps: list[np.ndarray], lines: list[np.ndarray], items: list[T],
+             below: int | None) -> Iterator[tuple[np.ndarray, np.ndarray, list[T]]]:
     """Yield the held rows with a step below ``below`` (all when None) in (step, line)
     order and keep the rest in the lists."""
-    if not texts:
+    if not items:
         return
     s = np.concatenate(steps)
     ln = np.concatenate(lines)
@@ -382,17 +404,17 @@ def _release(steps: list[np.ndarray], lines: list[np.ndarray], texts: list[str],
                                                           & (ln[1:] > ln[:-1])))):
         order = np.lexsort((ln, s))
         s, ln = s[order], ln[order]
-        ordered = [texts[i] for i in order.tolist()]
+        ordered = [items[i] for i in order.tolist()]
     else:
-        ordered = list(texts)
+        ordered = list(items)
     cut = len(s) if below is None else int(np.searchsorted(s, below, side="left"))
     steps.clear()
     lines.clear()
-    texts.clear()
+    items.clear()
     if cut < len(s):
         steps.append(s[cut:])
         lines.append(ln[cut:])
-        texts.extend(ordered[cut:])
+        items.extend(ordered[cut:])
     if cut:
         yield s[:cut], ln[:cut], ordered[:cut]
 

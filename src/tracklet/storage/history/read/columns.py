@@ -46,8 +46,8 @@ from tracklet.storage.history.export.format import (
 )
 from tracklet.storage.history.export.reader import ExportFile
 from tracklet.storage.history.export.table import Export
-from tracklet.storage.history.live.projection import MISSING, project_lines
-from tracklet.storage.history.live.read import iter_batches, live_steps
+from tracklet.storage.history.live.projection import MISSING, ChunkProjection
+from tracklet.storage.history.live.read import iter_batches_as, live_steps
 from tracklet.storage.history.read.keys import live_key_counts
 from tracklet.storage.history.read.tiers import RunHistory
 from tracklet.storage.history.rows import dumps_row
@@ -288,13 +288,16 @@ class ColumnScan:
 
     def _live_batches(self) -> Iterator[_LiveBatch]:
         """The live rows holding a non-null value under at least one key, in step order,
-        a batch of :func:`..live.read.iter_batches` at a time, decoding only those keys."""
+        a batch of :func:`..live.read.iter_batches_as` at a time, decoding only those keys
+        (one call per chunk)."""
         keys = self.keys
         if not keys:
             return
-        for steps, _lines, texts in iter_batches(self.view.conn, self.view.run_id,
-                                                 self.min_step, self.max_step):
-            batch = _LiveBatch.held(steps, project_lines(texts, keys).columns)
+        project = ChunkProjection(keys)
+        for steps, _lines, rows in iter_batches_as(project.rows, self.view.conn,
+                                                   self.view.run_id, self.min_step,
+                                                   self.max_step):
+            batch = _LiveBatch.held(steps, project.columns(rows))
             if len(batch):
                 yield batch
 

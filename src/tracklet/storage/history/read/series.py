@@ -17,7 +17,7 @@ import math
 import os
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -352,21 +352,28 @@ def chart_series(storage: Storage, run_ids: Sequence[int], keys: Sequence[str],
             if not axis.buckets:  # no steps (in the range): nothing to read
                 empty = reduce_series(np.empty(0, np.int64), np.empty(0), axis)
                 return axis, [dict.fromkeys(keys, empty) for _ in views]
-            # Every running run's live rows in one statement, not a few per run.
-            lo, hi = _bounds(axis, last)
-            live = live_columns.read_runs(conn, [v.run_id for v in views if v.has_live],
-                                          keys, lo, hi)
             empty_live = live_columns.LiveColumns(keys)
             pool = storage.series_pool.get()
-            futures = []
+            futures: dict[int, Future[dict[str, Series]]] = {}
             try:
-                for view in views:
-                    futures.append(pool.submit(_live_then_exports(
-                        view, keys, axis, last, live.get(view.run_id, empty_live))))
-                return axis, [f.result() for f in futures]
+                # Runs without live rows first: the pool reads their exports while this
+                # thread reads the others' live rows.
+                for i, view in enumerate(views):
+                    if not view.has_live:
+                        futures[i] = pool.submit(_live_then_exports(
+                            view, keys, axis, last, empty_live))
+                # Every running run's live rows in one statement, not a few per run.
+                lo, hi = _bounds(axis, last)
+                live = live_columns.read_runs(conn, [v.run_id for v in views if v.has_live],
+                                              keys, lo, hi)
+                for i, view in enumerate(views):
+                    if view.has_live:
+                        futures[i] = pool.submit(_live_then_exports(
+                            view, keys, axis, last, live.get(view.run_id, empty_live)))
+                return axis, [futures[i].result() for i in range(len(views))]
             finally:
                 # Never close a view a worker may still be reading.
-                wait(futures)
+                wait(futures.values())
         finally:
             for view in views:
                 view.close()
