@@ -144,18 +144,25 @@ def _mlflow_api(client: httpx.Client, path: str, body: dict[str, Any]) -> dict[s
     return out
 
 
+def _create_runs(client: httpx.Client, runs: int) -> tuple[str, list[str], float]:
+    """The experiment and its runs made through MLflow's REST API: (experiment id, run ids,
+    ``perf_counter()`` when the runs' creation began)."""
+    exp_id = str(_mlflow_api(client, "experiments/create", {"name": EXPERIMENT})
+                 ["experiment_id"])
+    t0 = time.perf_counter()
+    run_ids = [_mlflow_api(client, "runs/create", {
+        "experiment_id": exp_id, "run_name": run_name(i),
+        "start_time": int((data.T0 + i) * 1000)})["run"]["info"]["run_id"]
+        for i in range(runs)]
+    return exp_id, run_ids, t0
+
+
 def _load_mlflow(url: str, runs: int, steps: int) -> tuple[str, float]:
     """The runs into MLflow through its REST API; returns the experiment id and seconds."""
     import concurrent.futures
 
     with httpx.Client(base_url=url, timeout=300) as client:
-        exp_id = str(_mlflow_api(client, "experiments/create", {"name": EXPERIMENT})
-                     ["experiment_id"])
-        t0 = time.perf_counter()
-        run_ids = [_mlflow_api(client, "runs/create", {
-            "experiment_id": exp_id, "run_name": run_name(i),
-            "start_time": int((data.T0 + i) * 1000)})["run"]["info"]["run_id"]
-            for i in range(runs)]
+        exp_id, run_ids, t0 = _create_runs(client, runs)
     ms = int(data.T0 * 1000)
 
     def one(i: int) -> None:
@@ -187,13 +194,7 @@ def _load_mlflow_sql(url: str, db: Path, runs: int, steps: int) -> tuple[str, fl
     import sqlite3
 
     with httpx.Client(base_url=url, timeout=300) as client:
-        exp_id = str(_mlflow_api(client, "experiments/create", {"name": EXPERIMENT})
-                     ["experiment_id"])
-        t0 = time.perf_counter()
-        run_ids = [_mlflow_api(client, "runs/create", {
-            "experiment_id": exp_id, "run_name": run_name(i),
-            "start_time": int((data.T0 + i) * 1000)})["run"]["info"]["run_id"]
-            for i in range(runs)]
+        exp_id, run_ids, t0 = _create_runs(client, runs)
         ms = int(data.T0 * 1000)
         conn = sqlite3.connect(db, timeout=60)
         try:

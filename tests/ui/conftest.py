@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import importlib.util
 import secrets
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +32,20 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 UI_KEY = "local-" + "ui00" * 10 + "abcd"
+
+
+def run_sdk_script(server: TrackletServer, workdir: Path, script: str,
+                   *args: str) -> list[str]:
+    """Run ``script`` (saved as ``train.py`` in ``workdir``) with the real wandb SDK against
+    ``server``; returns the words after ``IDS`` in the line the script prints."""
+    from tests.e2e.conftest import sdk_environment
+
+    (workdir / "train.py").write_text(script)
+    proc = subprocess.run([sys.executable, "train.py", *args], cwd=workdir,
+                          capture_output=True, text=True, timeout=600,
+                          env=sdk_environment(server, workdir))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return next(x for x in proc.stdout.splitlines() if x.startswith("IDS ")).split()[1:]
 
 
 @pytest.fixture(scope="session")

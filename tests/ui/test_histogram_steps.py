@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.ui.conftest import UiPage
+from tests.ui.conftest import UiPage, run_sdk_script
 from tests.ui.test_browser import TIMEOUT_MS
 from tracklet.testing import TrackletServer
 
@@ -76,14 +74,7 @@ class Logged:
 @pytest.fixture(scope="module")
 def logged(ui_server: TrackletServer, tmp_path_factory: pytest.TempPathFactory
            ) -> Iterator[Logged]:
-    from tests.e2e.conftest import sdk_environment
-
-    workdir = tmp_path_factory.mktemp("sdk-hist")
-    (workdir / "train.py").write_text(SDK_SCRIPT)
-    proc = subprocess.run([sys.executable, "train.py"], cwd=workdir, capture_output=True,
-                          text=True, timeout=600, env=sdk_environment(ui_server, workdir))
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    _, run, url = next(x for x in proc.stdout.splitlines() if x.startswith("IDS ")).split()
+    run, url = run_sdk_script(ui_server, tmp_path_factory.mktemp("sdk-hist"), SDK_SCRIPT)
     yield Logged(ui_server, run, url)
 
 

@@ -23,7 +23,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from tests.ui.conftest import UiPage, new_ui_page, team_server
+from tests.ui.conftest import UiPage, new_ui_page, run_sdk_script, team_server
 from tests.ui.test_browser import TIMEOUT_MS, assert_no_script_ran
 from tracklet.testing import TrackletServer
 
@@ -141,7 +141,6 @@ class Logged:
     pytest.param("postgresql-s3", marks=[pytest.mark.postgresql, pytest.mark.s3])])
 def logged(request: pytest.FixtureRequest, ui_server: TrackletServer, browser: Any,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Logged]:
-    from tests.e2e.conftest import sdk_environment
 
     servers = (iter([ui_server]) if request.param == "sqlite-local"
                else team_server(request, tmp_path_factory.mktemp("ui-team")))
@@ -150,12 +149,7 @@ def logged(request: pytest.FixtureRequest, ui_server: TrackletServer, browser: A
         workdir = tmp_path_factory.mktemp("sdk-media")
         (workdir / "beep.wav").write_bytes(wav_bytes())
         (workdir / "clip.webm").write_bytes(webm_bytes(browser))
-        (workdir / "train.py").write_text(SDK_SCRIPT)
-        proc = subprocess.run([sys.executable, "train.py", "beep.wav", "clip.webm"],
-                              cwd=workdir, capture_output=True, text=True, timeout=300,
-                              env=sdk_environment(server, workdir))
-        assert proc.returncode == 0, proc.stderr[-4000:]
-        _, run, url = next(x for x in proc.stdout.splitlines() if x.startswith("IDS ")).split()
+        run, url = run_sdk_script(server, workdir, SDK_SCRIPT, "beep.wav", "clip.webm")
         yield Logged(server, run, url, request.param)
     finally:
         next(servers, None)  # stops the team server

@@ -6,8 +6,6 @@ table."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.ui.conftest import UiPage
+from tests.ui.conftest import UiPage, run_sdk_script
 from tests.ui.test_browser import TIMEOUT_MS, assert_no_script_ran
 from tracklet.testing import TrackletServer
 
@@ -78,14 +76,7 @@ class Logged:
 @pytest.fixture(scope="module")
 def logged(ui_server: TrackletServer, tmp_path_factory: pytest.TempPathFactory
            ) -> Iterator[Logged]:
-    from tests.e2e.conftest import sdk_environment
-
-    workdir = tmp_path_factory.mktemp("sdk-plots")
-    (workdir / "train.py").write_text(SDK_SCRIPT)
-    proc = subprocess.run([sys.executable, "train.py"], cwd=workdir, capture_output=True,
-                          text=True, timeout=300, env=sdk_environment(ui_server, workdir))
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    _, run, url = next(x for x in proc.stdout.splitlines() if x.startswith("IDS ")).split()
+    run, url = run_sdk_script(ui_server, tmp_path_factory.mktemp("sdk-plots"), SDK_SCRIPT)
     yield Logged(ui_server, run, url)
 
 
