@@ -327,7 +327,7 @@ def iter_batches_as(extract: Extract[T], conn: Connection, run_id: int,
     yield from _release(steps, lines, items, None)
 
 
-#: Runs named by one statement of :func:`iter_batches_of_runs` (bound parameters per query).
+#: Runs named by one statement of :func:`iter_batches_of_runs_as` (bound parameters per query).
 RUNS_PER_QUERY = 1000
 
 
@@ -344,22 +344,15 @@ def _runs_chunks_query(low: bool, high: bool) -> Select[Any]:
         _H.run_id, _H.min_step, _H.first_line)
 
 
-def iter_batches_of_runs(conn: Connection, run_ids: Sequence[int], min_step: int | None = None,
-                         max_step: int | None = None, batch: int = 5000,
-                         ) -> Iterator[tuple[int, np.ndarray, np.ndarray, list[str]]]:
-    """(run id, steps, lines, texts) of the stepped lines of many runs with ``min_step <=
-    step < max_step``: :func:`iter_batches` of each run, in run id order, read by one
-    statement per :data:`RUNS_PER_QUERY` runs instead of two or more per run (a chart of a
-    thousand running runs). The statement's rows are streamed, so memory holds about one
-    batch plus one chunk, as :func:`iter_batches` does."""
-    return iter_batches_of_runs_as(Chunk.texts, conn, run_ids, min_step, max_step, batch)
-
-
 def iter_batches_of_runs_as(extract: Extract[T], conn: Connection, run_ids: Sequence[int],
                             min_step: int | None = None, max_step: int | None = None,
                             batch: int = 5000,
                             ) -> Iterator[tuple[int, np.ndarray, np.ndarray, list[T]]]:
-    """:func:`iter_batches_of_runs` giving each line's ``extract`` instead of its text."""
+    """(run id, steps, lines, items) of the stepped lines of many runs with ``min_step <=
+    step < max_step``, each line given as its ``extract``: :func:`iter_batches_as` of each
+    run, in run id order, read by one statement per :data:`RUNS_PER_QUERY` runs instead of
+    two or more per run (a chart of a thousand running runs). The statement's rows are
+    streamed, so memory holds about one batch plus one chunk, as :func:`iter_batches` does."""
     ids = sorted(set(run_ids))
     params: dict[str, int] = {}
     if min_step is not None and min_step > -INT64_MAX - 1:
